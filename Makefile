@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Cantus — GNU make only.  See README.md.  Fragments: plugin/lv2.mk (the LV2
+# bundle), plugin/jack.mk (cantus-jack), models/train/train.mk (trainer and
+# shipped models).  Everything builds under $(B) (default build/, build-san/
+# with SAN=1).
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CLANG ?= clang
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LV2DIR ?= $(PREFIX)/lib/lv2
+DATADIR ?= $(PREFIX)/share/cantus
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+SHARED ?= ../shared
+CORPUS ?= $(SHARED)/corpus
+
+ifeq ($(SAN),1)
+B ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B ?= build
+SANFLAGS :=
+endif
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wdouble-promotion -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+XCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -fvisibility=hidden -MMD -MP $(SANFLAGS) -Idsp
+XLDFLAGS := $(SANFLAGS)
+
+# $(call need_pkg,module,debian-package): stop with the package to install.
+define need_pkg
+	@$(PKG_CONFIG) --exists $(1) || { echo "error: pkg-config module '$(1)' not found; install it with: apt-get install $(2)" >&2; exit 1; }
+endef
+
+DSP_SRC := $(sort $(wildcard dsp/*.c))
+DSP_OBJ := $(DSP_SRC:%.c=$(B)/obj/%.o)
+LIBDSP := $(B)/libcantus.a
+
+TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
+TEST_SRC := tests/main.c $(sort $(wildcard tests/test_*.c)) tests/alloc_guard.c tests/fixtures.c $(TEST_EXTRA_SRC)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+TEST_LIBS :=
+TEST_DEPS :=
+TEST_BIN := $(B)/bin/cantus-tests
+BENCH_BIN := $(B)/bin/cantus-bench
+
+.PHONY: all tools test check-tests bench run fuzz lint install uninstall clean deps \
+        deps-run deps-test plugin jack models memcheck
+.DEFAULT_GOAL := all
+
+all: tools
+
+tools: $(TOOLS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+$(LIBDSP): $(DSP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/bin/cantus-%: $(B)/obj/plugin/cantus-%.o $(LIBDSP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
+
+-include plugin/lv2.mk
+-include plugin/jack.mk
+-include models/train/train.mk
+
+# ---- tests ---------------------------------------------------------------
+$(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DEPS) $(LIBDSP) $(TEST_LIBS) -lm -lpthread -ldl
+
+# The shell suites (tests/t_*.sh) run first, the C runner last; run.sh
+# prints the closing "tests: N passed, N failed" over both.
+test: deps-test all $(TEST_BIN)
+	@B=$(B) CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) SHARED=$(SHARED) tests/run.sh
+
+check-tests: $(TEST_BIN)
+	CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) $(TEST_BIN) $(T)
+
+memcheck: $(TEST_BIN)
+	CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) valgrind -q --error-exitcode=1 --leak-check=full \
+	  --trace-children=yes $(TEST_BIN) --no-fork $(T)
+
+# ---- benchmarks (informational, never pass/fail) --------------------------
+BENCH_SRC := $(sort $(wildcard tests/bench*.c)) tests/fixtures.c
+$(BENCH_BIN): $(BENCH_SRC:%.c=$(B)/obj/%.o) $(LIBDSP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN)
+
+# ---- fuzzing (clang libFuzzer) --------------------------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz_%.c,$(B)/fuzz/fuzz_%,$(wildcard tests/fuzz_*.c))
+$(B)/fuzz/fuzz_%: tests/fuzz_%.c $(DSP_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -O1 -g -Idsp -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(DSP_SRC) -lm
+
+fuzz: $(FUZZ_TARGETS)
+	@for f in $(FUZZ_TARGETS); do \
+	  n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    $(B)/fuzz/corpus-$$n tests/data/fuzz-seeds/$$n 2>$(B)/fuzz/$$n.log \
+	    || { tail -40 $(B)/fuzz/$$n.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|Done" $(B)/fuzz/$$n.log | head -2; \
+	done
+
+# ---- running ---------------------------------------------------------------
+run: deps-run all
+	@B=$(B) plugin/run.sh
+
+# ---- dependencies: install when root, else print the apt-get line ----------
+deps deps-run:
+	@.ci/deps.sh run
+deps-test:
+	@.ci/deps.sh test
+
+# ---- lint -------------------------------------------------------------------
+LINT_SRC := $(wildcard dsp/*.c dsp/*.h plugin/*.c plugin/*.h models/train/*.c models/train/*.h)
+lint:
+	clang-format --dry-run --Werror $(LINT_SRC)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+	  --suppress=missingIncludeSystem -Idsp dsp plugin models/train
+	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- -std=c11 -D_GNU_SOURCE -Idsp \
+	  $$($(PKG_CONFIG) --cflags lv2 jack 2>/dev/null)
+
+# ---- install ------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(wildcard $(B)/bin/cantus-gen $(B)/bin/cantus-info $(B)/bin/cantus-jack \
+	  $(B)/bin/cantus-train $(B)/bin/cantus-eval) $(DESTDIR)$(BINDIR)/
+	@if [ -d $(B)/cantus.lv2 ]; then \
+	  install -d $(DESTDIR)$(LV2DIR) && cp -r $(B)/cantus.lv2 $(DESTDIR)$(LV2DIR)/; fi
+	install -d $(DESTDIR)$(DATADIR)/models
+	install -m 644 $(wildcard models/*.cantus) $(DESTDIR)$(DATADIR)/models/ 2>/dev/null || true
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,cantus-gen cantus-info cantus-jack cantus-train cantus-eval)
+	rm -rf $(DESTDIR)$(LV2DIR)/cantus.lv2 $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

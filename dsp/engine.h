@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// CantusEngine: the single real-time object.  Every host (LV2 run(), the JACK
+// process callback, cantus-gen's offline loop) makes the same call per block:
+//     cantus_engine_process(engine, &in, &out);
+// The engine generates notes ahead of the play head (lookahead, a bounded
+// number of LSTM steps per block), schedules them by tick, and emits the
+// events whose tick falls inside the block, converted to frames with the
+// block's tempo.  Decisions depend only on model, seed, controls and the tick
+// timeline, never on block size or sample rate.
+//
+// Allocation contract: cantus_engine_new() allocates the engine; models are
+// loaded by cantus_engine_load_model() (one allocation each, with the
+// engine's timeline memory in the model's extra region) and handed to the
+// audio thread with cantus_engine_install_model(), which returns the model
+// it replaces for a non-RT thread to free.  Nothing in engine.c allocates.
+// Thread class: engine.c is [RT] (process, install, set_theme, panic);
+// engine_setup.c is non-RT (new, free, load_model, theme_from_midi).
+#ifndef CANTUS_ENGINE_H
+#define CANTUS_ENGINE_H
+
+#include "midifile.h"
+#include "model.h"
+#include "rt.h"
+#include "status.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct CantusEngineImpl CantusEngine;
+
+typedef enum {
+  CANTUS_SCALE_CHROMATIC = 0,
+  CANTUS_SCALE_MAJOR,
+  CANTUS_SCALE_MINOR,          // natural minor
+  CANTUS_SCALE_HARMONIC_MINOR,
+  CANTUS_SCALE_DORIAN,
+  CANTUS_SCALE_MIXOLYDIAN,
+  CANTUS_SCALE_MAJOR_PENTATONIC,
+  CANTUS_SCALE_MINOR_PENTATONIC,
+  CANTUS_SCALE_BLUES,
+  CANTUS_N_SCALES
+} CantusScale;
+
+// Pitch-class bitmask (bit 0 = root) of a scale.
+uint16_t cantus_scale_mask(CantusScale scale);
+const char *cantus_scale_name(CantusScale scale);
+
+// Every control.  Hosts fill it from ports / CLI / CC each block; the engine
+// clamps every value into range, so any float a host passes is safe.
+typedef struct {
+  int style;            // 0..n_styles-1
+  int style_b;          // second style for the blend
+  float blend;          // 0 = style, 1 = style_b (live morph of the style vectors)
+  float temperature;    // 0 = argmax .. 2; default 1
+  float top_p;          // nucleus 0.05..1; default 0.95
+  float density;        // -1 .. 1: bias against / towards shorter shifts (more notes); 0 = model
+  int transpose;        // -24..24 semitones applied to output
+  int key_root;         // 0..11 pitch class (0 = C)
+  CantusScale scale;    // mask of allowed pitch classes
+  int note_lo, note_hi; // output pitch range (after transpose), 0..127
+  int max_voices;       // 1..CANTUS_MAX_VOICES
+  int velocity;         // 1..127 fixed velocity; 0 = the model's (velocity tokens), else 96
+  float humanise;       // 0..1 random velocity spread
+  float gate;           // 0.1..2 note length scale (1 = as generated)
+  float swing;          // 0..0.75: delay of off-beat 8ths as a share of an 8th
+  int channel;          // 0..15 output channel
+  uint32_t seed;        // RNG seed of the timeline
+  bool hold;            // repeat the last hold_bars bars exactly while set
+  int hold_bars;        // 1, 2, 4 or 8
+  bool regenerate;      // rising edge: forget the timeline ahead of the play head
+  bool listen;          // MIDI input notes are fed to the network as observed tokens
+  bool call_response;   // answer after the player pauses
+  int response_bars;    // bars answered, 1..16
+  int wait_beats;       // beats of player silence before answering, 1..16
+  float bpm;            // free-run tempo (used when the transport carries none)
+  bool panic;           // rising edge: all notes off now
+  int max_note_beats;   // longest allowed note in beats (forced note-off), 1..32
+} CantusControls;
+
+// Defaults: style 0, blend 0, temperature 1, top_p 0.95, density 0,
+// transpose 0, C chromatic, range 0..127, 8 voices, velocity 0 (model/96),
+// humanise 0, gate 1, swing 0, channel 0, seed 1, hold off (4 bars),
+// response 2 bars after 2 beats, 120 bpm, longest note 8 beats.
+CantusControls cantus_controls_default(void);
+
+typedef struct {
+  bool valid;            // the host supplied a position; false = free-run on controls.bpm
+  bool rolling;          // transport moving (speed != 0)
+  double bpm;            // tempo; <= 0 means unknown (use controls.bpm)
+  int64_t bar;           // bar index at frame 0 (0-based)
+  double bar_beat;       // beat within the bar at frame 0, in beat units, >= 0
+  double beats_per_bar;  // time-signature numerator, > 0
+  int beat_unit;         // time-signature denominator (4 = quarter)
+} CantusTransport;
+
+typedef struct {
+  uint32_t frame;   // offset in the block, 0..n_frames-1
+  uint8_t size;     // 1..3
+  uint8_t data[3];
+} CantusMidiEvent;
+
+typedef struct {
+  uint32_t n_frames;          // may be 0 (then only outputs are refreshed)
+  double sample_rate;         // Hz
+  CantusTransport transport;  // state at frame 0 of this block
+  CantusControls controls;
+  const CantusMidiEvent *midi_in;  // sorted by frame
+  uint32_t n_midi_in;
+} CantusBlockIn;
+
+typedef struct {
+  CantusMidiEvent events[CANTUS_MAX_EVENTS];  // sorted by frame, all < n_frames
+  uint32_t n_events;
+  int64_t bar;           // current bar (output control)
+  float surprise;        // -log p of the last generated note-on, nats
+  bool rolling;          // the engine is playing
+} CantusBlockOut;
+
+// Problems counted on the audio thread, read by a non-RT thread.
+typedef struct {
+  uint64_t events_dropped;  // output overflowed CANTUS_MAX_EVENTS
+  uint64_t steps_starved;   // blocks whose step budget ran out before the lookahead was full
+  uint64_t late_events;     // events scheduled before the block start (emitted at frame 0)
+  uint64_t relocations;     // transport jumps handled
+  uint64_t models_installed;
+} CantusStats;
+
+// Creates an engine with default controls and no model (it then emits
+// nothing).  lookahead_beats: how far ahead of the play head notes are
+// generated (default 1.0 when <= 0).
+CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, CantusError *err);
+void cantus_engine_free(CantusEngine *e);  // does not free an installed model
+
+// Loads and checks a model file, with room for this engine version's
+// timeline memory (CANTUS_TIMELINE_BARS checkpoints).  Non-RT.
+CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, CantusError *err);
+// The same for a model already in memory (the trainer, tests): allocates a
+// copy with the timeline region.  Non-RT.
+CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out,
+                                       CantusError *err);
+
+// Installs m (may be NULL), silencing the old model's notes in the next
+// block and resetting the timeline; returns the previous model, which the
+// caller frees off the audio thread.  [RT]
+CANTUS_RT CantusModel *cantus_engine_install_model(CantusEngine *e, CantusModel *m);
+const CantusModel *cantus_engine_model(const CantusEngine *e);
+
+// Processes one block.  [RT]: no allocation, no locks, no I/O; at most
+// CANTUS_MAX_STEPS_PER_RUN LSTM steps.
+CANTUS_RT void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in,
+                                     CantusBlockOut *out);
+
+// Note-offs for everything sounding go out in the next processed block
+// (deactivate, shutdown).  cantus_engine_flush writes them into `out` at
+// frame 0 right now instead (JACK shutdown, LV2 deactivate paths).  [RT]
+CANTUS_RT void cantus_engine_panic(CantusEngine *e);
+CANTUS_RT void cantus_engine_flush(CantusEngine *e, CantusBlockOut *out);
+
+// A primer theme: tokens on the model's grid, played first and continued by
+// the network.  Fixed size, so setting it is a bounded copy.
+typedef struct {
+  uint32_t n_tokens;
+  uint16_t tokens[CANTUS_MAX_THEME];
+  CantusVocab vocab;  // the vocabulary the tokens belong to
+} CantusTheme;
+
+// Builds a theme from a MIDI file's notes (all tracks, drums skipped),
+// snapped to the vocabulary's grid, at most max_bars bars (0 = all that fit).
+// Non-RT.
+CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf, const CantusVocab *v, int max_bars,
+                                    CantusTheme *theme, CantusError *err);
+// Sets (theme non-NULL) or clears the theme; takes effect from bar 0 of the
+// timeline, which it resets.  A theme whose vocabulary differs from the
+// model's is ignored.  [RT] (bounded copy)
+CANTUS_RT void cantus_engine_set_theme(CantusEngine *e, const CantusTheme *theme);
+
+CANTUS_RT void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats);
+
+#endif
