@@ -46,8 +46,8 @@ DSP_OBJ := $(DSP_SRC:%.c=$(B)/obj/%.o)
 LIBDSP := $(B)/libcantus.a
 
 TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
-TEST_SRC := tests/main.c $(sort $(wildcard tests/test_*.c)) tests/alloc_guard.c tests/fixtures.c $(TEST_EXTRA_SRC)
-TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+TEST_SRC = tests/main.c $(sort $(wildcard tests/test_*.c)) tests/alloc_guard.c tests/fixtures.c $(TEST_EXTRA_SRC)
+TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 TEST_LIBS :=
 TEST_DEPS :=
 TEST_BIN := $(B)/bin/cantus-tests
