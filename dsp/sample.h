@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The sampler: a per-instance RNG, and the draw of the next token from the
+// network's logits under temperature, top-p and the masks that keep the
+// event stream valid and inside the musician's constraints.
+//
+// Allocation contract: none; all state lives in caller-owned structs.
+// Thread class: [RT] (all of it): no allocation, no qsort, no rand(),
+// every loop bounded by the vocabulary size (<= CANTUS_MAX_VOCAB).
+#ifndef CANTUS_SAMPLE_H
+#define CANTUS_SAMPLE_H
+
+#include "rt.h"
+#include "vocab.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+// xorshift64* (Vigna); never seeded to zero.
+typedef struct {
+  uint64_t s;
+} CantusRng;
+
+CANTUS_RT void cantus_rng_seed(CantusRng *rng, uint64_t seed);
+CANTUS_RT uint64_t cantus_rng_next(CantusRng *rng);
+CANTUS_RT float cantus_rng_uniform(CantusRng *rng);  // [0, 1), 24-bit resolution
+// Independent stream for a (seed, index) pair, e.g. one per bar: splitmix64.
+CANTUS_RT uint64_t cantus_rng_mix(uint64_t seed, uint64_t index);
+
+// Model-level note state: which pitches the token stream has sounding, and
+// since when.  Updated by cantus_notes_apply() with each consumed token.
+typedef struct {
+  uint8_t on[128];          // 1 = sounding in the token stream
+  int64_t onset_tick[128];  // tick of its NOTE_ON
+  int n_on;                 // number of sounding pitches
+  int64_t tick;             // tick of the stream (sum of shifts consumed)
+} CantusNoteState;
+
+CANTUS_RT void cantus_notes_reset(CantusNoteState *ns, int64_t tick);
+// Advances the state by one token (shift moves the tick, on/off toggle).
+CANTUS_RT void cantus_notes_apply(CantusNoteState *ns, const CantusVocab *v, int token);
+
+typedef struct {
+  float temperature;      // 0 = argmax; else logits / T (clamped to >= 0.05)
+  float top_p;            // keep the smallest set of tokens with mass >= top_p (1 = all)
+  float density;          // -1..1: bias on SHIFT(k) logits, + favours short shifts (more notes)
+  int pitch_lo, pitch_hi; // allowed NOTE_ON pitches in model pitch space (inclusive)
+  uint16_t scale_mask;    // allowed pitch classes relative to key_root (bit 0 = root)
+  int key_root;           // 0..11, in model pitch space
+  int max_voices;         // NOTE_ON masked while n_on >= max_voices
+  int64_t max_note_ticks; // a note older than this forces its NOTE_OFF
+  bool allow_velocity;    // VELOCITY tokens allowed
+  bool allow_end;         // END allowed (false at run time: endless stream)
+} CantusSampleParams;
+
+// Masks logits in place, applies temperature, top-p and density, draws a
+// token with rng, and returns it.  Masks: START never; END unless allowed;
+// NOTE_ON of a sounding pitch, outside [pitch_lo, pitch_hi], outside the
+// scale, or at max voices; NOTE_OFF of a silent pitch.  When a note has
+// sounded longer than max_note_ticks only the NOTE_OFF of the oldest such
+// note is allowed.  If the masks leave nothing (cannot happen with a sane
+// vocabulary, but a hostile model must not break it) the smallest allowed
+// SHIFT is returned.  *logp receives the log-probability of the drawn token
+// under the masked, tempered distribution (for the "surprise" output), when
+// non-NULL.  scratch must hold V floats.
+CANTUS_RT int cantus_sample_token(const CantusVocab *v, float *logits, float *scratch,
+                                  const CantusSampleParams *sp, const CantusNoteState *ns,
+                                  CantusRng *rng, float *logp);
+
+#endif
