@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The stacked LSTM at run time: the weight layout built by
+// cantus_lstm_prepare (non-RT), the state, and the inference step and cell
+// update with their portable scalar kernels (all [RT]).  The x86 SIMD
+// kernels live in lstm_x86.c; this file picks a family once at load time
+// from the CPU and dispatches to it.
+//
+// Weight layout ("panels"): every matrix the step multiplies, (M, N) with M
+// rows, is stored as ceil(M/16) panels of 16 rows; a panel holds its N
+// columns one after the other, 16 row values per column:
+//   elem(r, j) = w[(r/16)*16*N + j*16 + r%16]
+// so y += W x streams each panel once, one 16-wide vector per x[j].  Rows past
+// M are zero.  The same layout serves the scalar, AVX2 (two 8-wide halves)
+// and AVX-512 kernels, so the family can change without re-preparing.  fp16
+// storage keeps the same element order in IEEE half precision (round to
+// nearest even); the math is fp32 in every family.
+// Layer k > 0 stores [W_ih_k | W_hh_k] as one (4H, 2H) matrix.
+// tok_proj rows are W_ih0[:, 0:E] tok_emb[v] accumulated in double and
+// rounded once to float.
+#include "lstm.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define HAVE_X86_KERNELS 0
+
+enum { PANEL = 16 };
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static uint32_t round_panel(uint32_t m) { return (m + PANEL - 1) / PANEL * PANEL; }
+
+// ---- IEEE half precision in plain C ---------------------------------------
+
+// float -> half, round to nearest even; Inf and NaN kept (NaN quieted).
+static uint16_t f32_to_f16(float f)
+{
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) {
+    return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
+  }
+  if (ax >= 0x477ff000u) {  // >= 65520 rounds to infinity
+    return (uint16_t)(sign | 0x7c00u);
+  }
+  if (ax <= 0x33000000u) {  // <= 2^-25 rounds to zero (the tie goes to even)
+    return (uint16_t)sign;
+  }
+  uint32_t h, rem, half;
+  if (ax < 0x38800000u) {  // half subnormal: value / 2^-24, rounded
+    uint32_t e = ax >> 23;
+    uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126u - e;  // 14..24
+    h = m >> shift;
+    rem = m & ((1u << shift) - 1u);
+    half = 1u << (shift - 1u);
+  } else {
+    h = (ax - 0x38000000u) >> 13;  // rebias 127 -> 15
+    rem = ax & 0x1fffu;
+    half = 0x1000u;
+  }
+  if (rem > half || (rem == half && (h & 1u))) {
+    h++;  // may carry into the exponent, which is still the right answer
+  }
+  return (uint16_t)(sign | h);
+}
+
+static float f16_to_f32(uint16_t h)
+{
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t e = (h >> 10) & 0x1fu;
+  uint32_t m = h & 0x3ffu;
+  uint32_t x;
+  if (e == 0) {
+    float v = (float)m * 0x1p-24f;  // exact
+    memcpy(&x, &v, sizeof x);
+    x |= sign;
+  } else if (e == 31) {
+    x = sign | 0x7f800000u | (m << 13);
+  } else {
+    x = sign | ((e + 112u) << 23) | (m << 13);
+  }
+  float f;
+  memcpy(&f, &x, sizeof f);
+  return f;
+}
+
+// ---- activations, scalar ----------------------------------------------------
+// The same polynomials as the SIMD kernels (Cephes expf/tanhf, ~1-2 ulp), so
+// every family computes the same function and the scalar path needs no libm.
+
+static float exp_poly(float x)
+{
+  x = x > 88.0f ? 88.0f : x;
+  x = x < -87.3f ? -87.3f : x;
+  float n = floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float z = r * r;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * z + r + 1.0f;
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;  // n in -126..127
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+static float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
+
+static float tanh_poly(float x)
+{
+  float ax = fabsf(x);
+  if (ax < 0.625f) {
+    float z = x * x;
+    float y = -5.70498872745e-3f;
+    y = y * z + 2.06390887954e-2f;
+    y = y * z - 5.37397155531e-2f;
+    y = y * z + 1.33314422036e-1f;
+    y = y * z - 3.33332819422e-1f;
+    return y * z * x + x;
+  }
+  float t = 1.0f - 2.0f / (exp_poly(2.0f * ax) + 1.0f);
+  return x < 0.0f ? -t : t;
+}
+
+static float flush_denormal(float v) { return fabsf(v) < FLT_MIN ? 0.0f : v; }
+
+static void gates_scalar(int n, const float *pre, const float *c_prev, float *c, float *h,
+                         float *act)
+{
+  for (int j = 0; j < n; j++) {
+    float i = sigmoid_poly(pre[j]);
+    float f = sigmoid_poly(pre[n + j]);
+    float g = tanh_poly(pre[2 * n + j]);
+    float o = sigmoid_poly(pre[3 * n + j]);
+    float cj = flush_denormal(f * c_prev[j] + i * g);
+    c[j] = cj;
+    // h is flushed too: a denormal h would make the next products denormal.
+    h[j] = flush_denormal(o * tanh_poly(cj));
+    if (act) {
+      act[j] = i;
+      act[n + j] = f;
+      act[2 * n + j] = g;
+      act[3 * n + j] = o;
+    }
+  }
+}
+
+// ---- matrix-vector products, scalar ------------------------------------------
+
+// y = bias + W [x1; x2] for W (m, n1+n2) in panel layout; bias may alias y.
+static void matvec_f32_scalar(const float *w, int m, const float *x1, int n1, const float *x2,
+                              int n2, const float *bias, float *y)
+{
+  int n = n1 + n2;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const float *wp = w + (size_t)r0 * (size_t)n;
+    int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    float acc[PANEL];
+    for (int i = 0; i < PANEL; i++) {
+      acc[i] = i < rows ? bias[r0 + i] : 0.0f;
+    }
+    for (int j = 0; j < n; j++) {
+      float xj = j < n1 ? x1[j] : x2[j - n1];
+      const float *wj = wp + (size_t)j * PANEL;
+      for (int i = 0; i < PANEL; i++) {
+        acc[i] += wj[i] * xj;
+      }
+    }
+    for (int i = 0; i < rows; i++) {
+      y[r0 + i] = acc[i];
+    }
+  }
+}
+
+static void matvec_f16_scalar(const uint16_t *w, int m, const float *x1, int n1, const float *x2,
+                              int n2, const float *bias, float *y)
+{
+  int n = n1 + n2;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const uint16_t *wp = w + (size_t)r0 * (size_t)n;
+    int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    float acc[PANEL];
+    for (int i = 0; i < PANEL; i++) {
+      acc[i] = i < rows ? bias[r0 + i] : 0.0f;
+    }
+    for (int j = 0; j < n; j++) {
+      float xj = j < n1 ? x1[j] : x2[j - n1];
+      const uint16_t *wj = wp + (size_t)j * PANEL;
+      for (int i = 0; i < PANEL; i++) {
+        acc[i] += f16_to_f32(wj[i]) * xj;
+      }
+    }
+    for (int i = 0; i < rows; i++) {
+      y[r0 + i] = acc[i];
+    }
+  }
+}
+
+// ---- dispatch ------------------------------------------------------------------
+
+static CantusIsa detect_isa(void)
+{
+#if HAVE_X86_KERNELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    return CANTUS_ISA_AVX512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    return CANTUS_ISA_AVX2;
+  }
+#endif
+  return CANTUS_ISA_SCALAR;
+}
+
+// The family in use.  Set before main() by the constructor (so the audio
+// thread only ever reads it) and changed only by cantus_lstm_force_isa.
+static CantusIsa isa_best = CANTUS_ISA_SCALAR;
+static CantusIsa isa_cur = CANTUS_ISA_SCALAR;
+
+__attribute__((constructor)) static void init_isa(void)
+{
+  isa_best = detect_isa();
+  isa_cur = isa_best;
+}
+
+CantusIsa cantus_lstm_isa(void) { return isa_cur; }
+
+const char *cantus_lstm_isa_name(CantusIsa isa)
+{
+  switch (isa) {
+  case CANTUS_ISA_AVX2:
+    return "avx2";
+  case CANTUS_ISA_AVX512:
+    return "avx512";
+  case CANTUS_ISA_SCALAR:
+  default:
+    return "scalar";
+  }
+}
+
+CantusIsa cantus_lstm_force_isa(CantusIsa isa)
+{
+  if (isa < CANTUS_ISA_SCALAR) {
+    isa = CANTUS_ISA_SCALAR;
+  }
+  isa_cur = isa > isa_best ? isa_best : isa;
+  return isa_cur;
+}
+
+static void matvec(CantusWeightType wt, const void *w, int m, const float *x1, int n1,
+                   const float *x2, int n2, const float *bias, float *y)
+{
+#if HAVE_X86_KERNELS
+  if (isa_cur == CANTUS_ISA_AVX512) {
+    if (wt == CANTUS_WEIGHTS_F16) {
+      cantus_lstm_x86_matvec_f16_avx512(w, m, x1, n1, x2, n2, bias, y);
+    } else {
+      cantus_lstm_x86_matvec_f32_avx512(w, m, x1, n1, x2, n2, bias, y);
+    }
+    return;
+  }
+  if (isa_cur == CANTUS_ISA_AVX2) {
+    if (wt == CANTUS_WEIGHTS_F16) {
+      cantus_lstm_x86_matvec_f16_avx2(w, m, x1, n1, x2, n2, bias, y);
+    } else {
+      cantus_lstm_x86_matvec_f32_avx2(w, m, x1, n1, x2, n2, bias, y);
+    }
+    return;
+  }
+#endif
+  if (wt == CANTUS_WEIGHTS_F16) {
+    matvec_f16_scalar(w, m, x1, n1, x2, n2, bias, y);
+  } else {
+    matvec_f32_scalar(w, m, x1, n1, x2, n2, bias, y);
+  }
+}
+
+CANTUS_RT void cantus_lstm_gates(int n_hidden, const float *pre, const float *c_prev, float *c,
+                                 float *h, float *act)
+{
+#if HAVE_X86_KERNELS
+  if (isa_cur == CANTUS_ISA_AVX512) {
+    cantus_lstm_x86_gates_avx512(n_hidden, pre, c_prev, c, h, act);
+    return;
+  }
+  if (isa_cur == CANTUS_ISA_AVX2) {
+    cantus_lstm_x86_gates_avx2(n_hidden, pre, c_prev, c, h, act);
+    return;
+  }
+#endif
+  gates_scalar(n_hidden, pre, c_prev, c, h, act);
+}
+
+// ---- layout ----------------------------------------------------------------------
+
+static size_t wsize(CantusWeightType wt) { return wt == CANTUS_WEIGHTS_F16 ? 2 : 4; }
+
+// Columns of layer k's run-time matrix: H for layer 0 (recurrent only), 2H
+// above (input and recurrent fused).
+static uint32_t rec_cols(const CantusDims *d, uint32_t k)
+{
+  return k == 0 ? d->n_hidden : 2 * d->n_hidden;
+}
+
+size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt)
+{
+  size_t g = 4 * (size_t)d->n_hidden;
+  size_t v = (size_t)cantus_vocab_size(&d->vocab);
+  size_t s = align64(v * g * sizeof(float));
+  s += align64(d->n_pos_tick * g * sizeof(float));
+  s += align64(d->n_pos_beat * g * sizeof(float));
+  s += align64(d->n_style_dim * g * sizeof(float));
+  s += d->n_layers * align64(g * sizeof(float));
+  s += align64(v * sizeof(float));
+  for (uint32_t k = 0; k < d->n_layers; k++) {
+    s += align64(g * rec_cols(d, k) * wsize(wt));
+  }
+  s += align64(round_panel((uint32_t)v) * (size_t)d->n_hidden * wsize(wt));
+  return s;
+}
+
+// Writes columns col0 .. col0+ncols-1 of a panel-layout matrix with m rows
+// (rows past m stay zero) and n columns, from src (m, ncols) with row stride ld.
+static void pack_cols(void *dst, CantusWeightType wt, uint32_t m, uint32_t n, uint32_t col0,
+                      const float *src, size_t ld, uint32_t ncols)
+{
+  for (uint32_t r = 0; r < m; r++) {
+    for (uint32_t j = 0; j < ncols; j++) {
+      size_t at = (size_t)(r / PANEL) * PANEL * n + (size_t)(col0 + j) * PANEL + r % PANEL;
+      float v = src[(size_t)r * ld + j];
+      if (wt == CANTUS_WEIGHTS_F16) {
+        ((uint16_t *)dst)[at] = f32_to_f16(v);
+      } else {
+        ((float *)dst)[at] = v;
+      }
+    }
+  }
+}
+
+void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, const CantusParams *p,
+                         CantusWeightType wt)
+{
+  const uint32_t H = d->n_hidden, G = 4 * H, E = d->n_embed, S = d->n_style_dim;
+  const uint32_t NT = d->n_pos_tick, NB = d->n_pos_beat;
+  const uint32_t V = (uint32_t)cantus_vocab_size(&d->vocab);
+  const uint32_t I0 = cantus_dims_input(d, 0);
+  const float *w0 = p->layer[0].w_ih;  // (4H, I0)
+  unsigned char *at = mem;
+
+  memset(mem, 0, cantus_lstm_net_size(d, wt));
+  memset(net, 0, sizeof *net);
+  net->dims = *d;
+  net->wtype = wt;
+
+  float *tok = (float *)at;  // (V, 4H)
+  at += align64((size_t)V * G * sizeof(float));
+  for (uint32_t v = 0; v < V; v++) {
+    const float *e = p->tok_emb + (size_t)v * E;
+    for (uint32_t r = 0; r < G; r++) {
+      double acc = 0.0;
+      for (uint32_t k = 0; k < E; k++) {
+        acc += (double)w0[(size_t)r * I0 + k] * (double)e[k];
+      }
+      tok[(size_t)v * G + r] = (float)acc;
+    }
+  }
+  net->tok_proj = tok;
+
+  float *pt = (float *)at;  // (NT, 4H)
+  at += align64((size_t)NT * G * sizeof(float));
+  float *pb = (float *)at;  // (NB, 4H)
+  at += align64((size_t)NB * G * sizeof(float));
+  float *sw = (float *)at;  // (S, 4H)
+  at += align64((size_t)S * G * sizeof(float));
+  for (uint32_t r = 0; r < G; r++) {
+    const float *row = w0 + (size_t)r * I0;
+    for (uint32_t s = 0; s < S; s++) {
+      sw[(size_t)s * G + r] = row[E + s];
+    }
+    for (uint32_t t = 0; t < NT; t++) {
+      pt[(size_t)t * G + r] = row[E + S + t];
+    }
+    for (uint32_t b = 0; b < NB; b++) {
+      pb[(size_t)b * G + r] = row[E + S + NT + b];
+    }
+  }
+  net->pos_tick_proj = pt;
+  net->pos_beat_proj = pb;
+  net->style_w = sw;
+
+  for (uint32_t k = 0; k < d->n_layers; k++) {
+    float *b = (float *)at;  // (4H)
+    at += align64((size_t)G * sizeof(float));
+    memcpy(b, p->layer[k].b, (size_t)G * sizeof(float));
+    net->b[k] = b;
+  }
+  net->b0 = net->b[0];
+
+  float *bo = (float *)at;  // (V)
+  at += align64((size_t)V * sizeof(float));
+  memcpy(bo, p->b_out, (size_t)V * sizeof(float));
+  net->b_out = bo;
+
+  for (uint32_t k = 0; k < d->n_layers; k++) {
+    uint32_t n = rec_cols(d, k);
+    void *w = at;  // (4H, n) panels
+    at += align64((size_t)G * n * wsize(wt));
+    if (k == 0) {
+      pack_cols(w, wt, G, n, 0, p->layer[0].w_hh, H, H);
+    } else {
+      pack_cols(w, wt, G, n, 0, p->layer[k].w_ih, H, H);
+      pack_cols(w, wt, G, n, H, p->layer[k].w_hh, H, H);
+    }
+    net->w_rec[k] = w;
+  }
+
+  void *wo = at;  // (V, H) panels, V rounded up to 16
+  pack_cols(wo, wt, V, H, 0, p->w_out, H, H);
+  net->w_out = wo;
+}
+
+// ---- state ---------------------------------------------------------------------------
+
+size_t cantus_lstm_state_floats(const CantusDims *d)
+{
+  return 2 * (size_t)d->n_layers * d->n_hidden;
+}
+
+size_t cantus_lstm_state_size(const CantusDims *d)
+{
+  size_t g = 4 * (size_t)d->n_hidden * sizeof(float);
+  return align64(cantus_lstm_state_floats(d) * sizeof(float)) + 2 * align64(g);
+}
+
+void cantus_lstm_state_init(CantusLstmState *st, void *mem, const CantusLstmNet *net)
+{
+  const CantusDims *d = &net->dims;
+  const size_t H = d->n_hidden, G = 4 * H;
+  unsigned char *at = mem;
+  memset(mem, 0, cantus_lstm_state_size(d));
+  memset(st, 0, sizeof *st);
+  st->hc = (float *)at;
+  at += align64(cantus_lstm_state_floats(d) * sizeof(float));
+  for (uint32_t k = 0; k < d->n_layers; k++) {
+    st->h[k] = st->hc + 2 * k * H;
+    st->c[k] = st->hc + (2 * k + 1) * H;
+  }
+  st->pre = (float *)at;
+  at += align64(G * sizeof(float));
+  st->l0_static = (float *)at;
+  memcpy(st->l0_static, net->b0, G * sizeof(float));
+}
+
+CANTUS_RT void cantus_lstm_reset(const CantusLstmNet *net, CantusLstmState *st)
+{
+  memset(st->hc, 0, cantus_lstm_state_floats(&net->dims) * sizeof(float));
+}
+
+CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net, CantusLstmState *st,
+                                     const float *style)
+{
+  enum { BLOCK = 64 };
+  const uint32_t G = 4 * net->dims.n_hidden, S = net->dims.n_style_dim;
+  // Blocks of rows with double accumulators: exact enough for any S and
+  // still a sequential walk over style_w.
+  for (uint32_t r0 = 0; r0 < G; r0 += BLOCK) {
+    double acc[BLOCK];
+    for (uint32_t i = 0; i < BLOCK; i++) {
+      acc[i] = (double)net->b0[r0 + i];
+    }
+    for (uint32_t s = 0; s < S; s++) {
+      const float *row = net->style_w + (size_t)s * G + r0;
+      double x = (double)style[s];
+      for (uint32_t i = 0; i < BLOCK; i++) {
+        acc[i] += (double)row[i] * x;
+      }
+    }
+    for (uint32_t i = 0; i < BLOCK; i++) {
+      st->l0_static[r0 + i] = (float)acc[i];
+    }
+  }
+}
+
+// ---- the step -------------------------------------------------------------------------
+
+CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net, CantusLstmState *st, int token,
+                                int pos_tick, int pos_beat, float *logits)
+{
+  const CantusDims *d = &net->dims;
+  const int H = (int)d->n_hidden, G = 4 * H;
+  const int V = cantus_vocab_size(&d->vocab);
+  float *pre = st->pre;  // (4H)
+
+  // The caller reduces these into range; out-of-range values must still not
+  // read outside the tables.
+  if (token < 0 || token >= V) {
+    token = 0;
+  }
+  const float *tp = net->tok_proj + (size_t)token * (size_t)G;
+  const float *ls = st->l0_static;
+  const float *ptk = NULL, *pbt = NULL;
+  if (d->n_pos_tick > 0) {
+    ptk = net->pos_tick_proj +
+          (size_t)(pos_tick >= 0 && pos_tick < (int)d->n_pos_tick ? pos_tick : 0) * (size_t)G;
+  }
+  if (d->n_pos_beat > 0) {
+    pbt = net->pos_beat_proj +
+          (size_t)(pos_beat >= 0 && pos_beat < (int)d->n_pos_beat ? pos_beat : 0) * (size_t)G;
+  }
+  for (int r = 0; r < G; r++) {
+    float v = tp[r] + ls[r];
+    v += ptk ? ptk[r] : 0.0f;
+    v += pbt ? pbt[r] : 0.0f;
+    pre[r] = v;
+  }
+  matvec(net->wtype, net->w_rec[0], G, st->h[0], H, NULL, 0, pre, pre);
+  cantus_lstm_gates(H, pre, st->c[0], st->c[0], st->h[0], NULL);
+
+  for (uint32_t k = 1; k < d->n_layers; k++) {
+    matvec(net->wtype, net->w_rec[k], G, st->h[k - 1], H, st->h[k], H, net->b[k], pre);
+    cantus_lstm_gates(H, pre, st->c[k], st->c[k], st->h[k], NULL);
+  }
+
+  matvec(net->wtype, net->w_out, V, st->h[d->n_layers - 1], H, NULL, 0, net->b_out, logits);
+}
