@@ -85,7 +85,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
 # The shell suites (tests/t_*.sh) run first, the C runner last; run.sh
 # prints the closing "tests: N passed, N failed" over both.
 test: deps-test all $(TEST_BIN)
-	@B=$(B) CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) SHARED=$(SHARED) tests/run.sh
+	@B=$(B) CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) CANTUS_SAN=$(SAN) SHARED=$(SHARED) tests/run.sh
 
 check-tests: $(TEST_BIN)
 	CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) $(TEST_BIN) $(T)
