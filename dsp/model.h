@@ -23,6 +23,7 @@
 
 #define CANTUS_FORMAT_VERSION 1
 #define CANTUS_META_MAX (64 * 1024)  // bytes of free-text metadata
+#define CANTUS_MODEL_MAGIC "CANTUSMD"  // the file's first 8 bytes (no NUL)
 
 typedef struct {
   CantusDims dims;       // network sizes and vocabulary (lstm.h)
@@ -37,6 +38,9 @@ typedef struct {
   void *extra;           // extra_size zeroed bytes, 64-byte aligned, or NULL
   size_t extra_size;
   size_t alloc_size;     // bytes of the whole allocation
+  uint32_t version;      // format version of the file it was loaded from
+                         // (CANTUS_FORMAT_VERSION when created)
+  uint32_t crc;          // payload CRC-32 stored in that file (0 when created)
 } CantusModel;
 
 typedef struct {
@@ -72,7 +76,9 @@ CantusStatus cantus_model_create(const CantusDims *dims, const CantusModelOption
 void cantus_model_finish(CantusModel *m);
 
 // Sets style i's name (truncated to 31 bytes) / the metadata text (copied;
-// CANTUS_ERR_TOO_LARGE over CANTUS_META_MAX).  The metadata storage is part
+// CANTUS_ERR_TOO_LARGE over CANTUS_META_MAX).  Both are stored as UTF-8:
+// invalid bytes (and, in names, control characters) become '?', and an
+// empty style name becomes "styleN".  The metadata storage is part
 // of the allocation, sized CANTUS_META_MAX.
 void cantus_model_set_style_name(CantusModel *m, int i, const char *name);
 CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError *err);
