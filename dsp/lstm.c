@@ -18,12 +18,11 @@
 // tok_proj rows are W_ih0[:, 0:E] tok_emb[v] accumulated in double and
 // rounded once to float.
 #include "lstm.h"
+#include "lstm_x86.h"
 
 #include <float.h>
 #include <math.h>
 #include <string.h>
-
-#define HAVE_X86_KERNELS 0
 
 enum { PANEL = 16 };
 
@@ -94,18 +93,18 @@ static float f16_to_f32(uint16_t h)
 
 static float exp_poly(float x)
 {
-  x = x > 88.0f ? 88.0f : x;
-  x = x < -87.3f ? -87.3f : x;
-  float n = floorf(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
+  x = x > CANTUS_ACT_EXP_HI ? CANTUS_ACT_EXP_HI : x;
+  x = x < CANTUS_ACT_EXP_LO ? CANTUS_ACT_EXP_LO : x;
+  float n = floorf(x * CANTUS_ACT_LOG2E + 0.5f);
+  float r = x - n * CANTUS_ACT_LN2_HI;
+  r = r - n * CANTUS_ACT_LN2_LO;
   float z = r * r;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
+  float y = CANTUS_ACT_EP0;
+  y = y * r + CANTUS_ACT_EP1;
+  y = y * r + CANTUS_ACT_EP2;
+  y = y * r + CANTUS_ACT_EP3;
+  y = y * r + CANTUS_ACT_EP4;
+  y = y * r + CANTUS_ACT_EP5;
   y = y * z + r + 1.0f;
   uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;  // n in -126..127
   float scale;
@@ -118,13 +117,13 @@ static float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 static float tanh_poly(float x)
 {
   float ax = fabsf(x);
-  if (ax < 0.625f) {
+  if (ax < CANTUS_ACT_TANH_SPLIT) {
     float z = x * x;
-    float y = -5.70498872745e-3f;
-    y = y * z + 2.06390887954e-2f;
-    y = y * z - 5.37397155531e-2f;
-    y = y * z + 1.33314422036e-1f;
-    y = y * z - 3.33332819422e-1f;
+    float y = CANTUS_ACT_TP0;
+    y = y * z + CANTUS_ACT_TP1;
+    y = y * z + CANTUS_ACT_TP2;
+    y = y * z + CANTUS_ACT_TP3;
+    y = y * z + CANTUS_ACT_TP4;
     return y * z * x + x;
   }
   float t = 1.0f - 2.0f / (exp_poly(2.0f * ax) + 1.0f);
@@ -209,7 +208,7 @@ static void matvec_f16_scalar(const uint16_t *w, int m, const float *x1, int n1,
 
 static CantusIsa detect_isa(void)
 {
-#if HAVE_X86_KERNELS
+#if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
@@ -262,7 +261,7 @@ CantusIsa cantus_lstm_force_isa(CantusIsa isa)
 static void matvec(CantusWeightType wt, const void *w, int m, const float *x1, int n1,
                    const float *x2, int n2, const float *bias, float *y)
 {
-#if HAVE_X86_KERNELS
+#if defined(__x86_64__)
   if (isa_cur == CANTUS_ISA_AVX512) {
     if (wt == CANTUS_WEIGHTS_F16) {
       cantus_lstm_x86_matvec_f16_avx512(w, m, x1, n1, x2, n2, bias, y);
@@ -290,7 +289,7 @@ static void matvec(CantusWeightType wt, const void *w, int m, const float *x1, i
 CANTUS_RT void cantus_lstm_gates(int n_hidden, const float *pre, const float *c_prev, float *c,
                                  float *h, float *act)
 {
-#if HAVE_X86_KERNELS
+#if defined(__x86_64__)
   if (isa_cur == CANTUS_ISA_AVX512) {
     cantus_lstm_x86_gates_avx512(n_hidden, pre, c_prev, c, h, act);
     return;

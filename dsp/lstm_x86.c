@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// AVX2+FMA+F16C and AVX-512 kernels for the LSTM step: matrix-vector
+// products over lstm.c's 16-row panels (fp32 or fp16 storage, fp32 math)
+// and the vectorised cell update.  Every function carries its own target
+// attribute; nothing here runs unless lstm.c found the instruction set at
+// load time.  Thread class: [RT], all of it.
+//
+// The activations are the same Cephes polynomials as lstm.c's scalar path
+// (exp: range reduction by ln 2 in two parts, degree-5 polynomial, ~1 ulp;
+// tanh: odd polynomial below |x| 0.625, 1 - 2/(e^2x + 1) above), evaluated
+// with FMA, so the families agree to a few ulp, not bit for bit.
+#include "lstm_x86.h"
+
+#if defined(__x86_64__)
+
+#include <float.h>
+#include <immintrin.h>
+
+#define TGT2 __attribute__((target("avx2,fma,f16c")))
+#define TGT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
+#define INL static inline __attribute__((always_inline))
+
+enum { PANEL = 16 };
+
+// ==== AVX2 ======================================================================
+
+// acc[0..7] (lo/hi halves of a 16-row panel, 4 columns in flight) += W x.
+INL TGT2 void seg_f32_avx2(const float *wp, const float *x, int n, __m256 acc[8])
+{
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float *w = wp + (size_t)j * PANEL;
+    __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
+    __m256 x2 = _mm256_broadcast_ss(x + j + 2), x3 = _mm256_broadcast_ss(x + j + 3);
+    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 0), x0, acc[0]);
+    acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, acc[1]);
+    acc[2] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x1, acc[2]);
+    acc[3] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), x1, acc[3]);
+    acc[4] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 32), x2, acc[4]);
+    acc[5] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 40), x2, acc[5]);
+    acc[6] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 48), x3, acc[6]);
+    acc[7] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 56), x3, acc[7]);
+  }
+  for (; j < n; j++) {
+    const float *w = wp + (size_t)j * PANEL;
+    __m256 xj = _mm256_broadcast_ss(x + j);
+    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 0), xj, acc[0]);
+    acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), xj, acc[1]);
+  }
+}
+
+INL TGT2 __m256 h2f_avx2(const uint16_t *p)
+{
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+INL TGT2 void seg_f16_avx2(const uint16_t *wp, const float *x, int n, __m256 acc[8])
+{
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const uint16_t *w = wp + (size_t)j * PANEL;
+    __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
+    __m256 x2 = _mm256_broadcast_ss(x + j + 2), x3 = _mm256_broadcast_ss(x + j + 3);
+    acc[0] = _mm256_fmadd_ps(h2f_avx2(w + 0), x0, acc[0]);
+    acc[1] = _mm256_fmadd_ps(h2f_avx2(w + 8), x0, acc[1]);
+    acc[2] = _mm256_fmadd_ps(h2f_avx2(w + 16), x1, acc[2]);
+    acc[3] = _mm256_fmadd_ps(h2f_avx2(w + 24), x1, acc[3]);
+    acc[4] = _mm256_fmadd_ps(h2f_avx2(w + 32), x2, acc[4]);
+    acc[5] = _mm256_fmadd_ps(h2f_avx2(w + 40), x2, acc[5]);
+    acc[6] = _mm256_fmadd_ps(h2f_avx2(w + 48), x3, acc[6]);
+    acc[7] = _mm256_fmadd_ps(h2f_avx2(w + 56), x3, acc[7]);
+  }
+  for (; j < n; j++) {
+    const uint16_t *w = wp + (size_t)j * PANEL;
+    __m256 xj = _mm256_broadcast_ss(x + j);
+    acc[0] = _mm256_fmadd_ps(h2f_avx2(w + 0), xj, acc[0]);
+    acc[1] = _mm256_fmadd_ps(h2f_avx2(w + 8), xj, acc[1]);
+  }
+}
+
+// Starts a panel's accumulators from the bias (the partial last panel reads
+// only its `rows` values).
+INL TGT2 void panel_begin_avx2(const float *bias, int rows, __m256 acc[8])
+{
+  if (rows == PANEL) {
+    acc[0] = _mm256_loadu_ps(bias);
+    acc[1] = _mm256_loadu_ps(bias + 8);
+  } else {
+    float b[PANEL] = {0};
+    for (int i = 0; i < rows; i++) {
+      b[i] = bias[i];
+    }
+    acc[0] = _mm256_loadu_ps(b);
+    acc[1] = _mm256_loadu_ps(b + 8);
+  }
+  for (int i = 2; i < 8; i++) {
+    acc[i] = _mm256_setzero_ps();
+  }
+}
+
+INL TGT2 void panel_end_avx2(__m256 acc[8], int rows, float *y)
+{
+  __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[4], acc[6]));
+  __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[3]), _mm256_add_ps(acc[5], acc[7]));
+  if (rows == PANEL) {
+    _mm256_storeu_ps(y, lo);
+    _mm256_storeu_ps(y + 8, hi);
+  } else {
+    float t[PANEL];
+    _mm256_storeu_ps(t, lo);
+    _mm256_storeu_ps(t + 8, hi);
+    for (int i = 0; i < rows; i++) {
+      y[i] = t[i];
+    }
+  }
+}
+
+TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w, int m, const float *x1,
+                                                    int n1, const float *x2, int n2,
+                                                    const float *bias, float *y)
+{
+  const int n = n1 + n2;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const float *wp = w + (size_t)r0 * (size_t)n;
+    const int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    __m256 acc[8];
+    panel_begin_avx2(bias + r0, rows, acc);
+    seg_f32_avx2(wp, x1, n1, acc);
+    seg_f32_avx2(wp + (size_t)n1 * PANEL, x2, n2, acc);
+    panel_end_avx2(acc, rows, y + r0);
+  }
+}
+
+TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx2(const uint16_t *w, int m, const float *x1,
+                                                    int n1, const float *x2, int n2,
+                                                    const float *bias, float *y)
+{
+  const int n = n1 + n2;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const uint16_t *wp = w + (size_t)r0 * (size_t)n;
+    const int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    __m256 acc[8];
+    panel_begin_avx2(bias + r0, rows, acc);
+    seg_f16_avx2(wp, x1, n1, acc);
+    seg_f16_avx2(wp + (size_t)n1 * PANEL, x2, n2, acc);
+    panel_end_avx2(acc, rows, y + r0);
+  }
+}
+
+INL TGT2 __m256 exp_avx2(__m256 x)
+{
+  x = _mm256_min_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_HI));
+  x = _mm256_max_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_LO));
+  __m256 n = _mm256_floor_ps(
+      _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(CANTUS_ACT_LOG2E)), _mm256_set1_ps(0.5f)));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_HI), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_LO), r);
+  __m256 z = _mm256_mul_ps(r, r);
+  __m256 y = _mm256_set1_ps(CANTUS_ACT_EP0);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP1));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP2));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP3));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP4));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP5));
+  y = _mm256_add_ps(_mm256_fmadd_ps(y, z, r), _mm256_set1_ps(1.0f));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+INL TGT2 __m256 sigmoid_avx2(__m256 x)
+{
+  __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+INL TGT2 __m256 tanh_avx2(__m256 x)
+{
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 ax = _mm256_andnot_ps(sign, x);
+  __m256 z = _mm256_mul_ps(x, x);
+  __m256 p = _mm256_set1_ps(CANTUS_ACT_TP0);
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP1));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP2));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP3));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP4));
+  __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+  __m256 one = _mm256_set1_ps(1.0f);
+  __m256 e = exp_avx2(_mm256_add_ps(ax, ax));
+  __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+  big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+  __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(CANTUS_ACT_TANH_SPLIT), _CMP_LT_OQ);
+  return _mm256_blendv_ps(big, small, is_small);
+}
+
+INL TGT2 __m256 flush_avx2(__m256 v)
+{
+  __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+  return _mm256_and_ps(v, _mm256_cmp_ps(ax, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ));
+}
+
+TGT2 CANTUS_RT void cantus_lstm_x86_gates_avx2(int n, const float *pre, const float *c_prev,
+                                               float *c, float *h, float *act)
+{
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int j = 0; j < n; j += 8) {
+    __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lane);  // lanes still in range
+    __m256 i = sigmoid_avx2(_mm256_maskload_ps(pre + j, k));
+    __m256 f = sigmoid_avx2(_mm256_maskload_ps(pre + n + j, k));
+    __m256 g = tanh_avx2(_mm256_maskload_ps(pre + 2 * n + j, k));
+    __m256 o = sigmoid_avx2(_mm256_maskload_ps(pre + 3 * n + j, k));
+    __m256 cv = _mm256_fmadd_ps(f, _mm256_maskload_ps(c_prev + j, k), _mm256_mul_ps(i, g));
+    cv = flush_avx2(cv);
+    __m256 hv = flush_avx2(_mm256_mul_ps(o, tanh_avx2(cv)));
+    _mm256_maskstore_ps(c + j, k, cv);
+    _mm256_maskstore_ps(h + j, k, hv);
+    if (act) {
+      _mm256_maskstore_ps(act + j, k, i);
+      _mm256_maskstore_ps(act + n + j, k, f);
+      _mm256_maskstore_ps(act + 2 * n + j, k, g);
+      _mm256_maskstore_ps(act + 3 * n + j, k, o);
+    }
+  }
+}
+
+// ==== AVX-512 ======================================================================
+
+INL TGT512 void seg_f32_avx512(const float *wp, const float *x, int n, __m512 acc[4])
+{
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float *w = wp + (size_t)j * PANEL;
+    acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 0), _mm512_set1_ps(x[j]), acc[0]);
+    acc[1] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16), _mm512_set1_ps(x[j + 1]), acc[1]);
+    acc[2] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 32), _mm512_set1_ps(x[j + 2]), acc[2]);
+    acc[3] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 48), _mm512_set1_ps(x[j + 3]), acc[3]);
+  }
+  for (; j < n; j++) {
+    acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(wp + (size_t)j * PANEL), _mm512_set1_ps(x[j]),
+                             acc[0]);
+  }
+}
+
+INL TGT512 __m512 h2f_avx512(const uint16_t *p)
+{
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+INL TGT512 void seg_f16_avx512(const uint16_t *wp, const float *x, int n, __m512 acc[4])
+{
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const uint16_t *w = wp + (size_t)j * PANEL;
+    acc[0] = _mm512_fmadd_ps(h2f_avx512(w + 0), _mm512_set1_ps(x[j]), acc[0]);
+    acc[1] = _mm512_fmadd_ps(h2f_avx512(w + 16), _mm512_set1_ps(x[j + 1]), acc[1]);
+    acc[2] = _mm512_fmadd_ps(h2f_avx512(w + 32), _mm512_set1_ps(x[j + 2]), acc[2]);
+    acc[3] = _mm512_fmadd_ps(h2f_avx512(w + 48), _mm512_set1_ps(x[j + 3]), acc[3]);
+  }
+  for (; j < n; j++) {
+    acc[0] = _mm512_fmadd_ps(h2f_avx512(wp + (size_t)j * PANEL), _mm512_set1_ps(x[j]), acc[0]);
+  }
+}
+
+INL TGT512 __mmask16 rows_mask(int rows)
+{
+  return rows >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << rows) - 1u);
+}
+
+TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx512(const float *w, int m, const float *x1,
+                                                      int n1, const float *x2, int n2,
+                                                      const float *bias, float *y)
+{
+  const int n = n1 + n2;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const float *wp = w + (size_t)r0 * (size_t)n;
+    const __mmask16 k = rows_mask(m - r0);
+    __m512 acc[4] = {_mm512_maskz_loadu_ps(k, bias + r0), _mm512_setzero_ps(),
+                     _mm512_setzero_ps(), _mm512_setzero_ps()};
+    seg_f32_avx512(wp, x1, n1, acc);
+    seg_f32_avx512(wp + (size_t)n1 * PANEL, x2, n2, acc);
+    __m512 s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    _mm512_mask_storeu_ps(y + r0, k, s);
+  }
+}
+
+TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx512(const uint16_t *w, int m,
+                                                      const float *x1, int n1, const float *x2,
+                                                      int n2, const float *bias, float *y)
+{
+  const int n = n1 + n2;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const uint16_t *wp = w + (size_t)r0 * (size_t)n;
+    const __mmask16 k = rows_mask(m - r0);
+    __m512 acc[4] = {_mm512_maskz_loadu_ps(k, bias + r0), _mm512_setzero_ps(),
+                     _mm512_setzero_ps(), _mm512_setzero_ps()};
+    seg_f16_avx512(wp, x1, n1, acc);
+    seg_f16_avx512(wp + (size_t)n1 * PANEL, x2, n2, acc);
+    __m512 s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    _mm512_mask_storeu_ps(y + r0, k, s);
+  }
+}
+
+INL TGT512 __m512 exp_avx512(__m512 x)
+{
+  x = _mm512_min_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_HI));
+  x = _mm512_max_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_LO));
+  __m512 n = _mm512_roundscale_ps(
+      _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(CANTUS_ACT_LOG2E)), _mm512_set1_ps(0.5f)),
+      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_HI), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_LO), r);
+  __m512 z = _mm512_mul_ps(r, r);
+  __m512 y = _mm512_set1_ps(CANTUS_ACT_EP0);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP1));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP2));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP3));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP4));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP5));
+  y = _mm512_add_ps(_mm512_fmadd_ps(y, z, r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, n);
+}
+
+INL TGT512 __m512 sigmoid_avx512(__m512 x)
+{
+  __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+INL TGT512 __m512 tanh_avx512(__m512 x)
+{
+  __m512 ax = _mm512_abs_ps(x);
+  __m512 z = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(CANTUS_ACT_TP0);
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP1));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP2));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP3));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP4));
+  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+  __m512 one = _mm512_set1_ps(1.0f);
+  __m512 e = exp_avx512(_mm512_add_ps(ax, ax));
+  __m512 big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+  big = _mm512_or_ps(big, _mm512_and_ps(_mm512_set1_ps(-0.0f), x));
+  __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(CANTUS_ACT_TANH_SPLIT), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(is_small, big, small);
+}
+
+INL TGT512 __m512 flush_avx512(__m512 v)
+{
+  __mmask16 normal = _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(FLT_MIN), _CMP_GE_OQ);
+  return _mm512_maskz_mov_ps(normal, v);
+}
+
+TGT512 CANTUS_RT void cantus_lstm_x86_gates_avx512(int n, const float *pre, const float *c_prev,
+                                                 float *c, float *h, float *act)
+{
+  for (int j = 0; j < n; j += PANEL) {
+    const __mmask16 k = rows_mask(n - j);
+    __m512 i = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + j));
+    __m512 f = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + n + j));
+    __m512 g = tanh_avx512(_mm512_maskz_loadu_ps(k, pre + 2 * n + j));
+    __m512 o = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + 3 * n + j));
+    __m512 cv = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(k, c_prev + j), _mm512_mul_ps(i, g));
+    cv = flush_avx512(cv);
+    __m512 hv = flush_avx512(_mm512_mul_ps(o, tanh_avx512(cv)));
+    _mm512_mask_storeu_ps(c + j, k, cv);
+    _mm512_mask_storeu_ps(h + j, k, hv);
+    if (act) {
+      _mm512_mask_storeu_ps(act + j, k, i);
+      _mm512_mask_storeu_ps(act + n + j, k, f);
+      _mm512_mask_storeu_ps(act + 2 * n + j, k, g);
+      _mm512_mask_storeu_ps(act + 3 * n + j, k, o);
+    }
+  }
+}
+
+#else
+
+// Keeps the translation unit non-empty (ISO C) on other architectures.
+typedef int cantus_lstm_x86_unused;
+
+#endif
