@@ -26,9 +26,15 @@
 
 enum { PANEL = 16 };
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t align64(size_t n)
+{
+  return (n + 63) & ~(size_t)63;
+}
 
-static uint32_t round_panel(uint32_t m) { return (m + PANEL - 1) / PANEL * PANEL; }
+static uint32_t round_panel(uint32_t m)
+{
+  return (m + PANEL - 1) / PANEL * PANEL;
+}
 
 // ---- IEEE half precision in plain C ---------------------------------------
 
@@ -42,49 +48,29 @@ static uint16_t f32_to_f16(float f)
   if (ax >= 0x7f800000u) {
     return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
   }
-  if (ax >= 0x477ff000u) {  // >= 65520 rounds to infinity
+  if (ax >= 0x477ff000u) { // >= 65520 rounds to infinity
     return (uint16_t)(sign | 0x7c00u);
   }
-  if (ax <= 0x33000000u) {  // <= 2^-25 rounds to zero (the tie goes to even)
+  if (ax <= 0x33000000u) { // <= 2^-25 rounds to zero (the tie goes to even)
     return (uint16_t)sign;
   }
   uint32_t h, rem, half;
-  if (ax < 0x38800000u) {  // half subnormal: value / 2^-24, rounded
+  if (ax < 0x38800000u) { // half subnormal: value / 2^-24, rounded
     uint32_t e = ax >> 23;
     uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-    uint32_t shift = 126u - e;  // 14..24
+    uint32_t shift = 126u - e; // 14..24
     h = m >> shift;
     rem = m & ((1u << shift) - 1u);
     half = 1u << (shift - 1u);
   } else {
-    h = (ax - 0x38000000u) >> 13;  // rebias 127 -> 15
+    h = (ax - 0x38000000u) >> 13; // rebias 127 -> 15
     rem = ax & 0x1fffu;
     half = 0x1000u;
   }
   if (rem > half || (rem == half && (h & 1u))) {
-    h++;  // may carry into the exponent, which is still the right answer
+    h++; // may carry into the exponent, which is still the right answer
   }
   return (uint16_t)(sign | h);
-}
-
-static float f16_to_f32(uint16_t h)
-{
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t e = (h >> 10) & 0x1fu;
-  uint32_t m = h & 0x3ffu;
-  uint32_t x;
-  if (e == 0) {
-    float v = (float)m * 0x1p-24f;  // exact
-    memcpy(&x, &v, sizeof x);
-    x |= sign;
-  } else if (e == 31) {
-    x = sign | 0x7f800000u | (m << 13);
-  } else {
-    x = sign | ((e + 112u) << 23) | (m << 13);
-  }
-  float f;
-  memcpy(&f, &x, sizeof f);
-  return f;
 }
 
 // ---- activations, scalar ----------------------------------------------------
@@ -95,7 +81,11 @@ static float exp_poly(float x)
 {
   x = x > CANTUS_ACT_EXP_HI ? CANTUS_ACT_EXP_HI : x;
   x = x < CANTUS_ACT_EXP_LO ? CANTUS_ACT_EXP_LO : x;
-  float n = floorf(x * CANTUS_ACT_LOG2E + 0.5f);
+  // floor(x log2 e + 1/2) by truncation (t is in -126..128, so the int is
+  // exact); floorf would be a libm call on baseline x86-64.
+  float t = x * CANTUS_ACT_LOG2E + 0.5f;
+  float n = (float)(int32_t)t;
+  n = n > t ? n - 1.0f : n;
   float r = x - n * CANTUS_ACT_LN2_HI;
   r = r - n * CANTUS_ACT_LN2_LO;
   float z = r * r;
@@ -106,13 +96,16 @@ static float exp_poly(float x)
   y = y * r + CANTUS_ACT_EP4;
   y = y * r + CANTUS_ACT_EP5;
   y = y * z + r + 1.0f;
-  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;  // n in -126..127
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; // n in -126..127
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   return y * scale;
 }
 
-static float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
+static float sigmoid_poly(float x)
+{
+  return 1.0f / (1.0f + exp_poly(-x));
+}
 
 static float tanh_poly(float x)
 {
@@ -130,9 +123,16 @@ static float tanh_poly(float x)
   return x < 0.0f ? -t : t;
 }
 
-static float flush_denormal(float v) { return fabsf(v) < FLT_MIN ? 0.0f : v; }
+static float flush_denormal(float v)
+{
+  return fabsf(v) < FLT_MIN ? 0.0f : v;
+}
 
-static void gates_scalar(int n, const float *pre, const float *c_prev, float *c, float *h,
+static void gates_scalar(int n,
+                         const float *pre,
+                         const float *c_prev,
+                         float *c,
+                         float *h,
                          float *act)
 {
   for (int j = 0; j < n; j++) {
@@ -156,8 +156,14 @@ static void gates_scalar(int n, const float *pre, const float *c_prev, float *c,
 // ---- matrix-vector products, scalar ------------------------------------------
 
 // y = bias + W [x1; x2] for W (m, n1+n2) in panel layout; bias may alias y.
-static void matvec_f32_scalar(const float *w, int m, const float *x1, int n1, const float *x2,
-                              int n2, const float *bias, float *y)
+static void matvec_f32_scalar(const float *w,
+                              int m,
+                              const float *x1,
+                              int n1,
+                              const float *x2,
+                              int n2,
+                              const float *bias,
+                              float *y)
 {
   int n = n1 + n2;
   for (int r0 = 0; r0 < m; r0 += PANEL) {
@@ -180,8 +186,30 @@ static void matvec_f32_scalar(const float *w, int m, const float *x1, int n1, co
   }
 }
 
-static void matvec_f16_scalar(const uint16_t *w, int m, const float *x1, int n1, const float *x2,
-                              int n2, const float *bias, float *y)
+// Half -> float, exact, without branches so the compiler can vectorise the
+// panel loop.  Subnormal halves go through an exact int -> float conversion,
+// not a denormal float, so the result does not depend on the caller's
+// DAZ/FTZ mode.
+static inline float f16_to_f32(uint16_t h)
+{
+  uint32_t em = h & 0x7fffu;
+  // Rebias the exponent 15 -> 127, or keep it all-ones for Inf and NaN.
+  uint32_t bits = (em << 13) + (em >= 0x7c00u ? 0x70000000u : 0x38000000u);
+  float nrm;
+  memcpy(&nrm, &bits, sizeof nrm);
+  float sub = (float)em * 0x1p-24f;
+  float mag = em < 0x400u ? sub : nrm;
+  return (h & 0x8000u) ? -mag : mag;
+}
+
+static void matvec_f16_scalar(const uint16_t *w,
+                              int m,
+                              const float *x1,
+                              int n1,
+                              const float *x2,
+                              int n2,
+                              const float *bias,
+                              float *y)
 {
   int n = n1 + n2;
   for (int r0 = 0; r0 < m; r0 += PANEL) {
@@ -234,7 +262,10 @@ __attribute__((constructor)) static void init_isa(void)
   isa_cur = isa_best;
 }
 
-CantusIsa cantus_lstm_isa(void) { return isa_cur; }
+CantusIsa cantus_lstm_isa(void)
+{
+  return isa_cur;
+}
 
 const char *cantus_lstm_isa_name(CantusIsa isa)
 {
@@ -258,8 +289,15 @@ CantusIsa cantus_lstm_force_isa(CantusIsa isa)
   return isa_cur;
 }
 
-static void matvec(CantusWeightType wt, const void *w, int m, const float *x1, int n1,
-                   const float *x2, int n2, const float *bias, float *y)
+static void matvec(CantusWeightType wt,
+                   const void *w,
+                   int m,
+                   const float *x1,
+                   int n1,
+                   const float *x2,
+                   int n2,
+                   const float *bias,
+                   float *y)
 {
 #if defined(__x86_64__)
   if (isa_cur == CANTUS_ISA_AVX512) {
@@ -286,8 +324,12 @@ static void matvec(CantusWeightType wt, const void *w, int m, const float *x1, i
   }
 }
 
-CANTUS_RT void cantus_lstm_gates(int n_hidden, const float *pre, const float *c_prev, float *c,
-                                 float *h, float *act)
+CANTUS_RT void cantus_lstm_gates(int n_hidden,
+                                 const float *pre,
+                                 const float *c_prev,
+                                 float *c,
+                                 float *h,
+                                 float *act)
 {
 #if defined(__x86_64__)
   if (isa_cur == CANTUS_ISA_AVX512) {
@@ -304,7 +346,10 @@ CANTUS_RT void cantus_lstm_gates(int n_hidden, const float *pre, const float *c_
 
 // ---- layout ----------------------------------------------------------------------
 
-static size_t wsize(CantusWeightType wt) { return wt == CANTUS_WEIGHTS_F16 ? 2 : 4; }
+static size_t wsize(CantusWeightType wt)
+{
+  return wt == CANTUS_WEIGHTS_F16 ? 2 : 4;
+}
 
 // Columns of layer k's run-time matrix: H for layer 0 (recurrent only), 2H
 // above (input and recurrent fused).
@@ -332,14 +377,22 @@ size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt)
 
 // Writes columns col0 .. col0+ncols-1 of a panel-layout matrix with m rows
 // (rows past m stay zero) and n columns, from src (m, ncols) with row stride ld.
-static void pack_cols(void *dst, CantusWeightType wt, uint32_t m, uint32_t n, uint32_t col0,
-                      const float *src, size_t ld, uint32_t ncols)
+static void pack_cols(void *dst,
+                      CantusWeightType wt,
+                      uint32_t m,
+                      uint32_t n,
+                      uint32_t col0,
+                      const float *src,
+                      size_t ld,
+                      uint32_t ncols)
 {
   for (uint32_t r = 0; r < m; r++) {
     for (uint32_t j = 0; j < ncols; j++) {
       size_t at = (size_t)(r / PANEL) * PANEL * n + (size_t)(col0 + j) * PANEL + r % PANEL;
       float v = src[(size_t)r * ld + j];
       if (wt == CANTUS_WEIGHTS_F16) {
+        // Saturate: a weight past the half range must not become Inf.
+        v = v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v;
         ((uint16_t *)dst)[at] = f32_to_f16(v);
       } else {
         ((float *)dst)[at] = v;
@@ -348,14 +401,17 @@ static void pack_cols(void *dst, CantusWeightType wt, uint32_t m, uint32_t n, ui
   }
 }
 
-void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, const CantusParams *p,
+void cantus_lstm_prepare(CantusLstmNet *net,
+                         void *mem,
+                         const CantusDims *d,
+                         const CantusParams *p,
                          CantusWeightType wt)
 {
   const uint32_t H = d->n_hidden, G = 4 * H, E = d->n_embed, S = d->n_style_dim;
   const uint32_t NT = d->n_pos_tick, NB = d->n_pos_beat;
   const uint32_t V = (uint32_t)cantus_vocab_size(&d->vocab);
   const uint32_t I0 = cantus_dims_input(d, 0);
-  const float *w0 = p->layer[0].w_ih;  // (4H, I0)
+  const float *w0 = p->layer[0].w_ih; // (4H, I0)
   unsigned char *at = mem;
 
   memset(mem, 0, cantus_lstm_net_size(d, wt));
@@ -363,7 +419,7 @@ void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, con
   net->dims = *d;
   net->wtype = wt;
 
-  float *tok = (float *)at;  // (V, 4H)
+  float *tok = (float *)at; // (V, 4H)
   at += align64((size_t)V * G * sizeof(float));
   for (uint32_t v = 0; v < V; v++) {
     const float *e = p->tok_emb + (size_t)v * E;
@@ -377,11 +433,11 @@ void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, con
   }
   net->tok_proj = tok;
 
-  float *pt = (float *)at;  // (NT, 4H)
+  float *pt = (float *)at; // (NT, 4H)
   at += align64((size_t)NT * G * sizeof(float));
-  float *pb = (float *)at;  // (NB, 4H)
+  float *pb = (float *)at; // (NB, 4H)
   at += align64((size_t)NB * G * sizeof(float));
-  float *sw = (float *)at;  // (S, 4H)
+  float *sw = (float *)at; // (S, 4H)
   at += align64((size_t)S * G * sizeof(float));
   for (uint32_t r = 0; r < G; r++) {
     const float *row = w0 + (size_t)r * I0;
@@ -400,21 +456,21 @@ void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, con
   net->style_w = sw;
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
-    float *b = (float *)at;  // (4H)
+    float *b = (float *)at; // (4H)
     at += align64((size_t)G * sizeof(float));
     memcpy(b, p->layer[k].b, (size_t)G * sizeof(float));
     net->b[k] = b;
   }
   net->b0 = net->b[0];
 
-  float *bo = (float *)at;  // (V)
+  float *bo = (float *)at; // (V)
   at += align64((size_t)V * sizeof(float));
   memcpy(bo, p->b_out, (size_t)V * sizeof(float));
   net->b_out = bo;
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
     uint32_t n = rec_cols(d, k);
-    void *w = at;  // (4H, n) panels
+    void *w = at; // (4H, n) panels
     at += align64((size_t)G * n * wsize(wt));
     if (k == 0) {
       pack_cols(w, wt, G, n, 0, p->layer[0].w_hh, H, H);
@@ -425,7 +481,7 @@ void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, con
     net->w_rec[k] = w;
   }
 
-  void *wo = at;  // (V, H) panels, V rounded up to 16
+  void *wo = at; // (V, H) panels, V rounded up to 16
   pack_cols(wo, wt, V, H, 0, p->w_out, H, H);
   net->w_out = wo;
 }
@@ -467,7 +523,8 @@ CANTUS_RT void cantus_lstm_reset(const CantusLstmNet *net, CantusLstmState *st)
   memset(st->hc, 0, cantus_lstm_state_floats(&net->dims) * sizeof(float));
 }
 
-CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net, CantusLstmState *st,
+CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net,
+                                     CantusLstmState *st,
                                      const float *style)
 {
   enum { BLOCK = 64 };
@@ -494,13 +551,17 @@ CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net, CantusLstmState *
 
 // ---- the step -------------------------------------------------------------------------
 
-CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net, CantusLstmState *st, int token,
-                                int pos_tick, int pos_beat, float *logits)
+CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
+                                CantusLstmState *st,
+                                int token,
+                                int pos_tick,
+                                int pos_beat,
+                                float *logits)
 {
   const CantusDims *d = &net->dims;
   const int H = (int)d->n_hidden, G = 4 * H;
   const int V = cantus_vocab_size(&d->vocab);
-  float *pre = st->pre;  // (4H)
+  float *pre = st->pre; // (4H)
 
   // The caller reduces these into range; out-of-range values must still not
   // read outside the tables.

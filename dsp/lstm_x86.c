@@ -13,12 +13,12 @@
 
 #if defined(__x86_64__)
 
-#include <float.h>
-#include <immintrin.h>
+#  include <float.h>
+#  include <immintrin.h>
 
-#define TGT2 __attribute__((target("avx2,fma,f16c")))
-#define TGT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
-#define INL static inline __attribute__((always_inline))
+#  define TGT2 __attribute__((target("avx2,fma,f16c")))
+#  define TGT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
+#  define INL static inline __attribute__((always_inline))
 
 enum { PANEL = 16 };
 
@@ -86,7 +86,7 @@ INL TGT2 void panel_begin_avx2(const float *bias, int rows, __m256 acc[8])
     acc[0] = _mm256_loadu_ps(bias);
     acc[1] = _mm256_loadu_ps(bias + 8);
   } else {
-    float b[PANEL] = {0};
+    float b[PANEL] = { 0 };
     for (int i = 0; i < rows; i++) {
       b[i] = bias[i];
     }
@@ -115,9 +115,14 @@ INL TGT2 void panel_end_avx2(__m256 acc[8], int rows, float *y)
   }
 }
 
-TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w, int m, const float *x1,
-                                                    int n1, const float *x2, int n2,
-                                                    const float *bias, float *y)
+TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w,
+                                                    int m,
+                                                    const float *x1,
+                                                    int n1,
+                                                    const float *x2,
+                                                    int n2,
+                                                    const float *bias,
+                                                    float *y)
 {
   const int n = n1 + n2;
   for (int r0 = 0; r0 < m; r0 += PANEL) {
@@ -131,9 +136,14 @@ TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w, int m, const
   }
 }
 
-TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx2(const uint16_t *w, int m, const float *x1,
-                                                    int n1, const float *x2, int n2,
-                                                    const float *bias, float *y)
+TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx2(const uint16_t *w,
+                                                    int m,
+                                                    const float *x1,
+                                                    int n1,
+                                                    const float *x2,
+                                                    int n2,
+                                                    const float *bias,
+                                                    float *y)
 {
   const int n = n1 + n2;
   for (int r0 = 0; r0 < m; r0 += PANEL) {
@@ -152,7 +162,7 @@ INL TGT2 __m256 exp_avx2(__m256 x)
   x = _mm256_min_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_HI));
   x = _mm256_max_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_LO));
   __m256 n = _mm256_floor_ps(
-      _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(CANTUS_ACT_LOG2E)), _mm256_set1_ps(0.5f)));
+    _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(CANTUS_ACT_LOG2E)), _mm256_set1_ps(0.5f)));
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_HI), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_LO), r);
   __m256 z = _mm256_mul_ps(r, r);
@@ -163,7 +173,8 @@ INL TGT2 __m256 exp_avx2(__m256 x)
   y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP4));
   y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP5));
   y = _mm256_add_ps(_mm256_fmadd_ps(y, z, r), _mm256_set1_ps(1.0f));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256i e =
+    _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
@@ -198,12 +209,16 @@ INL TGT2 __m256 flush_avx2(__m256 v)
   return _mm256_and_ps(v, _mm256_cmp_ps(ax, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ));
 }
 
-TGT2 CANTUS_RT void cantus_lstm_x86_gates_avx2(int n, const float *pre, const float *c_prev,
-                                               float *c, float *h, float *act)
+TGT2 CANTUS_RT void cantus_lstm_x86_gates_avx2(int n,
+                                               const float *pre,
+                                               const float *c_prev,
+                                               float *c,
+                                               float *h,
+                                               float *act)
 {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int j = 0; j < n; j += 8) {
-    __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lane);  // lanes still in range
+    __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lane); // lanes still in range
     __m256 i = sigmoid_avx2(_mm256_maskload_ps(pre + j, k));
     __m256 f = sigmoid_avx2(_mm256_maskload_ps(pre + n + j, k));
     __m256 g = tanh_avx2(_mm256_maskload_ps(pre + 2 * n + j, k));
@@ -235,8 +250,7 @@ INL TGT512 void seg_f32_avx512(const float *wp, const float *x, int n, __m512 ac
     acc[3] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 48), _mm512_set1_ps(x[j + 3]), acc[3]);
   }
   for (; j < n; j++) {
-    acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(wp + (size_t)j * PANEL), _mm512_set1_ps(x[j]),
-                             acc[0]);
+    acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(wp + (size_t)j * PANEL), _mm512_set1_ps(x[j]), acc[0]);
   }
 }
 
@@ -265,16 +279,23 @@ INL TGT512 __mmask16 rows_mask(int rows)
   return rows >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << rows) - 1u);
 }
 
-TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx512(const float *w, int m, const float *x1,
-                                                      int n1, const float *x2, int n2,
-                                                      const float *bias, float *y)
+TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx512(const float *w,
+                                                        int m,
+                                                        const float *x1,
+                                                        int n1,
+                                                        const float *x2,
+                                                        int n2,
+                                                        const float *bias,
+                                                        float *y)
 {
   const int n = n1 + n2;
   for (int r0 = 0; r0 < m; r0 += PANEL) {
     const float *wp = w + (size_t)r0 * (size_t)n;
     const __mmask16 k = rows_mask(m - r0);
-    __m512 acc[4] = {_mm512_maskz_loadu_ps(k, bias + r0), _mm512_setzero_ps(),
-                     _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[4] = { _mm512_maskz_loadu_ps(k, bias + r0),
+                      _mm512_setzero_ps(),
+                      _mm512_setzero_ps(),
+                      _mm512_setzero_ps() };
     seg_f32_avx512(wp, x1, n1, acc);
     seg_f32_avx512(wp + (size_t)n1 * PANEL, x2, n2, acc);
     __m512 s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
@@ -282,16 +303,23 @@ TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx512(const float *w, int m, c
   }
 }
 
-TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx512(const uint16_t *w, int m,
-                                                      const float *x1, int n1, const float *x2,
-                                                      int n2, const float *bias, float *y)
+TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx512(const uint16_t *w,
+                                                        int m,
+                                                        const float *x1,
+                                                        int n1,
+                                                        const float *x2,
+                                                        int n2,
+                                                        const float *bias,
+                                                        float *y)
 {
   const int n = n1 + n2;
   for (int r0 = 0; r0 < m; r0 += PANEL) {
     const uint16_t *wp = w + (size_t)r0 * (size_t)n;
     const __mmask16 k = rows_mask(m - r0);
-    __m512 acc[4] = {_mm512_maskz_loadu_ps(k, bias + r0), _mm512_setzero_ps(),
-                     _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[4] = { _mm512_maskz_loadu_ps(k, bias + r0),
+                      _mm512_setzero_ps(),
+                      _mm512_setzero_ps(),
+                      _mm512_setzero_ps() };
     seg_f16_avx512(wp, x1, n1, acc);
     seg_f16_avx512(wp + (size_t)n1 * PANEL, x2, n2, acc);
     __m512 s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
@@ -304,8 +332,8 @@ INL TGT512 __m512 exp_avx512(__m512 x)
   x = _mm512_min_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_HI));
   x = _mm512_max_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_LO));
   __m512 n = _mm512_roundscale_ps(
-      _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(CANTUS_ACT_LOG2E)), _mm512_set1_ps(0.5f)),
-      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(CANTUS_ACT_LOG2E)), _mm512_set1_ps(0.5f)),
+    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_HI), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_LO), r);
   __m512 z = _mm512_mul_ps(r, r);
@@ -349,8 +377,12 @@ INL TGT512 __m512 flush_avx512(__m512 v)
   return _mm512_maskz_mov_ps(normal, v);
 }
 
-TGT512 CANTUS_RT void cantus_lstm_x86_gates_avx512(int n, const float *pre, const float *c_prev,
-                                                 float *c, float *h, float *act)
+TGT512 CANTUS_RT void cantus_lstm_x86_gates_avx512(int n,
+                                                   const float *pre,
+                                                   const float *c_prev,
+                                                   float *c,
+                                                   float *h,
+                                                   float *act)
 {
   for (int j = 0; j < n; j += PANEL) {
     const __mmask16 k = rows_mask(n - j);

@@ -36,23 +36,51 @@
 #define CANTUS_ACT_TANH_SPLIT 0.625f
 
 #if defined(__x86_64__)
-CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w, int m, const float *x1, int n1,
-                                               const float *x2, int n2, const float *bias,
+CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w,
+                                               int m,
+                                               const float *x1,
+                                               int n1,
+                                               const float *x2,
+                                               int n2,
+                                               const float *bias,
                                                float *y);
-CANTUS_RT void cantus_lstm_x86_matvec_f16_avx2(const uint16_t *w, int m, const float *x1, int n1,
-                                               const float *x2, int n2, const float *bias,
+CANTUS_RT void cantus_lstm_x86_matvec_f16_avx2(const uint16_t *w,
+                                               int m,
+                                               const float *x1,
+                                               int n1,
+                                               const float *x2,
+                                               int n2,
+                                               const float *bias,
                                                float *y);
-CANTUS_RT void cantus_lstm_x86_gates_avx2(int n, const float *pre, const float *c_prev, float *c,
-                                          float *h, float *act);
+CANTUS_RT void cantus_lstm_x86_gates_avx2(int n,
+                                          const float *pre,
+                                          const float *c_prev,
+                                          float *c,
+                                          float *h,
+                                          float *act);
 
-CANTUS_RT void cantus_lstm_x86_matvec_f32_avx512(const float *w, int m, const float *x1, int n1,
-                                                 const float *x2, int n2, const float *bias,
+CANTUS_RT void cantus_lstm_x86_matvec_f32_avx512(const float *w,
+                                                 int m,
+                                                 const float *x1,
+                                                 int n1,
+                                                 const float *x2,
+                                                 int n2,
+                                                 const float *bias,
                                                  float *y);
-CANTUS_RT void cantus_lstm_x86_matvec_f16_avx512(const uint16_t *w, int m, const float *x1,
-                                                 int n1, const float *x2, int n2,
-                                                 const float *bias, float *y);
-CANTUS_RT void cantus_lstm_x86_gates_avx512(int n, const float *pre, const float *c_prev, float *c,
-                                            float *h, float *act);
+CANTUS_RT void cantus_lstm_x86_matvec_f16_avx512(const uint16_t *w,
+                                                 int m,
+                                                 const float *x1,
+                                                 int n1,
+                                                 const float *x2,
+                                                 int n2,
+                                                 const float *bias,
+                                                 float *y);
+CANTUS_RT void cantus_lstm_x86_gates_avx512(int n,
+                                            const float *pre,
+                                            const float *c_prev,
+                                            float *c,
+                                            float *h,
+                                            float *act);
 #endif
 
 #endif

@@ -19,14 +19,17 @@ typedef struct {
   CantusDims d;
   CantusParams p;
   float *flat;
-  float *style;  // (S) current style vector
+  float *style; // (S) current style vector
 } Model;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
+static void rng_seed(uint64_t s)
+{
+  rng_state = s * 0x9e3779b97f4a7c15ull + 1;
+}
 
-static double urand(void)  // [0, 1)
+static double urand(void) // [0, 1)
 {
   rng_state ^= rng_state >> 12;
   rng_state ^= rng_state << 25;
@@ -34,15 +37,21 @@ static double urand(void)  // [0, 1)
   return (double)((rng_state * 0x2545f4914f6cdd1dull) >> 11) * 0x1p-53;
 }
 
-static float frand(double scale) { return (float)((2.0 * urand() - 1.0) * scale); }
+static float frand(double scale)
+{
+  return (float)((2.0 * urand() - 1.0) * scale);
+}
 
-static int irand(int n) { return (int)(urand() * n); }
+static int irand(int n)
+{
+  return (int)(urand() * n);
+}
 
 // A vocabulary of exactly V tokens (V >= 5).
 static CantusVocab vocab_of_size(int V)
 {
-  CantusVocab v = {.pitch_lo = 40, .pitch_hi = 40, .n_shift = 1, .n_vel = 0, .tpq = 12};
-  int rest = V - 2;  // 2*np + n_shift + n_vel
+  CantusVocab v = { .pitch_lo = 40, .pitch_hi = 40, .n_shift = 1, .n_vel = 0, .tpq = 12 };
+  int rest = V - 2; // 2*np + n_shift + n_vel
   int np = (rest - 1) / 2;
   if (np > 100) {
     np = 100;
@@ -56,8 +65,13 @@ static CantusVocab vocab_of_size(int V)
 
 static CantusDims make_dims(int L, int H, int V)
 {
-  CantusDims d = {.n_layers = (uint32_t)L, .n_hidden = (uint32_t)H, .n_embed = 12,
-                  .n_style_dim = 5, .n_styles = 3, .n_pos_tick = 12, .n_pos_beat = 7};
+  CantusDims d = { .n_layers = (uint32_t)L,
+                   .n_hidden = (uint32_t)H,
+                   .n_embed = 12,
+                   .n_style_dim = 5,
+                   .n_styles = 3,
+                   .n_pos_tick = 12,
+                   .n_pos_beat = 7 };
   d.vocab = vocab_of_size(V);
   return d;
 }
@@ -120,6 +134,13 @@ static void model_init(Model *m, const CantusDims *d, uint64_t seed)
   for (size_t i = 0; i < V; i++) {
     m->p.b_out[i] = frand(1.0);
   }
+  // Weights that land on fp16 subnormals, zero and larger exponents, so the
+  // conversions' edge cases take part in every comparison.
+  static const float odd[] = { 3e-6f, -5.9e-5f, 1e-8f, -2.98e-8f, 6.1e-5f, 2.5f, -7.75f, 0.0f };
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    m->p.layer[0].w_hh[(i * 7919) % (G * H)] = odd[i];
+    m->p.w_out[(i * 104729) % (V * H)] = odd[i];
+  }
 }
 
 static void model_free(Model *m)
@@ -141,7 +162,7 @@ static double round_f16(float x)
     q = nearbyint(a * 0x1p24) * 0x1p-24;
   } else {
     int e;
-    double mnt = frexp(a, &e);  // a = mnt * 2^e, mnt in [0.5, 1)
+    double mnt = frexp(a, &e); // a = mnt * 2^e, mnt in [0.5, 1)
     q = ldexp(nearbyint(ldexp(mnt, 11)), e - 11);
   }
   if (q > 65504.0) {
@@ -153,12 +174,18 @@ static double round_f16(float x)
 typedef struct {
   const Model *m;
   CantusWeightType wt;
-  double *h, *c;  // (L, H)
+  double *h, *c; // (L, H)
 } Ref;
 
-static double wq(const Ref *r, float w) { return r->wt == CANTUS_WEIGHTS_F16 ? round_f16(w) : (double)w; }
+static double wq(const Ref *r, float w)
+{
+  return r->wt == CANTUS_WEIGHTS_F16 ? round_f16(w) : (double)w;
+}
 
-static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double sigm(double x)
+{
+  return 1.0 / (1.0 + exp(-x));
+}
 
 static void ref_init(Ref *r, const Model *m, CantusWeightType wt)
 {
@@ -238,7 +265,7 @@ static double worst(const float *a, const double *b, size_t n, double tol)
     double allow = tol * fmax(1.0, fabs(b[i]));
     double e = fabs((double)a[i] - b[i]) / allow;
     if (!(e <= w)) {
-      w = e;  // NaN sticks
+      w = e; // NaN sticks
     }
   }
   return w;
@@ -285,7 +312,7 @@ static void rt_free(Rt *rt)
   free(rt->st_mem);
 }
 
-static const CantusIsa all_isas[] = {CANTUS_ISA_SCALAR, CANTUS_ISA_AVX2, CANTUS_ISA_AVX512};
+static const CantusIsa all_isas[] = { CANTUS_ISA_SCALAR, CANTUS_ISA_AVX2, CANTUS_ISA_AVX512 };
 
 // Forces isa; false (after saying so once per test) when the CPU lacks it.
 static bool use_isa(CantusIsa isa)
@@ -341,9 +368,10 @@ static double run_sequence(const Model *m, CantusWeightType wt, int n_steps, uin
 
 static void check_sizes(CantusWeightType wt)
 {
-  static const int shapes[][3] = {  // L, H, V
-      {1, 16, 37}, {2, 16, 300}, {1, 32, 37}, {3, 32, 300}, {4, 16, 37},
-      {2, 256, 300}, {1, 256, 37}, {4, 32, 64}};
+  static const int shapes[][3] = { // L, H, V
+                                   { 1, 16, 37 }, { 2, 16, 300 },  { 1, 32, 37 },  { 3, 32, 300 },
+                                   { 4, 16, 37 }, { 2, 256, 300 }, { 1, 256, 37 }, { 4, 32, 64 }
+  };
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     CantusDims d = make_dims(shapes[s][0], shapes[s][1], shapes[s][2]);
     CHECK_EQ(cantus_vocab_size(&d.vocab), shapes[s][2]);
@@ -358,13 +386,22 @@ static void check_sizes(CantusWeightType wt)
       }
       int steps = shapes[s][1] >= 256 ? 12 : 40;
       double w = run_sequence(&m, wt, steps, 7 + s);
-      CHECK_MSG(w <= 1.0, "%s %s L=%d H=%d V=%d: error %.3g x the 1e-5 allowance",
-                cantus_lstm_isa_name(all_isas[k]), wt == CANTUS_WEIGHTS_F16 ? "fp16" : "fp32",
-                shapes[s][0], shapes[s][1], shapes[s][2], w);
+      CHECK_MSG(w <= 1.0,
+                "%s %s L=%d H=%d V=%d: error %.3g x the 1e-5 allowance",
+                cantus_lstm_isa_name(all_isas[k]),
+                wt == CANTUS_WEIGHTS_F16 ? "fp16" : "fp32",
+                shapes[s][0],
+                shapes[s][1],
+                shapes[s][2],
+                w);
       if (cantus_test_verbose) {
         printf("  %s %s L=%d H=%d V=%d: worst %.3g of allowance\n",
-               cantus_lstm_isa_name(all_isas[k]), wt == CANTUS_WEIGHTS_F16 ? "fp16" : "fp32",
-               shapes[s][0], shapes[s][1], shapes[s][2], w);
+               cantus_lstm_isa_name(all_isas[k]),
+               wt == CANTUS_WEIGHTS_F16 ? "fp16" : "fp32",
+               shapes[s][0],
+               shapes[s][1],
+               shapes[s][2],
+               w);
       }
     }
     model_free(&m);
@@ -372,23 +409,29 @@ static void check_sizes(CantusWeightType wt)
   cantus_lstm_force_isa(CANTUS_ISA_AVX512);
 }
 
-TEST(lstm_step_matches_double_reference_fp32) { check_sizes(CANTUS_WEIGHTS_F32); }
+TEST(lstm_step_matches_double_reference_fp32)
+{
+  check_sizes(CANTUS_WEIGHTS_F32);
+}
 
-TEST(lstm_step_matches_double_reference_fp16) { check_sizes(CANTUS_WEIGHTS_F16); }
+TEST(lstm_step_matches_double_reference_fp16)
+{
+  check_sizes(CANTUS_WEIGHTS_F16);
+}
 
 // ---- the cell update -----------------------------------------------------------------
 
 TEST(lstm_gates_match_double_with_activations)
 {
-  enum { H = 83 };  // not a multiple of 16 or 8: the vector tails run too
+  enum { H = 83 }; // not a multiple of 16 or 8: the vector tails run too
   float pre[4 * H], c_prev[H], c[H], h[H], act[4 * H], c2[H], h2[H];
   rng_seed(3);
   for (int j = 0; j < 4 * H; j++) {
     pre[j] = frand(12.0);
   }
   // Edges: zero, the tanh polynomial's boundary, saturation, huge inputs.
-  static const float edge[] = {0.0f, -0.0f, 0.625f, -0.625f, 0.6249f, 9.0f, -9.0f,
-                               20.0f, -20.0f, 87.0f, -87.0f, 100.0f, -100.0f, 1e-6f, -3e-4f};
+  static const float edge[] = { 0.0f,   -0.0f, 0.625f, -0.625f, 0.6249f, 9.0f,  -9.0f, 20.0f,
+                                -20.0f, 87.0f, -87.0f, 100.0f,  -100.0f, 1e-6f, -3e-4f };
   for (int e = 0; e < (int)(sizeof edge / sizeof edge[0]); e++) {
     for (int g = 0; g < 4; g++) {
       pre[g * H + e] = edge[e];
@@ -405,7 +448,7 @@ TEST(lstm_gates_match_double_with_activations)
     cantus_lstm_gates(H, pre, c_prev, c, h, act);
     double worst_act = 0.0, worst_ch = 0.0;
     for (int j = 0; j < H; j++) {
-      double a[4] = {sigm(pre[j]), sigm(pre[H + j]), tanh(pre[2 * H + j]), sigm(pre[3 * H + j])};
+      double a[4] = { sigm(pre[j]), sigm(pre[H + j]), tanh(pre[2 * H + j]), sigm(pre[3 * H + j]) };
       for (int g = 0; g < 4; g++) {
         double x = fabs((double)pre[g * H + j]);
         // ~1e-6 relative wherever the value is a normal float; below that
@@ -437,13 +480,13 @@ TEST(lstm_gates_flush_denormal_cells)
   enum { H = 32 };
   float pre[4 * H], c_prev[H], c[H], h[H];
   for (int j = 0; j < H; j++) {
-    pre[j] = -100.0f;        // i ~ 0
-    pre[H + j] = 30.0f;      // f = 1
-    pre[2 * H + j] = 1e-30f; // g ~ 0
-    pre[3 * H + j] = 30.0f;  // o = 1
-    c_prev[j] = (j % 2 ? 1.0f : -1.0f) * FLT_MIN * 0.2f * (float)(j % 4 + 1);  // denormal
+    pre[j] = -100.0f;                                                         // i ~ 0
+    pre[H + j] = 30.0f;                                                       // f = 1
+    pre[2 * H + j] = 1e-30f;                                                  // g ~ 0
+    pre[3 * H + j] = 30.0f;                                                   // o = 1
+    c_prev[j] = (j % 2 ? 1.0f : -1.0f) * FLT_MIN * 0.2f * (float)(j % 4 + 1); // denormal
   }
-  c_prev[H - 1] = 2.0f * FLT_MIN;  // normal: kept
+  c_prev[H - 1] = 2.0f * FLT_MIN; // normal: kept
   for (size_t k = 0; k < sizeof all_isas / sizeof all_isas[0]; k++) {
     if (!use_isa(all_isas[k])) {
       continue;
@@ -451,8 +494,12 @@ TEST(lstm_gates_flush_denormal_cells)
     cantus_lstm_gates(H, pre, c_prev, c, h, NULL);
     int kept = 0;
     for (int j = 0; j < H - 1; j++) {
-      CHECK_MSG(c[j] == 0.0f && h[j] == 0.0f, "%s: unit %d c=%g h=%g",
-                cantus_lstm_isa_name(all_isas[k]), j, (double)c[j], (double)h[j]);
+      CHECK_MSG(c[j] == 0.0f && h[j] == 0.0f,
+                "%s: unit %d c=%g h=%g",
+                cantus_lstm_isa_name(all_isas[k]),
+                j,
+                (double)c[j],
+                (double)h[j]);
       kept += c[j] != 0.0f;
     }
     CHECK_EQ(kept, 0);
@@ -523,16 +570,16 @@ TEST(lstm_state_layout_reset_and_checkpoint)
       CHECK(rt.st.c[k] == rt.st.hc + (2 * k + 1) * H);
     }
     // Every region of the state and the net is 64-byte aligned and inside its memory.
-    const void *ptrs[] = {rt.st.hc, rt.st.pre, rt.st.l0_static};
+    const void *ptrs[] = { rt.st.hc, rt.st.pre, rt.st.l0_static };
     for (size_t i = 0; i < 3; i++) {
       CHECK((uintptr_t)ptrs[i] % 64 == 0);
       CHECK((const unsigned char *)ptrs[i] >= rt.st_mem &&
             (const unsigned char *)ptrs[i] < rt.st_mem + rt.st_size);
     }
-    const void *np[] = {rt.net.tok_proj, rt.net.pos_tick_proj, rt.net.pos_beat_proj,
-                        rt.net.style_w,  rt.net.b0,            rt.net.w_rec[0],
-                        rt.net.w_rec[2], rt.net.b[2],          rt.net.w_out,
-                        rt.net.b_out};
+    const void *np[] = {
+      rt.net.tok_proj, rt.net.pos_tick_proj, rt.net.pos_beat_proj, rt.net.style_w, rt.net.b0,
+      rt.net.w_rec[0], rt.net.w_rec[2],      rt.net.b[2],          rt.net.w_out,   rt.net.b_out
+    };
     for (size_t i = 0; i < sizeof np / sizeof np[0]; i++) {
       CHECK((uintptr_t)np[i] % 64 == 0);
       CHECK((const unsigned char *)np[i] >= rt.net_mem &&
@@ -567,6 +614,42 @@ TEST(lstm_state_layout_reset_and_checkpoint)
     free(saved);
     rt_free(&rt);
   }
+  model_free(&m);
+}
+
+TEST(lstm_fp16_storage_saturates)
+{
+  CantusDims d = make_dims(1, 16, 37);
+  Model m;
+  model_init(&m, &d, 13);
+  m.p.w_out[3] = 1e6f; // past the half range
+  m.p.w_out[4] = -1e6f;
+  Rt rt;
+  rt_init(&rt, &m, CANTUS_WEIGHTS_F16);
+  float l[37];
+  for (size_t k = 0; k < sizeof all_isas / sizeof all_isas[0]; k++) {
+    if (!use_isa(all_isas[k])) {
+      continue;
+    }
+    cantus_lstm_reset(&rt.net, &rt.st);
+    for (int t = 0; t < 3; t++) {
+      cantus_lstm_step(&rt.net, &rt.st, t + 2, t, t, l);
+    }
+    double want =
+      (double)m.p.b_out[0] + 65504.0 * (double)rt.st.h[0][3] - 65504.0 * (double)rt.st.h[0][4];
+    for (uint32_t j = 0; j < d.n_hidden; j++) {
+      if (j != 3 && j != 4) {
+        want += round_f16(m.p.w_out[j]) * (double)rt.st.h[0][j];
+      }
+    }
+    CHECK_MSG(isfinite(l[0]) && fabs((double)l[0] - want) <= 1e-5 * fmax(1.0, fabs(want)),
+              "%s: logit %g, want %g",
+              cantus_lstm_isa_name(all_isas[k]),
+              (double)l[0],
+              want);
+  }
+  cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  rt_free(&rt);
   model_free(&m);
 }
 
