@@ -251,11 +251,15 @@ static void copy_name(char *dst, const uint8_t *src, uint32_t len)
     dst[i] = (char)(c < 0x20 || c == 0x7F ? ' ' : c);
   }
   if (n < len) {
+    // Find the lead byte of the last character; drop it if its sequence
+    // was cut.
     size_t i = n;
-    while (i > 0 && ((uint8_t)dst[i - 1] & 0xC0) == 0x80) {
+    while (i > 0 && n - i < 3 && ((uint8_t)dst[i - 1] & 0xC0) == 0x80) {
       i--;
     }
-    if (i > 0 && ((uint8_t)dst[i - 1] & 0xC0) == 0xC0) {
+    uint8_t lead = i > 0 ? (uint8_t)dst[i - 1] : 0;
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (lead >= 0xC0 && n - (i - 1) < need) {
       n = i - 1;
     }
   }
@@ -429,19 +433,27 @@ static CantusStatus read_track(Reader *r, unsigned track, size_t begin, size_t e
   return CANTUS_OK;
 }
 
-// Keeps the last of several entries at one tick (the array is sorted).
-#define DEDUP_BY_TICK(arr, n)                                                      \
-  do {                                                                             \
-    size_t w_ = 0;                                                                 \
-    for (size_t i_ = 0; i_ < (n); i_++) {                                          \
-      if (w_ > 0 && (arr)[w_ - 1].tick == (arr)[i_].tick) {                        \
-        (arr)[w_ - 1] = (arr)[i_];                                                 \
-      } else {                                                                     \
-        (arr)[w_++] = (arr)[i_];                                                   \
-      }                                                                            \
-    }                                                                              \
-    (n) = w_;                                                                      \
-  } while (0)
+// Of several map entries at one tick the last one is in force: keep it
+// alone (the arrays are sorted by tick, stably).
+static size_t dedup_tempos(CantusMidiTempo *a, size_t n)
+{
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    w -= w > 0 && a[w - 1].tick == a[i].tick;
+    a[w++] = a[i];
+  }
+  return w;
+}
+
+static size_t dedup_timesigs(CantusMidiTimeSig *a, size_t n)
+{
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    w -= w > 0 && a[w - 1].tick == a[i].tick;
+    a[w++] = a[i];
+  }
+  return w;
+}
 
 static CantusStatus finish(Reader *r)
 {
@@ -460,8 +472,8 @@ static CantusStatus finish(Reader *r)
       !merge_sort(m->timesigs, m->n_timesigs, sizeof *m->timesigs, compare_timesigs)) {
     return no_memory(r);
   }
-  DEDUP_BY_TICK(m->tempos, m->n_tempos);
-  DEDUP_BY_TICK(m->timesigs, m->n_timesigs);
+  m->n_tempos = dedup_tempos(m->tempos, m->n_tempos);
+  m->n_timesigs = dedup_timesigs(m->timesigs, m->n_timesigs);
   return CANTUS_OK;
 }
 

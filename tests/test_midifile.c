@@ -157,8 +157,10 @@ static void check_same_file(const CantusMidiFile *a, const CantusMidiFile *b)
   CHECK_EQ(b->n_unterminated, 0);
 }
 
+// A scratch file in the build directory (created if missing).
 static void temp_path(char *buf, size_t size, const char *tag)
 {
+  mkdir(cantus_test_build_dir(), 0777);
   snprintf(buf, size, "%s/midi-test-%s-%ld.mid", cantus_test_build_dir(), tag, (long)getpid());
 }
 
@@ -429,6 +431,57 @@ TEST(midi_tempo_map_dedup_and_other_tracks)
   CHECK(strcmp(m->track_names[1], "a bc") == 0);
   CHECK_EQ(m->end_tick, 20);
   cantus_midi_free(m);
+}
+
+// Reads a one-track file whose only event is a track name of `len` bytes.
+static CantusMidiFile *read_named(const uint8_t *name, size_t len)
+{
+  uint8_t f[256] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0, 96, 'M', 'T', 'r', 'k'};
+  size_t body = 4 + len + 4;
+  f[18] = 0, f[19] = 0, f[20] = 0, f[21] = (uint8_t)body;
+  uint8_t *p = f + 22;
+  *p++ = 0, *p++ = 0xFF, *p++ = 0x03, *p++ = (uint8_t)len;
+  memcpy(p, name, len);
+  p += len;
+  *p++ = 0, *p++ = 0xFF, *p++ = 0x2F, *p++ = 0;
+  CantusMidiFile *m = NULL;
+  CantusError err = {{0}};
+  CHECK_EQ(cantus_midi_read_mem(f, (size_t)(p - f), "name", &m, &err), CANTUS_OK);
+  return m;
+}
+
+// Long names keep 63 bytes without cutting a UTF-8 character in two.
+TEST(midi_long_track_names_are_cut_on_character_boundaries)
+{
+  uint8_t name[100];
+  memset(name, 'a', sizeof name);
+  name[61] = 0xC3, name[62] = 0xA4;  // a complete "ä" in bytes 61..62
+  CantusMidiFile *m = read_named(name, 70);
+  if (m) {
+    CHECK_EQ(strlen(m->track_names[0]), 63);
+    CHECK(memcmp(m->track_names[0] + 61, "\xC3\xA4", 2) == 0);
+    cantus_midi_free(m);
+  }
+  memset(name, 'a', sizeof name);
+  name[62] = 0xC3, name[63] = 0xA4;  // "ä" cut after its first byte
+  m = read_named(name, 70);
+  if (m) {
+    CHECK_EQ(strlen(m->track_names[0]), 62);
+    cantus_midi_free(m);
+  }
+  memset(name, 'a', sizeof name);
+  name[60] = 0xE2, name[61] = 0x82, name[62] = 0xAC, name[63] = 'x';  // "€" then more
+  m = read_named(name, 70);
+  if (m) {
+    CHECK_EQ(strlen(m->track_names[0]), 63);
+    cantus_midi_free(m);
+  }
+  name[61] = 0xE2, name[62] = 0x82, name[63] = 0xAC;  // "€" cut after two bytes
+  m = read_named(name, 70);
+  if (m) {
+    CHECK_EQ(strlen(m->track_names[0]), 61);
+    cantus_midi_free(m);
+  }
 }
 
 // Notes of several tracks interleave by onset, then track, then pitch.
