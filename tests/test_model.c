@@ -870,15 +870,50 @@ TEST(model_fixture_is_deterministic_and_note_friendly)
   cantus_model_free(m);
 }
 
+// The fuzzer's seeds: models small enough for its 64 KiB input limit.
+static void write_fuzz_seeds(void)
+{
+  const char *dir = "tests/data/fuzz-seeds/fuzz_model";
+  mkdir("tests/data/fuzz-seeds", 0777);
+  mkdir(dir, 0777);
+  const CantusDims micro = micro_dims();
+  const CantusDims small = {.n_layers = 2, .n_hidden = 16, .n_embed = 4, .n_style_dim = 2,
+                            .n_styles = 2, .n_pos_tick = 2, .n_pos_beat = 4,
+                            .vocab = {.pitch_lo = 60, .pitch_hi = 67, .n_shift = 8, .n_vel = 0,
+                                      .tpq = 2}};
+  struct {
+    const char *name;
+    const CantusDims *d;
+    size_t cut;
+  } seeds[] = {{"micro.cantus", &micro, 0}, {"small.cantus", &small, 0},
+               {"micro-cut.cantus", &micro, 300}};
+  for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+    size_t n;
+    uint8_t *b = fixture_bytes(seeds[i].d, 5, &n);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, seeds[i].name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+      CHECK(n < 65536);
+      CHECK_EQ(fwrite(b, 1, seeds[i].cut ? seeds[i].cut : n, f), seeds[i].cut ? seeds[i].cut : n);
+      fclose(f);
+    }
+    free(b);
+  }
+}
+
 TEST(model_committed_tiny_loads_and_matches_fixture)
 {
-  // CANTUS_REGEN_TINY=1 rewrites the file (after a deliberate format change).
+  // CANTUS_REGEN_TINY=1 rewrites the file and the fuzzer's seeds (after a
+  // deliberate format change).
   const char *path = "tests/data/tiny.cantus";
   const CantusDims d = cantus_fixture_dims_tiny();
   CantusModel *fx = cantus_fixture_model(&d, 1, CANTUS_WEIGHTS_F32);
   CantusError err;
   if (getenv("CANTUS_REGEN_TINY")) {
     CHECK_EQ(cantus_model_save(fx, path, &err), CANTUS_OK);
+    write_fuzz_seeds();
   }
   CantusModel *m = NULL;
   const CantusModelOptions opt = {.weights = CANTUS_WEIGHTS_F32, .extra_size = 0};
