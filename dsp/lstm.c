@@ -22,13 +22,26 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#  include <cpuid.h>
+#endif
 
 enum { PANEL = 16 };
 
 static size_t align64(size_t n)
 {
   return (n + 63) & ~(size_t)63;
+}
+
+// Hands out the next `bytes` of caller memory, keeping 64-byte alignment.
+static void *take(unsigned char **at, size_t bytes)
+{
+  void *p = *at;
+  *at += align64(bytes);
+  return p;
 }
 
 static uint32_t round_panel(uint32_t m)
@@ -155,6 +168,43 @@ static void gates_scalar(int n,
 
 // ---- matrix-vector products, scalar ------------------------------------------
 
+// Half -> float, exact, without branches so the compiler can vectorise the
+// panel loop.  Subnormal halves go through an exact int -> float conversion,
+// not a denormal float, so the result does not depend on the caller's
+// DAZ/FTZ mode.
+static inline float f16_to_f32(uint16_t h)
+{
+  uint32_t em = h & 0x7fffu;
+  // Rebias the exponent 15 -> 127, or keep it all-ones for Inf and NaN.
+  uint32_t bits = (em << 13) + (em >= 0x7c00u ? 0x70000000u : 0x38000000u);
+  float nrm;
+  memcpy(&nrm, &bits, sizeof nrm);
+  float sub = (float)em * 0x1p-24f;
+  float mag = em < 0x400u ? sub : nrm;
+  return (h & 0x8000u) ? -mag : mag;
+}
+
+// acc[0:16] += the panel's n columns from wp times x[0:n].
+static void panel_f32(float *acc, const float *wp, const float *x, int n)
+{
+  for (int j = 0; j < n; j++) {
+    const float *wj = wp + (size_t)j * PANEL;
+    for (int i = 0; i < PANEL; i++) {
+      acc[i] += wj[i] * x[j];
+    }
+  }
+}
+
+static void panel_f16(float *acc, const uint16_t *wp, const float *x, int n)
+{
+  for (int j = 0; j < n; j++) {
+    const uint16_t *wj = wp + (size_t)j * PANEL;
+    for (int i = 0; i < PANEL; i++) {
+      acc[i] += f16_to_f32(wj[i]) * x[j];
+    }
+  }
+}
+
 // y = bias + W [x1; x2] for W (m, n1+n2) in panel layout; bias may alias y.
 static void matvec_f32_scalar(const float *w,
                               int m,
@@ -173,33 +223,12 @@ static void matvec_f32_scalar(const float *w,
     for (int i = 0; i < PANEL; i++) {
       acc[i] = i < rows ? bias[r0 + i] : 0.0f;
     }
-    for (int j = 0; j < n; j++) {
-      float xj = j < n1 ? x1[j] : x2[j - n1];
-      const float *wj = wp + (size_t)j * PANEL;
-      for (int i = 0; i < PANEL; i++) {
-        acc[i] += wj[i] * xj;
-      }
-    }
+    panel_f32(acc, wp, x1, n1);
+    panel_f32(acc, wp + (size_t)n1 * PANEL, x2, n2);
     for (int i = 0; i < rows; i++) {
       y[r0 + i] = acc[i];
     }
   }
-}
-
-// Half -> float, exact, without branches so the compiler can vectorise the
-// panel loop.  Subnormal halves go through an exact int -> float conversion,
-// not a denormal float, so the result does not depend on the caller's
-// DAZ/FTZ mode.
-static inline float f16_to_f32(uint16_t h)
-{
-  uint32_t em = h & 0x7fffu;
-  // Rebias the exponent 15 -> 127, or keep it all-ones for Inf and NaN.
-  uint32_t bits = (em << 13) + (em >= 0x7c00u ? 0x70000000u : 0x38000000u);
-  float nrm;
-  memcpy(&nrm, &bits, sizeof nrm);
-  float sub = (float)em * 0x1p-24f;
-  float mag = em < 0x400u ? sub : nrm;
-  return (h & 0x8000u) ? -mag : mag;
 }
 
 static void matvec_f16_scalar(const uint16_t *w,
@@ -219,13 +248,8 @@ static void matvec_f16_scalar(const uint16_t *w,
     for (int i = 0; i < PANEL; i++) {
       acc[i] = i < rows ? bias[r0 + i] : 0.0f;
     }
-    for (int j = 0; j < n; j++) {
-      float xj = j < n1 ? x1[j] : x2[j - n1];
-      const uint16_t *wj = wp + (size_t)j * PANEL;
-      for (int i = 0; i < PANEL; i++) {
-        acc[i] += f16_to_f32(wj[i]) * xj;
-      }
-    }
+    panel_f16(acc, wp, x1, n1);
+    panel_f16(acc, wp + (size_t)n1 * PANEL, x2, n2);
     for (int i = 0; i < rows; i++) {
       y[r0 + i] = acc[i];
     }
@@ -234,17 +258,27 @@ static void matvec_f16_scalar(const uint16_t *w,
 
 // ---- dispatch ------------------------------------------------------------------
 
+#if defined(__x86_64__)
+// F16C from CPUID leaf 1 (clang's __builtin_cpu_supports does not know it).
+static bool cpu_has_f16c(void)
+{
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
+// __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512
+// register state (XGETBV), so a family it reports can run.
 static CantusIsa detect_isa(void)
 {
 #if defined(__x86_64__)
   __builtin_cpu_init();
+  const bool fma_f16c = __builtin_cpu_supports("fma") && cpu_has_f16c();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && fma_f16c) {
     return CANTUS_ISA_AVX512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c")) {
+  if (__builtin_cpu_supports("avx2") && fma_f16c) {
     return CANTUS_ISA_AVX2;
   }
 #endif
@@ -419,26 +453,23 @@ void cantus_lstm_prepare(CantusLstmNet *net,
   net->dims = *d;
   net->wtype = wt;
 
-  float *tok = (float *)at; // (V, 4H)
-  at += align64((size_t)V * G * sizeof(float));
-  for (uint32_t v = 0; v < V; v++) {
-    const float *e = p->tok_emb + (size_t)v * E;
-    for (uint32_t r = 0; r < G; r++) {
+  float *tok = take(&at, (size_t)V * G * sizeof(float)); // (V, 4H)
+  for (uint32_t r = 0; r < G; r++) { // one W_ih0 row against every (cached) embedding
+    const float *row = w0 + (size_t)r * I0;
+    for (uint32_t v = 0; v < V; v++) {
+      const float *e = p->tok_emb + (size_t)v * E;
       double acc = 0.0;
       for (uint32_t k = 0; k < E; k++) {
-        acc += (double)w0[(size_t)r * I0 + k] * (double)e[k];
+        acc += (double)row[k] * (double)e[k];
       }
       tok[(size_t)v * G + r] = (float)acc;
     }
   }
   net->tok_proj = tok;
 
-  float *pt = (float *)at; // (NT, 4H)
-  at += align64((size_t)NT * G * sizeof(float));
-  float *pb = (float *)at; // (NB, 4H)
-  at += align64((size_t)NB * G * sizeof(float));
-  float *sw = (float *)at; // (S, 4H)
-  at += align64((size_t)S * G * sizeof(float));
+  float *pt = take(&at, (size_t)NT * G * sizeof(float)); // (NT, 4H)
+  float *pb = take(&at, (size_t)NB * G * sizeof(float)); // (NB, 4H)
+  float *sw = take(&at, (size_t)S * G * sizeof(float));  // (S, 4H)
   for (uint32_t r = 0; r < G; r++) {
     const float *row = w0 + (size_t)r * I0;
     for (uint32_t s = 0; s < S; s++) {
@@ -456,22 +487,19 @@ void cantus_lstm_prepare(CantusLstmNet *net,
   net->style_w = sw;
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
-    float *b = (float *)at; // (4H)
-    at += align64((size_t)G * sizeof(float));
+    float *b = take(&at, (size_t)G * sizeof(float)); // (4H)
     memcpy(b, p->layer[k].b, (size_t)G * sizeof(float));
     net->b[k] = b;
   }
   net->b0 = net->b[0];
 
-  float *bo = (float *)at; // (V)
-  at += align64((size_t)V * sizeof(float));
+  float *bo = take(&at, (size_t)V * sizeof(float)); // (V)
   memcpy(bo, p->b_out, (size_t)V * sizeof(float));
   net->b_out = bo;
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
     uint32_t n = rec_cols(d, k);
-    void *w = at; // (4H, n) panels
-    at += align64((size_t)G * n * wsize(wt));
+    void *w = take(&at, (size_t)G * n * wsize(wt)); // (4H, n) panels
     if (k == 0) {
       pack_cols(w, wt, G, n, 0, p->layer[0].w_hh, H, H);
     } else {
@@ -506,15 +534,13 @@ void cantus_lstm_state_init(CantusLstmState *st, void *mem, const CantusLstmNet 
   unsigned char *at = mem;
   memset(mem, 0, cantus_lstm_state_size(d));
   memset(st, 0, sizeof *st);
-  st->hc = (float *)at;
-  at += align64(cantus_lstm_state_floats(d) * sizeof(float));
+  st->hc = take(&at, cantus_lstm_state_floats(d) * sizeof(float));
   for (uint32_t k = 0; k < d->n_layers; k++) {
     st->h[k] = st->hc + 2 * k * H;
     st->c[k] = st->hc + (2 * k + 1) * H;
   }
-  st->pre = (float *)at;
-  at += align64(G * sizeof(float));
-  st->l0_static = (float *)at;
+  st->pre = take(&at, G * sizeof(float));
+  st->l0_static = take(&at, G * sizeof(float));
   memcpy(st->l0_static, net->b0, G * sizeof(float));
 }
 
