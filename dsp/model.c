@@ -22,19 +22,19 @@
 #include <unistd.h>
 
 enum {
-  HEADER_SIZE = 256,        // bytes of the version-1 header
-  HEADER_SIZE_MAX = 4096,   // larger header_size values are refused
-  ALIGN = 64,               // section and tensor alignment in the file and in memory
-  DIR_ENTRY_SIZE = 64,      // bytes per tensor directory entry
-  TENSOR_NAME_LEN = 24,     // bytes of a tensor name, NUL padded
+  HEADER_SIZE = 256,      // bytes of the version-1 header
+  HEADER_SIZE_MAX = 4096, // larger header_size values are refused
+  ALIGN = 64,             // section and tensor alignment in the file and in memory
+  DIR_ENTRY_SIZE = 64,    // bytes per tensor directory entry
+  TENSOR_NAME_LEN = 24,   // bytes of a tensor name, NUL padded
   MAX_TENSORS = 4 + 3 * CANTUS_MAX_LAYERS,
   GATE_ORDER_IFGO = 0,
   DTYPE_F32 = 0,
-  CRC_OFFSET = 24,          // header_crc, zeroed while the header CRC is computed
+  CRC_OFFSET = 24, // header_crc, zeroed while the header CRC is computed
 };
 
 // Files over this size are refused before anything is read: the largest
-// model the caps allow is about 135 MB.
+// model the caps allow is about 131 MB.
 #define FILE_SIZE_MAX ((uint64_t)512 << 20)
 // Bytes a caller may reserve in the model's extra region.
 #define EXTRA_SIZE_MAX ((size_t)1 << 30)
@@ -43,25 +43,25 @@ enum {
 // natural alignment, so the struct offsets are the byte offsets).  Bytes
 // 0..31 are the stable prefix: every format version keeps them.
 typedef struct {
-  char magic[8];          // "CANTUSMD"
-  uint32_t version;       // CANTUS_FORMAT_VERSION
-  uint32_t header_size;   // >= 256, multiple of 64; payload starts here
-  uint64_t file_size;     // exact size of the file in bytes
-  uint32_t header_crc;    // CRC-32 of header_size bytes, this field zeroed
-  uint32_t payload_crc;   // CRC-32 of bytes header_size .. file_size
+  char magic[8];        // "CANTUSMD"
+  uint32_t version;     // CANTUS_FORMAT_VERSION
+  uint32_t header_size; // >= 256, multiple of 64; payload starts here
+  uint64_t file_size;   // exact size of the file in bytes
+  uint32_t header_crc;  // CRC-32 of header_size bytes, this field zeroed
+  uint32_t payload_crc; // CRC-32 of bytes header_size .. file_size
   uint32_t n_layers, n_hidden, n_embed, n_style_dim, n_styles, n_pos_tick, n_pos_beat;
-  uint32_t n_vocab;       // V, must equal the layout's size
+  uint32_t n_vocab; // V, must equal the layout's size
   uint32_t pitch_lo, pitch_hi, n_shift, n_vel, tpq;
-  uint32_t gate_order;    // 0 = i,f,g,o
-  uint32_t dtype;         // 0 = fp32
+  uint32_t gate_order; // 0 = i,f,g,o
+  uint32_t dtype;      // 0 = fp32
   uint32_t n_tensors;
   uint64_t n_params;
   uint64_t names_offset, names_size;
   uint64_t meta_offset, meta_size;
   uint64_t dir_offset, dir_size;
   uint64_t data_offset, data_size;
-  char name[32];          // model name, NUL-terminated, NUL padded
-  uint8_t reserved[56];   // zero
+  char name[32];        // model name, NUL-terminated, NUL padded
+  uint8_t reserved[56]; // zero
 } FileHeader;
 
 _Static_assert(sizeof(FileHeader) == HEADER_SIZE, "the header is 256 bytes");
@@ -77,9 +77,9 @@ typedef struct {
   char name[TENSOR_NAME_LEN];
   uint32_t ndim;
   uint32_t shape[2];
-  uint64_t count;   // elements
-  uint64_t offset;  // bytes from the start of the file
-  float *data;      // into the model's parameters, or NULL
+  uint64_t count;  // elements
+  uint64_t offset; // bytes from the start of the file
+  float *data;     // into the model's parameters, or NULL
 } TensorSpec;
 
 // Every offset of a file, computed from the dims, header size and metadata
@@ -103,7 +103,7 @@ typedef struct {
   void *state_mem;
 } ModelBlock;
 
-static const uint8_t magic_bytes[8] = {'C', 'A', 'N', 'T', 'U', 'S', 'M', 'D'};
+static const uint8_t magic_bytes[8] = { 'C', 'A', 'N', 'T', 'U', 'S', 'M', 'D' };
 
 // ---- little-endian access -------------------------------------------------
 
@@ -112,7 +112,10 @@ static uint32_t get32(const uint8_t *b)
   return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-static uint64_t get64(const uint8_t *b) { return (uint64_t)get32(b) | (uint64_t)get32(b + 4) << 32; }
+static uint64_t get64(const uint8_t *b)
+{
+  return (uint64_t)get32(b) | (uint64_t)get32(b + 4) << 32;
+}
 
 static void put32(uint8_t *b, uint32_t v)
 {
@@ -142,7 +145,10 @@ static float bits_float(uint32_t u)
   return f;
 }
 
-static uint64_t align_up(uint64_t n) { return (n + (ALIGN - 1)) & ~(uint64_t)(ALIGN - 1); }
+static uint64_t align_up(uint64_t n)
+{
+  return (n + (ALIGN - 1)) & ~(uint64_t)(ALIGN - 1);
+}
 
 // "NaN", "+Inf", "-Inf", or NULL for a finite float.
 static const char *nonfinite_name(uint32_t bits)
@@ -159,48 +165,42 @@ static const char *nonfinite_name(uint32_t bits)
 // ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, as zlib) ---------
 
 static const uint32_t crc_table[256] = {
-  0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
-  0xe963a535u, 0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
-  0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u,
-  0xf3b97148u, 0x84be41deu, 0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u,
-  0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu, 0x14015c4fu, 0x63066cd9u,
-  0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
-  0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
-  0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u,
-  0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u,
-  0xcfba9599u, 0xb8bda50fu, 0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u,
-  0x2f6f7c87u, 0x58684c11u, 0xc1611dabu, 0xb6662d3du, 0x76dc4190u, 0x01db7106u,
-  0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
-  0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu, 0x086d3d2du,
-  0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
-  0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u,
-  0x8bbeb8eau, 0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u,
-  0x4db26158u, 0x3ab551ceu, 0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u,
-  0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
-  0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u, 0x5005713cu, 0x270241aau,
-  0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u, 0xce61e49fu,
-  0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
-  0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au,
-  0xead54739u, 0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u,
-  0x0d6d6a3eu, 0x7a6a5aa8u, 0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
-  0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu, 0xf762575du, 0x806567cbu,
-  0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u, 0x10da7a5au, 0x67dd4accu,
-  0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u, 0xa1d1937eu,
-  0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
-  0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u,
-  0x316e8eefu, 0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
-  0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u,
-  0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u, 0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du,
-  0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au, 0x9c0906a9u, 0xeb0e363fu,
-  0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u,
-  0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
-  0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
-  0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u,
-  0x616bffd3u, 0x166ccf45u, 0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u,
-  0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu,
-  0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u,
-  0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u, 0xcdd70693u,
-  0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+  0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu, 0xe963a535u,
+  0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u, 0x09b64c2bu, 0x7eb17cbdu,
+  0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u, 0xf3b97148u, 0x84be41deu, 0x1adad47du,
+  0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u, 0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu,
+  0x14015c4fu, 0x63066cd9u, 0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u,
+  0xa2677172u, 0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
+  0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u, 0x26d930acu,
+  0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u, 0xcfba9599u, 0xb8bda50fu,
+  0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u, 0x2f6f7c87u, 0x58684c11u, 0xc1611dabu,
+  0xb6662d3du, 0x76dc4190u, 0x01db7106u, 0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu,
+  0x9fbfe4a5u, 0xe8b8d433u, 0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu,
+  0x086d3d2du, 0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
+  0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u, 0x8bbeb8eau,
+  0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u, 0x4db26158u, 0x3ab551ceu,
+  0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u, 0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au,
+  0x346ed9fcu, 0xad678846u, 0xda60b8d0u, 0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u,
+  0x5005713cu, 0x270241aau, 0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u,
+  0xce61e49fu, 0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
+  0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au, 0xead54739u,
+  0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u, 0x0d6d6a3eu, 0x7a6a5aa8u,
+  0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u, 0xf00f9344u, 0x8708a3d2u, 0x1e01f268u,
+  0x6906c2feu, 0xf762575du, 0x806567cbu, 0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u,
+  0x10da7a5au, 0x67dd4accu, 0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u,
+  0xa1d1937eu, 0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
+  0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u, 0x316e8eefu,
+  0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u, 0xcc0c7795u, 0xbb0b4703u,
+  0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u, 0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u,
+  0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du, 0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au,
+  0x9c0906a9u, 0xeb0e363fu, 0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu,
+  0x0cb61b38u, 0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
+  0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u, 0x88085ae6u,
+  0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u, 0x616bffd3u, 0x166ccf45u,
+  0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u, 0xa7672661u, 0xd06016f7u, 0x4969474du,
+  0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu, 0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u,
+  0x47b2cf7fu, 0x30b5ffe9u, 0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u,
+  0xcdd70693u, 0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
   0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
@@ -217,7 +217,7 @@ uint32_t cantus_crc32(uint32_t crc, const void *data, size_t size)
 // CRC-32 of a header of `size` bytes with the header_crc field taken as zero.
 static uint32_t header_crc(const uint8_t *b, size_t size)
 {
-  static const uint8_t zero[4] = {0, 0, 0, 0};
+  static const uint8_t zero[4] = { 0, 0, 0, 0 };
   uint32_t crc = cantus_crc32(0, b, CRC_OFFSET);
   crc = cantus_crc32(crc, zero, 4);
   return cantus_crc32(crc, b + CRC_OFFSET + 4, size - CRC_OFFSET - 4);
@@ -234,7 +234,7 @@ static size_t utf8_len(const uint8_t *s, size_t n)
     return 1;
   }
   size_t len;
-  uint8_t lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  uint8_t lo = 0x80, hi = 0xbf; // allowed range of the second byte
   if (c >= 0xc2 && c <= 0xdf) {
     len = 2;
   } else if (c >= 0xe0 && c <= 0xef) {
@@ -259,7 +259,10 @@ static size_t utf8_len(const uint8_t *s, size_t n)
   return len;
 }
 
-static bool is_control(uint8_t c) { return c < 0x20 || c == 0x7f; }
+static bool is_control(uint8_t c)
+{
+  return c < 0x20 || c == 0x7f;
+}
 
 // Index of the first byte that is not valid text (UTF-8, no NUL, and no
 // control characters when `name`), or n when all are.
@@ -326,43 +329,58 @@ static bool name_field_ok(const char *field, size_t size, bool allow_empty)
 
 // The vocabulary fields as the file stores them (u32), checked before they
 // are narrowed into a CantusVocab.
-static CantusStatus check_vocab(uint32_t pitch_lo, uint32_t pitch_hi, uint32_t n_shift,
-                                uint32_t n_vel, uint32_t tpq, CantusError *err)
+static CantusStatus check_vocab(uint32_t pitch_lo,
+                                uint32_t pitch_hi,
+                                uint32_t n_shift,
+                                uint32_t n_vel,
+                                uint32_t tpq,
+                                CantusError *err)
 {
   if (pitch_lo > pitch_hi || pitch_hi > 127) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "pitch range %" PRIu32 "..%" PRIu32
-                        " invalid (need low <= high <= 127)", pitch_lo, pitch_hi);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "pitch range %" PRIu32 "..%" PRIu32 " invalid (need low <= high <= 127)",
+                        pitch_lo,
+                        pitch_hi);
   }
   if (tpq < 1 || tpq > 96) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "ticks per quarter %" PRIu32 " outside 1..96",
-                        tpq);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "ticks per quarter %" PRIu32 " outside 1..96", tpq);
   }
   if (n_shift < 1 || n_shift > 4 * tpq) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "shift count %" PRIu32
-                        " outside 1..%" PRIu32 " (one 4/4 bar)", n_shift, 4 * tpq);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "shift count %" PRIu32 " outside 1..%" PRIu32 " (one 4/4 bar)",
+                        n_shift,
+                        4 * tpq);
   }
   if (n_vel > 32) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "velocity bins %" PRIu32
-                        " over the limit 32", n_vel);
+    return cantus_error(
+      err, CANTUS_ERR_TOO_LARGE, "velocity bins %" PRIu32 " over the limit 32", n_vel);
   }
   const uint32_t v = 2 + 2 * (pitch_hi - pitch_lo + 1) + n_shift + n_vel;
   if (v > CANTUS_MAX_VOCAB) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "vocabulary size %" PRIu32
-                        " over the limit %d", v, CANTUS_MAX_VOCAB);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "vocabulary size %" PRIu32 " over the limit %d",
+                        v,
+                        CANTUS_MAX_VOCAB);
   }
   return CANTUS_OK;
 }
 
-static CantusStatus check_range(const char *what, uint32_t v, uint32_t lo, uint32_t hi,
+static CantusStatus check_range(const char *what,
+                                uint32_t v,
+                                uint32_t lo,
+                                uint32_t hi,
                                 CantusError *err)
 {
   if (v > hi) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s %" PRIu32 " over the limit %" PRIu32, what,
-                        v, hi);
+    return cantus_error(
+      err, CANTUS_ERR_TOO_LARGE, "%s %" PRIu32 " over the limit %" PRIu32, what, v, hi);
   }
   if (v < lo) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s %" PRIu32 " under the minimum %" PRIu32, what,
-                        v, lo);
+    return cantus_error(
+      err, CANTUS_ERR_FORMAT, "%s %" PRIu32 " under the minimum %" PRIu32, what, v, lo);
   }
   return CANTUS_OK;
 }
@@ -375,8 +393,8 @@ CantusStatus cantus_model_check_dims(const CantusDims *d, CantusError *err)
     return st;
   }
   if (d->n_hidden % 16) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "hidden size %" PRIu32 " is not a multiple of 16",
-                        d->n_hidden);
+    return cantus_error(
+      err, CANTUS_ERR_FORMAT, "hidden size %" PRIu32 " is not a multiple of 16", d->n_hidden);
   }
   if ((st = check_range("embedding width", d->n_embed, 1, CANTUS_MAX_EMBED, err)) ||
       (st = check_range("style vector width", d->n_style_dim, 1, CANTUS_MAX_EMBED, err)) ||
@@ -391,15 +409,21 @@ CantusStatus cantus_model_check_dims(const CantusDims *d, CantusError *err)
     return cantus_error(err, CANTUS_ERR_FORMAT, "vocabulary layout invalid");
   }
   if (d->n_pos_tick != v->tpq) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "tick positions %" PRIu32
-                        " differ from the ticks per quarter %u", d->n_pos_tick, (unsigned)v->tpq);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "tick positions %" PRIu32 " differ from the ticks per quarter %u",
+                        d->n_pos_tick,
+                        (unsigned)v->tpq);
   }
   if (d->n_pos_beat < 1) {
     return cantus_error(err, CANTUS_ERR_FORMAT, "beat positions 0 (need at least 1)");
   }
   if (d->n_pos_tick + d->n_pos_beat > CANTUS_MAX_POS) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "position classes %" PRIu32
-                        " over the limit %d", d->n_pos_tick + d->n_pos_beat, CANTUS_MAX_POS);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "position classes %" PRIu32 " over the limit %d",
+                        d->n_pos_tick + d->n_pos_beat,
+                        CANTUS_MAX_POS);
   }
   return CANTUS_OK;
 }
@@ -413,29 +437,29 @@ static uint32_t list_tensors(const CantusDims *d, const CantusParams *p, TensorS
   const uint32_t L = d->n_layers < CANTUS_MAX_LAYERS ? d->n_layers : CANTUS_MAX_LAYERS;
   uint32_t n = 0;
   memset(t, 0, sizeof *t * MAX_TENSORS);
-#define ADD(label, ptr, rows, cols)                                         \
-  do {                                                                       \
-    snprintf(t[n].name, TENSOR_NAME_LEN, "%s", label);                     \
-    t[n].ndim = (cols) ? 2 : 1;                                              \
-    t[n].shape[0] = (rows);                                                  \
-    t[n].shape[1] = (cols);                                                  \
-    t[n].count = (uint64_t)(rows) * ((cols) ? (cols) : 1);                   \
-    t[n].data = p ? (ptr) : NULL;                                            \
-    n++;                                                                     \
+#define ADD(label, ptr, rows, cols)                        \
+  do {                                                     \
+    snprintf(t[n].name, TENSOR_NAME_LEN, "%s", label);     \
+    t[n].ndim = (cols) ? 2 : 1;                            \
+    t[n].shape[0] = (rows);                                \
+    t[n].shape[1] = (cols);                                \
+    t[n].count = (uint64_t)(rows) * ((cols) ? (cols) : 1); \
+    t[n].data = p ? (ptr) : NULL;                          \
+    n++;                                                   \
   } while (0)
-  ADD("tok_emb", p->tok_emb, V, d->n_embed);            // (V, E)
-  ADD("style_emb", p->style_emb, d->n_styles, d->n_style_dim);  // (NS, S)
+  ADD("tok_emb", p->tok_emb, V, d->n_embed);                   // (V, E)
+  ADD("style_emb", p->style_emb, d->n_styles, d->n_style_dim); // (NS, S)
   for (uint32_t k = 0; k < L; k++) {
     char name[TENSOR_NAME_LEN];
     snprintf(name, sizeof name, "l%" PRIu32 ".w_ih", k);
-    ADD(name, p->layer[k].w_ih, G, cantus_dims_input(d, k));  // (4H, Ik)
+    ADD(name, p->layer[k].w_ih, G, cantus_dims_input(d, k)); // (4H, Ik)
     snprintf(name, sizeof name, "l%" PRIu32 ".w_hh", k);
-    ADD(name, p->layer[k].w_hh, G, H);                         // (4H, H)
+    ADD(name, p->layer[k].w_hh, G, H); // (4H, H)
     snprintf(name, sizeof name, "l%" PRIu32 ".b", k);
-    ADD(name, p->layer[k].b, G, 0);                            // (4H)
+    ADD(name, p->layer[k].b, G, 0); // (4H)
   }
-  ADD("out.w", p->w_out, V, H);  // (V, H)
-  ADD("out.b", p->b_out, V, 0);  // (V)
+  ADD("out.w", p->w_out, V, H); // (V, H)
+  ADD("out.b", p->b_out, V, 0); // (V)
 #undef ADD
   return n;
 }
@@ -457,28 +481,31 @@ void cantus_model_layout(const CantusDims *d, float *base, CantusParams *p)
   const uint32_t L = d->n_layers < CANTUS_MAX_LAYERS ? d->n_layers : CANTUS_MAX_LAYERS;
   float *q = base;
   memset(p, 0, sizeof *p);
-  p->tok_emb = q;  // (V, E)
+  p->tok_emb = q; // (V, E)
   q += V * d->n_embed;
-  p->style_emb = q;  // (NS, S)
+  p->style_emb = q; // (NS, S)
   q += (size_t)d->n_styles * d->n_style_dim;
   for (uint32_t k = 0; k < L; k++) {
-    p->layer[k].w_ih = q;  // (4H, Ik)
+    p->layer[k].w_ih = q; // (4H, Ik)
     q += G * cantus_dims_input(d, k);
-    p->layer[k].w_hh = q;  // (4H, H)
+    p->layer[k].w_hh = q; // (4H, H)
     q += G * H;
-    p->layer[k].b = q;  // (4H)
+    p->layer[k].b = q; // (4H)
     q += G;
   }
-  p->w_out = q;  // (V, H)
+  p->w_out = q; // (V, H)
   q += V * H;
-  p->b_out = q;  // (V)
+  p->b_out = q; // (V)
 }
 
 // Every offset of the file for these sizes.  Bounded: dims are checked,
 // header_size <= HEADER_SIZE_MAX and meta_size <= CANTUS_META_MAX, so no
 // sum here can overflow 64 bits.
-static void plan_file(const CantusDims *d, const CantusParams *p, uint32_t header_size,
-                      uint64_t meta_size, FileLayout *f)
+static void plan_file(const CantusDims *d,
+                      const CantusParams *p,
+                      uint32_t header_size,
+                      uint64_t meta_size,
+                      FileLayout *f)
 {
   memset(f, 0, sizeof *f);
   f->n_tensors = list_tensors(d, p, f->t);
@@ -515,23 +542,26 @@ static void encode_dir_entry(uint8_t *b, const TensorSpec *t)
 
 CantusModelOptions cantus_model_options_default(void)
 {
-  return (CantusModelOptions){.weights = CANTUS_WEIGHTS_F16, .extra_size = 0};
+  return (CantusModelOptions){ .weights = CANTUS_WEIGHTS_F16, .extra_size = 0 };
 }
 
 // Allocates and lays out a zeroed model for checked dims.  `who` names the
 // file (or "model") in messages.
-static CantusStatus alloc_model(const CantusDims *d, const CantusModelOptions *opt,
-                                const char *who, ModelBlock **out, CantusError *err)
+static CantusStatus alloc_model(const CantusDims *d,
+                                const CantusModelOptions *opt,
+                                const char *who,
+                                ModelBlock **out,
+                                CantusError *err)
 {
   const CantusModelOptions o = opt ? *opt : cantus_model_options_default();
   *out = NULL;
   if (o.weights != CANTUS_WEIGHTS_F32 && o.weights != CANTUS_WEIGHTS_F16) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: unknown run-time weight type %d", who,
-                        (int)o.weights);
+    return cantus_error(
+      err, CANTUS_ERR_ARGUMENT, "%s: unknown run-time weight type %d", who, (int)o.weights);
   }
   if (o.extra_size > EXTRA_SIZE_MAX) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: extra region of %zu bytes over the limit",
-                        who, o.extra_size);
+    return cantus_error(
+      err, CANTUS_ERR_ARGUMENT, "%s: extra region of %zu bytes over the limit", who, o.extra_size);
   }
   const size_t V = (size_t)cantus_vocab_size(&d->vocab);
   const size_t n_params = cantus_model_param_count(d);
@@ -554,8 +584,8 @@ static CantusStatus alloc_model(const CantusDims *d, const CantusModelOptions *o
 
   void *mem = NULL;
   if (posix_memalign(&mem, ALIGN, at) != 0 || !mem) {
-    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "%s: out of memory (%zu bytes for the model)",
-                        who, at);
+    return cantus_error(
+      err, CANTUS_ERR_NO_MEMORY, "%s: out of memory (%zu bytes for the model)", who, at);
   }
   memset(mem, 0, at);
   uint8_t *base = mem;
@@ -586,8 +616,10 @@ void cantus_model_finish(CantusModel *m)
   memset(m->logits, 0, (size_t)cantus_vocab_size(&m->dims.vocab) * sizeof(float));
 }
 
-CantusStatus cantus_model_create(const CantusDims *dims, const CantusModelOptions *opt,
-                                 CantusModel **out, CantusError *err)
+CantusStatus cantus_model_create(const CantusDims *dims,
+                                 const CantusModelOptions *opt,
+                                 CantusModel **out,
+                                 CantusError *err)
 {
   if (!out || !dims) {
     return cantus_error(err, CANTUS_ERR_ARGUMENT, "model: NULL argument");
@@ -610,7 +642,10 @@ CantusStatus cantus_model_create(const CantusDims *dims, const CantusModelOption
   return CANTUS_OK;
 }
 
-void cantus_model_free(CantusModel *m) { free(m); }
+void cantus_model_free(CantusModel *m)
+{
+  free(m);
+}
 
 void cantus_model_set_style_name(CantusModel *m, int i, const char *name)
 {
@@ -631,8 +666,11 @@ CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError
   }
   const size_t len = text ? strlen(text) : 0;
   if (len > CANTUS_META_MAX) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "model: metadata of %zu bytes over the limit %d",
-                        len, CANTUS_META_MAX);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "model: metadata of %zu bytes over the limit %d",
+                        len,
+                        CANTUS_META_MAX);
   }
   copy_text(m->meta, text ? text : "", CANTUS_META_MAX, false);
   return CANTUS_OK;
@@ -674,7 +712,10 @@ static uint64_t first_nonfinite(const float *x, uint64_t count)
 
 // Serialises m into a new buffer.  Refuses a model the loader would refuse,
 // so every saved file loads.  `who` names the destination in messages.
-static CantusStatus serialise(const CantusModel *m, const char *who, uint8_t **data, size_t *size,
+static CantusStatus serialise(const CantusModel *m,
+                              const char *who,
+                              uint8_t **data,
+                              size_t *size,
                               CantusError *err)
 {
   *data = NULL;
@@ -685,38 +726,51 @@ static CantusStatus serialise(const CantusModel *m, const char *who, uint8_t **d
     return cantus_error(err, st, "%s: cannot save: %s", who, e.msg);
   }
   if (!name_field_ok(m->name, sizeof m->name, true)) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: cannot save: model name is not "
-                        "NUL-terminated UTF-8 text", who);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: cannot save: model name is not "
+                        "NUL-terminated UTF-8 text",
+                        who);
   }
   for (uint32_t i = 0; i < m->dims.n_styles; i++) {
     if (!name_field_ok(m->style_names[i], CANTUS_STYLE_NAME_LEN, false)) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s: cannot save: style %" PRIu32
-                          " name is empty or not UTF-8 text", who, i);
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s: cannot save: style %" PRIu32 " name is empty or not UTF-8 text",
+                          who,
+                          i);
     }
   }
   const size_t meta_len = strnlen(m->meta, CANTUS_META_MAX + 1);
   if (meta_len > CANTUS_META_MAX) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: cannot save: metadata over the limit %d",
-                        who, CANTUS_META_MAX);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: cannot save: metadata over the limit %d",
+                        who,
+                        CANTUS_META_MAX);
   }
   if (bad_text_at((const uint8_t *)m->meta, meta_len, false) != meta_len) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: cannot save: metadata is not UTF-8 text",
-                        who);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: cannot save: metadata is not UTF-8 text", who);
   }
   FileLayout f;
   plan_file(&m->dims, &m->p, HEADER_SIZE, meta_len, &f);
   for (uint32_t i = 0; i < f.n_tensors; i++) {
     const uint64_t at = first_nonfinite(f.t[i].data, f.t[i].count);
     if (at < f.t[i].count) {
-      return cantus_error(err, CANTUS_ERR_NOT_FINITE, "%s: cannot save: tensor %s holds %s at "
-                          "element %" PRIu64, who, f.t[i].name,
-                          nonfinite_name(float_bits(f.t[i].data[at])), at);
+      return cantus_error(err,
+                          CANTUS_ERR_NOT_FINITE,
+                          "%s: cannot save: tensor %s holds %s at "
+                          "element %" PRIu64,
+                          who,
+                          f.t[i].name,
+                          nonfinite_name(float_bits(f.t[i].data[at])),
+                          at);
     }
   }
   uint8_t *b = calloc(1, (size_t)f.file_size);
   if (!b) {
-    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "%s: out of memory (%" PRIu64 " bytes)", who,
-                        f.file_size);
+    return cantus_error(
+      err, CANTUS_ERR_NO_MEMORY, "%s: out of memory (%" PRIu64 " bytes)", who, f.file_size);
   }
   const CantusDims *d = &m->dims;
   memcpy(b, magic_bytes, 8);
@@ -768,7 +822,9 @@ static CantusStatus serialise(const CantusModel *m, const char *who, uint8_t **d
   return CANTUS_OK;
 }
 
-CantusStatus cantus_model_save_mem(const CantusModel *m, void **data, size_t *size,
+CantusStatus cantus_model_save_mem(const CantusModel *m,
+                                   void **data,
+                                   size_t *size,
                                    CantusError *err)
 {
   if (!m || !data || !size) {
@@ -808,8 +864,8 @@ CantusStatus cantus_model_save(const CantusModel *m, const char *path, CantusErr
     if (fclose(fp) != 0 || !ok) {
       st = cantus_error(err, CANTUS_ERR_IO, "%s: cannot write: %s", tmp, strerror(ok ? errno : e));
     } else if (rename(tmp, path) != 0) {
-      st = cantus_error(err, CANTUS_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp,
-                        strerror(errno));
+      st = cantus_error(
+        err, CANTUS_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
     }
     if (st) {
       remove(tmp);
@@ -823,27 +879,42 @@ CantusStatus cantus_model_save(const CantusModel *m, const char *path, CantusErr
 // ---- loading --------------------------------------------------------------------
 
 // Checks that a section recorded in the header sits where the sizes put it.
-static CantusStatus check_section(const char *who, const char *what, const uint8_t *b,
-                                  size_t off_field, uint64_t want_off, uint64_t want_size,
+static CantusStatus check_section(const char *who,
+                                  const char *what,
+                                  const uint8_t *b,
+                                  size_t off_field,
+                                  uint64_t want_off,
+                                  uint64_t want_size,
                                   CantusError *err)
 {
   const uint64_t off = get64(b + off_field), size = get64(b + off_field + 8);
   if (off != want_off || size != want_size) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: %s section at byte %" PRIu64 " (%" PRIu64
-                        " bytes) where the sizes in the header put it at byte %" PRIu64
-                        " (%" PRIu64 " bytes)", who, what, off, size, want_off, want_size);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: %s section at byte %" PRIu64 " (%" PRIu64
+                        " bytes) where the sizes in the header put it at byte %" PRIu64 " (%" PRIu64
+                        " bytes)",
+                        who,
+                        what,
+                        off,
+                        size,
+                        want_off,
+                        want_size);
   }
   return CANTUS_OK;
 }
 
 // Refuses non-zero bytes in [from, to): padding between sections and tensors.
-static CantusStatus check_zero(const char *who, const uint8_t *b, uint64_t from, uint64_t to,
+static CantusStatus check_zero(const char *who,
+                               const uint8_t *b,
+                               uint64_t from,
+                               uint64_t to,
                                CantusError *err)
 {
   for (uint64_t i = from; i < to; i++) {
     if (b[i]) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s: padding byte %" PRIu64 " is not zero",
-                          who, i);
+      return cantus_error(
+        err, CANTUS_ERR_FORMAT, "%s: padding byte %" PRIu64 " is not zero", who, i);
     }
   }
   return CANTUS_OK;
@@ -851,13 +922,22 @@ static CantusStatus check_zero(const char *who, const uint8_t *b, uint64_t from,
 
 // Everything about the file except allocation: on success dims, layout and
 // the name/section checks are done and the bytes can be copied blindly.
-static CantusStatus validate(const uint8_t *b, size_t size, const char *who, CantusDims *d,
-                             FileLayout *f, CantusError *err)
+static CantusStatus validate(const uint8_t *b,
+                             size_t size,
+                             const char *who,
+                             CantusDims *d,
+                             FileLayout *f,
+                             CantusError *err)
 {
   if (size < 8) {
     if (memcmp(b, magic_bytes, size) == 0) {
-      return cantus_error(err, CANTUS_ERR_TRUNCATED, "%s: truncated: %zu bytes, shorter than "
-                          "the %d-byte header", who, size, HEADER_SIZE);
+      return cantus_error(err,
+                          CANTUS_ERR_TRUNCATED,
+                          "%s: truncated: %zu bytes, shorter than "
+                          "the %d-byte header",
+                          who,
+                          size,
+                          HEADER_SIZE);
     }
     return cantus_error(err, CANTUS_ERR_BAD_MAGIC, "%s: bad magic (not a .cantus model)", who);
   }
@@ -865,48 +945,78 @@ static CantusStatus validate(const uint8_t *b, size_t size, const char *who, Can
     return cantus_error(err, CANTUS_ERR_BAD_MAGIC, "%s: bad magic (not a .cantus model)", who);
   }
   if (size < 32) {
-    return cantus_error(err, CANTUS_ERR_TRUNCATED, "%s: truncated: %zu bytes, shorter than the "
-                        "%d-byte header", who, size, HEADER_SIZE);
+    return cantus_error(err,
+                        CANTUS_ERR_TRUNCATED,
+                        "%s: truncated: %zu bytes, shorter than the "
+                        "%d-byte header",
+                        who,
+                        size,
+                        HEADER_SIZE);
   }
   // The stable prefix: header size, file size, the two CRCs.
   const uint32_t hsize = get32(b + offsetof(FileHeader, header_size));
   const uint64_t fsize = get64(b + offsetof(FileHeader, file_size));
   if (hsize > HEADER_SIZE_MAX) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: header size %" PRIu32
-                        " over the limit %d (damaged header)", who, hsize, HEADER_SIZE_MAX);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: header size %" PRIu32 " over the limit %d (damaged header)",
+                        who,
+                        hsize,
+                        HEADER_SIZE_MAX);
   }
   if (hsize < HEADER_SIZE || hsize % ALIGN) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: header size %" PRIu32 " invalid (a multiple "
-                        "of %d, at least %d; damaged header)", who, hsize, ALIGN, HEADER_SIZE);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: header size %" PRIu32 " invalid (a multiple "
+                        "of %d, at least %d; damaged header)",
+                        who,
+                        hsize,
+                        ALIGN,
+                        HEADER_SIZE);
   }
   if (size < hsize) {
-    return cantus_error(err, CANTUS_ERR_TRUNCATED, "%s: truncated: %zu of %" PRIu64 " bytes", who,
-                        size, fsize > hsize ? fsize : (uint64_t)hsize);
+    return cantus_error(err,
+                        CANTUS_ERR_TRUNCATED,
+                        "%s: truncated: %zu of %" PRIu64 " bytes",
+                        who,
+                        size,
+                        fsize > hsize ? fsize : (uint64_t)hsize);
   }
   if (header_crc(b, hsize) != get32(b + CRC_OFFSET)) {
-    return cantus_error(err, CANTUS_ERR_CHECKSUM, "%s: header CRC-32 mismatch (header damaged)",
-                        who);
+    return cantus_error(
+      err, CANTUS_ERR_CHECKSUM, "%s: header CRC-32 mismatch (header damaged)", who);
   }
   const uint32_t version = get32(b + offsetof(FileHeader, version));
   if (version > CANTUS_FORMAT_VERSION) {
-    return cantus_error(err, CANTUS_ERR_VERSION, "%s: format version %" PRIu32
-                        " is newer than this build reads (%d)", who, version,
+    return cantus_error(err,
+                        CANTUS_ERR_VERSION,
+                        "%s: format version %" PRIu32 " is newer than this build reads (%d)",
+                        who,
+                        version,
                         CANTUS_FORMAT_VERSION);
   }
   if (version < 1) {
     return cantus_error(err, CANTUS_ERR_FORMAT, "%s: format version 0 is invalid", who);
   }
   if (fsize > FILE_SIZE_MAX) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: declared size %" PRIu64
-                        " bytes over the limit %" PRIu64, who, fsize, FILE_SIZE_MAX);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: declared size %" PRIu64 " bytes over the limit %" PRIu64,
+                        who,
+                        fsize,
+                        FILE_SIZE_MAX);
   }
   if (size < fsize) {
-    return cantus_error(err, CANTUS_ERR_TRUNCATED, "%s: truncated: %zu of %" PRIu64 " bytes", who,
-                        size, fsize);
+    return cantus_error(
+      err, CANTUS_ERR_TRUNCATED, "%s: truncated: %zu of %" PRIu64 " bytes", who, size, fsize);
   }
   if (size > fsize) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: %zu bytes where the header declares %" PRIu64
-                        " (trailing bytes)", who, size, fsize);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: %zu bytes where the header declares %" PRIu64 " (trailing bytes)",
+                        who,
+                        size,
+                        fsize);
   }
   if (cantus_crc32(0, b + hsize, size - hsize) != get32(b + offsetof(FileHeader, payload_crc))) {
     return cantus_error(err, CANTUS_ERR_CHECKSUM, "%s: CRC-32 mismatch (file damaged)", who);
@@ -915,25 +1025,33 @@ static CantusStatus validate(const uint8_t *b, size_t size, const char *who, Can
   // The fields of version 1.  Bytes hsize > 256 adds are skipped.
   for (size_t i = offsetof(FileHeader, reserved); i < HEADER_SIZE; i++) {
     if (b[i]) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s: reserved header byte %zu is not zero", who,
-                          i);
+      return cantus_error(
+        err, CANTUS_ERR_FORMAT, "%s: reserved header byte %zu is not zero", who, i);
     }
   }
   const uint32_t gate = get32(b + offsetof(FileHeader, gate_order));
   if (gate != GATE_ORDER_IFGO) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: gate order %" PRIu32
-                        " unsupported (this build reads 0 = i,f,g,o)", who, gate);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: gate order %" PRIu32 " unsupported (this build reads 0 = i,f,g,o)",
+                        who,
+                        gate);
   }
   const uint32_t dtype = get32(b + offsetof(FileHeader, dtype));
   if (dtype != DTYPE_F32) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: weight type %" PRIu32
-                        " unsupported (this build reads 0 = fp32)", who, dtype);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: weight type %" PRIu32 " unsupported (this build reads 0 = fp32)",
+                        who,
+                        dtype);
   }
   CantusError e;
-  CantusStatus st = check_vocab(
-      get32(b + offsetof(FileHeader, pitch_lo)), get32(b + offsetof(FileHeader, pitch_hi)),
-      get32(b + offsetof(FileHeader, n_shift)), get32(b + offsetof(FileHeader, n_vel)),
-      get32(b + offsetof(FileHeader, tpq)), &e);
+  CantusStatus st = check_vocab(get32(b + offsetof(FileHeader, pitch_lo)),
+                                get32(b + offsetof(FileHeader, pitch_hi)),
+                                get32(b + offsetof(FileHeader, n_shift)),
+                                get32(b + offsetof(FileHeader, n_vel)),
+                                get32(b + offsetof(FileHeader, tpq)),
+                                &e);
   if (st) {
     return cantus_error(err, st, "%s: %s", who, e.msg);
   }
@@ -955,40 +1073,79 @@ static CantusStatus validate(const uint8_t *b, size_t size, const char *who, Can
   }
   const uint32_t n_vocab = get32(b + offsetof(FileHeader, n_vocab));
   if (n_vocab != (uint32_t)cantus_vocab_size(&d->vocab)) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: vocabulary size %" PRIu32
-                        " does not match its layout (%d tokens)", who, n_vocab,
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: vocabulary size %" PRIu32 " does not match its layout (%d tokens)",
+                        who,
+                        n_vocab,
                         cantus_vocab_size(&d->vocab));
   }
   const uint64_t n_params = get64(b + offsetof(FileHeader, n_params));
   if (n_params != cantus_model_param_count(d)) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: parameter count %" PRIu64
-                        " does not match the sizes (%zu)", who, n_params,
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: parameter count %" PRIu64 " does not match the sizes (%zu)",
+                        who,
+                        n_params,
                         cantus_model_param_count(d));
   }
   const uint64_t meta_size = get64(b + offsetof(FileHeader, meta_size));
   if (meta_size > CANTUS_META_MAX) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: metadata of %" PRIu64
-                        " bytes over the limit %d", who, meta_size, CANTUS_META_MAX);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: metadata of %" PRIu64 " bytes over the limit %d",
+                        who,
+                        meta_size,
+                        CANTUS_META_MAX);
   }
   plan_file(d, NULL, hsize, meta_size, f);
   const uint32_t n_tensors = get32(b + offsetof(FileHeader, n_tensors));
   if (n_tensors != f->n_tensors) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: %" PRIu32 " tensors where %" PRIu32
-                        " layers need %" PRIu32, who, n_tensors, d->n_layers, f->n_tensors);
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: %" PRIu32 " tensors where %" PRIu32 " layers need %" PRIu32,
+                        who,
+                        n_tensors,
+                        d->n_layers,
+                        f->n_tensors);
   }
-  if ((st = check_section(who, "style name", b, offsetof(FileHeader, names_offset),
-                          f->names_offset, f->names_size, err)) ||
-      (st = check_section(who, "metadata", b, offsetof(FileHeader, meta_offset), f->meta_offset,
-                          f->meta_size, err)) ||
-      (st = check_section(who, "tensor directory", b, offsetof(FileHeader, dir_offset),
-                          f->dir_offset, f->dir_size, err)) ||
-      (st = check_section(who, "tensor data", b, offsetof(FileHeader, data_offset),
-                          f->data_offset, f->data_size, err))) {
+  if ((st = check_section(who,
+                          "style name",
+                          b,
+                          offsetof(FileHeader, names_offset),
+                          f->names_offset,
+                          f->names_size,
+                          err)) ||
+      (st = check_section(who,
+                          "metadata",
+                          b,
+                          offsetof(FileHeader, meta_offset),
+                          f->meta_offset,
+                          f->meta_size,
+                          err)) ||
+      (st = check_section(who,
+                          "tensor directory",
+                          b,
+                          offsetof(FileHeader, dir_offset),
+                          f->dir_offset,
+                          f->dir_size,
+                          err)) ||
+      (st = check_section(who,
+                          "tensor data",
+                          b,
+                          offsetof(FileHeader, data_offset),
+                          f->data_offset,
+                          f->data_size,
+                          err))) {
     return st;
   }
   if (fsize != f->file_size) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: file size %" PRIu64
-                        " does not match the sizes in the header (%" PRIu64 ")", who, fsize,
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: file size %" PRIu64 " does not match the sizes in the header (%" PRIu64
+                        ")",
+                        who,
+                        fsize,
                         f->file_size);
   }
   // The directory must be exactly the one the sizes imply.
@@ -1003,10 +1160,17 @@ static CantusStatus validate(const uint8_t *b, size_t size, const char *who, Can
         name[n] = (char)got[n];
       }
       name[n] = '\0';
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s: tensor directory entry %" PRIu32
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s: tensor directory entry %" PRIu32
                           " (\"%s\") does not match the sizes in the header: expected %s "
-                          "(%" PRIu32 "x%" PRIu32 ") at byte %" PRIu64, who, i, name,
-                          f->t[i].name, f->t[i].shape[0], f->t[i].shape[1] ? f->t[i].shape[1] : 1,
+                          "(%" PRIu32 "x%" PRIu32 ") at byte %" PRIu64,
+                          who,
+                          i,
+                          name,
+                          f->t[i].name,
+                          f->t[i].shape[0],
+                          f->t[i].shape[1] ? f->t[i].shape[1] : 1,
                           f->t[i].offset);
     }
   }
@@ -1017,26 +1181,29 @@ static CantusStatus validate(const uint8_t *b, size_t size, const char *who, Can
     return st;
   }
   for (uint32_t i = 1; i < f->n_tensors; i++) {
-    if ((st = check_zero(who, b, f->t[i - 1].offset + 4 * f->t[i - 1].count, f->t[i].offset,
-                         err))) {
+    if ((st =
+           check_zero(who, b, f->t[i - 1].offset + 4 * f->t[i - 1].count, f->t[i].offset, err))) {
       return st;
     }
   }
   if (!name_field_ok((const char *)b + offsetof(FileHeader, name), 32, true)) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: model name is not NUL-terminated UTF-8 text",
-                        who);
+    return cantus_error(
+      err, CANTUS_ERR_FORMAT, "%s: model name is not NUL-terminated UTF-8 text", who);
   }
   for (uint32_t i = 0; i < d->n_styles; i++) {
     const char *s = (const char *)b + f->names_offset + (uint64_t)i * CANTUS_STYLE_NAME_LEN;
     if (!name_field_ok(s, CANTUS_STYLE_NAME_LEN, false)) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s: style %" PRIu32
-                          " name is empty, unterminated or not UTF-8 text", who, i);
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s: style %" PRIu32 " name is empty, unterminated or not UTF-8 text",
+                          who,
+                          i);
     }
   }
   const size_t bad = bad_text_at(b + f->meta_offset, (size_t)f->meta_size, false);
   if (bad != f->meta_size) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: metadata is not UTF-8 text (byte %zu)", who,
-                        bad);
+    return cantus_error(
+      err, CANTUS_ERR_FORMAT, "%s: metadata is not UTF-8 text (byte %zu)", who, bad);
   }
   // Finiteness, before anything is allocated.
   for (uint32_t i = 0; i < f->n_tensors; i++) {
@@ -1044,16 +1211,24 @@ static CantusStatus validate(const uint8_t *b, size_t size, const char *who, Can
     for (uint64_t j = 0; j < f->t[i].count; j++) {
       const char *what = nonfinite_name(get32(q + 4 * j));
       if (what) {
-        return cantus_error(err, CANTUS_ERR_NOT_FINITE, "%s: tensor %s holds %s at element %" PRIu64,
-                            who, f->t[i].name, what, j);
+        return cantus_error(err,
+                            CANTUS_ERR_NOT_FINITE,
+                            "%s: tensor %s holds %s at element %" PRIu64,
+                            who,
+                            f->t[i].name,
+                            what,
+                            j);
       }
     }
   }
   return CANTUS_OK;
 }
 
-CantusStatus cantus_model_load_mem(const void *data, size_t size, const char *path,
-                                   const CantusModelOptions *opt, CantusModel **out,
+CantusStatus cantus_model_load_mem(const void *data,
+                                   size_t size,
+                                   const char *path,
+                                   const CantusModelOptions *opt,
+                                   CantusModel **out,
                                    CantusError *err)
 {
   const char *who = path ? path : "(memory)";
@@ -1064,7 +1239,7 @@ CantusStatus cantus_model_load_mem(const void *data, size_t size, const char *pa
     return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: NULL argument", who);
   }
   *out = NULL;
-  static const uint8_t empty[1] = {0};
+  static const uint8_t empty[1] = { 0 };
   const uint8_t *b = size ? data : empty;
   CantusDims d;
   FileLayout f;
@@ -1098,7 +1273,9 @@ CantusStatus cantus_model_load_mem(const void *data, size_t size, const char *pa
   return CANTUS_OK;
 }
 
-CantusStatus cantus_model_load(const char *path, const CantusModelOptions *opt, CantusModel **out,
+CantusStatus cantus_model_load(const char *path,
+                               const CantusModelOptions *opt,
+                               CantusModel **out,
                                CantusError *err)
 {
   if (!out || !path) {
@@ -1128,8 +1305,12 @@ CantusStatus cantus_model_load(const char *path, const CantusModelOptions *opt, 
   }
   if (sb.st_size < 0 || (uint64_t)sb.st_size > FILE_SIZE_MAX) {
     fclose(fp);
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: %lld bytes, over the limit %" PRIu64
-                        " for a model file", path, (long long)sb.st_size, FILE_SIZE_MAX);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: %lld bytes, over the limit %" PRIu64 " for a model file",
+                        path,
+                        (long long)sb.st_size,
+                        FILE_SIZE_MAX);
   }
   const size_t size = (size_t)sb.st_size;
   uint8_t *buf = malloc(size ? size : 1);

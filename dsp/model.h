@@ -22,14 +22,14 @@
 #include <stdint.h>
 
 #define CANTUS_FORMAT_VERSION 1
-#define CANTUS_META_MAX (64 * 1024)  // bytes of free-text metadata
-#define CANTUS_MODEL_MAGIC "CANTUSMD"  // the file's first 8 bytes (no NUL)
+#define CANTUS_META_MAX (64 * 1024)   // bytes of free-text metadata
+#define CANTUS_MODEL_MAGIC "CANTUSMD" // the file's first 8 bytes (no NUL)
 
 typedef struct {
-  CantusDims dims;       // network sizes and vocabulary (lstm.h)
-  uint32_t n_params;     // total fp32 parameters
-  char name[32];         // short model name, NUL-terminated
-  char (*style_names)[CANTUS_STYLE_NAME_LEN];  // [n_styles], NUL-terminated
+  CantusDims dims;                            // network sizes and vocabulary (lstm.h)
+  uint32_t n_params;                          // total fp32 parameters
+  char name[32];                              // short model name, NUL-terminated
+  char (*style_names)[CANTUS_STYLE_NAME_LEN]; // [n_styles], NUL-terminated
   char *meta;            // free-text metadata ("key: value" lines), NUL-terminated
   CantusParams p;        // fp32 parameters
   CantusLstmNet net;     // run-time layout (fp32 or fp16 weights), from p
@@ -37,15 +37,15 @@ typedef struct {
   float *logits;         // (V) scratch for the step
   void *extra;           // extra_size zeroed bytes, 64-byte aligned, or NULL
   size_t extra_size;
-  size_t alloc_size;     // bytes of the whole allocation
-  uint32_t version;      // format version of the file it was loaded from
-                         // (CANTUS_FORMAT_VERSION when created)
-  uint32_t crc;          // payload CRC-32 stored in that file (0 when created)
+  size_t alloc_size; // bytes of the whole allocation
+  uint32_t version;  // format version of the file it was loaded from
+                     // (CANTUS_FORMAT_VERSION when created)
+  uint32_t crc;      // payload CRC-32 stored in that file (0 when created)
 } CantusModel;
 
 typedef struct {
-  CantusWeightType weights;  // run-time weight storage (CANTUS_WEIGHTS_F16 default)
-  size_t extra_size;         // bytes reserved for the caller in `extra`
+  CantusWeightType weights; // run-time weight storage (CANTUS_WEIGHTS_F16 default)
+  size_t extra_size;        // bytes reserved for the caller in `extra`
 } CantusModelOptions;
 
 // Default options: fp16 run-time weights, no extra region.
@@ -68,8 +68,10 @@ void cantus_model_layout(const CantusDims *dims, float *base, CantusParams *p);
 // Allocates a model with zeroed parameters (the trainer fills them), style
 // names "style0".., empty metadata.  cantus_model_finish() must run after
 // the parameters are set, before the model is stepped.
-CantusStatus cantus_model_create(const CantusDims *dims, const CantusModelOptions *opt,
-                                 CantusModel **out, CantusError *err);
+CantusStatus cantus_model_create(const CantusDims *dims,
+                                 const CantusModelOptions *opt,
+                                 CantusModel **out,
+                                 CantusError *err);
 
 // Rebuilds the run-time layout (net) from the fp32 parameters and zeroes
 // the state.  Call after changing parameters.
@@ -88,12 +90,17 @@ CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError
 // version, header too small, truncation, trailing bytes, a size over a cap,
 // inconsistent sizes, CRC-32 mismatch, NaN or Inf parameter, unterminated
 // names.  Never returns a partial model: *out is NULL on failure.
-CantusStatus cantus_model_load(const char *path, const CantusModelOptions *opt, CantusModel **out,
+CantusStatus cantus_model_load(const char *path,
+                               const CantusModelOptions *opt,
+                               CantusModel **out,
                                CantusError *err);
 
 // The same from bytes in memory (path is used in messages only).
-CantusStatus cantus_model_load_mem(const void *data, size_t size, const char *path,
-                                   const CantusModelOptions *opt, CantusModel **out,
+CantusStatus cantus_model_load_mem(const void *data,
+                                   size_t size,
+                                   const char *path,
+                                   const CantusModelOptions *opt,
+                                   CantusModel **out,
                                    CantusError *err);
 
 // Writes the model (fp32 parameters, names, metadata) atomically: to
@@ -101,7 +108,9 @@ CantusStatus cantus_model_load_mem(const void *data, size_t size, const char *pa
 CantusStatus cantus_model_save(const CantusModel *m, const char *path, CantusError *err);
 
 // Serialises into a malloc'd buffer (caller frees).
-CantusStatus cantus_model_save_mem(const CantusModel *m, void **data, size_t *size,
+CantusStatus cantus_model_save_mem(const CantusModel *m,
+                                   void **data,
+                                   size_t *size,
                                    CantusError *err);
 
 // Style index by name (case-insensitive) or decimal index; -1 if none.

@@ -12,17 +12,17 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-    "usage: cantus-info [--json] FILE...\n"
-    "Prints the header, sizes, vocabulary, parameters, styles, metadata and CRC\n"
-    "of each .cantus model file.\n"
-    "  --json   print JSON instead (one object; an array for several files)\n"
-    "  --help   print this help\n"
-    "Exit status: 0 all files loaded, 1 a file was refused, 2 usage error.\n";
+  "usage: cantus-info [--json] FILE...\n"
+  "Prints the header, sizes, vocabulary, parameters, styles, metadata and CRC\n"
+  "of each .cantus model file.\n"
+  "  --json   print JSON instead (one object; an array for several files)\n"
+  "  --help   print this help\n"
+  "Exit status: 0 all files loaded, 1 a file was refused, 2 usage error.\n";
 
 typedef struct {
   const char *path;
   long long file_size;
-  size_t net_f16;  // run-time weight bytes with fp16 storage
+  size_t net_f16; // run-time weight bytes with fp16 storage
 } Info;
 
 static void print_text(const CantusModel *m, const Info *in)
@@ -30,15 +30,23 @@ static void print_text(const CantusModel *m, const Info *in)
   const CantusDims *d = &m->dims;
   const CantusVocab *v = &d->vocab;
   printf("%s\n", in->path);
-  printf("  format      %s version %u, %lld bytes, payload CRC-32 0x%08x\n", CANTUS_MODEL_MAGIC,
-         (unsigned)m->version, in->file_size, (unsigned)m->crc);
+  printf("  format      %s version %u, %lld bytes, payload CRC-32 0x%08x\n",
+         CANTUS_MODEL_MAGIC,
+         (unsigned)m->version,
+         in->file_size,
+         (unsigned)m->crc);
   printf("  name        %s\n", m->name[0] ? m->name : "(none)");
   printf("  network     %u layers x %u hidden units (LSTM, gates i,f,g,o), token embedding %u,"
          " style vector %u\n",
-         (unsigned)d->n_layers, (unsigned)d->n_hidden, (unsigned)d->n_embed,
+         (unsigned)d->n_layers,
+         (unsigned)d->n_hidden,
+         (unsigned)d->n_embed,
          (unsigned)d->n_style_dim);
-  printf("  vocabulary  %d tokens: pitches %u..%u (%d), shifts 1..%u ticks, ", cantus_vocab_size(v),
-         (unsigned)v->pitch_lo, (unsigned)v->pitch_hi, cantus_vocab_n_pitch(v),
+  printf("  vocabulary  %d tokens: pitches %u..%u (%d), shifts 1..%u ticks, ",
+         cantus_vocab_size(v),
+         (unsigned)v->pitch_lo,
+         (unsigned)v->pitch_hi,
+         cantus_vocab_n_pitch(v),
          (unsigned)v->n_shift);
   if (v->n_vel) {
     printf("%u velocity bins, ", (unsigned)v->n_vel);
@@ -46,11 +54,15 @@ static void print_text(const CantusModel *m, const Info *in)
     printf("no velocity, ");
   }
   printf("%u ticks per quarter\n", (unsigned)v->tpq);
-  printf("  positions   %u tick classes, %u beat classes\n", (unsigned)d->n_pos_tick,
+  printf("  positions   %u tick classes, %u beat classes\n",
+         (unsigned)d->n_pos_tick,
          (unsigned)d->n_pos_beat);
   printf("  parameters  %u (%zu bytes fp32 in the file; run-time weights %zu bytes fp16,"
          " whole model %zu bytes)\n",
-         (unsigned)m->n_params, (size_t)m->n_params * 4, in->net_f16, m->alloc_size);
+         (unsigned)m->n_params,
+         (size_t)m->n_params * 4,
+         in->net_f16,
+         m->alloc_size);
   printf("  styles      %u\n", (unsigned)d->n_styles);
   for (uint32_t i = 0; i < d->n_styles; i++) {
     printf("    %2u  %s\n", (unsigned)i, m->style_names[i]);
@@ -72,11 +84,21 @@ static void json_string(const char *s)
   putchar('"');
   for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
     switch (*c) {
-    case '"': fputs("\\\"", stdout); break;
-    case '\\': fputs("\\\\", stdout); break;
-    case '\n': fputs("\\n", stdout); break;
-    case '\r': fputs("\\r", stdout); break;
-    case '\t': fputs("\\t", stdout); break;
+    case '"':
+      fputs("\\\"", stdout);
+      break;
+    case '\\':
+      fputs("\\\\", stdout);
+      break;
+    case '\n':
+      fputs("\\n", stdout);
+      break;
+    case '\r':
+      fputs("\\r", stdout);
+      break;
+    case '\t':
+      fputs("\\t", stdout);
+      break;
     default:
       if (*c < 0x20 || *c == 0x7f) {
         printf("\\u%04x", (unsigned)*c);
@@ -102,18 +124,38 @@ static void print_json(const CantusModel *m, const Info *in, const char *indent)
   printf("%s  \"crc32\": \"0x%08x\",\n", indent, (unsigned)m->crc);
   printf("%s  \"layers\": %u,\n%s  \"hidden\": %u,\n%s  \"embed\": %u,\n"
          "%s  \"style_dim\": %u,\n%s  \"gate_order\": \"ifgo\",\n",
-         indent, (unsigned)d->n_layers, indent, (unsigned)d->n_hidden, indent,
-         (unsigned)d->n_embed, indent, (unsigned)d->n_style_dim, indent);
+         indent,
+         (unsigned)d->n_layers,
+         indent,
+         (unsigned)d->n_hidden,
+         indent,
+         (unsigned)d->n_embed,
+         indent,
+         (unsigned)d->n_style_dim,
+         indent);
   printf("%s  \"vocab\": {\"size\": %d, \"pitch_lo\": %u, \"pitch_hi\": %u, \"n_shift\": %u, "
          "\"n_vel\": %u, \"tpq\": %u},\n",
-         indent, cantus_vocab_size(v), (unsigned)v->pitch_lo, (unsigned)v->pitch_hi,
-         (unsigned)v->n_shift, (unsigned)v->n_vel, (unsigned)v->tpq);
-  printf("%s  \"positions\": {\"tick\": %u, \"beat\": %u},\n", indent, (unsigned)d->n_pos_tick,
+         indent,
+         cantus_vocab_size(v),
+         (unsigned)v->pitch_lo,
+         (unsigned)v->pitch_hi,
+         (unsigned)v->n_shift,
+         (unsigned)v->n_vel,
+         (unsigned)v->tpq);
+  printf("%s  \"positions\": {\"tick\": %u, \"beat\": %u},\n",
+         indent,
+         (unsigned)d->n_pos_tick,
          (unsigned)d->n_pos_beat);
   printf("%s  \"params\": %u,\n%s  \"param_bytes_fp32\": %zu,\n%s  \"runtime_weight_bytes_fp16\": "
          "%zu,\n%s  \"model_bytes\": %zu,\n",
-         indent, (unsigned)m->n_params, indent, (size_t)m->n_params * 4, indent, in->net_f16,
-         indent, m->alloc_size);
+         indent,
+         (unsigned)m->n_params,
+         indent,
+         (size_t)m->n_params * 4,
+         indent,
+         in->net_f16,
+         indent,
+         m->alloc_size);
   printf("%s  \"styles\": [", indent);
   for (uint32_t i = 0; i < d->n_styles; i++) {
     printf("%s{\"index\": %u, \"name\": ", i ? ", " : "", (unsigned)i);
@@ -154,7 +196,7 @@ int main(int argc, char **argv)
     printf("[\n");
   }
   for (int i = first; i < argc; i++) {
-    const CantusModelOptions opt = cantus_model_options_default();  // fp16, as the plugin
+    const CantusModelOptions opt = cantus_model_options_default(); // fp16, as the plugin
     CantusModel *m = NULL;
     CantusError err;
     if (cantus_model_load(argv[i], &opt, &m, &err) != CANTUS_OK) {
@@ -164,9 +206,9 @@ int main(int argc, char **argv)
       continue;
     }
     struct stat sb;
-    Info in = {.path = argv[i],
-               .file_size = stat(argv[i], &sb) == 0 ? (long long)sb.st_size : -1,
-               .net_f16 = cantus_lstm_net_size(&m->dims, CANTUS_WEIGHTS_F16)};
+    Info in = { .path = argv[i],
+                .file_size = stat(argv[i], &sb) == 0 ? (long long)sb.st_size : -1,
+                .net_f16 = cantus_lstm_net_size(&m->dims, CANTUS_WEIGHTS_F16) };
     if (json) {
       printf("%s", printed && array ? ",\n" : "");
       print_json(m, &in, array ? "  " : "");

@@ -15,14 +15,14 @@ CantusDims cantus_fixture_dims_tiny(void)
   CantusVocab v = cantus_vocab_default();
   v.pitch_lo = 48;
   v.pitch_hi = 84;
-  return (CantusDims){.n_layers = 2,
-                      .n_hidden = 32,
-                      .n_embed = 16,
-                      .n_style_dim = 8,
-                      .n_styles = 3,
-                      .n_pos_tick = 12,
-                      .n_pos_beat = 8,
-                      .vocab = v};
+  return (CantusDims){ .n_layers = 2,
+                       .n_hidden = 32,
+                       .n_embed = 16,
+                       .n_style_dim = 8,
+                       .n_styles = 3,
+                       .n_pos_tick = 12,
+                       .n_pos_beat = 8,
+                       .vocab = v };
 }
 
 static uint32_t next(uint32_t *s)
@@ -62,7 +62,7 @@ CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeig
     s = 0x9e3779b9u;
   }
   const float scale = 1.0f / sqrtf((float)d->n_hidden);
-  float *w = m->p.tok_emb;  // every parameter, in layout order
+  float *w = m->p.tok_emb; // every parameter, in layout order
   for (uint32_t i = 0; i < m->n_params; i++) {
     w[i] = uniform(&s, scale);
   }
@@ -96,10 +96,12 @@ CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeig
   }
   snprintf(m->name, sizeof m->name, "%s", tiny ? "tiny" : "fixture");
   char meta[256];
-  snprintf(meta, sizeof meta,
+  snprintf(meta,
+           sizeof meta,
            "fixture: %s\nseed: %u\nweights: uniform +-1/sqrt(H), xorshift32\n"
            "note: random weights with a note-friendly output bias, not trained\n",
-           tiny ? "tiny" : "custom", (unsigned)seed);
+           tiny ? "tiny" : "custom",
+           (unsigned)seed);
   if (cantus_model_set_meta(m, meta, &err) != CANTUS_OK) {
     fprintf(stderr, "fixture: %s\n", err.msg);
     abort();

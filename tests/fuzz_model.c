@@ -33,7 +33,7 @@ static void exercise(CantusModel *m, const uint8_t *data, size_t size)
   size_t n = 0;
   CantusError err;
   if (cantus_model_save_mem(m, &out, &n, &err) != CANTUS_OK) {
-    __builtin_trap();  // a loaded model must be savable
+    __builtin_trap(); // a loaded model must be savable
   }
   if (rd32(data + 12) == 256 && (n != size || memcmp(out, data, n) != 0)) {
     __builtin_trap();
@@ -48,10 +48,10 @@ static void exercise(CantusModel *m, const uint8_t *data, size_t size)
   const CantusDims *d = &m->dims;
   const int V = cantus_vocab_size(&d->vocab);
   cantus_lstm_set_style(&m->net, &m->state, m->p.style_emb + (d->n_styles - 1) * d->n_style_dim);
-  const int tokens[3] = {0, V - 1, V / 2};
+  const int tokens[3] = { 0, V - 1, V / 2 };
   for (int i = 0; i < 3; i++) {
-    cantus_lstm_step(&m->net, &m->state, tokens[i], (int)d->n_pos_tick - 1,
-                     (int)d->n_pos_beat - 1, m->logits);
+    cantus_lstm_step(
+      &m->net, &m->state, tokens[i], (int)d->n_pos_tick - 1, (int)d->n_pos_beat - 1, m->logits);
   }
   if (cantus_model_find_style(m, m->style_names[0]) != 0) {
     __builtin_trap();
@@ -60,7 +60,7 @@ static void exercise(CantusModel *m, const uint8_t *data, size_t size)
 
 static void try_load(const uint8_t *data, size_t size, CantusWeightType wt)
 {
-  const CantusModelOptions opt = {.weights = wt, .extra_size = 100};
+  const CantusModelOptions opt = { .weights = wt, .extra_size = 100 };
   CantusModel *m = (CantusModel *)(uintptr_t)1;
   CantusError err;
   err.msg[0] = '\0';

@@ -64,7 +64,10 @@ static uint32_t rd32(const uint8_t *b)
   return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-static uint64_t rd64(const uint8_t *b) { return rd32(b) | (uint64_t)rd32(b + 4) << 32; }
+static uint64_t rd64(const uint8_t *b)
+{
+  return rd32(b) | (uint64_t)rd32(b + 4) << 32;
+}
 
 static void wr32(uint8_t *b, uint32_t v)
 {
@@ -90,9 +93,15 @@ static void recrc(uint8_t *b, size_t n)
 
 static CantusDims micro_dims(void)
 {
-  const CantusVocab v = {.pitch_lo = 60, .pitch_hi = 63, .n_shift = 4, .n_vel = 2, .tpq = 1};
-  return (CantusDims){.n_layers = 1, .n_hidden = 16, .n_embed = 2, .n_style_dim = 1,
-                      .n_styles = 1, .n_pos_tick = 1, .n_pos_beat = 2, .vocab = v};
+  const CantusVocab v = { .pitch_lo = 60, .pitch_hi = 63, .n_shift = 4, .n_vel = 2, .tpq = 1 };
+  return (CantusDims){ .n_layers = 1,
+                       .n_hidden = 16,
+                       .n_embed = 2,
+                       .n_style_dim = 1,
+                       .n_styles = 1,
+                       .n_pos_tick = 1,
+                       .n_pos_beat = 2,
+                       .vocab = v };
 }
 
 // The saved bytes of a fixture model (caller frees).
@@ -118,8 +127,8 @@ static uint8_t *tiny_bytes(size_t *n)
 
 static CantusStatus load(const uint8_t *b, size_t n, CantusModel **m, CantusError *err)
 {
-  const CantusModelOptions opt = {.weights = CANTUS_WEIGHTS_F32, .extra_size = 0};
-  *m = (CantusModel *)(uintptr_t)1;  // must be overwritten with NULL on failure
+  const CantusModelOptions opt = { .weights = CANTUS_WEIGHTS_F32, .extra_size = 0 };
+  *m = (CantusModel *)(uintptr_t)1; // must be overwritten with NULL on failure
   err->msg[0] = '\0';
   return cantus_model_load_mem(b, n, PATH, &opt, m, err);
 }
@@ -134,8 +143,12 @@ static bool refused(const uint8_t *b, size_t n, CantusStatus want_st, const char
   bool ok = st == want_st && m == NULL && strncmp(err.msg, PATH, strlen(PATH)) == 0 &&
             !strchr(err.msg, '\n') && (!want || strstr(err.msg, want));
   if (!ok) {
-    printf("  got status %d (%s), want %d; message \"%s\", want \"%s\"\n", st,
-           cantus_strerror(st), want_st, err.msg, want ? want : "");
+    printf("  got status %d (%s), want %d; message \"%s\", want \"%s\"\n",
+           st,
+           cantus_strerror(st),
+           want_st,
+           err.msg,
+           want ? want : "");
   }
   if (st == CANTUS_OK && m) {
     cantus_model_free(m);
@@ -236,12 +249,12 @@ TEST(model_check_dims_caps)
   const CantusDims ok = cantus_fixture_dims_tiny();
   CHECK_EQ(cantus_model_check_dims(&ok, &err), CANTUS_OK);
   CantusDims d;
-#define EXPECT(edit, status, text)                                               \
-  do {                                                                           \
-    d = ok;                                                                      \
-    edit;                                                                        \
-    err.msg[0] = '\0';                                                           \
-    CHECK_EQ(cantus_model_check_dims(&d, &err), status);                        \
+#define EXPECT(edit, status, text)                                                  \
+  do {                                                                              \
+    d = ok;                                                                         \
+    edit;                                                                           \
+    err.msg[0] = '\0';                                                              \
+    CHECK_EQ(cantus_model_check_dims(&d, &err), status);                            \
     CHECK_MSG(strstr(err.msg, text) != NULL, "\"%s\" lacks \"%s\"", err.msg, text); \
   } while (0)
   EXPECT(d.n_layers = 0, CANTUS_ERR_FORMAT, "layer count 0 under the minimum 1");
@@ -263,14 +276,20 @@ TEST(model_check_dims_caps)
   EXPECT(d.vocab.n_vel = 33, CANTUS_ERR_TOO_LARGE, "velocity bins 33 over the limit 32");
   EXPECT(d.n_pos_tick = 11, CANTUS_ERR_FORMAT, "tick positions 11 differ");
   EXPECT(d.n_pos_beat = 0, CANTUS_ERR_FORMAT, "beat positions 0");
-  EXPECT((d.vocab.tpq = 90, d.n_pos_tick = 90, d.n_pos_beat = 7), CANTUS_ERR_TOO_LARGE,
+  EXPECT((d.vocab.tpq = 90, d.n_pos_tick = 90, d.n_pos_beat = 7),
+         CANTUS_ERR_TOO_LARGE,
          "position classes 97 over the limit 96");
 #undef EXPECT
   // The largest model the caps allow is accepted.
-  d = (CantusDims){.n_layers = 4, .n_hidden = 1024, .n_embed = 256, .n_style_dim = 256,
-                   .n_styles = 64, .n_pos_tick = 48, .n_pos_beat = 48,
-                   .vocab = {.pitch_lo = 0, .pitch_hi = 127, .n_shift = 192, .n_vel = 32,
-                             .tpq = 48}};
+  d = (CantusDims){ .n_layers = 4,
+                    .n_hidden = 1024,
+                    .n_embed = 256,
+                    .n_style_dim = 256,
+                    .n_styles = 64,
+                    .n_pos_tick = 48,
+                    .n_pos_beat = 48,
+                    .vocab = {
+                      .pitch_lo = 0, .pitch_hi = 127, .n_shift = 192, .n_vel = 32, .tpq = 48 } };
   CHECK_EQ(cantus_model_check_dims(&d, &err), CANTUS_OK);
   CHECK(cantus_model_param_count(&d) < ((size_t)48 << 20));
 }
@@ -285,11 +304,11 @@ TEST(model_create_refuses_bad_dims_and_options)
   CHECK(m == NULL);
   CHECK(strstr(err.msg, "hidden size 2048") != NULL);
   d = cantus_fixture_dims_tiny();
-  CantusModelOptions opt = {.weights = (CantusWeightType)7, .extra_size = 0};
+  CantusModelOptions opt = { .weights = (CantusWeightType)7, .extra_size = 0 };
   m = (CantusModel *)(uintptr_t)1;
   CHECK_EQ(cantus_model_create(&d, &opt, &m, &err), CANTUS_ERR_ARGUMENT);
   CHECK(m == NULL);
-  opt = (CantusModelOptions){.weights = CANTUS_WEIGHTS_F32, .extra_size = (size_t)1 << 40};
+  opt = (CantusModelOptions){ .weights = CANTUS_WEIGHTS_F32, .extra_size = (size_t)1 << 40 };
   CHECK_EQ(cantus_model_create(&d, &opt, &m, &err), CANTUS_ERR_ARGUMENT);
   CHECK(m == NULL);
 }
@@ -341,11 +360,11 @@ TEST(model_round_trip_file_atomic)
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   CantusError err;
   CHECK_EQ(cantus_model_save(a, path, &err), CANTUS_OK);
-  CHECK(access(tmp, F_OK) != 0);  // the temporary was renamed
+  CHECK(access(tmp, F_OK) != 0); // the temporary was renamed
   CantusModel *b = NULL;
   CHECK_EQ(cantus_model_load(path, NULL, &b, &err), CANTUS_OK);
   CHECK(b && same_model(a, b));
-  CHECK(b && b->net.wtype == CANTUS_WEIGHTS_F16);  // the default run-time storage
+  CHECK(b && b->net.wtype == CANTUS_WEIGHTS_F16); // the default run-time storage
   // Overwriting an existing file works the same way.
   CHECK_EQ(cantus_model_save(b, path, &err), CANTUS_OK);
   cantus_model_free(b);
@@ -357,8 +376,14 @@ TEST(model_round_trip_file_atomic)
 }
 
 // One LSTM step computed here from the fp32 parameters.
-static void ref_step(const CantusModel *m, const float *style, float *h, float *c, int token,
-                     int pt, int pb, float *logits)
+static void ref_step(const CantusModel *m,
+                     const float *style,
+                     float *h,
+                     float *c,
+                     int token,
+                     int pt,
+                     int pb,
+                     float *logits)
 {
   const CantusDims *d = &m->dims;
   const int H = (int)d->n_hidden, G = 4 * H, E = (int)d->n_embed, S = (int)d->n_style_dim;
@@ -410,7 +435,7 @@ static void check_runtime(CantusWeightType wt, double tol)
 {
   size_t n;
   uint8_t *bytes = tiny_bytes(&n);
-  const CantusModelOptions opt = {.weights = wt, .extra_size = 1000};
+  const CantusModelOptions opt = { .weights = wt, .extra_size = 1000 };
   CantusModel *m = NULL;
   CantusError err;
   CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &m, &err), CANTUS_OK);
@@ -432,12 +457,13 @@ static void check_runtime(CantusWeightType wt, double tol)
   CHECK(zero);
   const CantusDims *d = &m->dims;
   const int V = cantus_vocab_size(&d->vocab);
-  float h[2 * 32] = {0}, c[2 * 32] = {0}, want[124];
+  float h[2 * 32] = { 0 }, c[2 * 32] = { 0 }, want[124];
   const float *style = m->p.style_emb + 1 * d->n_style_dim;
   cantus_lstm_set_style(&m->net, &m->state, style);
-  const int tokens[4][3] = {{0, 0, 0}, {cantus_vocab_note_on(&d->vocab, 60), 0, 1},
-                            {cantus_vocab_shift(&d->vocab, 6), 6, 1},
-                            {cantus_vocab_note_off(&d->vocab, 60), 0, 2}};
+  const int tokens[4][3] = { { 0, 0, 0 },
+                             { cantus_vocab_note_on(&d->vocab, 60), 0, 1 },
+                             { cantus_vocab_shift(&d->vocab, 6), 6, 1 },
+                             { cantus_vocab_note_off(&d->vocab, 60), 0, 2 } };
   double worst = 0;
   for (int s = 0; s < 4; s++) {
     cantus_lstm_step(&m->net, &m->state, tokens[s][0], tokens[s][1], tokens[s][2], m->logits);
@@ -447,19 +473,25 @@ static void check_runtime(CantusWeightType wt, double tol)
     }
   }
   CHECK_MSG(worst <= tol, "max logit error %g over %g", worst, tol);
-  CHECK(worst > 0 || wt == CANTUS_WEIGHTS_F32);  // fp16 storage really is rounded
+  CHECK(worst > 0 || wt == CANTUS_WEIGHTS_F32); // fp16 storage really is rounded
   cantus_model_free(m);
 }
 
-TEST(model_runtime_fp32) { check_runtime(CANTUS_WEIGHTS_F32, 1e-4); }
-TEST(model_runtime_fp16) { check_runtime(CANTUS_WEIGHTS_F16, 2e-2); }
+TEST(model_runtime_fp32)
+{
+  check_runtime(CANTUS_WEIGHTS_F32, 1e-4);
+}
+TEST(model_runtime_fp16)
+{
+  check_runtime(CANTUS_WEIGHTS_F16, 2e-2);
+}
 
 TEST(model_fp16_allocation_is_smaller)
 {
   size_t n;
   uint8_t *b = tiny_bytes(&n);
   CantusModel *m32 = NULL, *m16 = NULL;
-  CantusModelOptions opt = {.weights = CANTUS_WEIGHTS_F32, .extra_size = 0};
+  CantusModelOptions opt = { .weights = CANTUS_WEIGHTS_F32, .extra_size = 0 };
   CHECK_EQ(cantus_model_load_mem(b, n, PATH, &opt, &m32, NULL), CANTUS_OK);
   opt.weights = CANTUS_WEIGHTS_F16;
   CHECK_EQ(cantus_model_load_mem(b, n, PATH, &opt, &m16, NULL), CANTUS_OK);
@@ -567,10 +599,10 @@ TEST(model_refuses_every_flipped_byte_micro)
   const CantusDims d = micro_dims();
   size_t n;
   uint8_t *b = fixture_bytes(&d, 5, &n);
-  CHECK(n < 16384);  // keeps the n^2 loop fast
+  CHECK(n < 16384); // keeps the n^2 loop fast
   CantusModel *m;
   CantusError err;
-  CHECK_EQ(load(b, n, &m, &err), CANTUS_OK);  // the unflipped file loads
+  CHECK_EQ(load(b, n, &m, &err), CANTUS_OK); // the unflipped file loads
   cantus_model_free(m);
   CHECK_EQ(flip_range(b, n, 0, n, 1), 0);
   free(b);
@@ -596,10 +628,10 @@ TEST(model_refuses_nan_and_inf)
   const int k = tensor_index(b, "l1.w_hh");
   CHECK(k >= 0);
   const uint64_t at = tensor_offset(b, k) + 17 * 4;
-  const uint32_t values[3] = {0x7fc00000u, 0x7f800000u, 0xff800000u};
-  const char *const text[3] = {"tensor l1.w_hh holds NaN at element 17",
-                               "tensor l1.w_hh holds +Inf at element 17",
-                               "tensor l1.w_hh holds -Inf at element 17"};
+  const uint32_t values[3] = { 0x7fc00000u, 0x7f800000u, 0xff800000u };
+  const char *const text[3] = { "tensor l1.w_hh holds NaN at element 17",
+                                "tensor l1.w_hh holds +Inf at element 17",
+                                "tensor l1.w_hh holds -Inf at element 17" };
   for (int i = 0; i < 3; i++) {
     uint8_t *x = malloc(n);
     memcpy(x, b, n);
@@ -631,7 +663,9 @@ TEST(model_refuses_nan_and_inf)
 
 TEST(model_refuses_newer_and_zero_version)
 {
-  CHECK(refused_field(H_VERSION, 2, CANTUS_ERR_VERSION,
+  CHECK(refused_field(H_VERSION,
+                      2,
+                      CANTUS_ERR_VERSION,
                       "t.cantus: format version 2 is newer than this build reads (1)"));
   CHECK(refused_field(H_VERSION, 3, CANTUS_ERR_VERSION, "format version 3 is newer"));
   CHECK(refused_field(H_VERSION, 0, CANTUS_ERR_FORMAT, "format version 0 is invalid"));
@@ -641,8 +675,8 @@ TEST(model_refuses_each_cap_in_the_file)
 {
   CHECK(refused_field(H_N_LAYERS, 5, CANTUS_ERR_TOO_LARGE, "layer count 5 over the limit 4"));
   CHECK(refused_field(H_N_LAYERS, 0, CANTUS_ERR_FORMAT, "layer count 0"));
-  CHECK(refused_field(H_N_HIDDEN, 2048, CANTUS_ERR_TOO_LARGE,
-                      "t.cantus: hidden size 2048 over the limit 1024"));
+  CHECK(refused_field(
+    H_N_HIDDEN, 2048, CANTUS_ERR_TOO_LARGE, "t.cantus: hidden size 2048 over the limit 1024"));
   CHECK(refused_field(H_N_HIDDEN, 0xffffffffu, CANTUS_ERR_TOO_LARGE, "hidden size 4294967295"));
   CHECK(refused_field(H_N_HIDDEN, 40, CANTUS_ERR_FORMAT, "not a multiple of 16"));
   CHECK(refused_field(H_N_EMBED, 4096, CANTUS_ERR_TOO_LARGE, "embedding width 4096"));
@@ -657,14 +691,16 @@ TEST(model_refuses_each_cap_in_the_file)
   CHECK(refused_field(H_N_VEL, 33, CANTUS_ERR_TOO_LARGE, "velocity bins 33 over the limit 32"));
   CHECK(refused_field(H_N_POS_TICK, 24, CANTUS_ERR_FORMAT, "tick positions 24 differ"));
   CHECK(refused_field(H_N_POS_BEAT, 0, CANTUS_ERR_FORMAT, "beat positions 0"));
-  CHECK(refused_field(H_N_POS_BEAT, 85, CANTUS_ERR_TOO_LARGE,
-                      "position classes 97 over the limit 96"));
+  CHECK(
+    refused_field(H_N_POS_BEAT, 85, CANTUS_ERR_TOO_LARGE, "position classes 97 over the limit 96"));
   CHECK(refused_field(H_GATE_ORDER, 1, CANTUS_ERR_FORMAT, "gate order 1 unsupported"));
   CHECK(refused_field(H_DTYPE, 1, CANTUS_ERR_FORMAT, "weight type 1 unsupported"));
   CHECK(refused_field(H_N_VOCAB, 125, CANTUS_ERR_FORMAT, "vocabulary size 125 does not match"));
   CHECK(refused_field(H_N_PARAMS, 5, CANTUS_ERR_FORMAT, "parameter count 5 does not match"));
   CHECK(refused_field(H_N_TENSORS, 9, CANTUS_ERR_FORMAT, "9 tensors where 2 layers need 10"));
-  CHECK(refused_field(H_META_SIZE, CANTUS_META_MAX + 1, CANTUS_ERR_TOO_LARGE,
+  CHECK(refused_field(H_META_SIZE,
+                      CANTUS_META_MAX + 1,
+                      CANTUS_ERR_TOO_LARGE,
                       "metadata of 65537 bytes over the limit 65536"));
   CHECK(refused_field(H_META_SIZE, 3, CANTUS_ERR_FORMAT, "tensor directory section at byte"));
   CHECK(refused_field(H_DIR_OFFSET, 64, CANTUS_ERR_FORMAT, "tensor directory section at byte 64"));
@@ -682,8 +718,11 @@ TEST(model_refuses_size_mismatch_and_trailing_bytes)
   uint8_t *b = tiny_bytes(&n);
   uint8_t *x = calloc(1, n + 64);
   memcpy(x, b, n);
-  CHECK(refused(x, n + 1, CANTUS_ERR_FORMAT, "98353 bytes where the header declares 98352 "
-                                             "(trailing bytes)"));
+  CHECK(refused(x,
+                n + 1,
+                CANTUS_ERR_FORMAT,
+                "98353 bytes where the header declares 98352 "
+                "(trailing bytes)"));
   CHECK(refused(x, n + 64, CANTUS_ERR_FORMAT, "trailing bytes"));
   // A declared size larger than the file is truncation; smaller, trailing.
   wr64(x + H_FILE_SIZE, n + 4);
@@ -707,21 +746,23 @@ TEST(model_refuses_bad_magic_names_padding_and_directory)
   size_t n;
   uint8_t *b = tiny_bytes(&n);
   uint8_t *x = malloc(n);
-  CHECK(refused((const uint8_t *)"MThd\0\0\0\6", 8, CANTUS_ERR_BAD_MAGIC,
+  CHECK(refused((const uint8_t *)"MThd\0\0\0\6",
+                8,
+                CANTUS_ERR_BAD_MAGIC,
                 "t.cantus: bad magic (not a .cantus model)"));
   CHECK(refused((const uint8_t *)"CANX", 4, CANTUS_ERR_BAD_MAGIC, "bad magic"));
   CHECK(refused((const uint8_t *)"CANT", 4, CANTUS_ERR_TRUNCATED, "truncated: 4 bytes"));
   const uint64_t names = rd64(b + H_NAMES_OFFSET), dir = rd64(b + H_DIR_OFFSET);
   const uint64_t meta = rd64(b + H_META_OFFSET), meta_size = rd64(b + H_META_SIZE);
-#define MUTATE(stmt, status, text)                                                \
-  do {                                                                            \
-    memcpy(x, b, n);                                                              \
-    stmt;                                                                         \
-    recrc(x, n);                                                                  \
-    CHECK(refused(x, n, status, text));                                           \
+#define MUTATE(stmt, status, text)      \
+  do {                                  \
+    memcpy(x, b, n);                    \
+    stmt;                               \
+    recrc(x, n);                        \
+    CHECK(refused(x, n, status, text)); \
   } while (0)
   MUTATE(memset(x + names + 32, 0, 32), CANTUS_ERR_FORMAT, "style 1 name is empty");
-  MUTATE(memset(x + names, 'a', 32), CANTUS_ERR_FORMAT, "style 0 name");  // no NUL
+  MUTATE(memset(x + names, 'a', 32), CANTUS_ERR_FORMAT, "style 0 name"); // no NUL
   MUTATE(x[names + 1] = 0xff, CANTUS_ERR_FORMAT, "style 0 name");        // not UTF-8
   MUTATE(x[names + 1] = '\t', CANTUS_ERR_FORMAT, "style 0 name");        // control char
   MUTATE(x[names + 30] = 'z', CANTUS_ERR_FORMAT, "style 0 name");        // junk after NUL
@@ -730,15 +771,16 @@ TEST(model_refuses_bad_magic_names_padding_and_directory)
   MUTATE(x[meta + 5] = 0, CANTUS_ERR_FORMAT, "metadata is not UTF-8 text (byte 5)");
   MUTATE(x[meta + meta_size] = 1, CANTUS_ERR_FORMAT, "padding byte");
   MUTATE(x[dir - 1] = 1, CANTUS_ERR_FORMAT, "padding byte");
-  MUTATE(x[tensor_offset(b, 1) + 3 * 8 * 4] = 1, CANTUS_ERR_FORMAT, "padding byte");  // style_emb
-  MUTATE(memcpy(x + dir + 2 * DIR_ENTRY, "l0.w_hh", 8), CANTUS_ERR_FORMAT,
+  MUTATE(x[tensor_offset(b, 1) + 3 * 8 * 4] = 1, CANTUS_ERR_FORMAT, "padding byte"); // style_emb
+  MUTATE(memcpy(x + dir + 2 * DIR_ENTRY, "l0.w_hh", 8),
+         CANTUS_ERR_FORMAT,
          "tensor directory entry 2 (\"l0.w_hh\") does not match the sizes in the header: "
          "expected l0.w_ih (128x44)");
-  MUTATE(wr32(x + dir + 3 * DIR_ENTRY + 32, 64), CANTUS_ERR_FORMAT, "entry 3");  // shape
-  MUTATE(wr32(x + dir + 3 * DIR_ENTRY + 24, 1), CANTUS_ERR_FORMAT, "entry 3");   // dtype
-  MUTATE(wr64(x + dir + 4 * DIR_ENTRY + 48, tensor_offset(b, 4) + 64), CANTUS_ERR_FORMAT,
-         "entry 4");
-  MUTATE(wr64(x + dir + 9 * DIR_ENTRY + 56, 4), CANTUS_ERR_FORMAT, "entry 9");  // byte size
+  MUTATE(wr32(x + dir + 3 * DIR_ENTRY + 32, 64), CANTUS_ERR_FORMAT, "entry 3"); // shape
+  MUTATE(wr32(x + dir + 3 * DIR_ENTRY + 24, 1), CANTUS_ERR_FORMAT, "entry 3");  // dtype
+  MUTATE(
+    wr64(x + dir + 4 * DIR_ENTRY + 48, tensor_offset(b, 4) + 64), CANTUS_ERR_FORMAT, "entry 4");
+  MUTATE(wr64(x + dir + 9 * DIR_ENTRY + 56, 4), CANTUS_ERR_FORMAT, "entry 9"); // byte size
 #undef MUTATE
   free(x);
   free(b);
@@ -811,7 +853,7 @@ TEST(model_names_and_metadata_are_clean_utf8)
   CHECK_EQ(strlen(m->style_names[2]), 30);
   cantus_model_set_style_name(m, 2, "abcdefghijklmnopqrstuvwxyz01234567");
   CHECK_EQ(strlen(m->style_names[2]), 31);
-  cantus_model_set_style_name(m, 3, "ignored");  // out of range: no effect
+  cantus_model_set_style_name(m, 3, "ignored"); // out of range: no effect
   cantus_model_set_style_name(m, -1, "ignored");
   CantusError err;
   CHECK_EQ(cantus_model_set_meta(m, "ok \xe2\x82\xac\nbad \xed\xa0\x80 end\n", &err), CANTUS_OK);
@@ -821,7 +863,7 @@ TEST(model_names_and_metadata_are_clean_utf8)
   big[CANTUS_META_MAX + 1] = '\0';
   CHECK_EQ(cantus_model_set_meta(m, big, &err), CANTUS_ERR_TOO_LARGE);
   CHECK(strstr(err.msg, "metadata of 65537 bytes over the limit 65536") != NULL);
-  big[CANTUS_META_MAX] = '\0';  // exactly the limit fits, and round-trips
+  big[CANTUS_META_MAX] = '\0'; // exactly the limit fits, and round-trips
   CHECK_EQ(cantus_model_set_meta(m, big, &err), CANTUS_OK);
   void *data;
   size_t n;
@@ -877,16 +919,23 @@ static void write_fuzz_seeds(void)
   mkdir("tests/data/fuzz-seeds", 0777);
   mkdir(dir, 0777);
   const CantusDims micro = micro_dims();
-  const CantusDims small = {.n_layers = 2, .n_hidden = 16, .n_embed = 4, .n_style_dim = 2,
-                            .n_styles = 2, .n_pos_tick = 2, .n_pos_beat = 4,
-                            .vocab = {.pitch_lo = 60, .pitch_hi = 67, .n_shift = 8, .n_vel = 0,
-                                      .tpq = 2}};
+  const CantusDims small = {
+    .n_layers = 2,
+    .n_hidden = 16,
+    .n_embed = 4,
+    .n_style_dim = 2,
+    .n_styles = 2,
+    .n_pos_tick = 2,
+    .n_pos_beat = 4,
+    .vocab = { .pitch_lo = 60, .pitch_hi = 67, .n_shift = 8, .n_vel = 0, .tpq = 2 }
+  };
   struct {
     const char *name;
     const CantusDims *d;
     size_t cut;
-  } seeds[] = {{"micro.cantus", &micro, 0}, {"small.cantus", &small, 0},
-               {"micro-cut.cantus", &micro, 300}};
+  } seeds[] = { { "micro.cantus", &micro, 0 },
+                { "small.cantus", &small, 0 },
+                { "micro-cut.cantus", &micro, 300 } };
   for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
     size_t n;
     uint8_t *b = fixture_bytes(seeds[i].d, 5, &n);
@@ -916,7 +965,7 @@ TEST(model_committed_tiny_loads_and_matches_fixture)
     write_fuzz_seeds();
   }
   CantusModel *m = NULL;
-  const CantusModelOptions opt = {.weights = CANTUS_WEIGHTS_F32, .extra_size = 0};
+  const CantusModelOptions opt = { .weights = CANTUS_WEIGHTS_F32, .extra_size = 0 };
   CHECK_MSG(cantus_model_load(path, &opt, &m, &err) == CANTUS_OK, "%s", err.msg);
   CHECK(m && same_model(m, fx));
   // Byte for byte: the committed file is what this build's saver writes.
