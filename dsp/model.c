@@ -296,7 +296,7 @@ static size_t copy_text(char *dst, const char *src, size_t max, bool name)
       break;
     }
     if (len) {
-      memcpy(dst + o, s + i, len);
+      memmove(dst + o, s + i, len); // src may be dst (set_meta of its own text)
       o += len;
       i += len;
     } else {
@@ -652,11 +652,11 @@ void cantus_model_set_style_name(CantusModel *m, int i, const char *name)
   if (!m || i < 0 || (uint32_t)i >= m->dims.n_styles) {
     return;
   }
-  char *dst = m->style_names[i];
-  memset(dst, 0, CANTUS_STYLE_NAME_LEN);
-  if (!name || !copy_text(dst, name, CANTUS_STYLE_NAME_LEN - 1, true)) {
-    snprintf(dst, CANTUS_STYLE_NAME_LEN, "style%d", i);
+  char buf[CANTUS_STYLE_NAME_LEN] = { 0 }; // name may point into the field itself
+  if (!name || !copy_text(buf, name, CANTUS_STYLE_NAME_LEN - 1, true)) {
+    snprintf(buf, sizeof buf, "style%d", i);
   }
+  memcpy(m->style_names[i], buf, sizeof buf);
 }
 
 CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError *err)

@@ -853,10 +853,14 @@ TEST(model_names_and_metadata_are_clean_utf8)
   CHECK_EQ(strlen(m->style_names[2]), 30);
   cantus_model_set_style_name(m, 2, "abcdefghijklmnopqrstuvwxyz01234567");
   CHECK_EQ(strlen(m->style_names[2]), 31);
+  cantus_model_set_style_name(m, 0, m->style_names[0]); // its own name: unchanged
+  CHECK(!strcmp(m->style_names[0], "a?b?"));
   cantus_model_set_style_name(m, 3, "ignored"); // out of range: no effect
   cantus_model_set_style_name(m, -1, "ignored");
   CantusError err;
   CHECK_EQ(cantus_model_set_meta(m, "ok \xe2\x82\xac\nbad \xed\xa0\x80 end\n", &err), CANTUS_OK);
+  CHECK(!strcmp(m->meta, "ok \xe2\x82\xac\nbad ??? end\n"));
+  CHECK_EQ(cantus_model_set_meta(m, m->meta, &err), CANTUS_OK); // its own text: unchanged
   CHECK(!strcmp(m->meta, "ok \xe2\x82\xac\nbad ??? end\n"));
   char *big = malloc(CANTUS_META_MAX + 2);
   memset(big, 'x', CANTUS_META_MAX + 1);
