@@ -20,7 +20,7 @@ enum {
   MAX_FILE_SIZE = 64 * 1024 * 1024,
   MAX_NOTES = 16 * 1024 * 1024,
   NAME_LEN = 64,
-  N_KEYS = 16 * 128,  // (channel, pitch)
+  N_KEYS = 16 * 128, // (channel, pitch)
 };
 
 // Ticks stay below UINT32_MAX so that on_tick + 1 always fits.
@@ -90,7 +90,10 @@ static bool merge_sort(void *base, size_t n, size_t elem_size, CompareFn cmp)
   return true;
 }
 
-static int cmp_u32(uint32_t a, uint32_t b) { return a < b ? -1 : a > b; }
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+  return a < b ? -1 : a > b;
+}
 
 static int compare_notes(const void *a, const void *b)
 {
@@ -133,7 +136,7 @@ typedef struct {
   CantusMidiFile *m;
   size_t cap_notes, cap_tempos, cap_timesigs;
   Key keys[N_KEYS];
-  uint16_t touched[N_KEYS];  // keys used by the current track, to reset them
+  uint16_t touched[N_KEYS]; // keys used by the current track, to reset them
   size_t n_touched;
 } Reader;
 
@@ -142,24 +145,36 @@ static uint32_t be32(const uint8_t *p)
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t be16(const uint8_t *p)
+{
+  return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 // The event starting at byte ev needs bytes at or after the chunk end.
 static CantusStatus past_end(Reader *r, unsigned track, size_t ev, size_t end)
 {
-  return cantus_error(r->err, CANTUS_ERR_TRUNCATED,
+  return cantus_error(r->err,
+                      CANTUS_ERR_TRUNCATED,
                       "%s: track %u at byte %zu: event runs past the end of the track chunk "
                       "(chunk ends at byte %zu)",
-                      r->name, track, ev, end);
+                      r->name,
+                      track,
+                      ev,
+                      end);
 }
 
 // Reads a variable-length quantity at *pos, below end, for the event that
 // starts at byte ev.  Returns 0, or a status with err filled.
-static CantusStatus read_vlq(Reader *r, unsigned track, size_t ev, size_t *pos, size_t end,
+static CantusStatus read_vlq(Reader *r,
+                             unsigned track,
+                             size_t ev,
+                             size_t *pos,
+                             size_t end,
                              uint32_t *value)
 {
   size_t start = *pos;
   uint32_t v = 0;
+  *value = 0;
   for (int i = 0; i < 4; i++) {
     if (*pos >= end) {
       return past_end(r, track, ev, end);
@@ -171,9 +186,12 @@ static CantusStatus read_vlq(Reader *r, unsigned track, size_t ev, size_t *pos, 
       return CANTUS_OK;
     }
   }
-  return cantus_error(r->err, CANTUS_ERR_FORMAT,
+  return cantus_error(r->err,
+                      CANTUS_ERR_FORMAT,
                       "%s: track %u at byte %zu: variable-length quantity longer than 4 bytes",
-                      r->name, track, start);
+                      r->name,
+                      track,
+                      start);
 }
 
 static CantusStatus no_memory(Reader *r)
@@ -181,8 +199,13 @@ static CantusStatus no_memory(Reader *r)
   return cantus_error(r->err, CANTUS_ERR_NO_MEMORY, "%s: out of memory while reading", r->name);
 }
 
-static CantusStatus note_on(Reader *r, unsigned track, size_t pos, uint32_t tick, uint8_t ch,
-                            uint8_t pitch, uint8_t vel)
+static CantusStatus note_on(Reader *r,
+                            unsigned track,
+                            size_t pos,
+                            uint32_t tick,
+                            uint8_t ch,
+                            uint8_t pitch,
+                            uint8_t vel)
 {
   CantusMidiFile *m = r->m;
   Key *k = &r->keys[ch * 128 + pitch];
@@ -205,20 +228,24 @@ static CantusStatus note_on(Reader *r, unsigned track, size_t pos, uint32_t tick
   }
   k->last = NONE;
   if (m->n_notes >= MAX_NOTES) {
-    return cantus_error(r->err, CANTUS_ERR_TOO_LARGE,
-                        "%s: track %u at byte %zu: more than %d notes", r->name, track, pos,
+    return cantus_error(r->err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: track %u at byte %zu: more than %d notes",
+                        r->name,
+                        track,
+                        pos,
                         MAX_NOTES);
   }
   if (!grow((void **)&m->notes, &r->cap_notes, m->n_notes + 1, sizeof *m->notes)) {
     return no_memory(r);
   }
   k->open = m->n_notes;
-  m->notes[m->n_notes++] = (CantusMidiNote){.on_tick = tick,
-                                            .off_tick = tick,
-                                            .pitch = pitch,
-                                            .velocity = vel,
-                                            .channel = ch,
-                                            .track = (uint16_t)track};
+  m->notes[m->n_notes++] = (CantusMidiNote){ .on_tick = tick,
+                                             .off_tick = tick,
+                                             .pitch = pitch,
+                                             .velocity = vel,
+                                             .channel = ch,
+                                             .track = (uint16_t)track };
   return CANTUS_OK;
 }
 
@@ -266,29 +293,33 @@ static void copy_name(char *dst, const uint8_t *src, uint32_t len)
   dst[n] = '\0';
 }
 
-static CantusStatus meta_event(Reader *r, unsigned track, uint32_t tick, uint8_t type,
-                               const uint8_t *d, uint32_t len, bool *named)
+static CantusStatus meta_event(Reader *r,
+                               unsigned track,
+                               uint32_t tick,
+                               uint8_t type,
+                               const uint8_t *d,
+                               uint32_t len,
+                               bool *named)
 {
   CantusMidiFile *m = r->m;
   if (type == 0x51 && len >= 3) {
     uint32_t us = (uint32_t)d[0] << 16 | (uint32_t)d[1] << 8 | d[2];
     if (us == 0) {
-      return CANTUS_OK;  // a tempo of zero microseconds has no meaning: ignored
+      return CANTUS_OK; // a tempo of zero microseconds has no meaning: ignored
     }
     if (!grow((void **)&m->tempos, &r->cap_tempos, m->n_tempos + 1, sizeof *m->tempos)) {
       return no_memory(r);
     }
-    m->tempos[m->n_tempos++] = (CantusMidiTempo){.tick = tick, .usec_per_quarter = us};
+    m->tempos[m->n_tempos++] = (CantusMidiTempo){ .tick = tick, .usec_per_quarter = us };
   } else if (type == 0x58 && len >= 2) {
     if (d[0] == 0 || d[1] > 7) {
-      return CANTUS_OK;  // 0 beats or a beat unit beyond 1/128: ignored
+      return CANTUS_OK; // 0 beats or a beat unit beyond 1/128: ignored
     }
-    if (!grow((void **)&m->timesigs, &r->cap_timesigs, m->n_timesigs + 1,
-              sizeof *m->timesigs)) {
+    if (!grow((void **)&m->timesigs, &r->cap_timesigs, m->n_timesigs + 1, sizeof *m->timesigs)) {
       return no_memory(r);
     }
     m->timesigs[m->n_timesigs++] =
-        (CantusMidiTimeSig){.tick = tick, .num = d[0], .den = (uint8_t)(1u << d[1])};
+      (CantusMidiTimeSig){ .tick = tick, .num = d[0], .den = (uint8_t)(1u << d[1]) };
   } else if (type == 0x03 && !*named) {
     copy_name(m->track_names[track], d, len);
     *named = true;
@@ -296,7 +327,11 @@ static CantusStatus meta_event(Reader *r, unsigned track, uint32_t tick, uint8_t
   return CANTUS_OK;
 }
 
-static CantusStatus data_byte(Reader *r, unsigned track, size_t ev, size_t *pos, size_t end,
+static CantusStatus data_byte(Reader *r,
+                              unsigned track,
+                              size_t ev,
+                              size_t *pos,
+                              size_t end,
                               uint8_t *out)
 {
   if (*pos >= end) {
@@ -304,10 +339,14 @@ static CantusStatus data_byte(Reader *r, unsigned track, size_t ev, size_t *pos,
   }
   uint8_t b = r->data[*pos];
   if (b & 0x80) {
-    return cantus_error(r->err, CANTUS_ERR_FORMAT,
+    return cantus_error(r->err,
+                        CANTUS_ERR_FORMAT,
                         "%s: track %u at byte %zu: status byte 0x%02X where a data byte was "
                         "expected",
-                        r->name, track, *pos, b);
+                        r->name,
+                        track,
+                        *pos,
+                        b);
   }
   (*pos)++;
   *out = b;
@@ -321,15 +360,18 @@ static CantusStatus read_track(Reader *r, unsigned track, size_t begin, size_t e
   uint64_t tick = 0;
   uint8_t running = 0;
   bool named = false;
-  bool ended = begin == end;  // a zero-length track is an empty track
+  bool ended = begin == end; // a zero-length track is an empty track
   size_t pos = begin;
   CantusStatus st;
   while (!ended) {
     if (pos >= end) {
-      return cantus_error(r->err, CANTUS_ERR_FORMAT,
+      return cantus_error(r->err,
+                          CANTUS_ERR_FORMAT,
                           "%s: track %u at byte %zu: track chunk ends without an end-of-track "
                           "event",
-                          r->name, track, pos);
+                          r->name,
+                          track,
+                          pos);
     }
     size_t ev = pos;
     uint32_t delta;
@@ -338,9 +380,13 @@ static CantusStatus read_track(Reader *r, unsigned track, size_t begin, size_t e
     }
     tick += delta;
     if (tick > MAX_TICK) {
-      return cantus_error(r->err, CANTUS_ERR_TOO_LARGE,
-                          "%s: track %u at byte %zu: delta times add up past %u ticks", r->name,
-                          track, ev, MAX_TICK);
+      return cantus_error(r->err,
+                          CANTUS_ERR_TOO_LARGE,
+                          "%s: track %u at byte %zu: delta times add up past %u ticks",
+                          r->name,
+                          track,
+                          ev,
+                          MAX_TICK);
     }
     if (pos >= end) {
       return past_end(r, track, ev, end);
@@ -352,10 +398,13 @@ static CantusStatus read_track(Reader *r, unsigned track, size_t begin, size_t e
     } else if (running) {
       status = running;
     } else {
-      return cantus_error(r->err, CANTUS_ERR_FORMAT,
+      return cantus_error(r->err,
+                          CANTUS_ERR_FORMAT,
                           "%s: track %u at byte %zu: running status without a previous status "
                           "byte",
-                          r->name, track, status_pos);
+                          r->name,
+                          track,
+                          status_pos);
     }
     uint32_t t = (uint32_t)tick;
     if (status < 0xF0) {
@@ -387,24 +436,34 @@ static CantusStatus read_track(Reader *r, unsigned track, size_t begin, size_t e
         return st;
       }
       if (len > end - pos) {
-        return cantus_error(r->err, CANTUS_ERR_TRUNCATED,
+        return cantus_error(r->err,
+                            CANTUS_ERR_TRUNCATED,
                             "%s: track %u at byte %zu: %s event of %u bytes runs past the end of "
                             "the track chunk (chunk ends at byte %zu)",
-                            r->name, track, ev, status == 0xFF ? "meta" : "sysex", len, end);
+                            r->name,
+                            track,
+                            ev,
+                            status == 0xFF ? "meta" : "sysex",
+                            len,
+                            end);
       }
       const uint8_t *d = r->data + pos;
       pos += len;
       if (status == 0xFF) {
         if (type == 0x2F) {
-          ended = true;  // bytes after the end of track are ignored
+          ended = true; // bytes after the end of track are ignored
         } else if ((st = meta_event(r, track, t, type, d, len, &named))) {
           return st;
         }
       }
     } else if (status == 0xF4 || status == 0xF5) {
-      return cantus_error(r->err, CANTUS_ERR_FORMAT,
-                          "%s: track %u at byte %zu: undefined status byte 0x%02X", r->name,
-                          track, status_pos, status);
+      return cantus_error(r->err,
+                          CANTUS_ERR_FORMAT,
+                          "%s: track %u at byte %zu: undefined status byte 0x%02X",
+                          r->name,
+                          track,
+                          status_pos,
+                          status);
     } else {
       // System common and real-time messages do not belong in a file; skip
       // them by their wire lengths.
@@ -427,7 +486,7 @@ static CantusStatus read_track(Reader *r, unsigned track, size_t begin, size_t e
       m->notes[k->open].off_tick = t_end;
       m->n_unterminated++;
     }
-    *k = (Key){.open = NONE, .last = NONE};
+    *k = (Key){ .open = NONE, .last = NONE };
   }
   r->n_touched = 0;
   return CANTUS_OK;
@@ -461,7 +520,7 @@ static CantusStatus finish(Reader *r)
   for (size_t i = 0; i < m->n_notes; i++) {
     CantusMidiNote *n = &m->notes[i];
     if (n->off_tick <= n->on_tick) {
-      n->off_tick = n->on_tick + 1;  // zero-length note: one tick
+      n->off_tick = n->on_tick + 1; // zero-length note: one tick
     }
     if (n->off_tick > m->end_tick) {
       m->end_tick = n->off_tick;
@@ -487,58 +546,67 @@ static CantusStatus parse(Reader *r)
     return cantus_error(err, CANTUS_ERR_BAD_MAGIC, "%s: empty file, not a MIDI file", name);
   }
   if (size > MAX_FILE_SIZE) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE,
-                        "%s: %zu bytes is more than the %d MiB a MIDI file may have here", name,
-                        size, MAX_FILE_SIZE >> 20);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: %zu bytes is more than the %d MiB a MIDI file may have here",
+                        name,
+                        size,
+                        MAX_FILE_SIZE >> 20);
   }
   if (size < 4 || memcmp(d, "MThd", 4) != 0) {
-    return cantus_error(err, CANTUS_ERR_BAD_MAGIC,
-                        "%s: not a MIDI file (no MThd header at byte 0)", name);
+    return cantus_error(
+      err, CANTUS_ERR_BAD_MAGIC, "%s: not a MIDI file (no MThd header at byte 0)", name);
   }
   if (size < 8) {
-    return cantus_error(err, CANTUS_ERR_TRUNCATED,
-                        "%s: truncated: the file ends inside the MThd header (%zu bytes)", name,
+    return cantus_error(err,
+                        CANTUS_ERR_TRUNCATED,
+                        "%s: truncated: the file ends inside the MThd header (%zu bytes)",
+                        name,
                         size);
   }
   uint32_t hlen = be32(d + 4);
   if (hlen > size - 8) {
-    return cantus_error(err, CANTUS_ERR_TRUNCATED,
+    return cantus_error(err,
+                        CANTUS_ERR_TRUNCATED,
                         "%s: truncated: the MThd header declares %u bytes but only %zu remain",
-                        name, hlen, size - 8);
+                        name,
+                        hlen,
+                        size - 8);
   }
   if (hlen < 6) {
-    return cantus_error(err, CANTUS_ERR_FORMAT,
-                        "%s: the MThd header is %u bytes long, it needs at least 6", name,
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: the MThd header is %u bytes long, it needs at least 6",
+                        name,
                         hlen);
   }
   uint16_t format = be16(d + 8), n_tracks = be16(d + 10), division = be16(d + 12);
   if (format == 2) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: format 2 MIDI files are not supported",
-                        name);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: format 2 MIDI files are not supported", name);
   }
   if (format > 2) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: unknown MIDI file format %u", name,
-                        format);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: unknown MIDI file format %u", name, format);
   }
   if (division & 0x8000) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: SMPTE time division is not supported",
-                        name);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: SMPTE time division is not supported", name);
   }
   if (division == 0) {
-    return cantus_error(err, CANTUS_ERR_FORMAT,
-                        "%s: the MThd header gives 0 ticks per quarter note", name);
+    return cantus_error(
+      err, CANTUS_ERR_FORMAT, "%s: the MThd header gives 0 ticks per quarter note", name);
   }
   if (n_tracks == 0) {
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: the MThd header declares no tracks",
-                        name);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s: the MThd header declares no tracks", name);
   }
   size_t pos = 8 + (size_t)hlen;
   // Every track needs at least its 8-byte chunk header: check before allocating.
   if ((size_t)n_tracks * 8 > size - pos) {
-    return cantus_error(err, CANTUS_ERR_TRUNCATED,
+    return cantus_error(err,
+                        CANTUS_ERR_TRUNCATED,
                         "%s: truncated: the header declares %u tracks but only %zu bytes follow "
                         "it",
-                        name, n_tracks, size - pos);
+                        name,
+                        n_tracks,
+                        size - pos);
   }
   CantusMidiFile *m = calloc(1, sizeof *m);
   if (!m || !(m->track_names = calloc(n_tracks, NAME_LEN))) {
@@ -553,27 +621,39 @@ static CantusStatus parse(Reader *r)
   while (track < n_tracks) {
     if (size - pos < 8) {
       if (track == 0) {
-        return cantus_error(err, CANTUS_ERR_FORMAT, "%s: no MTrk track chunk in the file",
-                            name);
+        return cantus_error(err, CANTUS_ERR_FORMAT, "%s: no MTrk track chunk in the file", name);
       }
-      return cantus_error(err, CANTUS_ERR_TRUNCATED,
+      return cantus_error(err,
+                          CANTUS_ERR_TRUNCATED,
                           "%s: truncated: the header declares %u tracks but the file ends at "
                           "byte %zu after %u",
-                          name, n_tracks, size, track);
+                          name,
+                          n_tracks,
+                          size,
+                          track);
     }
     uint32_t len = be32(d + pos + 4);
     bool is_track = memcmp(d + pos, "MTrk", 4) == 0;
     if (len > size - pos - 8) {
       if (is_track) {
-        return cantus_error(err, CANTUS_ERR_TRUNCATED,
+        return cantus_error(err,
+                            CANTUS_ERR_TRUNCATED,
                             "%s: truncated: track %u at byte %zu declares %u bytes but only %zu "
                             "remain",
-                            name, track, pos, len, size - pos - 8);
+                            name,
+                            track,
+                            pos,
+                            len,
+                            size - pos - 8);
       }
-      return cantus_error(err, CANTUS_ERR_TRUNCATED,
+      return cantus_error(err,
+                          CANTUS_ERR_TRUNCATED,
                           "%s: truncated: chunk at byte %zu declares %u bytes but only %zu "
                           "remain",
-                          name, pos, len, size - pos - 8);
+                          name,
+                          pos,
+                          len,
+                          size - pos - 8);
     }
     if (is_track) {
       CantusStatus st = read_track(r, track, pos + 8, pos + 8 + len);
@@ -588,8 +668,11 @@ static CantusStatus parse(Reader *r)
   return finish(r);
 }
 
-CantusStatus cantus_midi_read_mem(const void *data, size_t size, const char *name,
-                                  CantusMidiFile **out, CantusError *err)
+CantusStatus cantus_midi_read_mem(const void *data,
+                                  size_t size,
+                                  const char *name,
+                                  CantusMidiFile **out,
+                                  CantusError *err)
 {
   if (!out) {
     return cantus_error(err, CANTUS_ERR_ARGUMENT, "cantus_midi_read_mem: out is NULL");
@@ -605,9 +688,9 @@ CantusStatus cantus_midi_read_mem(const void *data, size_t size, const char *nam
   if (!r) {
     return cantus_error(err, CANTUS_ERR_NO_MEMORY, "%s: out of memory while reading", name);
   }
-  *r = (Reader){.data = data, .size = size, .name = name, .err = err};
+  *r = (Reader){ .data = data, .size = size, .name = name, .err = err };
   for (size_t i = 0; i < N_KEYS; i++) {
-    r->keys[i] = (Key){.open = NONE, .last = NONE};
+    r->keys[i] = (Key){ .open = NONE, .last = NONE };
   }
   CantusStatus st = parse(r);
   if (st) {
@@ -636,9 +719,12 @@ CantusStatus cantus_midi_read(const char *path, CantusMidiFile **out, CantusErro
   }
   if (sb.st_size > MAX_FILE_SIZE) {
     fclose(f);
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE,
-                        "%s: %lld bytes is more than the %d MiB a MIDI file may have here", path,
-                        (long long)sb.st_size, MAX_FILE_SIZE >> 20);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "%s: %lld bytes is more than the %d MiB a MIDI file may have here",
+                        path,
+                        (long long)sb.st_size,
+                        MAX_FILE_SIZE >> 20);
   }
   size_t size = (size_t)sb.st_size;
   uint8_t *buf = malloc(size ? size : 1);
@@ -651,8 +737,8 @@ CantusStatus cantus_midi_read(const char *path, CantusMidiFile **out, CantusErro
   fclose(f);
   if (failed || got != size) {
     free(buf);
-    return cantus_error(err, CANTUS_ERR_IO, "%s: read error after %zu of %zu bytes", path, got,
-                        size);
+    return cantus_error(
+      err, CANTUS_ERR_IO, "%s: read error after %zu of %zu bytes", path, got, size);
   }
   CantusStatus st = cantus_midi_read_mem(buf, size, path, out, err);
   free(buf);
@@ -671,7 +757,9 @@ void cantus_midi_free(CantusMidiFile *m)
   free(m);
 }
 
-CantusStatus cantus_midi_alloc(size_t n_notes, uint16_t n_tracks, CantusMidiFile **out,
+CantusStatus cantus_midi_alloc(size_t n_notes,
+                               uint16_t n_tracks,
+                               CantusMidiFile **out,
                                CantusError *err)
 {
   if (!out) {
@@ -679,8 +767,10 @@ CantusStatus cantus_midi_alloc(size_t n_notes, uint16_t n_tracks, CantusMidiFile
   }
   *out = NULL;
   if (n_notes > MAX_NOTES) {
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE,
-                        "cantus_midi_alloc: %zu notes is more than the limit of %d", n_notes,
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "cantus_midi_alloc: %zu notes is more than the limit of %d",
+                        n_notes,
                         MAX_NOTES);
   }
   CantusMidiFile *m = calloc(1, sizeof *m);
@@ -722,11 +812,14 @@ static void put(Buf *b, const void *src, size_t n)
   b->len += n;
 }
 
-static void put_byte(Buf *b, uint8_t c) { put(b, &c, 1); }
+static void put_byte(Buf *b, uint8_t c)
+{
+  put(b, &c, 1);
+}
 
 static void put_be32(Buf *b, uint32_t v)
 {
-  uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+  uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
   put(b, x, 4);
 }
 
@@ -747,7 +840,7 @@ static void put_vlq(Buf *b, uint32_t v)
 static void put_delta(Buf *b, uint32_t delta, uint8_t *running)
 {
   while (delta > 0x0FFFFFFF) {
-    static const uint8_t empty_text[3] = {0xFF, 0x01, 0x00};
+    static const uint8_t empty_text[3] = { 0xFF, 0x01, 0x00 };
     put_vlq(b, 0x0FFFFFFF);
     put(b, empty_text, sizeof empty_text);
     delta -= 0x0FFFFFFF;
@@ -810,42 +903,57 @@ static size_t name_len(const CantusMidiFile *m, size_t t)
 static CantusStatus check_file(const char *path, const CantusMidiFile *m, CantusError *err)
 {
   if (m->tpq == 0 || m->tpq > 0x7FFF) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT,
-                        "%s: %u ticks per quarter note cannot be written (1..32767)", path,
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "%s: %u ticks per quarter note cannot be written (1..32767)",
+                        path,
                         m->tpq);
   }
   if (m->n_notes > MAX_NOTES || (m->n_notes && !m->notes)) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: bad note list (%zu notes)", path,
-                        m->n_notes);
+    return cantus_error(
+      err, CANTUS_ERR_ARGUMENT, "%s: bad note list (%zu notes)", path, m->n_notes);
   }
   for (size_t i = 0; i < m->n_notes; i++) {
     const CantusMidiNote *n = &m->notes[i];
     if (n->pitch > 127 || n->channel > 15 || n->velocity < 1 || n->velocity > 127 ||
         n->off_tick <= n->on_tick) {
-      return cantus_error(err, CANTUS_ERR_ARGUMENT,
+      return cantus_error(err,
+                          CANTUS_ERR_ARGUMENT,
                           "%s: note %zu is invalid (pitch %u, channel %u, velocity %u, ticks "
                           "%u..%u)",
-                          path, i, n->pitch, n->channel, n->velocity, n->on_tick, n->off_tick);
+                          path,
+                          i,
+                          n->pitch,
+                          n->channel,
+                          n->velocity,
+                          n->on_tick,
+                          n->off_tick);
     }
   }
   if ((m->n_tempos && !m->tempos) || (m->n_timesigs && !m->timesigs)) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: tempo or time-signature map is NULL",
-                        path);
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: tempo or time-signature map is NULL", path);
   }
   for (size_t i = 0; i < m->n_tempos; i++) {
     uint32_t us = m->tempos[i].usec_per_quarter;
     if (us == 0 || us > 0xFFFFFF) {
-      return cantus_error(err, CANTUS_ERR_ARGUMENT,
-                          "%s: tempo %zu of %u microseconds per quarter cannot be written", path,
-                          i, us);
+      return cantus_error(err,
+                          CANTUS_ERR_ARGUMENT,
+                          "%s: tempo %zu of %u microseconds per quarter cannot be written",
+                          path,
+                          i,
+                          us);
     }
   }
   for (size_t i = 0; i < m->n_timesigs; i++) {
     const CantusMidiTimeSig *s = &m->timesigs[i];
     bool pow2 = s->den && !(s->den & (s->den - 1));
     if (s->num == 0 || !pow2) {
-      return cantus_error(err, CANTUS_ERR_ARGUMENT,
-                          "%s: time signature %zu (%u/%u) cannot be written", path, i, s->num,
+      return cantus_error(err,
+                          CANTUS_ERR_ARGUMENT,
+                          "%s: time signature %zu (%u/%u) cannot be written",
+                          path,
+                          i,
+                          s->num,
                           s->den);
     }
   }
@@ -853,7 +961,9 @@ static CantusStatus check_file(const char *path, const CantusMidiFile *m, Cantus
 }
 
 // Track 0: name, tempo and time-signature maps merged by tick, end of track.
-static void build_conductor(Buf *t, const CantusMidiFile *m, CantusMidiTempo *tempos,
+static void build_conductor(Buf *t,
+                            const CantusMidiFile *m,
+                            CantusMidiTempo *tempos,
                             CantusMidiTimeSig *sigs)
 {
   size_t nl = name_len(m, 0);
@@ -870,13 +980,13 @@ static void build_conductor(Buf *t, const CantusMidiFile *m, CantusMidiTempo *te
       while ((1u << dd) < s->den) {
         dd++;
       }
-      uint8_t x[4] = {s->num, dd, 24, 8};
+      uint8_t x[4] = { s->num, dd, 24, 8 };
       put_meta(t, s->tick - now, 0x58, x, 4);
       now = s->tick;
     } else {
       const CantusMidiTempo *p = &tempos[j++];
       uint32_t us = p->usec_per_quarter;
-      uint8_t x[3] = {(uint8_t)(us >> 16), (uint8_t)(us >> 8), (uint8_t)us};
+      uint8_t x[3] = { (uint8_t)(us >> 16), (uint8_t)(us >> 8), (uint8_t)us };
       put_meta(t, p->tick - now, 0x51, x, 3);
       now = p->tick;
     }
@@ -886,7 +996,10 @@ static void build_conductor(Buf *t, const CantusMidiFile *m, CantusMidiTempo *te
 }
 
 // One note track: the notes of track value `v` (indices in `idx`).
-static bool build_note_track(Buf *t, const CantusMidiFile *m, uint16_t v, size_t n_tracknotes,
+static bool build_note_track(Buf *t,
+                             const CantusMidiFile *m,
+                             uint16_t v,
+                             size_t n_tracknotes,
                              WEvent *ev)
 {
   size_t nl = name_len(m, v);
@@ -899,8 +1012,8 @@ static bool build_note_track(Buf *t, const CantusMidiFile *m, uint16_t v, size_t
     if (x->track != v) {
       continue;
     }
-    ev[n++] = (WEvent){x->on_tick, 1, (uint8_t)(0x90 | x->channel), x->pitch, x->velocity};
-    ev[n++] = (WEvent){x->off_tick, 0, (uint8_t)(0x80 | x->channel), x->pitch, 64};
+    ev[n++] = (WEvent){ x->on_tick, 1, (uint8_t)(0x90 | x->channel), x->pitch, x->velocity };
+    ev[n++] = (WEvent){ x->off_tick, 0, (uint8_t)(0x80 | x->channel), x->pitch, 64 };
   }
   if (!merge_sort(ev, n, sizeof *ev, compare_wevents)) {
     return false;
@@ -921,8 +1034,7 @@ static bool build_note_track(Buf *t, const CantusMidiFile *m, uint16_t v, size_t
   return true;
 }
 
-static CantusStatus write_file(const char *path, const uint8_t *d, size_t size,
-                               CantusError *err)
+static CantusStatus write_file(const char *path, const uint8_t *d, size_t size, CantusError *err)
 {
   size_t plen = strlen(path);
   char *tmp = malloc(plen + 5);
@@ -934,7 +1046,7 @@ static CantusStatus write_file(const char *path, const uint8_t *d, size_t size,
   FILE *f = fopen(tmp, "wb");
   if (!f) {
     CantusStatus st =
-        cantus_error(err, CANTUS_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+      cantus_error(err, CANTUS_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
     free(tmp);
     return st;
   }
@@ -970,7 +1082,7 @@ CantusStatus cantus_midi_write(const char *path, const CantusMidiFile *m, Cantus
   uint16_t *tracks = malloc((m->n_notes + 1) * sizeof *tracks);
   size_t *counts = NULL;
   WEvent *ev = NULL;
-  Buf file = {0}, body = {0};
+  Buf file = { 0 }, body = { 0 };
   st = CANTUS_ERR_NO_MEMORY;
   if (!tempos || !sigs || !tracks) {
     goto done;
@@ -1002,8 +1114,8 @@ CantusStatus cantus_midi_write(const char *path, const CantusMidiFile *m, Cantus
     counts[n_distinct - 1]++;
   }
   if (n_distinct + 1 > 0xFFFF) {
-    st = cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: %zu note tracks are too many to write",
-                      path, n_distinct);
+    st = cantus_error(
+      err, CANTUS_ERR_TOO_LARGE, "%s: %zu note tracks are too many to write", path, n_distinct);
     goto done;
   }
   size_t max_count = 0;
@@ -1014,7 +1126,7 @@ CantusStatus cantus_midi_write(const char *path, const CantusMidiFile *m, Cantus
   if (!ev) {
     goto done;
   }
-  uint8_t hdr[14] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1};
+  uint8_t hdr[14] = { 'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1 };
   hdr[10] = (uint8_t)((n_distinct + 1) >> 8);
   hdr[11] = (uint8_t)(n_distinct + 1);
   hdr[12] = (uint8_t)(m->tpq >> 8);
@@ -1028,8 +1140,8 @@ CantusStatus cantus_midi_write(const char *path, const CantusMidiFile *m, Cantus
       goto done;
     }
     if (body.len > UINT32_MAX) {
-      st = cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: track %zu is too long to write", path,
-                        i + 1);
+      st =
+        cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: track %zu is too long to write", path, i + 1);
       goto done;
     }
     put_chunk(&file, &body);
