@@ -168,41 +168,57 @@ static void gates_scalar(int n,
 
 // ---- matrix-vector products, scalar ------------------------------------------
 
-// Half -> float, exact, without branches so the compiler can vectorise the
-// panel loop.  Subnormal halves go through an exact int -> float conversion,
-// not a denormal float, so the result does not depend on the caller's
-// DAZ/FTZ mode.
+// Half -> float, exact for every half (checked against F16C for all 65536),
+// with integer masks instead of branches so the compiler vectorises the
+// panel loop.  A subnormal half is built as 2^-14 (1 + m/1024) - 2^-14, from
+// normal floats only, so the result does not depend on DAZ/FTZ.
 static inline float f16_to_f32(uint16_t h)
 {
   uint32_t em = h & 0x7fffu;
-  // Rebias the exponent 15 -> 127, or keep it all-ones for Inf and NaN.
-  uint32_t bits = (em << 13) + (em >= 0x7c00u ? 0x70000000u : 0x38000000u);
-  float nrm;
-  memcpy(&nrm, &bits, sizeof nrm);
-  float sub = (float)em * 0x1p-24f;
-  float mag = em < 0x400u ? sub : nrm;
-  return (h & 0x8000u) ? -mag : mag;
+  uint32_t sub = 0u - (uint32_t)(em < 0x400u);   // all ones for zero/subnormal
+  uint32_t inf = 0u - (uint32_t)(em >= 0x7c00u); // all ones for Inf/NaN
+  // Rebias the exponent 15 -> 127 (Inf/NaN: to 255; subnormal: as if e = 1).
+  uint32_t bits = (em << 13) + 0x38000000u + (sub & 0x00800000u) + (inf & 0x38000000u);
+  uint32_t k_bits = sub & 0x38800000u; // 2^-14 or +0
+  float f, k;
+  memcpy(&f, &bits, sizeof f);
+  memcpy(&k, &k_bits, sizeof k);
+  f -= k;
+  memcpy(&bits, &f, sizeof bits);
+  bits |= (uint32_t)(h & 0x8000u) << 16;
+  memcpy(&f, &bits, sizeof f);
+  return f;
 }
 
-// acc[0:16] += the panel's n columns from wp times x[0:n].
+// acc[0:16] += the panel's n columns from wp times x[0:n].  The local copy
+// keeps the accumulators in registers (acc might alias x as far as the
+// compiler knows).
 static void panel_f32(float *acc, const float *wp, const float *x, int n)
 {
+  float a[PANEL];
+  memcpy(a, acc, sizeof a);
   for (int j = 0; j < n; j++) {
     const float *wj = wp + (size_t)j * PANEL;
+    const float xj = x[j];
     for (int i = 0; i < PANEL; i++) {
-      acc[i] += wj[i] * x[j];
+      a[i] += wj[i] * xj;
     }
   }
+  memcpy(acc, a, sizeof a);
 }
 
 static void panel_f16(float *acc, const uint16_t *wp, const float *x, int n)
 {
+  float a[PANEL];
+  memcpy(a, acc, sizeof a);
   for (int j = 0; j < n; j++) {
     const uint16_t *wj = wp + (size_t)j * PANEL;
+    const float xj = x[j];
     for (int i = 0; i < PANEL; i++) {
-      acc[i] += f16_to_f32(wj[i]) * x[j];
+      a[i] += f16_to_f32(wj[i]) * xj;
     }
   }
+  memcpy(acc, a, sizeof a);
 }
 
 // y = bias + W [x1; x2] for W (m, n1+n2) in panel layout; bias may alias y.
