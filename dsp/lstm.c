@@ -274,27 +274,31 @@ static void matvec_f16_scalar(const uint16_t *w,
 
 // ---- dispatch ------------------------------------------------------------------
 
-#if defined(__x86_64__)
-// F16C from CPUID leaf 1 (clang's __builtin_cpu_supports does not know it).
-static bool cpu_has_f16c(void)
-{
-  unsigned a, b, c, d;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-}
-#endif
-
-// __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512
-// register state (XGETBV), so a family it reports can run.
+// CPUID and XGETBV directly (no libgcc __cpu_model, which would also be an
+// extra dynamic symbol in the plugin): a family is usable when the CPU has
+// its instructions and the OS saves its register state.
 static CantusIsa detect_isa(void)
 {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  const bool fma_f16c = __builtin_cpu_supports("fma") && cpu_has_f16c();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && fma_f16c) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) {
+    return CANTUS_ISA_SCALAR;
+  }
+  const bool fma = c & bit_FMA, f16c = c & bit_F16C, osxsave = c & bit_OSXSAVE;
+  if (!osxsave || !(c & bit_AVX) || !fma || !f16c) {
+    return CANTUS_ISA_SCALAR;
+  }
+  unsigned xlo, xhi;
+  __asm__ __volatile__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+  (void)xhi;
+  if ((xlo & 0x6u) != 0x6u || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    return CANTUS_ISA_SCALAR; // no YMM state
+  }
+  const unsigned avx512 = bit_AVX512F | bit_AVX512DQ | bit_AVX512BW | bit_AVX512VL;
+  if ((b & avx512) == avx512 && (xlo & 0xe6u) == 0xe6u) { // + opmask, ZMM state
     return CANTUS_ISA_AVX512;
   }
-  if (__builtin_cpu_supports("avx2") && fma_f16c) {
+  if (b & bit_AVX2) {
     return CANTUS_ISA_AVX2;
   }
 #endif

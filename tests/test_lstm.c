@@ -653,6 +653,38 @@ TEST(lstm_fp16_storage_saturates)
   model_free(&m);
 }
 
+// AVX2 and AVX-512 run the same operations in the same order (the 16-row
+// panel is two 8-wide halves for AVX2), so their results agree bit for bit
+// and a model generates the same notes on any AVX2-or-better machine.
+TEST(lstm_avx2_and_avx512_agree_bitwise)
+{
+  if (!use_isa(CANTUS_ISA_AVX512) || !use_isa(CANTUS_ISA_AVX2)) {
+    return;
+  }
+  CantusDims d = make_dims(3, 48, 300);
+  Model m;
+  model_init(&m, &d, 14);
+  for (int wt = 0; wt < 2; wt++) {
+    Rt a, b;
+    rt_init(&a, &m, (CantusWeightType)wt);
+    rt_init(&b, &m, (CantusWeightType)wt);
+    float la[300], lb[300];
+    int same = 1;
+    for (int t = 0; t < 50; t++) {
+      cantus_lstm_force_isa(CANTUS_ISA_AVX2);
+      cantus_lstm_step(&a.net, &a.st, (t * 37) % 300, t % 12, t % 7, la);
+      cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+      cantus_lstm_step(&b.net, &b.st, (t * 37) % 300, t % 12, t % 7, lb);
+      same &= memcmp(la, lb, sizeof la) == 0;
+      same &= memcmp(a.st.hc, b.st.hc, cantus_lstm_state_floats(&d) * sizeof(float)) == 0;
+    }
+    CHECK_MSG(same, "%s weights", wt ? "fp16" : "fp32");
+    rt_free(&a);
+    rt_free(&b);
+  }
+  model_free(&m);
+}
+
 TEST(lstm_force_isa_clamps_and_names)
 {
   CantusIsa best = cantus_lstm_force_isa(CANTUS_ISA_AVX512);
