@@ -90,15 +90,31 @@ static uint16_t f32_to_f16(float f)
 // The same polynomials as the SIMD kernels (Cephes expf/tanhf, ~1-2 ulp), so
 // every family computes the same function and the scalar path needs no libm.
 
-static float exp_poly(float x)
+// c ? a : b as a bit mask: GCC (with its default -ftrapping-math) will not
+// if-convert a float ?: that feeds arithmetic, and a branch stops the
+// vectoriser.
+static inline float select_f(int c, float a, float b)
 {
-  x = x > CANTUS_ACT_EXP_HI ? CANTUS_ACT_EXP_HI : x;
-  x = x < CANTUS_ACT_EXP_LO ? CANTUS_ACT_EXP_LO : x;
-  // floor(x log2 e + 1/2) by truncation (t is in -126..128, so the int is
-  // exact); floorf would be a libm call on baseline x86-64.
-  float t = x * CANTUS_ACT_LOG2E + 0.5f;
-  float n = (float)(int32_t)t;
-  n = n > t ? n - 1.0f : n;
+  uint32_t m = 0u - (uint32_t)c, ab, bb;
+  memcpy(&ab, &a, sizeof ab);
+  memcpy(&bb, &b, sizeof bb);
+  ab = (ab & m) | (bb & ~m);
+  memcpy(&a, &ab, sizeof a);
+  return a;
+}
+
+static inline __attribute__((always_inline)) float exp_poly(float x)
+{
+  x = select_f(x > CANTUS_ACT_EXP_HI, CANTUS_ACT_EXP_HI, x);
+  x = select_f(x < CANTUS_ACT_EXP_LO, CANTUS_ACT_EXP_LO, x);
+  // n = x log2 e rounded to nearest by the 1.5 * 2^23 trick (|x log2 e| <
+  // 2^22); the sum's low mantissa bits then hold n + 2^22, which gives the
+  // exponent of 2^n with integer operations only (no libm floorf, no float
+  // -> int conversion, so the chunk loops vectorise).
+  float m = x * CANTUS_ACT_LOG2E + 0x1.8p23f;
+  float n = m - 0x1.8p23f;
+  uint32_t mb;
+  memcpy(&mb, &m, sizeof mb);
   float r = x - n * CANTUS_ACT_LN2_HI;
   r = r - n * CANTUS_ACT_LN2_LO;
   float z = r * r;
@@ -109,34 +125,34 @@ static float exp_poly(float x)
   y = y * r + CANTUS_ACT_EP4;
   y = y * r + CANTUS_ACT_EP5;
   y = y * z + r + 1.0f;
-  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; // n in -126..127
+  uint32_t bits = (mb - 0x4b400000u + 127u) << 23; // 2^n, n in -126..127
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   return y * scale;
 }
 
-static float sigmoid_poly(float x)
+static inline __attribute__((always_inline)) float sigmoid_poly(float x)
 {
   return 1.0f / (1.0f + exp_poly(-x));
 }
 
-static float tanh_poly(float x)
+// Both branches and a select, so the chunk loops below vectorise.
+static inline __attribute__((always_inline)) float tanh_poly(float x)
 {
   float ax = fabsf(x);
-  if (ax < CANTUS_ACT_TANH_SPLIT) {
-    float z = x * x;
-    float y = CANTUS_ACT_TP0;
-    y = y * z + CANTUS_ACT_TP1;
-    y = y * z + CANTUS_ACT_TP2;
-    y = y * z + CANTUS_ACT_TP3;
-    y = y * z + CANTUS_ACT_TP4;
-    return y * z * x + x;
-  }
+  float z = x * x;
+  float y = CANTUS_ACT_TP0;
+  y = y * z + CANTUS_ACT_TP1;
+  y = y * z + CANTUS_ACT_TP2;
+  y = y * z + CANTUS_ACT_TP3;
+  y = y * z + CANTUS_ACT_TP4;
+  float small = y * z * x + x;
   float t = 1.0f - 2.0f / (exp_poly(2.0f * ax) + 1.0f);
-  return x < 0.0f ? -t : t;
+  float big = copysignf(t, x);
+  return select_f(ax < CANTUS_ACT_TANH_SPLIT, small, big);
 }
 
-static float flush_denormal(float v)
+static inline float flush_denormal(float v)
 {
   return fabsf(v) < FLT_MIN ? 0.0f : v;
 }
@@ -148,20 +164,35 @@ static void gates_scalar(int n,
                          float *h,
                          float *act)
 {
-  for (int j = 0; j < n; j++) {
-    float i = sigmoid_poly(pre[j]);
-    float f = sigmoid_poly(pre[n + j]);
-    float g = tanh_poly(pre[2 * n + j]);
-    float o = sigmoid_poly(pre[3 * n + j]);
-    float cj = flush_denormal(f * c_prev[j] + i * g);
-    c[j] = cj;
-    // h is flushed too: a denormal h would make the next products denormal.
-    h[j] = flush_denormal(o * tanh_poly(cj));
+  enum { CHUNK = 16 };
+  // Fixed-size chunks of plain loops: the compiler vectorises them with
+  // whatever the baseline ISA offers (SSE2, NEON).
+  for (int j0 = 0; j0 < n; j0 += CHUNK) {
+    float a[4][CHUNK] = { { 0 } }, cv[CHUNK] = { 0 }, hv[CHUNK];
+    const int len = n - j0 < CHUNK ? n - j0 : CHUNK;
+    for (int g = 0; g < 4; g++) {
+      memcpy(a[g], pre + g * n + j0, (size_t)len * sizeof(float));
+    }
+    memcpy(cv, c_prev + j0, (size_t)len * sizeof(float));
+    for (int j = 0; j < CHUNK; j++) {
+      a[0][j] = sigmoid_poly(a[0][j]);
+      a[1][j] = sigmoid_poly(a[1][j]);
+      a[2][j] = tanh_poly(a[2][j]);
+      a[3][j] = sigmoid_poly(a[3][j]);
+    }
+    for (int j = 0; j < CHUNK; j++) {
+      cv[j] = flush_denormal(a[1][j] * cv[j] + a[0][j] * a[2][j]);
+    }
+    for (int j = 0; j < CHUNK; j++) {
+      // h is flushed too: a denormal h would make the next products denormal.
+      hv[j] = flush_denormal(a[3][j] * tanh_poly(cv[j]));
+    }
+    memcpy(c + j0, cv, (size_t)len * sizeof(float));
+    memcpy(h + j0, hv, (size_t)len * sizeof(float));
     if (act) {
-      act[j] = i;
-      act[n + j] = f;
-      act[2 * n + j] = g;
-      act[3 * n + j] = o;
+      for (int g = 0; g < 4; g++) {
+        memcpy(act + g * n + j0, a[g], (size_t)len * sizeof(float));
+      }
     }
   }
 }

@@ -161,8 +161,9 @@ INL TGT2 __m256 exp_avx2(__m256 x)
 {
   x = _mm256_min_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_HI));
   x = _mm256_max_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_LO));
-  __m256 n = _mm256_floor_ps(
-    _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(CANTUS_ACT_LOG2E)), _mm256_set1_ps(0.5f)));
+  // n = x log2 e rounded to nearest, as the scalar path's 1.5 * 2^23 trick.
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(CANTUS_ACT_LOG2E)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_HI), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_LO), r);
   __m256 z = _mm256_mul_ps(r, r);
@@ -331,9 +332,8 @@ INL TGT512 __m512 exp_avx512(__m512 x)
 {
   x = _mm512_min_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_HI));
   x = _mm512_max_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_LO));
-  __m512 n = _mm512_roundscale_ps(
-    _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(CANTUS_ACT_LOG2E)), _mm512_set1_ps(0.5f)),
-    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(CANTUS_ACT_LOG2E)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_HI), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_LO), r);
   __m512 z = _mm512_mul_ps(r, r);
