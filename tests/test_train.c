@@ -346,3 +346,240 @@ TEST(train_adamw_matches_closed_form)
   free(m);
   free(v);
 }
+
+// ---- corpus: tokens, positions, snapping ---------------------------------------------
+
+typedef struct {
+  uint32_t on, off;
+  uint8_t pitch, channel;
+  uint16_t track;
+} NoteSpec;
+
+static CantusMidiFile *make_midi(const NoteSpec *ns, size_t n, uint8_t ts_num, uint8_t ts_den,
+                                 uint16_t n_tracks)
+{
+  CantusMidiFile *m = NULL;
+  CantusError err;
+  if (cantus_midi_alloc(n, n_tracks, &m, &err) != CANTUS_OK) {
+    return NULL;
+  }
+  m->tpq = 480;
+  for (size_t i = 0; i < n; i++) {
+    m->notes[i] = (CantusMidiNote){.on_tick = ns[i].on, .off_tick = ns[i].off, .pitch = ns[i].pitch,
+                                   .velocity = 80, .channel = ns[i].channel, .track = ns[i].track};
+  }
+  m->n_notes = n;
+  if (ts_num) {
+    m->timesigs[0] = (CantusMidiTimeSig){0, ts_num, ts_den};
+    m->n_timesigs = 1;
+  }
+  return m;
+}
+
+TEST(train_corpus_token_order_and_positions)
+{
+  // 3/4 at 480 ticks per quarter onto a 12-tick grid (40 file ticks per grid tick).
+  const NoteSpec ns[] = {
+      {0, 480, 60, 0, 1},      // quarter
+      {0, 240, 64, 0, 1},      // eighth, same onset: ONs ascending
+      {480, 970, 67, 0, 1},    // offset 970 snaps to grid 24 (moved 0.25 tick)
+      {4320, 4800, 60, 0, 1},  // after a gap of 84 ticks: SHIFT48 + SHIFT36
+  };
+  CantusMidiFile *mf = make_midi(ns, 4, 3, 4, 2);
+  CantusCorpus c;
+  memset(&c, 0, sizeof c);
+  CantusCorpusOptions opt = cantus_corpus_options_default();
+  c.vocab = opt.vocab;
+  CantusPiece pc;
+  memset(&pc, 0, sizeof pc);
+  CantusError err;
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
+  const CantusVocab *v = &opt.vocab;
+  const int want[][3] = {
+      {CANTUS_TOK_START, 0, 0},
+      {cantus_vocab_note_on(v, 60), 0, 0},
+      {cantus_vocab_note_on(v, 64), 0, 0},
+      {cantus_vocab_shift(v, 6), 0, 0},
+      {cantus_vocab_note_off(v, 64), 6, 0},
+      {cantus_vocab_shift(v, 6), 6, 0},
+      {cantus_vocab_note_off(v, 60), 0, 1},  // tick 12: OFF before ON
+      {cantus_vocab_note_on(v, 67), 0, 1},
+      {cantus_vocab_shift(v, 12), 0, 1},
+      {cantus_vocab_note_off(v, 67), 0, 2},  // tick 24
+      {cantus_vocab_shift(v, 48), 0, 2},
+      {cantus_vocab_shift(v, 36), 0, 0},     // tick 72 = bar 2
+      {cantus_vocab_note_on(v, 60), 0, 0},   // tick 108 = bar 3
+      {cantus_vocab_shift(v, 12), 0, 0},
+      {cantus_vocab_note_off(v, 60), 0, 1},  // tick 120
+      {CANTUS_TOK_END, 0, 1},
+  };
+  const int n_want = (int)(sizeof want / sizeof want[0]);
+  CHECK_EQ(pc.n_tok, n_want);
+  for (int i = 0; i < n_want && i < (int)pc.n_tok; i++) {
+    char a[16], b[16];
+    cantus_vocab_name(v, pc.tok[i], a, sizeof a);
+    cantus_vocab_name(v, want[i][0], b, sizeof b);
+    CHECK_MSG(pc.tok[i] == want[i][0] && pc.pos_tick[i] == want[i][1] &&
+                  pc.pos_beat[i] == want[i][2],
+              "token %d: got %s@(%d,%d), want %s@(%d,%d)", i, a, pc.pos_tick[i], pc.pos_beat[i], b,
+              want[i][1], want[i][2]);
+  }
+  CHECK_EQ(c.n_onsets, 4);
+  CHECK_EQ(c.n_onsets_moved, 0);
+  CHECK_EQ(c.n_offsets_moved, 1);
+  CHECK_NEAR(c.offset_moved_max, 0.25, 1e-9);
+  CHECK_EQ(pc.pitch_min, 60);
+  CHECK_EQ(pc.pitch_max, 67);
+  CHECK_EQ(pc.ts_num, 3);
+  cantus_corpus_piece_free(&pc);
+  cantus_midi_free(mf);
+}
+
+TEST(train_corpus_tracks_drums_range_overlaps)
+{
+  const NoteSpec ns[] = {
+      {0, 480, 72, 0, 1},      // melody
+      {0, 960, 48, 1, 2},      // bass (channel 2 in 1-based terms)
+      {0, 120, 36, 9, 3},      // drum: skipped by default
+      {0, 480, 10, 0, 1},      // below the pitch range: dropped
+      {240, 720, 72, 0, 1},    // re-strike of 72 while sounding: the first is cut at 240
+      {240, 300, 48, 1, 2},    // same pitch as the held bass, later: cuts it
+      {960, 961, 74, 0, 1},    // shorter than a grid tick: lengthened to one tick
+  };
+  CantusMidiFile *mf = make_midi(ns, 7, 4, 4, 4);
+  snprintf(mf->track_names[1], 64, "melody");
+  snprintf(mf->track_names[2], 64, "bass");
+  snprintf(mf->track_names[3], 64, "drums");
+  CantusCorpusOptions opt = cantus_corpus_options_default();
+  CantusCorpus c;
+  memset(&c, 0, sizeof c);
+  c.vocab = opt.vocab;
+  CantusPiece pc;
+  memset(&pc, 0, sizeof pc);
+  CantusError err;
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
+  CHECK_EQ(c.n_drum_notes, 1);
+  CHECK_EQ(c.n_out_of_range, 1);
+  CHECK_EQ(c.n_merged, 2);
+  CHECK_EQ(c.n_lengthened, 1);
+  CHECK_EQ(pc.n_notes, 5);
+  // The stream is valid: no ON of a sounding pitch, no OFF of a silent one.
+  uint8_t on[128] = {0};
+  for (uint32_t i = 1; i + 1 < pc.n_tok; i++) {
+    int val;
+    CantusEventKind k = cantus_vocab_decode(&opt.vocab, pc.tok[i], &val);
+    if (k == CANTUS_EV_NOTE_ON) {
+      CHECK(!on[val]);
+      on[val] = 1;
+    } else if (k == CANTUS_EV_NOTE_OFF) {
+      CHECK(on[val]);
+      on[val] = 0;
+    }
+  }
+  for (int p = 0; p < 128; p++) {
+    CHECK(!on[p]);
+  }
+  cantus_corpus_piece_free(&pc);
+  // Only the melody track, by name and by channel; drums kept on request.
+  memset(&c, 0, sizeof c);
+  opt.tracks = "Melody";
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
+  CHECK_EQ(pc.n_notes, 3);
+  CHECK_EQ(pc.pitch_min, 72);
+  cantus_corpus_piece_free(&pc);
+  opt.tracks = "ch2";
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
+  CHECK_EQ(pc.n_notes, 2);
+  CHECK_EQ(pc.pitch_max, 48);
+  cantus_corpus_piece_free(&pc);
+  opt.tracks = "viola";
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_ERR_FORMAT);
+  CHECK(strstr(err.msg, "kept tracks") != NULL);
+  opt.tracks = NULL;
+  opt.keep_drums = true;
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
+  CHECK_EQ(pc.n_notes, 6);
+  cantus_corpus_piece_free(&pc);
+  cantus_midi_free(mf);
+}
+
+TEST(train_corpus_time_signature_changes)
+{
+  // 4/4 for one bar (48 ticks), then 6/8 (36 ticks per bar) from tick 48.
+  uint32_t ts_tick[2] = {0, 48}, ts_bar[2] = {48, 36};
+  CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 0), 0);
+  CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 47), 47);
+  CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 48), 0);
+  CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 48 + 36 + 5), 5);
+  // A file without a time signature is 4/4 from tick 0; a first signature
+  // after tick 0 has 4/4 before it.
+  const NoteSpec ns[] = {{0, 480, 60, 0, 0}, {480 * 5, 480 * 6, 62, 0, 0}};
+  CantusMidiFile *mf = make_midi(ns, 2, 0, 0, 1);
+  CantusCorpusOptions opt = cantus_corpus_options_default();
+  CantusCorpus c;
+  memset(&c, 0, sizeof c);
+  CantusPiece pc;
+  memset(&pc, 0, sizeof pc);
+  CantusError err;
+  CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
+  // ON62 sits at tick 60: beat 1 of bar 2 in 4/4.
+  int at = -1;
+  for (uint32_t i = 0; i < pc.n_tok; i++) {
+    if (pc.tok[i] == cantus_vocab_note_on(&opt.vocab, 62)) {
+      at = (int)i;
+    }
+  }
+  CHECK(at > 0);
+  if (at > 0) {
+    CHECK_EQ(pc.pos_beat[at], 1);
+    CHECK_EQ(pc.pos_tick[at], 0);
+  }
+  cantus_corpus_piece_free(&pc);
+  cantus_midi_free(mf);
+}
+
+// ---- n-gram ---------------------------------------------------------------------------
+
+TEST(train_ngram_normalised_and_learns)
+{
+  const int V = 12;
+  CantusNgram *ng = NULL;
+  CantusError err;
+  CHECK_EQ(cantus_ngram_new(4, V, &ng, &err), CANTUS_OK);
+  // A repeating pattern 2 3 4 5 2 3 4 5 ... and some noise.
+  uint16_t seq[200];
+  seq[0] = 0;
+  for (int i = 1; i < 200; i++) {
+    seq[i] = (uint16_t)(2 + (i - 1) % 4);
+  }
+  uint16_t noise[50];
+  noise[0] = 0;
+  for (int i = 1; i < 50; i++) {
+    noise[i] = (uint16_t)(1 + (i * 7) % (V - 1));
+  }
+  cantus_ngram_add(ng, seq, 200);
+  cantus_ngram_add(ng, noise, 50);
+  cantus_ngram_finish(ng);
+  for (int order = 1; order <= 4; order++) {
+    // sum over w of p(w | 0 2 3) = 1
+    uint16_t ctx[5] = {0, 2, 3, 4, 0};
+    uint64_t n0, n1;
+    double base = cantus_ngram_nll(ng, order, ctx, 4, &n0);
+    double total = 0.0;
+    for (int w = 0; w < V; w++) {
+      ctx[4] = (uint16_t)w;
+      double l = cantus_ngram_nll(ng, order, ctx, 5, &n1);
+      total += exp(-(l - base));
+    }
+    CHECK_NEAR(total, 1.0, 1e-9);
+    CHECK_EQ(n0, 3);
+    CHECK_EQ(n1, 4);
+  }
+  // The pattern is predictable at order 4, not at order 1.
+  uint64_t n;
+  double l1 = cantus_ngram_nll(ng, 1, seq, 100, &n) / (double)n;
+  double l4 = cantus_ngram_nll(ng, 4, seq, 100, &n) / (double)n;
+  CHECK(l1 > 1.0);
+  CHECK(l4 < 0.2);
+  cantus_ngram_free(ng);
+}

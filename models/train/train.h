@@ -213,6 +213,7 @@ typedef struct {
   int n_corpus_dirs;
   const char *out_path;      // model file; log CSV/SVG/checkpoint derive from it
   const char *resume_path;   // checkpoint to continue from, or NULL
+  const char *log_prefix;    // PREFIX.csv/.svg/.ckpt; NULL = out_path without .cantus
   const char *base_path;     // --base model for --add-style, or NULL
   const char *add_style;     // new style name (with base_path)
   bool add_style_output;     // also train w_out/b_out
@@ -229,6 +230,7 @@ typedef struct {
   double max_minutes;        // 0 = no limit
   long max_steps;            // 0 = no limit (tests)
   const char *command_line;  // recorded in the metadata
+  const char *argv_packed;   // the arguments joined by '\x1f', kept in checkpoints
   const char *model_name;
   bool progress_tty;         // draw a progress bar (else log lines)
   FILE *log;
@@ -252,6 +254,9 @@ CantusTrainConfig cantus_train_config_default(void);
 extern volatile int cantus_train_interrupt;
 CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *res,
                               CantusError *err);
+
+// The packed arguments a checkpoint was made with (malloc'd), or NULL.
+char *cantus_train_checkpoint_command(const char *path, CantusError *err);
 
 // Fills a model's parameters with the initialisation used for training.
 void cantus_train_init_params(const CantusDims *d, uint64_t seed, float *flat);

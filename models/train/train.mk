@@ -15,7 +15,9 @@ TRAIN_LIB_SRC := $(filter-out $(TRAIN_MAINS),$(sort $(wildcard models/train/*.c)
 TRAIN_LIB_OBJ := $(TRAIN_LIB_SRC:%.c=$(B)/obj/%.o)
 TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/train/main.c,models/train/train.c,$(wildcard $(TRAIN_MAINS))))
 
-$(B)/obj/models/train/%.o: XCFLAGS += $(OPENBLAS_CFLAGS) -Imodels/train
+# -iquote instead of -I for dsp/: dsp/sched.h must not shadow the system
+# <sched.h> that <pthread.h> and OpenBLAS's cblas.h rely on.
+$(B)/obj/models/train/%.o: XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp $(OPENBLAS_CFLAGS) -Imodels/train
 $(B)/obj/tests/test_train.o: XCFLAGS += -Imodels/train
 
 # The C test runner links the trainer code (minus its mains) and OpenBLAS.

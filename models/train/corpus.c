@@ -1,0 +1,766 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Corpus reading for the trainer: folders of Standard MIDI Files (one
+// sub-folder per style, optional split.tsv) through the shared MIDI reader
+// into token streams on the model's grid, with the metric position of every
+// token.  Tracks are merged (drum channel skipped, or only named tracks /
+// channels kept); onsets and offsets are snapped to the grid and counted.
+// Stream per piece: START, then at each tick NOTE_OFFs (ascending pitch),
+// then NOTE_ONs (ascending pitch), SHIFTs to the next event tick (gaps over
+// n_shift split into several), END after the last event.  Non-RT.
+#include "train.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+CantusCorpusOptions cantus_corpus_options_default(void)
+{
+  return (CantusCorpusOptions){.tracks = NULL,
+                               .keep_drums = false,
+                               .styles = NULL,
+                               .vocab = cantus_vocab_default(),
+                               .n_pos_beat = 8,
+                               .max_tokens = 1000000,
+                               .quiet = false};
+}
+
+void cantus_corpus_piece_free(CantusPiece *p)
+{
+  free(p->path);
+  free(p->tok);
+  free(p->pos_tick);
+  free(p->pos_beat);
+  memset(p, 0, sizeof *p);
+}
+
+void cantus_corpus_free(CantusCorpus *c)
+{
+  for (int i = 0; i < c->n_pieces; i++) {
+    cantus_corpus_piece_free(&c->pieces[i]);
+  }
+  free(c->pieces);
+  memset(c, 0, sizeof *c);
+}
+
+int cantus_corpus_find_style(const CantusCorpus *c, const char *name)
+{
+  for (int i = 0; i < c->n_styles; i++) {
+    if (strcasecmp(c->styles[i].name, name) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+// ---- the track filter -----------------------------------------------------------
+
+// true when the comma list `list` names this track or channel (chN, 1-based).
+static bool track_selected(const char *list, const char *track_name, int channel)
+{
+  if (!list || !*list) {
+    return true;
+  }
+  const char *s = list;
+  while (*s) {
+    const char *e = strchr(s, ',');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    if (len > 2 && (s[0] == 'c' || s[0] == 'C') && (s[1] == 'h' || s[1] == 'H') &&
+        isdigit((unsigned char)s[2])) {
+      if (atoi(s + 2) == channel + 1) {
+        return true;
+      }
+    } else if (len > 0 && strlen(track_name) == len && strncasecmp(s, track_name, len) == 0) {
+      return true;
+    }
+    s += len;
+    if (*s == ',') {
+      s++;
+    }
+  }
+  return false;
+}
+
+static bool list_has(const char *list, const char *name)
+{
+  return track_selected(list, name, -100);
+}
+
+// ---- tokenising one file ----------------------------------------------------------
+
+typedef struct {
+  uint32_t on, off;
+  uint8_t pitch;
+} Note;
+
+static int cmp_note(const void *a, const void *b)
+{
+  const Note *x = a, *y = b;
+  if (x->on != y->on) {
+    return x->on < y->on ? -1 : 1;
+  }
+  if (x->pitch != y->pitch) {
+    return x->pitch < y->pitch ? -1 : 1;
+  }
+  return x->off > y->off ? -1 : (x->off < y->off ? 1 : 0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+// File ticks -> grid ticks, rounded to nearest (ties up); *moved receives
+// the distance in grid ticks.
+static uint32_t snap(uint64_t t, uint32_t file_tpq, uint32_t grid, double *moved)
+{
+  uint64_t num = t * grid;
+  uint64_t g = (2 * num + file_tpq) / (2 * (uint64_t)file_tpq);
+  int64_t diff = (int64_t)(g * file_tpq) - (int64_t)num;
+  *moved = (double)(diff < 0 ? -diff : diff) / (double)file_tpq;
+  return (uint32_t)g;
+}
+
+uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick, const uint32_t *ts_bar_len,
+                                   int n_ts, uint32_t t)
+{
+  int i = 0;
+  while (i + 1 < n_ts && ts_tick[i + 1] <= t) {
+    i++;
+  }
+  return (t - ts_tick[i]) % ts_bar_len[i];
+}
+
+CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
+                                    const CantusCorpusOptions *opt, CantusPiece *pc,
+                                    CantusError *err)
+{
+  const CantusVocab *v = &opt->vocab;
+  const uint32_t g = v->tpq, ftpq = mf->tpq ? mf->tpq : 480;
+  const int npb = opt->n_pos_beat;
+  uint64_t n_drum = 0, n_filt = 0, n_range = 0, n_len = 0, n_merge = 0;
+  uint64_t on_moved = 0, off_moved = 0;
+  double on_sum = 0, off_sum = 0, on_max = 0, off_max = 0;
+
+  Note *notes = malloc((mf->n_notes ? mf->n_notes : 1) * sizeof *notes);
+  if (!notes) {
+    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < mf->n_notes; i++) {
+    const CantusMidiNote *mn = &mf->notes[i];
+    if (mn->channel == 9 && !opt->keep_drums) {
+      n_drum++;
+      continue;
+    }
+    const char *tname = (mf->track_names && mn->track < mf->n_tracks) ? mf->track_names[mn->track] : "";
+    if (!track_selected(opt->tracks, tname, mn->channel)) {
+      n_filt++;
+      continue;
+    }
+    if (mn->pitch < v->pitch_lo || mn->pitch > v->pitch_hi) {
+      n_range++;
+      continue;
+    }
+    double m1, m2;
+    Note nt = {snap(mn->on_tick, ftpq, g, &m1), snap(mn->off_tick, ftpq, g, &m2), mn->pitch};
+    if (m1 > 0) {
+      on_moved++;
+      on_sum += m1;
+      on_max = m1 > on_max ? m1 : on_max;
+    }
+    if (m2 > 0) {
+      off_moved++;
+      off_sum += m2;
+      off_max = m2 > off_max ? m2 : off_max;
+    }
+    if (nt.off <= nt.on) {
+      nt.off = nt.on + 1;
+      n_len++;
+    }
+    notes[n++] = nt;
+  }
+  if (n == 0) {
+    free(notes);
+    const char *why = mf->n_notes == 0          ? "no notes"
+                      : n_range && !n_filt && !n_drum ? "every note outside the pitch range"
+                                                : "no notes left on the kept tracks";
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s", why);
+  }
+  // Same pitch: notes starting together merge; a re-strike cuts the sounding note.
+  qsort(notes, n, sizeof *notes, cmp_note);
+  long last[128];
+  for (int p = 0; p < 128; p++) {
+    last[p] = -1;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++) {
+    Note nt = notes[i];
+    long j = last[nt.pitch];
+    if (j >= 0 && notes[j].on == nt.on) {
+      notes[j].off = nt.off > notes[j].off ? nt.off : notes[j].off;
+      n_merge++;
+      continue;
+    }
+    if (j >= 0 && notes[j].off > nt.on) {
+      notes[j].off = nt.on;
+      n_merge++;
+    }
+    notes[kept] = nt;
+    last[nt.pitch] = (long)kept;
+    kept++;
+  }
+  n = kept;
+
+  // Events: key = tick << 9 | on << 8 | pitch, so at one tick offs come first,
+  // each group in ascending pitch.
+  uint64_t *ev = malloc(2 * n * sizeof *ev);
+  if (!ev) {
+    free(notes);
+    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
+  }
+  int pmin = 127, pmax = 0;
+  for (size_t i = 0; i < n; i++) {
+    ev[2 * i] = (uint64_t)notes[i].on << 9 | 1u << 8 | notes[i].pitch;
+    ev[2 * i + 1] = (uint64_t)notes[i].off << 9 | notes[i].pitch;
+    pmin = notes[i].pitch < pmin ? notes[i].pitch : pmin;
+    pmax = notes[i].pitch > pmax ? notes[i].pitch : pmax;
+  }
+  free(notes);
+  qsort(ev, 2 * n, sizeof *ev, cmp_u64);
+  uint64_t last_tick = ev[2 * n - 1] >> 9;
+  // Upper bound of the token count: START, END, the events, and per gap
+  // ceil(gap / n_shift) shifts.
+  uint64_t est = 3 + 4 * (uint64_t)n + last_tick / v->n_shift;
+  uint32_t cap = opt->max_tokens ? opt->max_tokens : 1000000;
+  if (est > cap) {
+    free(ev);
+    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "too long (%llu notes over %llu ticks, cap %u tokens)",
+                        (unsigned long long)n, (unsigned long long)last_tick, cap);
+  }
+
+  // Time-signature map on the grid; an implicit 4/4 before the first one.
+  enum { MAX_TS = 256 };
+  uint32_t ts_tick[MAX_TS], ts_bar[MAX_TS];
+  int n_ts = 0;
+  uint8_t first_num = 4, first_den = 4;
+  for (size_t i = 0; i < mf->n_timesigs && n_ts < MAX_TS; i++) {
+    const CantusMidiTimeSig *ts = &mf->timesigs[i];
+    double dummy;
+    uint32_t t = snap(ts->tick, ftpq, g, &dummy);
+    uint32_t den = ts->den ? ts->den : 4;
+    uint32_t bar = (uint32_t)(((uint64_t)ts->num * 4 * g + den / 2) / den);
+    bar = bar ? bar : 1;
+    if (i == 0) {
+      first_num = ts->num ? ts->num : 4;
+      first_den = (uint8_t)den;
+    }
+    if (n_ts == 0 && t > 0) {
+      ts_tick[n_ts] = 0;
+      ts_bar[n_ts++] = 4 * g;
+    }
+    if (n_ts > 0 && ts_tick[n_ts - 1] == t) {
+      ts_bar[n_ts - 1] = bar;  // the last of several at one tick wins
+    } else {
+      ts_tick[n_ts] = t;
+      ts_bar[n_ts++] = bar;
+    }
+  }
+  if (n_ts == 0) {
+    ts_tick[0] = 0;
+    ts_bar[0] = 4 * g;
+    n_ts = 1;
+  }
+
+  size_t max_tok = (size_t)est;
+  pc->tok = malloc(max_tok * sizeof *pc->tok);
+  pc->pos_tick = malloc(max_tok);
+  pc->pos_beat = malloc(max_tok);
+  if (!pc->tok || !pc->pos_tick || !pc->pos_beat) {
+    free(ev);
+    cantus_corpus_piece_free(pc);
+    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
+  }
+  // Position of a token = the stream tick at which it is fed as input.
+  uint32_t k = 0;
+#define EMIT(token, tick)                                                          \
+  do {                                                                             \
+    uint32_t tib_ = cantus_corpus_tick_in_bar(ts_tick, ts_bar, n_ts, (tick));      \
+    uint32_t beat_ = tib_ / g;                                                     \
+    pc->tok[k] = (uint16_t)(token);                                                \
+    pc->pos_tick[k] = (uint8_t)(tib_ % g);                                         \
+    pc->pos_beat[k] = (uint8_t)(beat_ < (uint32_t)npb ? beat_ : (uint32_t)npb - 1); \
+    k++;                                                                           \
+  } while (0)
+  uint32_t cur = 0;
+  EMIT(CANTUS_TOK_START, 0u);
+  for (size_t i = 0; i < 2 * n; i++) {
+    uint32_t t = (uint32_t)(ev[i] >> 9);
+    while (cur < t) {
+      uint32_t step = t - cur < v->n_shift ? t - cur : v->n_shift;
+      EMIT(cantus_vocab_shift(v, (int)step), cur);
+      cur += step;
+    }
+    int pitch = (int)(ev[i] & 0xff);
+    int tok = (ev[i] >> 8 & 1) ? cantus_vocab_note_on(v, pitch) : cantus_vocab_note_off(v, pitch);
+    EMIT(tok, cur);
+  }
+  EMIT(CANTUS_TOK_END, cur);
+#undef EMIT
+  free(ev);
+  pc->n_tok = k;
+  pc->pitch_min = pmin;
+  pc->pitch_max = pmax;
+  pc->n_notes = (uint32_t)n;
+  pc->ts_num = first_num;
+  pc->ts_den = first_den;
+
+  c->n_onsets += n;
+  c->n_onsets_moved += on_moved;
+  c->n_offsets_moved += off_moved;
+  c->onset_moved_sum += on_sum;
+  c->offset_moved_sum += off_sum;
+  c->onset_moved_max = on_max > c->onset_moved_max ? on_max : c->onset_moved_max;
+  c->offset_moved_max = off_max > c->offset_moved_max ? off_max : c->offset_moved_max;
+  c->n_out_of_range += n_range;
+  c->n_lengthened += n_len;
+  c->n_merged += n_merge;
+  c->n_drum_notes += n_drum;
+  c->n_track_filtered += n_filt;
+  return CANTUS_OK;
+}
+
+// ---- folders ------------------------------------------------------------------------
+
+typedef struct {
+  char *key;  // "style/file.mid"
+  int split;
+} SplitEntry;
+
+static int cmp_split(const void *a, const void *b)
+{
+  return strcmp(((const SplitEntry *)a)->key, ((const SplitEntry *)b)->key);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// Sorted names in dir: sub-folders (want_dirs) or MIDI files.
+static char **list_dir(const char *dir, bool want_dirs, int *count)
+{
+  *count = 0;
+  DIR *d = opendir(dir);
+  if (!d) {
+    return NULL;
+  }
+  char **names = NULL;
+  int n = 0, cap = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') {
+      continue;
+    }
+    size_t len = strlen(e->d_name);
+    char *path = malloc(strlen(dir) + len + 2);
+    if (!path) {
+      break;
+    }
+    sprintf(path, "%s/%s", dir, e->d_name);
+    struct stat st;
+    bool is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    bool is_file = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    bool midi = len > 4 && (strcasecmp(e->d_name + len - 4, ".mid") == 0 ||
+                            (len > 5 && strcasecmp(e->d_name + len - 5, ".midi") == 0) ||
+                            strcasecmp(e->d_name + len - 4, ".smf") == 0);
+    if (want_dirs ? !is_dir : !(is_file && midi)) {
+      continue;
+    }
+    if (n == cap) {
+      cap = cap ? 2 * cap : 64;
+      char **nn = realloc(names, (size_t)cap * sizeof *nn);
+      if (!nn) {
+        break;
+      }
+      names = nn;
+    }
+    names[n] = strdup(e->d_name);
+    if (names[n]) {
+      n++;
+    }
+  }
+  closedir(d);
+  if (names) {
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+  }
+  *count = n;
+  return names;
+}
+
+static void free_list(char **l, int n)
+{
+  for (int i = 0; i < n; i++) {
+    free(l[i]);
+  }
+  free(l);
+}
+
+static SplitEntry *read_split(const char *dir, int *count, FILE *log)
+{
+  *count = 0;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/split.tsv", dir);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    return NULL;
+  }
+  SplitEntry *e = NULL;
+  int n = 0, cap = 0, bad = 0;
+  char line[2048];
+  while (fgets(line, sizeof line, f)) {
+    char *file = strtok(line, "\t\r\n");
+    char *style = file ? strtok(NULL, "\t\r\n") : NULL;
+    char *split = style ? strtok(NULL, "\t\r\n") : NULL;
+    if (!split || strcmp(file, "file") == 0) {
+      bad += split ? 0 : 1;
+      continue;
+    }
+    int s = strcmp(split, "train") == 0   ? CANTUS_SPLIT_TRAIN
+            : strcmp(split, "valid") == 0 ? CANTUS_SPLIT_VALID
+            : strcmp(split, "test") == 0  ? CANTUS_SPLIT_TEST
+                                          : -1;
+    if (s < 0) {
+      bad++;
+      continue;
+    }
+    if (n == cap) {
+      cap = cap ? 2 * cap : 1024;
+      SplitEntry *ne = realloc(e, (size_t)cap * sizeof *ne);
+      if (!ne) {
+        break;
+      }
+      e = ne;
+    }
+    e[n].key = strdup(file);
+    e[n].split = s;
+    if (e[n].key) {
+      n++;
+    }
+  }
+  fclose(f);
+  if (bad && log) {
+    fprintf(log, "corpus: %s: %d malformed line(s) ignored\n", path, bad);
+  }
+  if (e) {
+    qsort(e, (size_t)n, sizeof *e, cmp_split);
+  }
+  *count = n;
+  return e;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+  uint32_t h = 2166136261u;
+  for (; *s; s++) {
+    h = (h ^ (uint8_t)*s) * 16777619u;
+  }
+  return h;
+}
+
+static int add_style(CantusCorpus *c, const char *name)
+{
+  int i = cantus_corpus_find_style(c, name);
+  if (i >= 0 || c->n_styles >= CANTUS_MAX_STYLES) {
+    return i;
+  }
+  i = c->n_styles++;
+  memset(&c->styles[i], 0, sizeof c->styles[i]);
+  snprintf(c->styles[i].name, sizeof c->styles[i].name, "%s", name);
+  return i;
+}
+
+static bool push_piece(CantusCorpus *c, const CantusPiece *p, int *cap)
+{
+  if (c->n_pieces == *cap) {
+    int nc = *cap ? 2 * *cap : 256;
+    CantusPiece *np = realloc(c->pieces, (size_t)nc * sizeof *np);
+    if (!np) {
+      return false;
+    }
+    c->pieces = np;
+    *cap = nc;
+  }
+  c->pieces[c->n_pieces++] = *p;
+  return true;
+}
+
+// Reads one style folder's files into c.
+static CantusStatus load_style_dir(CantusCorpus *c, const char *root, const char *style_dir,
+                                   const char *style_name, const SplitEntry *splits, int n_splits,
+                                   const CantusCorpusOptions *opt, FILE *log, int *cap,
+                                   CantusError *err)
+{
+  char dir[4096];
+  if (style_dir) {
+    snprintf(dir, sizeof dir, "%s/%s", root, style_dir);
+  } else {
+    snprintf(dir, sizeof dir, "%s", root);
+  }
+  int nf = 0;
+  char **files = list_dir(dir, false, &nf);
+  int si = add_style(c, style_name);
+  if (si < 0) {
+    free_list(files, nf);
+    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: more than %d styles", root,
+                        CANTUS_MAX_STYLES);
+  }
+  CantusStyleStats *st = &c->styles[si];
+  for (int i = 0; i < nf; i++) {
+    char path[8192], key[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    if (style_dir) {
+      snprintf(key, sizeof key, "%s/%s", style_dir, files[i]);
+    } else {
+      snprintf(key, sizeof key, "%s", files[i]);
+    }
+    c->n_files++;
+    CantusMidiFile *mf = NULL;
+    CantusError e2;
+    e2.msg[0] = 0;
+    if (cantus_midi_read(path, &mf, &e2) != CANTUS_OK) {
+      c->n_unreadable++;
+      st->n_unreadable++;
+      if (log && !opt->quiet) {
+        fprintf(log, "corpus: skipped unreadable file: %s\n", e2.msg[0] ? e2.msg : path);
+      }
+      continue;
+    }
+    CantusPiece pc;
+    memset(&pc, 0, sizeof pc);
+    CantusStatus s = cantus_corpus_tokenize(c, mf, opt, &pc, &e2);
+    cantus_midi_free(mf);
+    if (s == CANTUS_ERR_NO_MEMORY) {
+      free_list(files, nf);
+      return cantus_error(err, s, "%s: out of memory", path);
+    }
+    if (s != CANTUS_OK) {
+      c->n_skipped++;
+      if (s == CANTUS_ERR_TOO_LARGE) {
+        st->n_too_long++;
+      } else {
+        st->n_empty++;
+      }
+      if (log && !opt->quiet) {
+        fprintf(log, "corpus: skipped %s: %s\n", path, e2.msg);
+      }
+      continue;
+    }
+    pc.path = strdup(path);
+    pc.style = si;
+    SplitEntry probe = {key, 0};
+    const SplitEntry *hit =
+        splits ? bsearch(&probe, splits, (size_t)n_splits, sizeof *splits, cmp_split) : NULL;
+    if (hit) {
+      pc.split = hit->split;
+    } else {
+      uint32_t h = fnv1a(key) % 10u;
+      pc.split = h == 0 ? CANTUS_SPLIT_TEST : h == 1 ? CANTUS_SPLIT_VALID : CANTUS_SPLIT_TRAIN;
+    }
+    if (!pc.path || !push_piece(c, &pc, cap)) {
+      cantus_corpus_piece_free(&pc);
+      free_list(files, nf);
+      return cantus_error(err, CANTUS_ERR_NO_MEMORY, "%s: out of memory", path);
+    }
+    int num = pc.ts_num, den = pc.ts_den;
+    // Votes for the style's usual metre: 4/4 3/4 2/4 6/8 9/8 12/8 2/2 other.
+    int slot = (num == 4 && den == 4)    ? 0
+               : (num == 3 && den == 4)  ? 1
+               : (num == 2 && den == 4)  ? 2
+               : (num == 6 && den == 8)  ? 3
+               : (num == 9 && den == 8)  ? 4
+               : (num == 12 && den == 8) ? 5
+               : (num == 2 && den == 2)  ? 6
+                                         : 7;
+    st->ts_count[slot]++;
+  }
+  free_list(files, nf);
+  return CANTUS_OK;
+}
+
+CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_dirs,
+                                const CantusCorpusOptions *opt, FILE *log, CantusError *err)
+{
+  memset(c, 0, sizeof *c);
+  c->vocab = opt->vocab;
+  c->n_pos_beat = opt->n_pos_beat;
+  if (!cantus_vocab_valid(&opt->vocab) || opt->n_pos_beat < 1 || opt->n_pos_beat > 64) {
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "corpus: invalid grid or pitch range");
+  }
+  int cap = 0;
+  for (int di = 0; di < n_dirs; di++) {
+    const char *root = dirs[di];
+    struct stat st;
+    if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      cantus_corpus_free(c);
+      return cantus_error(err, CANTUS_ERR_IO, "%s: not a readable directory (%s)", root,
+                          stat(root, &st) != 0 ? strerror(errno) : "not a directory");
+    }
+    int n_splits = 0;
+    SplitEntry *splits = read_split(root, &n_splits, log);
+    c->had_split_file |= splits != NULL;
+    int nd = 0;
+    char **subs = list_dir(root, true, &nd);
+    CantusStatus s = CANTUS_OK;
+    if (nd == 0) {
+      // A folder of MIDI files without style sub-folders is one style named
+      // after the folder.
+      const char *base = strrchr(root, '/');
+      char name[CANTUS_STYLE_NAME_LEN];
+      snprintf(name, sizeof name, "%s", base && base[1] ? base + 1 : root);
+      size_t l = strlen(name);
+      while (l > 0 && name[l - 1] == '/') {
+        name[--l] = 0;
+      }
+      if (!opt->styles || list_has(opt->styles, name)) {
+        s = load_style_dir(c, root, NULL, name, splits, n_splits, opt, log, &cap, err);
+      }
+    }
+    for (int i = 0; i < nd && s == CANTUS_OK; i++) {
+      if (opt->styles && !list_has(opt->styles, subs[i])) {
+        continue;
+      }
+      s = load_style_dir(c, root, subs[i], subs[i], splits, n_splits, opt, log, &cap, err);
+    }
+    free_list(subs, nd);
+    for (int i = 0; i < n_splits; i++) {
+      free(splits[i].key);
+    }
+    free(splits);
+    if (s != CANTUS_OK) {
+      cantus_corpus_free(c);
+      return s;
+    }
+  }
+  // Drop styles without a usable piece; renumber the rest in order.
+  int remap[CANTUS_MAX_STYLES], n_kept = 0;
+  int count[CANTUS_MAX_STYLES] = {0};
+  for (int i = 0; i < c->n_pieces; i++) {
+    count[c->pieces[i].style]++;
+  }
+  for (int i = 0; i < c->n_styles; i++) {
+    if (count[i] == 0) {
+      remap[i] = -1;
+      if (log) {
+        fprintf(log, "corpus: style '%s' has no usable pieces (%d unreadable, %d empty); left out\n",
+                c->styles[i].name, c->styles[i].n_unreadable, c->styles[i].n_empty);
+      }
+      continue;
+    }
+    remap[i] = n_kept;
+    c->styles[n_kept++] = c->styles[i];
+  }
+  c->n_styles = n_kept;
+  for (int i = 0; i < c->n_pieces; i++) {
+    c->pieces[i].style = remap[c->pieces[i].style];
+  }
+  if (c->n_pieces == 0) {
+    cantus_corpus_free(c);
+    return cantus_error(err, CANTUS_ERR_FORMAT, "%s%s: no usable MIDI files (%s)", dirs[0],
+                        n_dirs > 1 ? " ..." : "",
+                        opt->styles ? "check --styles and the folder names" : "expected STYLE/*.mid");
+  }
+  // Every style keeps at least one training piece.
+  for (int s = 0; s < c->n_styles; s++) {
+    int first_other = -1, n_train = 0;
+    for (int i = 0; i < c->n_pieces; i++) {
+      if (c->pieces[i].style == s) {
+        n_train += c->pieces[i].split == CANTUS_SPLIT_TRAIN;
+        if (first_other < 0 && c->pieces[i].split != CANTUS_SPLIT_TRAIN) {
+          first_other = i;
+        }
+      }
+    }
+    if (n_train == 0 && first_other >= 0) {
+      c->pieces[first_other].split = CANTUS_SPLIT_TRAIN;
+      if (log) {
+        fprintf(log, "corpus: style '%s' had no training piece; %s moved to the training split\n",
+                c->styles[s].name, c->pieces[first_other].path);
+      }
+    }
+  }
+  for (int i = 0; i < c->n_pieces; i++) {
+    CantusStyleStats *st = &c->styles[c->pieces[i].style];
+    st->n_pieces[c->pieces[i].split]++;
+    st->n_tokens[c->pieces[i].split] += c->pieces[i].n_tok;
+  }
+  static const uint8_t ts_num[8] = {4, 3, 2, 6, 9, 12, 2, 4}, ts_den[8] = {4, 4, 4, 8, 8, 8, 2, 4};
+  for (int s = 0; s < c->n_styles; s++) {
+    int best = 0;
+    for (int j = 1; j < 8; j++) {
+      best = c->styles[s].ts_count[j] > c->styles[s].ts_count[best] ? j : best;
+    }
+    c->styles[s].ts_num = ts_num[best];
+    c->styles[s].ts_den = ts_den[best];
+  }
+  return CANTUS_OK;
+}
+
+void cantus_corpus_print(const CantusCorpus *c, FILE *f)
+{
+  fprintf(f, "%-14s %7s %17s %24s %5s  %s\n", "style", "pieces", "train/valid/test",
+          "tokens train/valid/test", "metre", "skipped");
+  int tp[3] = {0}, sk = 0;
+  uint64_t tt[3] = {0};
+  for (int s = 0; s < c->n_styles; s++) {
+    const CantusStyleStats *st = &c->styles[s];
+    char skipped[128] = "";
+    int n_sk = st->n_unreadable + st->n_empty + st->n_too_long;
+    if (n_sk) {
+      snprintf(skipped, sizeof skipped, "%d (%d unreadable, %d empty, %d too long)", n_sk,
+               st->n_unreadable, st->n_empty, st->n_too_long);
+    }
+    char splits[64], toks[64];
+    snprintf(splits, sizeof splits, "%d/%d/%d", st->n_pieces[0], st->n_pieces[1], st->n_pieces[2]);
+    snprintf(toks, sizeof toks, "%llu/%llu/%llu", (unsigned long long)st->n_tokens[0],
+             (unsigned long long)st->n_tokens[1], (unsigned long long)st->n_tokens[2]);
+    fprintf(f, "%-14s %7d %17s %24s %2u/%-2u  %s\n", st->name,
+            st->n_pieces[0] + st->n_pieces[1] + st->n_pieces[2], splits, toks, st->ts_num,
+            st->ts_den, skipped);
+    for (int i = 0; i < 3; i++) {
+      tp[i] += st->n_pieces[i];
+      tt[i] += st->n_tokens[i];
+    }
+    sk += n_sk;
+  }
+  char splits[64], toks[64];
+  snprintf(splits, sizeof splits, "%d/%d/%d", tp[0], tp[1], tp[2]);
+  snprintf(toks, sizeof toks, "%llu/%llu/%llu", (unsigned long long)tt[0],
+           (unsigned long long)tt[1], (unsigned long long)tt[2]);
+  fprintf(f, "%-14s %7d %17s %24s %5s  %d file(s) skipped of %d\n", "all", tp[0] + tp[1] + tp[2],
+          splits, toks, "", c->n_unreadable + c->n_skipped, c->n_files);
+  (void)sk;
+  double on_pct = c->n_onsets ? 100.0 * (double)c->n_onsets_moved / (double)c->n_onsets : 0.0;
+  fprintf(f,
+          "grid %u ticks/quarter: %llu of %llu onsets moved (%.2f%%, mean %.2f, max %.2f grid "
+          "ticks); %llu offsets moved (mean %.2f, max %.2f)\n",
+          c->vocab.tpq, (unsigned long long)c->n_onsets_moved, (unsigned long long)c->n_onsets,
+          on_pct, c->n_onsets_moved ? c->onset_moved_sum / (double)c->n_onsets_moved : 0.0,
+          c->onset_moved_max, (unsigned long long)c->n_offsets_moved,
+          c->n_offsets_moved ? c->offset_moved_sum / (double)c->n_offsets_moved : 0.0,
+          c->offset_moved_max);
+  fprintf(f,
+          "notes: %llu outside pitch %u..%u dropped, %llu lengthened to one tick, %llu same-pitch "
+          "overlaps merged or cut, %llu drum notes skipped, %llu skipped by the track filter\n",
+          (unsigned long long)c->n_out_of_range, c->vocab.pitch_lo, c->vocab.pitch_hi,
+          (unsigned long long)c->n_lengthened, (unsigned long long)c->n_merged,
+          (unsigned long long)c->n_drum_notes, (unsigned long long)c->n_track_filtered);
+  if (!c->had_split_file) {
+    fprintf(f, "split: no split.tsv; hash of the file name, 80/10/10\n");
+  }
+}

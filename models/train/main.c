@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// cantus-train: the command line of the offline trainer.  Parses options
+// into a CantusTrainConfig, installs the Ctrl-C handler (first press:
+// checkpoint and exit; second: exit now), and runs train.c's loop.  With
+// --resume CHECKPOINT alone it re-reads the original arguments from the
+// checkpoint; options given after it override them.  Non-RT.
+#include "train.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: cantus-train CORPUS_DIR... -o MODEL.cantus [options]\n"
+          "       cantus-train --resume MODEL.ckpt [options to override]\n"
+          "       cantus-train --base MODEL.cantus --add-style NAME DIR -o NEW.cantus [options]\n"
+          "A corpus is a folder with one sub-folder of .mid files per style and an optional\n"
+          "split.tsv (file, style, train/valid/test); several folders merge styles by name.\n"
+          "corpus:\n"
+          "  --styles A,B,...      use only these style folders\n"
+          "  --tracks LIST         keep only these tracks (names) or channels (ch1..ch16)\n"
+          "  --keep-drums          keep MIDI channel 10 (skipped by default)\n"
+          "  --pitch-range LO-HI   MIDI pitches with tokens (default 21-108)\n"
+          "  --tpq N               grid ticks per quarter note (default 12)\n"
+          "  --shifts N            longest time-shift token in ticks (default 4*tpq)\n"
+          "  --beats N             quarter-in-bar position classes (default 8)\n"
+          "  --transpose LO,HI     augmentation range in semitones (default -5,6)\n"
+          "network:\n"
+          "  --layers N (2)  --hidden N (256)  --embed N (64)  --style-dim N (16)\n"
+          "training:\n"
+          "  --epochs N (20)  --batch N (32)  --bptt N (64)\n"
+          "  --lr X (2e-3)  --lr-min F (final rate as a fraction, 0.05)  --warmup STEPS (200)\n"
+          "  --schedule cosine|plateau|constant (cosine)  --patience EPOCHS (3)\n"
+          "  --dropout X (0.1)  --weight-decay X (0.01)  --clip NORM (1.0)\n"
+          "  --threads N (all cores)  --seed N (1)  --max-minutes X  --max-steps N\n"
+          "  --name NAME           model name stored in the file\n"
+          "  --log PREFIX          write PREFIX.csv, PREFIX.svg, PREFIX.ckpt (default: from -o)\n"
+          "  --resume CKPT         continue a run exactly where it stopped\n"
+          "  --base MODEL --add-style NAME DIR [--train-output]\n"
+          "                        learn only a new style vector (and the output layer)\n"
+          "  -q, --quiet           no per-file corpus messages\n"
+          "OpenBLAS: the core in use is printed at start; if it says Prescott on a modern CPU,\n"
+          "set OPENBLAS_CORETYPE (e.g. Haswell, SkylakeX, Zen) for 2-4x the speed.\n");
+}
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  cantus_train_interrupt = 1;
+  signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+typedef struct {
+  const char *dirs[64];
+  int n_dirs;
+  const char *add_dir;
+  char *log_prefix;
+} Args;
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+static bool parse_float(const char *s, double lo, double hi, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+// Parses argv[first..argc) into cfg/a.  Returns 0, or 2 after printing
+// the problem.
+static int parse(int argc, char **argv, int first, CantusTrainConfig *cfg, Args *a,
+                 bool *shifts_set)
+{
+  for (int i = first; i < argc; i++) {
+    const char *o = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    long n;
+    double x;
+#define NEED()                                                            \
+  do {                                                                    \
+    if (!v) {                                                             \
+      fprintf(stderr, "cantus-train: %s needs a value\n", o);             \
+      return 2;                                                           \
+    }                                                                     \
+    i++;                                                                  \
+  } while (0)
+#define INT(lo, hi)                                                                      \
+  do {                                                                                   \
+    NEED();                                                                              \
+    if (!parse_int(v, lo, hi, &n)) {                                                     \
+      fprintf(stderr, "cantus-train: %s: '%s' is not an integer in %ld..%ld\n", o, v,    \
+              (long)(lo), (long)(hi));                                                   \
+      return 2;                                                                          \
+    }                                                                                    \
+  } while (0)
+#define FLT(lo, hi)                                                                      \
+  do {                                                                                   \
+    NEED();                                                                              \
+    if (!parse_float(v, lo, hi, &x)) {                                                   \
+      fprintf(stderr, "cantus-train: %s: '%s' is not a number in %g..%g\n", o, v,        \
+              (double)(lo), (double)(hi));                                               \
+      return 2;                                                                          \
+    }                                                                                    \
+  } while (0)
+    if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+      usage(stdout);
+      exit(0);
+    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+      NEED();
+      cfg->out_path = v;
+    } else if (!strcmp(o, "--styles")) {
+      NEED();
+      cfg->corpus.styles = v;
+    } else if (!strcmp(o, "--tracks")) {
+      NEED();
+      cfg->corpus.tracks = v;
+    } else if (!strcmp(o, "--keep-drums")) {
+      cfg->corpus.keep_drums = true;
+    } else if (!strcmp(o, "--pitch-range")) {
+      NEED();
+      int lo = -1, hi = -1;
+      if (sscanf(v, "%d-%d", &lo, &hi) != 2 || lo < 0 || hi > 127 || lo > hi) {
+        fprintf(stderr, "cantus-train: --pitch-range: '%s' is not LO-HI within 0-127\n", v);
+        return 2;
+      }
+      cfg->corpus.vocab.pitch_lo = (uint8_t)lo;
+      cfg->corpus.vocab.pitch_hi = (uint8_t)hi;
+    } else if (!strcmp(o, "--tpq")) {
+      INT(1, 96);
+      cfg->corpus.vocab.tpq = (uint16_t)n;
+    } else if (!strcmp(o, "--shifts")) {
+      INT(1, 384);
+      cfg->corpus.vocab.n_shift = (uint16_t)n;
+      *shifts_set = true;
+    } else if (!strcmp(o, "--beats")) {
+      INT(1, 64);
+      cfg->corpus.n_pos_beat = (int)n;
+    } else if (!strcmp(o, "--transpose")) {
+      NEED();
+      int lo, hi;
+      if (sscanf(v, "%d,%d", &lo, &hi) != 2 || lo > hi || lo < -24 || hi > 24) {
+        fprintf(stderr, "cantus-train: --transpose: '%s' is not LO,HI within -24,24\n", v);
+        return 2;
+      }
+      cfg->transpose_lo = lo;
+      cfg->transpose_hi = hi;
+    } else if (!strcmp(o, "--layers")) {
+      INT(1, CANTUS_MAX_LAYERS);
+      cfg->dims.n_layers = (uint32_t)n;
+    } else if (!strcmp(o, "--hidden")) {
+      INT(16, CANTUS_MAX_HIDDEN);
+      cfg->dims.n_hidden = (uint32_t)n;
+    } else if (!strcmp(o, "--embed")) {
+      INT(1, CANTUS_MAX_EMBED);
+      cfg->dims.n_embed = (uint32_t)n;
+    } else if (!strcmp(o, "--style-dim")) {
+      INT(1, CANTUS_MAX_EMBED);
+      cfg->dims.n_style_dim = (uint32_t)n;
+    } else if (!strcmp(o, "--epochs")) {
+      INT(1, 100000);
+      cfg->epochs = (int)n;
+    } else if (!strcmp(o, "--batch")) {
+      INT(1, 4096);
+      cfg->batch = (int)n;
+    } else if (!strcmp(o, "--bptt")) {
+      INT(2, 4096);
+      cfg->bptt = (int)n;
+    } else if (!strcmp(o, "--lr")) {
+      FLT(1e-7, 10.0);
+      cfg->lr = (float)x;
+    } else if (!strcmp(o, "--lr-min")) {
+      FLT(0.0, 1.0);
+      cfg->lr_min_frac = (float)x;
+    } else if (!strcmp(o, "--warmup")) {
+      INT(0, 100000000);
+      cfg->warmup_steps = (int)n;
+    } else if (!strcmp(o, "--schedule")) {
+      NEED();
+      if (!strcmp(v, "cosine")) {
+        cfg->schedule = 0;
+      } else if (!strcmp(v, "plateau")) {
+        cfg->schedule = 1;
+      } else if (!strcmp(v, "constant")) {
+        cfg->schedule = 2;
+      } else {
+        fprintf(stderr, "cantus-train: --schedule: '%s' is not cosine, plateau or constant\n", v);
+        return 2;
+      }
+    } else if (!strcmp(o, "--patience")) {
+      INT(0, 100000);
+      cfg->patience = (int)n;
+    } else if (!strcmp(o, "--dropout")) {
+      FLT(0.0, 0.9);
+      cfg->dropout = (float)x;
+    } else if (!strcmp(o, "--weight-decay")) {
+      FLT(0.0, 1.0);
+      cfg->weight_decay = (float)x;
+    } else if (!strcmp(o, "--clip")) {
+      FLT(0.0, 1e6);
+      cfg->clip = (float)x;
+    } else if (!strcmp(o, "--threads")) {
+      INT(0, 256);
+      cfg->threads = (int)n;
+    } else if (!strcmp(o, "--seed")) {
+      INT(0, 2147483647L);
+      cfg->seed = (uint64_t)n;
+    } else if (!strcmp(o, "--max-minutes")) {
+      FLT(0.0, 1e7);
+      cfg->max_minutes = x;
+    } else if (!strcmp(o, "--max-steps")) {
+      INT(0, 2000000000L);
+      cfg->max_steps = n;
+    } else if (!strcmp(o, "--name")) {
+      NEED();
+      cfg->model_name = v;
+    } else if (!strcmp(o, "--log")) {
+      NEED();
+      a->log_prefix = (char *)v;
+    } else if (!strcmp(o, "--resume")) {
+      NEED();
+      cfg->resume_path = v;
+    } else if (!strcmp(o, "--base")) {
+      NEED();
+      cfg->base_path = v;
+    } else if (!strcmp(o, "--add-style")) {
+      if (i + 2 >= argc) {
+        fprintf(stderr, "cantus-train: --add-style needs NAME DIR\n");
+        return 2;
+      }
+      cfg->add_style = argv[++i];
+      a->add_dir = argv[++i];
+    } else if (!strcmp(o, "--train-output")) {
+      cfg->add_style_output = true;
+    } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
+      cfg->corpus.quiet = true;
+    } else if (o[0] == '-' && o[1]) {
+      fprintf(stderr, "cantus-train: unknown option %s (see --help)\n", o);
+      return 2;
+    } else {
+      if (a->n_dirs >= 64) {
+        fprintf(stderr, "cantus-train: too many corpus folders\n");
+        return 2;
+      }
+      a->dirs[a->n_dirs++] = o;
+    }
+#undef NEED
+#undef INT
+#undef FLT
+  }
+  return 0;
+}
+
+// Joins args with sep; quote=true quotes arguments with spaces (display).
+static char *join(int argc, char **argv, char sep, bool quote)
+{
+  size_t len = 1;
+  for (int i = 0; i < argc; i++) {
+    len += strlen(argv[i]) + 3;
+  }
+  char *s = malloc(len);
+  if (!s) {
+    return NULL;
+  }
+  s[0] = 0;
+  for (int i = 0; i < argc; i++) {
+    if (i) {
+      strncat(s, (char[]){sep, 0}, 2);
+    }
+    bool q = quote && (strchr(argv[i], ' ') || !argv[i][0]);
+    if (q) {
+      strcat(s, "'");
+    }
+    strcat(s, argv[i]);
+    if (q) {
+      strcat(s, "'");
+    }
+  }
+  return s;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  CantusTrainConfig cfg = cantus_train_config_default();
+  Args a;
+  memset(&a, 0, sizeof a);
+  bool shifts_set = false;
+  // --resume: the checkpoint's own arguments first, then this command line.
+  const char *resume = NULL;
+  for (int i = 1; i + 1 < argc; i++) {
+    if (!strcmp(argv[i], "--resume")) {
+      resume = argv[i + 1];
+    }
+  }
+  char *packed_old = NULL;
+  char **old_argv = NULL;
+  int old_argc = 0;
+  if (resume) {
+    CantusError err;
+    packed_old = cantus_train_checkpoint_command(resume, &err);
+    if (!packed_old) {
+      fprintf(stderr, "cantus-train: %s\n", err.msg);
+      return 1;
+    }
+    old_argv = calloc(strlen(packed_old) + 2, sizeof *old_argv);
+    if (!old_argv) {
+      return 1;
+    }
+    old_argv[old_argc++] = argv[0];
+    for (char *p = packed_old; *p;) {
+      old_argv[old_argc++] = p;
+      char *e = strchr(p, '\x1f');
+      if (!e) {
+        break;
+      }
+      *e = 0;
+      p = e + 1;
+    }
+    if (parse(old_argc, old_argv, 1, &cfg, &a, &shifts_set)) {
+      return 2;
+    }
+    cfg.resume_path = resume;
+    a.n_dirs = a.n_dirs;  // the checkpoint's corpus folders stay
+  }
+  int n_dirs_before = a.n_dirs;
+  if (parse(argc, argv, 1, &cfg, &a, &shifts_set)) {
+    return 2;
+  }
+  if (resume && a.n_dirs > n_dirs_before) {
+    // Folders given again on the resume command line replace the stored ones.
+    memmove(a.dirs, a.dirs + n_dirs_before, (size_t)(a.n_dirs - n_dirs_before) * sizeof *a.dirs);
+    a.n_dirs -= n_dirs_before;
+  }
+  if (!shifts_set) {
+    int ns = 4 * cfg.corpus.vocab.tpq;
+    cfg.corpus.vocab.n_shift = (uint16_t)(ns > 48 && cfg.corpus.vocab.tpq == 12 ? 48 : ns);
+  }
+  if (cfg.add_style) {
+    if (!cfg.base_path) {
+      fprintf(stderr, "cantus-train: --add-style needs --base MODEL\n");
+      return 2;
+    }
+    a.dirs[0] = a.add_dir;
+    a.n_dirs = 1;
+  }
+  if (a.n_dirs == 0) {
+    fprintf(stderr, "cantus-train: no corpus folder given (see --help)\n");
+    return 2;
+  }
+  if (!cfg.out_path) {
+    fprintf(stderr, "cantus-train: no output file (-o MODEL.cantus)\n");
+    return 2;
+  }
+  cfg.corpus_dirs = a.dirs;
+  cfg.n_corpus_dirs = a.n_dirs;
+  cfg.dims.vocab = cfg.corpus.vocab;
+  cfg.dims.n_pos_tick = cfg.corpus.vocab.tpq;
+  cfg.dims.n_pos_beat = (uint32_t)cfg.corpus.n_pos_beat;
+  if (!cantus_vocab_valid(&cfg.corpus.vocab)) {
+    fprintf(stderr,
+            "cantus-train: invalid vocabulary (pitches %u-%u, %u shifts, tpq %u): shifts must be "
+            "1..4*tpq and the vocabulary at most %d tokens\n",
+            cfg.corpus.vocab.pitch_lo, cfg.corpus.vocab.pitch_hi, cfg.corpus.vocab.n_shift,
+            cfg.corpus.vocab.tpq, CANTUS_MAX_VOCAB);
+    return 2;
+  }
+  // The command line recorded in the model, and the packed form a
+  // checkpoint keeps (the original run's, plus this one's overrides).
+  char *display = join(argc - 1, argv + 1, ' ', true);
+  char *packed = NULL;
+  if (resume) {
+    // Keep the original arguments (without its own --resume) and append ours.
+    char **all = calloc((size_t)(old_argc + argc), sizeof *all);
+    int n = 0;
+    for (int i = 1; all && i < old_argc; i++) {
+      all[n++] = old_argv[i];
+    }
+    for (int i = 1; all && i < argc; i++) {
+      if (!strcmp(argv[i], "--resume") && i + 1 < argc) {
+        i++;
+        continue;
+      }
+      all[n++] = argv[i];
+    }
+    packed = all ? join(n, all, '\x1f', false) : NULL;
+    free(all);
+  } else {
+    packed = join(argc - 1, argv + 1, '\x1f', false);
+  }
+  cfg.command_line = display;
+  cfg.argv_packed = packed;
+  char prefix_out[4200];
+  if (a.log_prefix) {
+    // train.c derives the CSV/SVG/checkpoint names from the output path;
+    // --log redirects them by handing it a prefix through the same field.
+    snprintf(prefix_out, sizeof prefix_out, "%s", a.log_prefix);
+    cfg.log_prefix = prefix_out;
+  }
+  cfg.log = stderr;
+  cfg.progress_tty = isatty(fileno(stderr)) != 0;
+  signal(SIGINT, on_sigint);
+  signal(SIGTERM, on_sigint);
+
+  CantusTrainResult res;
+  CantusError err;
+  err.msg[0] = 0;
+  CantusStatus s = cantus_train_run(&cfg, &res, &err);
+  free(display);
+  free(packed);
+  free(packed_old);
+  free(old_argv);
+  if (s != CANTUS_OK) {
+    fprintf(stderr, "cantus-train: %s\n", err.msg[0] ? err.msg : cantus_strerror(s));
+    return 1;
+  }
+  if (res.interrupted) {
+    fprintf(stderr, "cantus-train: interrupted after %ld steps; checkpoint written\n", res.steps);
+    return 130;
+  }
+  return 0;
+}
