@@ -13,10 +13,14 @@
 // M are zero.  The same layout serves the scalar, AVX2 (two 8-wide halves)
 // and AVX-512 kernels, so the family can change without re-preparing.  fp16
 // storage keeps the same element order in IEEE half precision (round to
-// nearest even); the math is fp32 in every family.
+// nearest even, saturating at +-65504 rather than becoming Inf); the math is
+// fp32 in every family.
 // Layer k > 0 stores [W_ih_k | W_hh_k] as one (4H, 2H) matrix.
 // tok_proj rows are W_ih0[:, 0:E] tok_emb[v] accumulated in double and
-// rounded once to float.
+// rounded once to float; l0_static likewise (set_style).
+// The step calls no libm and allocates nothing; the cell update flushes
+// denormal c (the contract) and denormal h (so the next products stay
+// normal).
 #include "lstm.h"
 #include "lstm_x86.h"
 

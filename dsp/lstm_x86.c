@@ -8,7 +8,10 @@
 // The activations are the same Cephes polynomials as lstm.c's scalar path
 // (exp: range reduction by ln 2 in two parts, degree-5 polynomial, ~1 ulp;
 // tanh: odd polynomial below |x| 0.625, 1 - 2/(e^2x + 1) above), evaluated
-// with FMA, so the families agree to a few ulp, not bit for bit.
+// with FMA, so they agree with the scalar path to a few ulp.  AVX2 and
+// AVX-512 perform the same operations in the same order (an AVX2 panel is
+// two 8-wide halves, its accumulators pair up like the AVX-512 ones), so
+// those two agree bit for bit; test_lstm checks it, keep it so when tuning.
 #include "lstm_x86.h"
 
 #if defined(__x86_64__)
