@@ -450,8 +450,14 @@ static void do_step(CantusEngine *e, int token, int src)
     snap_store(e, ring_slot(e, e->ring_n), 0);
     e->ring_n++;
   }
+  // The input token's own tick (a shift's start), as the trainer feeds it.
+  int64_t at = e->g.ns.tick;
+  int shift = 0;
+  if (cantus_vocab_decode(vocab(e), e->g.last_token, &shift) == CANTUS_EV_SHIFT) {
+    at -= shift;
+  }
   int pt = 0, pb = 0;
-  position(e, e->g.ns.tick, &pt, &pb);
+  position(e, at, &pt, &pb);
   cantus_lstm_step(&m->net, &m->state, e->g.last_token, pt, pb, m->logits);
   if (token < 0) {
     float lp = 0.0f;

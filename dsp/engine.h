@@ -42,9 +42,10 @@
 // thereby comes out after its time goes out at frame 0 (late_events).
 // Decisions depend only on the model, seed, controls and ticks, so the same
 // (pitch, tick) sequence comes out at any block size and sample rate.
-// Metric input.  A step that consumes a token is given the position of the
-// stream after that token (the time of the token it predicts), as
-// cantus_engine_position() computes it; trainers must do the same.
+// Metric input.  A step that consumes a token is given the metric position
+// of the tick at which that token occurs (for a SHIFT: where it starts), as
+// cantus_engine_position() computes it -- the convention of the trainer's
+// corpus reader (models/train/corpus.c).
 // Notes.  Every note-on gets its note-off.  The output tracker never strikes
 // a pitch already sounding on the channel (it ends it first), never exceeds
 // max_voices, drops a note-on whose transposed pitch falls outside
@@ -290,9 +291,9 @@ CANTUS_RT uint32_t cantus_engine_step_budget(uint32_t n_frames);
 // The metric position input of a step at stream tick `tick` (ticks since bar
 // 0's downbeat, bar_ticks per bar): pos_tick = tick within the quarter note
 // (scaled into n_pos_tick classes when that differs from tpq), pos_beat =
-// quarter note within the bar (clamped to n_pos_beat - 1).  The engine gives
-// a step the position of the stream after the token it consumes; the trainer
-// must do the same.  [RT]
+// quarter note within the bar (clamped to n_pos_beat - 1).  A step is given
+// the position of the tick at which the token it consumes occurs (a SHIFT's
+// start), as the trainer's corpus reader does.  [RT]
 static inline void cantus_engine_position(int64_t tick, int64_t bar_ticks, int tpq, int n_pos_tick,
                                           int n_pos_beat, int *pos_tick, int *pos_beat)
 {
