@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// cantus-jack's terminal view (see jack_ui.h).  Each frame is built in one
+// buffer and written with one write(), cursor homed, lines cleared to their
+// end, autowrap off, so there is no flicker and no curses dependency.
+// Thread class: non-RT (main thread).
+#include "jack_ui.h"
+
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+static struct termios saved_tio;
+static bool active;
+
+bool cantus_jackui_open(void)
+{
+  if (!isatty(0) || !isatty(1) || tcgetattr(0, &saved_tio) != 0) {
+    return false;
+  }
+  struct termios t = saved_tio;
+  t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);  // ISIG stays: Ctrl-C is SIGINT
+  t.c_cc[VMIN] = 0;
+  t.c_cc[VTIME] = 0;
+  if (tcsetattr(0, TCSANOW, &t) != 0) {
+    return false;
+  }
+  active = true;
+  // alternate screen, hide cursor, autowrap off
+  const char on[] = "\x1b[?1049h\x1b[?25l\x1b[?7l\x1b[2J";
+  if (write(1, on, sizeof on - 1) < 0) {
+    return true;
+  }
+  return true;
+}
+
+void cantus_jackui_close(void)
+{
+  if (!active) {
+    return;
+  }
+  active = false;
+  const char off[] = "\x1b[?7h\x1b[?25h\x1b[?1049l";
+  if (write(1, off, sizeof off - 1) < 0) {
+    // the terminal is gone; nothing to restore
+  }
+  tcsetattr(0, TCSANOW, &saved_tio);
+}
+
+static int read_byte(int timeout_ms)
+{
+  struct pollfd p = {0, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) {
+    return -1;
+  }
+  unsigned char c;
+  return read(0, &c, 1) == 1 ? c : -1;
+}
+
+int cantus_jackui_key(void)
+{
+  int c = read_byte(0);
+  if (c == 0x1b) {
+    int c2 = read_byte(5);
+    if (c2 == '[' || c2 == 'O') {
+      int c3 = read_byte(5);
+      switch (c3) {
+      case 'A': return CANTUS_KEY_UP;
+      case 'B': return CANTUS_KEY_DOWN;
+      case 'C': return CANTUS_KEY_RIGHT;
+      case 'D': return CANTUS_KEY_LEFT;
+      default: return -1;
+      }
+    }
+    return CANTUS_KEY_ESC;
+  }
+  if (c == '\r' || c == '\n') {
+    return CANTUS_KEY_ENTER;
+  }
+  if (c == 0x7f || c == 0x08) {
+    return CANTUS_KEY_BACKSPACE;
+  }
+  return c;
+}
+
+typedef struct {
+  char buf[65536];
+  size_t n;
+} Frame;
+
+__attribute__((format(printf, 2, 3))) static void put(Frame *f, const char *fmt, ...)
+{
+  if (f->n >= sizeof f->buf) {
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(f->buf + f->n, sizeof f->buf - f->n, fmt, ap);
+  va_end(ap);
+  if (k > 0) {
+    f->n += (size_t)k;
+    if (f->n > sizeof f->buf) {
+      f->n = sizeof f->buf;
+    }
+  }
+}
+
+static void endline(Frame *f) { put(f, "\x1b[K\r\n"); }
+
+static const char *const pitch_names[12] = {"C", "C#", "D", "D#", "E", "F",
+                                            "F#", "G", "G#", "A", "A#", "B"};
+
+static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
+{
+  const CantusJackStatus *s = v->status;
+  const double bpb = s && s->beats_per_bar > 0 ? s->beats_per_bar : 4;
+  const double now = s ? s->perf_beat : 0;
+  const int bars = 4;
+  const double span = bars * bpb;
+  // The window ends at the end of the current bar, so bar lines stay put
+  // while the notes scroll in from the right.
+  const double bar_start = s ? now - s->bar_beat : 0;
+  const double t1 = bar_start + bpb, t0 = t1 - span;
+  const int cols = width;
+  const double per_col = span / cols;
+  const CantusJackRec *r = v->rec;
+  int lo = 128, hi = -1;
+  for (int k = 0; k < r->roll_n; k++) {
+    const CantusRollNote *n = &r->roll[k];
+    const double off = n->off < 0 ? now : n->off;
+    if (off >= t0 && n->on <= t1) {
+      lo = n->pitch < lo ? n->pitch : lo;
+      hi = n->pitch > hi ? n->pitch : hi;
+    }
+  }
+  if (hi < 0) {
+    lo = 60;
+    hi = 71;
+  }
+  while (hi - lo + 1 < 12) {
+    hi += hi < 127;
+    if (hi - lo + 1 < 12) {
+      lo -= lo > 0;
+    }
+  }
+  if (hi - lo + 1 > rows) {
+    lo = hi - rows + 1;
+  }
+  put(f, "\x1b[2m---- last %d bars (bar %lld)", bars, s ? (long long)s->bar + 1 : 1LL);
+  put(f, " ----\x1b[0m");
+  endline(f);
+  static char line[512];
+  for (int p = hi; p >= lo; p--) {
+    for (int c = 0; c < cols && c < (int)sizeof line - 1; c++) {
+      const double t = t0 + c * per_col;
+      const double rel = (t - t0) / bpb;
+      char ch = ' ';
+      if (fabs(rel - floor(rel + 0.5)) * bpb < per_col * 0.5) {
+        ch = '|';
+      } else if (fabs(t - floor(t + 0.5)) < per_col * 0.5) {
+        ch = '.';
+      }
+      if (t > now) {
+        ch = ch == '|' ? '|' : ' ';
+      }
+      line[c] = ch;
+    }
+    line[cols] = '\0';
+    for (int k = 0; k < r->roll_n; k++) {
+      const CantusRollNote *n = &r->roll[k];
+      if (n->pitch != p) {
+        continue;
+      }
+      const double off = n->off < 0 ? now : n->off;
+      int c0 = (int)floor((n->on - t0) / per_col), c1 = (int)ceil((off - t0) / per_col);
+      c0 = c0 < 0 ? 0 : c0;
+      c1 = c1 > cols ? cols : c1;
+      for (int c = c0; c < c1; c++) {
+        line[c] = c == c0 && n->on >= t0 ? '[' : '=';
+      }
+    }
+    put(f, "%-3s%d %s", pitch_names[p % 12], p / 12 - 1, line);
+    endline(f);
+  }
+}
+
+static void draw_controls(Frame *f, const CantusJackView *v, int rows)
+{
+  const int n = cantus_ctlmap_count();
+  int first = v->selected - rows / 2;
+  first = first > n - rows ? n - rows : first;
+  first = first < 0 ? 0 : first;
+  for (int i = first; i < n && i < first + rows; i++) {
+    const CantusCtlInfo *t = cantus_ctlmap_info(i);
+    char val[64];
+    cantus_ctlmap_format(i, cantus_ctlmap_get(v->controls, i), v->model, val, sizeof val);
+    if (i == v->selected) {
+      put(f, "\x1b[7m> %-15s %-10s\x1b[0m %s", t->name, val, t->help);
+    } else {
+      put(f, "  %-15s %-10s \x1b[2m%s\x1b[0m", t->name, val, t->help);
+    }
+    endline(f);
+  }
+}
+
+void cantus_jackui_draw(const CantusJackView *v)
+{
+  static Frame f;
+  f.n = 0;
+  struct winsize ws = {0};
+  int cols = 80, lines = 24;
+  if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 && ws.ws_row > 10) {
+    cols = ws.ws_col;
+    lines = ws.ws_row;
+  }
+  put(&f, "\x1b[H");
+  const CantusModel *m = v->model;
+  put(&f, "\x1b[1mCantus\x1b[0m  client %s  model %s (%s)", v->client_name,
+      m ? m->name : "none", v->model_path ? v->model_path : "-");
+  endline(&f);
+  put(&f, "styles:");
+  for (uint32_t i = 0; m && i < m->dims.n_styles; i++) {
+    if ((int)i == v->controls->style) {
+      put(&f, " \x1b[7m%u:%s\x1b[0m", i + 1, m->style_names[i]);
+    } else {
+      put(&f, " %u:%s", i + 1, m->style_names[i]);
+    }
+  }
+  endline(&f);
+  const CantusJackStatus *s = v->status;
+  char tempo[160];
+  if (s) {
+    snprintf(tempo, sizeof tempo, "%s  bar %lld beat %.2f  %.1f bpm %g/%d", s->rolling ? "PLAY" : "stop",
+             (long long)s->bar + 1, s->bar_beat + 1, s->bpm, s->beats_per_bar, s->beat_unit);
+  } else {
+    snprintf(tempo, sizeof tempo, "waiting for the first cycle");
+  }
+  put(&f, "%s  (%s)  xruns %llu", tempo, v->mode, (unsigned long long)v->xruns);
+  endline(&f);
+  char temp[32], style[64];
+  cantus_ctlmap_format(CANTUS_CTLID_TEMPERATURE, (double)v->controls->temperature, m, temp,
+                       sizeof temp);
+  cantus_ctlmap_format(CANTUS_CTLID_STYLE, v->controls->style, m, style, sizeof style);
+  put(&f, "style %s  temperature %s  hold %s  listen %s  surprise %.2f", style, temp,
+      v->controls->hold ? "on" : "off", v->controls->listen ? "on" : "off",
+      s ? (double)s->surprise : 0.0);
+  if (s && (s->stats.events_dropped || s->stats.late_events)) {
+    put(&f, "  dropped %llu late %llu", (unsigned long long)s->stats.events_dropped,
+        (unsigned long long)s->stats.late_events);
+  }
+  endline(&f);
+  // Space: 4 header lines, roll title + rows, controls title + rows, keys,
+  // messages/prompt.
+  int free_lines = lines - 4 - 2 - 2 - 3;
+  int roll_rows = free_lines * 3 / 5;
+  roll_rows = roll_rows < 6 ? 6 : roll_rows > 36 ? 36 : roll_rows;
+  int ctl_rows = free_lines - roll_rows;
+  ctl_rows = ctl_rows < 3 ? 3 : ctl_rows;
+  int width = cols - 6;
+  width = width > 256 ? 256 : width < 16 ? 16 : width;
+  draw_roll(&f, v, width, roll_rows);
+  put(&f, "\x1b[2m---- controls (up/down select, left/right change) ----\x1b[0m");
+  endline(&f);
+  draw_controls(&f, v, ctl_rows);
+  put(&f, "\x1b[2m1-9 style  p panic  r regenerate  h hold  l listen  c call/response  "
+          "m load model  q quit\x1b[0m");
+  endline(&f);
+  if (v->prompt) {
+    put(&f, "model file: %s\x1b[7m \x1b[0m  (Enter load, Esc cancel)", v->prompt);
+    endline(&f);
+  }
+  for (int i = 0; i < v->n_messages; i++) {
+    put(&f, "%s", v->messages[i]);
+    endline(&f);
+  }
+  put(&f, "\x1b[J");
+  size_t off = 0;
+  while (off < f.n) {
+    ssize_t w = write(1, f.buf + off, f.n - off);
+    if (w <= 0) {
+      break;
+    }
+    off += (size_t)w;
+  }
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Checks on MIDI captured by tests/jack_capture (lines "<frame> <hex bytes>",
+frame = transport frame, -1 while stopped) for the cantus-jack suites.
+
+  grid FILE BPM TPQ RATE [FROM [TO]]  note-ons on the tick grid of BPM
+      (TPQ ticks per quarter, grid anchored at transport frame 0); prints
+      "grid: N notes, max error E frames, mean M" and exits 1 if there are
+      no notes.  The caller compares E with its tolerance.
+  balance FILE       every note-on closed by a note-off, no pitch struck twice
+      while sounding; prints "balance: ..." and exits 1 on a problem.
+  stopped FILE       note-ons captured while the transport stood (frame -1)
+      after the first rolling event; prints the count, exits 1 if any.
+  notes FILE FROM TO prints the note-ons "frame pitch" with FROM <= frame < TO.
+  same A B FROM TO   the note-ons of two captures agree in [FROM, TO)
+      (frame and pitch); exits 1 if not, printing the first difference.
+  replay FILE FROM TO  the capture holds passes over the same transport
+      frames (split where the frame goes back); the note-ons of the first
+      two passes agree in [FROM, TO).
+  pmgrid FILE MS     PortMidi fake log "<ms> 90 ...": note-on timestamps
+      are multiples of MS apart (+-2 ms); prints the worst deviation.
+  pmbalance FILE     the PortMidi log's notes are all closed.
+"""
+import sys
+
+
+def read(path, marks=None):
+    ev = []
+    for line in open(path):
+        p = line.split()
+        if p and p[0] == "#":
+            if marks is not None and len(p) >= 5 and p[1] == "bpm":
+                marks.append((len(ev), float(p[2])))
+            continue
+        if len(p) < 2:
+            continue
+        try:
+            f = int(p[0])
+            b = [int(x, 16) for x in p[1:]]
+        except ValueError:
+            continue
+        ev.append((f, b))
+    return ev
+
+
+def is_on(b):
+    return len(b) >= 3 and (b[0] & 0xF0) == 0x90 and b[2] > 0
+
+
+def is_off(b):
+    return len(b) >= 3 and ((b[0] & 0xF0) == 0x80 or ((b[0] & 0xF0) == 0x90 and b[2] == 0))
+
+
+def grid(path, bpm, tpq, rate, lo=0, hi=1 << 62):
+    """bpm None: the tempo marks of the capture ("# bpm B at F"); the grid is
+    frame * bpm / 60 / rate beats, as jack_transport's master computes it."""
+    marks = []
+    evs = read(path, marks)
+    errs = []
+    periods = set()
+    cur = bpm
+    for i, (f, b) in enumerate(evs):
+        while marks and marks[0][0] <= i:
+            if bpm is None:
+                cur = marks[0][1]
+            marks.pop(0)
+        if cur is None:
+            continue
+        period = 60.0 * rate / (cur * tpq)
+        if is_on(b) and lo <= f < hi and f >= 0:
+            periods.add(round(period, 2))
+            errs.append(abs(f - round(f / period) * period))
+    period = min(periods) if periods else 0
+    if not errs:
+        print("grid: no note-ons in range")
+        return 1
+    print("grid: %d notes, max error %.2f frames, mean %.2f (ticks of %s frames)"
+          % (len(errs), max(errs), sum(errs) / len(errs), sorted(periods)))
+    return 0
+
+
+def balance(path, log=False):
+    sounding = {}
+    problems = []
+    n_on = n_off = 0
+    for f, b in (read(path) if not log else read_pm(path)):
+        key = (b[0] & 0x0F, b[1]) if len(b) >= 2 else None
+        if is_on(b):
+            n_on += 1
+            if sounding.get(key):
+                problems.append("pitch %d struck while sounding at %d" % (key[1], f))
+            sounding[key] = 1
+        elif is_off(b):
+            n_off += 1
+            sounding[key] = 0
+    stuck = [k for k, v in sounding.items() if v]
+    print("balance: %d note-ons, %d note-offs, %d stuck %s" % (n_on, n_off, len(stuck), stuck[:8]))
+    for p in problems[:5]:
+        print("balance: " + p)
+    return 0 if not stuck and not problems and n_on > 0 else 1
+
+
+def stopped(path):
+    seen_rolling = False
+    bad = 0
+    for f, b in read(path):
+        if f >= 0:
+            seen_rolling = True
+        elif seen_rolling and is_on(b):
+            bad += 1
+    print("stopped: %d note-ons while the transport stood" % bad)
+    return 1 if bad else 0
+
+
+def notes(path, lo, hi):
+    return [(f, b[1]) for f, b in read(path) if is_on(b) and lo <= f < hi]
+
+
+def same(a, b, lo, hi):
+    x, y = notes(a, lo, hi), notes(b, lo, hi)
+    if x == y and x:
+        print("same: %d note-ons agree in [%d, %d)" % (len(x), lo, hi))
+        return 0
+    for i, (p, q) in enumerate(zip(x, y)):
+        if p != q:
+            print("same: differ at note %d: %s vs %s" % (i, p, q))
+            break
+    print("same: %d vs %d note-ons in [%d, %d)" % (len(x), len(y), lo, hi))
+    return 1
+
+
+def passes(path):
+    out, cur, last = [], [], None
+    for f, b in read(path):
+        if f < 0:
+            continue
+        if last is not None and f < last:
+            out.append(cur)
+            cur = []
+        cur.append((f, b))
+        last = f
+    if cur:
+        out.append(cur)
+    return out
+
+
+def replay(path, lo, hi):
+    ps = passes(path)
+    if len(ps) < 2:
+        print("replay: %d passes in the capture" % len(ps))
+        return 1
+    x = [(f, b[1]) for f, b in ps[0] if is_on(b) and lo <= f < hi]
+    y = [(f, b[1]) for f, b in ps[1] if is_on(b) and lo <= f < hi]
+    if x == y and x:
+        print("replay: %d passes; the first two agree on %d note-ons in [%d, %d)"
+              % (len(ps), len(x), lo, hi))
+        return 0
+    for i, (p, q) in enumerate(zip(x, y)):
+        if p != q:
+            print("replay: differ at note %d: %s vs %s" % (i, p, q))
+            break
+    print("replay: %d vs %d note-ons in [%d, %d)" % (len(x), len(y), lo, hi))
+    return 1
+
+
+def read_pm(path):
+    ev = []
+    for line in open(path):
+        p = line.split()
+        if len(p) == 4:
+            try:
+                ev.append((int(p[0]), [int(v, 16) for v in p[1:]]))
+            except ValueError:
+                pass
+    return ev
+
+
+def pmgrid(path, ms):
+    ons = [t for t, b in read_pm(path) if is_on(b)]
+    if len(ons) < 2:
+        print("pmgrid: %d note-ons" % len(ons))
+        return 1
+    worst = 0.0
+    for t in ons[1:]:
+        d = (t - ons[0]) / ms
+        worst = max(worst, abs(d - round(d)) * ms)
+    print("pmgrid: %d note-ons, worst deviation from the %g ms grid %.1f ms" % (len(ons), ms, worst))
+    return 0 if worst <= 2 else 1
+
+
+def main(a):
+    if not a:
+        print(__doc__)
+        return 2
+    cmd = a[0]
+    if cmd == "grid":
+        lo = int(a[5]) if len(a) > 5 else 0
+        hi = int(a[6]) if len(a) > 6 else 1 << 62
+        bpm = None if a[2] == "auto" else float(a[2])
+        return grid(a[1], bpm, int(a[3]), float(a[4]), lo, hi)
+    if cmd == "balance":
+        return balance(a[1])
+    if cmd == "stopped":
+        return stopped(a[1])
+    if cmd == "notes":
+        for f, p in notes(a[1], int(a[2]), int(a[3])):
+            print(f, p)
+        return 0
+    if cmd == "same":
+        return same(a[1], a[2], int(a[3]), int(a[4]))
+    if cmd == "replay":
+        return replay(a[1], int(a[2]), int(a[3]))
+    if cmd == "pmgrid":
+        return pmgrid(a[1], float(a[2]))
+    if cmd == "pmbalance":
+        return balance(a[1], log=True)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

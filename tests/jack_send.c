@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// jack_send: a JACK MIDI sender for the cantus-jack tests.  Usage:
+// jack_send CLIENT.  Registers CLIENT:out, prints "jack_send: ready"
+// (stderr, flushed) after jack_activate(), then reads stdin lines of hex
+// bytes ("90 3c 64", "b0 01 7f", "c0 01") and sends each at the start of
+// the next cycle (at most 64 per cycle, in order).  "sleep MS" pauses the
+// reader.  Exits at end of input once everything queued has been sent.
+#include <jack/jack.h>
+#include <jack/midiport.h>
+#include <jack/ringbuffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  unsigned char n;
+  unsigned char b[3];
+} Msg;
+
+static jack_port_t *port;
+static jack_ringbuffer_t *rb;
+
+static int process(jack_nframes_t n, void *arg)
+{
+  (void)arg;
+  void *buf = jack_port_get_buffer(port, n);
+  jack_midi_clear_buffer(buf);
+  for (int i = 0; i < 64 && jack_ringbuffer_read_space(rb) >= sizeof(Msg); i++) {
+    Msg m;
+    jack_ringbuffer_read(rb, (char *)&m, sizeof m);
+    jack_midi_event_write(buf, 0, m.b, m.n);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    fprintf(stderr, "usage: jack_send CLIENT_NAME < lines of hex bytes\n");
+    return 2;
+  }
+  jack_client_t *client = jack_client_open(argv[1], JackNoStartServer | JackUseExactName, NULL);
+  if (!client) {
+    fprintf(stderr, "jack_send: cannot connect to JACK\n");
+    return 1;
+  }
+  rb = jack_ringbuffer_create(1 << 14);
+  port = jack_port_register(client, "out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+  jack_set_process_callback(client, process, NULL);
+  if (jack_activate(client)) {
+    fprintf(stderr, "jack_send: cannot activate\n");
+    return 1;
+  }
+  fprintf(stderr, "jack_send: ready\n");
+  fflush(stderr);
+  char line[256];
+  while (fgets(line, sizeof line, stdin)) {
+    int ms;
+    if (sscanf(line, "sleep %d", &ms) == 1) {
+      usleep((useconds_t)ms * 1000);
+      continue;
+    }
+    Msg m = {0, {0}};
+    unsigned v[3];
+    int k = sscanf(line, "%x %x %x", &v[0], &v[1], &v[2]);
+    if (k <= 0) {
+      continue;
+    }
+    m.n = (unsigned char)k;
+    for (int i = 0; i < k; i++) {
+      m.b[i] = (unsigned char)v[i];
+    }
+    while (jack_ringbuffer_write_space(rb) < sizeof m) {
+      usleep(1000);
+    }
+    jack_ringbuffer_write(rb, (const char *)&m, sizeof m);
+  }
+  while (jack_ringbuffer_read_space(rb) > 0) {
+    usleep(1000);
+  }
+  usleep(50000);
+  jack_deactivate(client);
+  jack_client_close(client);
+  jack_ringbuffer_free(rb);
+  return 0;
+}
