@@ -316,6 +316,8 @@ static void sched_off(CantusEngine *e, int64_t on, int64_t off, int64_t src, uin
   push_event(e, warp(e, (double)on + len), src, on, CANTUS_SCHED_OFF, key, 0, flags);
 }
 
+static void fifo_push(CantusEngine *e, int64_t tick, int token, int kind);
+
 // ---- generator ---------------------------------------------------------------------------
 
 static void reseed(CantusEngine *e, uint64_t index)
@@ -370,6 +372,11 @@ static void rollback(CantusEngine *e, int64_t tick)
   const int64_t cut = e->g.ns.tick > tick ? e->g.ns.tick : tick;
   cantus_schedule_queue_drop_from(&e->q, cut);
   hist_cut(e, cut);
+  if (e->g.ns.tick < tick) {
+    // The undone token was the shift across `tick`; it is fed again as an
+    // observed token, so a new decision cannot land before `tick`.
+    fifo_push(e, tick, 0, FIFO_MOVE);
+  }
 }
 
 // Entering bar `bar` while generating.  A checkpoint written on an earlier

@@ -8,6 +8,7 @@
 #include "midifile.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 static CantusControls ctl_default(void)
 {
@@ -473,5 +474,320 @@ TEST(engine_style_change_ends_sounding_notes_in_that_block)
   }
   CHECK(cuts >= 1);
   CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}
+
+// ---- theme -----------------------------------------------------------------------------
+
+// A two-bar theme written as a MIDI file (480 per quarter), a drum note
+// that must be skipped, one pitch outside the fixture's range (folded).
+static CantusMidiFile *theme_file(const char *path)
+{
+  CantusMidiFile *mf = NULL;
+  CantusError err;
+  CHECK(cantus_midi_alloc(16, 1, &mf, &err) == CANTUS_OK);
+  mf->format = 1;
+  mf->n_tracks = 1;
+  mf->tpq = 480;
+  const struct {
+    uint32_t on, off;
+    uint8_t pitch, ch;
+  } notes[] = {{0, 480, 60, 0},      {0, 240, 100, 9},   {480, 960, 64, 0},  {960, 1440, 67, 0},
+               {1440, 1680, 72, 0},  {1680, 1920, 71, 0}, {1920, 2880, 69, 0}, {2880, 3840, 40, 0}};
+  for (size_t i = 0; i < sizeof notes / sizeof *notes; i++) {
+    mf->notes[mf->n_notes++] = (CantusMidiNote){.on_tick = notes[i].on, .off_tick = notes[i].off,
+                                                .pitch = notes[i].pitch, .velocity = 90,
+                                                .channel = notes[i].ch, .track = 0};
+  }
+  mf->end_tick = 3840;
+  CHECK(cantus_midi_write(path, mf, &err) == CANTUS_OK);
+  cantus_midi_free(mf);
+  CantusMidiFile *back = NULL;
+  CHECK(cantus_midi_read(path, &back, &err) == CANTUS_OK);
+  return back;
+}
+
+TEST(engine_theme_plays_first_then_continues)
+{
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/cantus-test-theme-%d.mid", (int)getpid());
+  CantusMidiFile *mf = theme_file(path);
+  remove(path);
+  if (!mf) {
+    return;
+  }
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusTheme *th = malloc(sizeof *th);
+  CantusError err;
+  const CantusVocab v = cantus_engine_model(h.e)->net.dims.vocab;
+  CHECK(cantus_theme_from_midi(mf, &v, 0, th, &err) == CANTUS_OK);
+  cantus_midi_free(mf);
+  CHECK(th->n_tokens > 10);
+  cantus_engine_set_theme(h.e, th);
+  CantusControls c = ctl_default();
+  h_run_free(&h, &c, 256, 48000 * 16);  // 8 bars
+  HNote got[256];
+  const size_t n = h_notes(&h, got, 256, 0, 1e9);
+  // the theme's notes, on the 12-per-quarter grid; 40 folds up to 52
+  const HNote want[] = {{60, 0}, {64, 12000}, {67, 24000}, {72, 36000},
+                        {71, 42000}, {69, 48000}, {52, 72000}};
+  CHECK(n >= 7);
+  for (size_t i = 0; i < 7 && i < n; i++) {
+    CHECK_EQ(got[i].pitch, want[i].pitch);
+    CHECK_EQ(got[i].tick_milli, want[i].tick_milli);
+  }
+  // the network continues after the theme's two bars
+  size_t after = 0;
+  for (size_t i = 0; i < n; i++) {
+    after += got[i].tick_milli >= 96000;
+  }
+  CHECK(after >= 3);
+  // a relocation back to bar 0 plays the theme again
+  const size_t mark = h.n_rec;
+  play_host(&h, &c, 256, 0, 2, false);
+  Harness view = h;
+  view.rec = h.rec + mark;
+  view.n_rec = h.n_rec - mark;
+  HNote again[256];
+  const size_t n2 = h_notes(&view, again, 256, 0, 96 - 0.5);
+  CHECK_EQ(n2, 7);
+  for (size_t i = 0; i < 7 && i < n2; i++) {
+    CHECK_EQ(again[i].pitch, want[i].pitch);
+  }
+  CHECK_EQ(h.violations, 0);
+  free(th);
+  h_free(&h);
+}
+
+TEST(engine_theme_from_midi_limits_bars_and_tokens)
+{
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/cantus-test-theme2-%d.mid", (int)getpid());
+  CantusMidiFile *mf = theme_file(path);
+  remove(path);
+  if (!mf) {
+    return;
+  }
+  CantusTheme *th = malloc(sizeof *th);
+  CantusError err;
+  const CantusDims d = cantus_fixture_dims_tiny();
+  CHECK(cantus_theme_from_midi(mf, &d.vocab, 1, th, &err) == CANTUS_OK);
+  // one bar: 4 notes (60 64 67 72 start in bar 0; 71 at beat 3.5 too) -> 5 ons
+  int ons = 0, shifts = 0, balance = 0;
+  for (uint32_t i = 0; i < th->n_tokens; i++) {
+    int val = 0;
+    const CantusEventKind k = cantus_vocab_decode(&d.vocab, th->tokens[i], &val);
+    ons += k == CANTUS_EV_NOTE_ON;
+    balance += k == CANTUS_EV_NOTE_ON ? 1 : k == CANTUS_EV_NOTE_OFF ? -1 : 0;
+    shifts += k == CANTUS_EV_SHIFT ? val : 0;
+    CHECK(balance >= 0);
+  }
+  CHECK_EQ(ons, 5);
+  CHECK_EQ(balance, 0);
+  CHECK_EQ(shifts, 48);  // ends on the bar line
+  cantus_midi_free(mf);
+  free(th);
+}
+
+// ---- listen and call-and-response ------------------------------------------------
+
+static int ons_between(const Harness *h, double from, double to)
+{
+  int k = 0;
+  for (size_t i = 0; i < h->n_rec; i++) {
+    k += h->rec[i].status == 0x90 && h->rec[i].tick >= from && h->rec[i].tick < to;
+  }
+  return k;
+}
+
+// Plays `bars` bars; the player plays quarter notes (60 62 64 ...) in the
+// bars listed in `player` (a bitmask of bars).
+static void play_with_player(Harness *h, CantusControls *c, int bars, uint32_t player)
+{
+  const double tpf = h_tpf(120, 12, 4, h->rate);
+  const uint32_t block = 256;
+  double tick = 0;
+  const int64_t frames = (int64_t)(bars * 48 / tpf);
+  for (int64_t done = 0; done < frames; done += block) {
+    CantusMidiEvent in[8];
+    uint32_t n_in = 0;
+    // quarter-note boundaries inside this block
+    for (double q = ceil(tick / 12.0) * 12.0; q < tick + block * tpf; q += 12.0) {
+      const int bar = (int)(q / 48.0);
+      const uint32_t fr = (uint32_t)((q - tick) / tpf);
+      const uint8_t p = (uint8_t)(60 + 2 * ((int)(q / 12.0) % 4));
+      const uint8_t prev = (uint8_t)(60 + 2 * (((int)(q / 12.0) + 3) % 4));
+      if (q >= 12 && bar < 32 && ((player >> (int)((q - 12) / 48.0)) & 1)) {
+        in[n_in++] = (CantusMidiEvent){.frame = fr, .size = 3, .data = {0x80, prev, 0}};
+      }
+      if (bar < 32 && ((player >> bar) & 1)) {
+        in[n_in++] = (CantusMidiEvent){.frame = fr, .size = 3, .data = {0x90, p, 100}};
+      }
+    }
+    h_block_at(h, c, block, tick, 120, true, in, n_in);
+    tick += block * tpf;
+  }
+}
+
+TEST(engine_listen_follows_the_player_then_resumes)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.listen = true;
+  c.wait_beats = 2;
+  c.density = 0.5f;
+  // player in bars 2 and 3
+  play_with_player(&h, &c, 10, 1u << 2 | 1u << 3);
+  // the model plays before, is silent while the player plays (and for the
+  // wait after the last note-off at bar 4), then resumes
+  CHECK(ons_between(&h, 0, 96) >= 1);
+  CHECK_EQ(ons_between(&h, 96 + 0.5, 4 * 48 + 24 - 0.5), 0);
+  CHECK(ons_between(&h, 4 * 48 + 24, 10 * 48) >= 3);
+  CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}
+
+TEST(engine_call_and_response_answers_after_the_wait)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.call_response = true;
+  c.wait_beats = 1;
+  c.response_bars = 2;
+  c.density = 0.7f;
+  c.temperature = 1.5f;
+  // player in bar 1 and bar 6
+  play_with_player(&h, &c, 12, 1u << 1 | 1u << 6);
+  // waits first; answers from the beat after the wait (bar 2 beat 1 + 1 beat)
+  // for two bars; then silence until the player's next call and its answer
+  CHECK_EQ(ons_between(&h, 0, 2 * 48 + 12 - 0.5), 0);
+  CHECK(ons_between(&h, 2 * 48 + 12, 4 * 48 + 12) >= 1);
+  CHECK_EQ(ons_between(&h, 4 * 48 + 12 + 0.5, 7 * 48 + 12 - 0.5), 0);
+  CHECK(ons_between(&h, 7 * 48 + 12, 9 * 48 + 12) >= 1);
+  CHECK_EQ(ons_between(&h, 9 * 48 + 12 + 0.5, 12 * 48), 0);
+  CHECK_EQ(h.violations, 0);
+  CHECK_EQ(h.n_sounding, 0);
+  h_free(&h);
+}
+
+// ---- randomised hosts --------------------------------------------------------------
+
+static uint32_t rnd(uint64_t *s)
+{
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return (uint32_t)(*s >> 11);
+}
+
+TEST(engine_invariants_under_random_hosts)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  uint64_t s = 0x1234567;
+  CantusControls c = ctl_default();
+  const double rates[] = {22050, 44100, 48000, 96000};
+  double tick = 0, bpm = 120;
+  bool rolling = true;
+  int stops_checked = 0, range_bad = 0, voices_bad = 0;
+  uint8_t played_ch[16][128] = {{0}};
+  (void)played_ch;
+  for (int b = 0; b < 12000; b++) {
+    const uint32_t r = rnd(&s);
+    // controls: mostly steady, sometimes anything (including garbage)
+    if (r % 40 == 0) {
+      c.transpose = (int)(rnd(&s) % 25) - 12;
+      c.note_lo = 30 + (int)(rnd(&s) % 40);  // mostly overlapping the fixture's 48..84
+      c.note_hi = c.note_lo + 6 + (int)(rnd(&s) % 48);
+      c.scale = (CantusScale)(rnd(&s) % CANTUS_N_SCALES);
+      c.key_root = (int)(rnd(&s) % 12);
+      c.max_voices = 1 + (int)(rnd(&s) % 6);
+      c.gate = 0.1f + (float)(rnd(&s) % 20) / 10.0f;
+      c.swing = (float)(rnd(&s) % 4) / 5.0f;
+      c.style = (int)(rnd(&s) % 3);
+      c.blend = (float)(rnd(&s) % 5) / 4.0f;
+      c.density = (float)(rnd(&s) % 11) / 10.0f;  // the fixture is sparse: denser
+      c.channel = (int)(rnd(&s) % 3);
+      c.hold = rnd(&s) % 4 == 0;
+      c.listen = rnd(&s) % 4 == 0;
+      c.call_response = rnd(&s) % 6 == 0;
+      c.velocity = (int)(rnd(&s) % 3) * 50;
+      c.humanise = (float)(rnd(&s) % 3) / 2.0f;
+      c.seed = 1 + rnd(&s) % 3;
+    }
+    // garbage for one block (top_p <= 0 would mean argmax: few notes)
+    const bool garbage = r % 97 == 0;
+    c.temperature = garbage ? NAN : 1.0f;
+    c.top_p = garbage ? -5.0f : 0.95f;
+    if (garbage) {
+      c.max_voices = 1000;
+    }
+    c.regenerate = r % 300 == 0;
+    c.panic = r % 500 == 0;
+    const uint32_t n = 1 + rnd(&s) % 2048;
+    h.rate = rates[rnd(&s) % 4];
+    // transport: tempo changes, stops, seeks, loop wraps
+    const uint32_t t = rnd(&s) % 1000;
+    if (t < 5) {
+      bpm = 40 + rnd(&s) % 260;
+    } else if (t < 10) {
+      tick = (double)(rnd(&s) % (48 * 40));
+    } else if (t < 14 && tick > 96) {
+      tick -= 96;  // loop wrap two bars back
+    } else if (t < 18) {
+      rolling = !rolling;
+    }
+    CantusMidiEvent in[4];
+    uint32_t n_in = 0;
+    if (c.listen && rnd(&s) % 8 == 0) {
+      const uint8_t p = (uint8_t)(50 + rnd(&s) % 30);
+      in[n_in++] = (CantusMidiEvent){.frame = rnd(&s) % n, .size = 3,
+                                     .data = {(uint8_t)(rnd(&s) % 2 ? 0x90 : 0x80), p, 90}};
+    }
+    const size_t mark = h.n_rec;
+    const bool was_rolling = rolling;
+    h_block_at(&h, &c, n, tick, bpm, rolling, in, n_in);
+    if (rolling) {
+      tick = h.host_tick;
+    }
+    // note-ons obey this block's (sanitised) range, scale and voices
+    const int lo = c.note_lo < c.note_hi ? c.note_lo : c.note_hi;
+    const int hi = c.note_lo < c.note_hi ? c.note_hi : c.note_lo;
+    for (size_t i = mark; i < h.n_rec; i++) {
+      if (h.rec[i].status == 0x90) {
+        const int p = h.rec[i].pitch, pc = ((p - c.key_root) % 12 + 12) % 12;
+        range_bad += p < lo || p > hi || !((cantus_scale_mask(c.scale) >> pc) & 1);
+      }
+    }
+    const int mv = c.max_voices < 1 ? 1 : c.max_voices > 16 ? 16 : c.max_voices;
+    voices_bad += h.n_sounding > mv && h.n_rec > mark;
+    if (!was_rolling) {
+      stops_checked++;
+      CHECK_EQ(h.n_sounding, 0);
+    }
+  }
+  CHECK_EQ(h.violations, 0);
+  CHECK_EQ(range_bad, 0);
+  CHECK_EQ(voices_bad, 0);
+  CHECK(stops_checked > 10);
+  // (hold over empty bars, listen and call-response without a player and
+  // stops keep it quiet much of the time; enough notes to mean something)
+  CHECK_MSG(h_count_on(&h) > 50, "%d notes", h_count_on(&h));
+  CantusBlockOut out;
+  cantus_engine_flush(h.e, &out);
+  h_take(&h, &out, 1, 0, 0);
+  CHECK_EQ(h.n_sounding, 0);
+  CantusStats st;
+  cantus_engine_get_stats(h.e, &st);
+  CHECK(st.max_block_steps <= CANTUS_MAX_STEPS_PER_RUN);
+  CHECK(st.relocations > 10);
+  if (cantus_test_verbose) {
+    printf("  notes %d late %llu starved %llu dropped %llu relocations %llu\n", h_count_on(&h),
+           (unsigned long long)st.late_events, (unsigned long long)st.steps_starved,
+           (unsigned long long)st.events_dropped, (unsigned long long)st.relocations);
+  }
   h_free(&h);
 }
