@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// cantus-gen: offline generation.  Drives the real-time engine through the
+// same cantus_engine_process() block loop as the LV2 plugin and the JACK
+// client (a simulated host with a rolling transport), then writes the notes
+// as a Standard MIDI File (format 1, tempo and time signature) and
+// optionally an SVG piano roll.  Uses dsp/ and libc only.  Non-RT
+// command-line tool: exit 0 on success, 1 on a bad model/theme/style or a
+// write error, 2 on a usage error.
+#include "engine.h"
+#include "midifile.h"
+#include "model.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MODEL "models/default.cantus"
+#define FILE_TPQ 480
+
+static const char usage[] =
+    "usage: cantus-gen [options]\n"
+    "Generates music with a Cantus model offline, through the same engine and\n"
+    "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
+    "  --model FILE        model file (default " DEFAULT_MODEL ")\n"
+    "  --style NAME|N      style (default 0); --style-b NAME|N, --blend 0..1\n"
+    "  --bars N            bars to generate (default 16)\n"
+    "  --bpm X             tempo in beats per minute (default 120)\n"
+    "  --meter N/D         time signature (default 4/4), e.g. 6/8\n"
+    "  --seed N            random seed (default 1)\n"
+    "  --temperature T     0 (argmax) .. 2 (default 1)\n"
+    "  --top-p P           nucleus 0.05 .. 1 (default 0.95)\n"
+    "  --density D         -1 (sparser) .. 1 (denser) (default 0)\n"
+    "  --key NOTE          key root: C, C#, Db, D ... B (default C)\n"
+    "  --scale NAME        chromatic, major, minor, harmonic-minor, dorian,\n"
+    "                      mixolydian, major-pentatonic, minor-pentatonic, blues\n"
+    "  --transpose N       semitones, -24 .. 24 (default 0)\n"
+    "  --range LO-HI       output pitch range (default 0-127)\n"
+    "  --voices N          most notes at once, 1 .. 16 (default 8)\n"
+    "  --velocity V        fixed velocity 1..127 (default: the model's, else 96)\n"
+    "  --gate G, --swing S, --humanise H   note length, swing, velocity spread\n"
+    "  --channel N         MIDI channel 1 .. 16 (default 1)\n"
+    "  --theme FILE.mid    play this theme first and continue it\n"
+    "  --theme-bars N      use at most N bars of the theme (default all that fit)\n"
+    "  --block N           frames per engine block (default 256)\n"
+    "  --rate HZ           sample rate of the simulated host (default 48000)\n"
+    "  -o FILE.mid         output MIDI file (default cantus.mid)\n"
+    "  --svg FILE.svg      also write a piano roll\n"
+    "  --quiet             print nothing on success\n"
+    "  --help              print this help\n";
+
+typedef struct {
+  const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path;
+  double bars, bpm, rate;
+  int num, den, block, theme_bars;
+  bool quiet;
+  CantusControls c;
+} Args;
+
+typedef struct {
+  int64_t on, off;  // absolute frames
+  uint8_t pitch, vel, channel;
+} Note;
+
+static int die_usage(const char *fmt, const char *arg)
+{
+  fprintf(stderr, "cantus-gen: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see cantus-gen --help)\n");
+  return 2;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+  char *end = NULL;
+  errno = 0;
+  const double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+  char *end = NULL;
+  errno = 0;
+  const long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    return false;
+  }
+  *out = (int)v;
+  return true;
+}
+
+// "C", "c#", "Db", "F#" ... -> pitch class, or -1.
+static int parse_key(const char *s)
+{
+  static const int base[7] = {9, 11, 0, 2, 4, 5, 7};  // A..G
+  const char l = (char)toupper((unsigned char)s[0]);
+  if (l < 'A' || l > 'G') {
+    return -1;
+  }
+  int pc = base[l - 'A'];
+  if (s[1] == '#' || s[1] == 's') {
+    pc++;
+  } else if (s[1] == 'b') {
+    pc--;
+  } else if (s[1]) {
+    return -1;
+  }
+  if (s[1] && s[2]) {
+    return -1;
+  }
+  return (pc + 12) % 12;
+}
+
+static int parse_scale(const char *s)
+{
+  for (int i = 0; i < CANTUS_N_SCALES; i++) {
+    if (!strcasecmp(s, cantus_scale_name((CantusScale)i))) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+static int parse_args(int argc, char **argv, Args *a)
+{
+  *a = (Args){.bars = 16, .bpm = 120, .rate = 48000, .num = 4, .den = 4, .block = 256,
+              .out_path = "cantus.mid", .c = cantus_controls_default()};
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      fputs(usage, stdout);
+      exit(0);
+    }
+    if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) {
+      a->quiet = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      return die_usage("%s: unknown option or missing value", o);
+    }
+    const char *v = argv[++i];
+    double d = 0;
+    int n = 0;
+    bool ok = true;
+    if (!strcmp(o, "--model")) {
+      a->model_path = v;
+    } else if (!strcmp(o, "--style")) {
+      a->style = v;
+    } else if (!strcmp(o, "--style-b")) {
+      a->style_b = v;
+    } else if (!strcmp(o, "--blend")) {
+      ok = parse_double(v, 0, 1, &d);
+      a->c.blend = (float)d;
+    } else if (!strcmp(o, "--bars")) {
+      ok = parse_double(v, 1, 100000, &a->bars);
+      a->bars = floor(a->bars);
+    } else if (!strcmp(o, "--bpm")) {
+      ok = parse_double(v, 10, 999, &a->bpm);
+    } else if (!strcmp(o, "--meter")) {
+      int num = 0, den = 0;
+      char extra = 0;
+      ok = sscanf(v, "%d/%d%c", &num, &den, &extra) == 2 && num >= 1 && num <= 32 &&
+           (den == 1 || den == 2 || den == 4 || den == 8 || den == 16);
+      a->num = num;
+      a->den = den;
+    } else if (!strcmp(o, "--seed")) {
+      char *end = NULL;
+      errno = 0;
+      const unsigned long long s = strtoull(v, &end, 10);
+      ok = !errno && end != v && !*end && s <= UINT32_MAX;
+      a->c.seed = (uint32_t)s;
+    } else if (!strcmp(o, "--temperature")) {
+      ok = parse_double(v, 0, 2, &d);
+      a->c.temperature = (float)d;
+    } else if (!strcmp(o, "--top-p")) {
+      ok = parse_double(v, 0.05, 1, &d);
+      a->c.top_p = (float)d;
+    } else if (!strcmp(o, "--density")) {
+      ok = parse_double(v, -1, 1, &d);
+      a->c.density = (float)d;
+    } else if (!strcmp(o, "--key")) {
+      a->c.key_root = parse_key(v);
+      ok = a->c.key_root >= 0;
+    } else if (!strcmp(o, "--scale")) {
+      n = parse_scale(v);
+      if (n < 0) {
+        fprintf(stderr, "cantus-gen: unknown scale '%s'; available:", v);
+        for (int k = 0; k < CANTUS_N_SCALES; k++) {
+          fprintf(stderr, "%s %s", k ? "," : "", cantus_scale_name((CantusScale)k));
+        }
+        fprintf(stderr, "\n");
+        return 2;
+      }
+      a->c.scale = (CantusScale)n;
+    } else if (!strcmp(o, "--transpose")) {
+      ok = parse_int(v, -24, 24, &a->c.transpose);
+    } else if (!strcmp(o, "--range")) {
+      int lo = 0, hi = 0;
+      char extra = 0;
+      ok = sscanf(v, "%d-%d%c", &lo, &hi, &extra) == 2 && lo >= 0 && hi <= 127 && lo <= hi;
+      a->c.note_lo = lo;
+      a->c.note_hi = hi;
+    } else if (!strcmp(o, "--voices")) {
+      ok = parse_int(v, 1, CANTUS_MAX_VOICES, &a->c.max_voices);
+    } else if (!strcmp(o, "--velocity")) {
+      ok = parse_int(v, 1, 127, &a->c.velocity);
+    } else if (!strcmp(o, "--gate")) {
+      ok = parse_double(v, 0.1, 2, &d);
+      a->c.gate = (float)d;
+    } else if (!strcmp(o, "--swing")) {
+      ok = parse_double(v, 0, 0.75, &d);
+      a->c.swing = (float)d;
+    } else if (!strcmp(o, "--humanise") || !strcmp(o, "--humanize")) {
+      ok = parse_double(v, 0, 1, &d);
+      a->c.humanise = (float)d;
+    } else if (!strcmp(o, "--channel")) {
+      ok = parse_int(v, 1, 16, &n);
+      a->c.channel = n - 1;
+    } else if (!strcmp(o, "--theme")) {
+      a->theme_path = v;
+    } else if (!strcmp(o, "--theme-bars")) {
+      ok = parse_int(v, 1, 10000, &a->theme_bars);
+    } else if (!strcmp(o, "--block")) {
+      ok = parse_int(v, 1, 65536, &a->block);
+    } else if (!strcmp(o, "--rate")) {
+      ok = parse_double(v, 8000, 768000, &a->rate);
+    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+      a->out_path = v;
+    } else if (!strcmp(o, "--svg")) {
+      a->svg_path = v;
+    } else {
+      return die_usage("%s: unknown option", o);
+    }
+    if (!ok) {
+      fprintf(stderr, "cantus-gen: %s: bad value '%s'\n(see cantus-gen --help)\n", o, v);
+      return 2;
+    }
+  }
+  a->c.bpm = (float)a->bpm;
+  return 0;
+}
+
+static bool file_exists(const char *p)
+{
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The default model: models/default.cantus here, else next to an installed
+// binary (PREFIX/share/cantus/models/default.cantus).
+static const char *default_model(char *buf, size_t n)
+{
+  if (file_exists(DEFAULT_MODEL)) {
+    return DEFAULT_MODEL;
+  }
+  char exe[PATH_MAX];
+  const ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (k > 0) {
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = 0;
+      snprintf(buf, n, "%s/../share/cantus/models/default.cantus", exe);
+      if (file_exists(buf)) {
+        return buf;
+      }
+    }
+  }
+  return NULL;
+}
+
+static int resolve_style(const CantusModel *m, const char *name, const char *path)
+{
+  if (!name) {
+    return 0;
+  }
+  const int s = cantus_model_find_style(m, name);
+  if (s >= 0) {
+    return s;
+  }
+  fprintf(stderr, "cantus-gen: unknown style '%s' in %s; available styles:", name, path);
+  for (uint32_t i = 0; i < m->dims.n_styles; i++) {
+    fprintf(stderr, "%s %s", i ? "," : "", m->style_names[i]);
+  }
+  fprintf(stderr, " (or an index 0..%u)\n", m->dims.n_styles - 1);
+  return -1;
+}
+
+// ---- SVG piano roll --------------------------------------------------------------
+
+static void xml_text(FILE *f, const char *s)
+{
+  for (; *s; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f); break;
+    }
+  }
+}
+
+static bool write_svg(const char *path, const Note *notes, size_t n, const Args *a,
+                      double frames_per_beat, const char *title)
+{
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "cantus-gen: %s: cannot write: %s\n", path, strerror(errno));
+    return false;
+  }
+  int lo = 127, hi = 0;
+  for (size_t i = 0; i < n; i++) {
+    lo = notes[i].pitch < lo ? notes[i].pitch : lo;
+    hi = notes[i].pitch > hi ? notes[i].pitch : hi;
+  }
+  if (lo > hi) {
+    lo = 60;
+    hi = 72;
+  }
+  lo = lo - 2 < 0 ? 0 : lo - 2;
+  hi = hi + 2 > 127 ? 127 : hi + 2;
+  const double beat_px = a->den >= 8 ? 24.0 : 40.0;
+  const double left = 44, top = 36, row = 7;
+  const int n_beats = (int)(a->bars * a->num);
+  const double width = left + n_beats * beat_px + 10;
+  const double height = top + (hi - lo + 1) * row + 10;
+  fprintf(f,
+          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+          "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
+          width, height, width, height);
+  fprintf(f, "<title>");
+  xml_text(f, title);
+  fprintf(f, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+  fprintf(f, "<text x=\"%.0f\" y=\"20\" font-size=\"13\">", left);
+  xml_text(f, title);
+  fprintf(f, "</text>\n");
+  // pitch rows: black keys shaded, C labelled
+  static const char *names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+  for (int p = hi; p >= lo; p--) {
+    const double y = top + (hi - p) * row;
+    const int pc = p % 12;
+    if (pc == 1 || pc == 3 || pc == 6 || pc == 8 || pc == 10) {
+      fprintf(f, "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f0f0f4\"/>\n",
+              left, y, n_beats * beat_px, row);
+    }
+    if (pc == 0) {
+      fprintf(f, "<text x=\"4\" y=\"%.1f\" font-size=\"9\">%s%d</text>\n", y + row - 1, names[pc],
+              p / 12 - 1);
+    }
+  }
+  // beat and bar lines
+  for (int b = 0; b <= n_beats; b++) {
+    const double x = left + b * beat_px;
+    const bool bar = b % a->num == 0;
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%s\"/>\n",
+            x, top, x, top + (hi - lo + 1) * row, bar ? "#606070" : "#d0d0d8", bar ? "1.2" : "0.6");
+    if (bar && b < n_beats) {
+      fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" fill=\"#606070\">%d</text>\n", x + 2,
+              top - 3, b / a->num + 1);
+    }
+  }
+  // notes, shaded by velocity
+  for (size_t i = 0; i < n; i++) {
+    const double x = left + notes[i].on / frames_per_beat * beat_px;
+    const double w = (notes[i].off - notes[i].on) / frames_per_beat * beat_px;
+    const double y = top + (hi - notes[i].pitch) * row;
+    const int shade = 200 - notes[i].vel;
+    fprintf(f,
+            "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" rx=\"1.5\" "
+            "fill=\"rgb(%d,%d,230)\" stroke=\"#203080\" stroke-width=\"0.5\"/>\n",
+            x, y + 0.5, w > 1 ? w : 1, row - 1, shade < 0 ? 0 : shade, shade < 0 ? 0 : shade);
+  }
+  fprintf(f, "</svg>\n");
+  if (fclose(f) != 0) {
+    fprintf(stderr, "cantus-gen: %s: write failed\n", path);
+    return false;
+  }
+  return true;
+}
+
+// ---- main -----------------------------------------------------------------------------
+
+typedef struct {
+  Note *v;
+  size_t n, cap;
+  int64_t open[16][128];  // index+1 of the sounding note, 0 = none
+} Notes;
+
+static bool notes_event(Notes *ns, int64_t frame, const CantusMidiEvent *ev)
+{
+  const int st = ev->data[0] & 0xF0, ch = ev->data[0] & 0x0F, p = ev->data[1] & 0x7F;
+  if (st == 0x90 && ev->data[2] > 0) {
+    if (ns->n == ns->cap) {
+      ns->cap = ns->cap ? ns->cap * 2 : 1024;
+      Note *v = realloc(ns->v, ns->cap * sizeof *v);
+      if (!v) {
+        return false;
+      }
+      ns->v = v;
+    }
+    ns->v[ns->n] = (Note){.on = frame, .off = -1, .pitch = (uint8_t)p, .vel = ev->data[2],
+                          .channel = (uint8_t)ch};
+    ns->open[ch][p] = (int64_t)++ns->n;
+  } else if ((st == 0x80 || st == 0x90) && ns->open[ch][p]) {
+    ns->v[ns->open[ch][p] - 1].off = frame;
+    ns->open[ch][p] = 0;
+  }
+  return true;
+}
+
+int main(int argc, char **argv)
+{
+  Args a;
+  const int rc = parse_args(argc, argv, &a);
+  if (rc) {
+    return rc;
+  }
+  char buf[PATH_MAX + 64];
+  if (!a.model_path) {
+    a.model_path = default_model(buf, sizeof buf);
+    if (!a.model_path) {
+      fprintf(stderr,
+              "cantus-gen: no model: %s not found (run `make models`, or pass --model FILE)\n",
+              DEFAULT_MODEL);
+      return 1;
+    }
+  }
+  CantusError err;
+  CantusModel *m = NULL;
+  if (cantus_engine_load_model(a.model_path, &m, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-gen: %s\n", err.msg);
+    return 1;
+  }
+  a.c.style = resolve_style(m, a.style, a.model_path);
+  a.c.style_b = a.style_b ? resolve_style(m, a.style_b, a.model_path) : a.c.style;
+  if (a.c.style < 0 || a.c.style_b < 0) {
+    cantus_model_free(m);
+    return 1;
+  }
+  CantusTheme *theme = NULL;
+  if (a.theme_path) {
+    CantusMidiFile *mf = NULL;
+    theme = malloc(sizeof *theme);
+    if (!theme || cantus_midi_read(a.theme_path, &mf, &err) != CANTUS_OK ||
+        cantus_theme_from_midi(mf, &m->dims.vocab, a.theme_bars, theme, &err) != CANTUS_OK) {
+      fprintf(stderr, "cantus-gen: %s\n", theme ? err.msg : "out of memory");
+      cantus_midi_free(mf);
+      free(theme);
+      cantus_model_free(m);
+      return 1;
+    }
+    cantus_midi_free(mf);
+    if (theme->n_tokens == 0) {
+      fprintf(stderr, "cantus-gen: %s: no notes to use as a theme\n", a.theme_path);
+      free(theme);
+      cantus_model_free(m);
+      return 1;
+    }
+  }
+
+  CantusEngine *e = NULL;
+  if (cantus_engine_new(1.0, &e, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-gen: %s\n", err.msg);
+    cantus_model_free(m);
+    free(theme);
+    return 1;
+  }
+  cantus_engine_install_model(e, m);
+  if (theme) {
+    cantus_engine_set_theme(e, theme);
+  }
+
+  // The simulated host: a rolling transport that sends its exact position
+  // every block, as a DAW does.
+  const double frames_per_beat = a.rate * 60.0 / a.bpm;
+  const int64_t total = (int64_t)llround(a.bars * a.num * frames_per_beat);
+  Notes ns = {0};
+  bool ok = true;
+  CantusBlockOut *out = malloc(sizeof *out);
+  CantusBlockIn in = {.sample_rate = a.rate, .controls = a.c};
+  in.transport = (CantusTransport){.valid = true, .rolling = true, .bpm = a.bpm,
+                                   .beats_per_bar = a.num, .beat_unit = a.den};
+  for (int64_t frame = 0; ok && out && frame < total; frame += a.block) {
+    const int64_t n = total - frame < a.block ? total - frame : a.block;
+    const double beats = (double)frame / frames_per_beat;
+    in.transport.bar = (int64_t)floor(beats / a.num);
+    in.transport.bar_beat = beats - (double)in.transport.bar * a.num;
+    in.n_frames = (uint32_t)n;
+    cantus_engine_process(e, &in, out);
+    for (uint32_t i = 0; ok && i < out->n_events; i++) {
+      ok = notes_event(&ns, frame + out->events[i].frame, &out->events[i]);
+    }
+  }
+  if (out) {
+    cantus_engine_flush(e, out);
+    for (uint32_t i = 0; ok && i < out->n_events; i++) {
+      ok = notes_event(&ns, total, &out->events[i]);
+    }
+  }
+  CantusStats st;
+  cantus_engine_get_stats(e, &st);
+  if (!ok || !out) {
+    fprintf(stderr, "cantus-gen: out of memory\n");
+    return 1;
+  }
+  for (size_t i = 0; i < ns.n; i++) {
+    if (ns.v[i].off < 0) {
+      ns.v[i].off = total;  // cannot happen after flush; stay safe
+    }
+  }
+
+  // MIDI file: 480 per quarter; a beat is 4/den quarters.
+  CantusMidiFile *mf = NULL;
+  int status = 0;
+  if (cantus_midi_alloc(ns.n, 1, &mf, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-gen: %s\n", err.msg);
+    status = 1;
+  } else {
+    const double ticks_per_frame = FILE_TPQ * 4.0 / a.den / frames_per_beat;
+    for (size_t i = 0; i < ns.n; i++) {
+      uint32_t on = (uint32_t)llround(ns.v[i].on * ticks_per_frame);
+      uint32_t off = (uint32_t)llround(ns.v[i].off * ticks_per_frame);
+      off = off <= on ? on + 1 : off;
+      mf->notes[mf->n_notes++] = (CantusMidiNote){.on_tick = on, .off_tick = off,
+                                                  .pitch = ns.v[i].pitch, .velocity = ns.v[i].vel,
+                                                  .channel = ns.v[i].channel, .track = 0};
+      mf->end_tick = off > mf->end_tick ? off : mf->end_tick;
+    }
+    const uint32_t end = (uint32_t)llround(total * ticks_per_frame);
+    mf->end_tick = end > mf->end_tick ? end : mf->end_tick;
+    mf->tpq = FILE_TPQ;
+    mf->tempos[0] = (CantusMidiTempo){0, (uint32_t)llround(60e6 / (a.bpm * 4.0 / a.den))};
+    mf->n_tempos = 1;
+    mf->timesigs[0] = (CantusMidiTimeSig){0, (uint8_t)a.num, (uint8_t)a.den};
+    mf->n_timesigs = 1;
+    snprintf(mf->track_names[0], sizeof mf->track_names[0], "cantus %s",
+             m->style_names[a.c.style]);
+    if (cantus_midi_write(a.out_path, mf, &err) != CANTUS_OK) {
+      fprintf(stderr, "cantus-gen: %s\n", err.msg);
+      status = 1;
+    }
+    cantus_midi_free(mf);
+  }
+  char title[512];
+  char style[96];
+  if (a.c.blend > 0 && a.c.style_b != a.c.style) {
+    snprintf(style, sizeof style, "%s/%s %.2f", m->style_names[a.c.style],
+             m->style_names[a.c.style_b], (double)a.c.blend);
+  } else {
+    snprintf(style, sizeof style, "%s", m->style_names[a.c.style]);
+  }
+  static const char *keys[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+  snprintf(title, sizeof title,
+           "cantus: %s, %g bars of %d/%d at %g bpm, seed %u, temperature %.2f, top-p %.2f, "
+           "density %.2f, %s %s%s%s (%s)",
+           style, a.bars, a.num, a.den, a.bpm, (unsigned)a.c.seed, (double)a.c.temperature,
+           (double)a.c.top_p, (double)a.c.density, keys[a.c.key_root],
+           cantus_scale_name(a.c.scale), a.theme_path ? ", theme " : "",
+           a.theme_path ? a.theme_path : "", a.model_path);
+  if (status == 0 && a.svg_path && !write_svg(a.svg_path, ns.v, ns.n, &a, frames_per_beat, title)) {
+    status = 1;
+  }
+  if (status == 0 && !a.quiet) {
+    printf("cantus-gen: %zu notes in %g bars (style %s, seed %u) -> %s%s%s\n", ns.n, a.bars, style,
+           (unsigned)a.c.seed, a.out_path, a.svg_path ? ", " : "", a.svg_path ? a.svg_path : "");
+    if (st.late_events || st.events_dropped) {
+      printf("cantus-gen: note: %llu late events, %llu dropped\n",
+             (unsigned long long)st.late_events, (unsigned long long)st.events_dropped);
+    }
+  }
+  free(out);
+  free(ns.v);
+  free(theme);
+  cantus_engine_free(e);
+  cantus_model_free(m);
+  return status;
+}
