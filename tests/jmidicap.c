@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// From /work/shared/hosts/jmidicap.c (the recipe), unchanged apart from this line.
+/* jmidicap: minimal JACK MIDI capture client for tests.
+ * Usage: jmidicap [-t] CLIENT_NAME [SECONDS]
+ * Registers CLIENT_NAME:in, prints one line per event to stdout:
+ *   <frame> <hex bytes...>
+ * frame = jack_last_frame_time() + event offset, or with -t the JACK
+ * transport frame (pos.frame + offset; "-1" while stopped). Transport frames
+ * advance by exactly nframes per cycle, while the dummy driver's frame clock
+ * jumps after an xrun on a loaded machine: compare beat spacing with -t. Exits after
+ * SECONDS (default: until SIGINT/SIGTERM). Lines are written from a
+ * lock-free ring so the process callback never blocks on stdio. */
+#include <jack/jack.h>
+#include <jack/midiport.h>
+#include <jack/ringbuffer.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct { long long frame; unsigned char n; unsigned char b[13]; } Ev;
+static jack_port_t* port;
+static jack_ringbuffer_t* rb;
+static jack_client_t* client;
+static volatile sig_atomic_t done;
+static int use_transport;
+
+static int process(jack_nframes_t n, void* arg) {
+  (void)arg;
+  void* buf = jack_port_get_buffer(port, n);
+  jack_nframes_t base = jack_last_frame_time(client);
+  long long tbase = -1;
+  if (use_transport) {
+    jack_position_t pos;
+    if (jack_transport_query(client, &pos) == JackTransportRolling) tbase = pos.frame;
+  }
+  uint32_t c = jack_midi_get_event_count(buf);
+  for (uint32_t i = 0; i < c; ++i) {
+    jack_midi_event_t e;
+    if (jack_midi_event_get(&e, buf, i)) continue;
+    long long f = use_transport ? (tbase < 0 ? -1 : tbase + e.time) : (long long)(base + e.time);
+    Ev ev = {f, (unsigned char)(e.size > 13 ? 13 : e.size), {0}};
+    memcpy(ev.b, e.buffer, ev.n);
+    if (jack_ringbuffer_write_space(rb) >= sizeof ev) jack_ringbuffer_write(rb, (const char*)&ev, sizeof ev);
+  }
+  return 0;
+}
+static void on_sig(int s) { (void)s; done = 1; }
+static void drain(void) {
+  Ev ev;
+  while (jack_ringbuffer_read_space(rb) >= sizeof ev) {
+    jack_ringbuffer_read(rb, (char*)&ev, sizeof ev);
+    printf("%lld", ev.frame);
+    for (int i = 0; i < ev.n; ++i) printf(" %02x", ev.b[i]);
+    printf("\n");
+  }
+  fflush(stdout);
+}
+int main(int argc, char** argv) {
+  if (argc > 1 && !strcmp(argv[1], "-t")) { use_transport = 1; ++argv; --argc; }
+  if (argc < 2) { fprintf(stderr, "usage: jmidicap [-t] CLIENT_NAME [SECONDS]\n"); return 2; }
+  double secs = argc > 2 ? atof(argv[2]) : -1.0;
+  client = jack_client_open(argv[1], JackNoStartServer | JackUseExactName, NULL);
+  if (!client) { fprintf(stderr, "jmidicap: cannot connect to JACK\n"); return 1; }
+  rb = jack_ringbuffer_create(1 << 16);
+  port = jack_port_register(client, "in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+  jack_set_process_callback(client, process, NULL);
+  signal(SIGINT, on_sig); signal(SIGTERM, on_sig);
+  if (jack_activate(client)) { fprintf(stderr, "jmidicap: cannot activate\n"); return 1; }
+  fprintf(stderr, "jmidicap: ready, rate %u\n", (unsigned)jack_get_sample_rate(client));
+  for (double t = 0; !done && (secs < 0 || t < secs); t += 0.01) { usleep(10000); drain(); }
+  jack_deactivate(client); drain();
+  jack_client_close(client);
+  jack_ringbuffer_free(rb);
+  return 0;
+}
