@@ -50,11 +50,9 @@ static bool listening(const CantusControls *c) { return c->listen || c->call_res
 
 static EngineSnapHdr *snap_hdr(uint8_t *slot) { return (EngineSnapHdr *)(void *)slot; }
 
-static void snap_store(CantusEngine *e, uint8_t *slot, int64_t bar)
+static void snap_store(CantusEngine *e, uint8_t *slot)
 {
   EngineSnapHdr *h = snap_hdr(slot);
-  h->bar = bar;
-  h->id = e->timeline_id;
   h->g = e->g;
   memcpy(slot + e->lay.hdr_size, e->model->state.hc, e->lay.state_floats * sizeof(float));
 }
@@ -70,19 +68,28 @@ static uint8_t *ckpt_slot(CantusEngine *e, int64_t bar)
   return e->ckpt + (size_t)mod64(bar, CANTUS_TIMELINE_BARS) * e->lay.snap_size;
 }
 
+// Validity lives in the engine's compact table (bar and timeline id per
+// slot), so forgetting bars touches 16 KiB, not every snapshot.
 static bool ckpt_valid(CantusEngine *e, int64_t bar)
 {
-  const EngineSnapHdr *h = snap_hdr(ckpt_slot(e, bar));
-  return h->id == e->timeline_id && h->bar == bar;
+  const size_t i = (size_t)mod64(bar, CANTUS_TIMELINE_BARS);
+  return e->ck_id[i] == e->timeline_id && e->ck_bar[i] == bar;
+}
+
+static void ckpt_store(CantusEngine *e, int64_t bar)
+{
+  const size_t i = (size_t)mod64(bar, CANTUS_TIMELINE_BARS);
+  snap_store(e, ckpt_slot(e, bar));
+  e->ck_bar[i] = bar;
+  e->ck_id[i] = e->timeline_id;
 }
 
 // Forgets the checkpoints of every bar after `bar`.
 static void ckpt_invalidate_after(CantusEngine *e, int64_t bar)
 {
   for (uint32_t i = 0; i < CANTUS_TIMELINE_BARS; i++) {
-    EngineSnapHdr *h = snap_hdr(e->ckpt + (size_t)i * e->lay.snap_size);
-    if (h->bar > bar) {
-      h->id = 0;
+    if (e->ck_bar[i] > bar) {
+      e->ck_id[i] = 0;
     }
   }
 }
@@ -389,7 +396,7 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
   }
   uint8_t *slot = ckpt_slot(e, bar);
   if (!ckpt_valid(e, bar) || listening(&e->ctl)) {
-    snap_store(e, slot, bar);
+    ckpt_store(e, bar);
     return;
   }
   // Notes this stream has sounding that the remembered one does not would
@@ -454,7 +461,7 @@ static void do_step(CantusEngine *e, int token, int src)
 {
   CantusModel *m = e->model;
   if (e->ring_n < ENGINE_RING_CAP) {
-    snap_store(e, ring_slot(e, e->ring_n), 0);
+    snap_store(e, ring_slot(e, e->ring_n));
     e->ring_n++;
   }
   // The input token's own tick (a shift's start), as the trainer feeds it.
@@ -521,7 +528,7 @@ static void skip_ticks(CantusEngine *e, int64_t ticks)
   e->g.ns.tick += ticks;
   const int64_t b1 = floor_div(e->g.ns.tick, e->bar_ticks);
   if (b1 > b0) {
-    snap_store(e, ckpt_slot(e, b1), b1);
+    ckpt_store(e, b1);
   }
 }
 
@@ -1055,7 +1062,7 @@ static void restart_at(CantusEngine *e, double tick)
     snap_load(e, ckpt_slot(e, bar));
   } else {
     fresh_start(e, bar);
-    snap_store(e, ckpt_slot(e, bar), bar);
+    ckpt_store(e, bar);
   }
 }
 

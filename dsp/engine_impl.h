@@ -29,10 +29,9 @@ typedef struct {
 } EngineGen;
 
 // A snapshot: this header, then cantus_lstm_state_floats() floats at
-// hdr_size.  Checkpoints are valid when id == the engine's timeline_id.
+// hdr_size.  (Which bar a checkpoint slot holds, and whether it is valid,
+// is kept in the engine: ck_bar, ck_id.)
 typedef struct {
-  int64_t bar;
-  uint64_t id;
   EngineGen g;
 } EngineSnapHdr;
 
@@ -80,6 +79,8 @@ struct CantusEngineImpl {
   uint8_t *ring;  // ENGINE_RING_CAP snapshots, a FIFO ring
   uint32_t ring_head, ring_n;
   uint64_t timeline_id;  // bumped to invalidate every checkpoint
+  int64_t ck_bar[CANTUS_TIMELINE_BARS];  // bar held by each checkpoint slot
+  uint64_t ck_id[CANTUS_TIMELINE_BARS];  // valid when == timeline_id
 
   // pending work for the next block
   bool reset_pending;  // model installed: silence, new timeline
