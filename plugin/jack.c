@@ -91,6 +91,11 @@ typedef struct {
 
 static volatile sig_atomic_t quit_signal, reload_signal;
 
+// libjack's own complaints ("Cannot connect to server socket" ...) would
+// bury our one-line message when there is no server: quiet while opening.
+static void jack_quiet(const char *msg) { (void)msg; }
+static void jack_to_stderr(const char *msg) { fprintf(stderr, "%s\n", msg); }
+
 static void on_quit(int sig)
 {
   (void)sig;
@@ -977,6 +982,8 @@ int main(int argc, char **argv)
   cantus_jackrec_init(&g->rec, o->record != NULL, o->beats_per_bar, o->beat_unit);
 
   // ---- JACK ----
+  jack_set_error_function(jack_quiet);
+  jack_set_info_function(jack_quiet);
   jack_status_t jst = 0;
   jack_options_t jopt = JackNoStartServer | JackUseExactName | (o->server ? JackServerName : 0);
   a->client = jack_client_open(o->name, jopt, &jst, o->server);
@@ -992,6 +999,7 @@ int main(int argc, char **argv)
     }
     return 1;
   }
+  jack_set_error_function(jack_to_stderr);
   a->sample_rate = jack_get_sample_rate(a->client);
   a->out_port = jack_port_register(a->client, "midi_out", JACK_DEFAULT_MIDI_TYPE,
                                    JackPortIsOutput, 0);

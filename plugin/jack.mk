@@ -3,7 +3,8 @@
 # Makefile).  Needs libjack (pkg-config jack) and PortMidi (libportmidi-dev,
 # which ships no .pc file).  Test helpers: $(B)/tests/jack_capture,
 # $(B)/tests/jack_send (MIDI sender), $(B)/tests/libpmfake.so (a PortMidi
-# stand-in for machines without ALSA), used by tests/t_jack_*.sh.
+# stand-in for machines without ALSA), $(B)/tests/jack_mkmodel (a second test
+# model for the hot swap), used by tests/t_jack_*.sh.
 # dsp/ is included with -iquote: dsp/sched.h must not shadow <sched.h>
 # (pulled in by <pthread.h> through <jack/jack.h>).
 
@@ -11,7 +12,8 @@ JACK_APP_SRC := plugin/jack.c plugin/jack_rt.c plugin/jack_pm.c plugin/jack_ui.c
                 plugin/jack_rec.c plugin/midibridge.c plugin/ctlmap.c plugin/jackclock.c
 JACK_APP_OBJ := $(JACK_APP_SRC:%.c=$(B)/obj/%.o)
 JACK_BIN := $(B)/bin/cantus-jack
-JACK_TEST_HELPERS := $(B)/tests/jack_capture $(B)/tests/jack_send $(B)/tests/libpmfake.so
+JACK_TEST_HELPERS := $(B)/tests/jack_capture $(B)/tests/jack_send $(B)/tests/libpmfake.so \
+                     $(B)/tests/jack_mkmodel
 
 .PHONY: jack jack-test-helpers jack-check-deps
 jack: $(JACK_BIN)
@@ -44,6 +46,10 @@ $(B)/tests/jack_capture: tests/jack_capture.c | jack-check-deps
 $(B)/tests/jack_send: tests/jack_send.c | jack-check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(JACK_XCFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $$($(PKG_CONFIG) --libs jack)
+
+$(B)/tests/jack_mkmodel: $(B)/obj/tests/jack_mkmodel.o $(B)/obj/tests/fixtures.o $(LIBDSP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
 # No sanitizers: it is LD_PRELOADed into cantus-jack.
 $(B)/tests/libpmfake.so: tests/jack_pm_fake.c

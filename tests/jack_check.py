@@ -6,7 +6,9 @@ frame = transport frame, -1 while stopped) for the cantus-jack suites.
   grid FILE BPM TPQ RATE [FROM [TO]]  note-ons on the tick grid of BPM
       (TPQ ticks per quarter, grid anchored at transport frame 0); prints
       "grid: N notes, max error E frames, mean M" and exits 1 if there are
-      no notes.  The caller compares E with its tolerance.
+      no notes.  Also prints the spacing error: how far consecutive
+      note-ons are from a whole number of ticks apart.  The caller compares
+      both with its tolerances.
   balance FILE       every note-on closed by a note-off, no pitch struck twice
       while sounding; prints "balance: ..." and exits 1 on a problem.
   stopped FILE       note-ons captured while the transport stood (frame -1)
@@ -17,6 +19,13 @@ frame = transport frame, -1 while stopped) for the cantus-jack suites.
   replay FILE FROM TO  the capture holds passes over the same transport
       frames (split where the frame goes back); the note-ons of the first
       two passes agree in [FROM, TO).
+  listen FILE BPM RATE WAIT_BEATS TPQ  a player (channel 2) plays a phrase
+      over the model (channel 1): the model's notes end when the player
+      starts, it plays no note while the player plays, and it resumes
+      (continues the phrase) once the player has been idle WAIT_BEATS beats.
+  callresp FILE BPM RATE WAIT_BEATS BARS BPB TPQ  call and response: the
+      model is silent until the player has played and paused, then answers
+      for BARS bars and is silent again.
   pmgrid FILE MS     PortMidi fake log "<ms> 90 ...": note-on timestamps
       are multiples of MS apart (+-2 ms); prints the worst deviation.
   pmbalance FILE     the PortMidi log's notes are all closed.
@@ -57,6 +66,7 @@ def grid(path, bpm, tpq, rate, lo=0, hi=1 << 62):
     marks = []
     evs = read(path, marks)
     errs = []
+    ons = []
     periods = set()
     cur = bpm
     for i, (f, b) in enumerate(evs):
@@ -70,12 +80,19 @@ def grid(path, bpm, tpq, rate, lo=0, hi=1 << 62):
         if is_on(b) and lo <= f < hi and f >= 0:
             periods.add(round(period, 2))
             errs.append(abs(f - round(f / period) * period))
-    period = min(periods) if periods else 0
+            ons.append((f, period))
+    # Spacing: consecutive note-ons a whole number of ticks apart (the tempo
+    # is exact even where the grid is offset).
+    space = 0.0
+    for (f0, _), (f1, p1) in zip(ons, ons[1:]):
+        d = f1 - f0
+        space = max(space, abs(d - round(d / p1) * p1))
     if not errs:
         print("grid: no note-ons in range")
         return 1
-    print("grid: %d notes, max error %.2f frames, mean %.2f (ticks of %s frames)"
-          % (len(errs), max(errs), sum(errs) / len(errs), sorted(periods)))
+    print("grid: %d notes, max error %.2f frames, mean %.2f, spacing error %.2f frames "
+          "(ticks of %s frames)" % (len(errs), max(errs), sum(errs) / len(errs), space,
+                                   sorted(periods)))
     return 0
 
 
@@ -163,6 +180,70 @@ def replay(path, lo, hi):
     return 1
 
 
+def split_player(path):
+    """(model events, player events) by channel: the player sends on 2."""
+    model, player = [], []
+    for f, b in read(path):
+        if f < 0 or len(b) < 3:
+            continue
+        (player if (b[0] & 0x0F) == 1 else model).append((f, b))
+    return model, player
+
+
+def listen(path, bpm, rate, wait_beats, tpq):
+    beat = 60.0 * rate / bpm
+    tick = beat / tpq
+    model, player = split_player(path)
+    p_on = [f for f, b in player if is_on(b)]
+    if not p_on:
+        print("listen: the player's notes were not captured")
+        return 1
+    p0, pl = p_on[0], max(f for f, b in player)
+    before = [f for f, b in model if is_on(b) and f < p0]
+    during = [f for f, b in model if is_on(b) and p0 + tick < f <= pl + wait_beats * beat - tick]
+    after = [f for f, b in model if is_on(b) and f > pl]
+    # notes sounding at p0 must end by p0 + one tick + one period (256)
+    sounding = {}
+    late_off = []
+    for f, b in model:
+        key = b[1]
+        if is_on(b):
+            sounding[key] = f
+        elif is_off(b):
+            if key in sounding and sounding[key] < p0 and f > p0 + tick + 256:
+                late_off.append((key, f))
+            sounding.pop(key, None)
+    print("listen: player from %d to %d; model note-ons: %d before, %d while the player "
+          "played or waited, %d after; first after at %s (resume point %d); late offs %s"
+          % (p0, pl, len(before), len(during), len(after), after[0] if after else None,
+             pl + wait_beats * beat, late_off))
+    ok = before and not during and after and not late_off
+    # The random test model may open with long shifts: allow 4 bars.
+    ok = ok and after[0] >= pl + wait_beats * beat - tick and after[0] <= pl + (wait_beats + 16) * beat
+    return 0 if ok else 1
+
+
+def callresp(path, bpm, rate, wait_beats, bars, bpb, tpq):
+    beat = 60.0 * rate / bpm
+    tick = beat / tpq
+    model, player = split_player(path)
+    p_on = [f for f, b in player if is_on(b)]
+    if not p_on:
+        print("callresp: the player's notes were not captured")
+        return 1
+    p0, pl = p_on[0], max(f for f, b in player)
+    ons = [f for f, b in model if is_on(b)]
+    start = pl + wait_beats * beat - tick
+    end = pl + (wait_beats + 1 + bars * bpb) * beat + tick
+    before = [f for f in ons if f < start]
+    inside = [f for f in ons if start <= f <= end]
+    outside = [f for f in ons if f > end]
+    print("callresp: player %d..%d; model note-ons %d before the answer, %d in the answer "
+          "window [%d, %d], %d after it" % (p0, pl, len(before), len(inside), start, end,
+                                            len(outside)))
+    return 0 if not before and inside and not outside else 1
+
+
 def read_pm(path):
     ev = []
     for line in open(path):
@@ -208,6 +289,11 @@ def main(a):
         return 0
     if cmd == "same":
         return same(a[1], a[2], int(a[3]), int(a[4]))
+    if cmd == "listen":
+        return listen(a[1], float(a[2]), float(a[3]), float(a[4]), int(a[5]))
+    if cmd == "callresp":
+        return callresp(a[1], float(a[2]), float(a[3]), float(a[4]), int(a[5]), float(a[6]),
+                        int(a[7]))
     if cmd == "replay":
         return replay(a[1], int(a[2]), int(a[3]))
     if cmd == "pmgrid":

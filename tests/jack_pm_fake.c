@@ -7,6 +7,7 @@
 // stderr).  The input device reads $PM_FAKE_INPUT like `tail -f`: lines
 // "<timestamp> <status> <d1> <d2>" appended while the program runs are
 // delivered; a timestamp of -1 means "now" on the stream's own clock.
+// PM_FAKE_DEVICES=0 makes it a machine with no MIDI devices at all.
 // Build: cc -shared -fPIC -o libpmfake.so jack_pm_fake.c
 #include <portmidi.h>
 #include <stdio.h>
@@ -44,8 +45,17 @@ PmError Pm_Terminate(void)
   return pmNoError;
 }
 
-int Pm_CountDevices(void) { return 2; }
-const PmDeviceInfo *Pm_GetDeviceInfo(PmDeviceID id) { return (id >= 0 && id < 2) ? &devs[id] : NULL; }
+static int n_devices(void)
+{
+  const char *n = getenv("PM_FAKE_DEVICES");
+  return n && n[0] == '0' ? 0 : 2;
+}
+
+int Pm_CountDevices(void) { return n_devices(); }
+const PmDeviceInfo *Pm_GetDeviceInfo(PmDeviceID id)
+{
+  return (id >= 0 && id < n_devices()) ? &devs[id] : NULL;
+}
 PmDeviceID Pm_GetDefaultOutputDeviceID(void) { return 0; }
 PmDeviceID Pm_GetDefaultInputDeviceID(void) { return 1; }
 int Pm_HasHostError(PortMidiStream *s)
@@ -72,7 +82,7 @@ PmError Pm_OpenOutput(PortMidiStream **s, PmDeviceID id, void *drv, int32_t bufs
   (void)tp;
   (void)ti;
   (void)lat;
-  if (id != 0) {
+  if (id != 0 || !n_devices()) {
     return pmInvalidDeviceId;
   }
   *s = &stream_tag[0];
@@ -84,7 +94,7 @@ PmError Pm_OpenInput(PortMidiStream **s, PmDeviceID id, void *drv, int32_t bufsz
 {
   (void)drv;
   (void)bufsz;
-  if (id != 1) {
+  if (id != 1 || !n_devices()) {
     return pmInvalidDeviceId;
   }
   const char *p = getenv("PM_FAKE_INPUT");

@@ -3,15 +3,15 @@
 # cantus-jack on a private `jackd -R -d dummy` server, its output captured
 # in transport frames (tests/jack_capture -t), the transport driven by
 # jack_transport (play, stop, locate, tempo change; timebase master):
-#   grid-120        note-ons on the tick grid of the master's 120 bpm; the
+#   grid-200        note-ons on the tick grid of the master's 200 bpm; the
 #                   timing error (frames) is printed
-#   tempo-change    after `tempo 150` the note-ons follow the new grid
+#   tempo-change    after `tempo 240` the note-ons follow the new grid
 #   stop-silent     no note-on while the transport stands
 #   balanced        every note-on gets its note-off
 #   relocate-replay stop, locate 0, play: the first bars come back identical
 #                   (timeline memory)
-#   own-tempo       no master: --bpm 100 from transport frame 0
-#   timebase-master --timebase-master --bpm 90 --meter 3/4: other clients
+#   own-tempo       no master: --bpm 190 from transport frame 0
+#   timebase-master --timebase-master --bpm 180 --meter 3/4: other clients
 #                   see its tempo, notes on its grid
 #   loop-replay     locate 0 while rolling (a loop): the first bars again
 #   free-run        --free plays with the transport stopped
@@ -23,12 +23,15 @@
 jt_require
 CHK="python3 $JT_ROOT/tests/jack_check.py"
 RATE=48000
-# One JACK BBT tick of jack_transport (1920 per beat) at 150 bpm is 10
-# frames: its integer ticks are the master's own resolution after a tempo
-# change or relocation.  From frame 0 the grid must be exact (1 frame for
-# the engine's frame rounding).
+# From transport frame 0 the grid must be exact (1 frame for the engine's
+# frame rounding).  jack_transport's `tempo` recomputes the position from
+# the frame at the new tempo, i.e. the position jumps: the engine treats it
+# as a relocation and snaps a target within 1/8 model tick onto the grid
+# (engine.h, Continuity), so after the change the notes may sit up to 1/8
+# tick off the master's grid -- but a whole number of ticks apart (spacing
+# error <= 1 frame).  Fast tempi: the tiny test model plays ~0.7 notes/beat.
 TOL_EXACT=1
-TOL_TICK=11
+max_space() { sed -n 's/.*spacing error \([0-9.]*\) frames.*/\1/p' | head -1; }
 
 max_err() { sed -n 's/.*max error \([0-9.]*\) frames.*/\1/p' | head -1; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
@@ -37,45 +40,47 @@ jt_server_start "$RATE" 256 || { echo "0 passed, 1 failed"; exit 1; }
 
 # ---- follow the master: grid, tempo change, stop, balance -------------------------
 jt_capture cap1
-jt_cantus c1 --model "$JT_MODEL" --seed 7 --connect-out cap1:in
+jt_cantus c1 --model "$JT_MODEL" --seed 2 --connect-out cap1:in
 TPQ=$(sed -n 's/.*, \([0-9]*\) ticks per quarter.*/\1/p' "$W/c1.out" | head -1)
 TPQ=${TPQ:-12}
-jt_transport master "tempo 120" play "sleep 3" "tempo 150" "sleep 3" stop "sleep 0.5"
+jt_transport master "tempo 200" play "sleep 3.5" "tempo 240" "sleep 3.5" stop "sleep 0.5"
 jt_cmd c1 status
 sleep 0.3
 jt_stop_capture cap1
-$CHK grid "$W/cap1.txt" auto "$TPQ" $RATE 0 136000 | tee "$W/grid120.txt"
-e120=$(max_err <"$W/grid120.txt")
-le "$e120" $TOL_EXACT; jt_check "grid-120 (max error ${e120:-?} frames, tolerance $TOL_EXACT)" $?
+chg=$(sed -n 's/^# bpm 240.* at \([0-9]*\)$/\1/p' "$W/cap1.txt" | head -1)
+$CHK grid "$W/cap1.txt" auto "$TPQ" $RATE 0 "${chg:-0}" | tee "$W/grid200.txt"
+e200=$(max_err <"$W/grid200.txt")
+le "$e200" $TOL_EXACT; jt_check "grid-200 (max error ${e200:-?} frames, tolerance $TOL_EXACT)" $?
 # The tempo mark gives the change frame; check the notes after it.
-chg=$(sed -n 's/^# bpm 150.* at \([0-9]*\)$/\1/p' "$W/cap1.txt" | head -1)
-$CHK grid "$W/cap1.txt" auto "$TPQ" $RATE "${chg:-0}" | tee "$W/grid150.txt"
-e150=$(max_err <"$W/grid150.txt")
-[ -n "$chg" ] && le "$e150" $TOL_TICK
-jt_check "tempo-change 120->150 at frame ${chg:-?} (max error ${e150:-?} frames, tolerance $TOL_TICK)" $?
+$CHK grid "$W/cap1.txt" auto "$TPQ" $RATE "${chg:-0}" | tee "$W/grid240.txt"
+e240=$(max_err <"$W/grid240.txt")
+s240=$(max_space <"$W/grid240.txt")
+snap=$(awk -v t="$TPQ" -v r=$RATE 'BEGIN { print 60 * r / (240 * t) / 8 + 1 }')
+[ -n "$chg" ] && le "$e240" "$snap" && le "$s240" $TOL_EXACT
+jt_check "tempo-change 200->240 at frame ${chg:-?} (max error ${e240:-?} frames, tolerance $snap; spacing error ${s240:-?}, tolerance $TOL_EXACT)" $?
 $CHK stopped "$W/cap1.txt"; jt_check stop-silent $?
 $CHK balance "$W/cap1.txt"; jt_check balanced $?
 
 # ---- relocation: stop, locate 0, play; then a loop while rolling ---------------------
 jt_capture cap2
 jack_connect c1:midi_out cap2:in
-jt_transport master "tempo 120" "locate 0" "sleep 0.3" play "sleep 4.5" stop "sleep 0.5" \
-  "locate 0" "sleep 0.3" play "sleep 4.5" stop "sleep 0.5"
+jt_transport master "tempo 200" "locate 0" "sleep 0.3" play "sleep 3.5" stop "sleep 0.5" \
+  "locate 0" "sleep 0.3" play "sleep 3.5" stop "sleep 0.5"
 jt_stop_capture cap2
-# two bars at 120 bpm, 4/4 = 192000 frames
-$CHK replay "$W/cap2.txt" 0 192000; jt_check relocate-replay $?
+# three bars at 200 bpm, 4/4 = 172800 frames
+$CHK replay "$W/cap2.txt" 0 172800; jt_check relocate-replay $?
 jt_stop_cantus c1
 xr=$(grep -o 'xruns [0-9]*' "$W/c1.out" | tail -1)
 [ "$xr" = "xruns 0" ]; jt_check "no-xruns ($xr)" $?
 
 # ---- own tempo: nobody is master -----------------------------------------------------------
 jt_capture cap4
-jt_cantus c2 --model "$JT_MODEL" --bpm 100 --connect-out cap4:in
+jt_cantus c2 --model "$JT_MODEL" --seed 2 --bpm 190 --connect-out cap4:in
 jt_transport "locate 0" "sleep 0.2" play "sleep 3" stop "sleep 0.3"
 jt_stop_capture cap4
-$CHK grid "$W/cap4.txt" 100 "$TPQ" $RATE | tee "$W/grid100.txt"
-e100=$(max_err <"$W/grid100.txt")
-le "$e100" $TOL_EXACT; jt_check "own-tempo 100 bpm (max error ${e100:-?} frames)" $?
+$CHK grid "$W/cap4.txt" 190 "$TPQ" $RATE | tee "$W/grid190.txt"
+e190=$(max_err <"$W/grid190.txt")
+le "$e190" $TOL_EXACT; jt_check "own-tempo 190 bpm (max error ${e190:-?} frames)" $?
 $CHK balance "$W/cap4.txt" >/dev/null; jt_check own-tempo-balanced $?
 jt_stop_cantus c2
 
@@ -83,15 +88,16 @@ jt_stop_cantus c2
 # (jack_transport as the master wedges jackd2 1.9.21 on a locate while
 # rolling: "client = jack_transport was not finished" on every cycle.)
 jt_capture cap5
-jt_cantus c3 --model "$JT_MODEL" --timebase-master --bpm 90 --meter 3/4 --connect-out cap5:in
-jt_transport "locate 0" "sleep 0.2" play "sleep 4.5" "locate 0" "sleep 4.5" stop "sleep 0.3"
+jt_cantus c3 --model "$JT_MODEL" --seed 2 --timebase-master --bpm 180 --meter 3/4 \
+  --connect-out cap5:in
+jt_transport "locate 0" "sleep 0.2" play "sleep 3.5" "locate 0" "sleep 3.5" stop "sleep 0.3"
 jt_stop_capture cap5
-grep -q '^# bpm 90' "$W/cap5.txt"; jt_check "timebase-master publishes 90 bpm" $?
-$CHK grid "$W/cap5.txt" auto "$TPQ" $RATE | tee "$W/grid90.txt"
-e90=$(max_err <"$W/grid90.txt")
-le "$e90" $TOL_EXACT; jt_check "timebase-master grid (max error ${e90:-?} frames)" $?
-# two bars of 3/4 at 90 bpm = 192000 frames
-$CHK replay "$W/cap5.txt" 0 192000; jt_check loop-replay $?
+grep -q '^# bpm 180' "$W/cap5.txt"; jt_check "timebase-master publishes 180 bpm" $?
+$CHK grid "$W/cap5.txt" auto "$TPQ" $RATE | tee "$W/grid180.txt"
+e180=$(max_err <"$W/grid180.txt")
+le "$e180" $TOL_EXACT; jt_check "timebase-master grid (max error ${e180:-?} frames)" $?
+# three bars of 3/4 at 180 bpm = 144000 frames
+$CHK replay "$W/cap5.txt" 0 144000; jt_check loop-replay $?
 $CHK balance "$W/cap5.txt" >/dev/null; jt_check loop-balanced $?
 jt_stop_cantus c3
 xr=$(grep -o 'xruns [0-9]*' "$W/c3.out" | tail -1)
@@ -100,7 +106,7 @@ xr=$(grep -o 'xruns [0-9]*' "$W/c3.out" | tail -1)
 # ---- --free: plays with the transport stopped -----------------------------------------
 "$JT_CAP" fcap >"$W/fcap.txt" 2>"$W/fcap.err" & JT_PIDS+=($!); FCAP=$!
 jt_wait "$W/fcap.err" ready 10
-jt_cantus c4 --model "$JT_MODEL" --free --bpm 120 --connect-out fcap:in
+jt_cantus c4 --model "$JT_MODEL" --seed 2 --free --bpm 240 --connect-out fcap:in
 sleep 2
 jt_stop_cantus c4
 kill -TERM $FCAP; wait $FCAP 2>/dev/null
@@ -110,8 +116,8 @@ $CHK balance "$W/fcap.txt" >/dev/null; jt_check free-run-balanced $?
 
 # ---- SIGTERM while playing ----------------------------------------------------------------
 jt_capture cap6
-jt_cantus c5 --model "$JT_MODEL" --connect-out cap6:in --gate 2 --max-note-beats 4
-{ printf 'master\ntempo 120\nlocate 0\nplay\n'; sleep 3; } | jack_transport >>"$W/transport.log" 2>&1 &
+jt_cantus c5 --model "$JT_MODEL" --seed 2 --connect-out cap6:in --gate 2 --max-note-beats 4
+{ printf 'master\ntempo 200\nlocate 0\nplay\n'; sleep 3; } | jack_transport >>"$W/transport.log" 2>&1 &
 TP=$!
 sleep 2.2
 jt_stop_cantus c5 TERM

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# cantus-jack refuses bad input with one clear line on stderr and a
+# non-zero exit status, before it connects to JACK: no server is running
+# here (JACK_DEFAULT_SERVER names none, JACK_NO_START_SERVER=1), so a client
+# that tried to connect would say so instead.  Cases: missing, truncated,
+# bad-magic and corrupted models, a missing default model, an unknown style
+# or scale, bad CC map lines (unknown control, bad CC, CC twice, range, word
+# count), a missing map file, bad option values, an unwritable --record
+# path, an unmatched --midi-out device (PortMidi fake with devices), and no
+# JACK server (the one case that gets as far as connecting).
+# Last line: "N passed, M failed".
+. "$(dirname "$0")/jack_test_lib.sh"
+[ -x "$JT_BIN" ] || { echo "missing $JT_BIN (make all)"; echo "0 passed, 1 failed"; exit 1; }
+export JACK_DEFAULT_SERVER="cantus_no_such_server_$$" JACK_NO_START_SERVER=1
+
+# expect_bad NAME REGEX ARGS...: non-zero exit, exactly one stderr line
+# matching REGEX, nothing on stdout, no sign of a JACK connection attempt.
+expect_bad() {
+  local name=$1 re=$2; shift 2
+  "$JT_BIN" --no-ui "$@" >"$W/out" 2>"$W/err" </dev/null
+  local rc=$?
+  local n; n=$(wc -l <"$W/err")
+  echo "  [$name] exit $rc: $(cat "$W/err")"
+  [ "$rc" -ne 0 ] && [ "$n" -eq 1 ] && grep -qE -- "$re" "$W/err" && [ ! -s "$W/out" ] &&
+    ! grep -qiE 'jack server|cannot connect' "$W/err"
+  jt_check "$name" $?
+}
+
+M="$JT_MODEL"
+expect_bad missing-model "/nonexistent/x\.cantus" --model /nonexistent/x.cantus
+head -c 300 "$M" >"$W/trunc.cantus"
+expect_bad truncated-model "trunc\.cantus.*truncat" --model "$W/trunc.cantus"
+head -c 4096 /dev/urandom >"$W/noise.cantus"
+expect_bad bad-magic-model "noise\.cantus" --model "$W/noise.cantus"
+cp "$M" "$W/flip.cantus"
+size=$(stat -c %s "$W/flip.cantus")
+printf '\x55' | dd of="$W/flip.cantus" bs=1 seek=$((size - 100)) conv=notrunc 2>/dev/null
+expect_bad corrupt-model "flip\.cantus" --model "$W/flip.cantus"
+mkdir -p "$W/empty"
+if [ ! -e /usr/local/share/cantus/models/default.cantus ]; then
+  (cd "$W/empty" && expect_bad no-default-model "no model.*--model FILE")
+fi
+expect_bad unknown-style "unknown style 'nosuch'.*alpha" --model "$M" --style nosuch
+expect_bad unknown-scale "unknown scale 'lydian7'" --model "$M" --scale lydian7
+expect_bad temperature-range "temperature.*outside" --model "$M" --temperature 9
+printf '1 temperature\n\n7 tempx  # typo\n' >"$W/map1"
+expect_bad ccmap-unknown-control "map1:3: unknown control 'tempx'" --model "$M" --cc-map "$W/map1"
+printf '128 temperature\n' >"$W/map2"
+expect_bad ccmap-bad-cc "map2:1: '128' is not a CC number" --model "$M" --cc-map "$W/map2"
+printf '1 temperature\n1 density\n' >"$W/map3"
+expect_bad ccmap-cc-twice "map3:2: CC 1 is mapped twice" --model "$M" --cc-map "$W/map3"
+printf '1 temperature 0 5\n' >"$W/map4"
+expect_bad ccmap-range "map4:1: range 0..5 is outside temperature" --model "$M" --cc-map "$W/map4"
+printf '1 temperature 0\n' >"$W/map5"
+expect_bad ccmap-words "map5:1: expected 'CC CONTROL \[LO HI\]'" --model "$M" --cc-map "$W/map5"
+expect_bad ccmap-missing "nomap.*cannot open" --model "$M" --cc-map "$W/nomap"
+expect_bad unknown-option "unknown option '--frobnicate'" --model "$M" --frobnicate
+expect_bad bad-meter "--meter '7/3'" --model "$M" --meter 7/3
+expect_bad record-dir "nodir/x\.mid: cannot write" --model "$M" --record "$W/nodir/x.mid"
+if [ -f "$JT_PMFAKE" ]; then
+  LD_PRELOAD="$JT_PMFAKE" ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" \
+    expect_bad midi-out-no-match "no PortMidi MIDI output matches 'Moog'" --model "$M" --midi-out Moog
+fi
+# The one case that reaches JACK: no server.
+"$JT_BIN" --no-ui --model "$M" >"$W/out" 2>"$W/err" </dev/null
+rc=$?
+echo "  [no-server] exit $rc: $(cat "$W/err")"
+[ "$rc" -ne 0 ] && [ "$(wc -l <"$W/err")" -eq 1 ] &&
+  grep -q "cannot connect to the JACK server '$JACK_DEFAULT_SERVER'" "$W/err" &&
+  ! grep -q '^ready' "$W/out"
+jt_check no-server $?
+jt_finish
