@@ -10,16 +10,16 @@
 #include <math.h>
 #include <string.h>
 
-#define TOL_TICKS 0.125        // transport positions closer than this are "continuous"
-#define MIN_NOTE_TICKS 0.0625  // shortest note after gate
-#define STEPS_BASE 2           // per-block step budget: STEPS_BASE + n_frames / FRAMES_PER_STEP
+#define TOL_TICKS 0.125       // transport positions closer than this are "continuous"
+#define MIN_NOTE_TICKS 0.0625 // shortest note after gate
+#define STEPS_BASE 2          // per-block step budget: STEPS_BASE + n_frames / FRAMES_PER_STEP
 #define FRAMES_PER_STEP 32
 #define QUEUE_RESERVE 160  // free queue slots a step needs (one event, or offs at a bar restore)
 #define HOLD_PER_BLOCK 256 // held-loop notes scheduled per block at most
 #define LOOP_GUARD (CANTUS_MAX_STEPS_PER_RUN + ENGINE_FIFO_CAP + CANTUS_MAX_THEME + 64)
 
 enum { SRC_GEN = 0, SRC_THEME, SRC_PLAYER };
-enum { FLAG_REPLAY = 2 };  // queued by a held loop (with CANTUS_SCHED_KEEP)
+enum { FLAG_REPLAY = 2 }; // queued by a held loop (with CANTUS_SCHED_KEEP)
 #define THEME_ABANDONED UINT32_MAX
 
 // ---- small helpers ------------------------------------------------------------
@@ -40,15 +40,27 @@ static int64_t mod64(int64_t a, int64_t b)
 }
 
 // Smallest integer tick >= t, forgiving float rounding just above a tick.
-static int64_t ceil_tick(double t) { return (int64_t)ceil(t - 1e-6); }
+static int64_t ceil_tick(double t)
+{
+  return (int64_t)ceil(t - 1e-6);
+}
 
-static const CantusVocab *vocab(const CantusEngine *e) { return &e->model->net.dims.vocab; }
+static const CantusVocab *vocab(const CantusEngine *e)
+{
+  return &e->model->net.dims.vocab;
+}
 
-static bool listening(const CantusControls *c) { return c->listen || c->call_response; }
+static bool listening(const CantusControls *c)
+{
+  return c->listen || c->call_response;
+}
 
 // ---- snapshots (bar checkpoints and the rollback ring) --------------------------
 
-static EngineSnapHdr *snap_hdr(uint8_t *slot) { return (EngineSnapHdr *)(void *)slot; }
+static EngineSnapHdr *snap_hdr(uint8_t *slot)
+{
+  return (EngineSnapHdr *)(void *)slot;
+}
 
 static void snap_store(CantusEngine *e, uint8_t *slot)
 {
@@ -127,7 +139,7 @@ static void hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel)
     e->hist_head = (e->hist_head + 1) % ENGINE_HIST_CAP;
     e->hist_n--;
   }
-  *hist_at(e, e->hist_n++) = (EngineHistNote){.on = on, .off = -1, .key = key, .vel = vel};
+  *hist_at(e, e->hist_n++) = (EngineHistNote){ .on = on, .off = -1, .key = key, .vel = vel };
 }
 
 static void hist_close(CantusEngine *e, uint8_t key, int64_t off)
@@ -157,7 +169,11 @@ static void hist_cut(CantusEngine *e, int64_t tick)
 
 // ---- output -------------------------------------------------------------------------
 
-static void out_write(CantusEngine *e, CantusBlockOut *out, uint32_t frame, uint8_t a, uint8_t b,
+static void out_write(CantusEngine *e,
+                      CantusBlockOut *out,
+                      uint32_t frame,
+                      uint8_t a,
+                      uint8_t b,
                       uint8_t c)
 {
   if (out->n_events >= CANTUS_MAX_EVENTS) {
@@ -210,13 +226,16 @@ static bool pitch_allowed(const CantusControls *c, int p)
   return (cantus_scale_mask(c->scale) >> pc) & 1u;
 }
 
-static void emit_on(CantusEngine *e, CantusBlockOut *out, const CantusSchedEvent *ev,
-                    uint32_t frame, bool late)
+static void emit_on(CantusEngine *e,
+                    CantusBlockOut *out,
+                    const CantusSchedEvent *ev,
+                    uint32_t frame,
+                    bool late)
 {
   const CantusControls *c = &e->ctl;
   const int p = ev->key + c->transpose;
   if (!pitch_allowed(c, p)) {
-    return;  // range, key or transpose changed since it was generated
+    return; // range, key or transpose changed since it was generated
   }
   int i = cantus_schedule_tracker_find_key(&e->tr, ev->key);
   if (i >= 0) {
@@ -224,7 +243,7 @@ static void emit_on(CantusEngine *e, CantusBlockOut *out, const CantusSchedEvent
   }
   i = cantus_schedule_tracker_find_out(&e->tr, (uint8_t)c->channel, (uint8_t)p);
   if (i >= 0) {
-    voice_off(e, out, i, frame);  // never strike a sounding pitch: end it first
+    voice_off(e, out, i, frame); // never strike a sounding pitch: end it first
   }
   if (e->tr.n >= c->max_voices) {
     return;
@@ -235,20 +254,24 @@ static void emit_on(CantusEngine *e, CantusBlockOut *out, const CantusSchedEvent
     return;
   }
   out_write(e, out, frame, (uint8_t)(0x90 | c->channel), (uint8_t)p, (uint8_t)out_velocity(e, ev));
-  const CantusSchedVoice v = {.key = ev->key, .channel = (uint8_t)c->channel, .pitch = (uint8_t)p,
-                              .onset = ev->time};
+  const CantusSchedVoice v = {
+    .key = ev->key, .channel = (uint8_t)c->channel, .pitch = (uint8_t)p, .onset = ev->time
+  };
   cantus_schedule_tracker_add(&e->tr, &v);
   if (late) {
     e->st.late_events++;
   }
 }
 
-static void emit_off(CantusEngine *e, CantusBlockOut *out, const CantusSchedEvent *ev,
-                     uint32_t frame, bool late)
+static void emit_off(CantusEngine *e,
+                     CantusBlockOut *out,
+                     const CantusSchedEvent *ev,
+                     uint32_t frame,
+                     bool late)
 {
   const int i = cantus_schedule_tracker_find_key(&e->tr, ev->key);
   if (i < 0) {
-    return;  // never sounded, or already ended (stop, panic, re-strike)
+    return; // never sounded, or already ended (stop, panic, re-strike)
   }
   voice_off(e, out, i, frame);
   if (late) {
@@ -262,8 +285,8 @@ static void emit_off(CantusEngine *e, CantusBlockOut *out, const CantusSchedEven
 static void position(const CantusEngine *e, int64_t tick, int *pt, int *pb)
 {
   const CantusDims *d = &e->model->net.dims;
-  cantus_engine_position(tick, e->bar_ticks, d->vocab.tpq, (int)d->n_pos_tick, (int)d->n_pos_beat,
-                         pt, pb);
+  cantus_engine_position(
+    tick, e->bar_ticks, d->vocab.tpq, (int)d->n_pos_tick, (int)d->n_pos_beat, pt, pb);
 }
 
 // Swing: a monotone warp of each quarter note that moves its second 8th
@@ -280,27 +303,48 @@ static double warp(const CantusEngine *e, double t)
   return base + (x < h ? x * h2 / h : h2 + (x - h) * (q - h2) / (q - h));
 }
 
-static double max_note_ticks(const CantusEngine *e) { return e->ctl.max_note_beats * e->tpb; }
+static double max_note_ticks(const CantusEngine *e)
+{
+  return e->ctl.max_note_beats * e->tpb;
+}
 
 // ---- scheduling -------------------------------------------------------------------------
 
-static uint32_t queue_free(const CantusEngine *e) { return CANTUS_SCHED_CAP - e->q.n; }
-
-static void push_event(CantusEngine *e, double time, int64_t src, int64_t hum, uint8_t kind,
-                       uint8_t key, uint8_t vel, uint8_t flags)
+static uint32_t queue_free(const CantusEngine *e)
 {
-  const CantusSchedEvent ev = {.time = time, .src_tick = src, .hum_tick = hum, .kind = kind,
-                               .key = key, .vel = vel, .flags = flags};
+  return CANTUS_SCHED_CAP - e->q.n;
+}
+
+static void push_event(CantusEngine *e,
+                       double time,
+                       int64_t src,
+                       int64_t hum,
+                       uint8_t kind,
+                       uint8_t key,
+                       uint8_t vel,
+                       uint8_t flags)
+{
+  const CantusSchedEvent ev = { .time = time,
+                                .src_tick = src,
+                                .hum_tick = hum,
+                                .kind = kind,
+                                .key = key,
+                                .vel = vel,
+                                .flags = flags };
   if (!cantus_schedule_queue_push(&e->q, &ev)) {
     e->st.events_dropped++;
   }
 }
 
-static void sched_on(CantusEngine *e, int64_t tick, int64_t hum, uint8_t key, uint8_t vel,
+static void sched_on(CantusEngine *e,
+                     int64_t tick,
+                     int64_t hum,
+                     uint8_t key,
+                     uint8_t vel,
                      uint8_t flags)
 {
   const double w = warp(e, (double)tick);
-  cantus_schedule_queue_clip_off(&e->q, key, w);  // a gated note ends before its re-strike
+  cantus_schedule_queue_clip_off(&e->q, key, w); // a gated note ends before its re-strike
   push_event(e, w, tick, hum, CANTUS_SCHED_ON, key, vel, flags);
 }
 
@@ -310,7 +354,11 @@ static void sched_on(CantusEngine *e, int64_t tick, int64_t hum, uint8_t key, ui
 // never ends before it starts.  A shorter gate cannot act earlier than a
 // lookahead before the OFF token: the length is only known when the token is
 // generated, and the generator runs at most a lookahead ahead.
-static void sched_off(CantusEngine *e, int64_t on, int64_t off, int64_t src, uint8_t key,
+static void sched_off(CantusEngine *e,
+                      int64_t on,
+                      int64_t off,
+                      int64_t src,
+                      uint8_t key,
                       uint8_t flags)
 {
   const double raw = (double)(off > on ? off - on : 1);
@@ -365,7 +413,7 @@ static void fresh_start(CantusEngine *e, int64_t bar)
 static void rollback(CantusEngine *e, int64_t tick)
 {
   if (e->g.ns.tick < tick || e->ring_n == 0) {
-    return;  // nothing at or after tick decided yet (or nothing to undo)
+    return; // nothing at or after tick decided yet (or nothing to undo)
   }
   uint32_t j = 0;
   for (uint32_t i = e->ring_n; i-- > 0;) {
@@ -392,7 +440,7 @@ static void rollback(CantusEngine *e, int64_t tick)
 static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
 {
   if (e->hold_state != HOLD_OFF && at >= e->hold_le) {
-    return;  // the generator freezes here for a held loop
+    return; // the generator freezes here for a held loop
   }
   uint8_t *slot = ckpt_slot(e, bar);
   if (!ckpt_valid(e, bar) || listening(&e->ctl)) {
@@ -405,8 +453,8 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
     if (e->g.ns.on[p] && !h->g.ns.on[p] && e->g.ns.onset_tick[p] >= e->suppress_before) {
-      push_event(e, warp(e, (double)at), at, e->g.ns.onset_tick[p], CANTUS_SCHED_OFF, (uint8_t)p,
-                 0, 0);
+      push_event(
+        e, warp(e, (double)at), at, e->g.ns.onset_tick[p], CANTUS_SCHED_OFF, (uint8_t)p, 0, 0);
     }
   }
   snap_load(e, slot);
@@ -541,11 +589,14 @@ static void fifo_push(CantusEngine *e, int64_t tick, int token, int kind)
     return;
   }
   e->fifo[(e->fifo_head + e->fifo_n) % ENGINE_FIFO_CAP] =
-      (EngineFifoEntry){.tick = tick, .token = token, .kind = kind};
+    (EngineFifoEntry){ .tick = tick, .token = token, .kind = kind };
   e->fifo_n++;
 }
 
-static EngineFifoEntry *fifo_front(CantusEngine *e) { return &e->fifo[e->fifo_head]; }
+static EngineFifoEntry *fifo_front(CantusEngine *e)
+{
+  return &e->fifo[e->fifo_head];
+}
 
 static void fifo_pop(CantusEngine *e)
 {
@@ -563,6 +614,9 @@ static int64_t fifo_last_tick(CantusEngine *e)
 static void silence_model(CantusEngine *e, int64_t tick)
 {
   rollback(e, tick);
+  // When nothing could be undone (no snapshot), still play nothing of the
+  // model's from here.
+  cantus_schedule_queue_drop_from(&e->q, tick);
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
     if (e->g.ns.on[p]) {
@@ -610,7 +664,7 @@ static void listen_input(CantusEngine *e, const CantusBlockIn *in)
     if (on && (e->listen_mode == LISTEN_GEN || e->listen_mode == LISTEN_ANSWER)) {
       // The player takes over: the model's lookahead is undone from here.
       silence_model(e, t);
-      e->g.theme_pos = THEME_ABANDONED;  // the player's music replaces the theme
+      e->g.theme_pos = THEME_ABANDONED; // the player's music replaces the theme
       e->listen_mode = LISTEN_FOLLOW;
     } else if (on && e->listen_mode == LISTEN_WAIT) {
       e->listen_mode = LISTEN_FOLLOW;
@@ -629,7 +683,7 @@ static void listen_input(CantusEngine *e, const CantusBlockIn *in)
     const double quiet = e->play_tick - e->last_input_tick;
     if (quiet >= e->ctl.wait_beats * e->tpb && (e->n_held_in == 0 || quiet >= max_note_ticks(e))) {
       const double r0 = e->last_input_tick + e->ctl.wait_beats * e->tpb;
-      int64_t r = ceil_tick(ceil(r0 / e->tpb - 1e-9) * e->tpb);  // on the next beat
+      int64_t r = ceil_tick(ceil(r0 / e->tpb - 1e-9) * e->tpb); // on the next beat
       r = r < t_min ? t_min : r;
       fifo_push(e, r, 0, FIFO_MOVE);
       memset(e->held_in, 0, sizeof e->held_in);
@@ -672,13 +726,20 @@ static void hold_freeze(CantusEngine *e)
       continue;
     }
     const int64_t off = h->off < 0 || h->off > e->hold_le ? e->hold_le : h->off;
-    e->hold[e->n_hold++] = (EngineHoldNote){.on = h->on - e->hold_ls, .off = off - e->hold_ls,
-                                            .hum = h->on, .key = h->key, .vel = h->vel};
+    e->hold[e->n_hold++] = (EngineHoldNote){
+      .on = h->on - e->hold_ls, .off = off - e->hold_ls, .hum = h->on, .key = h->key, .vel = h->vel
+    };
   }
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
     if (e->g.ns.on[p]) {
-      push_event(e, (double)e->hold_le, e->hold_le, e->hold_le, CANTUS_SCHED_OFF, (uint8_t)p, 0,
+      push_event(e,
+                 (double)e->hold_le,
+                 e->hold_le,
+                 e->hold_le,
+                 CANTUS_SCHED_OFF,
+                 (uint8_t)p,
+                 0,
                  CANTUS_SCHED_KEEP);
     }
   }
@@ -806,7 +867,7 @@ static void generate(CantusEngine *e, uint32_t n_frames)
       break;
     }
     if (e->ring_n >= ENGINE_RING_CAP || queue_free(e) < QUEUE_RESERVE) {
-      break;  // the lookahead is as deep as the memory allows
+      break; // the lookahead is as deep as the memory allows
     }
     if (fifo) {
       EngineFifoEntry *f = fifo_front(e);
@@ -829,7 +890,7 @@ static void generate(CantusEngine *e, uint32_t n_frames)
       const CantusEventKind kind = cantus_vocab_decode(v, f->token, &val);
       int token = f->token;
       if (kind == CANTUS_EV_NOTE_ON && e->g.ns.on[val]) {
-        token = cantus_vocab_note_off(v, val);  // a re-strike: end it first, keep the entry
+        token = cantus_vocab_note_off(v, val); // a re-strike: end it first, keep the entry
       } else {
         fifo_pop(e);
         if ((kind == CANTUS_EV_NOTE_OFF && !e->g.ns.on[val]) ||
@@ -914,7 +975,10 @@ static float clampf(float x, float lo, float hi, float dflt)
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
+static int clampi(int x, int lo, int hi)
+{
+  return x < lo ? lo : x > hi ? hi : x;
+}
 
 static void sanitize(CantusEngine *e, const CantusControls *in)
 {
@@ -1008,7 +1072,7 @@ static void apply_controls(CantusEngine *e, CantusBlockOut *out)
   const int64_t bar = floor_div((int64_t)floor(e->play_tick + TOL_TICKS), e->bar_ticks);
   apply_style(e, out, t, bar);
   if (c->seed != p->seed) {
-    e->timeline_id++;  // a new seed is a new timeline: forget every bar
+    e->timeline_id++; // a new seed is a new timeline: forget every bar
     rollback(e, t);
     reseed(e, (uint64_t)t);
   }
@@ -1021,7 +1085,7 @@ static void apply_controls(CantusEngine *e, CantusBlockOut *out)
   const bool was = listening(p), is = listening(c);
   if (is && (!was || (c->call_response && !p->call_response))) {
     if (c->call_response && e->listen_mode != LISTEN_FOLLOW) {
-      silence_model(e, t);  // the player calls first
+      silence_model(e, t); // the player calls first
       e->listen_mode = LISTEN_WAIT;
     }
   } else if ((!is && was) || (is && !c->call_response && p->call_response)) {
@@ -1053,7 +1117,7 @@ static void restart_at(CantusEngine *e, double tick)
   e->n_held_in = 0;
   e->suppress_before = ceil_tick(tick);
   if (e->hold_state == HOLD_LOOP) {
-    hold_align(e, e->suppress_before);  // a held loop keeps playing, in phase with the bars
+    hold_align(e, e->suppress_before); // a held loop keeps playing, in phase with the bars
     return;
   }
   e->hold_state = HOLD_OFF;
@@ -1090,7 +1154,10 @@ static void write_outputs(const CantusEngine *e, CantusBlockOut *out)
   out->rolling = e->rolling;
 }
 
-static double finite_or(double x, double dflt) { return isfinite(x) ? x : dflt; }
+static double finite_or(double x, double dflt)
+{
+  return isfinite(x) ? x : dflt;
+}
 
 void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlockOut *out)
 {
@@ -1167,22 +1234,22 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   } else {
     const double p = cantus_schedule_clock_tick(&e->clock, e->frame_now);
     if (meter_changed) {
-      e->timeline_id++;  // the bar grid moved: the checkpoints no longer line up
+      e->timeline_id++; // the bar grid moved: the checkpoints no longer line up
       relocate(e, out, has_pos ? host : p, tpf);
     } else if (has_pos && rolling && e->rolling) {
       if (fabs(host - p) >= TOL_TICKS) {
-        relocate(e, out, host, tpf);  // seek or loop wrap
+        relocate(e, out, host, tpf); // seek or loop wrap
       } else if (tpf != e->clock.ticks_per_frame) {
         cantus_schedule_clock_set(&e->clock, p, e->frame_now, tpf);
       }
     } else if (has_pos && rolling) {
       if (fabs(host - e->stop_tick) >= TOL_TICKS) {
-        relocate(e, out, host, tpf);  // moved while stopped
+        relocate(e, out, host, tpf); // moved while stopped
       } else {
         cantus_schedule_clock_set(&e->clock, e->stop_tick, e->frame_now, tpf);
       }
     } else if (has_pos) {
-      e->shown_tick = host;  // stopped: follow the host's position for the bar output
+      e->shown_tick = host; // stopped: follow the host's position for the bar output
     } else if (tpf != e->clock.ticks_per_frame) {
       cantus_schedule_clock_set(&e->clock, p, e->frame_now, tpf);
     }
@@ -1222,7 +1289,7 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   emit(e, out, n);
   guard_notes(e, out, n);
 
-  e->stop_tick = e->end_tick;  // where a stop in the next block would leave the timeline
+  e->stop_tick = e->end_tick; // where a stop in the next block would leave the timeline
   e->shown_tick = e->play_tick;
   e->frame_now += n;
   e->prev = e->ctl;
@@ -1249,9 +1316,15 @@ CantusModel *cantus_engine_install_model(CantusEngine *e, CantusModel *m)
   return old;
 }
 
-const CantusModel *cantus_engine_model(const CantusEngine *e) { return e->model; }
+const CantusModel *cantus_engine_model(const CantusEngine *e)
+{
+  return e->model;
+}
 
-void cantus_engine_panic(CantusEngine *e) { e->panic_pending = true; }
+void cantus_engine_panic(CantusEngine *e)
+{
+  e->panic_pending = true;
+}
 
 void cantus_engine_flush(CantusEngine *e, CantusBlockOut *out)
 {
@@ -1272,13 +1345,16 @@ void cantus_engine_set_theme(CantusEngine *e, const CantusTheme *theme)
       int val = 0;
       const int tok = theme->tokens[i];
       switch (cantus_vocab_decode(v, tok, &val)) {
-      case CANTUS_EV_SHIFT: t += val; break;
+      case CANTUS_EV_SHIFT:
+        t += val;
+        break;
       case CANTUS_EV_NOTE_ON:
       case CANTUS_EV_NOTE_OFF:
       case CANTUS_EV_VELOCITY:
-        e->theme[e->n_theme++] = (EngineThemeEvent){.tick = t, .token = (uint16_t)tok};
+        e->theme[e->n_theme++] = (EngineThemeEvent){ .tick = t, .token = (uint16_t)tok };
         break;
-      default: break;
+      default:
+        break;
       }
     }
     e->theme_end = t;
@@ -1289,4 +1365,7 @@ void cantus_engine_set_theme(CantusEngine *e, const CantusTheme *theme)
   e->restart_pending = e->started;
 }
 
-void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats) { *stats = e->st; }
+void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats)
+{
+  *stats = e->st;
+}

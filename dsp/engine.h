@@ -135,7 +135,7 @@ typedef struct CantusEngineImpl CantusEngine;
 typedef enum {
   CANTUS_SCALE_CHROMATIC = 0,
   CANTUS_SCALE_MAJOR,
-  CANTUS_SCALE_MINOR,          // natural minor
+  CANTUS_SCALE_MINOR, // natural minor
   CANTUS_SCALE_HARMONIC_MINOR,
   CANTUS_SCALE_DORIAN,
   CANTUS_SCALE_MIXOLYDIAN,
@@ -188,64 +188,63 @@ typedef struct {
 CantusControls cantus_controls_default(void);
 
 typedef struct {
-  bool valid;            // the host supplied a position; false = free-run on controls.bpm
-  bool rolling;          // transport moving (speed != 0)
-  double bpm;            // tempo; <= 0 means unknown (use controls.bpm)
-  int64_t bar;           // bar index at frame 0 (0-based)
-  double bar_beat;       // beat within the bar at frame 0, in beat units, >= 0
-  double beats_per_bar;  // time-signature numerator, > 0
-  int beat_unit;         // time-signature denominator (4 = quarter)
+  bool valid;           // the host supplied a position; false = free-run on controls.bpm
+  bool rolling;         // transport moving (speed != 0)
+  double bpm;           // tempo; <= 0 means unknown (use controls.bpm)
+  int64_t bar;          // bar index at frame 0 (0-based)
+  double bar_beat;      // beat within the bar at frame 0, in beat units, >= 0
+  double beats_per_bar; // time-signature numerator, > 0
+  int beat_unit;        // time-signature denominator (4 = quarter)
 } CantusTransport;
 
 typedef struct {
-  uint32_t frame;   // offset in the block, 0..n_frames-1
-  uint8_t size;     // 1..3
+  uint32_t frame; // offset in the block, 0..n_frames-1
+  uint8_t size;   // 1..3
   uint8_t data[3];
 } CantusMidiEvent;
 
 typedef struct {
-  uint32_t n_frames;          // may be 0 (then only outputs are refreshed)
-  double sample_rate;         // Hz
-  CantusTransport transport;  // state at frame 0 of this block
+  uint32_t n_frames;         // may be 0 (then only outputs are refreshed)
+  double sample_rate;        // Hz
+  CantusTransport transport; // state at frame 0 of this block
   CantusControls controls;
-  const CantusMidiEvent *midi_in;  // sorted by frame
+  const CantusMidiEvent *midi_in; // sorted by frame
   uint32_t n_midi_in;
 } CantusBlockIn;
 
 typedef struct {
-  CantusMidiEvent events[CANTUS_MAX_EVENTS];  // sorted by frame, all < n_frames
+  CantusMidiEvent events[CANTUS_MAX_EVENTS]; // sorted by frame, all < n_frames
   uint32_t n_events;
-  int64_t bar;           // current bar (output control)
-  float surprise;        // -log p of the last generated note-on, nats
-  bool rolling;          // the engine is playing
+  int64_t bar;    // current bar (output control)
+  float surprise; // -log p of the last generated note-on, nats
+  bool rolling;   // the engine is playing
 } CantusBlockOut;
 
 // Problems counted on the audio thread, read by a non-RT thread.
 typedef struct {
-  uint64_t events_dropped;  // output overflowed CANTUS_MAX_EVENTS
-  uint64_t steps_starved;   // blocks whose step budget ran out before the lookahead was full
-  uint64_t late_events;     // events scheduled before the block start (emitted at frame 0)
-  uint64_t relocations;     // transport jumps handled
+  uint64_t events_dropped; // output overflowed CANTUS_MAX_EVENTS
+  uint64_t steps_starved;  // blocks whose step budget ran out before the lookahead was full
+  uint64_t late_events;    // events scheduled before the block start (emitted at frame 0)
+  uint64_t relocations;    // transport jumps handled
   uint64_t models_installed;
   // Added with the first implementation (append-only):
-  uint64_t steps;            // LSTM steps run in total
-  uint32_t max_block_steps;  // most steps any one block ran (<= CANTUS_MAX_STEPS_PER_RUN)
-  uint64_t input_dropped;    // observed input tokens dropped (listen backlog full)
+  uint64_t steps;           // LSTM steps run in total
+  uint32_t max_block_steps; // most steps any one block ran (<= CANTUS_MAX_STEPS_PER_RUN)
+  uint64_t input_dropped;   // observed input tokens dropped (listen backlog full)
 } CantusStats;
 
 // Creates an engine with default controls and no model (it then emits
 // nothing).  lookahead_beats: how far ahead of the play head notes are
 // generated (default 1.0 when <= 0).
 CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, CantusError *err);
-void cantus_engine_free(CantusEngine *e);  // does not free an installed model
+void cantus_engine_free(CantusEngine *e); // does not free an installed model
 
 // Loads and checks a model file, with room for this engine version's
 // timeline memory (CANTUS_TIMELINE_BARS checkpoints).  Non-RT.
 CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, CantusError *err);
 // The same for a model already in memory (the trainer, tests): allocates a
 // copy with the timeline region.  Non-RT.
-CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out,
-                                       CantusError *err);
+CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out, CantusError *err);
 
 // Installs m (may be NULL), silencing the old model's notes in the next
 // block and resetting the timeline; returns the previous model, which the
@@ -255,8 +254,7 @@ const CantusModel *cantus_engine_model(const CantusEngine *e);
 
 // Processes one block.  [RT]: no allocation, no locks, no I/O; at most
 // CANTUS_MAX_STEPS_PER_RUN LSTM steps.
-CANTUS_RT void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in,
-                                     CantusBlockOut *out);
+CANTUS_RT void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlockOut *out);
 
 // Note-offs for everything sounding go out in the next processed block
 // (deactivate, shutdown).  cantus_engine_flush writes them into `out` at
@@ -269,14 +267,17 @@ CANTUS_RT void cantus_engine_flush(CantusEngine *e, CantusBlockOut *out);
 typedef struct {
   uint32_t n_tokens;
   uint16_t tokens[CANTUS_MAX_THEME];
-  CantusVocab vocab;  // the vocabulary the tokens belong to
+  CantusVocab vocab; // the vocabulary the tokens belong to
 } CantusTheme;
 
 // Builds a theme from a MIDI file's notes (all tracks, drums skipped),
 // snapped to the vocabulary's grid, at most max_bars bars (0 = all that fit).
 // Non-RT.
-CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf, const CantusVocab *v, int max_bars,
-                                    CantusTheme *theme, CantusError *err);
+CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err);
 // Sets (theme non-NULL) or clears the theme; takes effect from bar 0 of the
 // timeline, which it resets.  A theme whose vocabulary differs from the
 // model's is ignored.  [RT] (bounded copy)
@@ -294,8 +295,13 @@ CANTUS_RT uint32_t cantus_engine_step_budget(uint32_t n_frames);
 // quarter note within the bar (clamped to n_pos_beat - 1).  A step is given
 // the position of the tick at which the token it consumes occurs (a SHIFT's
 // start), as the trainer's corpus reader does.  [RT]
-static inline void cantus_engine_position(int64_t tick, int64_t bar_ticks, int tpq, int n_pos_tick,
-                                          int n_pos_beat, int *pos_tick, int *pos_beat)
+static inline void cantus_engine_position(int64_t tick,
+                                          int64_t bar_ticks,
+                                          int tpq,
+                                          int n_pos_tick,
+                                          int n_pos_beat,
+                                          int *pos_tick,
+                                          int *pos_beat)
 {
   int64_t in_bar = tick % bar_ticks;
   in_bar = in_bar < 0 ? in_bar + bar_ticks : in_bar;

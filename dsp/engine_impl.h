@@ -12,19 +12,19 @@
 #include "sample.h"
 #include "schedule.h"
 
-#define ENGINE_RING_CAP 256   // rollback snapshots (one per step ahead of the play head)
-#define ENGINE_FIFO_CAP 256   // observed input tokens waiting for their step
-#define ENGINE_HIST_CAP 2048  // recent notes, for hold
-#define ENGINE_HOLD_CAP 1024  // notes of a held loop
+#define ENGINE_RING_CAP 256  // rollback snapshots (one per step ahead of the play head)
+#define ENGINE_FIFO_CAP 256  // observed input tokens waiting for their step
+#define ENGINE_HIST_CAP 2048 // recent notes, for hold
+#define ENGINE_HOLD_CAP 1024 // notes of a held loop
 
 // Everything the generator needs to continue from a point of the timeline,
 // apart from the LSTM's h and c (which follow the header in a snapshot).
 typedef struct {
-  CantusNoteState ns;  // ns.tick is the generation cursor, in play ticks
+  CantusNoteState ns; // ns.tick is the generation cursor, in play ticks
   CantusRng rng;
-  int32_t last_token;  // the input of the next step
-  int32_t vel;         // model velocity from VELOCITY tokens, 0 = none yet
-  uint32_t theme_pos;  // next theme event
+  int32_t last_token; // the input of the next step
+  int32_t vel;        // model velocity from VELOCITY tokens, 0 = none yet
+  uint32_t theme_pos; // next theme event
   uint32_t reserved;
 } EngineGen;
 
@@ -36,33 +36,33 @@ typedef struct {
 } EngineSnapHdr;
 
 typedef struct {
-  size_t hdr_size;      // bytes of the header, rounded to 64
-  size_t state_floats;  // 2*L*H
-  size_t snap_size;     // bytes of one snapshot, a multiple of 64
-  size_t total;         // (CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * snap_size
+  size_t hdr_size;     // bytes of the header, rounded to 64
+  size_t state_floats; // 2*L*H
+  size_t snap_size;    // bytes of one snapshot, a multiple of 64
+  size_t total;        // (CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * snap_size
 } EngineLayout;
 
 enum { FIFO_TOKEN = 0, FIFO_MOVE = 1 };
 typedef struct {
-  int64_t tick;   // play tick of the observed token / the cursor target
-  int32_t token;  // FIFO_TOKEN: token id
+  int64_t tick;  // play tick of the observed token / the cursor target
+  int32_t token; // FIFO_TOKEN: token id
   int32_t kind;
 } EngineFifoEntry;
 
 typedef struct {
-  int64_t on, off;  // play ticks; off < 0 while open
+  int64_t on, off; // play ticks; off < 0 while open
   uint8_t key, vel;
 } EngineHistNote;
 
 typedef struct {
-  int64_t on, off;  // relative to the loop start
-  int64_t hum;      // original onset (humanise seed)
+  int64_t on, off; // relative to the loop start
+  int64_t hum;     // original onset (humanise seed)
   uint8_t key, vel;
 } EngineHoldNote;
 
 typedef struct {
-  int64_t tick;    // theme tick from bar 0
-  uint16_t token;  // NOTE_ON, NOTE_OFF or VELOCITY
+  int64_t tick;   // theme tick from bar 0
+  uint16_t token; // NOTE_ON, NOTE_OFF or VELOCITY
 } EngineThemeEvent;
 
 enum { LISTEN_GEN = 0, LISTEN_FOLLOW, LISTEN_ANSWER, LISTEN_WAIT };
@@ -73,37 +73,37 @@ struct CantusEngineImpl {
 
   // model and its timeline memory
   CantusModel *model;
-  bool model_ok;  // a model with room for the timeline is installed
+  bool model_ok; // a model with room for the timeline is installed
   EngineLayout lay;
-  uint8_t *ckpt;  // CANTUS_TIMELINE_BARS snapshots (slot = bar mod N)
-  uint8_t *ring;  // ENGINE_RING_CAP snapshots, a FIFO ring
+  uint8_t *ckpt; // CANTUS_TIMELINE_BARS snapshots (slot = bar mod N)
+  uint8_t *ring; // ENGINE_RING_CAP snapshots, a FIFO ring
   uint32_t ring_head, ring_n;
-  uint64_t timeline_id;  // bumped to invalidate every checkpoint
-  int64_t ck_bar[CANTUS_TIMELINE_BARS];  // bar held by each checkpoint slot
-  uint64_t ck_id[CANTUS_TIMELINE_BARS];  // valid when == timeline_id
+  uint64_t timeline_id;                 // bumped to invalidate every checkpoint
+  int64_t ck_bar[CANTUS_TIMELINE_BARS]; // bar held by each checkpoint slot
+  uint64_t ck_id[CANTUS_TIMELINE_BARS]; // valid when == timeline_id
 
   // pending work for the next block
-  bool reset_pending;  // model installed: silence, new timeline
+  bool reset_pending; // model installed: silence, new timeline
   bool panic_pending;
-  bool restart_pending;  // theme set: restart the generator at the play head
+  bool restart_pending; // theme set: restart the generator at the play head
 
   // controls
-  CantusControls ctl;   // clamped, this block
-  CantusControls prev;  // clamped, previous block
+  CantusControls ctl;  // clamped, this block
+  CantusControls prev; // clamped, previous block
   bool have_prev;
-  bool style_valid;  // style vector applied to the model's state
+  bool style_valid; // style vector applied to the model's state
   int style_a, style_b;
   float blend;
   float style_vec[CANTUS_MAX_EMBED];
   CantusSampleParams sp;
-  uint64_t epoch;  // regenerate count, mixed into reseeds
+  uint64_t epoch; // regenerate count, mixed into reseeds
 
   // transport and clock
   bool started;
   bool rolling;
   CantusSchedClock clock;
-  int64_t frame_now;  // absolute frame at the start of the current block
-  double tpb;         // ticks per beat
+  int64_t frame_now; // absolute frame at the start of the current block
+  double tpb;        // ticks per beat
   int64_t bar_ticks;
   double stop_tick;   // where the timeline stands when the transport stops
   double shown_tick;  // position reported in the bar output
@@ -113,7 +113,7 @@ struct CantusEngineImpl {
 
   // generator
   EngineGen g;
-  int64_t suppress_before;  // tokens before this tick are replayed silently
+  int64_t suppress_before; // tokens before this tick are replayed silently
 
   // lookahead queue, output tracker, outputs
   CantusSchedQueue q;
@@ -139,7 +139,7 @@ struct CantusEngineImpl {
   uint32_t fifo_head, fifo_n;
   double last_input_tick;
   bool have_input;
-  uint8_t held_in[128];  // player notes held, by MIDI pitch
+  uint8_t held_in[128]; // player notes held, by MIDI pitch
   int n_held_in;
   int64_t answer_end;
 

@@ -12,21 +12,21 @@ static const struct {
   uint16_t mask;
   const char *name;
 } scales[CANTUS_N_SCALES] = {
-    [CANTUS_SCALE_CHROMATIC] = {0xFFF, "chromatic"},
-    // bit k = pitch class root + k
-    [CANTUS_SCALE_MAJOR] = {1 << 0 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 9 | 1 << 11, "major"},
-    [CANTUS_SCALE_MINOR] = {1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 10, "minor"},
-    [CANTUS_SCALE_HARMONIC_MINOR] = {1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 11,
-                                     "harmonic-minor"},
-    [CANTUS_SCALE_DORIAN] = {1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 9 | 1 << 10,
-                             "dorian"},
-    [CANTUS_SCALE_MIXOLYDIAN] = {1 << 0 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 9 | 1 << 10,
-                                 "mixolydian"},
-    [CANTUS_SCALE_MAJOR_PENTATONIC] = {1 << 0 | 1 << 2 | 1 << 4 | 1 << 7 | 1 << 9,
-                                       "major-pentatonic"},
-    [CANTUS_SCALE_MINOR_PENTATONIC] = {1 << 0 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 10,
-                                       "minor-pentatonic"},
-    [CANTUS_SCALE_BLUES] = {1 << 0 | 1 << 3 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 10, "blues"},
+  [CANTUS_SCALE_CHROMATIC] = { 0xFFF, "chromatic" },
+  // bit k = pitch class root + k
+  [CANTUS_SCALE_MAJOR] = { 1 << 0 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 9 | 1 << 11, "major" },
+  [CANTUS_SCALE_MINOR] = { 1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 10, "minor" },
+  [CANTUS_SCALE_HARMONIC_MINOR] = { 1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 11,
+                                    "harmonic-minor" },
+  [CANTUS_SCALE_DORIAN] = { 1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 9 | 1 << 10,
+                            "dorian" },
+  [CANTUS_SCALE_MIXOLYDIAN] = { 1 << 0 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 9 | 1 << 10,
+                                "mixolydian" },
+  [CANTUS_SCALE_MAJOR_PENTATONIC] = { 1 << 0 | 1 << 2 | 1 << 4 | 1 << 7 | 1 << 9,
+                                      "major-pentatonic" },
+  [CANTUS_SCALE_MINOR_PENTATONIC] = { 1 << 0 | 1 << 3 | 1 << 5 | 1 << 7 | 1 << 10,
+                                      "minor-pentatonic" },
+  [CANTUS_SCALE_BLUES] = { 1 << 0 | 1 << 3 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 10, "blues" },
 };
 
 uint16_t cantus_scale_mask(CantusScale scale)
@@ -41,37 +41,40 @@ const char *cantus_scale_name(CantusScale scale)
 
 CantusControls cantus_controls_default(void)
 {
-  return (CantusControls){.style = 0,
-                          .style_b = 0,
-                          .blend = 0.0f,
-                          .temperature = 1.0f,
-                          .top_p = 0.95f,
-                          .density = 0.0f,
-                          .transpose = 0,
-                          .key_root = 0,
-                          .scale = CANTUS_SCALE_CHROMATIC,
-                          .note_lo = 0,
-                          .note_hi = 127,
-                          .max_voices = 8,
-                          .velocity = 0,
-                          .humanise = 0.0f,
-                          .gate = 1.0f,
-                          .swing = 0.0f,
-                          .channel = 0,
-                          .seed = 1,
-                          .hold = false,
-                          .hold_bars = 4,
-                          .regenerate = false,
-                          .listen = false,
-                          .call_response = false,
-                          .response_bars = 2,
-                          .wait_beats = 2,
-                          .bpm = 120.0f,
-                          .panic = false,
-                          .max_note_beats = 8};
+  return (CantusControls){ .style = 0,
+                           .style_b = 0,
+                           .blend = 0.0f,
+                           .temperature = 1.0f,
+                           .top_p = 0.95f,
+                           .density = 0.0f,
+                           .transpose = 0,
+                           .key_root = 0,
+                           .scale = CANTUS_SCALE_CHROMATIC,
+                           .note_lo = 0,
+                           .note_hi = 127,
+                           .max_voices = 8,
+                           .velocity = 0,
+                           .humanise = 0.0f,
+                           .gate = 1.0f,
+                           .swing = 0.0f,
+                           .channel = 0,
+                           .seed = 1,
+                           .hold = false,
+                           .hold_bars = 4,
+                           .regenerate = false,
+                           .listen = false,
+                           .call_response = false,
+                           .response_bars = 2,
+                           .wait_beats = 2,
+                           .bpm = 120.0f,
+                           .panic = false,
+                           .max_note_beats = 8 };
 }
 
-static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t round64(size_t n)
+{
+  return (n + 63) & ~(size_t)63;
+}
 
 EngineLayout cantus_engine_snap_layout(const CantusDims *d)
 {
@@ -103,7 +106,10 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
   return CANTUS_OK;
 }
 
-void cantus_engine_free(CantusEngine *e) { free(e); }
+void cantus_engine_free(CantusEngine *e)
+{
+  free(e);
+}
 
 CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out, CantusError *err)
 {
@@ -149,7 +155,7 @@ CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, Cantu
 
 typedef struct {
   int64_t tick;
-  int on;  // 0 = off (sorts first at equal ticks), 1 = on
+  int on; // 0 = off (sorts first at equal ticks), 1 = on
   int pitch;
   int velocity;
 } ThemeEv;
@@ -181,7 +187,7 @@ static int fold_pitch(int p, int lo, int hi)
 typedef struct {
   CantusTheme *th;
   const CantusVocab *v;
-  int64_t tick;  // of the tokens so far
+  int64_t tick; // of the tokens so far
 } ThemeWriter;
 
 static bool put(ThemeWriter *w, int token)
@@ -209,8 +215,11 @@ static void put_shifts(ThemeWriter *w, int64_t to)
   }
 }
 
-CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf, const CantusVocab *v, int max_bars,
-                                    CantusTheme *theme, CantusError *err)
+CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err)
 {
   memset(theme, 0, sizeof *theme);
   if (!cantus_vocab_valid(v)) {
@@ -238,7 +247,7 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf, const CantusVocab 
   for (size_t i = 0; i < mf->n_notes; i++) {
     const CantusMidiNote *note = &mf->notes[i];
     if (note->channel == 9) {
-      continue;  // drums
+      continue; // drums
     }
     // Snap to the grid (round to nearest); a note keeps at least one tick.
     const int64_t on = ((int64_t)note->on_tick * v->tpq * 2 + mf->tpq) / (2 * mf->tpq);
@@ -249,8 +258,8 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf, const CantusVocab 
     off = off <= on ? on + 1 : off;
     off = off > limit ? limit : off;
     const int p = fold_pitch(note->pitch, v->pitch_lo, v->pitch_hi);
-    ev[n++] = (ThemeEv){on, 1, p, note->velocity};
-    ev[n++] = (ThemeEv){off, 0, p, 0};
+    ev[n++] = (ThemeEv){ on, 1, p, note->velocity };
+    ev[n++] = (ThemeEv){ off, 0, p, 0 };
   }
   qsort(ev, n, sizeof *ev, theme_ev_cmp);
 
@@ -258,9 +267,9 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf, const CantusVocab 
   // ends first, an off of a silent pitch is dropped (its note was re-struck),
   // and a note-on is only written when its off (and the shifts to it) still
   // fit, so every note in the theme is closed.
-  ThemeWriter w = {.th = theme, .v = v, .tick = 0};
-  uint8_t on[128] = {0};
-  int64_t open_until = 0;  // latest off tick of a sounding note
+  ThemeWriter w = { .th = theme, .v = v, .tick = 0 };
+  uint8_t on[128] = { 0 };
+  int64_t open_until = 0; // latest off tick of a sounding note
   int n_on = 0, vel_bin = -1;
   int64_t last = 0;
   for (size_t i = 0; i < n; i++) {

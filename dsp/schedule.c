@@ -11,8 +11,10 @@ double cantus_schedule_ticks_per_frame(double bpm, double ticks_per_beat, double
   return bpm / 60.0 * ticks_per_beat / sample_rate;
 }
 
-void cantus_schedule_clock_set(CantusSchedClock *c, double tick, int64_t frame,
-                            double ticks_per_frame)
+void cantus_schedule_clock_set(CantusSchedClock *c,
+                               double tick,
+                               int64_t frame,
+                               double ticks_per_frame)
 {
   c->anchor_tick = tick;
   c->anchor_frame = frame;
@@ -123,13 +125,16 @@ void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint8_t key, double tim
     cantus_schedule_queue_remove(q, i);
     // Re-inserted at or before index i (it moved earlier), so the next
     // unseen event is at i + 1; the moved one is no longer later than time.
-    cantus_schedule_queue_push(q, &moved);  // cannot fail: one slot was freed
+    cantus_schedule_queue_push(q, &moved); // cannot fail: one slot was freed
   }
 }
 
 // ---- tracker ----------------------------------------------------------------
 
-void cantus_schedule_tracker_clear(CantusNoteTracker *t) { t->n = 0; }
+void cantus_schedule_tracker_clear(CantusNoteTracker *t)
+{
+  t->n = 0;
+}
 
 int cantus_schedule_tracker_find_key(const CantusNoteTracker *t, uint8_t key)
 {

@@ -26,17 +26,20 @@
 // ---- clock ------------------------------------------------------------------
 
 typedef struct {
-  double anchor_tick;      // tick at anchor_frame
-  int64_t anchor_frame;    // absolute frame of the anchor
-  double ticks_per_frame;  // > 0
+  double anchor_tick;     // tick at anchor_frame
+  int64_t anchor_frame;   // absolute frame of the anchor
+  double ticks_per_frame; // > 0
 } CantusSchedClock;
 
 // Ticks per frame at `bpm` beats per minute, ticks_per_beat ticks per beat,
 // sample_rate frames per second.  Arguments must be > 0.
-CANTUS_RT double cantus_schedule_ticks_per_frame(double bpm, double ticks_per_beat,
-                                              double sample_rate);
-CANTUS_RT void cantus_schedule_clock_set(CantusSchedClock *c, double tick, int64_t frame,
-                                      double ticks_per_frame);
+CANTUS_RT double cantus_schedule_ticks_per_frame(double bpm,
+                                                 double ticks_per_beat,
+                                                 double sample_rate);
+CANTUS_RT void cantus_schedule_clock_set(CantusSchedClock *c,
+                                         double tick,
+                                         int64_t frame,
+                                         double ticks_per_frame);
 // Tick at an absolute frame.
 CANTUS_RT double cantus_schedule_clock_tick(const CantusSchedClock *c, int64_t frame);
 // First absolute frame at or after `tick` (a tick that falls exactly on a
@@ -45,23 +48,24 @@ CANTUS_RT int64_t cantus_schedule_clock_frame(const CantusSchedClock *c, double 
 
 // ---- event queue ------------------------------------------------------------
 
-#define CANTUS_SCHED_CAP 1024  // queued note events (lookahead and held loops)
+#define CANTUS_SCHED_CAP 1024 // queued note events (lookahead and held loops)
 
 enum { CANTUS_SCHED_OFF = 0, CANTUS_SCHED_ON = 1 };
 
 // Flags of a queued event.
 enum {
-  CANTUS_SCHED_KEEP = 1,  // never removed by cantus_schedule_queue_drop_from (held loops, forced offs)
+  CANTUS_SCHED_KEEP =
+    1, // never removed by cantus_schedule_queue_drop_from (held loops, forced offs)
 };
 
 typedef struct {
-  double time;        // play ticks (after swing and gate): the sort key
-  int64_t src_tick;   // tick of the token that produced it (rollback key)
-  int64_t hum_tick;   // tick that seeds its humanise draw (stable across replays)
-  uint8_t kind;       // CANTUS_SCHED_OFF / CANTUS_SCHED_ON
-  uint8_t key;        // model pitch (what the tracker matches offs by)
-  uint8_t vel;        // model velocity 1..127, 0 = none given
-  uint8_t flags;      // CANTUS_SCHED_KEEP ...
+  double time;      // play ticks (after swing and gate): the sort key
+  int64_t src_tick; // tick of the token that produced it (rollback key)
+  int64_t hum_tick; // tick that seeds its humanise draw (stable across replays)
+  uint8_t kind;     // CANTUS_SCHED_OFF / CANTUS_SCHED_ON
+  uint8_t key;      // model pitch (what the tracker matches offs by)
+  uint8_t vel;      // model velocity 1..127, 0 = none given
+  uint8_t flags;    // CANTUS_SCHED_KEEP ...
 } CantusSchedEvent;
 
 // A ring buffer kept sorted by (time, kind) with offs before ons at equal
@@ -69,8 +73,8 @@ typedef struct {
 // depends on how the work was split into blocks.
 typedef struct {
   CantusSchedEvent ev[CANTUS_SCHED_CAP];
-  uint32_t head;  // index of the earliest event
-  uint32_t n;     // events queued
+  uint32_t head; // index of the earliest event
+  uint32_t n;    // events queued
 } CantusSchedQueue;
 
 CANTUS_RT void cantus_schedule_queue_clear(CantusSchedQueue *q);
@@ -92,10 +96,10 @@ CANTUS_RT void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint8_t key, 
 // ---- output note tracker ----------------------------------------------------
 
 typedef struct {
-  uint8_t key;      // model pitch the note came from
-  uint8_t channel;  // 0..15
-  uint8_t pitch;    // MIDI pitch sent
-  double onset;     // play tick of its note-on
+  uint8_t key;     // model pitch the note came from
+  uint8_t channel; // 0..15
+  uint8_t pitch;   // MIDI pitch sent
+  double onset;    // play tick of its note-on
 } CantusSchedVoice;
 
 // The notes the engine has sent a note-on for and not yet a note-off, at
@@ -108,8 +112,9 @@ typedef struct {
 CANTUS_RT void cantus_schedule_tracker_clear(CantusNoteTracker *t);
 // Index of the voice holding `key` / sounding (channel, pitch), or -1.
 CANTUS_RT int cantus_schedule_tracker_find_key(const CantusNoteTracker *t, uint8_t key);
-CANTUS_RT int cantus_schedule_tracker_find_out(const CantusNoteTracker *t, uint8_t channel,
-                                            uint8_t pitch);
+CANTUS_RT int cantus_schedule_tracker_find_out(const CantusNoteTracker *t,
+                                               uint8_t channel,
+                                               uint8_t pitch);
 // Adds a voice; false when all CANTUS_MAX_VOICES are in use.
 CANTUS_RT bool cantus_schedule_tracker_add(CantusNoteTracker *t, const CantusSchedVoice *v);
 // Removes voice i (order of the others is kept).

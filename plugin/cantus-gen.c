@@ -25,35 +25,35 @@
 #define FILE_TPQ 480
 
 static const char usage[] =
-    "usage: cantus-gen [options]\n"
-    "Generates music with a Cantus model offline, through the same engine and\n"
-    "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
-    "  --model FILE        model file (default " DEFAULT_MODEL ")\n"
-    "  --style NAME|N      style (default 0); --style-b NAME|N, --blend 0..1\n"
-    "  --bars N            bars to generate (default 16)\n"
-    "  --bpm X             tempo in beats per minute (default 120)\n"
-    "  --meter N/D         time signature (default 4/4), e.g. 6/8\n"
-    "  --seed N            random seed (default 1)\n"
-    "  --temperature T     0 (argmax) .. 2 (default 1)\n"
-    "  --top-p P           nucleus 0.05 .. 1 (default 0.95)\n"
-    "  --density D         -1 (sparser) .. 1 (denser) (default 0)\n"
-    "  --key NOTE          key root: C, C#, Db, D ... B (default C)\n"
-    "  --scale NAME        chromatic, major, minor, harmonic-minor, dorian,\n"
-    "                      mixolydian, major-pentatonic, minor-pentatonic, blues\n"
-    "  --transpose N       semitones, -24 .. 24 (default 0)\n"
-    "  --range LO-HI       output pitch range (default 0-127)\n"
-    "  --voices N          most notes at once, 1 .. 16 (default 8)\n"
-    "  --velocity V        fixed velocity 1..127 (default: the model's, else 96)\n"
-    "  --gate G, --swing S, --humanise H   note length, swing, velocity spread\n"
-    "  --channel N         MIDI channel 1 .. 16 (default 1)\n"
-    "  --theme FILE.mid    play this theme first and continue it\n"
-    "  --theme-bars N      use at most N bars of the theme (default all that fit)\n"
-    "  --block N           frames per engine block (default 256)\n"
-    "  --rate HZ           sample rate of the simulated host (default 48000)\n"
-    "  -o FILE.mid         output MIDI file (default cantus.mid)\n"
-    "  --svg FILE.svg      also write a piano roll\n"
-    "  --quiet             print nothing on success\n"
-    "  --help              print this help\n";
+  "usage: cantus-gen [options]\n"
+  "Generates music with a Cantus model offline, through the same engine and\n"
+  "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
+  "  --model FILE        model file (default " DEFAULT_MODEL ")\n"
+  "  --style NAME|N      style (default 0); --style-b NAME|N, --blend 0..1\n"
+  "  --bars N            bars to generate (default 16)\n"
+  "  --bpm X             tempo in beats per minute (default 120)\n"
+  "  --meter N/D         time signature (default 4/4), e.g. 6/8\n"
+  "  --seed N            random seed (default 1)\n"
+  "  --temperature T     0 (argmax) .. 2 (default 1)\n"
+  "  --top-p P           nucleus 0.05 .. 1 (default 0.95)\n"
+  "  --density D         -1 (sparser) .. 1 (denser) (default 0)\n"
+  "  --key NOTE          key root: C, C#, Db, D ... B (default C)\n"
+  "  --scale NAME        chromatic, major, minor, harmonic-minor, dorian,\n"
+  "                      mixolydian, major-pentatonic, minor-pentatonic, blues\n"
+  "  --transpose N       semitones, -24 .. 24 (default 0)\n"
+  "  --range LO-HI       output pitch range (default 0-127)\n"
+  "  --voices N          most notes at once, 1 .. 16 (default 8)\n"
+  "  --velocity V        fixed velocity 1..127 (default: the model's, else 96)\n"
+  "  --gate G, --swing S, --humanise H   note length, swing, velocity spread\n"
+  "  --channel N         MIDI channel 1 .. 16 (default 1)\n"
+  "  --theme FILE.mid    play this theme first and continue it\n"
+  "  --theme-bars N      use at most N bars of the theme (default all that fit)\n"
+  "  --block N           frames per engine block (default 256)\n"
+  "  --rate HZ           sample rate of the simulated host (default 48000)\n"
+  "  -o FILE.mid         output MIDI file (default cantus.mid)\n"
+  "  --svg FILE.svg      also write a piano roll\n"
+  "  --quiet             print nothing on success\n"
+  "  --help              print this help\n";
 
 typedef struct {
   const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path;
@@ -64,7 +64,7 @@ typedef struct {
 } Args;
 
 typedef struct {
-  int64_t on, off;  // absolute frames
+  int64_t on, off; // absolute frames
   uint8_t pitch, vel, channel;
 } Note;
 
@@ -103,7 +103,7 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
 // "C", "c#", "Db", "F#" ... -> pitch class, or -1.
 static int parse_key(const char *s)
 {
-  static const int base[7] = {9, 11, 0, 2, 4, 5, 7};  // A..G
+  static const int base[7] = { 9, 11, 0, 2, 4, 5, 7 }; // A..G
   const char l = (char)toupper((unsigned char)s[0]);
   if (l < 'A' || l > 'G') {
     return -1;
@@ -134,8 +134,14 @@ static int parse_scale(const char *s)
 
 static int parse_args(int argc, char **argv, Args *a)
 {
-  *a = (Args){.bars = 16, .bpm = 120, .rate = 48000, .num = 4, .den = 4, .block = 256,
-              .out_path = "cantus.mid", .c = cantus_controls_default()};
+  *a = (Args){ .bars = 16,
+               .bpm = 120,
+               .rate = 48000,
+               .num = 4,
+               .den = 4,
+               .block = 256,
+               .out_path = "cantus.mid",
+               .c = cantus_controls_default() };
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i];
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -303,17 +309,31 @@ static void xml_text(FILE *f, const char *s)
 {
   for (; *s; s++) {
     switch (*s) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    default: fputc(*s, f); break;
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    default:
+      fputc(*s, f);
+      break;
     }
   }
 }
 
-static bool write_svg(const char *path, const Note *notes, size_t n, const Args *a,
-                      double frames_per_beat, const char *title)
+static bool write_svg(const char *path,
+                      const Note *notes,
+                      size_t n,
+                      const Args *a,
+                      double frames_per_beat,
+                      const char *title)
 {
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -340,7 +360,10 @@ static bool write_svg(const char *path, const Note *notes, size_t n, const Args 
           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
           "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
-          width, height, width, height);
+          width,
+          height,
+          width,
+          height);
   fprintf(f, "<title>");
   xml_text(f, title);
   fprintf(f, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
@@ -348,16 +371,25 @@ static bool write_svg(const char *path, const Note *notes, size_t n, const Args 
   xml_text(f, title);
   fprintf(f, "</text>\n");
   // pitch rows: black keys shaded, C labelled
-  static const char *names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+  static const char *names[12] = {
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
+  };
   for (int p = hi; p >= lo; p--) {
     const double y = top + (hi - p) * row;
     const int pc = p % 12;
     if (pc == 1 || pc == 3 || pc == 6 || pc == 8 || pc == 10) {
-      fprintf(f, "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f0f0f4\"/>\n",
-              left, y, n_beats * beat_px, row);
+      fprintf(f,
+              "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f0f0f4\"/>\n",
+              left,
+              y,
+              n_beats * beat_px,
+              row);
     }
     if (pc == 0) {
-      fprintf(f, "<text x=\"4\" y=\"%.1f\" font-size=\"9\">%s%d</text>\n", y + row - 1, names[pc],
+      fprintf(f,
+              "<text x=\"4\" y=\"%.1f\" font-size=\"9\">%s%d</text>\n",
+              y + row - 1,
+              names[pc],
               p / 12 - 1);
     }
   }
@@ -365,11 +397,21 @@ static bool write_svg(const char *path, const Note *notes, size_t n, const Args 
   for (int b = 0; b <= n_beats; b++) {
     const double x = left + b * beat_px;
     const bool bar = b % a->num == 0;
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%s\"/>\n",
-            x, top, x, top + (hi - lo + 1) * row, bar ? "#606070" : "#d0d0d8", bar ? "1.2" : "0.6");
+    fprintf(
+      f,
+      "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%s\"/>\n",
+      x,
+      top,
+      x,
+      top + (hi - lo + 1) * row,
+      bar ? "#606070" : "#d0d0d8",
+      bar ? "1.2" : "0.6");
     if (bar && b < n_beats) {
-      fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" fill=\"#606070\">%d</text>\n", x + 2,
-              top - 3, b / a->num + 1);
+      fprintf(f,
+              "<text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" fill=\"#606070\">%d</text>\n",
+              x + 2,
+              top - 3,
+              b / a->num + 1);
     }
   }
   // notes, shaded by velocity
@@ -381,7 +423,12 @@ static bool write_svg(const char *path, const Note *notes, size_t n, const Args 
     fprintf(f,
             "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" rx=\"1.5\" "
             "fill=\"rgb(%d,%d,230)\" stroke=\"#203080\" stroke-width=\"0.5\"/>\n",
-            x, y + 0.5, w > 1 ? w : 1, row - 1, shade < 0 ? 0 : shade, shade < 0 ? 0 : shade);
+            x,
+            y + 0.5,
+            w > 1 ? w : 1,
+            row - 1,
+            shade < 0 ? 0 : shade,
+            shade < 0 ? 0 : shade);
   }
   fprintf(f, "</svg>\n");
   if (fclose(f) != 0) {
@@ -396,7 +443,7 @@ static bool write_svg(const char *path, const Note *notes, size_t n, const Args 
 typedef struct {
   Note *v;
   size_t n, cap;
-  int64_t open[16][128];  // index+1 of the sounding note, 0 = none
+  int64_t open[16][128]; // index+1 of the sounding note, 0 = none
 } Notes;
 
 static bool notes_event(Notes *ns, int64_t frame, const CantusMidiEvent *ev)
@@ -411,8 +458,9 @@ static bool notes_event(Notes *ns, int64_t frame, const CantusMidiEvent *ev)
       }
       ns->v = v;
     }
-    ns->v[ns->n] = (Note){.on = frame, .off = -1, .pitch = (uint8_t)p, .vel = ev->data[2],
-                          .channel = (uint8_t)ch};
+    ns->v[ns->n] = (Note){
+      .on = frame, .off = -1, .pitch = (uint8_t)p, .vel = ev->data[2], .channel = (uint8_t)ch
+    };
     ns->open[ch][p] = (int64_t)++ns->n;
   } else if ((st == 0x80 || st == 0x90) && ns->open[ch][p]) {
     ns->v[ns->open[ch][p] - 1].off = frame;
@@ -487,12 +535,13 @@ int main(int argc, char **argv)
   // every block, as a DAW does.
   const double frames_per_beat = a.rate * 60.0 / a.bpm;
   const int64_t total = (int64_t)llround(a.bars * a.num * frames_per_beat);
-  Notes ns = {0};
+  Notes ns = { 0 };
   bool ok = true;
   CantusBlockOut *out = malloc(sizeof *out);
-  CantusBlockIn in = {.sample_rate = a.rate, .controls = a.c};
-  in.transport = (CantusTransport){.valid = true, .rolling = true, .bpm = a.bpm,
-                                   .beats_per_bar = a.num, .beat_unit = a.den};
+  CantusBlockIn in = { .sample_rate = a.rate, .controls = a.c };
+  in.transport = (CantusTransport){
+    .valid = true, .rolling = true, .bpm = a.bpm, .beats_per_bar = a.num, .beat_unit = a.den
+  };
   for (int64_t frame = 0; ok && out && frame < total; frame += a.block) {
     const int64_t n = total - frame < a.block ? total - frame : a.block;
     const double beats = (double)frame / frames_per_beat;
@@ -518,7 +567,7 @@ int main(int argc, char **argv)
   }
   for (size_t i = 0; i < ns.n; i++) {
     if (ns.v[i].off < 0) {
-      ns.v[i].off = total;  // cannot happen after flush; stay safe
+      ns.v[i].off = total; // cannot happen after flush; stay safe
     }
   }
 
@@ -534,20 +583,22 @@ int main(int argc, char **argv)
       uint32_t on = (uint32_t)llround(ns.v[i].on * ticks_per_frame);
       uint32_t off = (uint32_t)llround(ns.v[i].off * ticks_per_frame);
       off = off <= on ? on + 1 : off;
-      mf->notes[mf->n_notes++] = (CantusMidiNote){.on_tick = on, .off_tick = off,
-                                                  .pitch = ns.v[i].pitch, .velocity = ns.v[i].vel,
-                                                  .channel = ns.v[i].channel, .track = 0};
+      mf->notes[mf->n_notes++] = (CantusMidiNote){ .on_tick = on,
+                                                   .off_tick = off,
+                                                   .pitch = ns.v[i].pitch,
+                                                   .velocity = ns.v[i].vel,
+                                                   .channel = ns.v[i].channel,
+                                                   .track = 0 };
       mf->end_tick = off > mf->end_tick ? off : mf->end_tick;
     }
     const uint32_t end = (uint32_t)llround(total * ticks_per_frame);
     mf->end_tick = end > mf->end_tick ? end : mf->end_tick;
     mf->tpq = FILE_TPQ;
-    mf->tempos[0] = (CantusMidiTempo){0, (uint32_t)llround(60e6 / (a.bpm * 4.0 / a.den))};
+    mf->tempos[0] = (CantusMidiTempo){ 0, (uint32_t)llround(60e6 / (a.bpm * 4.0 / a.den)) };
     mf->n_tempos = 1;
-    mf->timesigs[0] = (CantusMidiTimeSig){0, (uint8_t)a.num, (uint8_t)a.den};
+    mf->timesigs[0] = (CantusMidiTimeSig){ 0, (uint8_t)a.num, (uint8_t)a.den };
     mf->n_timesigs = 1;
-    snprintf(mf->track_names[0], sizeof mf->track_names[0], "cantus %s",
-             m->style_names[a.c.style]);
+    snprintf(mf->track_names[0], sizeof mf->track_names[0], "cantus %s", m->style_names[a.c.style]);
     if (cantus_midi_write(a.out_path, mf, &err) != CANTUS_OK) {
       fprintf(stderr, "cantus-gen: %s\n", err.msg);
       status = 1;
@@ -557,28 +608,50 @@ int main(int argc, char **argv)
   char title[512];
   char style[96];
   if (a.c.blend > 0 && a.c.style_b != a.c.style) {
-    snprintf(style, sizeof style, "%s/%s %.2f", m->style_names[a.c.style],
-             m->style_names[a.c.style_b], (double)a.c.blend);
+    snprintf(style,
+             sizeof style,
+             "%s/%s %.2f",
+             m->style_names[a.c.style],
+             m->style_names[a.c.style_b],
+             (double)a.c.blend);
   } else {
     snprintf(style, sizeof style, "%s", m->style_names[a.c.style]);
   }
-  static const char *keys[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
-  snprintf(title, sizeof title,
+  static const char *keys[12] = { "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B" };
+  snprintf(title,
+           sizeof title,
            "cantus: %s, %g bars of %d/%d at %g bpm, seed %u, temperature %.2f, top-p %.2f, "
            "density %.2f, %s %s%s%s (%s)",
-           style, a.bars, a.num, a.den, a.bpm, (unsigned)a.c.seed, (double)a.c.temperature,
-           (double)a.c.top_p, (double)a.c.density, keys[a.c.key_root],
-           cantus_scale_name(a.c.scale), a.theme_path ? ", theme " : "",
-           a.theme_path ? a.theme_path : "", a.model_path);
+           style,
+           a.bars,
+           a.num,
+           a.den,
+           a.bpm,
+           (unsigned)a.c.seed,
+           (double)a.c.temperature,
+           (double)a.c.top_p,
+           (double)a.c.density,
+           keys[a.c.key_root],
+           cantus_scale_name(a.c.scale),
+           a.theme_path ? ", theme " : "",
+           a.theme_path ? a.theme_path : "",
+           a.model_path);
   if (status == 0 && a.svg_path && !write_svg(a.svg_path, ns.v, ns.n, &a, frames_per_beat, title)) {
     status = 1;
   }
   if (status == 0 && !a.quiet) {
-    printf("cantus-gen: %zu notes in %g bars (style %s, seed %u) -> %s%s%s\n", ns.n, a.bars, style,
-           (unsigned)a.c.seed, a.out_path, a.svg_path ? ", " : "", a.svg_path ? a.svg_path : "");
+    printf("cantus-gen: %zu notes in %g bars (style %s, seed %u) -> %s%s%s\n",
+           ns.n,
+           a.bars,
+           style,
+           (unsigned)a.c.seed,
+           a.out_path,
+           a.svg_path ? ", " : "",
+           a.svg_path ? a.svg_path : "");
     if (st.late_events || st.events_dropped) {
       printf("cantus-gen: note: %llu late events, %llu dropped\n",
-             (unsigned long long)st.late_events, (unsigned long long)st.events_dropped);
+             (unsigned long long)st.late_events,
+             (unsigned long long)st.events_dropped);
     }
   }
   free(out);

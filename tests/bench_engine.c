@@ -25,9 +25,14 @@ static double now_ns(void)
 
 static CantusModel *model_2x256(void)
 {
-  const CantusDims d = {.n_layers = 2, .n_hidden = 256, .n_embed = 64, .n_style_dim = 16,
-                        .n_styles = 4, .n_pos_tick = 12, .n_pos_beat = 8,
-                        .vocab = cantus_vocab_default()};
+  const CantusDims d = { .n_layers = 2,
+                         .n_hidden = 256,
+                         .n_embed = 64,
+                         .n_style_dim = 16,
+                         .n_styles = 4,
+                         .n_pos_tick = 12,
+                         .n_pos_beat = 8,
+                         .vocab = cantus_vocab_default() };
   CantusModel *src = cantus_fixture_model(&d, 3, CANTUS_WEIGHTS_F16);
   CantusModel *m = NULL;
   CantusError err;
@@ -55,7 +60,7 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
     exit(1);
   }
   cantus_engine_install_model(e, m);
-  CantusBlockIn in = {.n_frames = N, .sample_rate = rate, .controls = cantus_controls_default()};
+  CantusBlockIn in = { .n_frames = N, .sample_rate = rate, .controls = cantus_controls_default() };
   in.controls.bpm = (float)bpm;
   in.controls.density = 0.5f;
   CantusBlockOut *out = malloc(sizeof *out);
@@ -72,7 +77,7 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
     cantus_engine_process(e, &in, out);
     const double dt = (now_ns() - t0) / 1e3;
     cantus_engine_get_stats(e, &after);
-    if (b >= 100) {  // past the first lookahead fill
+    if (b >= 100) { // past the first lookahead fill
       t[nt++] = dt;
       if (after.steps - before.steps == cantus_engine_step_budget(N)) {
         full[nf++] = dt;
@@ -90,11 +95,23 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
   qsort(full, (size_t)nf, sizeof *full, cmp_double);
   const double mean = sum / nt, p999 = t[(int)(nt * 0.999)], worst = t[nt - 1];
   const double full_med = nf ? full[nf / 2] : 0;
-  printf("%-22s %4.0f %7.1f %5.1f%% %7.1f %5.1f%% %7.1f %6.1f%% %7.1f %5.1f%% %5d %7.3f %4u %6llu %5ld\n",
-         label, bpm, mean, 100 * mean / period_us, p999, 100 * p999 / period_us, worst,
-         100 * worst / period_us, full_med, 100 * full_med / period_us, nf,
-         (double)after.steps / blocks, after.max_block_steps,
-         (unsigned long long)after.steps_starved, notes);
+  printf("%-22s %4.0f %7.1f %5.1f%% %7.1f %5.1f%% %7.1f %6.1f%% %7.1f %5.1f%% %5d %7.3f %4u %6llu "
+         "%5ld\n",
+         label,
+         bpm,
+         mean,
+         100 * mean / period_us,
+         p999,
+         100 * p999 / period_us,
+         worst,
+         100 * worst / period_us,
+         full_med,
+         100 * full_med / period_us,
+         nf,
+         (double)after.steps / blocks,
+         after.max_block_steps,
+         (unsigned long long)after.steps_starved,
+         notes);
   cantus_engine_install_model(e, NULL);
   cantus_engine_free(e);
   free(out);
@@ -110,9 +127,24 @@ void cantus_bench_engine(void)
          "worst (includes preemption on a shared machine), and the median of the blocks that ran\n"
          "the whole budget of %u LSTM steps (n of them); steps per block, most in one block,\n"
          "blocks that ran out of budget, notes played\n",
-         cantus_lstm_isa_name(cantus_lstm_isa()), cantus_engine_step_budget(64));
-  printf("%-22s %4s %7s %6s %7s %6s %7s %7s %7s %6s %5s %7s %4s %6s %5s\n", "case", "bpm", "mean",
-         "", "p99.9", "", "worst", "", "full", "", "n", "st/blk", "max", "starv", "notes");
+         cantus_lstm_isa_name(cantus_lstm_isa()),
+         cantus_engine_step_budget(64));
+  printf("%-22s %4s %7s %6s %7s %6s %7s %7s %7s %6s %5s %7s %4s %6s %5s\n",
+         "case",
+         "bpm",
+         "mean",
+         "",
+         "p99.9",
+         "",
+         "worst",
+         "",
+         "full",
+         "",
+         "n",
+         "st/blk",
+         "max",
+         "starv",
+         "notes");
   run(m, 120, false, "steady");
   run(m, 300, false, "steady");
   run(m, 120, true, "regenerate every beat");

@@ -18,15 +18,15 @@
 #include <string.h>
 
 typedef struct {
-  int64_t frame;  // absolute frame
-  double tick;    // play tick at that frame (host's view)
+  int64_t frame; // absolute frame
+  double tick;   // play tick at that frame (host's view)
   uint8_t status, pitch, vel;
 } HRec;
 
 typedef struct {
   CantusEngine *e;
   CantusModel *m;
-  int64_t frame;  // absolute frames processed
+  int64_t frame; // absolute frames processed
   double rate;
   HRec *rec;
   size_t n_rec, cap;
@@ -34,11 +34,11 @@ typedef struct {
   uint8_t sounding[16][128];
   int n_sounding;
   int max_sounding;
-  long violations;  // sorted/inside/overlap violations
+  long violations; // sorted/inside/overlap violations
   long unmatched_off;
   CantusBlockOut out;
   // host transport (when used)
-  double host_tick;  // play tick at the next block's frame 0
+  double host_tick; // play tick at the next block's frame 0
 } Harness;
 
 static inline CantusModel *h_tiny_model(void)
@@ -80,7 +80,10 @@ static inline void h_free(Harness *h)
 
 // Checks one block's output and records it.  tick0/tpf: the host's view of
 // time for converting frames to ticks.
-static inline void h_take(Harness *h, const CantusBlockOut *out, uint32_t n, double tick0,
+static inline void h_take(Harness *h,
+                          const CantusBlockOut *out,
+                          uint32_t n,
+                          double tick0,
                           double tpf)
 {
   for (uint32_t i = 0; i < out->n_events; i++) {
@@ -91,7 +94,7 @@ static inline void h_take(Harness *h, const CantusBlockOut *out, uint32_t n, dou
     const uint8_t st = ev->data[0] & 0xF0, ch = ev->data[0] & 0x0F, p = ev->data[1];
     if (st == 0x90 && ev->data[2] > 0) {
       if (h->sounding[ch][p]) {
-        h->violations++;  // struck while sounding
+        h->violations++; // struck while sounding
       } else {
         h->sounding[ch][p] = 1;
         h->n_sounding++;
@@ -111,11 +114,11 @@ static inline void h_take(Harness *h, const CantusBlockOut *out, uint32_t n, dou
       h->cap *= 2;
       h->rec = realloc(h->rec, h->cap * sizeof *h->rec);
     }
-    h->rec[h->n_rec++] = (HRec){.frame = h->frame + ev->frame,
-                                .tick = tick0 + ev->frame * tpf,
-                                .status = st,
-                                .pitch = p,
-                                .vel = ev->data[2]};
+    h->rec[h->n_rec++] = (HRec){ .frame = h->frame + ev->frame,
+                                 .tick = tick0 + ev->frame * tpf,
+                                 .status = st,
+                                 .pitch = p,
+                                 .vel = ev->data[2] };
   }
 }
 
@@ -127,7 +130,7 @@ static inline double h_tpf(double bpm, int tpq, int beat_unit, double rate)
 // Runs free-run blocks of `block` frames until `frames` frames are done.
 static inline void h_run_free(Harness *h, const CantusControls *c, uint32_t block, int64_t frames)
 {
-  CantusBlockIn in = {.sample_rate = h->rate, .controls = *c};
+  CantusBlockIn in = { .sample_rate = h->rate, .controls = *c };
   const double tpf = h_tpf(c->bpm, 12, 4, h->rate);
   while (frames > 0) {
     const uint32_t n = frames < block ? (uint32_t)frames : block;
@@ -140,15 +143,23 @@ static inline void h_run_free(Harness *h, const CantusControls *c, uint32_t bloc
 }
 
 // One block with a host transport at `tick` (4/4 unless given).
-static inline void h_block_at(Harness *h, const CantusControls *c, uint32_t n, double tick,
-                              double bpm, bool rolling, const CantusMidiEvent *midi,
+static inline void h_block_at(Harness *h,
+                              const CantusControls *c,
+                              uint32_t n,
+                              double tick,
+                              double bpm,
+                              bool rolling,
+                              const CantusMidiEvent *midi,
                               uint32_t n_midi)
 {
-  CantusBlockIn in = {.n_frames = n, .sample_rate = h->rate, .controls = *c};
-  in.transport = (CantusTransport){.valid = true, .rolling = rolling, .bpm = bpm,
-                                   .bar = (int64_t)floor(tick / 48.0),
-                                   .bar_beat = (tick - 48.0 * floor(tick / 48.0)) / 12.0,
-                                   .beats_per_bar = 4, .beat_unit = 4};
+  CantusBlockIn in = { .n_frames = n, .sample_rate = h->rate, .controls = *c };
+  in.transport = (CantusTransport){ .valid = true,
+                                    .rolling = rolling,
+                                    .bpm = bpm,
+                                    .bar = (int64_t)floor(tick / 48.0),
+                                    .bar_beat = (tick - 48.0 * floor(tick / 48.0)) / 12.0,
+                                    .beats_per_bar = 4,
+                                    .beat_unit = 4 };
   in.midi_in = midi;
   in.n_midi_in = n_midi;
   cantus_engine_process(h->e, &in, &h->out);
@@ -179,7 +190,7 @@ static inline size_t h_notes(const Harness *h, HNote *out, size_t cap, double fr
   for (size_t i = 0; i < h->n_rec && n < cap; i++) {
     const HRec *r = &h->rec[i];
     if (r->status == 0x90 && r->vel > 0 && r->tick >= from - 1e-6 && r->tick < to) {
-      out[n++] = (HNote){r->pitch, lround(r->tick * 1000.0)};
+      out[n++] = (HNote){ r->pitch, lround(r->tick * 1000.0) };
     }
   }
   return n;

@@ -34,9 +34,9 @@ static size_t notes_at(uint32_t block, double rate, int bars, HNote *out, size_t
       *grid_ok = false;
     }
   }
-  const size_t n = h_notes(&h, out, cap, 0, bars * 48 - 12);  // the end depends on the block
+  const size_t n = h_notes(&h, out, cap, 0, bars * 48 - 12); // the end depends on the block
   for (size_t i = 0; i < n; i++) {
-    out[i].tick_milli = lround(out[i].tick_milli / 1000.0) * 1000;  // on the grid
+    out[i].tick_milli = lround(out[i].tick_milli / 1000.0) * 1000; // on the grid
   }
   h_free(&h);
   return n;
@@ -47,7 +47,7 @@ TEST(engine_free_run_makes_notes_on_the_grid)
   Harness h;
   h_init(&h, 1.0, 48000);
   CantusControls c = ctl_default();
-  h_run_free(&h, &c, 256, 48000 * 8);  // 16 beats
+  h_run_free(&h, &c, 256, 48000 * 8); // 16 beats
   const int n_on = h_count_on(&h);
   CHECK_MSG(n_on >= 8, "only %d notes in 4 bars", n_on);
   CHECK_EQ(h.violations, 0);
@@ -79,12 +79,12 @@ TEST(engine_same_notes_at_every_block_size_and_rate)
   const size_t n_ref = notes_at(64, 48000, 6, ref, CAP, &ok);
   CHECK(ok);
   CHECK(n_ref > 10);
-  const uint32_t blocks[] = {1, 7, 64, 256, 1000, 4096, 8192};
-  const double rates[] = {44100, 48000, 96000};
+  const uint32_t blocks[] = { 1, 7, 64, 256, 1000, 4096, 8192 };
+  const double rates[] = { 44100, 48000, 96000 };
   for (size_t r = 0; r < 3; r++) {
     for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++) {
       if (blocks[b] == 1 && rates[r] == 96000) {
-        continue;  // the slowest combination adds nothing over 44.1 kHz
+        continue; // the slowest combination adds nothing over 44.1 kHz
       }
       const size_t n = notes_at(blocks[b], rates[r], 6, got, CAP, &ok);
       CHECK_MSG(ok, "block %u rate %g: off grid or invalid", blocks[b], rates[r]);
@@ -93,8 +93,13 @@ TEST(engine_same_notes_at_every_block_size_and_rate)
              got[same].tick_milli == ref[same].tick_milli) {
         same++;
       }
-      CHECK_MSG(same == n_ref && n == n_ref, "block %u rate %g: first difference at %zu of %zu/%zu",
-                blocks[b], rates[r], same, n, n_ref);
+      CHECK_MSG(same == n_ref && n == n_ref,
+                "block %u rate %g: first difference at %zu of %zu/%zu",
+                blocks[b],
+                rates[r],
+                same,
+                n,
+                n_ref);
     }
   }
 }
@@ -103,8 +108,12 @@ TEST(engine_same_notes_at_every_block_size_and_rate)
 
 // Plays `bars` 4/4 bars from `from_tick` with the host sending its position
 // every block; round_pos: rounded to 1/1920 beat like Ardour.
-static void play_host(Harness *h, const CantusControls *c, uint32_t block, double from_tick,
-                      double bars, bool round_pos)
+static void play_host(Harness *h,
+                      const CantusControls *c,
+                      uint32_t block,
+                      double from_tick,
+                      double bars,
+                      bool round_pos)
 {
   const double tpf = h_tpf(120, 12, 4, h->rate);
   double tick = from_tick;
@@ -128,7 +137,9 @@ static bool same_events(const Harness *a, const Harness *b)
   for (size_t i = 0; i < a->n_rec; i++) {
     if (a->rec[i].frame != b->rec[i].frame || a->rec[i].status != b->rec[i].status ||
         a->rec[i].pitch != b->rec[i].pitch || a->rec[i].vel != b->rec[i].vel) {
-      printf("    event %zu differs: frame %lld/%lld\n", i, (long long)a->rec[i].frame,
+      printf("    event %zu differs: frame %lld/%lld\n",
+             i,
+             (long long)a->rec[i].frame,
              (long long)b->rec[i].frame);
       return false;
     }
@@ -172,7 +183,7 @@ TEST(engine_relocation_replays_the_bar)
   for (int pass = 0; pass < 2; pass++) {
     const size_t mark = h.n_rec;
     play_host(&h, &c, 256, 96, 3, false);
-    Harness view = h;  // the records of this pass only
+    Harness view = h; // the records of this pass only
     view.rec = h.rec + mark;
     view.n_rec = h.n_rec - mark;
     const size_t n2 = h_notes(&view, again, CAP, 96, 96 + 3 * 48 - 0.5);
@@ -196,7 +207,7 @@ TEST(engine_relocation_mid_bar_replays_from_there)
   h_init(&h, 1.0, 48000);
   CantusControls c = ctl_default();
   play_host(&h, &c, 1024, 0, 8, false);
-  const double at = 3 * 48 + 24;  // bar 3, beat 3
+  const double at = 3 * 48 + 24; // bar 3, beat 3
   const size_t n1 = h_notes(&h, first, CAP, at, 7 * 48 - 0.5);
   const size_t mark = h.n_rec;
   play_host(&h, &c, 1024, at, 4, false);
@@ -231,9 +242,10 @@ TEST(engine_relocation_onto_a_note_plays_it_at_frame_0)
     bool found = false;
     for (size_t i = mark; i < h.n_rec; i++) {
       found |= h.rec[i].status == 0x90 && h.rec[i].pitch == first[k].pitch &&
-               h.rec[i].frame == h.frame - 512;  // frame 0 of that block
+               h.rec[i].frame == h.frame - 512; // frame 0 of that block
     }
-    CHECK_MSG(found, "note %d at tick %g not at frame 0 after relocating there", first[k].pitch, at);
+    CHECK_MSG(
+      found, "note %d at tick %g not at frame 0 after relocating there", first[k].pitch, at);
   }
   h_free(&h);
 }
@@ -243,7 +255,7 @@ TEST(engine_stop_ends_notes_and_silences)
   Harness h;
   h_init(&h, 1.0, 48000);
   CantusControls c = ctl_default();
-  c.gate = 2.0f;  // long notes, so some are sounding at the stop
+  c.gate = 2.0f; // long notes, so some are sounding at the stop
   const double tpf = h_tpf(120, 12, 4, 48000);
   int stops_with_notes = 0;
   double tick = 0;
@@ -267,7 +279,7 @@ TEST(engine_stop_ends_notes_and_silences)
   CHECK(stops_with_notes >= 1);
   CantusStats st;
   cantus_engine_get_stats(h.e, &st);
-  CHECK_EQ(st.relocations, 0);  // stopping and going on at the same place is no seek
+  CHECK_EQ(st.relocations, 0); // stopping and going on at the same place is no seek
   CHECK_EQ(h.violations, 0);
   h_free(&h);
 }
@@ -278,7 +290,7 @@ TEST(engine_follows_host_tempo_changes_on_the_grid)
   h_init(&h, 1.0, 48000);
   CantusControls c = ctl_default();
   double tick = 0;
-  const double bpms[] = {120, 90, 200, 61.5};
+  const double bpms[] = { 120, 90, 200, 61.5 };
   for (int k = 0; k < 4; k++) {
     const double tpf = h_tpf(bpms[k], 12, 4, 48000);
     const size_t mark = h.n_rec;
@@ -300,8 +312,11 @@ TEST(engine_follows_host_tempo_changes_on_the_grid)
 
 // ---- timeline --------------------------------------------------------------------
 
-static size_t run_notes(CantusControls *c, int change_at_bar, void (*change)(CantusControls *),
-                        HNote *out, size_t cap)
+static size_t run_notes(CantusControls *c,
+                        int change_at_bar,
+                        void (*change)(CantusControls *),
+                        HNote *out,
+                        size_t cap)
 {
   Harness h;
   h_init(&h, 1.0, 48000);
@@ -337,9 +352,18 @@ static size_t count_before(const HNote *a, size_t n, double tick)
   return k;
 }
 
-static void seed_up(CantusControls *c) { c->seed++; }
-static void regen_on(CantusControls *c) { c->regenerate = true; }
-static void style_next(CantusControls *c) { c->style = 1; }
+static void seed_up(CantusControls *c)
+{
+  c->seed++;
+}
+static void regen_on(CantusControls *c)
+{
+  c->regenerate = true;
+}
+static void style_next(CantusControls *c)
+{
+  c->style = 1;
+}
 
 TEST(engine_seed_regenerate_and_style_change_the_music_ahead)
 {
@@ -354,23 +378,25 @@ TEST(engine_seed_regenerate_and_style_change_the_music_ahead)
   size_t n = run_notes(&c, 0, NULL, got, CAP);
   CHECK(common_prefix(ref, n_ref, got, n) < 3);
   // changes at bar 5: the same before, different after
-  void (*changes[])(CantusControls *) = {seed_up, regen_on, style_next};
+  void (*changes[])(CantusControls *) = { seed_up, regen_on, style_next };
   for (int k = 0; k < 3; k++) {
     c = ctl_default();
     n = run_notes(&c, 5, changes[k], got, CAP);
     const size_t same = common_prefix(ref, n_ref, got, n);
     const size_t before = count_before(ref, n_ref, 5 * 48);
-    CHECK_MSG(same >= before, "change %d: differs before the change (%zu < %zu)", k, same,
-              before);
+    CHECK_MSG(same >= before, "change %d: differs before the change (%zu < %zu)", k, same, before);
     // seed and regenerate: a new random stream at once; a style change
     // (the fixture's style vectors are small) at least somewhere after
     const size_t soon = k < 2 ? before + 4 : n_ref;
-    CHECK_MSG(same < soon && (same < n_ref || n != n_ref), "change %d: no new music (%zu same)", k,
-              same);
+    CHECK_MSG(
+      same < soon && (same < n_ref || n != n_ref), "change %d: no new music (%zu same)", k, same);
   }
 }
 
-static void hold_on(CantusControls *c) { c->hold = true; }
+static void hold_on(CantusControls *c)
+{
+  c->hold = true;
+}
 
 TEST(engine_hold_repeats_the_last_bars_exactly)
 {
@@ -492,12 +518,16 @@ static CantusMidiFile *theme_file(const char *path)
   const struct {
     uint32_t on, off;
     uint8_t pitch, ch;
-  } notes[] = {{0, 480, 60, 0},      {0, 240, 100, 9},   {480, 960, 64, 0},  {960, 1440, 67, 0},
-               {1440, 1680, 72, 0},  {1680, 1920, 71, 0}, {1920, 2880, 69, 0}, {2880, 3840, 40, 0}};
+  } notes[] = { { 0, 480, 60, 0 },     { 0, 240, 100, 9 },    { 480, 960, 64, 0 },
+                { 960, 1440, 67, 0 },  { 1440, 1680, 72, 0 }, { 1680, 1920, 71, 0 },
+                { 1920, 2880, 69, 0 }, { 2880, 3840, 40, 0 } };
   for (size_t i = 0; i < sizeof notes / sizeof *notes; i++) {
-    mf->notes[mf->n_notes++] = (CantusMidiNote){.on_tick = notes[i].on, .off_tick = notes[i].off,
-                                                .pitch = notes[i].pitch, .velocity = 90,
-                                                .channel = notes[i].ch, .track = 0};
+    mf->notes[mf->n_notes++] = (CantusMidiNote){ .on_tick = notes[i].on,
+                                                 .off_tick = notes[i].off,
+                                                 .pitch = notes[i].pitch,
+                                                 .velocity = 90,
+                                                 .channel = notes[i].ch,
+                                                 .track = 0 };
   }
   mf->end_tick = 3840;
   CHECK(cantus_midi_write(path, mf, &err) == CANTUS_OK);
@@ -526,12 +556,12 @@ TEST(engine_theme_plays_first_then_continues)
   CHECK(th->n_tokens > 10);
   cantus_engine_set_theme(h.e, th);
   CantusControls c = ctl_default();
-  h_run_free(&h, &c, 256, 48000 * 16);  // 8 bars
+  h_run_free(&h, &c, 256, 48000 * 16); // 8 bars
   HNote got[256];
   const size_t n = h_notes(&h, got, 256, 0, 1e9);
   // the theme's notes, on the 12-per-quarter grid; 40 folds up to 52
-  const HNote want[] = {{60, 0}, {64, 12000}, {67, 24000}, {72, 36000},
-                        {71, 42000}, {69, 48000}, {52, 72000}};
+  const HNote want[] = { { 60, 0 },     { 64, 12000 }, { 67, 24000 }, { 72, 36000 },
+                         { 71, 42000 }, { 69, 48000 }, { 52, 72000 } };
   CHECK(n >= 7);
   for (size_t i = 0; i < 7 && i < n; i++) {
     CHECK_EQ(got[i].pitch, want[i].pitch);
@@ -585,7 +615,7 @@ TEST(engine_theme_from_midi_limits_bars_and_tokens)
   }
   CHECK_EQ(ons, 5);
   CHECK_EQ(balance, 0);
-  CHECK_EQ(shifts, 48);  // ends on the bar line
+  CHECK_EQ(shifts, 48); // ends on the bar line
   cantus_midi_free(mf);
   free(th);
 }
@@ -619,10 +649,10 @@ static void play_with_player(Harness *h, CantusControls *c, int bars, uint32_t p
       const uint8_t p = (uint8_t)(60 + 2 * ((int)(q / 12.0) % 4));
       const uint8_t prev = (uint8_t)(60 + 2 * (((int)(q / 12.0) + 3) % 4));
       if (q >= 12 && bar < 32 && ((player >> (int)((q - 12) / 48.0)) & 1)) {
-        in[n_in++] = (CantusMidiEvent){.frame = fr, .size = 3, .data = {0x80, prev, 0}};
+        in[n_in++] = (CantusMidiEvent){ .frame = fr, .size = 3, .data = { 0x80, prev, 0 } };
       }
       if (bar < 32 && ((player >> bar) & 1)) {
-        in[n_in++] = (CantusMidiEvent){.frame = fr, .size = 3, .data = {0x90, p, 100}};
+        in[n_in++] = (CantusMidiEvent){ .frame = fr, .size = 3, .data = { 0x90, p, 100 } };
       }
     }
     h_block_at(h, c, block, tick, 120, true, in, n_in);
@@ -689,18 +719,18 @@ TEST(engine_invariants_under_random_hosts)
   h_init(&h, 1.0, 48000);
   uint64_t s = 0x1234567;
   CantusControls c = ctl_default();
-  const double rates[] = {22050, 44100, 48000, 96000};
+  const double rates[] = { 22050, 44100, 48000, 96000 };
   double tick = 0, bpm = 120;
   bool rolling = true;
   int stops_checked = 0, range_bad = 0, voices_bad = 0;
-  uint8_t played_ch[16][128] = {{0}};
+  uint8_t played_ch[16][128] = { { 0 } };
   (void)played_ch;
   for (int b = 0; b < 12000; b++) {
     const uint32_t r = rnd(&s);
     // controls: mostly steady, sometimes anything (including garbage)
     if (r % 40 == 0) {
       c.transpose = (int)(rnd(&s) % 25) - 12;
-      c.note_lo = 30 + (int)(rnd(&s) % 40);  // mostly overlapping the fixture's 48..84
+      c.note_lo = 30 + (int)(rnd(&s) % 40); // mostly overlapping the fixture's 48..84
       c.note_hi = c.note_lo + 6 + (int)(rnd(&s) % 48);
       c.scale = (CantusScale)(rnd(&s) % CANTUS_N_SCALES);
       c.key_root = (int)(rnd(&s) % 12);
@@ -709,7 +739,7 @@ TEST(engine_invariants_under_random_hosts)
       c.swing = (float)(rnd(&s) % 4) / 5.0f;
       c.style = (int)(rnd(&s) % 3);
       c.blend = (float)(rnd(&s) % 5) / 4.0f;
-      c.density = (float)(rnd(&s) % 11) / 10.0f;  // the fixture is sparse: denser
+      c.density = (float)(rnd(&s) % 11) / 10.0f; // the fixture is sparse: denser
       c.channel = (int)(rnd(&s) % 3);
       c.hold = rnd(&s) % 4 == 0;
       c.listen = rnd(&s) % 4 == 0;
@@ -736,7 +766,7 @@ TEST(engine_invariants_under_random_hosts)
     } else if (t < 10) {
       tick = (double)(rnd(&s) % (48 * 40));
     } else if (t < 14 && tick > 96) {
-      tick -= 96;  // loop wrap two bars back
+      tick -= 96; // loop wrap two bars back
     } else if (t < 18) {
       rolling = !rolling;
     }
@@ -744,8 +774,9 @@ TEST(engine_invariants_under_random_hosts)
     uint32_t n_in = 0;
     if (c.listen && rnd(&s) % 8 == 0) {
       const uint8_t p = (uint8_t)(50 + rnd(&s) % 30);
-      in[n_in++] = (CantusMidiEvent){.frame = rnd(&s) % n, .size = 3,
-                                     .data = {(uint8_t)(rnd(&s) % 2 ? 0x90 : 0x80), p, 90}};
+      in[n_in++] = (CantusMidiEvent){ .frame = rnd(&s) % n,
+                                      .size = 3,
+                                      .data = { (uint8_t)(rnd(&s) % 2 ? 0x90 : 0x80), p, 90 } };
     }
     const size_t mark = h.n_rec;
     const bool was_rolling = rolling;
@@ -785,9 +816,12 @@ TEST(engine_invariants_under_random_hosts)
   CHECK(st.max_block_steps <= CANTUS_MAX_STEPS_PER_RUN);
   CHECK(st.relocations > 10);
   if (cantus_test_verbose) {
-    printf("  notes %d late %llu starved %llu dropped %llu relocations %llu\n", h_count_on(&h),
-           (unsigned long long)st.late_events, (unsigned long long)st.steps_starved,
-           (unsigned long long)st.events_dropped, (unsigned long long)st.relocations);
+    printf("  notes %d late %llu starved %llu dropped %llu relocations %llu\n",
+           h_count_on(&h),
+           (unsigned long long)st.late_events,
+           (unsigned long long)st.steps_starved,
+           (unsigned long long)st.events_dropped,
+           (unsigned long long)st.relocations);
   }
   h_free(&h);
 }

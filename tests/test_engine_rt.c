@@ -11,7 +11,7 @@
 TEST(engine_rt_no_allocation_no_locks_step_cap)
 {
   Harness h;
-  h_init(&h, 4.0, 48000);  // a deep lookahead keeps the generator busy
+  h_init(&h, 4.0, 48000); // a deep lookahead keeps the generator busy
   CantusModel *spare = h_tiny_model();
   CantusTheme *theme = calloc(1, sizeof *theme);
   theme->vocab = cantus_engine_model(h.e)->dims.vocab;
@@ -25,7 +25,7 @@ TEST(engine_rt_no_allocation_no_locks_step_cap)
   c.temperature = 1.5f;
   c.listen = true;
   c.max_voices = 16;
-  const uint32_t n = 2048;  // budget: the full CANTUS_MAX_STEPS_PER_RUN
+  const uint32_t n = 2048; // budget: the full CANTUS_MAX_STEPS_PER_RUN
   CHECK_EQ(cantus_engine_step_budget(n), CANTUS_MAX_STEPS_PER_RUN);
   double tick = 0, bpm = 140;
   long allocs = 0, frees = 0, locks = 0;
@@ -44,9 +44,9 @@ TEST(engine_rt_no_allocation_no_locks_step_cap)
     c.seed = 1 + (uint32_t)(b / 500);
     c.panic = b % 333 == 0;
     if (b % 37 == 0) {
-      tick = (double)((x >> 24) % 2000);  // seek
+      tick = (double)((x >> 24) % 2000); // seek
     } else if (b % 41 == 0 && tick > 200) {
-      tick -= 192;  // loop wrap
+      tick -= 192; // loop wrap
     }
     if (b % 97 == 0) {
       bpm = 60 + (double)((x >> 30) % 200);
@@ -55,18 +55,27 @@ TEST(engine_rt_no_allocation_no_locks_step_cap)
     CantusMidiEvent in[CANTUS_MAX_EVENTS];
     uint32_t n_in = 0;
     for (uint32_t k = 0; k < 64; k++) {
-      in[n_in++] = (CantusMidiEvent){.frame = k * 32, .size = 3,
-                                     .data = {(uint8_t)(k % 2 ? 0x80 : 0x90),
-                                              (uint8_t)(48 + (x >> k % 40) % 36), 100}};
+      in[n_in++] = (CantusMidiEvent){
+        .frame = k * 32,
+        .size = 3,
+        .data = { (uint8_t)(k % 2 ? 0x80 : 0x90), (uint8_t)(48 + (x >> k % 40) % 36), 100 }
+      };
     }
-    CantusBlockIn bin = {.n_frames = n, .sample_rate = 48000, .controls = c, .midi_in = in,
-                         .n_midi_in = (b % 4 == 0) ? n_in : 0};
-    bin.transport = (CantusTransport){.valid = true, .rolling = rolling, .bpm = bpm,
-                                      .bar = (int64_t)(tick / 48), .bar_beat = fmod(tick, 48) / 12,
-                                      .beats_per_bar = 4, .beat_unit = 4};
+    CantusBlockIn bin = { .n_frames = n,
+                          .sample_rate = 48000,
+                          .controls = c,
+                          .midi_in = in,
+                          .n_midi_in = (b % 4 == 0) ? n_in : 0 };
+    bin.transport = (CantusTransport){ .valid = true,
+                                       .rolling = rolling,
+                                       .bpm = bpm,
+                                       .bar = (int64_t)(tick / 48),
+                                       .bar_beat = fmod(tick, 48) / 12,
+                                       .beats_per_bar = 4,
+                                       .beat_unit = 4 };
     cantus_guard_arm();
     if (b == 5000) {
-      spare = cantus_engine_install_model(h.e, spare);  // swap in the spare, keep the old
+      spare = cantus_engine_install_model(h.e, spare); // swap in the spare, keep the old
     }
     if (b % 1000 == 10) {
       cantus_engine_set_theme(h.e, b % 2000 == 10 ? theme : NULL);
@@ -92,13 +101,15 @@ TEST(engine_rt_no_allocation_no_locks_step_cap)
   CantusStats st;
   cantus_engine_get_stats(h.e, &st);
   CHECK(st.max_block_steps <= CANTUS_MAX_STEPS_PER_RUN);
-  CHECK(st.max_block_steps == CANTUS_MAX_STEPS_PER_RUN);  // the budget was really used
+  CHECK(st.max_block_steps == CANTUS_MAX_STEPS_PER_RUN); // the budget was really used
   CHECK(st.steps > 50000);
   CHECK(st.relocations > 100);
   if (cantus_test_verbose) {
     printf("  steps %llu, max per block %u, starved %llu, late %llu, dropped %llu\n",
-           (unsigned long long)st.steps, st.max_block_steps,
-           (unsigned long long)st.steps_starved, (unsigned long long)st.late_events,
+           (unsigned long long)st.steps,
+           st.max_block_steps,
+           (unsigned long long)st.steps_starved,
+           (unsigned long long)st.late_events,
            (unsigned long long)st.events_dropped);
   }
   cantus_model_free(spare);

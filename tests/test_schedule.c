@@ -14,10 +14,10 @@ TEST(schedule_clock_maps_ticks_and_frames)
   cantus_schedule_clock_set(&c, 0, 0, tpf);
   CHECK_EQ(cantus_schedule_clock_frame(&c, 0), 0);
   CHECK_EQ(cantus_schedule_clock_frame(&c, 1), 2000);
-  CHECK_EQ(cantus_schedule_clock_frame(&c, 1.00001), 2001);  // first frame at or after
+  CHECK_EQ(cantus_schedule_clock_frame(&c, 1.00001), 2001); // first frame at or after
   CHECK_NEAR(cantus_schedule_clock_tick(&c, 3000), 1.5, 1e-12);
   // grid ticks land exactly on frames at awkward rates too
-  const double rates[] = {44100, 96000, 22050};
+  const double rates[] = { 44100, 96000, 22050 };
   for (int r = 0; r < 3; r++) {
     const double t2 = cantus_schedule_ticks_per_frame(137, 12, rates[r]);
     cantus_schedule_clock_set(&c, 480, 123456, t2);
@@ -37,30 +37,33 @@ TEST(schedule_clock_maps_ticks_and_frames)
 
 static CantusSchedEvent ev(double time, int kind, int key, int64_t src)
 {
-  return (CantusSchedEvent){.time = time, .src_tick = src, .kind = (uint8_t)kind,
-                            .key = (uint8_t)key};
+  return (
+    CantusSchedEvent){ .time = time, .src_tick = src, .kind = (uint8_t)kind, .key = (uint8_t)key };
 }
 
 TEST(schedule_queue_keeps_time_order)
 {
   static CantusSchedQueue q;
   cantus_schedule_queue_clear(&q);
-  CHECK(cantus_schedule_queue_push(&q, &(CantusSchedEvent){.time = 5, .kind = CANTUS_SCHED_ON, .key = 1}));
-  const CantusSchedEvent in[] = {ev(3, CANTUS_SCHED_ON, 2, 3), ev(5, CANTUS_SCHED_OFF, 3, 5),
-                                 ev(5, CANTUS_SCHED_ON, 4, 5), ev(1, CANTUS_SCHED_OFF, 5, 1),
-                                 ev(5, CANTUS_SCHED_OFF, 6, 5)};
+  CHECK(cantus_schedule_queue_push(
+    &q, &(CantusSchedEvent){ .time = 5, .kind = CANTUS_SCHED_ON, .key = 1 }));
+  const CantusSchedEvent in[] = { ev(3, CANTUS_SCHED_ON, 2, 3),
+                                  ev(5, CANTUS_SCHED_OFF, 3, 5),
+                                  ev(5, CANTUS_SCHED_ON, 4, 5),
+                                  ev(1, CANTUS_SCHED_OFF, 5, 1),
+                                  ev(5, CANTUS_SCHED_OFF, 6, 5) };
   for (int i = 0; i < 5; i++) {
     CHECK(cantus_schedule_queue_push(&q, &in[i]));
   }
   // 1 off(5), 3 on(2), 5: offs (3, 6 in insertion order), then ons (1, 4)
-  const int want[] = {5, 2, 3, 6, 1, 4};
+  const int want[] = { 5, 2, 3, 6, 1, 4 };
   CHECK_EQ(q.n, 6);
   for (int i = 0; i < 6; i++) {
     CHECK_EQ(cantus_schedule_queue_at(&q, 0)->key, want[i]);
     cantus_schedule_queue_pop(&q);
   }
   CHECK_EQ(q.n, 0);
-  cantus_schedule_queue_pop(&q);  // empty: no-op
+  cantus_schedule_queue_pop(&q); // empty: no-op
   CHECK_EQ(q.n, 0);
 }
 
@@ -99,14 +102,14 @@ TEST(schedule_queue_wraps_drops_and_clips)
   CHECK_EQ((long)cantus_schedule_queue_at(&q, 10)->time, 11);
   // re-strike clip: the offs of key 7 later than 20.5 move to 20.5, in order
   cantus_schedule_queue_clear(&q);
-  const CantusSchedEvent clip[] = {ev(10, 0, 7, 0), ev(20, 1, 8, 0), ev(25, 0, 7, 0),
-                                   ev(30, 1, 7, 0), ev(40, 0, 7, 0), ev(21, 0, 9, 0)};
+  const CantusSchedEvent clip[] = { ev(10, 0, 7, 0), ev(20, 1, 8, 0), ev(25, 0, 7, 0),
+                                    ev(30, 1, 7, 0), ev(40, 0, 7, 0), ev(21, 0, 9, 0) };
   for (int i = 0; i < 6; i++) {
     cantus_schedule_queue_push(&q, &clip[i]);
   }
   cantus_schedule_queue_clip_off(&q, 7, 20.5);
-  const double want[] = {10, 20, 20.5, 20.5, 21, 30};
-  const int kinds[] = {0, 1, 0, 0, 0, 1};
+  const double want[] = { 10, 20, 20.5, 20.5, 21, 30 };
+  const int kinds[] = { 0, 1, 0, 0, 0, 1 };
   CHECK_EQ(q.n, 6);
   for (uint32_t i = 0; i < q.n && i < 6; i++) {
     CHECK_NEAR(cantus_schedule_queue_at(&q, i)->time, want[i], 0);
@@ -119,11 +122,12 @@ TEST(schedule_tracker_finds_and_limits_voices)
   CantusNoteTracker t;
   cantus_schedule_tracker_clear(&t);
   for (int i = 0; i < CANTUS_MAX_VOICES; i++) {
-    const CantusSchedVoice v = {.key = (uint8_t)(40 + i), .channel = (uint8_t)(i % 2),
-                                .pitch = (uint8_t)(60 + i), .onset = i};
+    const CantusSchedVoice v = {
+      .key = (uint8_t)(40 + i), .channel = (uint8_t)(i % 2), .pitch = (uint8_t)(60 + i), .onset = i
+    };
     CHECK(cantus_schedule_tracker_add(&t, &v));
   }
-  const CantusSchedVoice more = {.key = 1, .channel = 0, .pitch = 1};
+  const CantusSchedVoice more = { .key = 1, .channel = 0, .pitch = 1 };
   CHECK(!cantus_schedule_tracker_add(&t, &more));
   CHECK_EQ(cantus_schedule_tracker_find_key(&t, 45), 5);
   CHECK_EQ(cantus_schedule_tracker_find_out(&t, 1, 65), 5);
@@ -132,6 +136,6 @@ TEST(schedule_tracker_finds_and_limits_voices)
   CHECK_EQ(t.n, CANTUS_MAX_VOICES - 1);
   CHECK_EQ(cantus_schedule_tracker_find_key(&t, 45), -1);
   CHECK_EQ(cantus_schedule_tracker_find_key(&t, 46), 5);
-  cantus_schedule_tracker_remove(&t, 99);  // out of range: no-op
+  cantus_schedule_tracker_remove(&t, 99); // out of range: no-op
   CHECK_EQ(t.n, CANTUS_MAX_VOICES - 1);
 }
