@@ -425,7 +425,7 @@ static void rollback(CantusEngine *e, int64_t tick)
   snap_load(e, ring_slot(e, j));
   e->ring_n = j;
   const int64_t cut = e->g.ns.tick > tick ? e->g.ns.tick : tick;
-  cantus_schedule_queue_drop_from(&e->q, cut);
+  cantus_schedule_queue_drop_from(&e->q, cut, -1);
   hist_cut(e, cut);
   if (e->g.ns.tick < tick) {
     // The undone token was the shift across `tick`; it is fed again as an
@@ -614,9 +614,9 @@ static int64_t fifo_last_tick(CantusEngine *e)
 static void silence_model(CantusEngine *e, int64_t tick)
 {
   rollback(e, tick);
-  // When nothing could be undone (no snapshot), still play nothing of the
-  // model's from here.
-  cantus_schedule_queue_drop_from(&e->q, tick);
+  // When nothing could be undone (no snapshot), still start nothing of the
+  // model's from here (its note-offs stay, so nothing hangs).
+  cantus_schedule_queue_drop_from(&e->q, tick, CANTUS_SCHED_ON);
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
     if (e->g.ns.on[p]) {

@@ -93,13 +93,13 @@ void cantus_schedule_queue_remove(CantusSchedQueue *q, uint32_t i)
   q->n--;
 }
 
-uint32_t cantus_schedule_queue_drop_from(CantusSchedQueue *q, int64_t tick)
+uint32_t cantus_schedule_queue_drop_from(CantusSchedQueue *q, int64_t tick, int kind)
 {
   uint32_t w = 0;
   const uint32_t n = q->n;
   for (uint32_t r = 0; r < n; r++) {
     const CantusSchedEvent *e = &q->ev[slot(q, r)];
-    if (e->src_tick >= tick && !(e->flags & CANTUS_SCHED_KEEP)) {
+    if (e->src_tick >= tick && !(e->flags & CANTUS_SCHED_KEEP) && (kind < 0 || e->kind == kind)) {
       continue;
     }
     if (w != r) {

@@ -86,9 +86,9 @@ CANTUS_RT CantusSchedEvent *cantus_schedule_queue_at(CantusSchedQueue *q, uint32
 CANTUS_RT void cantus_schedule_queue_pop(CantusSchedQueue *q);
 // Removes the i-th earliest event (i < q->n).
 CANTUS_RT void cantus_schedule_queue_remove(CantusSchedQueue *q, uint32_t i);
-// Removes every event with src_tick >= tick that is not flagged KEEP;
-// returns how many were removed.
-CANTUS_RT uint32_t cantus_schedule_queue_drop_from(CantusSchedQueue *q, int64_t tick);
+// Removes every event with src_tick >= tick that is not flagged KEEP and,
+// when kind >= 0, is of that kind; returns how many were removed.
+CANTUS_RT uint32_t cantus_schedule_queue_drop_from(CantusSchedQueue *q, int64_t tick, int kind);
 // Moves every queued note-off of `key` later than `time` to `time` (the
 // re-strike rule: a note ends no later than the next note-on of its pitch).
 CANTUS_RT void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint8_t key, double time);

@@ -93,7 +93,8 @@ TEST(schedule_queue_wraps_drops_and_clips)
   CHECK_EQ((long)cantus_schedule_queue_at(&q, 0)->time, 0);
   // rollback drop: src >= 500 goes, unless KEEP
   cantus_schedule_queue_at(&q, 700)->flags = CANTUS_SCHED_KEEP;
-  CHECK_EQ(cantus_schedule_queue_drop_from(&q, 500), CANTUS_SCHED_CAP - 501);
+  CHECK_EQ(cantus_schedule_queue_drop_from(&q, 500, CANTUS_SCHED_OFF), 0); // all are ons
+  CHECK_EQ(cantus_schedule_queue_drop_from(&q, 500, -1), CANTUS_SCHED_CAP - 501);
   CHECK_EQ(q.n, 501);
   CHECK_EQ((long)cantus_schedule_queue_at(&q, 500)->time, 700);
   // remove one in the middle
