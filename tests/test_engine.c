@@ -825,3 +825,70 @@ TEST(engine_invariants_under_random_hosts)
   }
   h_free(&h);
 }
+
+TEST(engine_swing_gate_humanise_blend_are_block_size_independent)
+{
+  Harness ref;
+  h_init(&ref, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.swing = 0.4f;
+  c.gate = 0.6f;
+  c.humanise = 0.8f;
+  c.style_b = 2;
+  c.blend = 0.5f;
+  c.density = 0.5f;
+  h_run_free(&ref, &c, 256, 48000 * 12);
+  CHECK(h_count_on(&ref) > 10);
+  int swung = 0, spread = 0;
+  for (size_t i = 0; i < ref.n_rec; i++) {
+    const double t = ref.rec[i].tick;
+    swung += fabs(t - floor(t + 0.5)) > 0.01;
+    spread += ref.rec[i].status == 0x90 && ref.rec[i].vel != 96;
+  }
+  CHECK(swung > 0);
+  CHECK(spread > 0);
+  const uint32_t blocks[] = { 1, 7, 1000, 8192 };
+  for (int b = 0; b < 4; b++) {
+    Harness h;
+    h_init(&h, 1.0, 48000);
+    h_run_free(&h, &c, blocks[b], ref.frame);
+    // the same events at the same frames (same rate), with the same velocities
+    CHECK_MSG(same_events(&ref, &h), "block %u", blocks[b]);
+    h_free(&h);
+  }
+  h_free(&ref);
+}
+
+TEST(engine_hold_survives_a_relocation_in_phase)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.hold_bars = 2;
+  c.density = 0.5f;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 0;
+  while (tick < 8 * 48) {
+    c.hold = tick >= 4 * 48 + 6; // pressed in bar 4: bars 3-4 loop from bar 5
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick += 256 * tpf;
+  }
+  HNote orig[512];
+  const size_t no = h_notes(&h, orig, 512, 144, 240 - 0.5);
+  CHECK(no >= 2);
+  // seek to bar 1 (an odd bar: the loop's first bar, like bars 5 and 7)
+  const size_t mark = h.n_rec;
+  play_host(&h, &c, 256, 48, 4, false);
+  Harness view = h;
+  view.rec = h.rec + mark;
+  view.n_rec = h.n_rec - mark;
+  HNote again[512];
+  const size_t na = h_notes(&view, again, 512, 48, 48 + 192 - 0.5);
+  CHECK_EQ(na, 2 * no);
+  for (size_t i = 0; i < na && i < 2 * no; i++) {
+    CHECK_EQ(again[i].pitch, orig[i % no].pitch);
+    CHECK_EQ(again[i].tick_milli, orig[i % no].tick_milli - 96000 + (long)(i / no) * 96000);
+  }
+  CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}
