@@ -248,7 +248,10 @@ CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out
 
 // Installs m (may be NULL), silencing the old model's notes in the next
 // block and resetting the timeline; returns the previous model, which the
-// caller frees off the audio thread.  [RT]
+// caller frees off the audio thread.  m must come from
+// cantus_engine_load_model() or _adopt_model() (the timeline lives in its
+// extra region); a model without that room, or NULL, leaves the engine
+// silent.  In free-run the play head keeps its place (in beats).  [RT]
 CANTUS_RT CantusModel *cantus_engine_install_model(CantusEngine *e, CantusModel *m);
 const CantusModel *cantus_engine_model(const CantusEngine *e);
 
@@ -258,7 +261,8 @@ CANTUS_RT void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, C
 
 // Note-offs for everything sounding go out in the next processed block
 // (deactivate, shutdown).  cantus_engine_flush writes them into `out` at
-// frame 0 right now instead (JACK shutdown, LV2 deactivate paths).  [RT]
+// frame 0 right now instead (JACK shutdown, LV2 deactivate paths); it
+// replaces out's events (out->n_events starts from 0).  [RT]
 CANTUS_RT void cantus_engine_panic(CantusEngine *e);
 CANTUS_RT void cantus_engine_flush(CantusEngine *e, CantusBlockOut *out);
 
