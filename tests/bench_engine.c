@@ -96,7 +96,7 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
   const double mean = sum / nt, p999 = t[(int)(nt * 0.999)], worst = t[nt - 1];
   const double full_med = nf ? full[nf / 2] : 0;
   printf("%-22s %4.0f %7.1f %5.1f%% %7.1f %5.1f%% %7.1f %6.1f%% %7.1f %5.1f%% %5d %7.3f %4u %6llu "
-         "%5ld\n",
+         "%5llu %5ld\n",
          label,
          bpm,
          mean,
@@ -111,6 +111,7 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
          (double)after.steps / blocks,
          after.max_block_steps,
          (unsigned long long)after.steps_starved,
+         (unsigned long long)after.late_events,
          notes);
   cantus_engine_install_model(e, NULL);
   cantus_engine_free(e);
@@ -126,10 +127,10 @@ void cantus_bench_engine(void)
          "60 s of audio per row; block times in us and %% of the period: mean, 99.9th percentile,\n"
          "worst (includes preemption on a shared machine), and the median of the blocks that ran\n"
          "the whole budget of %u LSTM steps (n of them); steps per block, most in one block,\n"
-         "blocks that ran out of budget, notes played\n",
+         "blocks that ran out of budget, notes that came out late, notes played\n",
          cantus_lstm_isa_name(cantus_lstm_isa()),
          cantus_engine_step_budget(64));
-  printf("%-22s %4s %7s %6s %7s %6s %7s %7s %7s %6s %5s %7s %4s %6s %5s\n",
+  printf("%-22s %4s %7s %6s %7s %6s %7s %7s %7s %6s %5s %7s %4s %6s %5s %5s\n",
          "case",
          "bpm",
          "mean",
@@ -144,6 +145,7 @@ void cantus_bench_engine(void)
          "st/blk",
          "max",
          "starv",
+         "late",
          "notes");
   run(m, 120, false, "steady");
   run(m, 300, false, "steady");
