@@ -12,8 +12,6 @@
 
 #define TOL_TICKS 0.125       // transport positions closer than this are "continuous"
 #define MIN_NOTE_TICKS 0.0625 // shortest note after gate
-#define STEPS_BASE 2          // per-block step budget: STEPS_BASE + n_frames / FRAMES_PER_STEP
-#define FRAMES_PER_STEP 32
 #define QUEUE_RESERVE 160  // free queue slots a step needs (one event, or offs at a bar restore)
 #define HOLD_PER_BLOCK 256 // held-loop notes scheduled per block at most
 #define LOOP_GUARD (CANTUS_MAX_STEPS_PER_RUN + ENGINE_FIFO_CAP + CANTUS_MAX_THEME + 64)
@@ -828,10 +826,13 @@ static void hold_release(CantusEngine *e)
 
 // ---- generation loop --------------------------------------------------------------------------
 
-uint32_t cantus_engine_step_budget(uint32_t n_frames)
+uint32_t cantus_engine_step_budget(uint32_t n_frames, double sample_rate)
 {
-  const uint32_t b = STEPS_BASE + n_frames / FRAMES_PER_STEP;
-  return b > CANTUS_MAX_STEPS_PER_RUN ? CANTUS_MAX_STEPS_PER_RUN : b;
+  if (!(sample_rate >= 1.0)) {
+    return 1;
+  }
+  const double b = floor((double)n_frames * CANTUS_STEPS_PER_SECOND / sample_rate);
+  return b < 1.0 ? 1 : b > CANTUS_MAX_STEPS_PER_RUN ? CANTUS_MAX_STEPS_PER_RUN : (uint32_t)b;
 }
 
 static bool gen_wanted(CantusEngine *e, double target)
@@ -843,9 +844,15 @@ static bool gen_wanted(CantusEngine *e, double target)
   return (double)e->g.ns.tick < target;
 }
 
-static void generate(CantusEngine *e, uint32_t n_frames)
+static void generate(CantusEngine *e, uint32_t n_frames, double sample_rate)
 {
-  const uint32_t budget = cantus_engine_step_budget(n_frames);
+  // The steady budget keeps a full lookahead; only when the stream is
+  // behind this block's end (a relocation or regenerate while rolling)
+  // may a block run up to CANTUS_CATCHUP_FACTOR times as many steps, so a
+  // jump lands on the beat instead of late.
+  const uint32_t budget = cantus_engine_step_budget(n_frames, sample_rate);
+  uint32_t catchup = budget * CANTUS_CATCHUP_FACTOR;
+  catchup = catchup > CANTUS_MAX_STEPS_PER_RUN ? CANTUS_MAX_STEPS_PER_RUN : catchup;
   const double target = e->end_tick + e->lookahead_beats * e->tpb;
   const CantusVocab *v = vocab(e);
   uint32_t steps = 0;
@@ -862,7 +869,7 @@ static void generate(CantusEngine *e, uint32_t n_frames)
     if (!fifo && !gen_wanted(e, target)) {
       break;
     }
-    if (steps >= budget) {
+    if (steps >= (e->g.ns.tick < e->end_tick ? catchup : budget)) {
       starved = true;
       break;
     }
@@ -1284,7 +1291,7 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   apply_controls(e, out);
   ring_trim(e, ceil_tick(e->play_tick));
   listen_input(e, in);
-  generate(e, n);
+  generate(e, n, sr);
   hold_replay(e);
   emit(e, out, n);
   guard_notes(e, out, n);

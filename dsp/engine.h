@@ -289,9 +289,17 @@ CANTUS_RT void cantus_engine_set_theme(CantusEngine *e, const CantusTheme *theme
 
 CANTUS_RT void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats);
 
-// LSTM steps one block of n_frames may run: 2 + n_frames/32, at most
-// CANTUS_MAX_STEPS_PER_RUN.  [RT]
-CANTUS_RT uint32_t cantus_engine_step_budget(uint32_t n_frames);
+// LSTM steps one block of n_frames at sample_rate may run: one step per
+// 1/CANTUS_STEPS_PER_SECOND s of audio (floor), at least 1, at most
+// CANTUS_MAX_STEPS_PER_RUN.  750 steps/s is 1 step per 64-frame block at
+// 48 kHz (a 2x256 step is ~35 us, under 3% of that block's period) and
+// outruns the densest corpus piece at 300 bpm (~200 tokens/s) by 3x.  [RT]
+#define CANTUS_STEPS_PER_SECOND 750
+// A block whose stream is behind its own end (catching up after a jump)
+// may run this many times the steady budget, still capped at
+// CANTUS_MAX_STEPS_PER_RUN.
+#define CANTUS_CATCHUP_FACTOR 4
+CANTUS_RT uint32_t cantus_engine_step_budget(uint32_t n_frames, double sample_rate);
 
 // The metric position input of a step at stream tick `tick` (ticks since bar
 // 0's downbeat, bar_ticks per bar): pos_tick = tick within the quarter note

@@ -79,7 +79,7 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
     cantus_engine_get_stats(e, &after);
     if (b >= 100) { // past the first lookahead fill
       t[nt++] = dt;
-      if (after.steps - before.steps == cantus_engine_step_budget(N)) {
+      if (after.steps - before.steps == cantus_engine_step_budget(N, 48000.0)) {
         full[nf++] = dt;
       }
     }
@@ -129,7 +129,7 @@ void cantus_bench_engine(void)
          "the whole budget of %u LSTM steps (n of them); steps per block, most in one block,\n"
          "blocks that ran out of budget, notes that came out late, notes played\n",
          cantus_lstm_isa_name(cantus_lstm_isa()),
-         cantus_engine_step_budget(64));
+         cantus_engine_step_budget(64, 48000.0));
   printf("%-22s %4s %7s %6s %7s %6s %7s %7s %7s %6s %5s %7s %4s %6s %5s %5s\n",
          "case",
          "bpm",

@@ -66,7 +66,7 @@ TEST(engine_free_run_makes_notes_on_the_grid)
   CHECK_EQ(h.n_sounding, 0);
   CantusStats st;
   cantus_engine_get_stats(h.e, &st);
-  CHECK(st.max_block_steps <= cantus_engine_step_budget(256));
+  CHECK(st.max_block_steps <= cantus_engine_step_budget(256, 48000.0));
   CHECK(st.steps > 0);
   h_free(&h);
 }

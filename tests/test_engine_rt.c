@@ -25,8 +25,8 @@ TEST(engine_rt_no_allocation_no_locks_step_cap)
   c.temperature = 1.5f;
   c.listen = true;
   c.max_voices = 16;
-  const uint32_t n = 2048; // budget: the full CANTUS_MAX_STEPS_PER_RUN
-  CHECK_EQ(cantus_engine_step_budget(n), CANTUS_MAX_STEPS_PER_RUN);
+  const uint32_t n = 4096; // budget: the full CANTUS_MAX_STEPS_PER_RUN
+  CHECK_EQ(cantus_engine_step_budget(n, 48000.0), CANTUS_MAX_STEPS_PER_RUN);
   double tick = 0, bpm = 140;
   long allocs = 0, frees = 0, locks = 0;
   uint64_t x = 99;
