@@ -1268,7 +1268,23 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
       e->rolling = false;
       e->shown_tick = has_pos ? host : e->stop_tick;
     }
+    if (has_pos && fabs(host - e->stop_tick) >= TOL_TICKS) {
+      // Moved while stopped: go there now, so the lookahead is full and the
+      // first note lands exactly on time when the transport rolls.
+      relocate(e, out, host, tpf);
+      e->stop_tick = snap_tick(host);
+    }
     cantus_schedule_clock_set(&e->clock, e->stop_tick, e->frame_now + n, tpf);
+    e->play_tick = e->stop_tick;
+    e->end_tick = e->stop_tick;
+    if (e->style_valid) {
+      if (e->restart_pending) {
+        e->restart_pending = false;
+        restart_at(e, e->play_tick);
+      }
+      set_params(e);
+      generate(e, n, sr); // pre-roll: nothing is emitted while stopped
+    }
     e->frame_now += n;
     e->prev = e->ctl;
     write_outputs(e, out);

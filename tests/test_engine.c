@@ -892,3 +892,44 @@ TEST(engine_hold_survives_a_relocation_in_phase)
   CHECK_EQ(h.violations, 0);
   h_free(&h);
 }
+
+// A host that stops, locates and then rolls (Ardour, jalv with a timebase
+// master) must hear the first notes at the new position exactly on time,
+// even when the position is a note deep inside a bar: the engine prepares
+// the new position while stopped, so no catch-up is needed when it rolls.
+TEST(engine_locate_while_stopped_starts_on_time)
+{
+  enum { CAP = 2048 };
+  static HNote first[CAP];
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  play_host(&h, &c, 64, 0, 6, false);
+  const size_t n1 = h_notes(&h, first, CAP, 2 * 48 + 12, 6 * 48);
+  CHECK(n1 >= 3);
+  int tested = 0;
+  double last_at = -1;
+  for (size_t k = n1 - 1; k < n1 && tested < 3; k--) {
+    const double at = floor(first[k].tick_milli / 1000.0 + 0.5);
+    if (at - 48 * floor(at / 48) < 12 || at == last_at) {
+      continue; // want notes that need a catch-up from their bar's start
+    }
+    last_at = at;
+    h_block_at(&h, &c, 64, h.host_tick, 120, false, NULL, 0); // stop
+    for (int i = 0; i < 40; i++) {
+      h_block_at(&h, &c, 64, at, 120, false, NULL, 0); // located there, stopped
+    }
+    const size_t mark = h.n_rec;
+    h_block_at(&h, &c, 64, at, 120, true, NULL, 0); // roll
+    bool found = false;
+    for (size_t i = mark; i < h.n_rec; i++) {
+      found |= h.rec[i].status == 0x90 && h.rec[i].pitch == first[k].pitch &&
+               h.rec[i].frame == h.frame - 64;
+    }
+    CHECK_MSG(found, "note %d at tick %g not at frame 0 of the first rolling block",
+              first[k].pitch, at);
+    tested++;
+  }
+  CHECK(tested >= 2);
+  h_free(&h);
+}
