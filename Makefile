@@ -56,6 +56,7 @@ BENCH_BIN := $(B)/bin/cantus-bench
 .PHONY: all tools test check-tests bench run fuzz lint install uninstall clean deps \
         deps-run deps-test plugin jack models memcheck
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: tools
 
