@@ -39,3 +39,32 @@ $(B)/bin/cantus-train: $(B)/obj/models/train/main.o $(TRAIN_LIB_OBJ) $(LIBDSP)
 $(B)/bin/cantus-eval: $(B)/obj/models/train/eval.o $(TRAIN_LIB_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(OPENBLAS_LIBS) -lm -lpthread
+
+# ---- the shipped models ------------------------------------------------------
+# `make models` retrains models/folk.cantus and models/chorales.cantus from
+# $(CORPUS) with these exact commands (seeds fixed, one OpenBLAS thread so a
+# run is reproducible on one machine; --max-minutes bounds the time, so on a
+# slower or busier machine fewer epochs finish) and copies the folk model to
+# models/default.cantus.  Logs, CSV, SVG and checkpoints go to $(B)/models/.
+# It takes about an hour on a 2-core machine; the results are committed.
+MODEL_NICE ?= nice -n 10
+FOLK_CMD = $(B)/bin/cantus-train $(CORPUS)/nottingham $(CORPUS)/cre_irish -o models/folk.cantus \
+  --name folk --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
+  --style-dim 16 --batch 32 --bptt 64 --epochs 12 --lr 3e-3 --warmup 300 --dropout 0.1 \
+  --weight-decay 0.01 --clip 1 --transpose -5,6 --patience 3 --seed 1 --threads 1 \
+  --max-minutes 40 -q --log $(B)/models/folk
+CHORALES_CMD = $(B)/bin/cantus-train $(CORPUS)/jsb_chorales -o models/chorales.cantus \
+  --name chorales --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
+  --style-dim 16 --batch 32 --bptt 64 --epochs 60 --lr 3e-3 --warmup 200 --dropout 0.3 \
+  --weight-decay 0.01 --clip 1 --transpose -5,6 --patience 10 --seed 1 --threads 1 \
+  --max-minutes 15 -q --log $(B)/models/chorales
+
+.PHONY: models models-folk models-chorales
+models: models-folk models-chorales
+	cp models/folk.cantus models/default.cantus
+models-folk: $(B)/bin/cantus-train
+	@mkdir -p $(B)/models
+	$(MODEL_NICE) $(FOLK_CMD) 2>&1 | tee $(B)/models/folk.log
+models-chorales: $(B)/bin/cantus-train
+	@mkdir -p $(B)/models
+	$(MODEL_NICE) $(CHORALES_CMD) 2>&1 | tee $(B)/models/chorales.log
