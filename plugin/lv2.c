@@ -333,18 +333,19 @@ static void deactivate(LV2_Handle instance)
   Cantus *self = instance;
   cantus_engine_panic(self->engine);
   self->activated = false;
+  // Problems only: a starved block (the lookahead filling up over a few
+  // blocks after a start or a jump) is normal and not reported.
   CantusStats st;
   cantus_engine_get_stats(self->engine, &st);
   if (self->out_dropped || self->in_dropped || self->work_refused || self->leaked ||
-      st.events_dropped || st.steps_starved) {
+      st.events_dropped || st.late_events) {
     lv2_log_warning(&self->logger,
                     "cantus: %llu MIDI out and %llu MIDI in events dropped, %llu engine events "
-                    "dropped, %llu starved blocks, %llu worker requests refused, %llu objects "
-                    "leaked\n",
+                    "dropped, %llu late, %llu worker requests refused, %llu objects leaked\n",
                     (unsigned long long)self->out_dropped,
                     (unsigned long long)self->in_dropped,
                     (unsigned long long)st.events_dropped,
-                    (unsigned long long)st.steps_starved,
+                    (unsigned long long)st.late_events,
                     (unsigned long long)self->work_refused,
                     (unsigned long long)self->leaked);
   }

@@ -4,7 +4,8 @@
 #   JACK nor OpenBLAS), manifest.ttl, cantus.ttl, presets/*.ttl,
 #   models/default.cantus (models/default.cantus when the trainer has shipped
 #   it, else the test fixture tests/data/tiny.cantus) and any other shipped
-#   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B).
+#   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B) (or $PWD/$(B)/lv2,
+#   a folder with only a link to the bundle).
 # Also the plugin's test helpers: tests/lv2_host.c joins the C runner (with
 # lilv), $(B)/tests/lilv_host and $(B)/tests/jmidicap serve the shell suites.
 
@@ -28,7 +29,14 @@ LV2_FILES := $(LV2_BUNDLE)/cantus$(LV2_LIB_EXT) $(LV2_BUNDLE)/manifest.ttl \
 
 .PHONY: plugin lv2-check-pkg
 all: plugin
-plugin: $(LV2_FILES)
+plugin: $(LV2_FILES) $(B)/lv2/cantus.lv2
+
+# $(B)/lv2/ holds only the bundle (a link to it), for a clean
+# LV2_PATH=$PWD/$(B)/lv2: lilv reads every folder of an LV2_PATH entry as a
+# bundle and complains about $(B)/obj, $(B)/bin ...
+$(B)/lv2/cantus.lv2:
+	@mkdir -p $(dir $@)
+	ln -sfn ../cantus.lv2 $@
 
 lv2-check-pkg:
 	$(call need_pkg,lv2,lv2-dev)

@@ -1330,8 +1330,19 @@ TEST(lv2_theme_set_announced_and_saved)
   lv2h_clear_events(h);
   const uint64_t t0 = lv2h_now(h);
   drive(h, &c, NULL, 0, t0 + 48000 * 4, &b, POS_ON_CHANGE);
-  lv2h_events(h, &n0);
+  Lv2hEvent *with = copy_events(h, &n0);
   CHECK(n0 > 0);
+  // The same timeline without the theme plays something else.
+  Lv2Host *plain = open_host(LV2H_WORKER_SYNC, 48000.0);
+  Lv2hClock c2 = clock_at(120.0, 4.0);
+  lv2h_run(plain, 512);
+  lv2h_run(plain, 512);
+  drive(plain, &c2, NULL, 0, t0 + 48000 * 4, &b, POS_ON_CHANGE);
+  size_t n1;
+  const Lv2hEvent *without = lv2h_events(plain, &n1);
+  CHECK_MSG(!events_equal(with, n0, without, n1, false), "the theme changed nothing");
+  free(with);
+  lv2h_free(plain);
   // Clearing: an empty path.
   lv2h_patch_set_path(h, 0, CANTUS__theme, "");
   lv2h_run(h, 512);
@@ -1368,6 +1379,56 @@ TEST(lv2_deactivate_sends_offs_after_activate)
   const Lv2hEvent *ev = lv2h_events(h, &n);
   CHECK_EQ(sounding_at(ev, n, at + 1), 0);
   lv2h_free(h);
+}
+
+// MIDI input reaches the engine: with Listen on, a played phrase changes
+// what follows; with Listen and Call and response off it changes nothing.
+static Lv2hEvent *play_with_input(bool listen, bool input, size_t *n)
+{
+  Lv2Host *h = open_host(LV2H_WORKER_DEFERRED, 48000.0);
+  if (!h) {
+    *n = 0;
+    return calloc(1, sizeof(Lv2hEvent));
+  }
+  lv2h_set(h, "listen", listen ? 1.0f : 0.0f);
+  Lv2hClock c = clock_at(120.0, 4.0);
+  const uint8_t phrase[] = { 60, 62, 64, 65, 67, 65, 64, 62 };
+  for (int blk = 0; blk < 500; blk++) {
+    if (blk == 0) {
+      const Lv2hPos p = lv2h_clock_pos(&c, false);
+      lv2h_position(h, 0, &p);
+    }
+    // One note every 24000 frames (a beat) for the first two bars, each
+    // at frame 100 of its block: blocks of 480 frames, a beat every 50.
+    if (input && blk % 50 == 0 && blk / 50 < 8) {
+      lv2h_midi_in(h, 100, 0x90, phrase[blk / 50], 100);
+    }
+    if (input && blk % 50 == 25 && blk / 50 < 8) {
+      lv2h_midi_in(h, 100, 0x80, phrase[blk / 50], 0);
+    }
+    lv2h_clock_advance(&c, 480, 48000.0);
+    lv2h_run(h, 480);
+  }
+  stop_and_drain(h, &c);
+  Lv2hEvent *ev = copy_events(h, n);
+  lv2h_free(h);
+  return ev;
+}
+
+TEST(lv2_midi_input_reaches_the_engine)
+{
+  size_t n0, n1, n2, n3;
+  Lv2hEvent *quiet = play_with_input(true, false, &n0);
+  Lv2hEvent *heard = play_with_input(true, true, &n1);
+  CHECK_MSG(!events_equal(quiet, n0, heard, n1, false), "listening to a phrase changed nothing");
+  CHECK(lv2h_check_balanced(heard, n1));
+  Lv2hEvent *deaf0 = play_with_input(false, false, &n2);
+  Lv2hEvent *deaf1 = play_with_input(false, true, &n3);
+  CHECK_MSG(same_events(deaf0, n2, deaf1, n3), "input changed the music with Listen off");
+  free(quiet);
+  free(heard);
+  free(deaf0);
+  free(deaf1);
 }
 
 // ---- torture -----------------------------------------------------------------------------
