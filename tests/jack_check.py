@@ -26,6 +26,8 @@ frame = transport frame, -1 while stopped) for the cantus-jack suites.
   callresp FILE BPM RATE WAIT_BEATS BARS BPB TPQ  call and response: the
       model is silent until the player has played and paused, then answers
       for BARS bars and is silent again.
+  midifile FILE N BPM NUM DEN  a Standard MIDI File (read here, no library)
+      holds N note-ons, a tempo of BPM and the meter NUM/DEN.
   pmgrid FILE MS     PortMidi fake log "<ms> 90 ...": note-on timestamps
       are multiples of MS apart (+-2 ms); prints the worst deviation.
   pmbalance FILE     the PortMidi log's notes are all closed.
@@ -244,6 +246,60 @@ def callresp(path, bpm, rate, wait_beats, bars, bpb, tpq):
     return 0 if not before and inside and not outside else 1
 
 
+def midifile(path, n, bpm, num, den):
+    data = open(path, "rb").read()
+    if data[:4] != b"MThd":
+        print("midifile: not a MIDI file")
+        return 1
+    ntrk = int.from_bytes(data[10:12], "big")
+    pos = 8 + int.from_bytes(data[4:8], "big")
+    ons, tempos, sigs = 0, [], []
+    for _ in range(ntrk):
+        assert data[pos:pos + 4] == b"MTrk"
+        end = pos + 8 + int.from_bytes(data[pos + 4:pos + 8], "big")
+        i, status = pos + 8, 0
+        while i < end:
+            while data[i] & 0x80:  # delta time
+                i += 1
+            i += 1
+            if data[i] & 0x80:
+                status = data[i]
+                i += 1
+            if status == 0xFF:
+                kind = data[i]
+                ln, i = 0, i + 1
+                while True:
+                    ln = (ln << 7) | (data[i] & 0x7F)
+                    i += 1
+                    if not data[i - 1] & 0x80:
+                        break
+                body = data[i:i + ln]
+                if kind == 0x51:
+                    tempos.append(round(60e6 / int.from_bytes(body, "big"), 3))
+                elif kind == 0x58:
+                    sigs.append((body[0], 1 << body[1]))
+                i += ln
+                status = 0
+            elif status in (0xF0, 0xF7):
+                ln = 0
+                while True:
+                    ln = (ln << 7) | (data[i] & 0x7F)
+                    i += 1
+                    if not data[i - 1] & 0x80:
+                        break
+                i += ln
+                status = 0
+            else:
+                size = 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
+                if (status & 0xF0) == 0x90 and data[i + 1] > 0:
+                    ons += 1
+                i += size
+        pos = end
+    print("midifile: %d note-ons, tempos %s, meters %s" % (ons, tempos, sigs))
+    ok = ons == n and n > 0 and bpm in tempos and (num, den) in sigs
+    return 0 if ok else 1
+
+
 def read_pm(path):
     ev = []
     for line in open(path):
@@ -294,6 +350,8 @@ def main(a):
     if cmd == "callresp":
         return callresp(a[1], float(a[2]), float(a[3]), float(a[4]), int(a[5]), float(a[6]),
                         int(a[7]))
+    if cmd == "midifile":
+        return midifile(a[1], int(a[2]), float(a[3]), int(a[4]), int(a[5]))
     if cmd == "replay":
         return replay(a[1], int(a[2]), int(a[3]))
     if cmd == "pmgrid":
