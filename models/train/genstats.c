@@ -11,6 +11,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,10 +132,20 @@ void cantus_genstats_add_tokens(CantusGenStats *s, const CantusVocab *v, const u
   free(pitch);
 }
 
-CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, int den, int n_bars,
-                                      uint32_t seed, float temperature, CantusGenStats *s,
-                                      CantusError *err)
+// Runs the engine for n_bars bars and returns the notes it played
+// (on/off in frames at 48 kHz, 120 quarter notes per minute), sorted by
+// onset then pitch.  *notes is malloc'd.
+typedef struct {
+  int64_t on, off;
+  uint8_t pitch, vel;
+} GenNote;
+
+static CantusStatus gen_notes(const CantusModel *m, int style, int num, int den, int n_bars,
+                              uint32_t seed, float temperature, GenNote **notes_out,
+                              size_t *n_out, CantusError *err)
 {
+  *notes_out = NULL;
+  *n_out = 0;
   CantusEngine *e = NULL;
   CantusModel *mm = NULL;
   CantusStatus st = cantus_engine_new(1.0, &e, err);
@@ -149,19 +160,15 @@ CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, 
   cantus_engine_install_model(e, mm);
   num = num > 0 ? num : 4;
   den = den > 0 ? den : 4;
-  const int tpq = m->dims.vocab.tpq;
   const double sr = 48000.0, quarter_bpm = 120.0;
-  const double bpm = quarter_bpm * den / 4.0;           // beat units per minute
+  const double bpm = quarter_bpm * den / 4.0;  // beat units per minute
   const double frames_per_beat = 60.0 * sr / bpm;
-  const double ticks_per_frame = tpq * quarter_bpm / 60.0 / sr;
-  const int64_t bar_ticks = (int64_t)llround(num * 4.0 * tpq / den);
   const int64_t total = (int64_t)llround(n_bars * num * frames_per_beat);
   const uint32_t block = 512;
   size_t cap = 1024, n = 0;
-  int64_t *tick = malloc(cap * sizeof *tick), *tib = malloc(cap * sizeof *tib);
-  uint8_t *pitch = malloc(cap);
+  GenNote *notes = malloc(cap * sizeof *notes);
   CantusBlockOut *out = malloc(sizeof *out);
-  if (!tick || !tib || !pitch || !out) {
+  if (!notes || !out) {
     st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "generation: out of memory");
   }
   CantusBlockIn in;
@@ -178,59 +185,140 @@ CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, 
   in.transport.bpm = bpm;
   in.transport.beats_per_bar = num;
   in.transport.beat_unit = den;
-  for (int64_t f0 = 0; !st && f0 < total; f0 += block) {
+  long open[128];
+  for (int p = 0; p < 128; p++) {
+    open[p] = -1;
+  }
+  for (int64_t f0 = 0; !st && f0 < total + (int64_t)block; f0 += block) {
     double beats = (double)f0 / frames_per_beat;
     in.transport.bar = (int64_t)floor(beats / num);
     in.transport.bar_beat = beats - (double)in.transport.bar * num;
+    // One block past the end stops the transport, so every note ends.
+    in.transport.rolling = f0 < total;
     cantus_engine_process(e, &in, out);
-    for (uint32_t i = 0; i < out->n_events; i++) {
+    for (uint32_t i = 0; i < out->n_events && !st; i++) {
       const CantusMidiEvent *ev = &out->events[i];
-      if (ev->size == 3 && (ev->data[0] & 0xf0) == 0x90 && ev->data[2] > 0) {
+      if (ev->size != 3) {
+        continue;
+      }
+      int kind = ev->data[0] & 0xf0, p = ev->data[1] & 0x7f;
+      int64_t at = f0 + ev->frame;
+      bool is_on = kind == 0x90 && ev->data[2] > 0;
+      bool is_off = kind == 0x80 || (kind == 0x90 && ev->data[2] == 0);
+      if ((is_on || is_off) && open[p] >= 0) {
+        notes[open[p]].off = at;
+        open[p] = -1;
+      }
+      if (is_on) {
         if (n == cap) {
           cap *= 2;
-          int64_t *t2 = realloc(tick, cap * sizeof *t2), *b2 = realloc(tib, cap * sizeof *b2);
-          uint8_t *p2 = realloc(pitch, cap);
-          tick = t2 ? t2 : tick;
-          tib = b2 ? b2 : tib;
-          pitch = p2 ? p2 : pitch;
-          if (!t2 || !b2 || !p2) {
+          GenNote *nn = realloc(notes, cap * sizeof *nn);
+          if (!nn) {
             st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "generation: out of memory");
             break;
           }
+          notes = nn;
         }
-        int64_t t = (int64_t)llround((double)(f0 + ev->frame) * ticks_per_frame);
-        tick[n] = t;
-        tib[n] = t % bar_ticks;
-        pitch[n] = ev->data[1];
-        n++;
+        notes[n] = (GenNote){at, -1, (uint8_t)p, ev->data[2]};
+        open[p] = (long)n++;
       }
     }
   }
-  if (!st) {
-    // Frames are in time order; sort ties by pitch for a stable top voice.
-    for (size_t i = 1; i < n; i++) {
-      int64_t t = tick[i], b = tib[i];
-      uint8_t p = pitch[i];
-      size_t j = i;
-      while (j > 0 && (tick[j - 1] > t || (tick[j - 1] == t && pitch[j - 1] > p))) {
-        tick[j] = tick[j - 1];
-        tib[j] = tib[j - 1];
-        pitch[j] = pitch[j - 1];
-        j--;
-      }
-      tick[j] = t;
-      tib[j] = b;
-      pitch[j] = p;
+  for (int p = 0; p < 128; p++) {
+    if (open[p] >= 0) {
+      notes[open[p]].off = total;
+    }
+  }
+  free(out);
+  CantusModel *old = cantus_engine_install_model(e, NULL);
+  cantus_engine_free(e);
+  cantus_model_free(old);
+  if (st) {
+    free(notes);
+    return st;
+  }
+  // Events come in time order; ties sorted by pitch (insertion sort: nearly sorted).
+  for (size_t i = 1; i < n; i++) {
+    GenNote x = notes[i];
+    size_t j = i;
+    while (j > 0 && (notes[j - 1].on > x.on || (notes[j - 1].on == x.on && notes[j - 1].pitch > x.pitch))) {
+      notes[j] = notes[j - 1];
+      j--;
+    }
+    notes[j] = x;
+  }
+  *notes_out = notes;
+  *n_out = n;
+  return CANTUS_OK;
+}
+
+CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, int den, int n_bars,
+                                      uint32_t seed, float temperature, CantusGenStats *s,
+                                      CantusError *err)
+{
+  GenNote *notes = NULL;
+  size_t n = 0;
+  CantusStatus st = gen_notes(m, style, num, den, n_bars, seed, temperature, &notes, &n, err);
+  if (st) {
+    return st;
+  }
+  const int tpq = m->dims.vocab.tpq;
+  const double ticks_per_frame = tpq * 120.0 / 60.0 / 48000.0;
+  const int64_t bar_ticks = (int64_t)llround((num > 0 ? num : 4) * 4.0 * tpq / (den > 0 ? den : 4));
+  int64_t *tick = malloc((n + 1) * sizeof *tick), *tib = malloc((n + 1) * sizeof *tib);
+  uint8_t *pitch = malloc(n + 1);
+  if (!tick || !tib || !pitch) {
+    st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "generation: out of memory");
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      tick[i] = (int64_t)llround((double)notes[i].on * ticks_per_frame);
+      tib[i] = tick[i] % bar_ticks;
+      pitch[i] = notes[i].pitch;
     }
     cantus_genstats_add_onsets(s, tick, pitch, tib, (int)n, tpq);
   }
   free(tick);
   free(tib);
   free(pitch);
-  free(out);
-  CantusModel *old = cantus_engine_install_model(e, NULL);
-  cantus_engine_free(e);
-  cantus_model_free(old);
+  free(notes);
+  return st;
+}
+
+CantusStatus cantus_genstats_sample_midi(const CantusModel *m, int style, int num, int den,
+                                         int n_bars, uint32_t seed, float temperature,
+                                         const char *path, size_t *n_notes, CantusError *err)
+{
+  GenNote *notes = NULL;
+  size_t n = 0;
+  CantusStatus st = gen_notes(m, style, num, den, n_bars, seed, temperature, &notes, &n, err);
+  if (st) {
+    return st;
+  }
+  CantusMidiFile *mf = NULL;
+  st = cantus_midi_alloc(n, 2, &mf, err);
+  if (!st) {
+    mf->tpq = 480;
+    mf->tempos[0] = (CantusMidiTempo){0, 500000};  // 120 quarter notes per minute
+    mf->n_tempos = 1;
+    mf->timesigs[0] = (CantusMidiTimeSig){0, (uint8_t)(num > 0 ? num : 4), (uint8_t)(den > 0 ? den : 4)};
+    mf->n_timesigs = 1;
+    snprintf(mf->track_names[1], 64, "%s", m->style_names[style]);
+    for (size_t i = 0; i < n; i++) {
+      // 48 kHz at 120 quarter notes per minute: 24000 frames per 480 ticks.
+      uint32_t on = (uint32_t)(notes[i].on / 50), off = (uint32_t)(notes[i].off / 50);
+      mf->notes[i] = (CantusMidiNote){.on_tick = on, .off_tick = off > on ? off : on + 1,
+                                      .pitch = notes[i].pitch, .velocity = notes[i].vel,
+                                      .channel = 0, .track = 1};
+    }
+    mf->n_notes = n;
+    mf->end_tick = n ? mf->notes[n - 1].off_tick : 0;
+    st = cantus_midi_write(path, mf, err);
+    cantus_midi_free(mf);
+  }
+  if (n_notes) {
+    *n_notes = n;
+  }
+  free(notes);
   return st;
 }
 

@@ -47,6 +47,13 @@ CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, 
                                       uint32_t seed, float temperature, CantusGenStats *s,
                                       CantusError *err);
 
+// Generates one piece as genstats_generate does and writes it as a MIDI
+// file (format 1, 480 ticks per quarter, 120 quarter notes per minute).
+// *n_notes receives the note count when non-NULL.
+CantusStatus cantus_genstats_sample_midi(const CantusModel *m, int style, int num, int den,
+                                         int n_bars, uint32_t seed, float temperature,
+                                         const char *path, size_t *n_notes, CantusError *err);
+
 // Total-variation distances (0..1) of a to b: pitch class, interval,
 // position, ioi, and their mean.
 void cantus_genstats_distance(const CantusGenStats *a, const CantusGenStats *b,

@@ -4,6 +4,7 @@
 // checkpoint and exit; second: exit now), and runs train.c's loop.  With
 // --resume CHECKPOINT alone it re-reads the original arguments from the
 // checkpoint; options given after it override them.  Non-RT.
+#include "genstats.h"
 #include "train.h"
 
 #include <errno.h>
@@ -43,6 +44,11 @@ static void usage(FILE *f)
           "  --base MODEL --add-style NAME DIR [--train-output]\n"
           "                        learn only a new style vector (and the output layer)\n"
           "  -q, --quiet           no per-file corpus messages\n"
+          "sampling (the plugin's engine, step, sampler and vocabulary):\n"
+          "  cantus-train --sample MODEL -o OUT.mid [--style NAME|N] [--bars N (16)]\n"
+          "               [--seed N (1)] [--meter N/D (the style's)] [--temperature T (1)]\n"
+          "               same notes as cantus-gen with the same model, style, seed, bars and\n"
+          "               meter at 120 quarter notes per minute\n"
           "OpenBLAS: the core in use is printed at start; if it says Prescott on a modern CPU,\n"
           "set OPENBLAS_CORETYPE (e.g. Haswell, SkylakeX, Zen) for 2-4x the speed.\n");
 }
@@ -297,11 +303,108 @@ static char *join(int argc, char **argv, char sep, bool quote)
   return s;
 }
 
+// "key: value" lookup in model metadata.
+static bool meta_value(const char *meta, const char *key, char *buf, size_t n)
+{
+  size_t kl = strlen(key);
+  for (const char *q = meta; q && *q;) {
+    const char *e = strchr(q, '\n');
+    size_t len = e ? (size_t)(e - q) : strlen(q);
+    if (len > kl + 2 && strncmp(q, key, kl) == 0 && q[kl] == ':') {
+      snprintf(buf, n, "%.*s", (int)(len - kl - 2), q + kl + 2);
+      return true;
+    }
+    q = e ? e + 1 : NULL;
+  }
+  return false;
+}
+
+static int sample_main(int argc, char **argv)
+{
+  const char *model = NULL, *out = NULL, *style = "0", *meter = NULL;
+  long bars = 16, seed = 1;
+  double temp = 1.0;
+  for (int i = 2; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    bool ok = true;
+    if (!strcmp(o, "-o") && v) {
+      out = v;
+    } else if (!strcmp(o, "--style") && v) {
+      style = v;
+    } else if (!strcmp(o, "--meter") && v) {
+      meter = v;
+    } else if (!strcmp(o, "--bars") && v) {
+      ok = parse_int(v, 1, 10000, &bars);
+    } else if (!strcmp(o, "--seed") && v) {
+      ok = parse_int(v, 0, 4294967295L, &seed);
+    } else if (!strcmp(o, "--temperature") && v) {
+      ok = parse_float(v, 0.0, 2.0, &temp);
+    } else if (o[0] != '-' && !model) {
+      model = o;
+      continue;
+    } else {
+      fprintf(stderr, "cantus-train --sample: bad option or missing value: %s\n", o);
+      return 2;
+    }
+    if (!ok) {
+      fprintf(stderr, "cantus-train --sample: %s: bad value '%s'\n", o, v);
+      return 2;
+    }
+    i++;
+  }
+  if (!model || !out) {
+    fprintf(stderr, "usage: cantus-train --sample MODEL -o OUT.mid [--style S] [--bars N] "
+                    "[--seed N] [--meter N/D] [--temperature T]\n");
+    return 2;
+  }
+  CantusError err;
+  err.msg[0] = 0;
+  CantusModel *m = NULL;
+  CantusModelOptions mo = cantus_model_options_default();
+  if (cantus_model_load(model, &mo, &m, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-train: %s\n", err.msg);
+    return 1;
+  }
+  int s = cantus_model_find_style(m, style);
+  if (s < 0) {
+    fprintf(stderr, "cantus-train: %s has no style '%s'\n", model, style);
+    cantus_model_free(m);
+    return 1;
+  }
+  int num = 4, den = 4;
+  char key[64], val[32];
+  snprintf(key, sizeof key, "metre.%s", m->style_names[s]);
+  if (meter) {
+    if (sscanf(meter, "%d/%d", &num, &den) != 2 || num < 1 || num > 32 ||
+        (den != 1 && den != 2 && den != 4 && den != 8 && den != 16)) {
+      fprintf(stderr, "cantus-train --sample: --meter: '%s' is not N/D\n", meter);
+      cantus_model_free(m);
+      return 2;
+    }
+  } else if (meta_value(m->meta, key, val, sizeof val)) {
+    sscanf(val, "%d/%d", &num, &den);
+  }
+  size_t n = 0;
+  CantusStatus st = cantus_genstats_sample_midi(m, s, num, den, (int)bars, (uint32_t)seed,
+                                                (float)temp, out, &n, &err);
+  if (st) {
+    fprintf(stderr, "cantus-train: %s\n", err.msg);
+  } else {
+    fprintf(stderr, "wrote %s: %zu notes, style %s, %ld bars of %d/%d, seed %ld\n", out, n,
+            m->style_names[s], bars, num, den, seed);
+  }
+  cantus_model_free(m);
+  return st ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2) {
     usage(stderr);
     return 2;
+  }
+  if (!strcmp(argv[1], "--sample")) {
+    return sample_main(argc, argv);
   }
   CantusTrainConfig cfg = cantus_train_config_default();
   Args a;
