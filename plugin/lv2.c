@@ -508,11 +508,12 @@ CANTUS_RT static void update_position(Cantus *self, const LV2_Atom_Object *obj, 
     x->speed = v;
   }
   double b;
-  if (atom_number(u, bar_beat, &v) && v >= 0.0) {
-    x->bar_beat = v < x->beats_per_bar ? v : 0.0;
+  if (atom_number(u, bar_beat, &v) && v >= 0.0 && v < 1e6) {
     if (atom_number(u, bar, &b) && b >= 0.0 && b < 9e15) {
       x->bar = (int64_t)b;
     }
+    // A barBeat rounded up to the bar length is the next bar's downbeat.
+    set_beats(x, (double)x->bar * x->beats_per_bar + v);
   } else if (atom_number(u, beat, &v) && v >= 0.0 && v < 9e15) {
     set_beats(x, v);
   } else if (atom_number(u, frame, &v) && v >= 0.0 && v < 9e15) {
