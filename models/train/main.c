@@ -397,6 +397,55 @@ static int sample_main(int argc, char **argv)
   return st ? 1 : 0;
 }
 
+// --bench: training tokens per second on random tokens (make bench-train).
+static int bench_main(int argc, char **argv)
+{
+  CantusTrainConfig cfg = cantus_train_config_default();
+  cfg.corpus.vocab.pitch_lo = 0;
+  cfg.corpus.vocab.pitch_hi = 124;  // 300 tokens, as the reference figures
+  long steps = 20;
+  Args a;
+  memset(&a, 0, sizeof a);
+  bool shifts_set = false;
+  // --steps is ours; everything else is a training option.
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  int n = 0;
+  for (int i = 2; rest && i < argc; i++) {
+    if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
+      if (!parse_int(argv[++i], 1, 100000, &steps)) {
+        fprintf(stderr, "cantus-train --bench: bad --steps\n");
+        free(rest);
+        return 2;
+      }
+    } else {
+      rest[n++] = argv[i];
+    }
+  }
+  if (!rest || parse(n, rest, 0, &cfg, &a, &shifts_set)) {
+    free(rest);
+    return 2;
+  }
+  free(rest);
+  cfg.dims.vocab = cfg.corpus.vocab;
+  cfg.dims.n_pos_tick = cfg.corpus.vocab.tpq;
+  cfg.dims.n_pos_beat = (uint32_t)cfg.corpus.n_pos_beat;
+  cfg.dims.n_styles = 8;
+  CantusError err;
+  double tok_s = 0.0;
+  if (cantus_train_bench(&cfg.dims, cfg.batch, cfg.bptt, cfg.dropout, (int)steps, cfg.threads,
+                         &tok_s, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-train --bench: %s\n", err.msg);
+    return 1;
+  }
+  char blas[128];
+  cantus_train_blas_info(blas, sizeof blas);
+  printf("cantus-train: hidden %u x %u layers, vocab %d, batch %d, bptt %d, dropout %.2f, %s: "
+         "%.0f tokens/s\n",
+         cfg.dims.n_hidden, cfg.dims.n_layers, cantus_vocab_size(&cfg.dims.vocab), cfg.batch,
+         cfg.bptt, (double)cfg.dropout, blas, tok_s);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2) {
@@ -405,6 +454,9 @@ int main(int argc, char **argv)
   }
   if (!strcmp(argv[1], "--sample")) {
     return sample_main(argc, argv);
+  }
+  if (!strcmp(argv[1], "--bench")) {
+    return bench_main(argc, argv);
   }
   CantusTrainConfig cfg = cantus_train_config_default();
   Args a;

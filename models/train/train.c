@@ -125,6 +125,60 @@ static double now_s(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+CantusStatus cantus_train_bench(const CantusDims *d, int batch, int bptt, float dropout, int steps,
+                                int threads, double *tok_s, CantusError *err)
+{
+  if (threads > 0) {
+    openblas_set_num_threads(threads);
+  }
+  size_t np = cantus_model_param_count(d);
+  float *p = calloc(np, sizeof(float)), *g = calloc(np, sizeof(float));
+  float *m = calloc(np, sizeof(float)), *v = calloc(np, sizeof(float));
+  CantusLstmTrain *net = NULL;
+  CantusStatus st = cantus_lstm_train_new(d, batch, bptt, &net, err);
+  if (!st && (!p || !g || !m || !v)) {
+    st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "bench: out of memory");
+  }
+  if (!st) {
+    cantus_train_init_params(d, 1, p);
+    CantusParams P, Gp;
+    cantus_model_layout(d, p, &P);
+    cantus_model_layout(d, g, &Gp);
+    CantusTensorSpan spans[3 + 3 * CANTUS_MAX_LAYERS + 2];
+    int ns = cantus_adamw_spans(d, CANTUS_GRAD_ALL, spans);
+    CantusAdamW opt = {.lr = 2e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    CantusChunk *ch = cantus_lstm_train_chunk(net);
+    const int V = cantus_vocab_size(&d->vocab);
+    uint64_t s = 42;
+    double t0 = 0.0;
+    for (int k = 0; k < steps + 2; k++) {
+      if (k == 2) {
+        t0 = now_s();
+      }
+      for (size_t r = 0; r < (size_t)batch * (size_t)bptt; r++) {
+        ch->tok[r] = 1 + (int)rng_below(&s, (uint32_t)(V - 1));
+        ch->tgt[r] = 1 + (int)rng_below(&s, (uint32_t)(V - 1));
+        ch->style[r] = (int16_t)rng_below(&s, d->n_styles);
+        ch->pos_tick[r] = (uint8_t)rng_below(&s, d->n_pos_tick);
+        ch->pos_beat[r] = (uint8_t)rng_below(&s, d->n_pos_beat);
+      }
+      memset(g, 0, np * sizeof(float));
+      cantus_lstm_train_forward(net, &P, dropout, (uint64_t)k, NULL, NULL);
+      cantus_lstm_train_backward(net, &P, &Gp, CANTUS_GRAD_ALL);
+      double norm = cantus_adamw_grad_norm(g, spans, ns);
+      float scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f;
+      cantus_adamw_step(&opt, opt.lr, k + 1, scale, p, g, m, v, spans, ns);
+    }
+    *tok_s = (double)steps * batch * bptt / (now_s() - t0);
+  }
+  cantus_lstm_train_free(net);
+  free(p);
+  free(g);
+  free(m);
+  free(v);
+  return st;
+}
+
 // ---- streams: pieces laid end to end in B rows --------------------------------------
 
 typedef struct {

@@ -267,6 +267,12 @@ CantusStatus cantus_train_evaluate(const CantusDims *d, const float *flat, const
                                    int split, int batch, int bptt, double *nll_style,
                                    uint64_t *n_style, uint64_t *correct_style, CantusError *err);
 
+// Training speed on random tokens: `steps` optimizer steps (after two
+// warm-up steps) of forward, backward, clipping and AdamW at these sizes.
+// Returns tokens per second in *tok_s.
+CantusStatus cantus_train_bench(const CantusDims *d, int batch, int bptt, float dropout, int steps,
+                                int threads, double *tok_s, CantusError *err);
+
 // The OpenBLAS core name and thread count in use, e.g. "Zen (2 threads)".
 void cantus_train_blas_info(char *buf, size_t n);
 

@@ -68,3 +68,9 @@ models-folk: $(B)/bin/cantus-train
 models-chorales: $(B)/bin/cantus-train
 	@mkdir -p $(B)/models
 	$(MODEL_NICE) $(CHORALES_CMD) 2>&1 | tee $(B)/models/chorales.log
+
+# ---- benchmark (informational, never a test) ------------------------------------
+# Tokens/s at hidden 256, 2 layers, batch 32, BPTT 64 against PyTorch CPU.
+BENCH_TRAIN_STEPS ?= 20
+bench-train: $(B)/bin/cantus-train
+	@models/train/bench.sh $(B)/bin/cantus-train $(BENCH_TRAIN_STEPS)
