@@ -56,8 +56,9 @@ $(B)/tests/libpmfake.so: tests/jack_pm_fake.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -shared -fPIC -o $@ $<
 
-# The C runner's bridge, CC map and clock cases (tests/test_jack_bridge.c).
+# The C runner's bridge, CC map, clock and model hand-over cases
+# (tests/test_jack_bridge.c; jack_rt.c links libjack but needs no server).
 ifneq ($(wildcard dsp/engine.c),)
-TEST_EXTRA_SRC += plugin/midibridge.c plugin/ctlmap.c plugin/jackclock.c
+TEST_EXTRA_SRC += plugin/midibridge.c plugin/ctlmap.c plugin/jackclock.c plugin/jack_rt.c
 TEST_LIBS += $(shell $(PKG_CONFIG) --libs jack 2>/dev/null)
 endif

@@ -100,6 +100,11 @@ typedef struct {
   atomic_uint_fast64_t models_swapped;
 } CantusJackApp;
 
+// The model hand-over of one cycle: first returns a retired model through
+// from_rt (kept in a->retired while from_rt is full), then, only if none is
+// waiting, installs at most one model from to_rt.  [RT]
+CANTUS_RT void cantus_jack_swap_model(CantusJackApp *a);
+
 // JACK callbacks.  [RT]
 CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg);
 CANTUS_RT void cantus_jack_timebase(jack_transport_state_t state, jack_nframes_t n_frames,

@@ -15,7 +15,7 @@ enum { MAX_CTL_MSGS = 64 };  // control messages applied per cycle
 
 // Hands the retired model back, then installs at most one new one.  A new
 // model is taken only when no retired pointer is waiting, so none is lost.
-static void swap_model(CantusJackApp *a)
+CANTUS_RT void cantus_jack_swap_model(CantusJackApp *a)
 {
   if (a->retired) {
     if (jack_ringbuffer_write_space(a->from_rt) >= sizeof a->retired) {
@@ -243,7 +243,7 @@ CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)
     return 0;  // shutting down: silent
   }
   const jack_nframes_t cycle_frame = jack_last_frame_time(a->client);
-  swap_model(a);
+  cantus_jack_swap_model(a);
   apply_ctl_msgs(a);
   const uint32_t n_in = collect_input(a, in_buf, n_frames, cycle_frame);
   CantusTransport t;

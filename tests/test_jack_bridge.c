@@ -6,8 +6,11 @@
 // table and CC map (plugin/ctlmap.c, against the documented plugin/ccmap
 // file) and the musical clock (plugin/jackclock.c: following a drifting
 // jack_transport master, relocation, tempo change, own tempo, the
-// timebase master's published position).
+// timebase master's published position), and the process callback's model
+// hand-over (plugin/jack_rt.c: one model per cycle, retry while from_rt is
+// full, nothing lost, no allocation).
 #include "../plugin/ctlmap.h"
+#include "../plugin/jack_app.h"
 #include "../plugin/jackclock.h"
 #include "../plugin/midibridge.h"
 #include "alloc_guard.h"
@@ -529,4 +532,91 @@ TEST(jack_clock_master_publishes_what_it_plays)
     CHECK_NEAR(bb, t.bar_beat, 1e-9);
   }
   CHECK_NEAR(t.bpm, 133, 0);
+}
+
+// ---- the model hand-over (to_rt / from_rt) ------------------------------------------------
+
+static CantusModel *load_tiny(void)
+{
+  CantusModel *m = NULL;
+  CantusError err = {{0}};
+  CHECK_EQ(cantus_engine_load_model("tests/data/tiny.cantus", &m, &err), CANTUS_OK);
+  return m;
+}
+
+static void put_ptr(jack_ringbuffer_t *r, void *p)
+{
+  CHECK(jack_ringbuffer_write_space(r) >= sizeof p);
+  jack_ringbuffer_write(r, (const char *)&p, sizeof p);
+}
+
+static void *get_ptr(jack_ringbuffer_t *r)
+{
+  void *p = NULL;
+  if (jack_ringbuffer_read_space(r) >= sizeof p) {
+    jack_ringbuffer_read(r, (char *)&p, sizeof p);
+  }
+  return p;
+}
+
+TEST(jack_model_handover_one_per_cycle_and_retry)
+{
+  static CantusJackApp a;
+  memset(&a, 0, sizeof a);
+  CantusError err = {{0}};
+  CHECK_EQ(cantus_engine_new(1.0, &a.engine, &err), CANTUS_OK);
+  a.to_rt = jack_ringbuffer_create(64);    // 63 bytes usable: 7 pointers
+  a.from_rt = jack_ringbuffer_create(64);
+  CantusModel *m0 = load_tiny(), *m1 = load_tiny(), *m2 = load_tiny();
+  CHECK(cantus_engine_install_model(a.engine, m0) == NULL);
+  put_ptr(a.to_rt, m1);
+  put_ptr(a.to_rt, m2);
+  // one per cycle: m1 installed, m0 handed back, m2 still waiting
+  cantus_jack_swap_model(&a);
+  CHECK(cantus_engine_model(a.engine) == m1);
+  CHECK(get_ptr(a.from_rt) == m0);
+  CHECK_EQ(jack_ringbuffer_read_space(a.to_rt), sizeof(void *));
+  // from_rt full: m1 is kept as retired, and m2 waits (nothing lost)
+  static int dummy[7];
+  for (int i = 0; i < 7; i++) {
+    put_ptr(a.from_rt, &dummy[i]);
+  }
+  CHECK(jack_ringbuffer_write_space(a.from_rt) < sizeof(void *));
+  cantus_jack_swap_model(&a);
+  CHECK(cantus_engine_model(a.engine) == m2);
+  CHECK(a.retired == m1);
+  CHECK_EQ(jack_ringbuffer_read_space(a.to_rt), 0);
+  CantusModel *m3 = load_tiny();
+  put_ptr(a.to_rt, m3);
+  cantus_guard_arm();
+  cantus_jack_swap_model(&a);  // still full: retry later, m3 not taken
+  CantusGuardCounts g = cantus_guard_disarm();
+  CHECK_EQ(g.allocs + g.frees + g.locks, 0);
+  CHECK(a.retired == m1);
+  CHECK(cantus_engine_model(a.engine) == m2);
+  // the main thread drains one slot: m1 goes back and m3 comes in; from_rt
+  // is full again, so m2 waits as the retired one
+  CHECK(get_ptr(a.from_rt) == &dummy[0]);
+  cantus_jack_swap_model(&a);
+  CHECK(cantus_engine_model(a.engine) == m3);
+  CHECK(a.retired == m2);
+  void *p;
+  int got_m1 = 0, got_dummies = 0;
+  while ((p = get_ptr(a.from_rt)) != NULL) {
+    got_m1 += p == m1;
+    got_dummies += p != m1;
+  }
+  CHECK_EQ(got_m1, 1);
+  CHECK_EQ(got_dummies, 6);
+  cantus_jack_swap_model(&a);  // room again: m2 goes back
+  CHECK(a.retired == NULL);
+  CHECK(get_ptr(a.from_rt) == m2);
+  CHECK(cantus_engine_model(a.engine) == m3);
+  CHECK_EQ(atomic_load(&a.models_swapped), 3);
+  cantus_model_free(cantus_engine_install_model(a.engine, NULL));
+  cantus_model_free(m1);
+  cantus_model_free(m2);
+  cantus_engine_free(a.engine);
+  jack_ringbuffer_free(a.to_rt);
+  jack_ringbuffer_free(a.from_rt);
 }
