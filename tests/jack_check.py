@@ -28,6 +28,8 @@ frame = transport frame, -1 while stopped) for the cantus-jack suites.
       for BARS bars and is silent again.
   midifile FILE N BPM NUM DEN  a Standard MIDI File (read here, no library)
       holds N note-ons, a tempo of BPM and the meter NUM/DEN.
+  mkmidi OUT PITCH...  writes a one-bar theme: the pitches as quarter notes
+      from tick 0 (format 0, 480 ticks per quarter, 120 bpm, 4/4).
   pmgrid FILE MS     PortMidi fake log "<ms> 90 ...": note-on timestamps
       are multiples of MS apart (+-2 ms); prints the worst deviation.
   pmbalance FILE     the PortMidi log's notes are all closed.
@@ -300,6 +302,27 @@ def midifile(path, n, bpm, num, den):
     return 0 if ok else 1
 
 
+def mkmidi(path, pitches):
+    def var(n):
+        out = [n & 0x7F]
+        n >>= 7
+        while n:
+            out.insert(0, 0x80 | (n & 0x7F))
+            n >>= 7
+        return bytes(out)
+    trk = bytearray()
+    trk += var(0) + bytes([0xFF, 0x51, 3]) + (500000).to_bytes(3, "big")
+    trk += var(0) + bytes([0xFF, 0x58, 4, 4, 2, 24, 8])
+    for p in pitches:
+        trk += var(0) + bytes([0x90, p, 100])
+        trk += var(480) + bytes([0x80, p, 0])
+    trk += var(0) + bytes([0xFF, 0x2F, 0])
+    data = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
+    data += (480).to_bytes(2, "big") + b"MTrk" + len(trk).to_bytes(4, "big") + bytes(trk)
+    open(path, "wb").write(data)
+    return 0
+
+
 def read_pm(path):
     ev = []
     for line in open(path):
@@ -352,6 +375,8 @@ def main(a):
                         int(a[7]))
     if cmd == "midifile":
         return midifile(a[1], int(a[2]), float(a[3]), int(a[4]), int(a[5]))
+    if cmd == "mkmidi":
+        return mkmidi(a[1], [int(x) for x in a[2:]])
     if cmd == "replay":
         return replay(a[1], int(a[2]), int(a[3]))
     if cmd == "pmgrid":

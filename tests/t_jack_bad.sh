@@ -58,6 +58,8 @@ expect_bad ccmap-missing "nomap.*cannot open" --model "$M" --cc-map "$W/nomap"
 expect_bad unknown-option "unknown option '--frobnicate'" --model "$M" --frobnicate
 expect_bad bad-meter "--meter '7/3'" --model "$M" --meter 7/3
 expect_bad record-dir "nodir/x\.mid: cannot write" --model "$M" --record "$W/nodir/x.mid"
+expect_bad theme-missing "nosuch\.mid" --model "$M" --theme "$W/nosuch.mid"
+expect_bad theme-format2 "format2\.mid.*format 2" --model "$M" --theme "$JT_ROOT/tests/data/midi/format2.mid"
 if [ -f "$JT_PMFAKE" ]; then
   LD_PRELOAD="$JT_PMFAKE" ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" \
     expect_bad midi-out-no-match "no PortMidi MIDI output matches 'Moog'" --model "$M" --midi-out Moog

@@ -15,6 +15,8 @@
 #   program-style   program change 1 selects style 1 (beta)
 #   cc-map-file     --cc-map FILE: CC 20 spans temperature 0.5..1.5
 #   cc-panic        CC 123 (All Notes Off, value 0) fires panic
+#   theme           --theme FILE.mid: the theme's notes open the piece, on
+#                   their beats (C4 E4 G4 C5 as quarter notes in bar 1)
 # Last line: "N passed, M failed".
 . "$(dirname "$0")/jack_test_lib.sh"
 jt_require
@@ -101,5 +103,17 @@ sleep 0.3
 ! grep -q 'midi: cc 1 ' "$W/m1.out"; r3=$?   # CC 1 is not in this map
 [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ $r3 -eq 0 ]; jt_check cc-map-file $?
 jt_stop_cantus m1
+
+# ---- a primer theme ------------------------------------------------------------------------
+$CHK mkmidi "$W/theme.mid" 60 64 67 72
+jt_capture cap4
+jt_cantus t1 --model "$JT_MODEL" --seed 2 --theme "$W/theme.mid" --connect-out cap4:in
+jt_transport master "tempo $BPM" "locate 0" "sleep 0.2" play "sleep 2" stop "sleep 0.3"
+jt_stop_capture cap4
+jt_stop_cantus t1
+# bar 1 at 200 bpm: beats every 14400 frames
+got=$($CHK notes "$W/cap4.txt" 0 57600 | awk '{printf "%d:%d ", $1, $2}')
+echo "theme bar: $got"
+[ "$got" = "0:60 14400:64 28800:67 43200:72 " ]; jt_check theme $?
 
 jt_finish

@@ -14,6 +14,7 @@
 #                    cantus-jack's count of sounding notes is 0 at exit
 #   still-playing    notes after the last swap
 #   sighup-reload    SIGHUP reloads the model file
+#   sigint-exit      SIGINT stops it cleanly (exit status 0)
 # Last line: "N passed, M failed".
 . "$(dirname "$0")/jack_test_lib.sh"
 jt_require
@@ -44,7 +45,8 @@ jt_wait "$W/hs.out" "model $JT_MODEL: .*loaded while playing" 5
 sleep 0.5
 jt_cmd hs status
 sleep 0.3
-jt_stop_cantus hs
+jt_stop_cantus hs INT
+rc_int=$JT_RC
 jt_stop_capture cap
 grep -E '^status:|model|xruns' "$W/hs.out" | tail -8
 
@@ -67,5 +69,6 @@ end=$(awk '$1 >= 0 {f=$1} END {print f+0}' "$W/cap.txt")
 [ "$last" -gt $((end - 96000)) ]; jt_check "still-playing (last note-on at $last, roll ends $end)" $?
 st2=$(grep '^status:' "$W/hs.out" | tail -1)
 echo "$st2" | grep -q ' models 13 '; jt_check "sighup-reload ($(echo "$st2" | grep -o 'models [0-9]*'))" $?
+[ "$rc_int" -eq 0 ]; jt_check "sigint-exit (exit status $rc_int)" $?
 : "$swap_end"
 jt_finish

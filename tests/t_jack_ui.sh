@@ -40,7 +40,9 @@ r=$?
 [ $r -eq 0 ] && [ "${n_rec:-x}" = "$n_cap" ]; jt_check "record-file ($n_cap notes captured, ${n_rec:-?} recorded)" $?
 
 # ---- headless with stdin at EOF ------------------------------------------------------------
-"$JT_BIN" --no-ui --name eof --model "$JT_MODEL" </dev/null >"$W/eof.out" 2>&1 &
+# (--server names the server explicitly here, as a user would)
+env -u JACK_DEFAULT_SERVER "$JT_BIN" --no-ui --server "$JT_SERVER" --name eof --model "$JT_MODEL" \
+  </dev/null >"$W/eof.out" 2>&1 &
 EP=$!
 JT_PIDS+=($EP)
 jt_wait "$W/eof.out" '^ready$' 10
