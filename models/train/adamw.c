@@ -18,18 +18,20 @@ int cantus_adamw_spans(const CantusDims *d, int what, CantusTensorSpan *spans)
   const size_t V = (size_t)cantus_vocab_size(&d->vocab), H = d->n_hidden, G = 4 * H;
   int n = 0;
   bool lstm = (what & CANTUS_GRAD_LSTM) != 0;
-  spans[n++] = (CantusTensorSpan){(size_t)(p.tok_emb - base), V * d->n_embed, false, lstm};
-  spans[n++] = (CantusTensorSpan){(size_t)(p.style_emb - base), (size_t)d->n_styles * d->n_style_dim,
-                                  false, lstm || (what & CANTUS_GRAD_STYLE)};
+  spans[n++] = (CantusTensorSpan){ (size_t)(p.tok_emb - base), V * d->n_embed, false, lstm };
+  spans[n++] = (CantusTensorSpan){ (size_t)(p.style_emb - base),
+                                   (size_t)d->n_styles * d->n_style_dim,
+                                   false,
+                                   lstm || (what & CANTUS_GRAD_STYLE) };
   for (uint32_t k = 0; k < d->n_layers; k++) {
     size_t in = cantus_dims_input(d, k);
-    spans[n++] = (CantusTensorSpan){(size_t)(p.layer[k].w_ih - base), G * in, true, lstm};
-    spans[n++] = (CantusTensorSpan){(size_t)(p.layer[k].w_hh - base), G * H, true, lstm};
-    spans[n++] = (CantusTensorSpan){(size_t)(p.layer[k].b - base), G, false, lstm};
+    spans[n++] = (CantusTensorSpan){ (size_t)(p.layer[k].w_ih - base), G * in, true, lstm };
+    spans[n++] = (CantusTensorSpan){ (size_t)(p.layer[k].w_hh - base), G * H, true, lstm };
+    spans[n++] = (CantusTensorSpan){ (size_t)(p.layer[k].b - base), G, false, lstm };
   }
   bool out = (what & CANTUS_GRAD_OUT) != 0;
-  spans[n++] = (CantusTensorSpan){(size_t)(p.w_out - base), V * H, true, out};
-  spans[n++] = (CantusTensorSpan){(size_t)(p.b_out - base), V, false, out};
+  spans[n++] = (CantusTensorSpan){ (size_t)(p.w_out - base), V * H, true, out };
+  spans[n++] = (CantusTensorSpan){ (size_t)(p.b_out - base), V, false, out };
   return n;
 }
 
@@ -48,8 +50,15 @@ double cantus_adamw_grad_norm(const float *g, const CantusTensorSpan *s, int n_s
   return sqrt(sum);
 }
 
-void cantus_adamw_step(const CantusAdamW *opt, float lr, long step, float grad_scale, float *p,
-                       const float *g, float *m, float *v, const CantusTensorSpan *s,
+void cantus_adamw_step(const CantusAdamW *opt,
+                       float lr,
+                       long step,
+                       float grad_scale,
+                       float *p,
+                       const float *g,
+                       float *m,
+                       float *v,
+                       const CantusTensorSpan *s,
                        int n_spans)
 {
   const float b1 = opt->beta1, b2 = opt->beta2;

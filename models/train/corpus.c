@@ -19,13 +19,13 @@
 
 CantusCorpusOptions cantus_corpus_options_default(void)
 {
-  return (CantusCorpusOptions){.tracks = NULL,
-                               .keep_drums = false,
-                               .styles = NULL,
-                               .vocab = cantus_vocab_default(),
-                               .n_pos_beat = 8,
-                               .max_tokens = 1000000,
-                               .quiet = false};
+  return (CantusCorpusOptions){ .tracks = NULL,
+                                .keep_drums = false,
+                                .styles = NULL,
+                                .vocab = cantus_vocab_default(),
+                                .n_pos_beat = 8,
+                                .max_tokens = 1000000,
+                                .quiet = false };
 }
 
 void cantus_corpus_piece_free(CantusPiece *p)
@@ -125,8 +125,10 @@ static uint32_t snap(uint64_t t, uint32_t file_tpq, uint32_t grid, double *moved
   return (uint32_t)g;
 }
 
-uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick, const uint32_t *ts_bar_len,
-                                   int n_ts, uint32_t t)
+uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick,
+                                   const uint32_t *ts_bar_len,
+                                   int n_ts,
+                                   uint32_t t)
 {
   int i = 0;
   while (i + 1 < n_ts && ts_tick[i + 1] <= t) {
@@ -135,8 +137,10 @@ uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick, const uint32_t *ts_b
   return (t - ts_tick[i]) % ts_bar_len[i];
 }
 
-CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
-                                    const CantusCorpusOptions *opt, CantusPiece *pc,
+CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
+                                    const CantusMidiFile *mf,
+                                    const CantusCorpusOptions *opt,
+                                    CantusPiece *pc,
                                     CantusError *err)
 {
   const CantusVocab *v = &opt->vocab;
@@ -157,7 +161,8 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
       n_drum++;
       continue;
     }
-    const char *tname = (mf->track_names && mn->track < mf->n_tracks) ? mf->track_names[mn->track] : "";
+    const char *tname =
+      (mf->track_names && mn->track < mf->n_tracks) ? mf->track_names[mn->track] : "";
     if (!track_selected(opt->tracks, tname, mn->channel)) {
       n_filt++;
       continue;
@@ -167,7 +172,7 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
       continue;
     }
     double m1, m2;
-    Note nt = {snap(mn->on_tick, ftpq, g, &m1), snap(mn->off_tick, ftpq, g, &m2), mn->pitch};
+    Note nt = { snap(mn->on_tick, ftpq, g, &m1), snap(mn->off_tick, ftpq, g, &m2), mn->pitch };
     if (m1 > 0) {
       on_moved++;
       on_sum += m1;
@@ -186,9 +191,9 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
   }
   if (n == 0) {
     free(notes);
-    const char *why = mf->n_notes == 0          ? "no notes"
+    const char *why = mf->n_notes == 0                ? "no notes"
                       : n_range && !n_filt && !n_drum ? "every note outside the pitch range"
-                                                : "no notes left on the kept tracks";
+                                                      : "no notes left on the kept tracks";
     return cantus_error(err, CANTUS_ERR_FORMAT, "%s", why);
   }
   // Same pitch: notes starting together merge; a re-strike cuts the sounding note.
@@ -239,8 +244,12 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
   uint32_t cap = opt->max_tokens ? opt->max_tokens : 1000000;
   if (est > cap) {
     free(ev);
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "too long (%llu notes over %llu ticks, cap %u tokens)",
-                        (unsigned long long)n, (unsigned long long)last_tick, cap);
+    return cantus_error(err,
+                        CANTUS_ERR_TOO_LARGE,
+                        "too long (%llu notes over %llu ticks, cap %u tokens)",
+                        (unsigned long long)n,
+                        (unsigned long long)last_tick,
+                        cap);
   }
 
   // Time-signature map on the grid; an implicit 4/4 before the first one.
@@ -264,7 +273,7 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
       ts_bar[n_ts++] = 4 * g;
     }
     if (n_ts > 0 && ts_tick[n_ts - 1] == t) {
-      ts_bar[n_ts - 1] = bar;  // the last of several at one tick wins
+      ts_bar[n_ts - 1] = bar; // the last of several at one tick wins
     } else {
       ts_tick[n_ts] = t;
       ts_bar[n_ts++] = bar;
@@ -287,14 +296,14 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
   }
   // Position of a token = the stream tick at which it is fed as input.
   uint32_t k = 0;
-#define EMIT(token, tick)                                                          \
-  do {                                                                             \
-    uint32_t tib_ = cantus_corpus_tick_in_bar(ts_tick, ts_bar, n_ts, (tick));      \
-    uint32_t beat_ = tib_ / g;                                                     \
-    pc->tok[k] = (uint16_t)(token);                                                \
-    pc->pos_tick[k] = (uint8_t)(tib_ % g);                                         \
+#define EMIT(token, tick)                                                           \
+  do {                                                                              \
+    uint32_t tib_ = cantus_corpus_tick_in_bar(ts_tick, ts_bar, n_ts, (tick));       \
+    uint32_t beat_ = tib_ / g;                                                      \
+    pc->tok[k] = (uint16_t)(token);                                                 \
+    pc->pos_tick[k] = (uint8_t)(tib_ % g);                                          \
     pc->pos_beat[k] = (uint8_t)(beat_ < (uint32_t)npb ? beat_ : (uint32_t)npb - 1); \
-    k++;                                                                           \
+    k++;                                                                            \
   } while (0)
   uint32_t cur = 0;
   EMIT(CANTUS_TOK_START, 0u);
@@ -337,7 +346,7 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
 // ---- folders ------------------------------------------------------------------------
 
 typedef struct {
-  char *key;  // "style/file.mid"
+  char *key; // "style/file.mid"
   int split;
 } SplitEntry;
 
@@ -501,9 +510,15 @@ static bool push_piece(CantusCorpus *c, const CantusPiece *p, int *cap)
 }
 
 // Reads one style folder's files into c.
-static CantusStatus load_style_dir(CantusCorpus *c, const char *root, const char *style_dir,
-                                   const char *style_name, const SplitEntry *splits, int n_splits,
-                                   const CantusCorpusOptions *opt, FILE *log, int *cap,
+static CantusStatus load_style_dir(CantusCorpus *c,
+                                   const char *root,
+                                   const char *style_dir,
+                                   const char *style_name,
+                                   const SplitEntry *splits,
+                                   int n_splits,
+                                   const CantusCorpusOptions *opt,
+                                   FILE *log,
+                                   int *cap,
                                    CantusError *err)
 {
   char dir[4096];
@@ -517,8 +532,8 @@ static CantusStatus load_style_dir(CantusCorpus *c, const char *root, const char
   int si = add_style(c, style_name);
   if (si < 0) {
     free_list(files, nf);
-    return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: more than %d styles", root,
-                        CANTUS_MAX_STYLES);
+    return cantus_error(
+      err, CANTUS_ERR_TOO_LARGE, "%s: more than %d styles", root, CANTUS_MAX_STYLES);
   }
   CantusStyleStats *st = &c->styles[si];
   for (int i = 0; i < nf; i++) {
@@ -563,9 +578,9 @@ static CantusStatus load_style_dir(CantusCorpus *c, const char *root, const char
     }
     pc.path = strdup(path);
     pc.style = si;
-    SplitEntry probe = {key, 0};
+    SplitEntry probe = { key, 0 };
     const SplitEntry *hit =
-        splits ? bsearch(&probe, splits, (size_t)n_splits, sizeof *splits, cmp_split) : NULL;
+      splits ? bsearch(&probe, splits, (size_t)n_splits, sizeof *splits, cmp_split) : NULL;
     if (hit) {
       pc.split = hit->split;
     } else {
@@ -593,8 +608,12 @@ static CantusStatus load_style_dir(CantusCorpus *c, const char *root, const char
   return CANTUS_OK;
 }
 
-CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_dirs,
-                                const CantusCorpusOptions *opt, FILE *log, CantusError *err)
+CantusStatus cantus_corpus_load(CantusCorpus *c,
+                                const char *const *dirs,
+                                int n_dirs,
+                                const CantusCorpusOptions *opt,
+                                FILE *log,
+                                CantusError *err)
 {
   memset(c, 0, sizeof *c);
   c->vocab = opt->vocab;
@@ -608,7 +627,10 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
     struct stat st;
     if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) {
       cantus_corpus_free(c);
-      return cantus_error(err, CANTUS_ERR_IO, "%s: not a readable directory (%s)", root,
+      return cantus_error(err,
+                          CANTUS_ERR_IO,
+                          "%s: not a readable directory (%s)",
+                          root,
                           stat(root, &st) != 0 ? strerror(errno) : "not a directory");
     }
     int n_splits = 0;
@@ -648,8 +670,8 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
     }
   }
   // Drop styles without a usable piece; renumber the rest in order.
-  int remap[CANTUS_MAX_STYLES], n_kept = 0;
-  int count[CANTUS_MAX_STYLES] = {0};
+  int remap[CANTUS_MAX_STYLES] = {0}, n_kept = 0;
+  int count[CANTUS_MAX_STYLES] = { 0 };
   for (int i = 0; i < c->n_pieces; i++) {
     count[c->pieces[i].style]++;
   }
@@ -657,8 +679,11 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
     if (count[i] == 0) {
       remap[i] = -1;
       if (log) {
-        fprintf(log, "corpus: style '%s' has no usable pieces (%d unreadable, %d empty); left out\n",
-                c->styles[i].name, c->styles[i].n_unreadable, c->styles[i].n_empty);
+        fprintf(log,
+                "corpus: style '%s' has no usable pieces (%d unreadable, %d empty); left out\n",
+                c->styles[i].name,
+                c->styles[i].n_unreadable,
+                c->styles[i].n_empty);
       }
       continue;
     }
@@ -671,9 +696,13 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
   }
   if (c->n_pieces == 0) {
     cantus_corpus_free(c);
-    return cantus_error(err, CANTUS_ERR_FORMAT, "%s%s: no usable MIDI files (%s)", dirs[0],
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s%s: no usable MIDI files (%s)",
+                        dirs[0],
                         n_dirs > 1 ? " ..." : "",
-                        opt->styles ? "check --styles and the folder names" : "expected STYLE/*.mid");
+                        opt->styles ? "check --styles and the folder names"
+                                    : "expected STYLE/*.mid");
   }
   // Every style keeps at least one training piece.
   for (int s = 0; s < c->n_styles; s++) {
@@ -689,8 +718,10 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
     if (n_train == 0 && first_other >= 0) {
       c->pieces[first_other].split = CANTUS_SPLIT_TRAIN;
       if (log) {
-        fprintf(log, "corpus: style '%s' had no training piece; %s moved to the training split\n",
-                c->styles[s].name, c->pieces[first_other].path);
+        fprintf(log,
+                "corpus: style '%s' had no training piece; %s moved to the training split\n",
+                c->styles[s].name,
+                c->pieces[first_other].path);
       }
     }
   }
@@ -699,7 +730,8 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
     st->n_pieces[c->pieces[i].split]++;
     st->n_tokens[c->pieces[i].split] += c->pieces[i].n_tok;
   }
-  static const uint8_t ts_num[8] = {4, 3, 2, 6, 9, 12, 2, 4}, ts_den[8] = {4, 4, 4, 8, 8, 8, 2, 4};
+  static const uint8_t ts_num[8] = { 4, 3, 2, 6, 9, 12, 2, 4 },
+                       ts_den[8] = { 4, 4, 4, 8, 8, 8, 2, 4 };
   for (int s = 0; s < c->n_styles; s++) {
     int best = 0;
     for (int j = 1; j < 8; j++) {
@@ -713,25 +745,46 @@ CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_
 
 void cantus_corpus_print(const CantusCorpus *c, FILE *f)
 {
-  fprintf(f, "%-14s %7s %17s %24s %5s  %s\n", "style", "pieces", "train/valid/test",
-          "tokens train/valid/test", "metre", "skipped");
-  int tp[3] = {0}, sk = 0;
-  uint64_t tt[3] = {0};
+  fprintf(f,
+          "%-14s %7s %17s %24s %5s  %s\n",
+          "style",
+          "pieces",
+          "train/valid/test",
+          "tokens train/valid/test",
+          "metre",
+          "skipped");
+  int tp[3] = { 0 }, sk = 0;
+  uint64_t tt[3] = { 0 };
   for (int s = 0; s < c->n_styles; s++) {
     const CantusStyleStats *st = &c->styles[s];
     char skipped[128] = "";
     int n_sk = st->n_unreadable + st->n_empty + st->n_too_long;
     if (n_sk) {
-      snprintf(skipped, sizeof skipped, "%d (%d unreadable, %d empty, %d too long)", n_sk,
-               st->n_unreadable, st->n_empty, st->n_too_long);
+      snprintf(skipped,
+               sizeof skipped,
+               "%d (%d unreadable, %d empty, %d too long)",
+               n_sk,
+               st->n_unreadable,
+               st->n_empty,
+               st->n_too_long);
     }
     char splits[64], toks[64];
     snprintf(splits, sizeof splits, "%d/%d/%d", st->n_pieces[0], st->n_pieces[1], st->n_pieces[2]);
-    snprintf(toks, sizeof toks, "%llu/%llu/%llu", (unsigned long long)st->n_tokens[0],
-             (unsigned long long)st->n_tokens[1], (unsigned long long)st->n_tokens[2]);
-    fprintf(f, "%-14s %7d %17s %24s %2u/%-2u  %s\n", st->name,
-            st->n_pieces[0] + st->n_pieces[1] + st->n_pieces[2], splits, toks, st->ts_num,
-            st->ts_den, skipped);
+    snprintf(toks,
+             sizeof toks,
+             "%llu/%llu/%llu",
+             (unsigned long long)st->n_tokens[0],
+             (unsigned long long)st->n_tokens[1],
+             (unsigned long long)st->n_tokens[2]);
+    fprintf(f,
+            "%-14s %7d %17s %24s %2u/%-2u  %s\n",
+            st->name,
+            st->n_pieces[0] + st->n_pieces[1] + st->n_pieces[2],
+            splits,
+            toks,
+            st->ts_num,
+            st->ts_den,
+            skipped);
     for (int i = 0; i < 3; i++) {
       tp[i] += st->n_pieces[i];
       tt[i] += st->n_tokens[i];
@@ -740,26 +793,45 @@ void cantus_corpus_print(const CantusCorpus *c, FILE *f)
   }
   char splits[64], toks[64];
   snprintf(splits, sizeof splits, "%d/%d/%d", tp[0], tp[1], tp[2]);
-  snprintf(toks, sizeof toks, "%llu/%llu/%llu", (unsigned long long)tt[0],
-           (unsigned long long)tt[1], (unsigned long long)tt[2]);
-  fprintf(f, "%-14s %7d %17s %24s %5s  %d file(s) skipped of %d\n", "all", tp[0] + tp[1] + tp[2],
-          splits, toks, "", c->n_unreadable + c->n_skipped, c->n_files);
+  snprintf(toks,
+           sizeof toks,
+           "%llu/%llu/%llu",
+           (unsigned long long)tt[0],
+           (unsigned long long)tt[1],
+           (unsigned long long)tt[2]);
+  fprintf(f,
+          "%-14s %7d %17s %24s %5s  %d file(s) skipped of %d\n",
+          "all",
+          tp[0] + tp[1] + tp[2],
+          splits,
+          toks,
+          "",
+          c->n_unreadable + c->n_skipped,
+          c->n_files);
   (void)sk;
   double on_pct = c->n_onsets ? 100.0 * (double)c->n_onsets_moved / (double)c->n_onsets : 0.0;
   fprintf(f,
           "grid %u ticks/quarter: %llu of %llu onsets moved (%.2f%%, mean %.2f, max %.2f grid "
           "ticks); %llu offsets moved (mean %.2f, max %.2f)\n",
-          c->vocab.tpq, (unsigned long long)c->n_onsets_moved, (unsigned long long)c->n_onsets,
-          on_pct, c->n_onsets_moved ? c->onset_moved_sum / (double)c->n_onsets_moved : 0.0,
-          c->onset_moved_max, (unsigned long long)c->n_offsets_moved,
+          c->vocab.tpq,
+          (unsigned long long)c->n_onsets_moved,
+          (unsigned long long)c->n_onsets,
+          on_pct,
+          c->n_onsets_moved ? c->onset_moved_sum / (double)c->n_onsets_moved : 0.0,
+          c->onset_moved_max,
+          (unsigned long long)c->n_offsets_moved,
           c->n_offsets_moved ? c->offset_moved_sum / (double)c->n_offsets_moved : 0.0,
           c->offset_moved_max);
   fprintf(f,
           "notes: %llu outside pitch %u..%u dropped, %llu lengthened to one tick, %llu same-pitch "
           "overlaps merged or cut, %llu drum notes skipped, %llu skipped by the track filter\n",
-          (unsigned long long)c->n_out_of_range, c->vocab.pitch_lo, c->vocab.pitch_hi,
-          (unsigned long long)c->n_lengthened, (unsigned long long)c->n_merged,
-          (unsigned long long)c->n_drum_notes, (unsigned long long)c->n_track_filtered);
+          (unsigned long long)c->n_out_of_range,
+          c->vocab.pitch_lo,
+          c->vocab.pitch_hi,
+          (unsigned long long)c->n_lengthened,
+          (unsigned long long)c->n_merged,
+          (unsigned long long)c->n_drum_notes,
+          (unsigned long long)c->n_track_filtered);
   if (!c->had_split_file) {
     fprintf(f, "split: no split.tsv; hash of the file name, 80/10/10\n");
   }

@@ -166,8 +166,8 @@ int main(int argc, char **argv)
   for (int s = 0; s < c.n_styles; s++) {
     map[s] = cantus_model_find_style(m, c.styles[s].name);
     if (map[s] < 0) {
-      fprintf(stderr, "cantus-eval: style '%s' is not in %s; left out\n", c.styles[s].name,
-              model_path);
+      fprintf(
+        stderr, "cantus-eval: style '%s' is not in %s; left out\n", c.styles[s].name, model_path);
     }
   }
   CantusNgram *ng = NULL;
@@ -201,8 +201,8 @@ int main(int argc, char **argv)
     }
   }
   // Per style: n-gram on the scored split.
-  double ng_sum[CANTUS_MAX_STYLES] = {0};
-  uint64_t ng_n[CANTUS_MAX_STYLES] = {0};
+  double ng_sum[CANTUS_MAX_STYLES] = { 0 };
+  uint64_t ng_n[CANTUS_MAX_STYLES] = { 0 };
   for (int i = 0; i < c.n_pieces; i++) {
     CantusPiece *pc = &c.pieces[i];
     int ms = map[pc->style];
@@ -232,10 +232,10 @@ int main(int argc, char **argv)
   // Generated pieces vs real ones, per model style present in the corpus.
   CantusGenStats real[CANTUS_MAX_STYLES], gen[CANTUS_MAX_STYLES];
   double dist[CANTUS_MAX_STYLES][CANTUS_GEN_N_DIST];
-  double cross[CANTUS_MAX_STYLES];  // distance of generated style s to the nearest other real style
+  double cross[CANTUS_MAX_STYLES]; // distance of generated style s to the nearest other real style
   int nearest[CANTUS_MAX_STYLES];
-  bool have[CANTUS_MAX_STYLES] = {false};
-  int n_pieces_real[CANTUS_MAX_STYLES] = {0};
+  bool have[CANTUS_MAX_STYLES] = { false };
+  int n_pieces_real[CANTUS_MAX_STYLES] = { 0 };
   for (uint32_t s = 0; s < d->n_styles; s++) {
     cantus_genstats_init(&real[s]);
     cantus_genstats_init(&gen[s]);
@@ -245,8 +245,8 @@ int main(int argc, char **argv)
   for (int i = 0; i < c.n_pieces; i++) {
     const CantusPiece *pc = &c.pieces[i];
     if (pc->split == split) {
-      cantus_genstats_add_tokens(&real[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat,
-                                 pc->n_tok);
+      cantus_genstats_add_tokens(
+        &real[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
       have[pc->style] = true;
       n_pieces_real[pc->style]++;
     }
@@ -267,8 +267,15 @@ int main(int argc, char **argv)
       continue;
     }
     for (int k = 0; k < n_gen; k++) {
-      CantusStatus st = cantus_genstats_generate(m, (int)s, metre_num[s], metre_den[s], bars,
-                                                 seed + (uint32_t)k, temperature, &gen[s], &err);
+      CantusStatus st = cantus_genstats_generate(m,
+                                                 (int)s,
+                                                 metre_num[s],
+                                                 metre_den[s],
+                                                 bars,
+                                                 seed + (uint32_t)k,
+                                                 temperature,
+                                                 &gen[s],
+                                                 &err);
       if (st != CANTUS_OK) {
         fprintf(stderr, "cantus-eval: generation failed: %s\n", err.msg);
         gen_ok = false;
@@ -300,8 +307,8 @@ int main(int argc, char **argv)
   if (json) {
     printf("{\n  \"model\": ");
     json_str(stdout, model_path);
-    printf(",\n  \"split\": \"%s\",\n  \"ngram_order\": %d,\n  \"styles\": [\n", split_name,
-           best_order);
+    printf(
+      ",\n  \"split\": \"%s\",\n  \"ngram_order\": %d,\n  \"styles\": [\n", split_name, best_order);
     bool first = true;
     for (uint32_t s = 0; s < d->n_styles; s++) {
       if (!lstm_n[s]) {
@@ -310,7 +317,8 @@ int main(int argc, char **argv)
       printf("%s    {\"style\": ", first ? "" : ",\n");
       first = false;
       json_str(stdout, m->style_names[s]);
-      printf(", \"pieces\": %d, \"tokens\": %llu, \"loss\": ", n_pieces_real[s],
+      printf(", \"pieces\": %d, \"tokens\": %llu, \"loss\": ",
+             n_pieces_real[s],
              (unsigned long long)lstm_n[s]);
       json_num(stdout, lstm_sum[s] / (double)lstm_n[s]);
       printf(", \"accuracy\": ");
@@ -355,8 +363,16 @@ int main(int argc, char **argv)
     printf("}\n}\n");
   } else {
     printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (best on valid)\n",
-           model_path, split_name, best_order);
-    printf("%-12s %6s %8s %8s %8s %8s %8s\n", "style", "pieces", "tokens", "model", "acc", "n-gram",
+           model_path,
+           split_name,
+           best_order);
+    printf("%-12s %6s %8s %8s %8s %8s %8s\n",
+           "style",
+           "pieces",
+           "tokens",
+           "model",
+           "acc",
+           "n-gram",
            "gain");
     double ts = 0, tn = 0, ns = 0, nn = 0, ok = 0;
     for (uint32_t s = 0; s < d->n_styles; s++) {
@@ -365,9 +381,14 @@ int main(int argc, char **argv)
       }
       double l = lstm_sum[s] / (double)lstm_n[s];
       double g = ng_n[s] ? ng_sum[s] / (double)ng_n[s] : (double)NAN;
-      printf("%-12s %6d %8llu %8.4f %7.1f%% %8.4f %+7.1f%%%s\n", m->style_names[s],
-             n_pieces_real[s], (unsigned long long)lstm_n[s], l,
-             100.0 * (double)lstm_ok[s] / (double)lstm_n[s], g, 100.0 * (g - l) / g,
+      printf("%-12s %6d %8llu %8.4f %7.1f%% %8.4f %+7.1f%%%s\n",
+             m->style_names[s],
+             n_pieces_real[s],
+             (unsigned long long)lstm_n[s],
+             l,
+             100.0 * (double)lstm_ok[s] / (double)lstm_n[s],
+             g,
+             100.0 * (g - l) / g,
              l < g ? "" : "  NOT BETTER");
       ts += lstm_sum[s];
       tn += (double)lstm_n[s];
@@ -376,13 +397,22 @@ int main(int argc, char **argv)
       nn += (double)ng_n[s];
     }
     if (tn > 0) {
-      printf("%-12s %6s %8.0f %8.4f %7.1f%% %8.4f %+7.1f%%\n", "all", "", tn, ts / tn, 100.0 * ok / tn,
-             ns / nn, 100.0 * (ns / nn - ts / tn) / (ns / nn));
+      printf("%-12s %6s %8.0f %8.4f %7.1f%% %8.4f %+7.1f%%\n",
+             "all",
+             "",
+             tn,
+             ts / tn,
+             100.0 * ok / tn,
+             ns / nn,
+             100.0 * (ns / nn - ts / tn) / (ns / nn));
     }
     if (gen_ok) {
       printf("\ngenerated (%d pieces x %d bars per style, engine, temperature %.2f) vs real %s "
              "pieces:\n",
-             n_gen, bars, (double)temperature, split_name);
+             n_gen,
+             bars,
+             (double)temperature,
+             split_name);
       printf("%-12s %7s %7s", "style", "notes/q", "real");
       for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
         printf(" %9s", cantus_genstats_dist_name(k));
@@ -392,18 +422,23 @@ int main(int argc, char **argv)
         if (!have[s]) {
           continue;
         }
-        printf("%-12s %7.2f %7.2f", m->style_names[s], cantus_genstats_notes_per_quarter(&gen[s]),
+        printf("%-12s %7.2f %7.2f",
+               m->style_names[s],
+               cantus_genstats_notes_per_quarter(&gen[s]),
                cantus_genstats_notes_per_quarter(&real[s]));
         for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
           printf(" %9.3f", dist[s][k]);
         }
         if (nearest[s] >= 0) {
-          printf("  %s %.3f%s", m->style_names[nearest[s]], cross[s],
+          printf("  %s %.3f%s",
+                 m->style_names[nearest[s]],
+                 cross[s],
                  cross[s] < dist[s][CANTUS_GEN_N_DIST - 1] ? " (closer than own style)" : "");
         }
         printf("\n");
       }
-      printf("distances: total variation (0 = same histogram, 1 = disjoint); 'all' is their mean\n");
+      printf(
+        "distances: total variation (0 = same histogram, 1 = disjoint); 'all' is their mean\n");
     }
   }
   cantus_corpus_free(&c);

@@ -15,12 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cantus_genstats_init(CantusGenStats *s) { memset(s, 0, sizeof *s); }
+void cantus_genstats_init(CantusGenStats *s)
+{
+  memset(s, 0, sizeof *s);
+}
 
-static const double major_profile[12] = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
-                                         2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
-static const double minor_profile[12] = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
-                                         2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
+static const double major_profile[12] = { 6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
+                                          2.52, 5.19, 2.39, 3.66, 2.29, 2.88 };
+static const double minor_profile[12] = { 6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
+                                          2.54, 4.75, 3.98, 2.69, 3.34, 3.17 };
 
 static double correlate(const double *x, const double *prof, int root)
 {
@@ -56,13 +59,17 @@ static int tonic_of(const double *pc)
   return best;
 }
 
-void cantus_genstats_add_onsets(CantusGenStats *s, const int64_t *tick, const uint8_t *pitch,
-                                const int64_t *tick_in_bar, int n, int tpq)
+void cantus_genstats_add_onsets(CantusGenStats *s,
+                                const int64_t *tick,
+                                const uint8_t *pitch,
+                                const int64_t *tick_in_bar,
+                                int n,
+                                int tpq)
 {
   if (n <= 0) {
     return;
   }
-  double pc[12] = {0};
+  double pc[12] = { 0 };
   const double sixteenth = tpq / 4.0;
   for (int i = 0; i < n; i++) {
     pc[pitch[i] % 12] += 1.0;
@@ -100,8 +107,12 @@ void cantus_genstats_add_onsets(CantusGenStats *s, const int64_t *tick, const ui
   s->pieces++;
 }
 
-void cantus_genstats_add_tokens(CantusGenStats *s, const CantusVocab *v, const uint16_t *tok,
-                                const uint8_t *pos_tick, const uint8_t *pos_beat, uint32_t n)
+void cantus_genstats_add_tokens(CantusGenStats *s,
+                                const CantusVocab *v,
+                                const uint16_t *tok,
+                                const uint8_t *pos_tick,
+                                const uint8_t *pos_beat,
+                                uint32_t n)
 {
   int64_t *tick = malloc((n + 1) * sizeof *tick);
   int64_t *tib = malloc((n + 1) * sizeof *tib);
@@ -140,9 +151,16 @@ typedef struct {
   uint8_t pitch, vel;
 } GenNote;
 
-static CantusStatus gen_notes(const CantusModel *m, int style, int num, int den, int n_bars,
-                              uint32_t seed, float temperature, GenNote **notes_out,
-                              size_t *n_out, CantusError *err)
+static CantusStatus gen_notes(const CantusModel *m,
+                              int style,
+                              int num,
+                              int den,
+                              int n_bars,
+                              uint32_t seed,
+                              float temperature,
+                              GenNote **notes_out,
+                              size_t *n_out,
+                              CantusError *err)
 {
   *notes_out = NULL;
   *n_out = 0;
@@ -161,7 +179,7 @@ static CantusStatus gen_notes(const CantusModel *m, int style, int num, int den,
   num = num > 0 ? num : 4;
   den = den > 0 ? den : 4;
   const double sr = 48000.0, quarter_bpm = 120.0;
-  const double bpm = quarter_bpm * den / 4.0;  // beat units per minute
+  const double bpm = quarter_bpm * den / 4.0; // beat units per minute
   const double frames_per_beat = 60.0 * sr / bpm;
   const int64_t total = (int64_t)llround(n_bars * num * frames_per_beat);
   const uint32_t block = 512;
@@ -219,7 +237,7 @@ static CantusStatus gen_notes(const CantusModel *m, int style, int num, int den,
           }
           notes = nn;
         }
-        notes[n] = (GenNote){at, -1, (uint8_t)p, ev->data[2]};
+        notes[n] = (GenNote){ at, -1, (uint8_t)p, ev->data[2] };
         open[p] = (long)n++;
       }
     }
@@ -241,7 +259,8 @@ static CantusStatus gen_notes(const CantusModel *m, int style, int num, int den,
   for (size_t i = 1; i < n; i++) {
     GenNote x = notes[i];
     size_t j = i;
-    while (j > 0 && (notes[j - 1].on > x.on || (notes[j - 1].on == x.on && notes[j - 1].pitch > x.pitch))) {
+    while (j > 0 &&
+           (notes[j - 1].on > x.on || (notes[j - 1].on == x.on && notes[j - 1].pitch > x.pitch))) {
       notes[j] = notes[j - 1];
       j--;
     }
@@ -252,8 +271,14 @@ static CantusStatus gen_notes(const CantusModel *m, int style, int num, int den,
   return CANTUS_OK;
 }
 
-CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, int den, int n_bars,
-                                      uint32_t seed, float temperature, CantusGenStats *s,
+CantusStatus cantus_genstats_generate(const CantusModel *m,
+                                      int style,
+                                      int num,
+                                      int den,
+                                      int n_bars,
+                                      uint32_t seed,
+                                      float temperature,
+                                      CantusGenStats *s,
                                       CantusError *err)
 {
   GenNote *notes = NULL;
@@ -284,9 +309,16 @@ CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, 
   return st;
 }
 
-CantusStatus cantus_genstats_sample_midi(const CantusModel *m, int style, int num, int den,
-                                         int n_bars, uint32_t seed, float temperature,
-                                         const char *path, size_t *n_notes, CantusError *err)
+CantusStatus cantus_genstats_sample_midi(const CantusModel *m,
+                                         int style,
+                                         int num,
+                                         int den,
+                                         int n_bars,
+                                         uint32_t seed,
+                                         float temperature,
+                                         const char *path,
+                                         size_t *n_notes,
+                                         CantusError *err)
 {
   GenNote *notes = NULL;
   size_t n = 0;
@@ -298,17 +330,21 @@ CantusStatus cantus_genstats_sample_midi(const CantusModel *m, int style, int nu
   st = cantus_midi_alloc(n, 2, &mf, err);
   if (!st) {
     mf->tpq = 480;
-    mf->tempos[0] = (CantusMidiTempo){0, 500000};  // 120 quarter notes per minute
+    mf->tempos[0] = (CantusMidiTempo){ 0, 500000 }; // 120 quarter notes per minute
     mf->n_tempos = 1;
-    mf->timesigs[0] = (CantusMidiTimeSig){0, (uint8_t)(num > 0 ? num : 4), (uint8_t)(den > 0 ? den : 4)};
+    mf->timesigs[0] =
+      (CantusMidiTimeSig){ 0, (uint8_t)(num > 0 ? num : 4), (uint8_t)(den > 0 ? den : 4) };
     mf->n_timesigs = 1;
     snprintf(mf->track_names[1], 64, "%s", m->style_names[style]);
     for (size_t i = 0; i < n; i++) {
       // 48 kHz at 120 quarter notes per minute: 24000 frames per 480 ticks.
       uint32_t on = (uint32_t)(notes[i].on / 50), off = (uint32_t)(notes[i].off / 50);
-      mf->notes[i] = (CantusMidiNote){.on_tick = on, .off_tick = off > on ? off : on + 1,
-                                      .pitch = notes[i].pitch, .velocity = notes[i].vel,
-                                      .channel = 0, .track = 1};
+      mf->notes[i] = (CantusMidiNote){ .on_tick = on,
+                                       .off_tick = off > on ? off : on + 1,
+                                       .pitch = notes[i].pitch,
+                                       .velocity = notes[i].vel,
+                                       .channel = 0,
+                                       .track = 1 };
     }
     mf->n_notes = n;
     mf->end_tick = n ? mf->notes[n - 1].off_tick : 0;
@@ -339,7 +375,8 @@ static double tv(const double *a, const double *b, int n)
   return 0.5 * d;
 }
 
-void cantus_genstats_distance(const CantusGenStats *a, const CantusGenStats *b,
+void cantus_genstats_distance(const CantusGenStats *a,
+                              const CantusGenStats *b,
                               double d[CANTUS_GEN_N_DIST])
 {
   d[0] = tv(a->pc, b->pc, CANTUS_GEN_PC);
@@ -351,7 +388,9 @@ void cantus_genstats_distance(const CantusGenStats *a, const CantusGenStats *b,
 
 const char *cantus_genstats_dist_name(int k)
 {
-  static const char *names[CANTUS_GEN_N_DIST] = {"pitchcls", "interval", "position", "ioi", "all"};
+  static const char *names[CANTUS_GEN_N_DIST] = {
+    "pitchcls", "interval", "position", "ioi", "all"
+  };
   return k >= 0 && k < CANTUS_GEN_N_DIST ? names[k] : "?";
 }
 

@@ -17,14 +17,14 @@
 #include <stdint.h>
 
 enum { CANTUS_GEN_PC = 12, CANTUS_GEN_IV = 25, CANTUS_GEN_POS = 32, CANTUS_GEN_IOI = 17 };
-enum { CANTUS_GEN_N_DIST = 5 };  // pitch class, interval, position, ioi, mean of the four
+enum { CANTUS_GEN_N_DIST = 5 }; // pitch class, interval, position, ioi, mean of the four
 
 typedef struct {
-  double pc[CANTUS_GEN_PC];    // onsets per pitch class relative to the estimated tonic
-  double iv[CANTUS_GEN_IV];    // top-voice intervals -12..+12 semitones (clamped)
-  double pos[CANTUS_GEN_POS];  // onsets per 16th-note slot of the bar (clamped)
-  double ioi[CANTUS_GEN_IOI];  // top-voice inter-onset intervals in 16ths, 0..16 (clamped)
-  double onsets, quarters;     // note-ons and the span they cover, in quarter notes
+  double pc[CANTUS_GEN_PC];   // onsets per pitch class relative to the estimated tonic
+  double iv[CANTUS_GEN_IV];   // top-voice intervals -12..+12 semitones (clamped)
+  double pos[CANTUS_GEN_POS]; // onsets per 16th-note slot of the bar (clamped)
+  double ioi[CANTUS_GEN_IOI]; // top-voice inter-onset intervals in 16ths, 0..16 (clamped)
+  double onsets, quarters;    // note-ons and the span they cover, in quarter notes
   int pieces;
 } CantusGenStats;
 
@@ -32,31 +32,53 @@ void cantus_genstats_init(CantusGenStats *s);
 
 // Adds one piece given as onsets (tick on the tpq grid, MIDI pitch), sorted
 // by tick, with each onset's tick within its bar.
-void cantus_genstats_add_onsets(CantusGenStats *s, const int64_t *tick, const uint8_t *pitch,
-                                const int64_t *tick_in_bar, int n, int tpq);
+void cantus_genstats_add_onsets(CantusGenStats *s,
+                                const int64_t *tick,
+                                const uint8_t *pitch,
+                                const int64_t *tick_in_bar,
+                                int n,
+                                int tpq);
 
 // Adds a piece given as tokens with their metric positions (corpus.c).
-void cantus_genstats_add_tokens(CantusGenStats *s, const CantusVocab *v, const uint16_t *tok,
-                                const uint8_t *pos_tick, const uint8_t *pos_beat, uint32_t n);
+void cantus_genstats_add_tokens(CantusGenStats *s,
+                                const CantusVocab *v,
+                                const uint16_t *tok,
+                                const uint8_t *pos_tick,
+                                const uint8_t *pos_beat,
+                                uint32_t n);
 
 // Generates one piece of n_bars bars in style `style` with the engine
 // (cantus_engine_process on 512-frame blocks at 48 kHz, 120 quarter notes
 // per minute, metre num/den, default controls but seed and temperature),
 // and adds its note-ons to s.
-CantusStatus cantus_genstats_generate(const CantusModel *m, int style, int num, int den, int n_bars,
-                                      uint32_t seed, float temperature, CantusGenStats *s,
+CantusStatus cantus_genstats_generate(const CantusModel *m,
+                                      int style,
+                                      int num,
+                                      int den,
+                                      int n_bars,
+                                      uint32_t seed,
+                                      float temperature,
+                                      CantusGenStats *s,
                                       CantusError *err);
 
 // Generates one piece as genstats_generate does and writes it as a MIDI
 // file (format 1, 480 ticks per quarter, 120 quarter notes per minute).
 // *n_notes receives the note count when non-NULL.
-CantusStatus cantus_genstats_sample_midi(const CantusModel *m, int style, int num, int den,
-                                         int n_bars, uint32_t seed, float temperature,
-                                         const char *path, size_t *n_notes, CantusError *err);
+CantusStatus cantus_genstats_sample_midi(const CantusModel *m,
+                                         int style,
+                                         int num,
+                                         int den,
+                                         int n_bars,
+                                         uint32_t seed,
+                                         float temperature,
+                                         const char *path,
+                                         size_t *n_notes,
+                                         CantusError *err);
 
 // Total-variation distances (0..1) of a to b: pitch class, interval,
 // position, ioi, and their mean.
-void cantus_genstats_distance(const CantusGenStats *a, const CantusGenStats *b,
+void cantus_genstats_distance(const CantusGenStats *a,
+                              const CantusGenStats *b,
                               double d[CANTUS_GEN_N_DIST]);
 const char *cantus_genstats_dist_name(int k);
 // Note-ons per quarter note.

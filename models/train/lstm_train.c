@@ -16,24 +16,24 @@
 struct CantusLstmTrainImpl {
   CantusDims d;
   int B, T, L, H, G, V, E, S, I0, NT, NB;
-  size_t R;                          // rows T*B
+  size_t R; // rows T*B
   CantusChunk chunk;
-  float *x0;                         // (R, I0) layer-0 input [emb | style | pos_tick | pos_beat]
-  float *act[CANTUS_MAX_LAYERS];     // (R, 4H) i,f,g,o after their nonlinearity
-  float *c[CANTUS_MAX_LAYERS];       // (R, H) cell after the step
-  float *cin[CANTUS_MAX_LAYERS];     // (R, H) cell before the step (after reset)
-  float *hin[CANTUS_MAX_LAYERS];     // (R, H) hidden before the step (after reset)
-  float *h[CANTUS_MAX_LAYERS];       // (R, H) hidden after the step
-  float *y[CANTUS_MAX_LAYERS];       // (R, H) dropout(h): input of the next layer / output
-  float *mask[CANTUS_MAX_LAYERS];    // (R, H) dropout keep scale (0 or 1/(1-p))
-  bool dropped;                      // masks applied in the last forward
-  float *pre;                        // (R, 4H) pre-activations of the current layer
-  float *logits;                     // (R, V) raw logits
-  float *probs;                      // (R, V) softmax; gradients during backward
-  float *state;                      // 2*L*B*H carried: per layer h (B,H), c (B,H)
-  float *dy;                         // (R, max(H, I0)) gradient w.r.t. a layer's output/input
-  float *dx;                         // (R, max(H, I0)) gradient w.r.t. a layer's input
-  float *dh_next, *dc_next;          // (B, H)
+  float *x0;                      // (R, I0) layer-0 input [emb | style | pos_tick | pos_beat]
+  float *act[CANTUS_MAX_LAYERS];  // (R, 4H) i,f,g,o after their nonlinearity
+  float *c[CANTUS_MAX_LAYERS];    // (R, H) cell after the step
+  float *cin[CANTUS_MAX_LAYERS];  // (R, H) cell before the step (after reset)
+  float *hin[CANTUS_MAX_LAYERS];  // (R, H) hidden before the step (after reset)
+  float *h[CANTUS_MAX_LAYERS];    // (R, H) hidden after the step
+  float *y[CANTUS_MAX_LAYERS];    // (R, H) dropout(h): input of the next layer / output
+  float *mask[CANTUS_MAX_LAYERS]; // (R, H) dropout keep scale (0 or 1/(1-p))
+  bool dropped;                   // masks applied in the last forward
+  float *pre;                     // (R, 4H) pre-activations of the current layer
+  float *logits;                  // (R, V) raw logits
+  float *probs;                   // (R, V) softmax; gradients during backward
+  float *state;                   // 2*L*B*H carried: per layer h (B,H), c (B,H)
+  float *dy;                      // (R, max(H, I0)) gradient w.r.t. a layer's output/input
+  float *dx;                      // (R, max(H, I0)) gradient w.r.t. a layer's input
+  float *dh_next, *dc_next;       // (B, H)
   int n_scored;
 };
 
@@ -48,14 +48,21 @@ static float *falloc(size_t n, bool *ok)
   return p;
 }
 
-CantusStatus cantus_lstm_train_new(const CantusDims *d, int batch, int bptt,
-                                   CantusLstmTrain **out, CantusError *err)
+CantusStatus cantus_lstm_train_new(const CantusDims *d,
+                                   int batch,
+                                   int bptt,
+                                   CantusLstmTrain **out,
+                                   CantusError *err)
 {
   *out = NULL;
   if (batch < 1 || bptt < 1 || batch > 4096 || bptt > 4096 || d->n_layers < 1 ||
       d->n_layers > CANTUS_MAX_LAYERS || d->n_hidden < 1) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "trainer: bad sizes (batch %d, bptt %d, layers %u)",
-                        batch, bptt, d->n_layers);
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "trainer: bad sizes (batch %d, bptt %d, layers %u)",
+                        batch,
+                        bptt,
+                        d->n_layers);
   }
   CantusLstmTrain *n = calloc(1, sizeof *n);
   if (!n) {
@@ -103,8 +110,11 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d, int batch, int bptt,
   n->dc_next = falloc((size_t)batch * H, &ok);
   if (!ok) {
     cantus_lstm_train_free(n);
-    return cantus_error(err, CANTUS_ERR_NO_MEMORY,
-                        "trainer: out of memory for batch %d x bptt %d at hidden %d", batch, bptt,
+    return cantus_error(err,
+                        CANTUS_ERR_NO_MEMORY,
+                        "trainer: out of memory for batch %d x bptt %d at hidden %d",
+                        batch,
+                        bptt,
                         n->H);
   }
   for (size_t r = 0; r < R; r++) {
@@ -145,22 +155,34 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
   free(n);
 }
 
-CantusChunk *cantus_lstm_train_chunk(CantusLstmTrain *n) { return &n->chunk; }
+CantusChunk *cantus_lstm_train_chunk(CantusLstmTrain *n)
+{
+  return &n->chunk;
+}
 
 void cantus_lstm_train_reset(CantusLstmTrain *n)
 {
   memset(n->state, 0, cantus_lstm_train_state_floats(n) * sizeof(float));
 }
 
-float *cantus_lstm_train_state(CantusLstmTrain *n) { return n->state; }
+float *cantus_lstm_train_state(CantusLstmTrain *n)
+{
+  return n->state;
+}
 
 size_t cantus_lstm_train_state_floats(const CantusLstmTrain *n)
 {
   return 2 * (size_t)n->L * (size_t)n->B * (size_t)n->H;
 }
 
-const float *cantus_lstm_train_logits(const CantusLstmTrain *n) { return n->logits; }
-float *cantus_lstm_train_probs(CantusLstmTrain *n) { return n->probs; }
+const float *cantus_lstm_train_logits(const CantusLstmTrain *n)
+{
+  return n->logits;
+}
+float *cantus_lstm_train_probs(CantusLstmTrain *n)
+{
+  return n->probs;
+}
 
 // splitmix64: the dropout masks' generator, one independent stream per
 // (seed, layer), so masks do not depend on thread count or timing.
@@ -203,8 +225,12 @@ static void build_x0(CantusLstmTrain *n, const CantusParams *p)
   }
 }
 
-double cantus_lstm_train_forward(CantusLstmTrain *n, const CantusParams *p, float dropout,
-                                 uint64_t drop_seed, double *nll_row, int *n_scored)
+double cantus_lstm_train_forward(CantusLstmTrain *n,
+                                 const CantusParams *p,
+                                 float dropout,
+                                 uint64_t drop_seed,
+                                 double *nll_row,
+                                 int *n_scored)
 {
   const int B = n->B, T = n->T, H = n->H, G = n->G, V = n->V;
   const size_t R = n->R;
@@ -213,18 +239,30 @@ double cantus_lstm_train_forward(CantusLstmTrain *n, const CantusParams *p, floa
   const float *x = n->x0;
   int in_w = n->I0;
   for (int k = 0; k < n->L; k++) {
-    float *hs = n->state + (size_t)(2 * k) * (size_t)B * (size_t)H;  // (B,H) carried h
-    float *cs = hs + (size_t)B * (size_t)H;                          // (B,H) carried c
+    float *hs = n->state + (size_t)(2 * k) * (size_t)B * (size_t)H; // (B,H) carried h
+    float *cs = hs + (size_t)B * (size_t)H;                         // (B,H) carried c
     // pre (R, 4H) = b + x W_ih^T: the hoisted input projection of the chunk.
     for (size_t r = 0; r < R; r++) {
       memcpy(n->pre + r * (size_t)G, p->layer[k].b, (size_t)G * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, G, in_w, 1.0f, x, in_w,
-                p->layer[k].w_ih, in_w, 1.0f, n->pre, G);
+    cblas_sgemm(CblasRowMajor,
+                CblasNoTrans,
+                CblasTrans,
+                (int)R,
+                G,
+                in_w,
+                1.0f,
+                x,
+                in_w,
+                p->layer[k].w_ih,
+                in_w,
+                1.0f,
+                n->pre,
+                G);
     for (int t = 0; t < T; t++) {
       size_t r0 = (size_t)t * (size_t)B;
-      float *hin = n->hin[k] + r0 * (size_t)H;  // (B,H)
-      float *cin = n->cin[k] + r0 * (size_t)H;  // (B,H)
+      float *hin = n->hin[k] + r0 * (size_t)H; // (B,H)
+      float *cin = n->cin[k] + r0 * (size_t)H; // (B,H)
       const float *hprev = t == 0 ? hs : n->h[k] + (r0 - (size_t)B) * (size_t)H;
       const float *cprev = t == 0 ? cs : n->c[k] + (r0 - (size_t)B) * (size_t)H;
       // A row whose input is START begins a piece: its state restarts at zero,
@@ -239,20 +277,37 @@ double cantus_lstm_train_forward(CantusLstmTrain *n, const CantusParams *p, floa
           memcpy(cin + o, cprev + o, (size_t)H * sizeof(float));
         }
       }
-      float *pre_t = n->pre + r0 * (size_t)G;  // (B, 4H)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, hin, H,
-                  p->layer[k].w_hh, H, 1.0f, pre_t, G);
+      float *pre_t = n->pre + r0 * (size_t)G; // (B, 4H)
+      cblas_sgemm(CblasRowMajor,
+                  CblasNoTrans,
+                  CblasTrans,
+                  B,
+                  G,
+                  H,
+                  1.0f,
+                  hin,
+                  H,
+                  p->layer[k].w_hh,
+                  H,
+                  1.0f,
+                  pre_t,
+                  G);
       for (int b = 0; b < B; b++) {
         size_t r = r0 + (size_t)b;
-        cantus_lstm_gates(H, pre_t + (size_t)b * (size_t)G, cin + (size_t)b * (size_t)H,
-                          n->c[k] + r * (size_t)H, n->h[k] + r * (size_t)H,
+        cantus_lstm_gates(H,
+                          pre_t + (size_t)b * (size_t)G,
+                          cin + (size_t)b * (size_t)H,
+                          n->c[k] + r * (size_t)H,
+                          n->h[k] + r * (size_t)H,
                           n->act[k] + r * (size_t)G);
       }
     }
     memcpy(hs, n->h[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     memcpy(cs, n->c[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     if (n->dropped) {
-      make_mask(n->mask[k], R * (size_t)H, dropout,
+      make_mask(n->mask[k],
+                R * (size_t)H,
+                dropout,
                 drop_seed * 0x100000001b3ull + (uint64_t)k * 0x9e3779b97f4a7c15ull + 1u);
       for (size_t i = 0; i < R * (size_t)H; i++) {
         n->y[k][i] = n->h[k][i] * n->mask[k][i];
@@ -267,8 +322,20 @@ double cantus_lstm_train_forward(CantusLstmTrain *n, const CantusParams *p, floa
   for (size_t r = 0; r < R; r++) {
     memcpy(n->logits + r * (size_t)V, p->b_out, (size_t)V * sizeof(float));
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, V, H, 1.0f, x, H, p->w_out, H,
-              1.0f, n->logits, V);
+  cblas_sgemm(CblasRowMajor,
+              CblasNoTrans,
+              CblasTrans,
+              (int)R,
+              V,
+              H,
+              1.0f,
+              x,
+              H,
+              p->w_out,
+              H,
+              1.0f,
+              n->logits,
+              V);
   double sum = 0.0;
   int scored = 0;
   for (size_t r = 0; r < R; r++) {
@@ -340,8 +407,20 @@ static void backward_layer_time(CantusLstmTrain *n, const CantusParams *p, int k
     }
     if (t > 0) {
       // dh_next (B,H) = dpre_t (B,4H) W_hh (4H,H), then the reset mask.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, n->pre + r0 * (size_t)G,
-                  G, p->layer[k].w_hh, H, 0.0f, dh_next, H);
+      cblas_sgemm(CblasRowMajor,
+                  CblasNoTrans,
+                  CblasNoTrans,
+                  B,
+                  H,
+                  G,
+                  1.0f,
+                  n->pre + r0 * (size_t)G,
+                  G,
+                  p->layer[k].w_hh,
+                  H,
+                  0.0f,
+                  dh_next,
+                  H);
       for (int b = 0; b < B; b++) {
         if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
           memset(dh_next + (size_t)b * (size_t)H, 0, (size_t)H * sizeof(float));
@@ -363,7 +442,9 @@ static void add_colsum(float *g, const float *m, size_t rows, int cols)
   }
 }
 
-void cantus_lstm_train_backward(CantusLstmTrain *n, const CantusParams *p, CantusParams *g,
+void cantus_lstm_train_backward(CantusLstmTrain *n,
+                                const CantusParams *p,
+                                CantusParams *g,
                                 int what)
 {
   const int H = n->H, G = n->G, V = n->V, L = n->L;
@@ -385,36 +466,96 @@ void cantus_lstm_train_backward(CantusLstmTrain *n, const CantusParams *p, Cantu
   const float *yl = n->y[L - 1];
   if (what & CANTUS_GRAD_OUT) {
     // dW_out (V,H) += dlogits^T (V,R) y_L (R,H)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, H, (int)R, 1.0f, n->probs, V, yl, H,
-                1.0f, g->w_out, H);
+    cblas_sgemm(CblasRowMajor,
+                CblasTrans,
+                CblasNoTrans,
+                V,
+                H,
+                (int)R,
+                1.0f,
+                n->probs,
+                V,
+                yl,
+                H,
+                1.0f,
+                g->w_out,
+                H);
     add_colsum(g->b_out, n->probs, R, V);
   }
   if (!(what & (CANTUS_GRAD_LSTM | CANTUS_GRAD_STYLE))) {
     return;
   }
   // dy (R,H) = dlogits (R,V) W_out (V,H)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, H, V, 1.0f, n->probs, V, p->w_out,
-              H, 0.0f, n->dy, H);
+  cblas_sgemm(CblasRowMajor,
+              CblasNoTrans,
+              CblasNoTrans,
+              (int)R,
+              H,
+              V,
+              1.0f,
+              n->probs,
+              V,
+              p->w_out,
+              H,
+              0.0f,
+              n->dy,
+              H);
   for (int k = L - 1; k >= 0; k--) {
     if (n->dropped) {
       for (size_t i = 0; i < R * (size_t)H; i++) {
         n->dy[i] *= n->mask[k][i];
       }
     }
-    backward_layer_time(n, p, k);  // dpre in n->pre
+    backward_layer_time(n, p, k); // dpre in n->pre
     const float *x = k == 0 ? n->x0 : n->y[k - 1];
     int in_w = k == 0 ? n->I0 : H;
     if (what & CANTUS_GRAD_LSTM) {
       // dW_hh (4H,H) += dpre^T (4H,R) hin (R,H); dW_ih (4H,I) += dpre^T x (R,I)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (int)R, 1.0f, n->pre, G,
-                  n->hin[k], H, 1.0f, g->layer[k].w_hh, H);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, in_w, (int)R, 1.0f, n->pre, G, x,
-                  in_w, 1.0f, g->layer[k].w_ih, in_w);
+      cblas_sgemm(CblasRowMajor,
+                  CblasTrans,
+                  CblasNoTrans,
+                  G,
+                  H,
+                  (int)R,
+                  1.0f,
+                  n->pre,
+                  G,
+                  n->hin[k],
+                  H,
+                  1.0f,
+                  g->layer[k].w_hh,
+                  H);
+      cblas_sgemm(CblasRowMajor,
+                  CblasTrans,
+                  CblasNoTrans,
+                  G,
+                  in_w,
+                  (int)R,
+                  1.0f,
+                  n->pre,
+                  G,
+                  x,
+                  in_w,
+                  1.0f,
+                  g->layer[k].w_ih,
+                  in_w);
       add_colsum(g->layer[k].b, n->pre, R, G);
     }
     // dx (R,I) = dpre (R,4H) W_ih (4H,I)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, in_w, G, 1.0f, n->pre, G,
-                p->layer[k].w_ih, in_w, 0.0f, n->dx, in_w);
+    cblas_sgemm(CblasRowMajor,
+                CblasNoTrans,
+                CblasNoTrans,
+                (int)R,
+                in_w,
+                G,
+                1.0f,
+                n->pre,
+                G,
+                p->layer[k].w_ih,
+                in_w,
+                0.0f,
+                n->dx,
+                in_w);
     if (k > 0) {
       float *t = n->dy;
       n->dy = n->dx;

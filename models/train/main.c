@@ -57,7 +57,7 @@ static void on_sigint(int sig)
 {
   (void)sig;
   cantus_train_interrupt = 1;
-  signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  signal(SIGINT, SIG_DFL); // a second Ctrl-C ends the process at once
 }
 
 typedef struct {
@@ -93,7 +93,11 @@ static bool parse_float(const char *s, double lo, double hi, double *out)
 
 // Parses argv[first..argc) into cfg/a.  Returns 0, or 2 after printing
 // the problem.
-static int parse(int argc, char **argv, int first, CantusTrainConfig *cfg, Args *a,
+static int parse(int argc,
+                 char **argv,
+                 int first,
+                 CantusTrainConfig *cfg,
+                 Args *a,
                  bool *shifts_set)
 {
   for (int i = first; i < argc; i++) {
@@ -101,31 +105,39 @@ static int parse(int argc, char **argv, int first, CantusTrainConfig *cfg, Args 
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     long n;
     double x;
-#define NEED()                                                            \
-  do {                                                                    \
-    if (!v) {                                                             \
-      fprintf(stderr, "cantus-train: %s needs a value\n", o);             \
-      return 2;                                                           \
-    }                                                                     \
-    i++;                                                                  \
+#define NEED()                                                \
+  do {                                                        \
+    if (!v) {                                                 \
+      fprintf(stderr, "cantus-train: %s needs a value\n", o); \
+      return 2;                                               \
+    }                                                         \
+    i++;                                                      \
   } while (0)
-#define INT(lo, hi)                                                                      \
-  do {                                                                                   \
-    NEED();                                                                              \
-    if (!parse_int(v, lo, hi, &n)) {                                                     \
-      fprintf(stderr, "cantus-train: %s: '%s' is not an integer in %ld..%ld\n", o, v,    \
-              (long)(lo), (long)(hi));                                                   \
-      return 2;                                                                          \
-    }                                                                                    \
+#define INT(lo, hi)                                                     \
+  do {                                                                  \
+    NEED();                                                             \
+    if (!parse_int(v, lo, hi, &n)) {                                    \
+      fprintf(stderr,                                                   \
+              "cantus-train: %s: '%s' is not an integer in %ld..%ld\n", \
+              o,                                                        \
+              v,                                                        \
+              (long)(lo),                                               \
+              (long)(hi));                                              \
+      return 2;                                                         \
+    }                                                                   \
   } while (0)
-#define FLT(lo, hi)                                                                      \
-  do {                                                                                   \
-    NEED();                                                                              \
-    if (!parse_float(v, lo, hi, &x)) {                                                   \
-      fprintf(stderr, "cantus-train: %s: '%s' is not a number in %g..%g\n", o, v,        \
-              (double)(lo), (double)(hi));                                               \
-      return 2;                                                                          \
-    }                                                                                    \
+#define FLT(lo, hi)                                                 \
+  do {                                                              \
+    NEED();                                                         \
+    if (!parse_float(v, lo, hi, &x)) {                              \
+      fprintf(stderr,                                               \
+              "cantus-train: %s: '%s' is not a number in %g..%g\n", \
+              o,                                                    \
+              v,                                                    \
+              (double)(lo),                                         \
+              (double)(hi));                                        \
+      return 2;                                                     \
+    }                                                               \
   } while (0)
     if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
       usage(stdout);
@@ -289,7 +301,7 @@ static char *join(int argc, char **argv, char sep, bool quote)
   s[0] = 0;
   for (int i = 0; i < argc; i++) {
     if (i) {
-      strncat(s, (char[]){sep, 0}, 2);
+      strncat(s, (char[]){ sep, 0 }, 2);
     }
     bool q = quote && (strchr(argv[i], ' ') || !argv[i][0]);
     if (q) {
@@ -353,8 +365,9 @@ static int sample_main(int argc, char **argv)
     i++;
   }
   if (!model || !out) {
-    fprintf(stderr, "usage: cantus-train --sample MODEL -o OUT.mid [--style S] [--bars N] "
-                    "[--seed N] [--meter N/D] [--temperature T]\n");
+    fprintf(stderr,
+            "usage: cantus-train --sample MODEL -o OUT.mid [--style S] [--bars N] "
+            "[--seed N] [--meter N/D] [--temperature T]\n");
     return 2;
   }
   CantusError err;
@@ -385,13 +398,20 @@ static int sample_main(int argc, char **argv)
     sscanf(val, "%d/%d", &num, &den);
   }
   size_t n = 0;
-  CantusStatus st = cantus_genstats_sample_midi(m, s, num, den, (int)bars, (uint32_t)seed,
-                                                (float)temp, out, &n, &err);
+  CantusStatus st = cantus_genstats_sample_midi(
+    m, s, num, den, (int)bars, (uint32_t)seed, (float)temp, out, &n, &err);
   if (st) {
     fprintf(stderr, "cantus-train: %s\n", err.msg);
   } else {
-    fprintf(stderr, "wrote %s: %zu notes, style %s, %ld bars of %d/%d, seed %ld\n", out, n,
-            m->style_names[s], bars, num, den, seed);
+    fprintf(stderr,
+            "wrote %s: %zu notes, style %s, %ld bars of %d/%d, seed %ld\n",
+            out,
+            n,
+            m->style_names[s],
+            bars,
+            num,
+            den,
+            seed);
   }
   cantus_model_free(m);
   return st ? 1 : 0;
@@ -402,7 +422,7 @@ static int bench_main(int argc, char **argv)
 {
   CantusTrainConfig cfg = cantus_train_config_default();
   cfg.corpus.vocab.pitch_lo = 0;
-  cfg.corpus.vocab.pitch_hi = 124;  // 300 tokens, as the reference figures
+  cfg.corpus.vocab.pitch_hi = 124; // 300 tokens, as the reference figures
   long steps = 20;
   Args a;
   memset(&a, 0, sizeof a);
@@ -432,8 +452,9 @@ static int bench_main(int argc, char **argv)
   cfg.dims.n_styles = 8;
   CantusError err;
   double tok_s = 0.0;
-  if (cantus_train_bench(&cfg.dims, cfg.batch, cfg.bptt, cfg.dropout, (int)steps, cfg.threads,
-                         &tok_s, &err) != CANTUS_OK) {
+  if (cantus_train_bench(
+        &cfg.dims, cfg.batch, cfg.bptt, cfg.dropout, (int)steps, cfg.threads, &tok_s, &err) !=
+      CANTUS_OK) {
     fprintf(stderr, "cantus-train --bench: %s\n", err.msg);
     return 1;
   }
@@ -441,8 +462,14 @@ static int bench_main(int argc, char **argv)
   cantus_train_blas_info(blas, sizeof blas);
   printf("cantus-train: hidden %u x %u layers, vocab %d, batch %d, bptt %d, dropout %.2f, %s: "
          "%.0f tokens/s\n",
-         cfg.dims.n_hidden, cfg.dims.n_layers, cantus_vocab_size(&cfg.dims.vocab), cfg.batch,
-         cfg.bptt, (double)cfg.dropout, blas, tok_s);
+         cfg.dims.n_hidden,
+         cfg.dims.n_layers,
+         cantus_vocab_size(&cfg.dims.vocab),
+         cfg.batch,
+         cfg.bptt,
+         (double)cfg.dropout,
+         blas,
+         tok_s);
   return 0;
 }
 
@@ -497,7 +524,6 @@ int main(int argc, char **argv)
       return 2;
     }
     cfg.resume_path = resume;
-    a.n_dirs = a.n_dirs;  // the checkpoint's corpus folders stay
   }
   int n_dirs_before = a.n_dirs;
   if (parse(argc, argv, 1, &cfg, &a, &shifts_set)) {
@@ -537,8 +563,11 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "cantus-train: invalid vocabulary (pitches %u-%u, %u shifts, tpq %u): shifts must be "
             "1..4*tpq and the vocabulary at most %d tokens\n",
-            cfg.corpus.vocab.pitch_lo, cfg.corpus.vocab.pitch_hi, cfg.corpus.vocab.n_shift,
-            cfg.corpus.vocab.tpq, CANTUS_MAX_VOCAB);
+            cfg.corpus.vocab.pitch_lo,
+            cfg.corpus.vocab.pitch_hi,
+            cfg.corpus.vocab.n_shift,
+            cfg.corpus.vocab.tpq,
+            CANTUS_MAX_VOCAB);
     return 2;
   }
   // The command line recorded in the model, and the packed form a

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The n-gram baseline of cantus-eval and the trainer's tests: interpolated
 // Kneser-Ney (Chen & Goodman 1998) with absolute discounts D = n1 / (n1 + 2 n2)
-// (count-of-counts pooled over orders, raw and continuation apart).  The highest order in use scores with raw counts,
-// lower orders with continuation counts (the number of distinct left
+// (count-of-counts pooled over orders, raw and continuation apart).  The highest order in use
+// scores with raw counts, lower orders with continuation counts (the number of distinct left
 // extensions).  Each sequence is padded on the left with max_order-1 PAD
 // symbols (id V) before its START, so every n-gram has a left extension.
 // N-grams are keyed by a 64-bit hash of (order, tokens) in one
@@ -16,10 +16,10 @@
 enum { NG_MAX_ORDER = 12 };
 
 typedef struct {
-  uint64_t key;      // 0 = empty slot
-  uint64_t ctx;      // key of the context (order-1 prefix)
-  uint32_t raw;      // occurrences
-  uint32_t cont;     // distinct left extensions
+  uint64_t key;  // 0 = empty slot
+  uint64_t ctx;  // key of the context (order-1 prefix)
+  uint32_t raw;  // occurrences
+  uint32_t cont; // distinct left extensions
 } Gram;
 
 typedef struct {
@@ -105,7 +105,7 @@ static Gram *get_gram(CantusNgram *ng, uint64_t key, uint64_t ctx, bool *fresh)
     }
     j = (j + 1) & (ng->g_cap - 1);
   }
-  ng->g[j] = (Gram){key, ctx, 0, 0};
+  ng->g[j] = (Gram){ key, ctx, 0, 0 };
   ng->g_n++;
   *fresh = true;
   return &ng->g[j];
@@ -130,8 +130,11 @@ CantusStatus cantus_ngram_new(int max_order, int vocab_size, CantusNgram **out, 
 {
   *out = NULL;
   if (max_order < 1 || max_order > NG_MAX_ORDER || vocab_size < 2 || vocab_size > 65535) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "n-gram: order %d or vocabulary %d out of range",
-                        max_order, vocab_size);
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "n-gram: order %d or vocabulary %d out of range",
+                        max_order,
+                        vocab_size);
   }
   CantusNgram *ng = calloc(1, sizeof *ng);
   if (!ng || !grow_grams(ng)) {
@@ -180,7 +183,7 @@ void cantus_ngram_add(CantusNgram *ng, const uint16_t *tok, uint32_t n)
     return;
   }
   for (uint32_t i = 1; i < n; i++) {
-    const uint16_t *end = s + pad + i + 1;  // one past the predicted token
+    const uint16_t *end = s + pad + i + 1; // one past the predicted token
     // Raw counts at every order; a new type at order m+1 adds one
     // continuation count to its suffix of order m.
     bool new_above = true;
@@ -231,7 +234,7 @@ void cantus_ngram_finish(CantusNgram *ng)
     n2r += g->raw == 2;
     n1c += g->cont == 1;
     n2c += g->cont == 2;
-    uint64_t ck = g->ctx ? g->ctx : 0x5a5a5a5aull;  // unigrams share the empty context
+    uint64_t ck = g->ctx ? g->ctx : 0x5a5a5a5aull; // unigrams share the empty context
     size_t j = (size_t)ck & (cap - 1);
     while (ng->c[j].key && ng->c[j].key != ck) {
       j = (j + 1) & (cap - 1);
@@ -267,7 +270,7 @@ static double prob(const CantusNgram *ng, const uint16_t *end, int order)
     bool top = m == order;
     uint32_t sum = c ? (top ? c->raw_sum : c->cont_sum) : 0;
     if (!sum) {
-      continue;  // unseen context: keep the lower-order estimate
+      continue; // unseen context: keep the lower-order estimate
     }
     uint32_t types = top ? c->raw_types : c->cont_types;
     const Gram *g = find_gram(ng, gram_key(end - m, m));
@@ -279,7 +282,10 @@ static double prob(const CantusNgram *ng, const uint16_t *end, int order)
   return p;
 }
 
-double cantus_ngram_nll(const CantusNgram *ng, int order, const uint16_t *tok, uint32_t n,
+double cantus_ngram_nll(const CantusNgram *ng,
+                        int order,
+                        const uint16_t *tok,
+                        uint32_t n,
                         uint64_t *n_scored)
 {
   *n_scored = 0;

@@ -29,14 +29,14 @@ CantusTrainConfig cantus_train_config_default(void)
   CantusTrainConfig c;
   memset(&c, 0, sizeof c);
   c.corpus = cantus_corpus_options_default();
-  c.dims = (CantusDims){.n_layers = 2,
-                        .n_hidden = 256,
-                        .n_embed = 64,
-                        .n_style_dim = 16,
-                        .n_styles = 1,
-                        .n_pos_tick = 12,
-                        .n_pos_beat = 8,
-                        .vocab = c.corpus.vocab};
+  c.dims = (CantusDims){ .n_layers = 2,
+                         .n_hidden = 256,
+                         .n_embed = 64,
+                         .n_style_dim = 16,
+                         .n_styles = 1,
+                         .n_pos_tick = 12,
+                         .n_pos_beat = 8,
+                         .vocab = c.corpus.vocab };
   c.batch = 32;
   c.bptt = 64;
   c.epochs = 20;
@@ -73,7 +73,10 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 // Uniform integer in [0, n).
-static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)((rng_next(s) >> 32) * n >> 32); }
+static uint32_t rng_below(uint64_t *s, uint32_t n)
+{
+  return (uint32_t)((rng_next(s) >> 32) * n >> 32);
+}
 
 static float rng_uniform(uint64_t *s, float a)
 {
@@ -103,7 +106,8 @@ void cantus_train_init_params(const CantusDims *d, uint64_t seed, float *flat)
     }
     for (size_t i = 0; i < G; i++) {
       // b_ih + b_hh as PyTorch draws them, and a forget-gate bias of 1.
-      p.layer[l].b[i] = rng_uniform(&s, k) + rng_uniform(&s, k) + (i >= H && i < 2 * H ? 1.0f : 0.0f);
+      p.layer[l].b[i] =
+        rng_uniform(&s, k) + rng_uniform(&s, k) + (i >= H && i < 2 * H ? 1.0f : 0.0f);
     }
   }
   for (size_t i = 0; i < V * H; i++) {
@@ -114,8 +118,8 @@ void cantus_train_init_params(const CantusDims *d, uint64_t seed, float *flat)
 
 void cantus_train_blas_info(char *buf, size_t n)
 {
-  snprintf(buf, n, "OpenBLAS %s core, %d thread(s)", openblas_get_corename(),
-           openblas_get_num_threads());
+  snprintf(
+    buf, n, "OpenBLAS %s core, %d thread(s)", openblas_get_corename(), openblas_get_num_threads());
 }
 
 static double now_s(void)
@@ -125,8 +129,14 @@ static double now_s(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-CantusStatus cantus_train_bench(const CantusDims *d, int batch, int bptt, float dropout, int steps,
-                                int threads, double *tok_s, CantusError *err)
+CantusStatus cantus_train_bench(const CantusDims *d,
+                                int batch,
+                                int bptt,
+                                float dropout,
+                                int steps,
+                                int threads,
+                                double *tok_s,
+                                CantusError *err)
 {
   if (threads > 0) {
     openblas_set_num_threads(threads);
@@ -146,7 +156,9 @@ CantusStatus cantus_train_bench(const CantusDims *d, int batch, int bptt, float 
     cantus_model_layout(d, g, &Gp);
     CantusTensorSpan spans[3 + 3 * CANTUS_MAX_LAYERS + 2];
     int ns = cantus_adamw_spans(d, CANTUS_GRAD_ALL, spans);
-    CantusAdamW opt = {.lr = 2e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    CantusAdamW opt = {
+      .lr = 2e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f
+    };
     CantusChunk *ch = cantus_lstm_train_chunk(net);
     const int V = cantus_vocab_size(&d->vocab);
     uint64_t s = 42;
@@ -188,9 +200,9 @@ typedef struct {
 
 typedef struct {
   int B;
-  Item **row;        // [B] items in order
-  int *n_items;      // [B]
-  uint64_t *len;     // [B] tokens
+  Item **row;    // [B] items in order
+  int *n_items;  // [B]
+  uint64_t *len; // [B] tokens
   uint64_t max_len;
   int n_chunks;
   // cursor per row: item index and token offset of the next input
@@ -277,7 +289,7 @@ static int transpose_token(const CantusVocab *v, int tok, int d)
   if (d == 0 || tok < CANTUS_TOK_FIRST_NOTE || tok >= cantus_vocab_shift_base(v)) {
     return tok;
   }
-  return tok + d;  // NOTE_ON and NOTE_OFF blocks both shift by d
+  return tok + d; // NOTE_ON and NOTE_OFF blocks both shift by d
 }
 
 // Fills the next chunk from the cursors and advances them.
@@ -290,7 +302,7 @@ static void plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
     for (int t = 0; t < T; t++) {
       size_t r = (size_t)t * (size_t)B + (size_t)b;
       if (it >= pl->n_items[b]) {
-        ch->tok[r] = CANTUS_TOK_START;  // padding: a reset row that scores nothing
+        ch->tok[r] = CANTUS_TOK_START; // padding: a reset row that scores nothing
         ch->tgt[r] = -1;
         ch->style[r] = 0;
         ch->pos_tick[r] = 0;
@@ -328,7 +340,7 @@ static Item *epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, in
   n = 0;
   for (int i = 0; i < c->n_pieces; i++) {
     if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
-      o[n++] = (Item){i, 0};
+      o[n++] = (Item){ i, 0 };
     }
   }
   uint64_t s = mix64(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)epoch + 1);
@@ -363,7 +375,7 @@ static Item *split_order(const CantusCorpus *c, int split, int *n_out)
   n = 0;
   for (int i = 0; i < c->n_pieces; i++) {
     if (c->pieces[i].split == split) {
-      o[n++] = (Item){i, 0};
+      o[n++] = (Item){ i, 0 };
     }
   }
   // insertion sort by length, descending; stable, so ties keep corpus order
@@ -380,9 +392,16 @@ static Item *split_order(const CantusCorpus *c, int split, int *n_out)
   return o;
 }
 
-CantusStatus cantus_train_evaluate(const CantusDims *d, const float *flat, const CantusCorpus *c,
-                                   int split, int batch, int bptt, double *nll_style,
-                                   uint64_t *n_style, uint64_t *correct_style, CantusError *err)
+CantusStatus cantus_train_evaluate(const CantusDims *d,
+                                   const float *flat,
+                                   const CantusCorpus *c,
+                                   int split,
+                                   int batch,
+                                   int bptt,
+                                   double *nll_style,
+                                   uint64_t *n_style,
+                                   uint64_t *correct_style,
+                                   CantusError *err)
 {
   for (uint32_t s = 0; s < d->n_styles; s++) {
     nll_style[s] = 0.0;
@@ -409,7 +428,8 @@ CantusStatus cantus_train_evaluate(const CantusDims *d, const float *flat, const
     free(order);
     free(nll);
     cantus_lstm_train_free(net);
-    return st != CANTUS_OK ? st : cantus_error(err, CANTUS_ERR_NO_MEMORY, "evaluation: out of memory");
+    return st != CANTUS_OK ? st
+                           : cantus_error(err, CANTUS_ERR_NO_MEMORY, "evaluation: out of memory");
   }
   CantusParams p;
   cantus_model_layout(d, (float *)flat, &p);
@@ -457,17 +477,17 @@ typedef struct {
 
 typedef struct {
   // position
-  int epoch;           // current epoch, 0-based
-  int chunk;           // next chunk in the epoch
-  long step;           // optimizer steps done
-  float lr_plateau;    // plateau schedule's current rate
+  int epoch;        // current epoch, 0-based
+  int chunk;        // next chunk in the epoch
+  long step;        // optimizer steps done
+  float lr_plateau; // plateau schedule's current rate
   double best_valid;
-  int best_epoch;      // 1-based, 0 = none
+  int best_epoch; // 1-based, 0 = none
   int bad_epochs;
-  double ep_loss_sum;  // current epoch accumulators
+  double ep_loss_sum; // current epoch accumulators
   uint64_t ep_scored;
   uint64_t tokens_total;
-  double seconds;      // training time before this process
+  double seconds; // training time before this process
   int n_log;
   EpochLog log[MAX_EPOCH_LOG];
 } LoopState;
@@ -485,13 +505,13 @@ typedef struct {
   CantusLstmTrain *net;
   LoopState ls;
   char style_names[CANTUS_MAX_STYLES][CANTUS_STYLE_NAME_LEN];
-  char *base_meta;        // metadata of the --base model
-  int new_style;          // add-style: index of the new style
-  int planned_steps;      // for the cosine schedule
+  char *base_meta;   // metadata of the --base model
+  int new_style;     // add-style: index of the new style
+  int planned_steps; // for the cosine schedule
   char log_prefix[4096];
 } Trainer;
 
-static const char CKPT_MAGIC[8] = {'C', 'A', 'N', 'T', 'C', 'K', 'P', '1'};
+static const char CKPT_MAGIC[8] = { 'C', 'A', 'N', 'T', 'C', 'K', 'P', '1' };
 
 typedef struct {
   char magic[8];
@@ -529,7 +549,8 @@ static CantusStatus save_checkpoint(const Trainer *tr, const char *path, CantusE
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "wb");
   if (!f) {
-    return cantus_error(err, CANTUS_ERR_IO, "%s: cannot write checkpoint: %s", tmp, strerror(errno));
+    return cantus_error(
+      err, CANTUS_ERR_IO, "%s: cannot write checkpoint: %s", tmp, strerror(errno));
   }
   CkptHeader h;
   memset(&h, 0, sizeof h);
@@ -545,15 +566,23 @@ static CantusStatus save_checkpoint(const Trainer *tr, const char *path, CantusE
   const char *cmd = tr->cfg->argv_packed ? tr->cfg->argv_packed : "";
   uint32_t cmd_len = (uint32_t)strlen(cmd);
   CantusStatus s = write_all(f, &h, sizeof h, tmp, err);
-  if (!s) s = write_all(f, &cmd_len, 4, tmp, err);
-  if (!s) s = write_all(f, cmd, cmd_len, tmp, err);
-  if (!s) s = write_all(f, &tr->ls, sizeof tr->ls, tmp, err);
+  if (!s)
+    s = write_all(f, &cmd_len, 4, tmp, err);
+  if (!s)
+    s = write_all(f, cmd, cmd_len, tmp, err);
+  if (!s)
+    s = write_all(f, &tr->ls, sizeof tr->ls, tmp, err);
   size_t pb = tr->n_params * sizeof(float);
-  if (!s) s = write_all(f, tr->params, pb, tmp, err);
-  if (!s) s = write_all(f, tr->m, pb, tmp, err);
-  if (!s) s = write_all(f, tr->v, pb, tmp, err);
-  if (!s) s = write_all(f, tr->best, pb, tmp, err);
-  if (!s) s = write_all(f, cantus_lstm_train_state(tr->net), h.state_floats * sizeof(float), tmp, err);
+  if (!s)
+    s = write_all(f, tr->params, pb, tmp, err);
+  if (!s)
+    s = write_all(f, tr->m, pb, tmp, err);
+  if (!s)
+    s = write_all(f, tr->v, pb, tmp, err);
+  if (!s)
+    s = write_all(f, tr->best, pb, tmp, err);
+  if (!s)
+    s = write_all(f, cantus_lstm_train_state(tr->net), h.state_floats * sizeof(float), tmp, err);
   if (fclose(f) != 0 && !s) {
     s = cantus_error(err, CANTUS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
   }
@@ -570,7 +599,8 @@ static CantusStatus load_checkpoint(Trainer *tr, const char *path, CantusError *
 {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    return cantus_error(err, CANTUS_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    return cantus_error(
+      err, CANTUS_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
   }
   CkptHeader h;
   uint32_t cmd_len = 0;
@@ -580,15 +610,21 @@ static CantusStatus load_checkpoint(Trainer *tr, const char *path, CantusError *
   } else if (h.n_params != tr->n_params || memcmp(&h.dims, &tr->d, sizeof h.dims) != 0 ||
              h.batch != tr->cfg->batch || h.bptt != tr->cfg->bptt || h.seed != tr->cfg->seed ||
              h.state_floats != cantus_lstm_train_state_floats(tr->net)) {
-    s = cantus_error(err, CANTUS_ERR_FORMAT,
+    s = cantus_error(err,
+                     CANTUS_ERR_FORMAT,
                      "%s: checkpoint was made with other sizes, batch, BPTT or seed than this run",
                      path);
   } else if (h.n_pieces != (uint32_t)tr->corpus.n_pieces ||
              h.corpus_tokens != corpus_tokens(&tr->corpus)) {
-    s = cantus_error(err, CANTUS_ERR_FORMAT,
-                     "%s: checkpoint was made on another corpus (%u pieces, %llu tokens; now %d, %llu)",
-                     path, h.n_pieces, (unsigned long long)h.corpus_tokens, tr->corpus.n_pieces,
-                     (unsigned long long)corpus_tokens(&tr->corpus));
+    s = cantus_error(
+      err,
+      CANTUS_ERR_FORMAT,
+      "%s: checkpoint was made on another corpus (%u pieces, %llu tokens; now %d, %llu)",
+      path,
+      h.n_pieces,
+      (unsigned long long)h.corpus_tokens,
+      tr->corpus.n_pieces,
+      (unsigned long long)corpus_tokens(&tr->corpus));
   } else if (fread(&cmd_len, 4, 1, f) != 1 || fseek(f, cmd_len, SEEK_CUR) != 0) {
     s = cantus_error(err, CANTUS_ERR_TRUNCATED, "%s: truncated checkpoint", path);
   } else {
@@ -657,8 +693,16 @@ static void write_csv(const Trainer *tr)
   fprintf(f, "\n");
   for (int e = 0; e < tr->ls.n_log; e++) {
     const EpochLog *l = &tr->ls.log[e];
-    fprintf(f, "%d,%ld,%llu,%.1f,%.6g,%.5f,%.5f,%.0f", e + 1, l->steps,
-            (unsigned long long)l->tokens, l->seconds, l->lr, l->train_loss, l->valid_loss, l->tok_s);
+    fprintf(f,
+            "%d,%ld,%llu,%.1f,%.6g,%.5f,%.5f,%.0f",
+            e + 1,
+            l->steps,
+            (unsigned long long)l->tokens,
+            l->seconds,
+            l->lr,
+            l->train_loss,
+            l->valid_loss,
+            l->tok_s);
     for (uint32_t s = 0; s < tr->d.n_styles; s++) {
       fprintf(f, ",%.5f", (double)l->style_valid[s]);
     }
@@ -679,7 +723,7 @@ static void write_svg(const Trainer *tr)
   int n = tr->ls.n_log;
   double lo = INFINITY, hi = -INFINITY;
   for (int e = 0; e < n; e++) {
-    const double vals[2] = {tr->ls.log[e].train_loss, tr->ls.log[e].valid_loss};
+    const double vals[2] = { tr->ls.log[e].train_loss, tr->ls.log[e].valid_loss };
     for (int j = 0; j < 2; j++) {
       if (isfinite(vals[j])) {
         lo = vals[j] < lo ? vals[j] : lo;
@@ -700,25 +744,39 @@ static void write_svg(const Trainer *tr)
           "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
           "<text x=\"%d\" y=\"14\">%s: loss (nats/token) per epoch</text>\n"
           "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n",
-          W, Hh, x0, tr->cfg->model_name, x0, y0, pw, ph);
+          W,
+          Hh,
+          x0,
+          tr->cfg->model_name,
+          x0,
+          y0,
+          pw,
+          ph);
   for (int i = 0; i <= 4; i++) {
     double v = lo + (hi - lo) * i / 4.0;
     double y = y0 + ph - (v - lo) / (hi - lo) * ph;
     fprintf(f,
             "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
             "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n",
-            x0, y, x0 + pw, y, x0 - 4, y + 4, v);
+            x0,
+            y,
+            x0 + pw,
+            y,
+            x0 - 4,
+            y + 4,
+            v);
   }
   int xt = n > 1 ? n : 1;
   for (int e = 0; e < n; e += (n > 10 ? n / 10 : 1)) {
     double x = x0 + (n > 1 ? (double)e / (n - 1) * pw : pw / 2.0);
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, y0 + ph + 16, e + 1);
+    fprintf(
+      f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, y0 + ph + 16, e + 1);
   }
   (void)xt;
-  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n", x0 + pw / 2,
-          y0 + ph + 34);
-  static const char *colors[2] = {"#1f77b4", "#ff7f0e"};
-  static const char *labels[2] = {"train", "validation"};
+  fprintf(
+    f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n", x0 + pw / 2, y0 + ph + 34);
+  static const char *colors[2] = { "#1f77b4", "#ff7f0e" };
+  static const char *labels[2] = { "train", "validation" };
   for (int j = 0; j < 2; j++) {
     fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colors[j]);
     for (int e = 0; e < n; e++) {
@@ -730,8 +788,12 @@ static void write_svg(const Trainer *tr)
       double y = y0 + ph - (v - lo) / (hi - lo) * ph;
       fprintf(f, "%.1f,%.1f ", x, y);
     }
-    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n", x0 + pw - 90,
-            y0 + 18 + 16 * j, colors[j], labels[j]);
+    fprintf(f,
+            "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n",
+            x0 + pw - 90,
+            y0 + 18 + 16 * j,
+            colors[j],
+            labels[j]);
   }
   fprintf(f, "</svg>\n");
   fclose(f);
@@ -758,12 +820,12 @@ static CantusStatus write_model(const Trainer *tr, CantusError *err)
     return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
   }
   size_t at = 0;
-#define META(...)                                                          \
-  do {                                                                     \
-    if (at < cap) {                                                        \
-      int w_ = snprintf(meta + at, cap - at, __VA_ARGS__);                 \
-      at += w_ > 0 ? (size_t)w_ : 0;                                       \
-    }                                                                      \
+#define META(...)                                          \
+  do {                                                     \
+    if (at < cap) {                                        \
+      int w_ = snprintf(meta + at, cap - at, __VA_ARGS__); \
+      at += w_ > 0 ? (size_t)w_ : 0;                       \
+    }                                                      \
   } while (0)
   time_t now = time(NULL);
   struct tm tmv;
@@ -776,7 +838,7 @@ static CantusStatus write_model(const Trainer *tr, CantusError *err)
     META(" %s", cfg->corpus_dirs[i]);
   }
   META("\n");
-  int np[3] = {0};
+  int np[3] = { 0 };
   for (int i = 0; i < tr->corpus.n_pieces; i++) {
     np[tr->corpus.pieces[i].split]++;
   }
@@ -784,7 +846,8 @@ static CantusStatus write_model(const Trainer *tr, CantusError *err)
   META("tracks: %s\n", cfg->corpus.tracks && *cfg->corpus.tracks ? cfg->corpus.tracks : "all");
   META("drums: %s\n", cfg->corpus.keep_drums ? "kept" : "skipped");
   META("position: input token's tick; tick-in-quarter %u classes, quarter-in-bar %u classes\n",
-       tr->d.n_pos_tick, tr->d.n_pos_beat);
+       tr->d.n_pos_tick,
+       tr->d.n_pos_beat);
   META("command: %s\n", cfg->command_line ? cfg->command_line : "(library call)");
   char blas[128];
   cantus_train_blas_info(blas, sizeof blas);
@@ -805,13 +868,16 @@ static CantusStatus write_model(const Trainer *tr, CantusError *err)
   }
   for (int s2 = 0; s2 < tr->corpus.n_styles; s2++) {
     int idx = tr->base_meta ? tr->new_style : s2;
-    META("metre.%s: %u/%u\n", tr->style_names[idx], tr->corpus.styles[s2].ts_num,
+    META("metre.%s: %u/%u\n",
+         tr->style_names[idx],
+         tr->corpus.styles[s2].ts_num,
          tr->corpus.styles[s2].ts_den);
   }
   META("date: %s\n", date);
   if (tr->base_meta) {
     META("base_model: %s\n", cfg->base_path);
-    META("added_style: %s (%s)\n", tr->style_names[tr->new_style],
+    META("added_style: %s (%s)\n",
+         tr->style_names[tr->new_style],
          cfg->add_style_output ? "style vector and output layer" : "style vector only");
     // Keep the base model's history (its own metre lines etc.), prefixed.
     const char *q = tr->base_meta;
@@ -886,8 +952,10 @@ static double validate(Trainer *tr, int split, float *style_out, CantusError *er
 {
   double nll[CANTUS_MAX_STYLES];
   uint64_t cnt[CANTUS_MAX_STYLES];
-  *ok = cantus_train_evaluate(&tr->d, tr->params, &tr->corpus, split, tr->cfg->batch,
-                              tr->cfg->bptt, nll, cnt, NULL, err) == CANTUS_OK;
+  *ok =
+    cantus_train_evaluate(
+      &tr->d, tr->params, &tr->corpus, split, tr->cfg->batch, tr->cfg->bptt, nll, cnt, NULL, err) ==
+    CANTUS_OK;
   double sum = 0.0;
   uint64_t n = 0;
   for (uint32_t s = 0; s < tr->d.n_styles; s++) {
@@ -914,19 +982,23 @@ static CantusStatus setup(Trainer *tr, const CantusTrainConfig *cfg, CantusError
     }
     if (base->dims.n_styles >= CANTUS_MAX_STYLES) {
       cantus_model_free(base);
-      return cantus_error(err, CANTUS_ERR_TOO_LARGE, "%s: already has %d styles", cfg->base_path,
-                          CANTUS_MAX_STYLES);
+      return cantus_error(
+        err, CANTUS_ERR_TOO_LARGE, "%s: already has %d styles", cfg->base_path, CANTUS_MAX_STYLES);
     }
     if (cantus_model_find_style(base, cfg->add_style) >= 0) {
       cantus_model_free(base);
-      return cantus_error(err, CANTUS_ERR_ARGUMENT, "%s: already has a style named '%s'",
-                          cfg->base_path, cfg->add_style);
+      return cantus_error(err,
+                          CANTUS_ERR_ARGUMENT,
+                          "%s: already has a style named '%s'",
+                          cfg->base_path,
+                          cfg->add_style);
     }
     co.vocab = base->dims.vocab;
     co.n_pos_beat = (int)base->dims.n_pos_beat;
     co.styles = NULL;
   }
-  CantusStatus s = cantus_corpus_load(&tr->corpus, cfg->corpus_dirs, cfg->n_corpus_dirs, &co, log, err);
+  CantusStatus s =
+    cantus_corpus_load(&tr->corpus, cfg->corpus_dirs, cfg->n_corpus_dirs, &co, log, err);
   if (s) {
     cantus_model_free(base);
     return s;
@@ -995,7 +1067,8 @@ static CantusStatus setup(Trainer *tr, const CantusTrainConfig *cfg, CantusError
   tr->best = calloc(1, pb);
   if (!tr->params || !tr->grads || !tr->m || !tr->v || !tr->best) {
     cantus_model_free(base);
-    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory for %zu parameters", tr->n_params);
+    return cantus_error(
+      err, CANTUS_ERR_NO_MEMORY, "out of memory for %zu parameters", tr->n_params);
   }
   cantus_model_layout(&tr->d, tr->params, &tr->p);
   cantus_model_layout(&tr->d, tr->grads, &tr->g);
@@ -1015,7 +1088,8 @@ static CantusStatus setup(Trainer *tr, const CantusTrainConfig *cfg, CantusError
       tr->p.style_emb[NS * S + j] = (float)(sum / (double)NS);
     }
     for (uint32_t k = 0; k < tr->d.n_layers; k++) {
-      memcpy(tr->p.layer[k].w_ih, bp.layer[k].w_ih, G * cantus_dims_input(&tr->d, k) * sizeof(float));
+      memcpy(
+        tr->p.layer[k].w_ih, bp.layer[k].w_ih, G * cantus_dims_input(&tr->d, k) * sizeof(float));
       memcpy(tr->p.layer[k].w_hh, bp.layer[k].w_hh, G * H * sizeof(float));
       memcpy(tr->p.layer[k].b, bp.layer[k].b, G * sizeof(float));
     }
@@ -1036,14 +1110,16 @@ static CantusStatus setup(Trainer *tr, const CantusTrainConfig *cfg, CantusError
   return CANTUS_OK;
 }
 
-CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *res,
+CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
+                              CantusTrainResult *res,
                               CantusError *err)
 {
   memset(res, 0, sizeof *res);
   FILE *log = cfg->log;
   if (cfg->batch < 1 || cfg->bptt < 2 || cfg->epochs < 1 || !(cfg->lr > 0) || cfg->dropout < 0 ||
       cfg->dropout >= 1 || cfg->transpose_lo > cfg->transpose_hi || !cfg->out_path) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT,
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
                         "invalid options (need batch >= 1, bptt >= 2, epochs >= 1, lr > 0, "
                         "0 <= dropout < 1, an output path)");
   }
@@ -1084,8 +1160,12 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
       return s;
     }
     if (log) {
-      fprintf(log, "resuming from %s: epoch %d, chunk %d, step %ld\n", cfg->resume_path,
-              tr->ls.epoch + 1, tr->ls.chunk, tr->ls.step);
+      fprintf(log,
+              "resuming from %s: epoch %d, chunk %d, step %ld\n",
+              cfg->resume_path,
+              tr->ls.epoch + 1,
+              tr->ls.chunk,
+              tr->ls.step);
     }
   }
   bool have_valid = false;
@@ -1102,8 +1182,15 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
     fprintf(log,
             "model: %u layers x %u hidden, embed %u, style %u x %u, vocab %d, %zu parameters "
             "(%.1f MB)\n%s; lstm kernels: %s\n",
-            tr->d.n_layers, tr->d.n_hidden, tr->d.n_embed, tr->d.n_styles, tr->d.n_style_dim,
-            cantus_vocab_size(&tr->d.vocab), tr->n_params, (double)tr->n_params * 4.0 / 1e6, blas,
+            tr->d.n_layers,
+            tr->d.n_hidden,
+            tr->d.n_embed,
+            tr->d.n_styles,
+            tr->d.n_style_dim,
+            cantus_vocab_size(&tr->d.vocab),
+            tr->n_params,
+            (double)tr->n_params * 4.0 / 1e6,
+            blas,
             cantus_lstm_isa_name(cantus_lstm_isa()));
   }
 
@@ -1156,21 +1243,28 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
       plan_fill(&pl, &tr->corpus, ch, T);
       memset(tr->grads, 0, tr->n_params * sizeof(float));
       int scored = 0;
-      double sum = cantus_lstm_train_forward(tr->net, &tr->p, cfg->dropout,
+      double sum = cantus_lstm_train_forward(tr->net,
+                                             &tr->p,
+                                             cfg->dropout,
                                              mix64(cfg->seed ^ (uint64_t)tr->ls.step * 0x9e37ull),
-                                             NULL, &scored);
+                                             NULL,
+                                             &scored);
       cantus_lstm_train_backward(tr->net, &tr->p, &tr->g, tr->what);
       double norm = cantus_adamw_grad_norm(tr->grads, tr->spans, tr->n_spans);
-      float scale = (cfg->clip > 0 && norm > (double)cfg->clip) ? (float)((double)cfg->clip / norm) : 1.0f;
+      float scale =
+        (cfg->clip > 0 && norm > (double)cfg->clip) ? (float)((double)cfg->clip / norm) : 1.0f;
       if (!isfinite(norm)) {
-        scale = 0.0f;  // a non-finite gradient skips the update
+        scale = 0.0f; // a non-finite gradient skips the update
       }
       float lr = lr_at(tr);
-      CantusAdamW opt = {.lr = cfg->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                         .weight_decay = cfg->weight_decay};
+      CantusAdamW opt = { .lr = cfg->lr,
+                          .beta1 = 0.9f,
+                          .beta2 = 0.999f,
+                          .eps = 1e-8f,
+                          .weight_decay = cfg->weight_decay };
       tr->ls.step++;
-      cantus_adamw_step(&opt, lr, tr->ls.step, scale, tr->params, tr->grads, tr->m, tr->v,
-                        tr->spans, tr->n_spans);
+      cantus_adamw_step(
+        &opt, lr, tr->ls.step, scale, tr->params, tr->grads, tr->m, tr->v, tr->spans, tr->n_spans);
       tr->ls.chunk++;
       tr->ls.ep_loss_sum += sum;
       tr->ls.ep_scored += (uint64_t)scored;
@@ -1205,12 +1299,28 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
             bar[i] = i < fill ? '#' : '.';
           }
           bar[20] = 0;
-          fprintf(log, "\repoch %d/%d [%s] %3.0f%% train %.4f valid %.4f  %.0f tok/s  left %s   ",
-                  tr->ls.epoch + 1, cfg->epochs, bar, 100 * ep_frac, tl, prev_valid, last_rate, eta);
+          fprintf(log,
+                  "\repoch %d/%d [%s] %3.0f%% train %.4f valid %.4f  %.0f tok/s  left %s   ",
+                  tr->ls.epoch + 1,
+                  cfg->epochs,
+                  bar,
+                  100 * ep_frac,
+                  tl,
+                  prev_valid,
+                  last_rate,
+                  eta);
         } else {
-          fprintf(log, "epoch %d/%d %.0f%% step %ld train %.4f valid %.4f lr %.2g %.0f tok/s left %s\n",
-                  tr->ls.epoch + 1, cfg->epochs, 100 * ep_frac, tr->ls.step, tl, prev_valid,
-                  (double)lr, last_rate, eta);
+          fprintf(log,
+                  "epoch %d/%d %.0f%% step %ld train %.4f valid %.4f lr %.2g %.0f tok/s left %s\n",
+                  tr->ls.epoch + 1,
+                  cfg->epochs,
+                  100 * ep_frac,
+                  tr->ls.step,
+                  tl,
+                  prev_valid,
+                  (double)lr,
+                  last_rate,
+                  eta);
         }
         fflush(log);
       }
@@ -1222,7 +1332,7 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
     double ep_secs = now_s() - ep_start;
     plan_free(&pl);
     if (!epoch_done && !time_up) {
-      break;  // interrupted or step-limited mid-epoch: checkpoint below
+      break; // interrupted or step-limited mid-epoch: checkpoint below
     }
     // End of epoch (or the time limit): validate, keep the best, log.
     bool ok = true;
@@ -1237,7 +1347,8 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
     }
     if (tr->ls.n_log < MAX_EPOCH_LOG) {
       EpochLog *l = &tr->ls.log[tr->ls.n_log++];
-      l->train_loss = tr->ls.ep_scored ? tr->ls.ep_loss_sum / (double)tr->ls.ep_scored : (double)NAN;
+      l->train_loss =
+        tr->ls.ep_scored ? tr->ls.ep_loss_sum / (double)tr->ls.ep_scored : (double)NAN;
       l->valid_loss = vl;
       l->lr = lr_at(tr);
       l->tok_s = ep_secs > 0 ? (double)(tr->ls.tokens_total - ep_tokens0) / ep_secs : 0.0;
@@ -1259,10 +1370,15 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
       }
     }
     if (log) {
-      fprintf(log, "epoch %d%s: train %.4f  valid %.4f%s  (%.0f tok/s, %.0f s)\n", tr->ls.n_log,
+      fprintf(log,
+              "epoch %d%s: train %.4f  valid %.4f%s  (%.0f tok/s, %.0f s)\n",
+              tr->ls.n_log,
               epoch_done ? "" : " (partial, time limit)",
-              tr->ls.log[tr->ls.n_log - 1].train_loss, vl, improved ? "  best" : "",
-              tr->ls.log[tr->ls.n_log - 1].tok_s, ep_secs);
+              tr->ls.log[tr->ls.n_log - 1].train_loss,
+              vl,
+              improved ? "  best" : "",
+              tr->ls.log[tr->ls.n_log - 1].tok_s,
+              ep_secs);
       fflush(log);
     }
     if (epoch_done) {
@@ -1311,8 +1427,14 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *r
   if (!s && (!res->interrupted || tr->ls.best_epoch > 0)) {
     s = write_model(tr, err);
     if (!s && log) {
-      fprintf(log, "wrote %s (best validation loss %.4f nats/token, epoch %d); log %s.csv, plot %s.svg\n",
-              cfg->out_path, tr->ls.best_valid, tr->ls.best_epoch, tr->log_prefix, tr->log_prefix);
+      fprintf(
+        log,
+        "wrote %s (best validation loss %.4f nats/token, epoch %d); log %s.csv, plot %s.svg\n",
+        cfg->out_path,
+        tr->ls.best_valid,
+        tr->ls.best_epoch,
+        tr->log_prefix,
+        tr->log_prefix);
     }
   }
   res->epochs_done = tr->ls.n_log;

@@ -32,38 +32,38 @@ enum { CANTUS_SPLIT_TRAIN = 0, CANTUS_SPLIT_VALID = 1, CANTUS_SPLIT_TEST = 2, CA
 // tick at which that token occurs in the stream (for a SHIFT, the tick
 // before the shift is applied; for START, tick 0).
 typedef struct {
-  char *path;          // corpus-relative path, for messages
-  int style;           // index into CantusCorpus.styles
-  int split;           // CANTUS_SPLIT_*
-  uint32_t n_tok;      // tokens, START first, END last
-  uint16_t *tok;       // (n_tok)
-  uint8_t *pos_tick;   // (n_tok) 0..n_pos_tick-1
-  uint8_t *pos_beat;   // (n_tok) 0..n_pos_beat-1
-  int pitch_min, pitch_max;  // sounding pitch extent (transposition limits)
+  char *path;               // corpus-relative path, for messages
+  int style;                // index into CantusCorpus.styles
+  int split;                // CANTUS_SPLIT_*
+  uint32_t n_tok;           // tokens, START first, END last
+  uint16_t *tok;            // (n_tok)
+  uint8_t *pos_tick;        // (n_tok) 0..n_pos_tick-1
+  uint8_t *pos_beat;        // (n_tok) 0..n_pos_beat-1
+  int pitch_min, pitch_max; // sounding pitch extent (transposition limits)
   uint32_t n_notes;
-  uint8_t ts_num, ts_den;    // first time signature (4/4 when none)
+  uint8_t ts_num, ts_den; // first time signature (4/4 when none)
 } CantusPiece;
 
 typedef struct {
   char name[CANTUS_STYLE_NAME_LEN];
   int n_pieces[CANTUS_N_SPLITS];
   uint64_t n_tokens[CANTUS_N_SPLITS];
-  int n_unreadable;   // files the MIDI reader refused
-  int n_empty;        // files with no notes left after track/range filtering
-  int n_too_long;     // files over the token cap
-  int ts_count[8];    // votes for the most common metre, see ts_num/ts_den
-  uint8_t ts_num, ts_den;  // most common first time signature
+  int n_unreadable;       // files the MIDI reader refused
+  int n_empty;            // files with no notes left after track/range filtering
+  int n_too_long;         // files over the token cap
+  int ts_count[8];        // votes for the most common metre, see ts_num/ts_den
+  uint8_t ts_num, ts_den; // most common first time signature
 } CantusStyleStats;
 
 typedef struct {
-  const char *tracks;      // comma list: track names (case-insensitive) or chN
-                           // (1-based MIDI channel) to keep; NULL or "" = all
-  bool keep_drums;         // keep MIDI channel 10 (0-based 9)
-  const char *styles;      // comma list of style folders to use; NULL = all
-  CantusVocab vocab;       // grid and pitch range
-  int n_pos_beat;          // quarter-within-bar classes
-  uint32_t max_tokens;     // per piece; longer files are skipped (0 = 1,000,000)
-  bool quiet;              // no per-file messages (counts still kept)
+  const char *tracks;  // comma list: track names (case-insensitive) or chN
+                       // (1-based MIDI channel) to keep; NULL or "" = all
+  bool keep_drums;     // keep MIDI channel 10 (0-based 9)
+  const char *styles;  // comma list of style folders to use; NULL = all
+  CantusVocab vocab;   // grid and pitch range
+  int n_pos_beat;      // quarter-within-bar classes
+  uint32_t max_tokens; // per piece; longer files are skipped (0 = 1,000,000)
+  bool quiet;          // no per-file messages (counts still kept)
 } CantusCorpusOptions;
 
 typedef struct {
@@ -75,13 +75,13 @@ typedef struct {
   int n_styles;
   // Grid snapping and repairs, over all pieces read:
   uint64_t n_onsets, n_onsets_moved, n_offsets_moved;
-  double onset_moved_sum, offset_moved_sum;   // in grid ticks
-  double onset_moved_max, offset_moved_max;   // in grid ticks
-  uint64_t n_out_of_range;   // notes dropped: pitch outside the vocabulary
-  uint64_t n_lengthened;     // notes that snapped to zero length, given one tick
-  uint64_t n_merged;         // same-pitch notes merged or cut at a re-strike
-  uint64_t n_drum_notes;     // notes skipped on the drum channel
-  uint64_t n_track_filtered; // notes skipped by the track filter
+  double onset_moved_sum, offset_moved_sum; // in grid ticks
+  double onset_moved_max, offset_moved_max; // in grid ticks
+  uint64_t n_out_of_range;                  // notes dropped: pitch outside the vocabulary
+  uint64_t n_lengthened;                    // notes that snapped to zero length, given one tick
+  uint64_t n_merged;                        // same-pitch notes merged or cut at a re-strike
+  uint64_t n_drum_notes;                    // notes skipped on the drum channel
+  uint64_t n_track_filtered;                // notes skipped by the track filter
   int n_files, n_unreadable, n_skipped;
   bool had_split_file;
 } CantusCorpus;
@@ -94,8 +94,12 @@ CantusCorpusOptions cantus_corpus_options_default(void);
 // piece).  Unreadable or empty files are reported on log by name and
 // reason and skipped.  Fails only when no style has a usable piece or a
 // directory cannot be read.
-CantusStatus cantus_corpus_load(CantusCorpus *c, const char *const *dirs, int n_dirs,
-                                const CantusCorpusOptions *opt, FILE *log, CantusError *err);
+CantusStatus cantus_corpus_load(CantusCorpus *c,
+                                const char *const *dirs,
+                                int n_dirs,
+                                const CantusCorpusOptions *opt,
+                                FILE *log,
+                                CantusError *err);
 void cantus_corpus_free(CantusCorpus *c);
 
 // Prints the per-style table (pieces, tokens per split, skipped and why)
@@ -105,8 +109,10 @@ void cantus_corpus_print(const CantusCorpus *c, FILE *f);
 // Tokenises one parsed MIDI file into *piece (allocating tok/pos arrays;
 // path and style are left to the caller), updating c's snapping counters.
 // Returns CANTUS_ERR_FORMAT with a reason in err when no note is left.
-CantusStatus cantus_corpus_tokenize(CantusCorpus *c, const CantusMidiFile *mf,
-                                    const CantusCorpusOptions *opt, CantusPiece *piece,
+CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
+                                    const CantusMidiFile *mf,
+                                    const CantusCorpusOptions *opt,
+                                    CantusPiece *piece,
                                     CantusError *err);
 void cantus_corpus_piece_free(CantusPiece *p);
 
@@ -115,8 +121,10 @@ int cantus_corpus_find_style(const CantusCorpus *c, const char *name);
 
 // Metric position of grid tick t under a file's time-signature map (already
 // converted to grid ticks): tick within the bar.
-uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick, const uint32_t *ts_bar_len,
-                                   int n_ts, uint32_t t);
+uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick,
+                                   const uint32_t *ts_bar_len,
+                                   int n_ts,
+                                   uint32_t t);
 
 // ---- lstm_train.c: batched forward/backward over one BPTT chunk ---------
 
@@ -132,16 +140,19 @@ typedef struct {
 typedef struct CantusLstmTrainImpl CantusLstmTrain;
 
 enum {
-  CANTUS_GRAD_LSTM = 1,   // embeddings, every LSTM layer
-  CANTUS_GRAD_STYLE = 2,  // style_emb only
-  CANTUS_GRAD_OUT = 4,    // w_out, b_out
+  CANTUS_GRAD_LSTM = 1,  // embeddings, every LSTM layer
+  CANTUS_GRAD_STYLE = 2, // style_emb only
+  CANTUS_GRAD_OUT = 4,   // w_out, b_out
   CANTUS_GRAD_ALL = 7
 };
 
-CantusStatus cantus_lstm_train_new(const CantusDims *d, int batch, int bptt,
-                                   CantusLstmTrain **out, CantusError *err);
+CantusStatus cantus_lstm_train_new(const CantusDims *d,
+                                   int batch,
+                                   int bptt,
+                                   CantusLstmTrain **out,
+                                   CantusError *err);
 void cantus_lstm_train_free(CantusLstmTrain *n);
-CantusChunk *cantus_lstm_train_chunk(CantusLstmTrain *n);  // the input buffers to fill
+CantusChunk *cantus_lstm_train_chunk(CantusLstmTrain *n); // the input buffers to fill
 
 // Zeroes the carried hidden and cell state of every row.
 void cantus_lstm_train_reset(CantusLstmTrain *n);
@@ -155,15 +166,21 @@ size_t cantus_lstm_train_state_floats(const CantusLstmTrain *n);
 // drop_seed), softmax cross-entropy.  Carries the state to the next chunk.
 // nll_row (T*B, may be NULL) receives each scored row's -log p (0 when not
 // scored).  Returns the summed nll; *n_scored the number of scored rows.
-double cantus_lstm_train_forward(CantusLstmTrain *n, const CantusParams *p, float dropout,
-                                 uint64_t drop_seed, double *nll_row, int *n_scored);
+double cantus_lstm_train_forward(CantusLstmTrain *n,
+                                 const CantusParams *p,
+                                 float dropout,
+                                 uint64_t drop_seed,
+                                 double *nll_row,
+                                 int *n_scored);
 // Logits of the last forward (T*B, V), before softmax.  Valid until the
 // next backward (which overwrites them with gradients).
 const float *cantus_lstm_train_logits(const CantusLstmTrain *n);
-float *cantus_lstm_train_probs(CantusLstmTrain *n);  // softmax of the last forward (T*B, V)
+float *cantus_lstm_train_probs(CantusLstmTrain *n); // softmax of the last forward (T*B, V)
 // Backward through time of the last forward: adds d(mean nll)/d(param) into
 // g (same layout as p) for the parameter groups in `what`.
-void cantus_lstm_train_backward(CantusLstmTrain *n, const CantusParams *p, CantusParams *g,
+void cantus_lstm_train_backward(CantusLstmTrain *n,
+                                const CantusParams *p,
+                                CantusParams *g,
                                 int what);
 
 // ---- adamw.c --------------------------------------------------------------
@@ -174,9 +191,9 @@ typedef struct {
 
 // One tensor range of the flat buffers.
 typedef struct {
-  size_t offset, len;  // floats
-  bool decay;          // apply weight decay (matrices; not biases/embeddings)
-  bool train;          // updated at all
+  size_t offset, len; // floats
+  bool decay;         // apply weight decay (matrices; not biases/embeddings)
+  bool train;         // updated at all
 } CantusTensorSpan;
 
 // Spans of every tensor of a model, in layout order; returns the count
@@ -186,8 +203,15 @@ int cantus_adamw_spans(const CantusDims *d, int what, CantusTensorSpan *spans);
 double cantus_adamw_grad_norm(const float *g, const CantusTensorSpan *s, int n_spans);
 // Decoupled-weight-decay Adam update of the trainable spans; step counts
 // from 1; grad_scale multiplies g first (clipping).
-void cantus_adamw_step(const CantusAdamW *opt, float lr, long step, float grad_scale, float *p,
-                       const float *g, float *m, float *v, const CantusTensorSpan *s,
+void cantus_adamw_step(const CantusAdamW *opt,
+                       float lr,
+                       long step,
+                       float grad_scale,
+                       float *p,
+                       const float *g,
+                       float *m,
+                       float *v,
+                       const CantusTensorSpan *s,
                        int n_spans);
 
 // ---- ngram.c: interpolated Kneser-Ney baseline ----------------------------
@@ -198,12 +222,15 @@ typedef struct CantusNgramImpl CantusNgram;
 // with START, which is context only).
 CantusStatus cantus_ngram_new(int max_order, int vocab_size, CantusNgram **out, CantusError *err);
 void cantus_ngram_add(CantusNgram *ng, const uint16_t *tok, uint32_t n);
-void cantus_ngram_finish(CantusNgram *ng);  // computes discounts, after the last add
+void cantus_ngram_finish(CantusNgram *ng); // computes discounts, after the last add
 void cantus_ngram_free(CantusNgram *ng);
 // -log p(tok[i] | tok[i-order+1 .. i-1]) summed over i = 1..n-1 using at
 // most `order` tokens (order <= max_order); returns the sum, *n_scored the
 // count.
-double cantus_ngram_nll(const CantusNgram *ng, int order, const uint16_t *tok, uint32_t n,
+double cantus_ngram_nll(const CantusNgram *ng,
+                        int order,
+                        const uint16_t *tok,
+                        uint32_t n,
                         uint64_t *n_scored);
 
 // ---- train.c: the training loop ---------------------------------------------
@@ -211,48 +238,49 @@ double cantus_ngram_nll(const CantusNgram *ng, int order, const uint16_t *tok, u
 typedef struct {
   const char *const *corpus_dirs;
   int n_corpus_dirs;
-  const char *out_path;      // model file; log CSV/SVG/checkpoint derive from it
-  const char *resume_path;   // checkpoint to continue from, or NULL
-  const char *log_prefix;    // PREFIX.csv/.svg/.ckpt; NULL = out_path without .cantus
-  const char *base_path;     // --base model for --add-style, or NULL
-  const char *add_style;     // new style name (with base_path)
-  bool add_style_output;     // also train w_out/b_out
+  const char *out_path;    // model file; log CSV/SVG/checkpoint derive from it
+  const char *resume_path; // checkpoint to continue from, or NULL
+  const char *log_prefix;  // PREFIX.csv/.svg/.ckpt; NULL = out_path without .cantus
+  const char *base_path;   // --base model for --add-style, or NULL
+  const char *add_style;   // new style name (with base_path)
+  bool add_style_output;   // also train w_out/b_out
   CantusCorpusOptions corpus;
-  CantusDims dims;           // sizes (vocab/pos filled from corpus options)
+  CantusDims dims; // sizes (vocab/pos filled from corpus options)
   int batch, bptt, epochs;
   float lr, lr_min_frac, dropout, weight_decay, clip;
   int warmup_steps;
-  int schedule;              // 0 cosine over epochs, 1 plateau halving, 2 constant
-  int patience;              // epochs without validation improvement before stopping
-  int transpose_lo, transpose_hi;  // augmentation range, semitones
-  int threads;               // OpenBLAS threads (0 = all cores)
+  int schedule;                   // 0 cosine over epochs, 1 plateau halving, 2 constant
+  int patience;                   // epochs without validation improvement before stopping
+  int transpose_lo, transpose_hi; // augmentation range, semitones
+  int threads;                    // OpenBLAS threads (0 = all cores)
   uint64_t seed;
-  double max_minutes;        // 0 = no limit
-  long max_steps;            // 0 = no limit (tests)
-  const char *command_line;  // recorded in the metadata
-  const char *argv_packed;   // the arguments joined by '\x1f', kept in checkpoints
+  double max_minutes;       // 0 = no limit
+  long max_steps;           // 0 = no limit (tests)
+  const char *command_line; // recorded in the metadata
+  const char *argv_packed;  // the arguments joined by '\x1f', kept in checkpoints
   const char *model_name;
-  bool progress_tty;         // draw a progress bar (else log lines)
+  bool progress_tty; // draw a progress bar (else log lines)
   FILE *log;
 } CantusTrainConfig;
 
 typedef struct {
   int epochs_done;
   long steps;
-  double best_valid;         // mean nats/token over the validation split
-  double style_valid[CANTUS_MAX_STYLES];  // per style, NaN when no validation data
+  double best_valid;                     // mean nats/token over the validation split
+  double style_valid[CANTUS_MAX_STYLES]; // per style, NaN when no validation data
   int n_styles;
-  double train_loss;         // last epoch
+  double train_loss; // last epoch
   double tokens_per_s;
   double seconds;
-  bool interrupted;          // stopped by the interrupt flag (checkpoint written)
+  bool interrupted; // stopped by the interrupt flag (checkpoint written)
   bool stopped_early;
 } CantusTrainResult;
 
 CantusTrainConfig cantus_train_config_default(void);
 // Set from a signal handler: the loop writes a checkpoint and returns.
 extern volatile int cantus_train_interrupt;
-CantusStatus cantus_train_run(const CantusTrainConfig *cfg, CantusTrainResult *res,
+CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
+                              CantusTrainResult *res,
                               CantusError *err);
 
 // The packed arguments a checkpoint was made with (malloc'd), or NULL.
@@ -263,15 +291,28 @@ void cantus_train_init_params(const CantusDims *d, uint64_t seed, float *flat);
 
 // Validation-style evaluation of flat parameters on pieces of one split:
 // per-style summed nll, scored counts and correct argmax predictions.
-CantusStatus cantus_train_evaluate(const CantusDims *d, const float *flat, const CantusCorpus *c,
-                                   int split, int batch, int bptt, double *nll_style,
-                                   uint64_t *n_style, uint64_t *correct_style, CantusError *err);
+CantusStatus cantus_train_evaluate(const CantusDims *d,
+                                   const float *flat,
+                                   const CantusCorpus *c,
+                                   int split,
+                                   int batch,
+                                   int bptt,
+                                   double *nll_style,
+                                   uint64_t *n_style,
+                                   uint64_t *correct_style,
+                                   CantusError *err);
 
 // Training speed on random tokens: `steps` optimizer steps (after two
 // warm-up steps) of forward, backward, clipping and AdamW at these sizes.
 // Returns tokens per second in *tok_s.
-CantusStatus cantus_train_bench(const CantusDims *d, int batch, int bptt, float dropout, int steps,
-                                int threads, double *tok_s, CantusError *err);
+CantusStatus cantus_train_bench(const CantusDims *d,
+                                int batch,
+                                int bptt,
+                                float dropout,
+                                int steps,
+                                int threads,
+                                double *tok_s,
+                                CantusError *err);
 
 // The OpenBLAS core name and thread count in use, e.g. "Zen (2 threads)".
 void cantus_train_blas_info(char *buf, size_t n);
