@@ -20,7 +20,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "usage: cantus-eval MODEL.cantus CORPUS_DIR... [options]\n"
-          "  --split test|valid   the held-out split to score (default test)\n"
+          "  --split test|valid|train  the split to score (default test)\n"
           "  --max-order N        longest n-gram tried for the baseline (default 8)\n"
           "  --pieces N           pieces generated per style (default 8; 0 = no generation)\n"
           "  --bars N             bars per generated piece (default 32)\n"
@@ -96,9 +96,11 @@ int main(int argc, char **argv)
     } else if (!strcmp(o, "-q")) {
       quiet = true;
     } else if (v && !strcmp(o, "--split")) {
-      split = !strcmp(v, "valid") ? CANTUS_SPLIT_VALID : CANTUS_SPLIT_TEST;
-      if (strcmp(v, "valid") && strcmp(v, "test")) {
-        fprintf(stderr, "cantus-eval: --split: '%s' is not test or valid\n", v);
+      split = !strcmp(v, "valid")   ? CANTUS_SPLIT_VALID
+              : !strcmp(v, "train") ? CANTUS_SPLIT_TRAIN
+                                    : CANTUS_SPLIT_TEST;
+      if (strcmp(v, "valid") && strcmp(v, "test") && strcmp(v, "train")) {
+        fprintf(stderr, "cantus-eval: --split: '%s' is not test, valid or train\n", v);
         return 2;
       }
       i++;
@@ -303,7 +305,9 @@ int main(int argc, char **argv)
     }
   }
 
-  const char *split_name = split == CANTUS_SPLIT_TEST ? "test" : "valid";
+  const char *split_name = split == CANTUS_SPLIT_TEST    ? "test"
+                           : split == CANTUS_SPLIT_VALID ? "valid"
+                                                         : "train (in-sample for the n-gram)";
   if (json) {
     printf("{\n  \"model\": ");
     json_str(stdout, model_path);

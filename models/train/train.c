@@ -1387,6 +1387,16 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
     }
     write_csv(tr);
     write_svg(tr);
+    if (epoch_done && tr->ls.epoch < cfg->epochs) {
+      // Every finished epoch leaves a checkpoint, so a crash loses at most one.
+      const double so_far = now_s() - t_start;
+      tr->ls.seconds += so_far;
+      s = save_checkpoint(tr, ckpt, err);
+      tr->ls.seconds -= so_far;
+      if (s) {
+        break;
+      }
+    }
     if (cfg->patience > 0 && tr->ls.bad_epochs >= cfg->patience) {
       if (log) {
         fprintf(log, "early stop: no validation improvement for %d epochs\n", tr->ls.bad_epochs);
