@@ -227,8 +227,10 @@ static double frames_per_tick(double rate, double bpm)
 static Lv2hEvent *copy_events(const Lv2Host *h, size_t *n)
 {
   const Lv2hEvent *ev = lv2h_events(h, n);
-  Lv2hEvent *c = malloc((*n + 1) * sizeof *c);
-  memcpy(c, ev, *n * sizeof *c);
+  Lv2hEvent *c = calloc(*n + 1, sizeof *c);
+  if (*n > 0) {
+    memcpy(c, ev, *n * sizeof *c);
+  }
   return c;
 }
 
