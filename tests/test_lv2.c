@@ -1395,7 +1395,7 @@ static Lv2hEvent *play_with_input(bool listen, bool input, size_t *n)
   lv2h_set(h, "listen", listen ? 1.0f : 0.0f);
   Lv2hClock c = clock_at(120.0, 4.0);
   const uint8_t phrase[] = { 60, 62, 64, 65, 67, 65, 64, 62 };
-  for (int blk = 0; blk < 500; blk++) {
+  for (int blk = 0; blk < 800; blk++) {
     if (blk == 0) {
       const Lv2hPos p = lv2h_clock_pos(&c, false);
       lv2h_position(h, 0, &p);
@@ -1424,6 +1424,20 @@ TEST(lv2_midi_input_reaches_the_engine)
   Lv2hEvent *heard = play_with_input(true, true, &n1);
   CHECK_MSG(!events_equal(quiet, n0, heard, n1, false), "listening to a phrase changed nothing");
   CHECK(lv2h_check_balanced(heard, n1));
+  // The phrase's last note-off is at frame 180100; two beats of silence
+  // later (wait_beats) the model resumes on the next beat, frame 240000,
+  // and continues the phrase: notes there, not the notes it played alone.
+  const size_t resumed = lv2h_count_note_ons(heard, n1, 240000, UINT64_MAX);
+  CHECK_MSG(resumed > 0, "the model did not resume after the player stopped");
+  size_t q = 0, k = 0;
+  while (q < n0 && quiet[q].frame < 240000) {
+    q++;
+  }
+  while (k < n1 && heard[k].frame < 240000) {
+    k++;
+  }
+  CHECK_MSG(!events_equal(quiet + q, n0 - q, heard + k, n1 - k, false),
+            "the music after the phrase is the music without it");
   Lv2hEvent *deaf0 = play_with_input(false, false, &n2);
   Lv2hEvent *deaf1 = play_with_input(false, true, &n3);
   CHECK_MSG(same_events(deaf0, n2, deaf1, n3), "input changed the music with Listen off");
