@@ -835,6 +835,13 @@ uint32_t cantus_engine_step_budget(uint32_t n_frames, double sample_rate)
   return b < 1.0 ? 1 : b > CANTUS_MAX_STEPS_PER_RUN ? CANTUS_MAX_STEPS_PER_RUN : (uint32_t)b;
 }
 
+double cantus_engine_bpm(double host_bpm, float control_bpm)
+{
+  double bpm = isfinite(host_bpm) && host_bpm > 0.0 ? host_bpm : (double)control_bpm;
+  bpm = bpm == bpm ? bpm : 120.0;
+  return bpm < 1.0 ? 1.0 : bpm > 999.0 ? 999.0 : bpm;
+}
+
 static bool gen_wanted(CantusEngine *e, double target)
 {
   if (e->listen_mode == LISTEN_FOLLOW || e->listen_mode == LISTEN_WAIT ||
@@ -1210,8 +1217,7 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   const bool rolling = has_pos ? tp->rolling : true;
   double sr = finite_or(in->sample_rate, 48000.0);
   sr = sr < 1000.0 ? 1000.0 : sr > 1e6 ? 1e6 : sr;
-  double bpm = has_pos && isfinite(tp->bpm) && tp->bpm > 0.0 ? tp->bpm : (double)e->ctl.bpm;
-  bpm = bpm < 1.0 ? 1.0 : bpm > 999.0 ? 999.0 : bpm;
+  const double bpm = cantus_engine_bpm(has_pos ? tp->bpm : -1.0, e->ctl.bpm);
   double bpb = has_pos ? finite_or(tp->beats_per_bar, 4.0) : 4.0;
   bpb = bpb < 1.0 ? 1.0 : bpb > 64.0 ? 64.0 : bpb;
   const int unit = has_pos && tp->beat_unit >= 1 && tp->beat_unit <= 64 ? tp->beat_unit : 4;

@@ -301,6 +301,12 @@ CANTUS_RT void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats
 #define CANTUS_CATCHUP_FACTOR 4
 CANTUS_RT uint32_t cantus_engine_step_budget(uint32_t n_frames, double sample_rate);
 
+// The tempo the engine plays at, in beats per minute: host_bpm when it is
+// finite and > 0, else control_bpm (NaN -> 120), clamped to 1..999.  A host
+// that extrapolates its transport between position updates uses it, so it
+// moves at the engine's pace whatever values it was given.  [RT]
+CANTUS_RT double cantus_engine_bpm(double host_bpm, float control_bpm);
+
 // The metric position input of a step at stream tick `tick` (ticks since bar
 // 0's downbeat, bar_ticks per bar): pos_tick = tick within the quarter note
 // (scaled into n_pos_tick classes when that differs from tpq), pos_beat =

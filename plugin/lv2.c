@@ -453,12 +453,17 @@ CANTUS_RT static bool atom_number(const CantusURIs *u, const LV2_Atom *a, double
   return isfinite(*v);
 }
 
-// Splits a beat count into bar and beat-in-bar.
+// Splits a beat count into bar and beat-in-bar.  Absurd host values (a
+// huge speed or tempo, a sample rate of 0) can make it NaN or huge: such a
+// count stops at 0 or at bar 9e15 (the engine clamps further), so the
+// conversion to int64 is always defined.
 CANTUS_RT static void set_beats(Xport *x, double beats)
 {
-  const double bar = floor(beats / x->beats_per_bar);
+  beats = beats >= 0.0 ? beats : 0.0;
+  double bar = floor(beats / x->beats_per_bar);
+  bar = bar < 9e15 ? bar : 9e15;
   x->bar = (int64_t)bar;
-  x->bar_beat = beats - bar * x->beats_per_bar;
+  x->bar_beat = bar < 9e15 ? beats - bar * x->beats_per_bar : 0.0;
   if (x->bar_beat < 0.0) {
     x->bar_beat = 0.0;
   }
@@ -467,7 +472,7 @@ CANTUS_RT static void set_beats(Xport *x, double beats)
 // Takes a time:Position as the transport state at the current frame.  Any
 // field may be missing: jalv without a JACK timebase master sends only
 // frame and speed (the beat is then the frame at the bpm port's tempo).
-CANTUS_RT static void update_position(Cantus *self, const LV2_Atom_Object *obj, double port_bpm)
+CANTUS_RT static void update_position(Cantus *self, const LV2_Atom_Object *obj, float port_bpm)
 {
   const CantusURIs *u = &self->uris;
   const LV2_Atom *bar = NULL, *bar_beat = NULL, *beat = NULL, *bpb = NULL, *unit = NULL,
@@ -498,8 +503,8 @@ CANTUS_RT static void update_position(Cantus *self, const LV2_Atom_Object *obj, 
   if (atom_number(u, bpm, &v) && v > 0.0) {
     x->bpm = v;
   }
-  if (atom_number(u, bpb, &v) && v > 0.0 && v <= 64.0) {
-    x->beats_per_bar = v;
+  if (atom_number(u, bpb, &v) && v > 0.0) {
+    x->beats_per_bar = v < 1.0 ? 1.0 : v > 64.0 ? 64.0 : v; // as the engine clamps it
   }
   if (atom_number(u, unit, &v) && v >= 1.0 && v <= 64.0) {
     x->beat_unit = (int)v;
@@ -517,18 +522,17 @@ CANTUS_RT static void update_position(Cantus *self, const LV2_Atom_Object *obj, 
   } else if (atom_number(u, beat, &v) && v >= 0.0 && v < 9e15) {
     set_beats(x, v);
   } else if (atom_number(u, frame, &v) && v >= 0.0 && v < 9e15) {
-    const double tempo = x->bpm > 0.0 ? x->bpm : port_bpm;
-    set_beats(x, v * tempo / (60.0 * self->rate));
+    set_beats(x, v * cantus_engine_bpm(x->bpm, port_bpm) / (60.0 * self->rate));
   }
 }
 
 // Moves the transport clock n frames on.
-CANTUS_RT static void advance(Xport *x, uint32_t n, double rate, double port_bpm)
+CANTUS_RT static void advance(Xport *x, uint32_t n, double rate, float port_bpm)
 {
   if (!x->valid || x->speed <= 0.0 || n == 0) {
     return;
   }
-  const double bpm = x->bpm > 0.0 ? x->bpm : port_bpm;
+  const double bpm = cantus_engine_bpm(x->bpm, port_bpm);
   set_beats(x,
             (double)x->bar * x->beats_per_bar + x->bar_beat +
               (double)n * bpm * x->speed / (60.0 * rate));
@@ -616,7 +620,7 @@ CANTUS_RT static void process_segment(Cantus *self,
   in->n_midi_in = n_in;
   cantus_engine_process(self->engine, in, &self->out);
   write_midi(self, start);
-  advance(&self->xport, len, self->rate, (double)c->bpm);
+  advance(&self->xport, len, self->rate, c->bpm);
 }
 
 CANTUS_RT static void schedule_ptr(Cantus *self, const PtrMsg *msg)
@@ -769,7 +773,7 @@ CANTUS_RT static void run(LV2_Handle instance, uint32_t n_frames)
             split_at(self, &c, free_run, seg, t, &n_in);
             seg = t;
           }
-          update_position(self, obj, (double)c.bpm);
+          update_position(self, obj, c.bpm);
         } else {
           handle_patch(self, obj);
         }

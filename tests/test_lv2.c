@@ -672,6 +672,66 @@ TEST(lv2_frame_only_positions)
   lv2h_free(h);
 }
 
+// Absurd host values must not reach a float-to-int conversion (undefined
+// behaviour; on x86 it gives INT64_MIN, a jump to bar -10^9): a NaN bpm port
+// with frame-only positions plays at the engine's 120 bpm, and a tempo of
+// 3e38 or a meter of 1e-30 beats per bar moves at the engine's clamped
+// values (999 bpm, 1 beat per bar), the bar output staying near the start.
+TEST(lv2_absurd_host_tempo_and_meter)
+{
+  Lv2Host *h = open_host(LV2H_WORKER_DEFERRED, 48000.0);
+  if (!h) {
+    return;
+  }
+  lv2h_set(h, "bpm", NAN);
+  Lv2hClock c = clock_at(120.0, 4.0);
+  Blocks b = { .fixed = 480 };
+  drive(h, &c, NULL, 0, 48000 * 5, &b, POS_FRAME_ONLY);
+  size_t n, checked = 0;
+  const Lv2hEvent *ev = lv2h_events(h, &n);
+  CHECK(lv2h_check_grid(ev, n, 0, 48000 * 5, 0.0, frames_per_tick(48000.0, 120.0), 1.0, &checked));
+  CHECK(checked >= 4);
+  CHECK_NEAR(lv2h_get(h, "bar"), 3.0, 0.0); // 10 beats at 120 bpm: bar 3
+  lv2h_free(h);
+
+  const struct {
+    float bpm, bpb;
+    float bar_lo, bar_hi;
+  } cases[] = {
+    { 3e38f, 4.0f, 3.0f, 5.0f },   // 1 s at 999 bpm: 16.7 beats, bar 5
+    { 120.0f, 1e-30f, 2.0f, 3.0f } // 1 s at 120 bpm, 1 beat per bar: bar 3
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    h = open_host(LV2H_WORKER_DEFERRED, 48000.0);
+    if (!h) {
+      return;
+    }
+    const Lv2hPos p = { .has_speed = true,
+                        .has_bpm = true,
+                        .has_bbt = true,
+                        .speed = 1.0,
+                        .bpm = cases[i].bpm,
+                        .beats_per_bar = cases[i].bpb,
+                        .beat_unit = 4 };
+    lv2h_position(h, 0, &p);
+    for (int k = 0; k < 100; k++) {
+      lv2h_run(h, 480);
+    }
+    const float bar = lv2h_get(h, "bar");
+    CHECK_MSG(bar >= cases[i].bar_lo && bar <= cases[i].bar_hi,
+              "bpm %g, %g beats per bar: bar output %g",
+              (double)cases[i].bpm,
+              (double)cases[i].bpb,
+              (double)bar);
+    const Lv2hPos stop = { .has_speed = true, .speed = 0.0 };
+    lv2h_position(h, 0, &stop);
+    lv2h_run(h, 480);
+    ev = lv2h_events(h, &n);
+    CHECK(lv2h_check_balanced(ev, n));
+    lv2h_free(h);
+  }
+}
+
 TEST(lv2_stop_silences_in_that_block)
 {
   const PosMode modes[] = { POS_ON_CHANGE, POS_EVERY };
