@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Tick <-> frame clock, the sorted lookahead queue and the output note
-// tracker (schedule.h).  [RT]: no allocation; loops bounded by
-// CANTUS_SCHED_CAP and CANTUS_MAX_VOICES.
+// Tick <-> frame clock, the sorted lookahead queue, the output note
+// tracker and the host output gate (schedule.h).  [RT]: no allocation;
+// loops bounded by CANTUS_SCHED_CAP and CANTUS_MAX_VOICES.
 #include "schedule.h"
 
 #include <math.h>
+#include <string.h>
 
 double cantus_schedule_ticks_per_frame(double bpm, double ticks_per_beat, double sample_rate)
 {
@@ -174,4 +175,50 @@ void cantus_schedule_tracker_remove(CantusNoteTracker *t, int i)
     t->v[j] = t->v[j + 1];
   }
   t->n--;
+}
+
+// ---- host output gate ----------------------------------------------------------
+
+void cantus_schedule_gate_clear(CantusSchedGate *g)
+{
+  memset(g, 0, sizeof *g);
+}
+
+bool cantus_schedule_gate_pass(CantusSchedGate *g, const uint8_t *msg, uint32_t size, uint32_t room)
+{
+  const int st = size >= 3 ? msg[0] & 0xF0 : 0;
+  const bool on = st == 0x90 && msg[2] > 0, off = st == 0x80 || (st == 0x90 && msg[2] == 0);
+  // Room the buffer must keep for the note-offs of the notes let out.
+  const uint32_t owed = (uint32_t)g->n_sent;
+  uint8_t *s = (on || off) ? &g->state[msg[0] & 0x0F][msg[1] & 0x7F] : NULL;
+  if (off && s && *s == 2) {
+    *s = 0; // its note-on was held back: so is the note-off
+    return false;
+  }
+  if (off && s && *s == 1) {
+    if (room == 0) {
+      g->held_back++; // only when the buffer offers fewer events than are owed
+      return false;
+    }
+    *s = 0;
+    g->n_sent--;
+    return true;
+  }
+  if (on && *s != 1) {
+    if (room >= owed + 2u) { // itself, then its own note-off and the others'
+      *s = 1;
+      g->n_sent++;
+      return true;
+    }
+    *s = 2;
+    g->held_back++;
+    return false;
+  }
+  // Anything else (a re-strike of a sounding note, a stray note-off, other
+  // messages) takes only room that is not owed.
+  if (room > owed) {
+    return true;
+  }
+  g->held_back++;
+  return false;
 }

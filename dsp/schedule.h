@@ -4,7 +4,8 @@
 // Scheduling for the engine: the tick <-> frame clock of the current tempo,
 // a fixed-capacity time-sorted queue of note events (the lookahead), and
 // the output note tracker that knows what is sounding so that every note-on
-// gets its note-off (all-notes-off on stop, seek, model swap, panic).
+// gets its note-off (all-notes-off on stop, seek, model swap, panic), and
+// the gate that keeps a small host output buffer from dropping a note-off.
 //
 // Time: "ticks" are the model's grid (vocab.tpq per quarter note), as
 // doubles so that swing and gate can place events between grid points.
@@ -119,5 +120,29 @@ CANTUS_RT int cantus_schedule_tracker_find_out(const CantusNoteTracker *t,
 CANTUS_RT bool cantus_schedule_tracker_add(CantusNoteTracker *t, const CantusSchedVoice *v);
 // Removes voice i (order of the others is kept).
 CANTUS_RT void cantus_schedule_tracker_remove(CantusNoteTracker *t, int i);
+
+// ---- host output gate -------------------------------------------------------
+
+// A host's MIDI output buffer may take fewer events than the engine emits in
+// a block, and a dropped note-off is a stuck note.  The gate decides event by
+// event, given the room left (in events): a note-on goes out only if the
+// buffer keeps room for the note-off of every note the gate let out, its own
+// included; the note-off of a note-on it held back is held back too (no stray
+// note-offs); a note-off of a note it let out then always fits, as long as
+// the buffer offers at least that many events at the start of each cycle.
+typedef struct {
+  uint8_t state[16][128]; // per channel and pitch: 0 silent, 1 sent, 2 note-on held back
+  int n_sent;             // notes let out and not yet ended
+  uint64_t held_back;     // events not let out for lack of room (held-back offs not counted)
+} CantusSchedGate;
+
+CANTUS_RT void cantus_schedule_gate_clear(CantusSchedGate *g);
+// True when the event (msg, size bytes) may be written now, with room for
+// `room` more events in the host buffer.  The caller writes every event
+// the gate passes and none it refuses.
+CANTUS_RT bool cantus_schedule_gate_pass(CantusSchedGate *g,
+                                         const uint8_t *msg,
+                                         uint32_t size,
+                                         uint32_t room);
 
 #endif

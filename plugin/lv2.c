@@ -10,6 +10,7 @@
 // deactivate, cleanup, save, restore and work are non-RT.
 #include "engine.h"
 #include "ports.h"
+#include "schedule.h"
 #include "uris.h"
 
 #include <lv2/core/lv2.h>
@@ -105,6 +106,7 @@ typedef struct {
   CantusMidiEvent midi_in[CANTUS_MAX_EVENTS];
   CantusBlockIn block;
   CantusBlockOut out;
+  CantusSchedGate gate;    // keeps room in the MIDI output for every owed note-off
   uint64_t out_dropped;    // MIDI events the output buffer could not take
   uint64_t in_dropped;     // MIDI input events over CANTUS_MAX_EVENTS per segment
   uint64_t notify_dropped; // notifications postponed for lack of room
@@ -337,6 +339,8 @@ static void deactivate(LV2_Handle instance)
   // blocks after a start or a jump) is normal and not reported.
   CantusStats st;
   cantus_engine_get_stats(self->engine, &st);
+  self->out_dropped += self->gate.held_back;
+  self->gate.held_back = 0;
   if (self->out_dropped || self->in_dropped || self->work_refused || self->leaked ||
       st.events_dropped || st.late_events) {
     lv2_log_warning(&self->logger,
@@ -584,14 +588,20 @@ CANTUS_RT static bool has_room(const LV2_Atom_Forge *f, uint32_t bytes)
   return f->buf && f->offset + bytes <= f->size;
 }
 
-// Appends the engine's events of one segment starting at `start`.  The
-// room is checked first so a full buffer never holds half an event.
+// Appends the engine's events of one segment starting at `start`.  A host
+// buffer too small for them all loses note-ons, never a note-off (the gate
+// keeps room for the offs of the notes it let out); the room is checked so
+// a full buffer never holds half an event.
 CANTUS_RT static void write_midi(Cantus *self, uint32_t start)
 {
   LV2_Atom_Forge *f = &self->forge_midi;
   const CantusBlockOut *out = &self->out;
   for (uint32_t i = 0; i < out->n_events; i++) {
     const CantusMidiEvent *ev = &out->events[i];
+    const uint32_t room = f->buf && f->offset < f->size ? (f->size - f->offset) / EVENT_ROOM : 0;
+    if (!cantus_schedule_gate_pass(&self->gate, ev->data, ev->size, room)) {
+      continue; // counted by the gate
+    }
     if (ev->size < 1 || ev->size > 3 || !has_room(f, EVENT_ROOM)) {
       self->out_dropped++;
       continue;

@@ -799,7 +799,8 @@ void lv2h_run(Lv2Host *h, uint32_t n)
   for (uint32_t i = 0; i < h->n_ports; i++) {
     Port *p = &h->ports[i];
     if (p->type == P_ATOM_OUT) {
-      p->atom->atom.size = ATOM_CAP;
+      const uint32_t cap = h->cfg.midi_out_size;
+      p->atom->atom.size = p->midi && cap > 0 && cap < ATOM_CAP ? cap : ATOM_CAP;
       p->atom->atom.type = 0;
     } else if (p->type == P_ATOM_IN) {
       lv2_atom_forge_set_buffer(&h->forge, (uint8_t *)p->atom, ATOM_CAP);

@@ -27,6 +27,7 @@ typedef struct {
   Lv2hWorkerMode worker;
   uint32_t worker_delay; // cycles, DEFERRED only
   bool quiet_log;        // drop the plugin's log lines instead of printing them
+  uint32_t midi_out_size; // bytes the MIDI output buffer offers each run (0 = 128 KiB)
   // Called when the host enters / leaves code the plugin runs in the audio
   // context (run, work_response), e.g. to arm an allocation guard; the
   // worker's work() is always outside.

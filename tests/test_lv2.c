@@ -732,6 +732,57 @@ TEST(lv2_absurd_host_tempo_and_meter)
   }
 }
 
+// A host MIDI buffer smaller than what the engine emits: note-ons are lost,
+// never a note-off.  Dense music (16 voices, long gates, 400 bpm, 8192-frame
+// blocks), a jump back every 3 s (every sounding note ends at once), and an
+// output buffer of 20 events; the same run with a large buffer shows that
+// the small one overflowed.
+static Lv2hEvent *dense_run(uint32_t midi_out_size, size_t *n)
+{
+  Lv2hConfig cfg = lv2h_config_default();
+  cfg.quiet_log = !cantus_test_verbose;
+  cfg.midi_out_size = midi_out_size;
+  Lv2Host *h = lv2h_new(lv2_path(), CANTUS_URI, &cfg);
+  CHECK(h != NULL);
+  if (!h) {
+    *n = 0;
+    return calloc(1, sizeof(Lv2hEvent));
+  }
+  lv2h_set(h, "max_voices", 16.0f);
+  lv2h_set(h, "gate", 2.0f);
+  lv2h_set(h, "density", 1.0f);
+  lv2h_set(h, "temperature", 1.5f);
+  lv2h_set(h, "max_note_beats", 32.0f);
+  Lv2hClock c = clock_at(400.0, 4.0);
+  Act acts[10];
+  for (int i = 0; i < 10; i++) {
+    acts[i] = (Act){ .frame = (uint64_t)(i + 1) * 144000, .kind = ACT_LOCATE, .value = 4.0 * i };
+  }
+  Blocks b = { .fixed = 8192 };
+  drive(h, &c, acts, 10, 48000 * 33, &b, POS_ON_CHANGE);
+  stop_and_drain(h, &c);
+  Lv2hEvent *ev = copy_events(h, n);
+  lv2h_free(h);
+  return ev;
+}
+
+TEST(lv2_small_midi_buffer_loses_note_ons_not_note_offs)
+{
+  size_t n_big, n_small;
+  Lv2hEvent *big = dense_run(0, &n_big);
+  Lv2hEvent *small = dense_run(16 + 3 * 24, &n_small);
+  const size_t on_big = lv2h_count_note_ons(big, n_big, 0, UINT64_MAX);
+  const size_t on_small = lv2h_count_note_ons(small, n_small, 0, UINT64_MAX);
+  CHECK(lv2h_check_balanced(big, n_big));
+  CHECK_MSG(on_small > 0 && on_small < on_big,
+            "note-ons: %zu with the small buffer, %zu with the large one",
+            on_small,
+            on_big);
+  CHECK(lv2h_check_balanced(small, n_small));
+  free(big);
+  free(small);
+}
+
 TEST(lv2_stop_silences_in_that_block)
 {
   const PosMode modes[] = { POS_ON_CHANGE, POS_EVERY };

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // dsp/schedule: the tick <-> frame clock (mid-block, across blocks, tempo
 // change), the sorted queue (time order, offs before ons, stable order,
-// rollback drops, re-strike clipping, capacity) and the note tracker.
+// rollback drops, re-strike clipping, capacity), the note tracker and the
+// host output gate.
 #include "schedule.h"
 #include "test.h"
 
@@ -139,4 +140,40 @@ TEST(schedule_tracker_finds_and_limits_voices)
   CHECK_EQ(cantus_schedule_tracker_find_key(&t, 46), 5);
   cantus_schedule_tracker_remove(&t, 99); // out of range: no-op
   CHECK_EQ(t.n, CANTUS_MAX_VOICES - 1);
+}
+
+static bool gate(CantusSchedGate *g, uint8_t status, uint8_t pitch, uint8_t vel, uint32_t room)
+{
+  const uint8_t msg[3] = { status, pitch, vel };
+  return cantus_schedule_gate_pass(g, msg, 3, room);
+}
+
+TEST(schedule_gate_keeps_room_for_every_note_off)
+{
+  CantusSchedGate g;
+  cantus_schedule_gate_clear(&g);
+  // A buffer of 4 events: a note-on needs room for itself and every owed off.
+  CHECK(gate(&g, 0x90, 60, 100, 4));  // 1 owed
+  CHECK(gate(&g, 0x90, 62, 100, 3));  // 2 owed, room 2 left
+  CHECK(!gate(&g, 0x91, 64, 100, 2)); // would leave 1 slot for 3 offs: held back
+  CHECK_EQ(g.held_back, 1);
+  CHECK(gate(&g, 0x80, 60, 0, 2)); // an owed off always fits
+  CHECK(gate(&g, 0x90, 62, 0, 1)); // (note-on with velocity 0 is an off)
+  CHECK_EQ(g.n_sent, 0);
+  // The held-back note's off is held back too (no stray off), not counted.
+  CHECK(!gate(&g, 0x81, 64, 0, 100));
+  CHECK_EQ(g.held_back, 1);
+  // ... and the next note-on of that pitch is a fresh note.
+  CHECK(gate(&g, 0x91, 64, 90, 2));
+  CHECK_EQ(g.n_sent, 1);
+  // A re-strike of a sounding note, or another message, takes only free room.
+  CHECK(!gate(&g, 0x91, 64, 90, 1));
+  CHECK_EQ(g.n_sent, 1);
+  CHECK(!gate(&g, 0xB0, 7, 100, 1));
+  CHECK(gate(&g, 0xB0, 7, 100, 2));
+  CHECK(gate(&g, 0x81, 64, 0, 1)); // the one off ends it
+  CHECK_EQ(g.n_sent, 0);
+  CHECK(gate(&g, 0x80, 30, 0, 1)); // a stray off with free room
+  CHECK(!gate(&g, 0x90, 30, 9, 0)); // nothing fits
+  CHECK_EQ(g.held_back, 4);
 }
