@@ -253,6 +253,27 @@ static int parse_args(int argc, char **argv, Args *a)
       return 2;
     }
   }
+  // The MIDI file holds ticks (FILE_TPQ a quarter) in 32 bits and the
+  // tempo in 24 bits of microseconds per quarter.
+  const double bar_ticks = FILE_TPQ * 4.0 * a->num / a->den;
+  if (a->bars * bar_ticks >= (double)UINT32_MAX) {
+    fprintf(stderr,
+            "cantus-gen: --bars %g of %d/%d is longer than a MIDI file holds (at most %.0f)\n",
+            a->bars,
+            a->num,
+            a->den,
+            ceil((double)UINT32_MAX / bar_ticks) - 1.0);
+    return 2;
+  }
+  if (60e6 * a->den / (4.0 * a->bpm) > 0xFFFFFF) {
+    fprintf(stderr,
+            "cantus-gen: --bpm %g in %d/%d is slower than a MIDI file holds (at least %.2f)\n",
+            a->bpm,
+            a->num,
+            a->den,
+            ceil(60e6 * a->den / (4.0 * 0xFFFFFF) * 100.0) / 100.0);
+    return 2;
+  }
   a->c.bpm = (float)a->bpm;
   return 0;
 }

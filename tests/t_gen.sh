@@ -137,6 +137,16 @@ check "missing theme: names it" grep -q "missing.mid" "$tmp/err"
 "$gen" --model "$tiny" --bars zero >"$tmp/out" 2>"$tmp/err"
 check "bad value: exit 2" test $? -eq 2
 check "bad value: says which" grep -q -- "--bars: bad value 'zero'" "$tmp/err"
+# Values the MIDI file cannot hold: refused before generating, not wrapped.
+"$gen" --model "$tiny" --bars 100000 --meter 32/1 --bpm 999 --rate 8000 --block 65536 \
+  -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "bars past 32-bit ticks: exit 2" test $? -eq 2
+check "bars past 32-bit ticks: one line with the limit" \
+  bash -c "test \"\$(wc -l <'$tmp/err')\" -eq 1 && grep -q -- '--bars 100000 of 32/1 is longer than a MIDI file holds (at most 69905)' '$tmp/err'"
+check "bars past 32-bit ticks: nothing written" test ! -e "$tmp/x.mid"
+"$gen" --model "$tiny" --bpm 10 --meter 4/16 --bars 1 -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "tempo past 24 bits: exit 2" test $? -eq 2
+check "tempo past 24 bits: says the slowest" grep -q -- '--bpm 10 in 4/16 is slower than a MIDI file holds (at least 14.31)' "$tmp/err"
 "$gen" --frobnicate 1 >"$tmp/out" 2>"$tmp/err"
 check "unknown option: exit 2" test $? -eq 2
 "$gen" --help >"$tmp/out" 2>&1
