@@ -232,7 +232,8 @@ int main(int argc, char **argv)
     return 1;
   }
   // Generated pieces vs real ones, per model style present in the corpus.
-  CantusGenStats real[CANTUS_MAX_STYLES], gen[CANTUS_MAX_STYLES];
+  CantusGenStats real[CANTUS_MAX_STYLES], gen[CANTUS_MAX_STYLES], ref[CANTUS_MAX_STYLES];
+  double floor_d[CANTUS_MAX_STYLES]; // real training pieces vs the scored split: the noise floor
   double dist[CANTUS_MAX_STYLES][CANTUS_GEN_N_DIST];
   double cross[CANTUS_MAX_STYLES]; // distance of generated style s to the nearest other real style
   int nearest[CANTUS_MAX_STYLES];
@@ -241,6 +242,8 @@ int main(int argc, char **argv)
   for (uint32_t s = 0; s < d->n_styles; s++) {
     cantus_genstats_init(&real[s]);
     cantus_genstats_init(&gen[s]);
+    cantus_genstats_init(&ref[s]);
+    floor_d[s] = NAN;
     cross[s] = NAN;
     nearest[s] = -1;
   }
@@ -251,6 +254,16 @@ int main(int argc, char **argv)
         &real[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
       have[pc->style] = true;
       n_pieces_real[pc->style]++;
+    } else if (pc->split == CANTUS_SPLIT_TRAIN && split != CANTUS_SPLIT_TRAIN) {
+      cantus_genstats_add_tokens(
+        &ref[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
+    }
+  }
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (have[s] && ref[s].pieces > 0) {
+      double dd[CANTUS_GEN_N_DIST];
+      cantus_genstats_distance(&ref[s], &real[s], dd);
+      floor_d[s] = dd[CANTUS_GEN_N_DIST - 1];
     }
   }
   int metre_num[CANTUS_MAX_STYLES], metre_den[CANTUS_MAX_STYLES];
@@ -338,6 +351,8 @@ int main(int argc, char **argv)
           printf(", \"%s\": ", cantus_genstats_dist_name(k));
           json_num(stdout, dist[s][k]);
         }
+        printf(", \"real_train_vs_split\": ");
+        json_num(stdout, floor_d[s]);
         printf(", \"nearest_other_style\": ");
         if (nearest[s] >= 0) {
           json_str(stdout, m->style_names[nearest[s]]);
@@ -421,7 +436,7 @@ int main(int argc, char **argv)
       for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
         printf(" %9s", cantus_genstats_dist_name(k));
       }
-      printf("  nearest other real style\n");
+      printf(" %9s  nearest other real style\n", "train-ref");
       for (uint32_t s = 0; s < d->n_styles; s++) {
         if (!have[s]) {
           continue;
@@ -433,6 +448,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
           printf(" %9.3f", dist[s][k]);
         }
+        printf(" %9.3f", floor_d[s]);
         if (nearest[s] >= 0) {
           printf("  %s %.3f%s",
                  m->style_names[nearest[s]],

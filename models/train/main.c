@@ -572,7 +572,12 @@ int main(int argc, char **argv)
   }
   // The command line recorded in the model, and the packed form a
   // checkpoint keeps (the original run's, plus this one's overrides).
-  char *display = join(argc - 1, argv + 1, ' ', true);
+  char *args_shown = join(argc - 1, argv + 1, ' ', true);
+  char *display = args_shown ? malloc(strlen(args_shown) + 16) : NULL;
+  if (display) {
+    sprintf(display, "cantus-train %s", args_shown);
+  }
+  free(args_shown);
   char *packed = NULL;
   if (resume) {
     // Keep the original arguments (without its own --resume) and append ours.
