@@ -148,6 +148,12 @@ typedef enum {
 // Pitch-class bitmask (bit 0 = root) of a scale.
 uint16_t cantus_scale_mask(CantusScale scale);
 const char *cantus_scale_name(CantusScale scale);
+// Name of a key root: "C", "C#", "D" .. "B" (sharps), pitch_class mod 12.
+const char *cantus_key_name(int pitch_class);
+// Pitch class 0..11 of a key name: a letter A..G in either case, then
+// optionally '#' or 's' (sharp) or 'b' (flat): "C", "c#", "Db", "Fs", "Cb"
+// (= 11); -1 for anything else.
+int cantus_key_parse(const char *name);
 
 // Every control.  Hosts fill it from ports / CLI / CC each block; the engine
 // clamps every value into range, so any float a host passes is safe.

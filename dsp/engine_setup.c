@@ -2,7 +2,8 @@
 // The engine's non-real-time half: construction, model loading with room
 // for the timeline memory, MIDI themes, the scale tables and the control
 // defaults.  Thread class: non-RT (allocates, reads files), except the pure
-// table lookups cantus_scale_mask/_name and cantus_engine_snap_layout.
+// table lookups cantus_scale_mask/_name, cantus_key_name/_parse and
+// cantus_engine_snap_layout.
 #include "engine_impl.h"
 
 #include <stdlib.h>
@@ -37,6 +38,34 @@ uint16_t cantus_scale_mask(CantusScale scale)
 const char *cantus_scale_name(CantusScale scale)
 {
   return (unsigned)scale < CANTUS_N_SCALES ? scales[scale].name : "chromatic";
+}
+
+const char *cantus_key_name(int pitch_class)
+{
+  static const char *const names[12] = { "C",  "C#", "D",  "D#", "E",  "F",
+                                         "F#", "G",  "G#", "A",  "A#", "B" };
+  return names[(pitch_class % 12 + 12) % 12];
+}
+
+int cantus_key_parse(const char *name)
+{
+  static const int base[7] = { 9, 11, 0, 2, 4, 5, 7 }; // A..G
+  const int l = name[0] >= 'a' ? name[0] - 'a' + 'A' : name[0];
+  if (l < 'A' || l > 'G') {
+    return -1;
+  }
+  int pc = base[l - 'A'];
+  if (name[1] == '#' || name[1] == 's') {
+    pc++;
+  } else if (name[1] == 'b') {
+    pc--;
+  } else if (name[1]) {
+    return -1;
+  }
+  if (name[1] && name[2]) {
+    return -1;
+  }
+  return (pc + 12) % 12;
 }
 
 CantusControls cantus_controls_default(void)

@@ -10,7 +10,6 @@
 #include "midifile.h"
 #include "model.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -100,28 +99,6 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
   return true;
 }
 
-// "C", "c#", "Db", "F#" ... -> pitch class, or -1.
-static int parse_key(const char *s)
-{
-  static const int base[7] = { 9, 11, 0, 2, 4, 5, 7 }; // A..G
-  const char l = (char)toupper((unsigned char)s[0]);
-  if (l < 'A' || l > 'G') {
-    return -1;
-  }
-  int pc = base[l - 'A'];
-  if (s[1] == '#' || s[1] == 's') {
-    pc++;
-  } else if (s[1] == 'b') {
-    pc--;
-  } else if (s[1]) {
-    return -1;
-  }
-  if (s[1] && s[2]) {
-    return -1;
-  }
-  return (pc + 12) % 12;
-}
-
 static int parse_scale(const char *s)
 {
   for (int i = 0; i < CANTUS_N_SCALES; i++) {
@@ -196,7 +173,7 @@ static int parse_args(int argc, char **argv, Args *a)
       ok = parse_double(v, -1, 1, &d);
       a->c.density = (float)d;
     } else if (!strcmp(o, "--key")) {
-      a->c.key_root = parse_key(v);
+      a->c.key_root = cantus_key_parse(v);
       ok = a->c.key_root >= 0;
     } else if (!strcmp(o, "--scale")) {
       n = parse_scale(v);
@@ -392,9 +369,6 @@ static bool write_svg(const char *path,
   xml_text(f, title);
   fprintf(f, "</text>\n");
   // pitch rows: black keys shaded, C labelled
-  static const char *names[12] = {
-    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
-  };
   for (int p = hi; p >= lo; p--) {
     const double y = top + (hi - p) * row;
     const int pc = p % 12;
@@ -410,7 +384,7 @@ static bool write_svg(const char *path,
       fprintf(f,
               "<text x=\"4\" y=\"%.1f\" font-size=\"9\">%s%d</text>\n",
               y + row - 1,
-              names[pc],
+              cantus_key_name(pc),
               p / 12 - 1);
     }
   }
@@ -638,7 +612,6 @@ int main(int argc, char **argv)
   } else {
     snprintf(style, sizeof style, "%s", m->style_names[a.c.style]);
   }
-  static const char *keys[12] = { "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B" };
   snprintf(title,
            sizeof title,
            "cantus: %s, %g bars of %d/%d at %g bpm, seed %u, temperature %.2f, top-p %.2f, "
@@ -652,7 +625,7 @@ int main(int argc, char **argv)
            (double)a.c.temperature,
            (double)a.c.top_p,
            (double)a.c.density,
-           keys[a.c.key_root],
+           cantus_key_name(a.c.key_root),
            cantus_scale_name(a.c.scale),
            a.theme_path ? ", theme " : "",
            a.theme_path ? a.theme_path : "",

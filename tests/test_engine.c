@@ -933,3 +933,25 @@ TEST(engine_locate_while_stopped_starts_on_time)
   CHECK(tested >= 2);
   h_free(&h);
 }
+
+TEST(engine_key_names_parse_and_print)
+{
+  const struct {
+    const char *name;
+    int pc;
+  } cases[] = { { "C", 0 },  { "c#", 1 }, { "Db", 1 },   { "Fs", 6 },  { "B", 11 }, { "Cb", 11 },
+                { "B#", 0 }, { "a", 9 },  { "Ab", 8 },   { "H", -1 },  { "", -1 },  { "C##", -1 },
+                { "Cx", -1 }, { "#", -1 }, { "Dbb", -1 }, { "1", -1 } };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    CHECK_MSG(cantus_key_parse(cases[i].name) == cases[i].pc,
+              "'%s' -> %d, want %d",
+              cases[i].name,
+              cantus_key_parse(cases[i].name),
+              cases[i].pc);
+  }
+  for (int pc = -24; pc < 24; pc++) {
+    CHECK_EQ(cantus_key_parse(cantus_key_name(pc)), ((pc % 12) + 12) % 12);
+  }
+  CHECK(!strcmp(cantus_key_name(1), "C#"));
+  CHECK(!strcmp(cantus_key_name(-1), "B"));
+}
