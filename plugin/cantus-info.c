@@ -7,6 +7,7 @@
 // refused, 2 on a usage error.  Non-RT command-line tool.
 #include "model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -225,7 +226,8 @@ int main(int argc, char **argv)
   if (array) {
     printf("\n]\n");
   }
-  if (fflush(stdout) != 0) {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "cantus-info: cannot write the output: %s\n", strerror(errno));
     return 1;
   }
   return refused;

@@ -85,6 +85,9 @@ check "missing: no stdout" test ! -s "$tmp/out"
 check "no file: exit 2" test $? -eq 2
 "$info" --frobnicate "$tiny" >/dev/null 2>&1
 check "bad option: exit 2" test $? -eq 2
+"$info" "$tiny" >/dev/full 2>"$tmp/err"
+check "full stdout: exit 1" test $? -eq 1
+check "full stdout: says so" test "$(cat "$tmp/err")" = "cantus-info: cannot write the output: No space left on device"
 "$info" --help >"$tmp/out"
 check "help: exit 0 and usage" grep -q "usage: cantus-info" "$tmp/out"
 
