@@ -1090,7 +1090,8 @@ static void apply_controls(CantusEngine *e, CantusBlockOut *out)
     rollback(e, t);
     reseed(e, (uint64_t)t);
   }
-  if (c->regenerate && !p->regenerate) {
+  if ((c->regenerate && !p->regenerate) || e->regen_pending) {
+    e->regen_pending = false;
     e->epoch++;
     rollback(e, t);
     ckpt_invalidate_after(e, bar);
@@ -1292,7 +1293,12 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
       generate(e, n, sr); // pre-roll: nothing is emitted while stopped
     }
     e->frame_now += n;
-    e->prev = e->ctl;
+    // Controls changed while stopped apply when the transport rolls:
+    // apply_controls() then compares seed and listen with their values
+    // before the stop, and a regenerate pressed meanwhile is kept for it.
+    e->regen_pending |= e->ctl.regenerate && !e->prev.regenerate;
+    e->prev.regenerate = e->ctl.regenerate;
+    e->prev.panic = e->ctl.panic;
     write_outputs(e, out);
     return;
   }

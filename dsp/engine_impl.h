@@ -86,6 +86,7 @@ struct CantusEngineImpl {
   bool reset_pending; // model installed: silence, new timeline
   bool panic_pending;
   bool restart_pending; // theme set: restart the generator at the play head
+  bool regen_pending;   // regenerate pressed while stopped: applied when rolling
 
   // controls
   CantusControls ctl;  // clamped, this block

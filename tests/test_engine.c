@@ -703,6 +703,83 @@ TEST(engine_call_and_response_answers_after_the_wait)
   h_free(&h);
 }
 
+// Rolls 4 bars and a half beat at seed 7, stops for 20 blocks, rolls 8 bars
+// from the same place; returns the note-ons after the stop.  change 1: the seed becomes 8,
+// change 2: regenerate is pressed (one block), during the stop (in_stop) or
+// with the first rolling block; change 0: nothing.
+static size_t across_stop(int change, bool in_stop, HNote *out, size_t cap)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.density = 0.5f;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 0;
+  for (int b = 0; b < 1550; b++) { // to 6.4 ticks into bar 4
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick += 256 * tpf;
+  }
+  for (int b = 0; b < 20; b++) {
+    c.seed = change == 1 && in_stop && b >= 5 ? 8 : c.seed;
+    c.regenerate = change == 2 && in_stop && b == 5;
+    h_block_at(&h, &c, 256, tick, 120, false, NULL, 0);
+  }
+  for (int b = 0; b < 3000; b++) { // 8 bars
+    c.seed = change == 1 ? 8 : c.seed;
+    c.regenerate = change == 2 && !in_stop && b == 0;
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick += 256 * tpf;
+  }
+  const size_t n = h_notes(&h, out, cap, 198, 198 + 8 * 48);
+  h_free(&h);
+  return n;
+}
+
+// Controls changed while the transport is stopped apply when it rolls
+// again, as if changed then: a new seed or a regenerate gives new music, and
+// Listen switched off (the model following a player who still holds a note)
+// lets the model play again.
+TEST(engine_controls_changed_while_stopped_apply_on_roll)
+{
+  static HNote same[512], a[512], b[512];
+  const size_t ns = across_stop(0, true, same, 512);
+  CHECK(ns > 3);
+  for (int change = 1; change <= 2; change++) {
+    const size_t na = across_stop(change, true, a, 512);
+    const size_t nb = across_stop(change, false, b, 512);
+    CHECK(na > 3);
+    CHECK_MSG(na == nb && !memcmp(a, b, na * sizeof *a),
+              "change %d made while stopped differs from the same change at the roll",
+              change);
+    CHECK_MSG(na != ns || memcmp(a, same, na * sizeof *a),
+              "change %d made while stopped was ignored",
+              change);
+  }
+
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.listen = true;
+  c.wait_beats = 16;
+  c.density = 0.5f;
+  play_with_player(&h, &c, 4, 1u << 1 | 1u << 2 | 1u << 3); // ends holding a note
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 4 * 48;
+  for (int k = 0; k < 20; k++) {
+    c.listen = k < 5;
+    h_block_at(&h, &c, 256, tick, 120, false, NULL, 0);
+  }
+  for (int k = 0; k < 3000; k++) {
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick += 256 * tpf;
+  }
+  CHECK_MSG(ons_between(&h, 4 * 48, 12 * 48) >= 3,
+            "%d notes in the 8 bars after Listen was switched off during a stop",
+            ons_between(&h, 4 * 48, 12 * 48));
+  CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}
+
 // ---- randomised hosts --------------------------------------------------------------
 
 static uint32_t rnd(uint64_t *s)
