@@ -104,6 +104,17 @@ static void ckpt_invalidate_after(CantusEngine *e, int64_t bar)
   }
 }
 
+// Forgets the timeline after a rollback to a tick in bar `bar`: the bars
+// after it, and `bar` itself when the generator now stands before its line
+// (a shift across the line was undone, or the generator had not reached
+// it), so that re-entering the bar writes a new checkpoint instead of
+// restoring the old stream.
+static void ckpt_invalidate_ahead(CantusEngine *e, int64_t bar)
+{
+  const int64_t at = floor_div(e->g.ns.tick, e->bar_ticks);
+  ckpt_invalidate_after(e, at < bar ? at : bar);
+}
+
 static uint8_t *ring_slot(CantusEngine *e, uint32_t i)
 {
   return e->ring + (size_t)((e->ring_head + i) % ENGINE_RING_CAP) * e->lay.snap_size;
@@ -1075,7 +1086,7 @@ static void apply_style(CantusEngine *e, CantusBlockOut *out, int64_t t, int64_t
     // A new style: silence, and new music from the play head on.
     all_off(e, out, 0);
     rollback(e, t);
-    ckpt_invalidate_after(e, bar);
+    ckpt_invalidate_ahead(e, bar);
   }
 }
 
@@ -1094,7 +1105,7 @@ static void apply_controls(CantusEngine *e, CantusBlockOut *out)
     e->regen_pending = false;
     e->epoch++;
     rollback(e, t);
-    ckpt_invalidate_after(e, bar);
+    ckpt_invalidate_ahead(e, bar);
     reseed(e, (uint64_t)t);
   }
   const bool was = listening(p), is = listening(c);

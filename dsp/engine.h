@@ -92,7 +92,9 @@
 // notes, a loop stays the same, and an offline bounce equals the live pass.
 // Invalidation: seed change and set_theme forget every bar; regenerate and a
 // style change forget the bars after the current one (the current bar keeps
-// its old start); a meter change or model install starts a new timeline;
+// its old start, unless the change comes before the bar's first token, as on
+// its line: then the bar too); a meter change or model install starts a new
+// timeline;
 // releasing hold forgets the held bars and those after them.
 // Hold.  While hold is set the last hold_bars bars up to the next bar line
 // (the current bar included) repeat exactly from that bar line on: the notes

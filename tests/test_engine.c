@@ -780,6 +780,35 @@ TEST(engine_controls_changed_while_stopped_apply_on_roll)
   h_free(&h);
 }
 
+// Regenerate pressed in the block that starts on a bar line: the generator
+// rolls back to before the line, and re-entering the bar must not restore
+// the bar's old checkpoint (which held the old random stream).
+static size_t regenerate_at(int block, HNote *out, size_t cap)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusControls c = ctl_default();
+  c.density = 0.5f;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 0;
+  for (int b = 0; b < 4500; b++) { // 12 bars; block 1500 starts bar 4
+    c.regenerate = b == block;
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick += 256 * tpf;
+  }
+  const size_t n = h_notes(&h, out, cap, 192, 12 * 48);
+  h_free(&h);
+  return n;
+}
+
+TEST(engine_regenerate_on_a_bar_line_gives_new_music)
+{
+  static HNote a[1024], b[1024];
+  const size_t na = regenerate_at(-1, a, 1024), nb = regenerate_at(1500, b, 1024);
+  CHECK(na > 3 && nb > 3);
+  CHECK_MSG(na != nb || memcmp(a, b, na * sizeof *a), "regenerate on the bar line changed nothing");
+}
+
 // ---- randomised hosts --------------------------------------------------------------
 
 static uint32_t rnd(uint64_t *s)
