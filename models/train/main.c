@@ -41,6 +41,8 @@ static void usage(FILE *f)
           "  --name NAME           model name stored in the file\n"
           "  --log PREFIX          write PREFIX.csv, PREFIX.svg, PREFIX.ckpt (default: from -o)\n"
           "  --resume CKPT         continue a run exactly where it stopped\n"
+          "  --dump-chunks FILE    with --dropout 0: write the initial weights, every chunk and\n"
+          "                        loss for tests/ref/replay_train.py (PyTorch replay)\n"
           "  --base MODEL --add-style NAME DIR [--train-output]\n"
           "                        learn only a new style vector (and the output layer)\n"
           "  -q, --quiet           no per-file corpus messages\n"
@@ -247,6 +249,9 @@ static int parse(int argc,
     } else if (!strcmp(o, "--max-steps")) {
       INT(0, 2000000000L);
       cfg->max_steps = n;
+    } else if (!strcmp(o, "--dump-chunks")) {
+      NEED();
+      cfg->dump_path = v;
     } else if (!strcmp(o, "--name")) {
       NEED();
       cfg->model_name = v;

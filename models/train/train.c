@@ -464,6 +464,15 @@ CantusStatus cantus_train_evaluate(const CantusDims *d,
   return CANTUS_OK;
 }
 
+// One chunk for --dump-chunks: tok, tgt, style, pos_tick, pos_beat as int32.
+static void dump_chunk(FILE *f, const CantusChunk *ch, size_t R)
+{
+  for (size_t r = 0; r < R; r++) {
+    const int32_t v[5] = { ch->tok[r], ch->tgt[r], ch->style[r], ch->pos_tick[r], ch->pos_beat[r] };
+    fwrite(v, sizeof v, 1, f);
+  }
+}
+
 // ---- the trainer state (everything a checkpoint holds) -----------------------------
 
 enum { MAX_EPOCH_LOG = 4096 };
@@ -1116,6 +1125,11 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
 {
   memset(res, 0, sizeof *res);
   FILE *log = cfg->log;
+  if (cfg->dump_path && (cfg->dropout > 0 || cfg->resume_path || cfg->base_path)) {
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "--dump-chunks needs --dropout 0 and a fresh run (no --resume, no --base)");
+  }
   if (cfg->batch < 1 || cfg->bptt < 2 || cfg->epochs < 1 || !(cfg->lr > 0) || cfg->dropout < 0 ||
       cfg->dropout >= 1 || cfg->transpose_lo > cfg->transpose_hi || !cfg->out_path) {
     return cantus_error(err,
@@ -1212,6 +1226,39 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
     }
     free(o0);
   }
+  // --dump-chunks: everything a PyTorch replay needs (tests/ref/replay_train.py).
+  FILE *dump = NULL;
+  if (cfg->dump_path) {
+    dump = fopen(cfg->dump_path, "wb");
+    if (!dump) {
+      free(nll_row);
+      trainer_free(tr);
+      free(tr);
+      return cantus_error(
+        err, CANTUS_ERR_IO, "%s: cannot write: %s", cfg->dump_path, strerror(errno));
+    }
+    const CantusDims *d = &tr->d;
+    const int32_t hdr[16] = { 0x48435443,
+                              1,
+                              (int32_t)d->n_layers,
+                              (int32_t)d->n_hidden,
+                              (int32_t)d->n_embed,
+                              (int32_t)d->n_style_dim,
+                              (int32_t)d->n_styles,
+                              d->vocab.pitch_lo,
+                              d->vocab.pitch_hi,
+                              d->vocab.n_shift,
+                              d->vocab.tpq,
+                              (int32_t)d->n_pos_beat,
+                              B,
+                              T,
+                              (int32_t)tr->n_params,
+                              0 };
+    const float hyper[4] = { cfg->clip, cfg->weight_decay, 0.9f, 0.999f };
+    fwrite(hdr, sizeof hdr, 1, dump);
+    fwrite(hyper, sizeof hyper, 1, dump);
+    fwrite(tr->params, sizeof(float), tr->n_params, dump);
+  }
   const bool tty = cfg->progress_tty;
   const double t_start = now_s();
   double last_print = t_start;
@@ -1241,6 +1288,9 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
     uint64_t ep_tokens0 = tr->ls.tokens_total;
     while (tr->ls.chunk < pl.n_chunks) {
       plan_fill(&pl, &tr->corpus, ch, T);
+      if (dump) {
+        dump_chunk(dump, ch, (size_t)B * (size_t)T);
+      }
       memset(tr->grads, 0, tr->n_params * sizeof(float));
       int scored = 0;
       double sum = cantus_lstm_train_forward(tr->net,
@@ -1262,6 +1312,10 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
                           .beta2 = 0.999f,
                           .eps = 1e-8f,
                           .weight_decay = cfg->weight_decay };
+      if (dump) {
+        const double rec[2] = { scored ? sum / scored : 0.0, (double)lr };
+        fwrite(rec, sizeof rec, 1, dump);
+      }
       tr->ls.step++;
       cantus_adamw_step(
         &opt, lr, tr->ls.step, scale, tr->params, tr->grads, tr->m, tr->v, tr->spans, tr->n_spans);
@@ -1409,6 +1463,9 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
     }
   }
   free(nll_row);
+  if (dump) {
+    fclose(dump);
+  }
   tr->ls.seconds += now_s() - t_start;
   if (!s) {
     // The checkpoint lets a later --resume continue exactly here.

@@ -259,7 +259,8 @@ typedef struct {
   const char *command_line; // recorded in the metadata
   const char *argv_packed;  // the arguments joined by '\x1f', kept in checkpoints
   const char *model_name;
-  bool progress_tty; // draw a progress bar (else log lines)
+  const char *dump_path; // --dump-chunks: write init, chunks and losses for a replay
+  bool progress_tty;     // draw a progress bar (else log lines)
   FILE *log;
 } CantusTrainConfig;
 
