@@ -14,44 +14,48 @@
 #include <string.h>
 #include <strings.h>
 
-
+// One row per control; a table reads best one row per line.
+// clang-format off
 static const CantusCtlInfo table[CANTUS_CTLID_COUNT] = {
-  [CANTUS_CTLID_STYLE] = {"style", CANTUS_CTL_STYLE, 0, CANTUS_MAX_STYLES - 1, 1, "style (name or index)"},
-  [CANTUS_CTLID_STYLE_B] = {"style_b", CANTUS_CTL_STYLE, 0, CANTUS_MAX_STYLES - 1, 1,
-                 "second style of the blend"},
-  [CANTUS_CTLID_BLEND] = {"blend", CANTUS_CTL_FLOAT, 0, 1, 0.05, "0 = style .. 1 = style_b"},
-  [CANTUS_CTLID_TEMPERATURE] = {"temperature", CANTUS_CTL_FLOAT, 0, 2, 0.05,
-                     "0 = argmax .. 2 = wild (default 1)"},
-  [CANTUS_CTLID_TOP_P] = {"top_p", CANTUS_CTL_FLOAT, 0.05, 1, 0.05, "nucleus sampling mass (default 0.95)"},
-  [CANTUS_CTLID_DENSITY] = {"density", CANTUS_CTL_FLOAT, -1, 1, 0.1, "fewer (-1) .. more (+1) notes"},
-  [CANTUS_CTLID_TRANSPOSE] = {"transpose", CANTUS_CTL_INT, -24, 24, 1, "semitones"},
-  [CANTUS_CTLID_KEY_ROOT] = {"key_root", CANTUS_CTL_KEY, 0, 11, 1, "key (C, C#, Db .. B or 0..11)"},
-  [CANTUS_CTLID_SCALE] = {"scale", CANTUS_CTL_SCALE, 0, CANTUS_N_SCALES - 1, 1, "allowed pitch classes"},
-  [CANTUS_CTLID_NOTE_LO] = {"note_lo", CANTUS_CTL_INT, 0, 127, 1, "lowest output pitch"},
-  [CANTUS_CTLID_NOTE_HI] = {"note_hi", CANTUS_CTL_INT, 0, 127, 1, "highest output pitch"},
-  [CANTUS_CTLID_MAX_VOICES] = {"max_voices", CANTUS_CTL_INT, 1, CANTUS_MAX_VOICES, 1, "polyphony"},
-  [CANTUS_CTLID_VELOCITY] = {"velocity", CANTUS_CTL_INT, 0, 127, 1, "fixed velocity, 0 = the model's"},
-  [CANTUS_CTLID_HUMANISE] = {"humanise", CANTUS_CTL_FLOAT, 0, 1, 0.05, "random velocity spread"},
-  [CANTUS_CTLID_GATE] = {"gate", CANTUS_CTL_FLOAT, 0.1, 2, 0.05, "note length scale"},
-  [CANTUS_CTLID_SWING] = {"swing", CANTUS_CTL_FLOAT, 0, 0.75, 0.05, "delay of off-beat 8ths"},
-  [CANTUS_CTLID_CHANNEL] = {"channel", CANTUS_CTL_INT, 0, 15, 1, "output MIDI channel, 0..15"},
-  [CANTUS_CTLID_SEED] = {"seed", CANTUS_CTL_INT, 0, 4294967295.0, 1, "random seed of the timeline"},
-  [CANTUS_CTLID_HOLD] = {"hold", CANTUS_CTL_BOOL, 0, 1, 1, "loop the last hold_bars bars"},
-  [CANTUS_CTLID_HOLD_BARS] = {"hold_bars", CANTUS_CTL_INT, 1, 8, 1, "bars held: 1, 2, 4 or 8"},
-  [CANTUS_CTLID_REGENERATE] = {"regenerate", CANTUS_CTL_PULSE, 0, 1, 1, "forget the notes ahead"},
-  [CANTUS_CTLID_LISTEN] = {"listen", CANTUS_CTL_BOOL, 0, 1, 1, "feed MIDI input notes to the network"},
-  [CANTUS_CTLID_CALL_RESPONSE] = {"call_response", CANTUS_CTL_BOOL, 0, 1, 1, "answer after the player"},
-  [CANTUS_CTLID_RESPONSE_BARS] = {"response_bars", CANTUS_CTL_INT, 1, 16, 1, "bars answered"},
-  [CANTUS_CTLID_WAIT_BEATS] = {"wait_beats", CANTUS_CTL_INT, 1, 16, 1, "beats of silence before answering"},
-  [CANTUS_CTLID_BPM] = {"bpm", CANTUS_CTL_FLOAT, 20, 300, 1, "own tempo (no timebase master / --free)"},
-  [CANTUS_CTLID_PANIC] = {"panic", CANTUS_CTL_PULSE, 0, 1, 1, "all notes off now"},
-  [CANTUS_CTLID_MAX_NOTE_BEATS] = {"max_note_beats", CANTUS_CTL_INT, 1, 32, 1, "longest note in beats"},
+  //                              name              kind              lo    hi                     step  help
+  [CANTUS_CTLID_STYLE]          = {"style",          CANTUS_CTL_STYLE, 0,    CANTUS_MAX_STYLES - 1, 1,    "style (name or index)"},
+  [CANTUS_CTLID_STYLE_B]        = {"style_b",        CANTUS_CTL_STYLE, 0,    CANTUS_MAX_STYLES - 1, 1,    "second style of the blend"},
+  [CANTUS_CTLID_BLEND]          = {"blend",          CANTUS_CTL_FLOAT, 0,    1,                     0.05, "0 = style .. 1 = style_b"},
+  [CANTUS_CTLID_TEMPERATURE]    = {"temperature",    CANTUS_CTL_FLOAT, 0,    2,                     0.05, "0 = argmax .. 2 = wild (default 1)"},
+  [CANTUS_CTLID_TOP_P]          = {"top_p",          CANTUS_CTL_FLOAT, 0.05, 1,                     0.05, "nucleus sampling mass (default 0.95)"},
+  [CANTUS_CTLID_DENSITY]        = {"density",        CANTUS_CTL_FLOAT, -1,   1,                     0.1,  "fewer (-1) .. more (+1) notes"},
+  [CANTUS_CTLID_TRANSPOSE]      = {"transpose",      CANTUS_CTL_INT,   -24,  24,                    1,    "semitones"},
+  [CANTUS_CTLID_KEY_ROOT]       = {"key_root",       CANTUS_CTL_KEY,   0,    11,                    1,    "key (C, C#, Db .. B or 0..11)"},
+  [CANTUS_CTLID_SCALE]          = {"scale",          CANTUS_CTL_SCALE, 0,    CANTUS_N_SCALES - 1,   1,    "allowed pitch classes"},
+  [CANTUS_CTLID_NOTE_LO]        = {"note_lo",        CANTUS_CTL_INT,   0,    127,                   1,    "lowest output pitch"},
+  [CANTUS_CTLID_NOTE_HI]        = {"note_hi",        CANTUS_CTL_INT,   0,    127,                   1,    "highest output pitch"},
+  [CANTUS_CTLID_MAX_VOICES]     = {"max_voices",     CANTUS_CTL_INT,   1,    CANTUS_MAX_VOICES,     1,    "polyphony"},
+  [CANTUS_CTLID_VELOCITY]       = {"velocity",       CANTUS_CTL_INT,   0,    127,                   1,    "fixed velocity, 0 = the model's"},
+  [CANTUS_CTLID_HUMANISE]       = {"humanise",       CANTUS_CTL_FLOAT, 0,    1,                     0.05, "random velocity spread"},
+  [CANTUS_CTLID_GATE]           = {"gate",           CANTUS_CTL_FLOAT, 0.1,  2,                     0.05, "note length scale"},
+  [CANTUS_CTLID_SWING]          = {"swing",          CANTUS_CTL_FLOAT, 0,    0.75,                  0.05, "delay of off-beat 8ths"},
+  [CANTUS_CTLID_CHANNEL]        = {"channel",        CANTUS_CTL_INT,   0,    15,                    1,    "output MIDI channel, 0..15"},
+  [CANTUS_CTLID_SEED]           = {"seed",           CANTUS_CTL_INT,   0,    4294967295.0,          1,    "random seed of the timeline"},
+  [CANTUS_CTLID_HOLD]           = {"hold",           CANTUS_CTL_BOOL,  0,    1,                     1,    "loop the last hold_bars bars"},
+  [CANTUS_CTLID_HOLD_BARS]      = {"hold_bars",      CANTUS_CTL_INT,   1,    8,                     1,    "bars held: 1, 2, 4 or 8"},
+  [CANTUS_CTLID_REGENERATE]     = {"regenerate",     CANTUS_CTL_PULSE, 0,    1,                     1,    "forget the notes ahead"},
+  [CANTUS_CTLID_LISTEN]         = {"listen",         CANTUS_CTL_BOOL,  0,    1,                     1,    "feed MIDI input notes to the network"},
+  [CANTUS_CTLID_CALL_RESPONSE]  = {"call_response",  CANTUS_CTL_BOOL,  0,    1,                     1,    "answer after the player"},
+  [CANTUS_CTLID_RESPONSE_BARS]  = {"response_bars",  CANTUS_CTL_INT,   1,    16,                    1,    "bars answered"},
+  [CANTUS_CTLID_WAIT_BEATS]     = {"wait_beats",     CANTUS_CTL_INT,   1,    16,                    1,    "beats of silence before answering"},
+  [CANTUS_CTLID_BPM]            = {"bpm",            CANTUS_CTL_FLOAT, 20,   300,                   1,    "own tempo (no timebase master / --free)"},
+  [CANTUS_CTLID_PANIC]          = {"panic",          CANTUS_CTL_PULSE, 0,    1,                     1,    "all notes off now"},
+  [CANTUS_CTLID_MAX_NOTE_BEATS] = {"max_note_beats", CANTUS_CTL_INT,   1,    32,                    1,    "longest note in beats"},
 };
+// clang-format on
 
-static const char *const key_names[12] = {"C",  "C#", "D",  "D#", "E",  "F",
-                                          "F#", "G",  "G#", "A",  "A#", "B"};
+static const char *const key_names[12] = { "C",  "C#", "D",  "D#", "E",  "F",
+                                           "F#", "G",  "G#", "A",  "A#", "B" };
 
-int cantus_ctlmap_count(void) { return CANTUS_CTLID_COUNT; }
+int cantus_ctlmap_count(void)
+{
+  return CANTUS_CTLID_COUNT;
+}
 
 const CantusCtlInfo *cantus_ctlmap_info(int i)
 {
@@ -86,35 +90,64 @@ int cantus_ctlmap_find(const char *name)
 CANTUS_RT double cantus_ctlmap_get(const CantusControls *c, int i)
 {
   switch (i) {
-  case CANTUS_CTLID_STYLE: return c->style;
-  case CANTUS_CTLID_STYLE_B: return c->style_b;
-  case CANTUS_CTLID_BLEND: return (double)c->blend;
-  case CANTUS_CTLID_TEMPERATURE: return (double)c->temperature;
-  case CANTUS_CTLID_TOP_P: return (double)c->top_p;
-  case CANTUS_CTLID_DENSITY: return (double)c->density;
-  case CANTUS_CTLID_TRANSPOSE: return c->transpose;
-  case CANTUS_CTLID_KEY_ROOT: return c->key_root;
-  case CANTUS_CTLID_SCALE: return (double)c->scale;
-  case CANTUS_CTLID_NOTE_LO: return c->note_lo;
-  case CANTUS_CTLID_NOTE_HI: return c->note_hi;
-  case CANTUS_CTLID_MAX_VOICES: return c->max_voices;
-  case CANTUS_CTLID_VELOCITY: return c->velocity;
-  case CANTUS_CTLID_HUMANISE: return (double)c->humanise;
-  case CANTUS_CTLID_GATE: return (double)c->gate;
-  case CANTUS_CTLID_SWING: return (double)c->swing;
-  case CANTUS_CTLID_CHANNEL: return c->channel;
-  case CANTUS_CTLID_SEED: return c->seed;
-  case CANTUS_CTLID_HOLD: return c->hold;
-  case CANTUS_CTLID_HOLD_BARS: return c->hold_bars;
-  case CANTUS_CTLID_REGENERATE: return c->regenerate;
-  case CANTUS_CTLID_LISTEN: return c->listen;
-  case CANTUS_CTLID_CALL_RESPONSE: return c->call_response;
-  case CANTUS_CTLID_RESPONSE_BARS: return c->response_bars;
-  case CANTUS_CTLID_WAIT_BEATS: return c->wait_beats;
-  case CANTUS_CTLID_BPM: return (double)c->bpm;
-  case CANTUS_CTLID_PANIC: return c->panic;
-  case CANTUS_CTLID_MAX_NOTE_BEATS: return c->max_note_beats;
-  default: return 0;
+  case CANTUS_CTLID_STYLE:
+    return c->style;
+  case CANTUS_CTLID_STYLE_B:
+    return c->style_b;
+  case CANTUS_CTLID_BLEND:
+    return (double)c->blend;
+  case CANTUS_CTLID_TEMPERATURE:
+    return (double)c->temperature;
+  case CANTUS_CTLID_TOP_P:
+    return (double)c->top_p;
+  case CANTUS_CTLID_DENSITY:
+    return (double)c->density;
+  case CANTUS_CTLID_TRANSPOSE:
+    return c->transpose;
+  case CANTUS_CTLID_KEY_ROOT:
+    return c->key_root;
+  case CANTUS_CTLID_SCALE:
+    return (double)c->scale;
+  case CANTUS_CTLID_NOTE_LO:
+    return c->note_lo;
+  case CANTUS_CTLID_NOTE_HI:
+    return c->note_hi;
+  case CANTUS_CTLID_MAX_VOICES:
+    return c->max_voices;
+  case CANTUS_CTLID_VELOCITY:
+    return c->velocity;
+  case CANTUS_CTLID_HUMANISE:
+    return (double)c->humanise;
+  case CANTUS_CTLID_GATE:
+    return (double)c->gate;
+  case CANTUS_CTLID_SWING:
+    return (double)c->swing;
+  case CANTUS_CTLID_CHANNEL:
+    return c->channel;
+  case CANTUS_CTLID_SEED:
+    return c->seed;
+  case CANTUS_CTLID_HOLD:
+    return c->hold;
+  case CANTUS_CTLID_HOLD_BARS:
+    return c->hold_bars;
+  case CANTUS_CTLID_REGENERATE:
+    return c->regenerate;
+  case CANTUS_CTLID_LISTEN:
+    return c->listen;
+  case CANTUS_CTLID_CALL_RESPONSE:
+    return c->call_response;
+  case CANTUS_CTLID_RESPONSE_BARS:
+    return c->response_bars;
+  case CANTUS_CTLID_WAIT_BEATS:
+    return c->wait_beats;
+  case CANTUS_CTLID_BPM:
+    return (double)c->bpm;
+  case CANTUS_CTLID_PANIC:
+    return c->panic;
+  case CANTUS_CTLID_MAX_NOTE_BEATS:
+    return c->max_note_beats;
+  default:
+    return 0;
   }
 }
 
@@ -135,35 +168,92 @@ CANTUS_RT void cantus_ctlmap_set(CantusControls *c, int i, double v, int n_style
   const int n = (int)lround(v);
   const bool b = v >= 0.5;
   switch (i) {
-  case CANTUS_CTLID_STYLE: c->style = n; break;
-  case CANTUS_CTLID_STYLE_B: c->style_b = n; break;
-  case CANTUS_CTLID_BLEND: c->blend = (float)v; break;
-  case CANTUS_CTLID_TEMPERATURE: c->temperature = (float)v; break;
-  case CANTUS_CTLID_TOP_P: c->top_p = (float)v; break;
-  case CANTUS_CTLID_DENSITY: c->density = (float)v; break;
-  case CANTUS_CTLID_TRANSPOSE: c->transpose = n; break;
-  case CANTUS_CTLID_KEY_ROOT: c->key_root = n; break;
-  case CANTUS_CTLID_SCALE: c->scale = (CantusScale)n; break;
-  case CANTUS_CTLID_NOTE_LO: c->note_lo = n; break;
-  case CANTUS_CTLID_NOTE_HI: c->note_hi = n; break;
-  case CANTUS_CTLID_MAX_VOICES: c->max_voices = n; break;
-  case CANTUS_CTLID_VELOCITY: c->velocity = n; break;
-  case CANTUS_CTLID_HUMANISE: c->humanise = (float)v; break;
-  case CANTUS_CTLID_GATE: c->gate = (float)v; break;
-  case CANTUS_CTLID_SWING: c->swing = (float)v; break;
-  case CANTUS_CTLID_CHANNEL: c->channel = n; break;
-  case CANTUS_CTLID_SEED: c->seed = (uint32_t)llround(v); break;
-  case CANTUS_CTLID_HOLD: c->hold = b; break;
-  case CANTUS_CTLID_HOLD_BARS: c->hold_bars = pow2_bars(v); break;
-  case CANTUS_CTLID_REGENERATE: c->regenerate = b; break;
-  case CANTUS_CTLID_LISTEN: c->listen = b; break;
-  case CANTUS_CTLID_CALL_RESPONSE: c->call_response = b; break;
-  case CANTUS_CTLID_RESPONSE_BARS: c->response_bars = n; break;
-  case CANTUS_CTLID_WAIT_BEATS: c->wait_beats = n; break;
-  case CANTUS_CTLID_BPM: c->bpm = (float)v; break;
-  case CANTUS_CTLID_PANIC: c->panic = b; break;
-  case CANTUS_CTLID_MAX_NOTE_BEATS: c->max_note_beats = n; break;
-  default: break;
+  case CANTUS_CTLID_STYLE:
+    c->style = n;
+    break;
+  case CANTUS_CTLID_STYLE_B:
+    c->style_b = n;
+    break;
+  case CANTUS_CTLID_BLEND:
+    c->blend = (float)v;
+    break;
+  case CANTUS_CTLID_TEMPERATURE:
+    c->temperature = (float)v;
+    break;
+  case CANTUS_CTLID_TOP_P:
+    c->top_p = (float)v;
+    break;
+  case CANTUS_CTLID_DENSITY:
+    c->density = (float)v;
+    break;
+  case CANTUS_CTLID_TRANSPOSE:
+    c->transpose = n;
+    break;
+  case CANTUS_CTLID_KEY_ROOT:
+    c->key_root = n;
+    break;
+  case CANTUS_CTLID_SCALE:
+    c->scale = (CantusScale)n;
+    break;
+  case CANTUS_CTLID_NOTE_LO:
+    c->note_lo = n;
+    break;
+  case CANTUS_CTLID_NOTE_HI:
+    c->note_hi = n;
+    break;
+  case CANTUS_CTLID_MAX_VOICES:
+    c->max_voices = n;
+    break;
+  case CANTUS_CTLID_VELOCITY:
+    c->velocity = n;
+    break;
+  case CANTUS_CTLID_HUMANISE:
+    c->humanise = (float)v;
+    break;
+  case CANTUS_CTLID_GATE:
+    c->gate = (float)v;
+    break;
+  case CANTUS_CTLID_SWING:
+    c->swing = (float)v;
+    break;
+  case CANTUS_CTLID_CHANNEL:
+    c->channel = n;
+    break;
+  case CANTUS_CTLID_SEED:
+    c->seed = (uint32_t)llround(v);
+    break;
+  case CANTUS_CTLID_HOLD:
+    c->hold = b;
+    break;
+  case CANTUS_CTLID_HOLD_BARS:
+    c->hold_bars = pow2_bars(v);
+    break;
+  case CANTUS_CTLID_REGENERATE:
+    c->regenerate = b;
+    break;
+  case CANTUS_CTLID_LISTEN:
+    c->listen = b;
+    break;
+  case CANTUS_CTLID_CALL_RESPONSE:
+    c->call_response = b;
+    break;
+  case CANTUS_CTLID_RESPONSE_BARS:
+    c->response_bars = n;
+    break;
+  case CANTUS_CTLID_WAIT_BEATS:
+    c->wait_beats = n;
+    break;
+  case CANTUS_CTLID_BPM:
+    c->bpm = (float)v;
+    break;
+  case CANTUS_CTLID_PANIC:
+    c->panic = b;
+    break;
+  case CANTUS_CTLID_MAX_NOTE_BEATS:
+    c->max_note_beats = n;
+    break;
+  default:
+    break;
   }
 }
 
@@ -182,7 +272,7 @@ static bool parse_number(const char *s, double *v)
 static int parse_key(const char *s)
 {
   static const char letters[] = "CDEFGAB";
-  static const int base[] = {0, 2, 4, 5, 7, 9, 11};
+  static const int base[] = { 0, 2, 4, 5, 7, 9, 11 };
   const char *p = strchr(letters, toupper((unsigned char)s[0]));
   if (!s[0] || !p) {
     return -1;
@@ -198,7 +288,11 @@ static int parse_key(const char *s)
   return (k + 12) % 12;
 }
 
-bool cantus_ctlmap_parse(int i, const char *text, const CantusModel *m, double *v, char *err,
+bool cantus_ctlmap_parse(int i,
+                         const char *text,
+                         const CantusModel *m,
+                         double *v,
+                         char *err,
                          size_t err_size)
 {
   if (i < 0 || i >= CANTUS_CTLID_COUNT) {
@@ -309,7 +403,9 @@ void cantus_ctlmap_format(int i, double v, const CantusModel *m, char *buf, size
   const int n = (int)lround(v);
   switch (table[i].kind) {
   case CANTUS_CTL_BOOL:
-  case CANTUS_CTL_PULSE: snprintf(buf, size, "%s", v >= 0.5 ? "on" : "off"); break;
+  case CANTUS_CTL_PULSE:
+    snprintf(buf, size, "%s", v >= 0.5 ? "on" : "off");
+    break;
   case CANTUS_CTL_STYLE:
     if (m && n >= 0 && (uint32_t)n < m->dims.n_styles) {
       snprintf(buf, size, "%s", m->style_names[n]);
@@ -318,53 +414,62 @@ void cantus_ctlmap_format(int i, double v, const CantusModel *m, char *buf, size
     }
     break;
   case CANTUS_CTL_SCALE:
-    snprintf(buf, size, "%s", n >= 0 && n < CANTUS_N_SCALES ? cantus_scale_name((CantusScale)n) : "?");
+    snprintf(
+      buf, size, "%s", n >= 0 && n < CANTUS_N_SCALES ? cantus_scale_name((CantusScale)n) : "?");
     break;
-  case CANTUS_CTL_KEY: snprintf(buf, size, "%s", key_names[((n % 12) + 12) % 12]); break;
-  case CANTUS_CTL_INT: snprintf(buf, size, "%.0f", v); break;
-  case CANTUS_CTL_FLOAT: snprintf(buf, size, "%.2f", v); break;
+  case CANTUS_CTL_KEY:
+    snprintf(buf, size, "%s", key_names[((n % 12) + 12) % 12]);
+    break;
+  case CANTUS_CTL_INT:
+    snprintf(buf, size, "%.0f", v);
+    break;
+  case CANTUS_CTL_FLOAT:
+    snprintf(buf, size, "%.2f", v);
+    break;
   }
 }
 
 // The text of plugin/ccmap, minus nothing: test_jack_bridge checks that the
 // file parses to the same map.
-static const char default_map[] =
-    "1   temperature  0 2\n"
-    "2   density\n"
-    "3   bpm          60 180\n"
-    "9   style_b\n"
-    "14  style\n"
-    "15  blend\n"
-    "16  top_p\n"
-    "17  transpose    -12 12\n"
-    "18  key_root\n"
-    "19  scale\n"
-    "20  note_lo\n"
-    "21  note_hi\n"
-    "22  max_voices\n"
-    "23  velocity\n"
-    "24  humanise\n"
-    "25  gate\n"
-    "26  swing\n"
-    "27  channel\n"
-    "28  hold_bars\n"
-    "29  response_bars\n"
-    "30  wait_beats\n"
-    "31  max_note_beats\n"
-    "64  hold\n"
-    "65  listen\n"
-    "66  call_response\n"
-    "67  regenerate\n"
-    "85  seed         1 128\n"
-    "120 panic\n"
-    "123 panic\n";
+static const char default_map[] = "1   temperature  0 2\n"
+                                  "2   density\n"
+                                  "3   bpm          60 180\n"
+                                  "9   style_b\n"
+                                  "14  style\n"
+                                  "15  blend\n"
+                                  "16  top_p\n"
+                                  "17  transpose    -12 12\n"
+                                  "18  key_root\n"
+                                  "19  scale\n"
+                                  "20  note_lo\n"
+                                  "21  note_hi\n"
+                                  "22  max_voices\n"
+                                  "23  velocity\n"
+                                  "24  humanise\n"
+                                  "25  gate\n"
+                                  "26  swing\n"
+                                  "27  channel\n"
+                                  "28  hold_bars\n"
+                                  "29  response_bars\n"
+                                  "30  wait_beats\n"
+                                  "31  max_note_beats\n"
+                                  "64  hold\n"
+                                  "65  listen\n"
+                                  "66  call_response\n"
+                                  "67  regenerate\n"
+                                  "85  seed         1 128\n"
+                                  "120 panic\n"
+                                  "123 panic\n";
 
-const char *cantus_ctlmap_default_text(void) { return default_map; }
+const char *cantus_ctlmap_default_text(void)
+{
+  return default_map;
+}
 
 void cantus_ctlmap_default(CantusCcMap *map)
 {
   CantusStatus st = cantus_ctlmap_parse_map(default_map, "built-in CC map", map, NULL);
-  (void)st;  // the built-in text is valid (tested)
+  (void)st; // the built-in text is valid (tested)
 }
 
 // Next whitespace-separated word of *p into w (at most n-1 bytes); false at
@@ -391,12 +496,14 @@ static bool next_word(const char **p, char *w, size_t n)
   return true;
 }
 
-CantusStatus cantus_ctlmap_parse_map(const char *text, const char *name, CantusCcMap *map,
+CantusStatus cantus_ctlmap_parse_map(const char *text,
+                                     const char *name,
+                                     CantusCcMap *map,
                                      CantusError *err)
 {
   CantusCcMap tmp;
   for (int k = 0; k < 128; k++) {
-    tmp.cc[k] = (CantusCcSlot){-1, 0, 0};
+    tmp.cc[k] = (CantusCcSlot){ -1, 0, 0 };
   }
   int line = 0;
   for (const char *p = text; *p;) {
@@ -414,44 +521,59 @@ CantusStatus cantus_ctlmap_parse_map(const char *text, const char *name, CantusC
     }
     double cc = 0;
     if (!parse_number(w[0], &cc) || cc != floor(cc) || cc < 0 || cc > 127) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s:%d: '%s' is not a CC number (0..127)",
-                          name, line, w[0]);
+      return cantus_error(
+        err, CANTUS_ERR_FORMAT, "%s:%d: '%s' is not a CC number (0..127)", name, line, w[0]);
     }
     if (nw < 2) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s:%d: CC %d names no control", name, line,
-                          (int)cc);
+      return cantus_error(
+        err, CANTUS_ERR_FORMAT, "%s:%d: CC %d names no control", name, line, (int)cc);
     }
     int ctl = cantus_ctlmap_find(w[1]);
     if (ctl < 0) {
-      return cantus_error(err, CANTUS_ERR_FORMAT,
-                          "%s:%d: unknown control '%s' (see cantus-jack --help)", name, line,
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s:%d: unknown control '%s' (see cantus-jack --help)",
+                          name,
+                          line,
                           w[1]);
     }
     if (nw == 3 || nw > 4) {
-      return cantus_error(err, CANTUS_ERR_FORMAT,
-                          "%s:%d: expected 'CC CONTROL [LO HI]', got %d words", name, line, nw);
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s:%d: expected 'CC CONTROL [LO HI]', got %d words",
+                          name,
+                          line,
+                          nw);
     }
     if (tmp.cc[(int)cc].ctl >= 0) {
-      return cantus_error(err, CANTUS_ERR_FORMAT, "%s:%d: CC %d is mapped twice", name, line,
-                          (int)cc);
+      return cantus_error(
+        err, CANTUS_ERR_FORMAT, "%s:%d: CC %d is mapped twice", name, line, (int)cc);
     }
     const CantusCtlInfo *t = &table[ctl];
     double lo = t->lo, hi = t->hi;
     if (t->kind == CANTUS_CTL_STYLE) {
-      lo = hi = -1;  // all styles of the installed model
+      lo = hi = -1; // all styles of the installed model
     }
     if (nw == 4) {
       if (!parse_number(w[2], &lo) || !parse_number(w[3], &hi)) {
-        return cantus_error(err, CANTUS_ERR_FORMAT, "%s:%d: bounds '%s %s' are not numbers", name,
-                            line, w[2], w[3]);
+        return cantus_error(
+          err, CANTUS_ERR_FORMAT, "%s:%d: bounds '%s %s' are not numbers", name, line, w[2], w[3]);
       }
       double mn = lo < hi ? lo : hi, mx = lo < hi ? hi : lo;
       if (mn < t->lo || mx > t->hi) {
-        return cantus_error(err, CANTUS_ERR_FORMAT, "%s:%d: range %s..%s is outside %s's %g..%g",
-                            name, line, w[2], w[3], t->name, t->lo, t->hi);
+        return cantus_error(err,
+                            CANTUS_ERR_FORMAT,
+                            "%s:%d: range %s..%s is outside %s's %g..%g",
+                            name,
+                            line,
+                            w[2],
+                            w[3],
+                            t->name,
+                            t->lo,
+                            t->hi);
       }
     }
-    tmp.cc[(int)cc] = (CantusCcSlot){(short)ctl, (float)lo, (float)hi};
+    tmp.cc[(int)cc] = (CantusCcSlot){ (short)ctl, (float)lo, (float)hi };
   }
   *map = tmp;
   return CANTUS_OK;
@@ -487,8 +609,12 @@ CantusStatus cantus_ctlmap_load_map(const char *path, CantusCcMap *map, CantusEr
   return st;
 }
 
-CANTUS_RT int cantus_ctlmap_cc(const CantusCcMap *map, CantusControls *c, int n_styles, int cc,
-                               int value, double *v)
+CANTUS_RT int cantus_ctlmap_cc(const CantusCcMap *map,
+                               CantusControls *c,
+                               int n_styles,
+                               int cc,
+                               int value,
+                               double *v)
 {
   if (cc < 0 || cc > 127 || map->cc[cc].ctl < 0) {
     return -1;
@@ -498,7 +624,9 @@ CANTUS_RT int cantus_ctlmap_cc(const CantusCcMap *map, CantusControls *c, int n_
   value = value < 0 ? 0 : value > 127 ? 127 : value;
   double x;
   switch (t->kind) {
-  case CANTUS_CTL_BOOL: x = value >= 64; break;
+  case CANTUS_CTL_BOOL:
+    x = value >= 64;
+    break;
   case CANTUS_CTL_PULSE:
     // Channel-mode messages (All Notes Off ...) carry value 0.
     if (value < 64 && cc < 120) {
@@ -509,12 +637,14 @@ CANTUS_RT int cantus_ctlmap_cc(const CantusCcMap *map, CantusControls *c, int n_
   case CANTUS_CTL_STYLE:
     if (s->lo < 0 && s->hi < 0) {
       int n = n_styles > 0 ? n_styles : 1;
-      x = value * n / 128;  // equal zones of the knob
+      x = value * n / 128; // equal zones of the knob
       break;
     }
     x = (double)s->lo + (double)(s->hi - s->lo) * value / 127.0;
     break;
-  default: x = (double)s->lo + (double)(s->hi - s->lo) * value / 127.0; break;
+  default:
+    x = (double)s->lo + (double)(s->hi - s->lo) * value / 127.0;
+    break;
   }
   cantus_ctlmap_set(c, s->ctl, x, n_styles);
   *v = cantus_ctlmap_get(c, s->ctl);

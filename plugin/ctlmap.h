@@ -19,13 +19,13 @@
 #include <stddef.h>
 
 typedef enum {
-  CANTUS_CTL_FLOAT,  // real value in [lo, hi]
-  CANTUS_CTL_INT,    // integer in [lo, hi]
-  CANTUS_CTL_BOOL,   // 0 or 1 (CC: >= 64 is on)
-  CANTUS_CTL_PULSE,  // edge-triggered action: 1 for one block (panic, regenerate)
-  CANTUS_CTL_STYLE,  // style index, 0..n_styles-1 of the installed model (names accepted)
-  CANTUS_CTL_SCALE,  // CantusScale (names accepted)
-  CANTUS_CTL_KEY,    // pitch class 0..11 (C, C#, Db ... accepted)
+  CANTUS_CTL_FLOAT, // real value in [lo, hi]
+  CANTUS_CTL_INT,   // integer in [lo, hi]
+  CANTUS_CTL_BOOL,  // 0 or 1 (CC: >= 64 is on)
+  CANTUS_CTL_PULSE, // edge-triggered action: 1 for one block (panic, regenerate)
+  CANTUS_CTL_STYLE, // style index, 0..n_styles-1 of the installed model (names accepted)
+  CANTUS_CTL_SCALE, // CantusScale (names accepted)
+  CANTUS_CTL_KEY,   // pitch class 0..11 (C, C#, Db ... accepted)
 } CantusCtlKind;
 
 // Control indices, in table order.
@@ -62,11 +62,11 @@ typedef enum {
 } CantusCtlId;
 
 typedef struct {
-  const char *name;  // control name, as in CantusControls ("top_p"); CLI uses dashes
+  const char *name; // control name, as in CantusControls ("top_p"); CLI uses dashes
   CantusCtlKind kind;
-  double lo, hi;     // range (STYLE: hi is replaced by n_styles-1)
-  double step;       // terminal-view increment
-  const char *help;  // one line
+  double lo, hi;    // range (STYLE: hi is replaced by n_styles-1)
+  double step;      // terminal-view increment
+  const char *help; // one line
 } CantusCtlInfo;
 
 // Number of controls and the row of control i (0 <= i < count).
@@ -88,7 +88,11 @@ CANTUS_RT void cantus_ctlmap_set(CantusControls *c, int i, double v, int n_style
 // scale names, key names.  Out-of-range numbers are refused.  On failure
 // writes one line (without the control name) to err and returns false.
 // Non-RT.
-bool cantus_ctlmap_parse(int i, const char *text, const CantusModel *m, double *v, char *err,
+bool cantus_ctlmap_parse(int i,
+                         const char *text,
+                         const CantusModel *m,
+                         double *v,
+                         char *err,
                          size_t err_size);
 
 // Human-readable value ("0.80", "on", "beta", "minor", "D#").  Non-RT.
@@ -103,7 +107,7 @@ typedef struct {
 } CantusCcSlot;
 
 typedef struct {
-  CantusCcSlot cc[128];  // by CC number; omni (any channel)
+  CantusCcSlot cc[128]; // by CC number; omni (any channel)
 } CantusCcMap;
 
 // The built-in default map; plugin/ccmap holds the same text, documented.
@@ -115,7 +119,9 @@ void cantus_ctlmap_default(CantusCcMap *map);
 // Refuses (CANTUS_ERR_FORMAT, one line "NAME:LINE: problem") a bad CC
 // number, an unknown control, a bad or out-of-range bound, extra words, a
 // CC listed twice.  The map is only written on success.  Non-RT.
-CantusStatus cantus_ctlmap_parse_map(const char *text, const char *name, CantusCcMap *map,
+CantusStatus cantus_ctlmap_parse_map(const char *text,
+                                     const char *name,
+                                     CantusCcMap *map,
                                      CantusError *err);
 CantusStatus cantus_ctlmap_load_map(const char *path, CantusCcMap *map, CantusError *err);
 
@@ -123,7 +129,11 @@ CantusStatus cantus_ctlmap_load_map(const char *path, CantusCcMap *map, CantusEr
 // changed, or -1 when the CC is unmapped; *v receives the new value.  A
 // PULSE control is set to 1 when value >= 64 (the host clears it after the
 // block).  [RT]
-CANTUS_RT int cantus_ctlmap_cc(const CantusCcMap *map, CantusControls *c, int n_styles, int cc,
-                               int value, double *v);
+CANTUS_RT int cantus_ctlmap_cc(const CantusCcMap *map,
+                               CantusControls *c,
+                               int n_styles,
+                               int cc,
+                               int value,
+                               double *v);
 
 #endif

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #ifndef CANTUS_DATADIR
-#define CANTUS_DATADIR "/usr/local/share/cantus"
+#  define CANTUS_DATADIR "/usr/local/share/cantus"
 #endif
 #define CANTUS_JACK_VERSION "0.1.0"
 
@@ -61,7 +61,7 @@ typedef struct {
   bool busy;
   atomic_int done;
   char path[4096];
-  CantusModel *model;  // the pushed model, when ok
+  CantusModel *model; // the pushed model, when ok
   bool ok;
   char msg[700];
   jack_ringbuffer_t *to_rt;
@@ -74,9 +74,9 @@ typedef struct {
   bool pm_used;
   CantusJackRec rec;
   Loader loader;
-  const CantusModel *model;  // the newest model handed to the audio thread
+  const CantusModel *model; // the newest model handed to the audio thread
   char model_path[4096];
-  CantusControls view;       // the main thread's copy of the controls
+  CantusControls view; // the main thread's copy of the controls
   CantusJackStatus status;
   bool have_status;
   bool ui, stdin_open;
@@ -93,8 +93,14 @@ static volatile sig_atomic_t quit_signal, reload_signal;
 
 // libjack's own complaints ("Cannot connect to server socket" ...) would
 // bury our one-line message when there is no server: quiet while opening.
-static void jack_quiet(const char *msg) { (void)msg; }
-static void jack_to_stderr(const char *msg) { fprintf(stderr, "%s\n", msg); }
+static void jack_quiet(const char *msg)
+{
+  (void)msg;
+}
+static void jack_to_stderr(const char *msg)
+{
+  fprintf(stderr, "%s\n", msg);
+}
 
 static void on_quit(int sig)
 {
@@ -169,17 +175,22 @@ static void usage(FILE *f)
       *p = *p == '_' ? '-' : *p;
     }
     if (t->kind == CANTUS_CTL_PULSE) {
-      fprintf(f, "      (%s)%*s %s (stdin/keys/CC only)\n", name, (int)(20 - strlen(name)), "",
-              t->help);
+      fprintf(
+        f, "      (%s)%*s %s (stdin/keys/CC only)\n", name, (int)(20 - strlen(name)), "", t->help);
     } else {
       const char *arg = t->kind == CANTUS_CTL_BOOL ? "[=on|off]" : " VALUE";
-      fprintf(f, "      --%s%s%*s %s\n", name, arg,
+      fprintf(f,
+              "      --%s%s%*s %s\n",
+              name,
+              arg,
               (int)(21 - strlen(name) - strlen(arg) > 0 ? 21 - strlen(name) - strlen(arg) : 1),
-              "", t->help);
+              "",
+              t->help);
     }
   }
-  fprintf(f, "\nstdin commands (--no-ui): set NAME VALUE | NAME VALUE | model FILE | reload |\n"
-             "  panic | regenerate | status | quit\n");
+  fprintf(f,
+          "\nstdin commands (--no-ui): set NAME VALUE | NAME VALUE | model FILE | reload |\n"
+          "  panic | regenerate | status | quit\n");
 }
 
 static int bad_usage(const char *fmt, const char *a)
@@ -217,8 +228,9 @@ static bool parse_double(const char *s, double lo, double hi, double *out)
 // Returns 0 to go on, -1 to exit 0 (help, version), else the exit code.
 static int parse_options(int argc, char **argv, Options *o)
 {
-  *o = (Options){.name = "cantus", .beats_per_bar = 4, .beat_unit = 4, .midi_latency_ms = 5,
-                 .lookahead = 1};
+  *o = (Options){
+    .name = "cantus", .beats_per_bar = 4, .beat_unit = 4, .midi_latency_ms = 5, .lookahead = 1
+  };
   for (int i = 1; i < argc; i++) {
     char opt[128];
     const char *a = argv[i], *val = NULL;
@@ -231,14 +243,14 @@ static int parse_options(int argc, char **argv, Options *o)
       *eq = '\0';
       val = a + (eq - opt) + 1;
     }
-#define NEXT()                                                                              \
-  do {                                                                                      \
-    if (!val) {                                                                             \
-      if (i + 1 >= argc) {                                                                  \
-        return bad_usage("option %s needs a value", opt);                                   \
-      }                                                                                     \
-      val = argv[++i];                                                                      \
-    }                                                                                       \
+#define NEXT()                                            \
+  do {                                                    \
+    if (!val) {                                           \
+      if (i + 1 >= argc) {                                \
+        return bad_usage("option %s needs a value", opt); \
+      }                                                   \
+      val = argv[++i];                                    \
+    }                                                     \
   } while (0)
 #define IS(s, l) (!strcmp(opt, s) || !strcmp(opt, l))
     if (IS("-h", "--help")) {
@@ -372,8 +384,8 @@ static bool check_record_path(const char *path)
   snprintf(copy, sizeof copy, "%s", path);
   const char *dir = dirname(copy);
   if (access(dir, W_OK) != 0) {
-    fprintf(stderr, "cantus-jack: %s: cannot write the recording there: %s\n", path,
-            strerror(errno));
+    fprintf(
+      stderr, "cantus-jack: %s: cannot write the recording there: %s\n", path, strerror(errno));
     return false;
   }
   return true;
@@ -384,7 +396,7 @@ static bool check_record_path(const char *path)
 static void *loader_main(void *arg)
 {
   Loader *l = arg;
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CantusModel *m = NULL;
   CantusStatus st = cantus_engine_load_model(l->path, &m, &err);
   if (st != CANTUS_OK) {
@@ -397,8 +409,12 @@ static void *loader_main(void *arg)
   } else {
     l->model = m;
     l->ok = true;
-    snprintf(l->msg, sizeof l->msg, "model %.500s: %s, %u styles, loaded while playing", l->path,
-             m->name, m->dims.n_styles);
+    snprintf(l->msg,
+             sizeof l->msg,
+             "model %.500s: %s, %u styles, loaded while playing",
+             l->path,
+             m->name,
+             m->dims.n_styles);
     jack_ringbuffer_write(l->to_rt, (const char *)&m, sizeof m);
   }
   atomic_store(&l->done, 1);
@@ -442,7 +458,7 @@ static void poll_loader(Main *g)
 
 static bool send_ctl(Main *g, int ctl, double v)
 {
-  CantusJackCtlMsg msg = {ctl, CANTUS_JACK_CTL_SRC_MAIN, 0, v};
+  CantusJackCtlMsg msg = { ctl, CANTUS_JACK_CTL_SRC_MAIN, 0, v };
   if (jack_ringbuffer_write_space(g->app->ctl_in) < sizeof msg) {
     say(g, "control queue full; %s not changed", cantus_ctlmap_info(ctl)->name);
     return false;
@@ -528,17 +544,27 @@ static void print_status(Main *g)
   const CantusJackStatus *s = &g->status;
   char style[64], temp[32];
   cantus_ctlmap_format(CANTUS_CTLID_STYLE, g->view.style, g->model, style, sizeof style);
-  cantus_ctlmap_format(CANTUS_CTLID_TEMPERATURE, (double)g->view.temperature, g->model, temp,
-                       sizeof temp);
+  cantus_ctlmap_format(
+    CANTUS_CTLID_TEMPERATURE, (double)g->view.temperature, g->model, temp, sizeof temp);
   say(g,
       "status: %s bar %lld beat %.2f tempo %.2f meter %g/%d mode '%s' style %s temperature %s "
       "xruns %llu notes-on %llu notes-off %llu sounding %d models %llu dropped %llu late %llu",
-      s->rolling ? "rolling" : "stopped", (long long)s->bar + 1, s->bar_beat + 1, s->bpm,
-      s->beats_per_bar, s->beat_unit, mode_text(g), style, temp,
-      (unsigned long long)atomic_load(&g->app->xruns), (unsigned long long)g->rec.n_on,
-      (unsigned long long)g->rec.n_off, cantus_jackrec_sounding(&g->rec),
+      s->rolling ? "rolling" : "stopped",
+      (long long)s->bar + 1,
+      s->bar_beat + 1,
+      s->bpm,
+      s->beats_per_bar,
+      s->beat_unit,
+      mode_text(g),
+      style,
+      temp,
+      (unsigned long long)atomic_load(&g->app->xruns),
+      (unsigned long long)g->rec.n_on,
+      (unsigned long long)g->rec.n_off,
+      cantus_jackrec_sounding(&g->rec),
       (unsigned long long)atomic_load(&g->app->models_swapped),
-      (unsigned long long)s->stats.events_dropped, (unsigned long long)s->stats.late_events);
+      (unsigned long long)s->stats.events_dropped,
+      (unsigned long long)s->stats.late_events);
 }
 
 // ---- stdin commands and keys -----------------------------------------------------------
@@ -570,22 +596,23 @@ static void command(Main *g, char *line)
   } else if (cantus_ctlmap_find(w1) >= 0 && w2) {
     set_from_text(g, w1, w2);
   } else {
-    say(g, "unknown command '%s' (set NAME VALUE, model FILE, reload, panic, regenerate, "
-           "status, quit)",
+    say(g,
+        "unknown command '%s' (set NAME VALUE, model FILE, reload, panic, regenerate, "
+        "status, quit)",
         w1);
   }
 }
 
 static void read_stdin(Main *g)
 {
-  struct pollfd p = {0, POLLIN, 0};
+  struct pollfd p = { 0, POLLIN, 0 };
   if (!g->stdin_open || poll(&p, 1, 0) <= 0) {
     return;
   }
   char buf[1024];
   ssize_t n = read(0, buf, sizeof buf);
   if (n <= 0) {
-    g->stdin_open = false;  // EOF (e.g. systemd's /dev/null): keep running
+    g->stdin_open = false; // EOF (e.g. systemd's /dev/null): keep running
     return;
   }
   for (ssize_t i = 0; i < n; i++) {
@@ -647,19 +674,41 @@ static void read_keys(Main *g)
     }
     const int n = cantus_ctlmap_count();
     switch (k) {
-    case CANTUS_KEY_UP: g->selected = (g->selected + n - 1) % n; break;
-    case CANTUS_KEY_DOWN: g->selected = (g->selected + 1) % n; break;
+    case CANTUS_KEY_UP:
+      g->selected = (g->selected + n - 1) % n;
+      break;
+    case CANTUS_KEY_DOWN:
+      g->selected = (g->selected + 1) % n;
+      break;
     case CANTUS_KEY_LEFT:
-    case '-': step_control(g, -1); break;
+    case '-':
+      step_control(g, -1);
+      break;
     case CANTUS_KEY_RIGHT:
     case '+':
-    case '=': step_control(g, 1); break;
-    case 'q': quit_signal = 1; break;
-    case 'p': send_ctl(g, CANTUS_CTLID_PANIC, 1); say(g, "panic"); break;
-    case 'r': send_ctl(g, CANTUS_CTLID_REGENERATE, 1); say(g, "regenerate"); break;
-    case 'h': toggle(g, CANTUS_CTLID_HOLD); break;
-    case 'l': toggle(g, CANTUS_CTLID_LISTEN); break;
-    case 'c': toggle(g, CANTUS_CTLID_CALL_RESPONSE); break;
+    case '=':
+      step_control(g, 1);
+      break;
+    case 'q':
+      quit_signal = 1;
+      break;
+    case 'p':
+      send_ctl(g, CANTUS_CTLID_PANIC, 1);
+      say(g, "panic");
+      break;
+    case 'r':
+      send_ctl(g, CANTUS_CTLID_REGENERATE, 1);
+      say(g, "regenerate");
+      break;
+    case 'h':
+      toggle(g, CANTUS_CTLID_HOLD);
+      break;
+    case 'l':
+      toggle(g, CANTUS_CTLID_LISTEN);
+      break;
+    case 'c':
+      toggle(g, CANTUS_CTLID_CALL_RESPONSE);
+      break;
     case 'm':
       g->prompting = true;
       g->line_len = strlen(g->model_path);
@@ -723,7 +772,7 @@ static void drain(Main *g)
 
 static void sleep_ms(long ms)
 {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
@@ -734,14 +783,14 @@ static jack_ringbuffer_t *ring(size_t bytes)
 {
   jack_ringbuffer_t *r = jack_ringbuffer_create(bytes);
   if (r) {
-    (void)jack_ringbuffer_mlock(r);  // best effort without privileges
+    (void)jack_ringbuffer_mlock(r); // best effort without privileges
   }
   return r;
 }
 
 static void free_rings(CantusJackApp *a)
 {
-  jack_ringbuffer_t *rs[] = {a->to_rt, a->from_rt, a->ctl_in, a->ctl_out, a->played, a->status};
+  jack_ringbuffer_t *rs[] = { a->to_rt, a->from_rt, a->ctl_in, a->ctl_out, a->played, a->status };
   for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
     if (rs[i]) {
       jack_ringbuffer_free(rs[i]);
@@ -756,15 +805,17 @@ static void connect_ports(Main *g)
   for (int i = 0; i < g->opt.n_connect_out; i++) {
     int r = jack_connect(a->client, out, g->opt.connect_out[i]);
     if (r && r != EEXIST) {
-      fprintf(stderr, "cantus-jack: cannot connect %s to %s (no such port?)\n", out,
+      fprintf(stderr,
+              "cantus-jack: cannot connect %s to %s (no such port?)\n",
+              out,
               g->opt.connect_out[i]);
     }
   }
   for (int i = 0; i < g->opt.n_connect_in; i++) {
     int r = jack_connect(a->client, g->opt.connect_in[i], in);
     if (r && r != EEXIST) {
-      fprintf(stderr, "cantus-jack: cannot connect %s to %s (no such port?)\n",
-              g->opt.connect_in[i], in);
+      fprintf(
+        stderr, "cantus-jack: cannot connect %s to %s (no such port?)\n", g->opt.connect_in[i], in);
     }
   }
 }
@@ -792,7 +843,8 @@ static void shut_down(Main *g)
     }
     cantus_jackpm_stop(&g->pm);
     if (g->pm.notes_silenced) {
-      fprintf(stderr, "cantus-jack: silenced %llu hardware notes\n",
+      fprintf(stderr,
+              "cantus-jack: silenced %llu hardware notes\n",
               (unsigned long long)g->pm.notes_silenced);
     }
   }
@@ -810,8 +862,12 @@ static int run(Main *g)
 {
   CantusJackApp *a = g->app;
   const char *mode = mode_text(g);
-  say(g, "cantus-jack: client %s, %u Hz, %u frames per period, %s", jack_get_client_name(a->client),
-      (unsigned)a->sample_rate, (unsigned)jack_get_buffer_size(a->client), mode);
+  say(g,
+      "cantus-jack: client %s, %u Hz, %u frames per period, %s",
+      jack_get_client_name(a->client),
+      (unsigned)a->sample_rate,
+      (unsigned)jack_get_buffer_size(a->client),
+      mode);
   printf("ready\n");
   fflush(stdout);
   if (g->ui && !cantus_jackui_open()) {
@@ -841,7 +897,8 @@ static int run(Main *g)
     g->ui = false;
   }
   if (atomic_load(&a->jack_gone)) {
-    fprintf(stderr, "cantus-jack: the JACK server went away (%s); stopping\n",
+    fprintf(stderr,
+            "cantus-jack: the JACK server went away (%s); stopping\n",
             a->jack_gone_reason[0] ? a->jack_gone_reason : "no reason given");
     return 1;
   }
@@ -870,12 +927,14 @@ int main(int argc, char **argv)
   if (!o->model_given) {
     o->model_path = find_default_model(def, sizeof def);
     if (!o->model_path) {
-      fprintf(stderr, "cantus-jack: no model: models/default.cantus not found here or in "
-                      "%s/models; pass --model FILE\n", CANTUS_DATADIR);
+      fprintf(stderr,
+              "cantus-jack: no model: models/default.cantus not found here or in "
+              "%s/models; pass --model FILE\n",
+              CANTUS_DATADIR);
       return 1;
     }
   }
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CantusModel *model = NULL;
   if (cantus_engine_load_model(o->model_path, &model, &err) != CANTUS_OK) {
     fprintf(stderr, "cantus-jack: %s\n", err.msg);
@@ -932,7 +991,8 @@ int main(int argc, char **argv)
     cantus_jackpm_init();
     char msg[300];
     bool none = false;
-    if (o->midi_out && (out_id = cantus_jackpm_find(o->midi_out, true, &none, msg, sizeof msg)) < 0) {
+    if (o->midi_out &&
+        (out_id = cantus_jackpm_find(o->midi_out, true, &none, msg, sizeof msg)) < 0) {
       fprintf(stderr, "cantus-jack: --midi-out %s: %s\n", o->midi_out, msg);
       if (!none) {
         cantus_model_free(model);
@@ -956,7 +1016,7 @@ int main(int argc, char **argv)
     return 1;
   }
   CantusModel *none_model = cantus_engine_install_model(engine, model);
-  (void)none_model;  // a new engine has no model
+  (void)none_model; // a new engine has no model
   if (have_theme) {
     cantus_engine_set_theme(engine, &theme);
   }
@@ -989,22 +1049,25 @@ int main(int argc, char **argv)
   a->client = jack_client_open(o->name, jopt, &jst, o->server);
   if (!a->client) {
     if (jst & JackNameNotUnique) {
-      fprintf(stderr, "cantus-jack: the JACK client name '%s' is taken; choose another with "
-                      "--name\n", o->name);
+      fprintf(stderr,
+              "cantus-jack: the JACK client name '%s' is taken; choose another with "
+              "--name\n",
+              o->name);
     } else {
-      fprintf(stderr, "cantus-jack: cannot connect to the JACK server '%s' (is jackd running? "
-                      "start it with e.g. `jackd -d alsa` or qjackctl)\n",
-              o->server ? o->server : getenv("JACK_DEFAULT_SERVER") ? getenv("JACK_DEFAULT_SERVER")
-                                                                     : "default");
+      fprintf(stderr,
+              "cantus-jack: cannot connect to the JACK server '%s' (is jackd running? "
+              "start it with e.g. `jackd -d alsa` or qjackctl)\n",
+              o->server                       ? o->server
+              : getenv("JACK_DEFAULT_SERVER") ? getenv("JACK_DEFAULT_SERVER")
+                                              : "default");
     }
     return 1;
   }
   jack_set_error_function(jack_to_stderr);
   a->sample_rate = jack_get_sample_rate(a->client);
-  a->out_port = jack_port_register(a->client, "midi_out", JACK_DEFAULT_MIDI_TYPE,
-                                   JackPortIsOutput, 0);
-  a->in_port = jack_port_register(a->client, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput,
-                                  0);
+  a->out_port =
+    jack_port_register(a->client, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+  a->in_port = jack_port_register(a->client, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
   if (!a->out_port || !a->in_port) {
     fprintf(stderr, "cantus-jack: cannot register the MIDI ports\n");
     jack_client_close(a->client);
@@ -1017,8 +1080,8 @@ int main(int argc, char **argv)
       return 1;
     }
     char msg[300];
-    if (!cantus_jackpm_open(&g->pm, a->client, a->bridge, out_id, in_id, o->midi_latency_ms, msg,
-                            sizeof msg)) {
+    if (!cantus_jackpm_open(
+          &g->pm, a->client, a->bridge, out_id, in_id, o->midi_latency_ms, msg, sizeof msg)) {
       fprintf(stderr, "cantus-jack: %s; running on the JACK ports only\n", msg);
       cantus_midibridge_free(a->bridge);
       a->bridge = NULL;
@@ -1030,7 +1093,7 @@ int main(int argc, char **argv)
   jack_set_xrun_callback(a->client, cantus_jack_xrun, a);
   jack_on_info_shutdown(a->client, cantus_jack_shutdown, a);
 
-  struct sigaction sa = {0};
+  struct sigaction sa = { 0 };
   sa.sa_handler = on_quit;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
@@ -1050,12 +1113,20 @@ int main(int argc, char **argv)
   connect_ports(g);
   if (g->pm_used) {
     cantus_jackpm_start(&g->pm);
-    say(g, "cantus-jack: hardware MIDI%s%s%s%s (latency: one period + %d ms)",
-        out_id >= 0 ? " out " : "", out_id >= 0 ? o->midi_out : "", in_id >= 0 ? " in " : "",
-        in_id >= 0 ? o->midi_in : "", o->midi_latency_ms);
+    say(g,
+        "cantus-jack: hardware MIDI%s%s%s%s (latency: one period + %d ms)",
+        out_id >= 0 ? " out " : "",
+        out_id >= 0 ? o->midi_out : "",
+        in_id >= 0 ? " in " : "",
+        in_id >= 0 ? o->midi_in : "",
+        o->midi_latency_ms);
   }
-  say(g, "cantus-jack: model %s (%s, %u styles, %u ticks per quarter)", g->model_path,
-      model->name, model->dims.n_styles, (unsigned)model->dims.vocab.tpq);
+  say(g,
+      "cantus-jack: model %s (%s, %u styles, %u ticks per quarter)",
+      g->model_path,
+      model->name,
+      model->dims.n_styles,
+      (unsigned)model->dims.vocab.tpq);
   g->ui = !o->no_ui;
   g->stdin_open = true;
   rc = run(g);
@@ -1080,13 +1151,17 @@ int main(int argc, char **argv)
     }
   }
   CantusStats st;
-  cantus_engine_get_stats(engine, &st);  // the audio thread is gone
+  cantus_engine_get_stats(engine, &st); // the audio thread is gone
   printf("cantus-jack: stopped: xruns %llu, notes on %llu off %llu, sounding %d, events dropped "
          "%llu, port drops %llu, late %llu, relocations %llu, models installed %llu\n",
-         (unsigned long long)atomic_load(&a->xruns), (unsigned long long)g->rec.n_on,
-         (unsigned long long)g->rec.n_off, cantus_jackrec_sounding(&g->rec),
-         (unsigned long long)st.events_dropped, (unsigned long long)atomic_load(&a->port_drops),
-         (unsigned long long)st.late_events, (unsigned long long)st.relocations,
+         (unsigned long long)atomic_load(&a->xruns),
+         (unsigned long long)g->rec.n_on,
+         (unsigned long long)g->rec.n_off,
+         cantus_jackrec_sounding(&g->rec),
+         (unsigned long long)st.events_dropped,
+         (unsigned long long)atomic_load(&a->port_drops),
+         (unsigned long long)st.late_events,
+         (unsigned long long)st.relocations,
          (unsigned long long)st.models_installed);
   jack_client_close(a->client);
   if (g->pm_used || o->midi_out || o->midi_in) {

@@ -31,31 +31,31 @@
 enum { CANTUS_JACK_CTL_SRC_MAIN = 0, CANTUS_JACK_CTL_SRC_CC = 1, CANTUS_JACK_CTL_SRC_PROGRAM = 2 };
 
 typedef struct {
-  int32_t ctl;     // control index (ctlmap.h)
-  int16_t source;  // CANTUS_JACK_CTL_SRC_*
-  int16_t number;  // CC or program number (MIDI sources)
+  int32_t ctl;    // control index (ctlmap.h)
+  int16_t source; // CANTUS_JACK_CTL_SRC_*
+  int16_t number; // CC or program number (MIDI sources)
   double value;
-} CantusJackCtlMsg;  // 16 bytes
+} CantusJackCtlMsg; // 16 bytes
 
 typedef struct {
-  int64_t frame;      // JACK frame time of the event
-  double perf_beat;   // beats played since start (stops while the transport stands)
-  int64_t bar;        // transport bar (0-based) at the event
-  float bar_beat;     // beat within the bar
+  int64_t frame;    // JACK frame time of the event
+  double perf_beat; // beats played since start (stops while the transport stands)
+  int64_t bar;      // transport bar (0-based) at the event
+  float bar_beat;   // beat within the bar
   float bpm;
   uint8_t size;
   uint8_t data[3];
   uint8_t pad[4];
-} CantusJackPlayed;  // 40 bytes
+} CantusJackPlayed; // 40 bytes
 
 typedef struct {
   uint64_t cycle;
-  int64_t bar;           // transport bar at the cycle start (0-based)
+  int64_t bar; // transport bar at the cycle start (0-based)
   double bar_beat;
   double bpm;
   double beats_per_bar;
   int beat_unit;
-  int source;            // CantusClockSource (0 in --free)
+  int source; // CantusClockSource (0 in --free)
   double perf_beat;
   bool rolling;
   float surprise;
@@ -68,11 +68,11 @@ typedef struct {
   jack_client_t *client;
   jack_port_t *out_port, *in_port;
   CantusEngine *engine;
-  CantusMidiBridge *bridge;  // NULL without PortMidi streams
+  CantusMidiBridge *bridge; // NULL without PortMidi streams
   CantusCcMap ccmap;
-  bool free_run;             // --free: ignore the transport
-  bool timebase_master;      // --timebase-master
-  double beats_per_bar;      // --meter
+  bool free_run;        // --free: ignore the transport
+  bool timebase_master; // --timebase-master
+  double beats_per_bar; // --meter
   int beat_unit;
   double sample_rate;
   jack_ringbuffer_t *to_rt, *from_rt, *ctl_in, *ctl_out, *played, *status;
@@ -80,8 +80,8 @@ typedef struct {
   // ---- audio thread only ----
   CantusControls controls;
   CantusJackClock clock;
-  CantusModel *retired;      // old model waiting for room in from_rt
-  int n_styles;              // of the installed model
+  CantusModel *retired; // old model waiting for room in from_rt
+  int n_styles;         // of the installed model
   double perf_beat;
   uint64_t cycle;
   CantusMidiEvent midi_in[CANTUS_MAX_EVENTS];
@@ -89,14 +89,14 @@ typedef struct {
   CantusBlockOut out;
 
   // ---- flags and counters shared between threads ----
-  atomic_int flush_request;  // main: send note-offs now and go silent
-  atomic_int flushed;        // RT: done
-  atomic_int jack_gone;      // JACK shut the client down
+  atomic_int flush_request; // main: send note-offs now and go silent
+  atomic_int flushed;       // RT: done
+  atomic_int jack_gone;     // JACK shut the client down
   char jack_gone_reason[256];
   atomic_uint_fast64_t xruns;
-  atomic_uint_fast64_t port_drops;    // jack_midi_event_write refused
-  atomic_uint_fast64_t ring_drops;    // played/ctl_out/from_rt ring full
-  atomic_uint_fast64_t in_dropped;    // input events beyond CANTUS_MAX_EVENTS
+  atomic_uint_fast64_t port_drops; // jack_midi_event_write refused
+  atomic_uint_fast64_t ring_drops; // played/ctl_out/from_rt ring full
+  atomic_uint_fast64_t in_dropped; // input events beyond CANTUS_MAX_EVENTS
   atomic_uint_fast64_t models_swapped;
 } CantusJackApp;
 
@@ -107,8 +107,11 @@ CANTUS_RT void cantus_jack_swap_model(CantusJackApp *a);
 
 // JACK callbacks.  [RT]
 CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg);
-CANTUS_RT void cantus_jack_timebase(jack_transport_state_t state, jack_nframes_t n_frames,
-                                    jack_position_t *pos, int new_pos, void *arg);
+CANTUS_RT void cantus_jack_timebase(jack_transport_state_t state,
+                                    jack_nframes_t n_frames,
+                                    jack_position_t *pos,
+                                    int new_pos,
+                                    void *arg);
 // Xrun and shutdown callbacks: a counter / a flag and a bounded copy.
 int cantus_jack_xrun(void *arg);
 void cantus_jack_shutdown(jack_status_t code, const char *reason, void *arg);

@@ -42,11 +42,14 @@ int cantus_jackpm_init(void)
   return Pm_CountDevices();
 }
 
-void cantus_jackpm_terminate(void) { Pm_Terminate(); }
+void cantus_jackpm_terminate(void)
+{
+  Pm_Terminate();
+}
 
 static const char no_devices_text[] =
-    "PortMidi sees no MIDI devices (no ALSA sequencer or nothing plugged in); "
-    "cantus-jack still runs on its JACK MIDI ports";
+  "PortMidi sees no MIDI devices (no ALSA sequencer or nothing plugged in); "
+  "cantus-jack still runs on its JACK MIDI ports";
 
 int cantus_jackpm_list(FILE *f)
 {
@@ -59,8 +62,13 @@ int cantus_jackpm_list(FILE *f)
   for (int i = 0; i < n; i++) {
     const PmDeviceInfo *d = Pm_GetDeviceInfo(i);
     if (d) {
-      fprintf(f, "  %2d  %-6s %s%s  %s\n", i, d->output ? "out" : "", d->input ? "in" : "",
-              d->input ? "" : "  ", d->name ? d->name : "?");
+      fprintf(f,
+              "  %2d  %-6s %s%s  %s\n",
+              i,
+              d->output ? "out" : "",
+              d->input ? "in" : "",
+              d->input ? "" : "  ",
+              d->name ? d->name : "?");
     }
   }
   return n;
@@ -77,7 +85,10 @@ static bool contains_nocase(const char *hay, const char *needle)
   return n == 0;
 }
 
-int cantus_jackpm_find(const char *spec, bool want_output, bool *no_devices, char *msg,
+int cantus_jackpm_find(const char *spec,
+                       bool want_output,
+                       bool *no_devices,
+                       char *msg,
                        size_t msg_size)
 {
   const int n = Pm_CountDevices();
@@ -92,8 +103,8 @@ int cantus_jackpm_find(const char *spec, bool want_output, bool *no_devices, cha
   if (end != spec && *end == '\0') {
     const PmDeviceInfo *d = id >= 0 && id < n ? Pm_GetDeviceInfo((int)id) : NULL;
     if (!d || !(want_output ? d->output : d->input)) {
-      snprintf(msg, msg_size, "PortMidi device %ld is not a MIDI %s (see --list-devices)", id,
-               kind);
+      snprintf(
+        msg, msg_size, "PortMidi device %ld is not a MIDI %s (see --list-devices)", id, kind);
       return -1;
     }
     return (int)id;
@@ -108,15 +119,21 @@ int cantus_jackpm_find(const char *spec, bool want_output, bool *no_devices, cha
   return -1;
 }
 
-bool cantus_jackpm_open(CantusJackPm *pm, jack_client_t *client, CantusMidiBridge *bridge,
-                        int out_id, int in_id, int latency_ms, char *msg, size_t msg_size)
+bool cantus_jackpm_open(CantusJackPm *pm,
+                        jack_client_t *client,
+                        CantusMidiBridge *bridge,
+                        int out_id,
+                        int in_id,
+                        int latency_ms,
+                        char *msg,
+                        size_t msg_size)
 {
   memset(pm, 0, sizeof *pm);
   pm->client = client;
   pm->bridge = bridge;
   pm->t0 = (int64_t)jack_get_time();
-  pm->period_usecs = (int64_t)jack_get_buffer_size(client) * 1000000 /
-                     (int64_t)jack_get_sample_rate(client);
+  pm->period_usecs =
+    (int64_t)jack_get_buffer_size(client) * 1000000 / (int64_t)jack_get_sample_rate(client);
   pm->latency_ms = latency_ms < 1 ? 1 : latency_ms;
   PmError e;
   if (out_id >= 0) {
@@ -150,9 +167,12 @@ static int msg_size(uint8_t status)
 {
   switch (status & 0xF0) {
   case 0xC0:
-  case 0xD0: return 2;
-  case 0xF0: return status == 0xF1 || status == 0xF3 ? 2 : status == 0xF2 ? 3 : 1;
-  default: return 3;
+  case 0xD0:
+    return 2;
+  case 0xF0:
+    return status == 0xF1 || status == 0xF3 ? 2 : status == 0xF2 ? 3 : 1;
+  default:
+    return 3;
   }
 }
 
@@ -176,15 +196,15 @@ static void write_out(CantusJackPm *pm)
   while ((n = cantus_midibridge_take(pm->bridge, ev, 128)) > 0) {
     const bool gone = atomic_load(&pm->jack_gone);
     for (size_t i = 0; i < n; i++) {
-      PmTimestamp ts = 0;  // 0: as soon as possible
+      PmTimestamp ts = 0; // 0: as soon as possible
       if (!gone) {
         const int64_t us = (int64_t)jack_frames_to_time(pm->client, (jack_nframes_t)ev[i].time);
         ts = cantus_midibridge_timestamp(us, pm->t0, pm->period_usecs);
       }
       const uint8_t *d = ev[i].data;
       if (pm->out) {
-        PmError e = Pm_WriteShort(pm->out, ts, Pm_Message(d[0], ev[i].size > 1 ? d[1] : 0,
-                                                          ev[i].size > 2 ? d[2] : 0));
+        PmError e = Pm_WriteShort(
+          pm->out, ts, Pm_Message(d[0], ev[i].size > 1 ? d[1] : 0, ev[i].size > 2 ? d[2] : 0));
         if (e == pmNoError) {
           pm->written++;
           track(pm, d, ev[i].size);
@@ -208,18 +228,18 @@ static void read_in(CantusJackPm *pm)
       break;
     }
     for (int i = 0; i < n; i++) {
-      uint8_t d[3] = {(uint8_t)Pm_MessageStatus(buf[i].message),
-                      (uint8_t)Pm_MessageData1(buf[i].message),
-                      (uint8_t)Pm_MessageData2(buf[i].message)};
-      cantus_midibridge_post(pm->bridge, pm->t0 + (int64_t)buf[i].timestamp * 1000, d,
-                             (uint32_t)msg_size(d[0]));
+      uint8_t d[3] = { (uint8_t)Pm_MessageStatus(buf[i].message),
+                       (uint8_t)Pm_MessageData1(buf[i].message),
+                       (uint8_t)Pm_MessageData2(buf[i].message) };
+      cantus_midibridge_post(
+        pm->bridge, pm->t0 + (int64_t)buf[i].timestamp * 1000, d, (uint32_t)msg_size(d[0]));
     }
   }
 }
 
 static void sleep_ms(long ms)
 {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   nanosleep(&ts, NULL);
 }
 
@@ -231,7 +251,7 @@ static void *thread_main(void *arg)
     write_out(pm);
     read_in(pm);
     if (finishing) {
-      break;  // the ring was drained after the request was seen
+      break; // the ring was drained after the request was seen
     }
     sleep_ms(1);
   }

@@ -23,18 +23,18 @@
 #include <stdio.h>
 
 typedef struct {
-  void *out;                // PortMidiStream *, NULL when none
+  void *out; // PortMidiStream *, NULL when none
   void *in;
   CantusMidiBridge *bridge;
   jack_client_t *client;
-  int64_t t0;               // JACK usecs at the PortMidi clock's zero
-  int64_t period_usecs;     // one JACK period: added to every out timestamp
-  int latency_ms;           // PortMidi output latency (--midi-latency)
-  atomic_int finish;        // main: drain the ring, silence, stop
-  atomic_int jack_gone;     // main: JACK's clock is gone, send now
+  int64_t t0;           // JACK usecs at the PortMidi clock's zero
+  int64_t period_usecs; // one JACK period: added to every out timestamp
+  int latency_ms;       // PortMidi output latency (--midi-latency)
+  atomic_int finish;    // main: drain the ring, silence, stop
+  atomic_int jack_gone; // main: JACK's clock is gone, send now
   bool running;
   pthread_t thread;
-  uint8_t sounding[16][128];  // notes on at the hardware output
+  uint8_t sounding[16][128]; // notes on at the hardware output
   uint64_t written, write_errors, notes_silenced;
 } CantusJackPm;
 
@@ -51,13 +51,22 @@ int cantus_jackpm_list(FILE *f);
 // case-insensitive substring of its name.  Returns the id, or -1 with one
 // line in msg ("no PortMidi devices ..." / "no MIDI output matches ...").
 // *no_devices is set when PortMidi sees no device at all.
-int cantus_jackpm_find(const char *spec, bool want_output, bool *no_devices, char *msg,
+int cantus_jackpm_find(const char *spec,
+                       bool want_output,
+                       bool *no_devices,
+                       char *msg,
                        size_t msg_size);
 
 // Opens the streams (out_id / in_id < 0: none) on the JACK clock of client.
 // Returns false with one line in msg.
-bool cantus_jackpm_open(CantusJackPm *pm, jack_client_t *client, CantusMidiBridge *bridge,
-                        int out_id, int in_id, int latency_ms, char *msg, size_t msg_size);
+bool cantus_jackpm_open(CantusJackPm *pm,
+                        jack_client_t *client,
+                        CantusMidiBridge *bridge,
+                        int out_id,
+                        int in_id,
+                        int latency_ms,
+                        char *msg,
+                        size_t msg_size);
 // Starts / stops the thread.  stop drains the out ring, sends note-offs for
 // every note still sounding on the hardware, waits out the latency and
 // closes the streams.

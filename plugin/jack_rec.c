@@ -62,7 +62,7 @@ static void note_tempo(CantusJackRec *r, uint32_t tick, double bpm)
     r->failed = true;
     return;
   }
-  r->tempos[r->n_tempos++] = (CantusMidiTempo){tick, usec};
+  r->tempos[r->n_tempos++] = (CantusMidiTempo){ tick, usec };
 }
 
 static void roll_on(CantusJackRec *r, int ch, int pitch, double beat)
@@ -77,7 +77,7 @@ static void roll_on(CantusJackRec *r, int ch, int pitch, double beat)
   } else {
     r->roll_n++;
   }
-  r->roll[slot] = (CantusRollNote){beat, -1, (uint8_t)pitch, (uint8_t)ch};
+  r->roll[slot] = (CantusRollNote){ beat, -1, (uint8_t)pitch, (uint8_t)ch };
   r->roll_open[ch][pitch] = (int16_t)slot;
   r->roll_head = (slot + 1) % CANTUS_JACKREC_ROLL;
 }
@@ -132,9 +132,12 @@ void cantus_jackrec_add(CantusJackRec *r, const CantusJackPlayed *p)
       r->failed = true;
       return;
     }
-    r->notes[r->n_notes] = (CantusMidiNote){.on_tick = tick, .off_tick = tick + 1,
-                                            .pitch = (uint8_t)pitch, .velocity = p->data[2],
-                                            .channel = (uint8_t)ch, .track = 0};
+    r->notes[r->n_notes] = (CantusMidiNote){ .on_tick = tick,
+                                             .off_tick = tick + 1,
+                                             .pitch = (uint8_t)pitch,
+                                             .velocity = p->data[2],
+                                             .channel = (uint8_t)ch,
+                                             .track = 0 };
     r->open_note[ch][pitch] = (int32_t)r->n_notes++;
   }
 }
@@ -159,7 +162,9 @@ static int by_onset(const void *a, const void *b)
   return (int)x->pitch - (int)y->pitch;
 }
 
-CantusStatus cantus_jackrec_write(CantusJackRec *r, const char *path, double end_beat,
+CantusStatus cantus_jackrec_write(CantusJackRec *r,
+                                  const char *path,
+                                  double end_beat,
                                   CantusError *err)
 {
   if (r->failed) {
@@ -177,8 +182,8 @@ CantusStatus cantus_jackrec_write(CantusJackRec *r, const char *path, double end
   for (size_t i = 0; i < r->n_notes; i++) {
     last = r->notes[i].off_tick > last ? r->notes[i].off_tick : last;
   }
-  CantusMidiTimeSig ts = {0, (uint8_t)lround(r->beats_per_bar), (uint8_t)r->beat_unit};
-  char names[1][64] = {"cantus-jack"};
+  CantusMidiTimeSig ts = { 0, (uint8_t)lround(r->beats_per_bar), (uint8_t)r->beat_unit };
+  char names[1][64] = { "cantus-jack" };
   CantusMidiFile mf = {
     .format = 1,
     .n_tracks = 1,

@@ -19,29 +19,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { CANTUS_JACKREC_ROLL = 512 };  // notes kept for the piano roll
+enum { CANTUS_JACKREC_ROLL = 512 }; // notes kept for the piano roll
 
 typedef struct {
-  double on, off;  // performance beats; off < 0 while sounding
+  double on, off; // performance beats; off < 0 while sounding
   uint8_t pitch, channel;
 } CantusRollNote;
 
 typedef struct {
-  bool keep;                 // collect notes for the file
-  uint16_t tpq;              // file ticks per quarter
+  bool keep;    // collect notes for the file
+  uint16_t tpq; // file ticks per quarter
   double beats_per_bar;
   int beat_unit;
   CantusMidiNote *notes;
   size_t n_notes, cap_notes;
   CantusMidiTempo *tempos;
   size_t n_tempos, cap_tempos;
-  int32_t open_note[16][128];   // index into notes of a sounding note, -1
+  int32_t open_note[16][128]; // index into notes of a sounding note, -1
   uint32_t last_tick;
-  bool failed;               // out of memory: the file would be incomplete
-  CantusRollNote roll[CANTUS_JACKREC_ROLL];  // ring
+  bool failed;                              // out of memory: the file would be incomplete
+  CantusRollNote roll[CANTUS_JACKREC_ROLL]; // ring
   int roll_head, roll_n;
-  int16_t roll_open[16][128];   // ring slot of a sounding note, -1
-  uint64_t n_on, n_off;      // note-ons / note-offs seen
+  int16_t roll_open[16][128]; // ring slot of a sounding note, -1
+  uint64_t n_on, n_off;       // note-ons / note-offs seen
 } CantusJackRec;
 
 void cantus_jackrec_init(CantusJackRec *r, bool keep, double beats_per_bar, int beat_unit);
@@ -50,7 +50,9 @@ void cantus_jackrec_add(CantusJackRec *r, const CantusJackPlayed *p);
 int cantus_jackrec_sounding(const CantusJackRec *r);
 // Writes the notes (closing any still sounding at end_beat) as a format-1
 // MIDI file with the tempo map and meter.  Non-RT.
-CantusStatus cantus_jackrec_write(CantusJackRec *r, const char *path, double end_beat,
+CantusStatus cantus_jackrec_write(CantusJackRec *r,
+                                  const char *path,
+                                  double end_beat,
                                   CantusError *err);
 void cantus_jackrec_free(CantusJackRec *r);
 

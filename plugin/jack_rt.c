@@ -11,7 +11,7 @@
 #include <jack/midiport.h>
 #include <string.h>
 
-enum { MAX_CTL_MSGS = 64 };  // control messages applied per cycle
+enum { MAX_CTL_MSGS = 64 }; // control messages applied per cycle
 
 // Hands the retired model back, then installs at most one new one.  A new
 // model is taken only when no retired pointer is waiting, so none is lost.
@@ -22,7 +22,7 @@ CANTUS_RT void cantus_jack_swap_model(CantusJackApp *a)
       jack_ringbuffer_write(a->from_rt, (const char *)&a->retired, sizeof a->retired);
       a->retired = NULL;
     } else {
-      return;  // retry next cycle
+      return; // retry next cycle
     }
   }
   if (jack_ringbuffer_read_space(a->to_rt) < sizeof(CantusModel *)) {
@@ -41,7 +41,7 @@ CANTUS_RT void cantus_jack_swap_model(CantusJackApp *a)
 
 static void report_ctl(CantusJackApp *a, int ctl, int source, int number, double v)
 {
-  CantusJackCtlMsg msg = {ctl, (int16_t)source, (int16_t)number, v};
+  CantusJackCtlMsg msg = { ctl, (int16_t)source, (int16_t)number, v };
   if (jack_ringbuffer_write_space(a->ctl_out) >= sizeof msg) {
     jack_ringbuffer_write(a->ctl_out, (const char *)&msg, sizeof msg);
   } else {
@@ -85,7 +85,10 @@ static bool handle_input(CantusJackApp *a, const uint8_t *d, uint32_t size)
   return (st == 0x80 || st == 0x90) && size == 3;
 }
 
-static uint32_t add_event(CantusJackApp *a, uint32_t n, uint32_t frame, const uint8_t *d,
+static uint32_t add_event(CantusJackApp *a,
+                          uint32_t n,
+                          uint32_t frame,
+                          const uint8_t *d,
                           uint32_t size)
 {
   if (!handle_input(a, d, size)) {
@@ -104,7 +107,9 @@ static uint32_t add_event(CantusJackApp *a, uint32_t n, uint32_t frame, const ui
 
 // Merges the JACK input port and the PortMidi input (placed one period
 // late) into a->midi_in, sorted by frame.
-static uint32_t collect_input(CantusJackApp *a, void *in_buf, jack_nframes_t n_frames,
+static uint32_t collect_input(CantusJackApp *a,
+                              void *in_buf,
+                              jack_nframes_t n_frames,
                               jack_nframes_t cycle_frame)
 {
   uint32_t n_hw = 0;
@@ -142,8 +147,11 @@ static uint32_t collect_input(CantusJackApp *a, void *in_buf, jack_nframes_t n_f
   return n;
 }
 
-static void post_played(CantusJackApp *a, jack_nframes_t cycle_frame, const CantusMidiEvent *e,
-                        const CantusTransport *t, double n_frames_to_beats)
+static void post_played(CantusJackApp *a,
+                        jack_nframes_t cycle_frame,
+                        const CantusMidiEvent *e,
+                        const CantusTransport *t,
+                        double n_frames_to_beats)
 {
   CantusJackPlayed p = {
     .frame = (int64_t)(jack_nframes_t)(cycle_frame + e->frame),
@@ -161,8 +169,11 @@ static void post_played(CantusJackApp *a, jack_nframes_t cycle_frame, const Cant
   }
 }
 
-static void emit(CantusJackApp *a, void *out_buf, jack_nframes_t n_frames,
-                 jack_nframes_t cycle_frame, const CantusTransport *t)
+static void emit(CantusJackApp *a,
+                 void *out_buf,
+                 jack_nframes_t n_frames,
+                 jack_nframes_t cycle_frame,
+                 const CantusTransport *t)
 {
   const double bpm = t->bpm > 0 ? t->bpm : (double)a->controls.bpm;
   const double f2b = bpm / (60.0 * a->sample_rate);
@@ -185,7 +196,7 @@ static void emit(CantusJackApp *a, void *out_buf, jack_nframes_t n_frames,
 static void post_status(CantusJackApp *a, const CantusTransport *t, jack_nframes_t n_frames)
 {
   if (jack_ringbuffer_write_space(a->status) < sizeof(CantusJackStatus)) {
-    return;  // the main thread reads the latest; skipping one is harmless
+    return; // the main thread reads the latest; skipping one is harmless
   }
   CantusJackStatus s = {
     .cycle = a->cycle,
@@ -207,8 +218,11 @@ static void post_status(CantusJackApp *a, const CantusTransport *t, jack_nframes
 static void read_transport(CantusJackApp *a, jack_nframes_t n_frames, CantusTransport *t)
 {
   if (a->free_run) {
-    *t = (CantusTransport){.valid = false, .rolling = true, .bpm = a->controls.bpm,
-                           .beats_per_bar = a->beats_per_bar, .beat_unit = a->beat_unit};
+    *t = (CantusTransport){ .valid = false,
+                            .rolling = true,
+                            .bpm = a->controls.bpm,
+                            .beats_per_bar = a->beats_per_bar,
+                            .beat_unit = a->beat_unit };
     return;
   }
   jack_position_t pos;
@@ -228,7 +242,7 @@ static void read_transport(CantusJackApp *a, jack_nframes_t n_frames, CantusTran
     p.beat_type = (double)pos.beat_type;
     p.bpm = pos.beats_per_minute;
   }
-  const CantusJackTempo own = {a->controls.bpm, a->beats_per_bar, a->beat_unit};
+  const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
   cantus_jackclock_cycle(&a->clock, &p, !a->timebase_master, &own, n_frames, t);
 }
 
@@ -240,7 +254,7 @@ CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)
   jack_midi_clear_buffer(out_buf);
   a->cycle++;
   if (atomic_load_explicit(&a->flushed, memory_order_acquire)) {
-    return 0;  // shutting down: silent
+    return 0; // shutting down: silent
   }
   const jack_nframes_t cycle_frame = jack_last_frame_time(a->client);
   cantus_jack_swap_model(a);
@@ -276,14 +290,17 @@ CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)
   return 0;
 }
 
-CANTUS_RT void cantus_jack_timebase(jack_transport_state_t state, jack_nframes_t n_frames,
-                                    jack_position_t *pos, int new_pos, void *arg)
+CANTUS_RT void cantus_jack_timebase(jack_transport_state_t state,
+                                    jack_nframes_t n_frames,
+                                    jack_position_t *pos,
+                                    int new_pos,
+                                    void *arg)
 {
   (void)state;
   (void)n_frames;
   (void)new_pos;
   CantusJackApp *a = arg;
-  const CantusJackTempo own = {a->controls.bpm, a->beats_per_bar, a->beat_unit};
+  const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
   const double sr = pos->frame_rate ? (double)pos->frame_rate : a->sample_rate;
   int64_t bar = 0;
   double bb = 0;

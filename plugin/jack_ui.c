@@ -23,7 +23,7 @@ bool cantus_jackui_open(void)
     return false;
   }
   struct termios t = saved_tio;
-  t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);  // ISIG stays: Ctrl-C is SIGINT
+  t.c_lflag &= ~(tcflag_t)(ICANON | ECHO); // ISIG stays: Ctrl-C is SIGINT
   t.c_cc[VMIN] = 0;
   t.c_cc[VTIME] = 0;
   if (tcsetattr(0, TCSANOW, &t) != 0) {
@@ -53,7 +53,7 @@ void cantus_jackui_close(void)
 
 static int read_byte(int timeout_ms)
 {
-  struct pollfd p = {0, POLLIN, 0};
+  struct pollfd p = { 0, POLLIN, 0 };
   if (poll(&p, 1, timeout_ms) <= 0) {
     return -1;
   }
@@ -69,11 +69,16 @@ int cantus_jackui_key(void)
     if (c2 == '[' || c2 == 'O') {
       int c3 = read_byte(5);
       switch (c3) {
-      case 'A': return CANTUS_KEY_UP;
-      case 'B': return CANTUS_KEY_DOWN;
-      case 'C': return CANTUS_KEY_RIGHT;
-      case 'D': return CANTUS_KEY_LEFT;
-      default: return -1;
+      case 'A':
+        return CANTUS_KEY_UP;
+      case 'B':
+        return CANTUS_KEY_DOWN;
+      case 'C':
+        return CANTUS_KEY_RIGHT;
+      case 'D':
+        return CANTUS_KEY_LEFT;
+      default:
+        return -1;
       }
     }
     return CANTUS_KEY_ESC;
@@ -109,10 +114,13 @@ __attribute__((format(printf, 2, 3))) static void put(Frame *f, const char *fmt,
   }
 }
 
-static void endline(Frame *f) { put(f, "\x1b[K\r\n"); }
+static void endline(Frame *f)
+{
+  put(f, "\x1b[K\r\n");
+}
 
-static const char *const pitch_names[12] = {"C", "C#", "D", "D#", "E", "F",
-                                            "F#", "G", "G#", "A", "A#", "B"};
+static const char *const pitch_names[12] = { "C",  "C#", "D",  "D#", "E",  "F",
+                                             "F#", "G",  "G#", "A",  "A#", "B" };
 
 static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
 {
@@ -211,7 +219,7 @@ void cantus_jackui_draw(const CantusJackView *v)
 {
   static Frame f;
   f.n = 0;
-  struct winsize ws = {0};
+  struct winsize ws = { 0 };
   int cols = 80, lines = 24;
   if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 && ws.ws_row > 10) {
     cols = ws.ws_col;
@@ -219,8 +227,11 @@ void cantus_jackui_draw(const CantusJackView *v)
   }
   put(&f, "\x1b[H");
   const CantusModel *m = v->model;
-  put(&f, "\x1b[1mCantus\x1b[0m  client %s  model %s (%s)", v->client_name,
-      m ? m->name : "none", v->model_path ? v->model_path : "-");
+  put(&f,
+      "\x1b[1mCantus\x1b[0m  client %s  model %s (%s)",
+      v->client_name,
+      m ? m->name : "none",
+      v->model_path ? v->model_path : "-");
   endline(&f);
   put(&f, "styles:");
   for (uint32_t i = 0; m && i < m->dims.n_styles; i++) {
@@ -234,22 +245,35 @@ void cantus_jackui_draw(const CantusJackView *v)
   const CantusJackStatus *s = v->status;
   char tempo[160];
   if (s) {
-    snprintf(tempo, sizeof tempo, "%s  bar %lld beat %.2f  %.1f bpm %g/%d", s->rolling ? "PLAY" : "stop",
-             (long long)s->bar + 1, s->bar_beat + 1, s->bpm, s->beats_per_bar, s->beat_unit);
+    snprintf(tempo,
+             sizeof tempo,
+             "%s  bar %lld beat %.2f  %.1f bpm %g/%d",
+             s->rolling ? "PLAY" : "stop",
+             (long long)s->bar + 1,
+             s->bar_beat + 1,
+             s->bpm,
+             s->beats_per_bar,
+             s->beat_unit);
   } else {
     snprintf(tempo, sizeof tempo, "waiting for the first cycle");
   }
   put(&f, "%s  (%s)  xruns %llu", tempo, v->mode, (unsigned long long)v->xruns);
   endline(&f);
   char temp[32], style[64];
-  cantus_ctlmap_format(CANTUS_CTLID_TEMPERATURE, (double)v->controls->temperature, m, temp,
-                       sizeof temp);
+  cantus_ctlmap_format(
+    CANTUS_CTLID_TEMPERATURE, (double)v->controls->temperature, m, temp, sizeof temp);
   cantus_ctlmap_format(CANTUS_CTLID_STYLE, v->controls->style, m, style, sizeof style);
-  put(&f, "style %s  temperature %s  hold %s  listen %s  surprise %.2f", style, temp,
-      v->controls->hold ? "on" : "off", v->controls->listen ? "on" : "off",
+  put(&f,
+      "style %s  temperature %s  hold %s  listen %s  surprise %.2f",
+      style,
+      temp,
+      v->controls->hold ? "on" : "off",
+      v->controls->listen ? "on" : "off",
       s ? (double)s->surprise : 0.0);
   if (s && (s->stats.events_dropped || s->stats.late_events)) {
-    put(&f, "  dropped %llu late %llu", (unsigned long long)s->stats.events_dropped,
+    put(&f,
+        "  dropped %llu late %llu",
+        (unsigned long long)s->stats.events_dropped,
         (unsigned long long)s->stats.late_events);
   }
   endline(&f);
@@ -266,8 +290,9 @@ void cantus_jackui_draw(const CantusJackView *v)
   put(&f, "\x1b[2m---- controls (up/down select, left/right change) ----\x1b[0m");
   endline(&f);
   draw_controls(&f, v, ctl_rows);
-  put(&f, "\x1b[2m1-9 style  p panic  r regenerate  h hold  l listen  c call/response  "
-          "m load model  q quit\x1b[0m");
+  put(&f,
+      "\x1b[2m1-9 style  p panic  r regenerate  h hold  l listen  c call/response  "
+      "m load model  q quit\x1b[0m");
   endline(&f);
   if (v->prompt) {
     put(&f, "model file: %s\x1b[7m \x1b[0m  (Enter load, Esc cancel)", v->prompt);

@@ -31,10 +31,10 @@ typedef struct {
   const CantusJackStatus *status; // NULL before the first cycle
   uint64_t xruns;
   const CantusJackRec *rec;
-  const char *mode;               // "following JACK master", "own tempo" ...
-  const char *const *messages;    // the last few, oldest first
+  const char *mode;            // "following JACK master", "own tempo" ...
+  const char *const *messages; // the last few, oldest first
   int n_messages;
-  const char *prompt;             // non-NULL: a line being typed (model path)
+  const char *prompt; // non-NULL: a line being typed (model path)
 } CantusJackView;
 
 // Raw, no-echo input and the alternate screen; false when stdin or stdout

@@ -8,8 +8,9 @@
 
 CANTUS_RT void cantus_jackclock_reset(CantusJackClock *c)
 {
-  *c = (CantusJackClock){.source = CANTUS_CLOCK_NONE, .bpm = 120, .beats_per_bar = 4,
-                         .beat_unit = 4};
+  *c = (CantusJackClock){
+    .source = CANTUS_CLOCK_NONE, .bpm = 120, .beats_per_bar = 4, .beat_unit = 4
+  };
 }
 
 // Splits a position in beats into bar and beat within the bar.
@@ -20,7 +21,7 @@ static void split_beats(double beats, double bpb, int64_t *bar, double *bar_beat
   if (r < 0) {
     r = 0;
   }
-  if (r >= bpb) {  // rounding at a bar line
+  if (r >= bpb) { // rounding at a bar line
     r -= bpb;
     b += 1;
   }
@@ -115,8 +116,11 @@ static void own_tempo(CantusJackClock *c, const CantusJackPos *p, const CantusJa
   }
 }
 
-CANTUS_RT void cantus_jackclock_cycle(CantusJackClock *c, const CantusJackPos *p, bool use_bbt,
-                                      const CantusJackTempo *own, uint32_t n_frames,
+CANTUS_RT void cantus_jackclock_cycle(CantusJackClock *c,
+                                      const CantusJackPos *p,
+                                      bool use_bbt,
+                                      const CantusJackTempo *own,
+                                      uint32_t n_frames,
                                       CantusTransport *out)
 {
   const double sr = p->sample_rate > 0 ? p->sample_rate : 48000;
@@ -124,7 +128,7 @@ CANTUS_RT void cantus_jackclock_cycle(CantusJackClock *c, const CantusJackPos *p
   q.sample_rate = sr;
   CantusJackTempo t = *own;
   if (!sane_tempo(&t)) {
-    t = (CantusJackTempo){120, 4, 4};
+    t = (CantusJackTempo){ 120, 4, 4 };
   }
   if (use_bbt && q.bbt && q.bpm > 0 && isfinite(q.bpm)) {
     follow_master(c, &q);
@@ -138,25 +142,28 @@ CANTUS_RT void cantus_jackclock_cycle(CantusJackClock *c, const CantusJackPos *p
     bar = 0;
     bb = 0;
   }
-  *out = (CantusTransport){.valid = true,
-                           .rolling = q.rolling,
-                           .bpm = c->bpm,
-                           .bar = bar,
-                           .bar_beat = bb,
-                           .beats_per_bar = c->beats_per_bar,
-                           .beat_unit = c->beat_unit};
+  *out = (CantusTransport){ .valid = true,
+                            .rolling = q.rolling,
+                            .bpm = c->bpm,
+                            .bar = bar,
+                            .bar_beat = bb,
+                            .beats_per_bar = c->beats_per_bar,
+                            .beat_unit = c->beat_unit };
   c->expect_frame = q.rolling ? q.frame + n_frames : q.frame;
   c->was_rolling = q.rolling;
 }
 
-CANTUS_RT void cantus_jackclock_position(const CantusJackClock *c, const CantusJackTempo *own,
-                                         uint32_t frame, double sample_rate, int64_t *bar,
+CANTUS_RT void cantus_jackclock_position(const CantusJackClock *c,
+                                         const CantusJackTempo *own,
+                                         uint32_t frame,
+                                         double sample_rate,
+                                         int64_t *bar,
                                          double *bar_beat)
 {
   const double sr = sample_rate > 0 ? sample_rate : 48000;
   CantusJackTempo t = *own;
   if (!sane_tempo(&t)) {
-    t = (CantusJackTempo){120, 4, 4};
+    t = (CantusJackTempo){ 120, 4, 4 };
   }
   double beats;
   double bpb = t.beats_per_bar;

@@ -32,12 +32,12 @@
 // The transport at the start of a cycle, copied from jack_position_t.
 typedef struct {
   bool rolling;
-  uint32_t frame;         // transport frame (wraps like jack_nframes_t)
-  double sample_rate;     // Hz
-  bool bbt;               // a timebase master supplies the fields below
-  int32_t bar;            // 1-based
-  int32_t beat;           // 1-based
-  double tick;            // within the beat (tick_double when the master sets it)
+  uint32_t frame;     // transport frame (wraps like jack_nframes_t)
+  double sample_rate; // Hz
+  bool bbt;           // a timebase master supplies the fields below
+  int32_t bar;        // 1-based
+  int32_t beat;       // 1-based
+  double tick;        // within the beat (tick_double when the master sets it)
   double ticks_per_beat;
   double beats_per_bar;
   double beat_type;
@@ -54,15 +54,15 @@ typedef struct {
 typedef enum { CANTUS_CLOCK_NONE, CANTUS_CLOCK_FOLLOW, CANTUS_CLOCK_OWN } CantusClockSource;
 
 typedef struct {
-  CantusClockSource source;  // what the anchor came from
-  uint32_t anchor_frame;     // transport frame of the anchor
-  int64_t anchor_bar;        // 0-based bar at the anchor
-  double anchor_beat;        // beat within that bar, 0 <= anchor_beat < beats_per_bar
+  CantusClockSource source; // what the anchor came from
+  uint32_t anchor_frame;    // transport frame of the anchor
+  int64_t anchor_bar;       // 0-based bar at the anchor
+  double anchor_beat;       // beat within that bar, 0 <= anchor_beat < beats_per_bar
   double bpm, beats_per_bar;
   int beat_unit;
-  uint32_t expect_frame;     // transport frame the next cycle continues from
+  uint32_t expect_frame; // transport frame the next cycle continues from
   bool was_rolling;
-  uint64_t n_anchors;        // re-anchorings (relocations, starts, tempo changes), for tests
+  uint64_t n_anchors; // re-anchorings (relocations, starts, tempo changes), for tests
 } CantusJackClock;
 
 CANTUS_RT void cantus_jackclock_reset(CantusJackClock *c);
@@ -70,15 +70,21 @@ CANTUS_RT void cantus_jackclock_reset(CantusJackClock *c);
 // One cycle: fills *out (valid, rolling, bpm, bar and bar_beat at frame 0
 // of the cycle, meter).  use_bbt false ignores any master (own tempo, or
 // cantus-jack is the master itself).  n_frames: cycle length.  [RT]
-CANTUS_RT void cantus_jackclock_cycle(CantusJackClock *c, const CantusJackPos *p, bool use_bbt,
-                                      const CantusJackTempo *own, uint32_t n_frames,
+CANTUS_RT void cantus_jackclock_cycle(CantusJackClock *c,
+                                      const CantusJackPos *p,
+                                      bool use_bbt,
+                                      const CantusJackTempo *own,
+                                      uint32_t n_frames,
                                       CantusTransport *out);
 
 // Position (0-based bar, beat within the bar) at a transport frame, on the
 // own-tempo clock, without changing it: what the timebase callback
 // publishes.  Before the first cycle it is frame * tempo.  [RT]
-CANTUS_RT void cantus_jackclock_position(const CantusJackClock *c, const CantusJackTempo *own,
-                                         uint32_t frame, double sample_rate, int64_t *bar,
+CANTUS_RT void cantus_jackclock_position(const CantusJackClock *c,
+                                         const CantusJackTempo *own,
+                                         uint32_t frame,
+                                         double sample_rate,
+                                         int64_t *bar,
                                          double *bar_beat);
 
 #endif

@@ -13,8 +13,8 @@
 _Static_assert(sizeof(CantusBridgeEvent) == 16, "bridge record is 16 bytes");
 
 struct CantusMidiBridgeImpl {
-  jack_ringbuffer_t *out;  // RT -> PortMidi
-  jack_ringbuffer_t *in;   // PortMidi -> RT
+  jack_ringbuffer_t *out; // RT -> PortMidi
+  jack_ringbuffer_t *in;  // PortMidi -> RT
   atomic_uint_fast64_t out_sent, out_dropped, in_posted, in_dropped;
 };
 
@@ -22,8 +22,8 @@ CantusStatus cantus_midibridge_new(size_t capacity, CantusMidiBridge **out, Cant
 {
   *out = NULL;
   if (capacity < 2 || capacity > (1u << 20)) {
-    return cantus_error(err, CANTUS_ERR_ARGUMENT, "MIDI bridge: capacity %zu outside 2..2^20",
-                        capacity);
+    return cantus_error(
+      err, CANTUS_ERR_ARGUMENT, "MIDI bridge: capacity %zu outside 2..2^20", capacity);
   }
   CantusMidiBridge *b = calloc(1, sizeof *b);
   if (!b) {
@@ -63,7 +63,7 @@ static bool put(jack_ringbuffer_t *rb, int64_t t, const uint8_t *data, uint32_t 
   if (size < 1 || size > 3 || jack_ringbuffer_write_space(rb) < sizeof(CantusBridgeEvent)) {
     return false;
   }
-  CantusBridgeEvent ev = {.time = t, .size = (uint8_t)size};
+  CantusBridgeEvent ev = { .time = t, .size = (uint8_t)size };
   memcpy(ev.data, data, size);
   jack_ringbuffer_write(rb, (const char *)&ev, sizeof ev);
   return true;
@@ -79,7 +79,9 @@ static size_t get(jack_ringbuffer_t *rb, CantusBridgeEvent *ev, size_t max)
   return n;
 }
 
-CANTUS_RT bool cantus_midibridge_send(CantusMidiBridge *b, int64_t frame, const uint8_t *data,
+CANTUS_RT bool cantus_midibridge_send(CantusMidiBridge *b,
+                                      int64_t frame,
+                                      const uint8_t *data,
                                       uint32_t size)
 {
   if (put(b->out, frame, data, size)) {
@@ -100,8 +102,7 @@ size_t cantus_midibridge_pending(const CantusMidiBridge *b)
   return jack_ringbuffer_read_space(b->out) / sizeof(CantusBridgeEvent);
 }
 
-bool cantus_midibridge_post(CantusMidiBridge *b, int64_t usecs, const uint8_t *data,
-                            uint32_t size)
+bool cantus_midibridge_post(CantusMidiBridge *b, int64_t usecs, const uint8_t *data, uint32_t size)
 {
   if (put(b->in, usecs, data, size)) {
     atomic_fetch_add_explicit(&b->in_posted, 1, memory_order_relaxed);
@@ -111,14 +112,17 @@ bool cantus_midibridge_post(CantusMidiBridge *b, int64_t usecs, const uint8_t *d
   return false;
 }
 
-CANTUS_RT uint32_t cantus_midibridge_receive(CantusMidiBridge *b, CantusBridgeEvent *ev,
+CANTUS_RT uint32_t cantus_midibridge_receive(CantusMidiBridge *b,
+                                             CantusBridgeEvent *ev,
                                              uint32_t max)
 {
   return (uint32_t)get(b->in, ev, max);
 }
 
-CANTUS_RT uint32_t cantus_midibridge_place(uint32_t ev_frame, uint32_t cycle_frame,
-                                           uint32_t n_frames, uint32_t prev)
+CANTUS_RT uint32_t cantus_midibridge_place(uint32_t ev_frame,
+                                           uint32_t cycle_frame,
+                                           uint32_t n_frames,
+                                           uint32_t prev)
 {
   if (n_frames == 0) {
     return 0;

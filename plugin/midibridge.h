@@ -24,11 +24,11 @@
 #include <stdint.h>
 
 typedef struct {
-  int64_t time;     // out: JACK frame time (jack_nframes_t, widened); in: JACK usecs
-  uint8_t size;     // 1..3
+  int64_t time; // out: JACK frame time (jack_nframes_t, widened); in: JACK usecs
+  uint8_t size; // 1..3
   uint8_t data[3];
   uint8_t pad[4];
-} CantusBridgeEvent;  // 16 bytes, the ring's record
+} CantusBridgeEvent; // 16 bytes, the ring's record
 
 typedef struct CantusMidiBridgeImpl CantusMidiBridge;
 
@@ -39,7 +39,9 @@ void cantus_midibridge_free(CantusMidiBridge *b);
 // Audio thread -> hardware: queues one event at JACK frame time `frame`.
 // false (and the drop counted) when the ring is full or size is not 1..3.
 // [RT]
-CANTUS_RT bool cantus_midibridge_send(CantusMidiBridge *b, int64_t frame, const uint8_t *data,
+CANTUS_RT bool cantus_midibridge_send(CantusMidiBridge *b,
+                                      int64_t frame,
+                                      const uint8_t *data,
                                       uint32_t size);
 // PortMidi thread: takes up to max queued out events, oldest first.
 size_t cantus_midibridge_take(CantusMidiBridge *b, CantusBridgeEvent *ev, size_t max);
@@ -48,10 +50,10 @@ size_t cantus_midibridge_pending(const CantusMidiBridge *b);
 
 // Hardware -> audio thread: queues one received event stamped with the
 // JACK time in microseconds.  false (counted) when full.  PortMidi thread.
-bool cantus_midibridge_post(CantusMidiBridge *b, int64_t usecs, const uint8_t *data,
-                            uint32_t size);
+bool cantus_midibridge_post(CantusMidiBridge *b, int64_t usecs, const uint8_t *data, uint32_t size);
 // Audio thread: takes up to max received events, oldest first.  [RT]
-CANTUS_RT uint32_t cantus_midibridge_receive(CantusMidiBridge *b, CantusBridgeEvent *ev,
+CANTUS_RT uint32_t cantus_midibridge_receive(CantusMidiBridge *b,
+                                             CantusBridgeEvent *ev,
                                              uint32_t max);
 
 // Offset in the current cycle for an input event that happened at JACK
@@ -59,8 +61,10 @@ CANTUS_RT uint32_t cantus_midibridge_receive(CantusMidiBridge *b, CantusBridgeEv
 // spacing: ev_frame + n_frames - cycle_frame, clamped to [prev, n_frames-1]
 // (prev keeps the block sorted: pass the previous event's offset, or 0).
 // Frame times wrap as 32-bit numbers.  [RT]
-CANTUS_RT uint32_t cantus_midibridge_place(uint32_t ev_frame, uint32_t cycle_frame,
-                                           uint32_t n_frames, uint32_t prev);
+CANTUS_RT uint32_t cantus_midibridge_place(uint32_t ev_frame,
+                                           uint32_t cycle_frame,
+                                           uint32_t n_frames,
+                                           uint32_t prev);
 
 // PortMidi timestamp (ms on the bridge's clock, t0_usecs = its origin) for
 // an out event whose frame starts at event_usecs of JACK time: the event
@@ -68,8 +72,8 @@ CANTUS_RT uint32_t cantus_midibridge_place(uint32_t ev_frame, uint32_t cycle_fra
 int32_t cantus_midibridge_timestamp(int64_t event_usecs, int64_t t0_usecs, int64_t latency_usecs);
 
 typedef struct {
-  uint64_t out_sent, out_dropped;  // records queued / refused towards hardware
-  uint64_t in_posted, in_dropped;  // records queued / refused towards JACK
+  uint64_t out_sent, out_dropped; // records queued / refused towards hardware
+  uint64_t in_posted, in_dropped; // records queued / refused towards JACK
 } CantusBridgeStats;
 
 void cantus_midibridge_stats(const CantusMidiBridge *b, CantusBridgeStats *s);

@@ -7,9 +7,9 @@
 // frame (pos.frame + offset; -1 while the transport is not rolling).
 // Transport frames advance by exactly n_frames per rolling cycle, so beat
 // spacing is measured with -t.  With -t, a line "# bpm B at F" marks each
-// change of the timebase master's tempo (B) at transport frame F.  Prints "jack_capture: ready" (stderr, flushed)
-// after jack_activate(); exits after SECONDS or on SIGINT/SIGTERM.  Lines
-// leave the process callback through a jack_ringbuffer.
+// change of the timebase master's tempo (B) at transport frame F.  Prints "jack_capture: ready"
+// (stderr, flushed) after jack_activate(); exits after SECONDS or on SIGINT/SIGTERM.  Lines leave
+// the process callback through a jack_ringbuffer.
 #include <jack/jack.h>
 #include <jack/midiport.h>
 #include <jack/ringbuffer.h>
@@ -21,7 +21,7 @@
 
 typedef struct {
   long long frame;
-  double bpm;  // n == 0: a tempo mark
+  double bpm; // n == 0: a tempo mark
   unsigned char n;
   unsigned char b[15];
 } Ev;
@@ -46,7 +46,7 @@ static int process(jack_nframes_t n, void *arg)
     }
     if ((pos.valid & JackPositionBBT) && pos.beats_per_minute != last_bpm) {
       last_bpm = pos.beats_per_minute;
-      Ev mark = {(long long)pos.frame, last_bpm, 0, {0}};
+      Ev mark = { (long long)pos.frame, last_bpm, 0, { 0 } };
       if (jack_ringbuffer_write_space(rb) >= sizeof mark) {
         jack_ringbuffer_write(rb, (const char *)&mark, sizeof mark);
       }
@@ -59,7 +59,7 @@ static int process(jack_nframes_t n, void *arg)
       continue;
     }
     long long f = use_transport ? (tbase < 0 ? -1 : tbase + e.time) : (long long)(base + e.time);
-    Ev ev = {f, 0, (unsigned char)(e.size > 15 ? 15 : e.size), {0}};
+    Ev ev = { f, 0, (unsigned char)(e.size > 15 ? 15 : e.size), { 0 } };
     memcpy(ev.b, e.buffer, ev.n);
     if (jack_ringbuffer_write_space(rb) >= sizeof ev) {
       jack_ringbuffer_write(rb, (const char *)&ev, sizeof ev);
@@ -118,7 +118,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "jack_capture: cannot activate\n");
     return 1;
   }
-  fprintf(stderr, "jack_capture: ready, rate %u, period %u\n", (unsigned)jack_get_sample_rate(client),
+  fprintf(stderr,
+          "jack_capture: ready, rate %u, period %u\n",
+          (unsigned)jack_get_sample_rate(client),
           (unsigned)jack_get_buffer_size(client));
   fflush(stderr);
   for (double t = 0; !done && (secs < 0 || t < secs); t += 0.01) {

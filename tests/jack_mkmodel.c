@@ -16,9 +16,9 @@ int main(int argc, char **argv)
     return 2;
   }
   const CantusDims d = cantus_fixture_dims_tiny();
-  CantusModel *m = cantus_fixture_model(&d, (uint32_t)strtoul(argv[1], NULL, 10),
-                                        CANTUS_WEIGHTS_F32);
-  CantusError err = {{0}};
+  CantusModel *m =
+    cantus_fixture_model(&d, (uint32_t)strtoul(argv[1], NULL, 10), CANTUS_WEIGHTS_F32);
+  CantusError err = { { 0 } };
   CantusStatus st = cantus_model_save(m, argv[2], &err);
   cantus_model_free(m);
   if (st != CANTUS_OK) {

@@ -21,8 +21,8 @@ static int have_pending;
 static PmTimeProcPtr in_clock;
 static void *in_clock_info;
 static const PmDeviceInfo devs[2] = {
-  {1, "FAKE", "Fake MIDI Out", 0, 1, 0},
-  {1, "FAKE", "Fake MIDI In", 1, 0, 0},
+  { 1, "FAKE", "Fake MIDI Out", 0, 1, 0 },
+  { 1, "FAKE", "Fake MIDI In", 1, 0, 0 },
 };
 static int stream_tag[2];
 
@@ -51,13 +51,22 @@ static int n_devices(void)
   return n && n[0] == '0' ? 0 : 2;
 }
 
-int Pm_CountDevices(void) { return n_devices(); }
+int Pm_CountDevices(void)
+{
+  return n_devices();
+}
 const PmDeviceInfo *Pm_GetDeviceInfo(PmDeviceID id)
 {
   return (id >= 0 && id < n_devices()) ? &devs[id] : NULL;
 }
-PmDeviceID Pm_GetDefaultOutputDeviceID(void) { return 0; }
-PmDeviceID Pm_GetDefaultInputDeviceID(void) { return 1; }
+PmDeviceID Pm_GetDefaultOutputDeviceID(void)
+{
+  return 0;
+}
+PmDeviceID Pm_GetDefaultInputDeviceID(void)
+{
+  return 1;
+}
 int Pm_HasHostError(PortMidiStream *s)
 {
   (void)s;
@@ -74,8 +83,13 @@ const char *Pm_GetErrorText(PmError e)
   return e == pmNoError ? "" : e == pmInvalidDeviceId ? "Invalid device ID" : "fake error";
 }
 
-PmError Pm_OpenOutput(PortMidiStream **s, PmDeviceID id, void *drv, int32_t bufsz,
-                      PmTimeProcPtr tp, void *ti, int32_t lat)
+PmError Pm_OpenOutput(PortMidiStream **s,
+                      PmDeviceID id,
+                      void *drv,
+                      int32_t bufsz,
+                      PmTimeProcPtr tp,
+                      void *ti,
+                      int32_t lat)
 {
   (void)drv;
   (void)bufsz;
@@ -89,8 +103,12 @@ PmError Pm_OpenOutput(PortMidiStream **s, PmDeviceID id, void *drv, int32_t bufs
   return pmNoError;
 }
 
-PmError Pm_OpenInput(PortMidiStream **s, PmDeviceID id, void *drv, int32_t bufsz,
-                     PmTimeProcPtr tp, void *ti)
+PmError Pm_OpenInput(PortMidiStream **s,
+                     PmDeviceID id,
+                     void *drv,
+                     int32_t bufsz,
+                     PmTimeProcPtr tp,
+                     void *ti)
 {
   (void)drv;
   (void)bufsz;
@@ -135,7 +153,11 @@ PmError Pm_SetChannelMask(PortMidiStream *s, int m)
 PmError Pm_WriteShort(PortMidiStream *s, PmTimestamp when, int32_t msg)
 {
   (void)s;
-  fprintf(logf_, "%d %02x %02x %02x\n", when, Pm_MessageStatus(msg), Pm_MessageData1(msg),
+  fprintf(logf_,
+          "%d %02x %02x %02x\n",
+          when,
+          Pm_MessageStatus(msg),
+          Pm_MessageData1(msg),
           Pm_MessageData2(msg));
   fflush(logf_);
   return pmNoError;
@@ -185,7 +207,7 @@ static int next_line(void)
       part[n++] = (char)c;
     }
   }
-  clearerr(inf_);  // like tail -f: more may be appended
+  clearerr(inf_); // like tail -f: more may be appended
   return 0;
 }
 

@@ -4,10 +4,13 @@
 // (stderr, flushed) after jack_activate(), then reads stdin lines of hex
 // bytes ("90 3c 64", "b0 01 7f", "c0 01") and sends each at the start of
 // the next cycle (at most 64 per cycle, in order).  "sleep MS" pauses the
-// reader.  Exits at end of input once everything queued has been sent.
+// reader.  Exits at end of input once everything queued has been sent, or
+// on SIGTERM/SIGINT; either way it closes its JACK client (a client that
+// just dies makes jackd 1.9.21 die of SIGPIPE when it next notifies it).
 #include <jack/jack.h>
 #include <jack/midiport.h>
 #include <jack/ringbuffer.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,13 @@ typedef struct {
 
 static jack_port_t *port;
 static jack_ringbuffer_t *rb;
+static volatile sig_atomic_t done;
+
+static void on_sig(int s)
+{
+  (void)s;
+  done = 1;
+}
 
 static int process(jack_nframes_t n, void *arg)
 {
@@ -52,16 +62,21 @@ int main(int argc, char **argv)
     fprintf(stderr, "jack_send: cannot activate\n");
     return 1;
   }
+  struct sigaction sa = {0};
+  sa.sa_handler = on_sig;  // no SA_RESTART: fgets returns on a signal
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
   fprintf(stderr, "jack_send: ready\n");
   fflush(stderr);
   char line[256];
-  while (fgets(line, sizeof line, stdin)) {
+  while (!done && fgets(line, sizeof line, stdin)) {
     int ms;
     if (sscanf(line, "sleep %d", &ms) == 1) {
       usleep((useconds_t)ms * 1000);
       continue;
     }
-    Msg m = {0, {0}};
+    Msg m = { 0, { 0 } };
     unsigned v[3];
     int k = sscanf(line, "%x %x %x", &v[0], &v[1], &v[2]);
     if (k <= 0) {
@@ -71,12 +86,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < k; i++) {
       m.b[i] = (unsigned char)v[i];
     }
-    while (jack_ringbuffer_write_space(rb) < sizeof m) {
+    while (!done && jack_ringbuffer_write_space(rb) < sizeof m) {
       usleep(1000);
     }
     jack_ringbuffer_write(rb, (const char *)&m, sizeof m);
   }
-  while (jack_ringbuffer_read_space(rb) > 0) {
+  while (!done && jack_ringbuffer_read_space(rb) > 0) {
     usleep(1000);
   }
   usleep(50000);

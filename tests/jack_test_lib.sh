@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Sourced by tests/t_jack_*.sh: a private JACK dummy server and the
 # cantus-jack test plumbing (adapted from ../shared/hosts/jack_lib.sh).
-#   jt_server_start [RATE] [PERIOD]   own jackd -R -d dummy, own name; sets JT_JACKD_PID
+#   jt_server_start [RATE] [PERIOD]   own jackd -R -d dummy, own name; sets JT_JACKD_PID,
+#                                     JT_SERVER
 #   jt_server_stop                    stops it by PID
 #   jt_wait TEXT_FILE REGEX [SECONDS] poll a file for a line
 #   jt_capture NAME                   jack_capture -t NAME -> $W/NAME.txt, waits for ready
@@ -26,6 +27,7 @@ JT_PMFAKE="$B/tests/libpmfake.so"
 JT_MODEL="$JT_ROOT/tests/data/tiny.cantus"
 W=$(mktemp -d "/tmp/cantus-jack-test.XXXXXX")
 JT_PIDS=()
+JT_FDS=()
 JT_PASSED=0
 JT_FAILED=0
 # Sanitizer builds: leaks are reported (a leaked model would show), except
@@ -33,25 +35,44 @@ JT_FAILED=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export LSAN_OPTIONS="suppressions=$JT_ROOT/tests/jack_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
+# The server name is fixed per suite and build dir: jackd2 keeps at most 8
+# servers in its registry (/dev/shm/jack-shm-registry) and only reclaims a
+# dead server's entry for a server of the same name, so a crashed run's entry
+# is reused by the next run instead of filling the table.  While other
+# programs hold every slot ("Too many servers already active"), wait.
 jt_server_start() {
-  JT_SERVER="cantus_jt_$$_${RANDOM}"
+  local suite; suite=$(basename "$0" .sh)
+  JT_SERVER="cantus_${suite#t_}_$(printf '%s' "$B" | cksum | cut -d' ' -f1)"
   export JACK_DEFAULT_SERVER="$JT_SERVER" JACK_NO_START_SERVER=1 JACK_NO_AUDIO_RESERVATION=1
   JT_JACKD_LOG="$W/jackd.log"
-  jackd ${JACKD_OPTS--R} -n "$JT_SERVER" -d dummy -r "${1:-48000}" -p "${2:-256}" \
-    >"$JT_JACKD_LOG" 2>&1 &
-  JT_JACKD_PID=$!
-  if ! jack_wait -w -t 10 >/dev/null 2>&1; then
-    echo "jackd did not come up:"; cat "$JT_JACKD_LOG"
-    return 1
-  fi
+  for attempt in 1 2 3 4 5 6 7 8; do
+    # SIGPIPE ignored: jackd 1.9.21 dies of it when it notifies a client
+    # that died without closing, and then never frees its registry slot.
+    (trap '' PIPE; exec jackd ${JACKD_OPTS--R} -n "$JT_SERVER" -d dummy -r "${1:-48000}" \
+      -p "${2:-256}") >"$JT_JACKD_LOG" 2>&1 &
+    JT_JACKD_PID=$!
+    if jack_wait -w -t 10 >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -TERM "$JT_JACKD_PID" 2>/dev/null; wait "$JT_JACKD_PID" 2>/dev/null; JT_JACKD_PID=
+    grep -q 'Too many servers already active' "$JT_JACKD_LOG" || break
+    echo "jackd: every server slot is taken (attempt $attempt); waiting"
+    sleep 4
+  done
+  echo "jackd did not come up:"; cat "$JT_JACKD_LOG"
+  return 1
 }
 
 jt_server_stop() {
   [ -n "${JT_JACKD_PID:-}" ] || return 0
   kill -TERM "$JT_JACKD_PID" 2>/dev/null
   for _ in $(seq 50); do kill -0 "$JT_JACKD_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$JT_JACKD_PID" 2>/dev/null
+  if kill -KILL "$JT_JACKD_PID" 2>/dev/null; then
+    echo "jackd needed SIGKILL (its registry entry stays until a server of the same name runs)"
+  fi
   wait "$JT_JACKD_PID" 2>/dev/null
+  local rc=$?
+  [ "$rc" -eq 0 ] || echo "jackd exit status $rc"
   JT_JACKD_PID=
 }
 
@@ -82,6 +103,7 @@ jt_cantus() {
   eval "JT_PID_$name=$pid"
   # Hold the fifo open for writing so cantus-jack's stdin stays open.
   eval "exec {JT_FD_$name}>\"$W/$name.fifo\""
+  eval "JT_FDS+=(\$JT_FD_$name)"
   jt_wait "$W/$name.out" '^ready$' 15
 }
 
@@ -118,6 +140,18 @@ jt_transport() {
   } | jack_transport >>"$W/transport.log" 2>&1
 }
 
+# jt_xruns NAME OUTFILE: 0 when JACK blamed no cycle on client NAME and
+# every xrun cantus-jack counted (its exit line) is one of the dummy
+# driver's own late wake-ups (a loaded machine); JT_XRUN_MSG says what.
+jt_xruns() {
+  local blamed driver counted
+  blamed=$(grep -c "client = $1 was not finished" "$JT_JACKD_LOG")
+  driver=$(grep -c 'JackTimedDriver::Process XRun' "$JT_JACKD_LOG")
+  counted=$(sed -n 's/.*stopped: xruns \([0-9]*\),.*/\1/p' "$2" | tail -1)
+  JT_XRUN_MSG="counted ${counted:-?}, blamed on $1 $blamed, driver timer $driver"
+  [ "$blamed" -eq 0 ] && [ -n "$counted" ] && [ "$counted" -le "$driver" ]
+}
+
 jt_check() {
   local name=$1 rc=$2
   if [ "$rc" -eq 0 ]; then
@@ -127,7 +161,11 @@ jt_check() {
   fi
 }
 
+# Clients first (closing their stdin fifos, then SIGTERM: each closes its
+# JACK client), then the server.
 jt_cleanup() {
+  for fd in "${JT_FDS[@]}"; do exec {fd}>&- 2>/dev/null; done
+  JT_FDS=()
   for p in "${JT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${JT_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   JT_PIDS=()

@@ -32,6 +32,7 @@ start_sender() {
   "$JT_SEND" "$1" <"$W/$1.fifo" 2>"$W/$1.err" &
   JT_PIDS+=($!)
   eval "exec {JT_SFD_$1}>\"$W/$1.fifo\""
+  eval "JT_FDS+=(\$JT_SFD_$1)"
   jt_wait "$W/$1.err" ready 10
 }
 send() { local v="JT_SFD_$1"; shift; printf '%s\n' "$@" >&"${!v}"; }

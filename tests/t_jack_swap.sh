@@ -55,12 +55,7 @@ echo "$st" | grep -q ' models 12 '; jt_check "swaps-installed ($(echo "$st" | gr
 grep -q "model not changed: $W/missing.cantus: cannot open" "$W/hs.out" &&
   grep -q "model not changed: $W/broken.cantus: truncated" "$W/hs.out"
 jt_check bad-swap-refused $?
-blamed=$(grep -c 'client = hs was not finished' "$W/jackd.log")
-driver=$(grep -c 'JackTimedDriver::Process XRun' "$W/jackd.log")
-xr=$(sed -n 's/.*stopped: xruns \([0-9]*\),.*/\1/p' "$W/hs.out")
-echo "xruns: cantus-jack counted ${xr:-?}, jackd blames cantus-jack for $blamed, driver timer $driver"
-[ "$blamed" -eq 0 ] && [ -n "$xr" ] && [ "$xr" -le "$driver" ]
-jt_check "no-xrun (counted ${xr:-?}, driver timer $driver)" $?
+jt_xruns hs "$W/hs.out"; jt_check "no-xrun ($JT_XRUN_MSG)" $?
 $CHK balance "$W/cap.txt"; r=$?
 grep -q 'sounding 0,' "$W/hs.out" && [ $r -eq 0 ]; jt_check no-stuck-note $?
 # notes in the last 1.5 s of the roll (after the swaps)

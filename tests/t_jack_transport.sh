@@ -70,8 +70,7 @@ jt_stop_capture cap2
 # three bars at 200 bpm, 4/4 = 172800 frames
 $CHK replay "$W/cap2.txt" 0 172800; jt_check relocate-replay $?
 jt_stop_cantus c1
-xr=$(grep -o 'xruns [0-9]*' "$W/c1.out" | tail -1)
-[ "$xr" = "xruns 0" ]; jt_check "no-xruns ($xr)" $?
+jt_xruns c1 "$W/c1.out"; jt_check "no-xruns ($JT_XRUN_MSG)" $?
 
 # ---- own tempo: nobody is master -----------------------------------------------------------
 jt_capture cap4
@@ -100,8 +99,7 @@ le "$e180" $TOL_EXACT; jt_check "timebase-master grid (max error ${e180:-?} fram
 $CHK replay "$W/cap5.txt" 0 144000; jt_check loop-replay $?
 $CHK balance "$W/cap5.txt" >/dev/null; jt_check loop-balanced $?
 jt_stop_cantus c3
-xr=$(grep -o 'xruns [0-9]*' "$W/c3.out" | tail -1)
-[ "$xr" = "xruns 0" ]; jt_check "no-xruns as master ($xr)" $?
+jt_xruns c3 "$W/c3.out"; jt_check "no-xruns as master ($JT_XRUN_MSG)" $?
 
 # ---- --free: plays with the transport stopped -----------------------------------------
 "$JT_CAP" fcap >"$W/fcap.txt" 2>"$W/fcap.err" & JT_PIDS+=($!); FCAP=$!

@@ -26,7 +26,7 @@
 static CantusMidiBridge *bridge(size_t cap)
 {
   CantusMidiBridge *b = NULL;
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CHECK_EQ(cantus_midibridge_new(cap, &b, &err), CANTUS_OK);
   return b;
 }
@@ -35,7 +35,7 @@ TEST(jack_bridge_order_and_fields)
 {
   CantusMidiBridge *b = bridge(64);
   for (int i = 0; i < 40; i++) {
-    const uint8_t d[3] = {0x90, (uint8_t)(40 + i), (uint8_t)(i + 1)};
+    const uint8_t d[3] = { 0x90, (uint8_t)(40 + i), (uint8_t)(i + 1) };
     CHECK(cantus_midibridge_send(b, 1000 + i * 7, d, i % 3 == 0 ? 2 : 3));
   }
   CHECK_EQ(cantus_midibridge_pending(b), 40);
@@ -59,7 +59,7 @@ TEST(jack_bridge_order_and_fields)
 TEST(jack_bridge_full_ring_drops_whole_records)
 {
   CantusMidiBridge *b = bridge(8);
-  const uint8_t d[3] = {0x90, 60, 100};
+  const uint8_t d[3] = { 0x90, 60, 100 };
   int sent = 0;
   for (int i = 0; i < 20; i++) {
     sent += cantus_midibridge_send(b, i, d, 3);
@@ -74,7 +74,7 @@ TEST(jack_bridge_full_ring_drops_whole_records)
   const size_t n = cantus_midibridge_take(b, ev, 32);
   CHECK_EQ(n, (size_t)sent);
   for (size_t i = 0; i < n; i++) {
-    CHECK_EQ(ev[i].time, (int64_t)i);  // the first ones, whole and in order
+    CHECK_EQ(ev[i].time, (int64_t)i); // the first ones, whole and in order
   }
   // bad sizes are refused, not truncated
   CHECK(!cantus_midibridge_send(b, 0, d, 0));
@@ -90,7 +90,7 @@ TEST(jack_bridge_wraps_many_times)
   for (int round = 0; round < 1000; round++) {
     const int k = 1 + round % 13;
     for (int i = 0; i < k; i++) {
-      const uint8_t d[3] = {0x80, (uint8_t)(next_sent & 0x7F), 0};
+      const uint8_t d[3] = { 0x80, (uint8_t)(next_sent & 0x7F), 0 };
       CHECK(cantus_midibridge_send(b, next_sent, d, 3));
       next_sent++;
     }
@@ -109,7 +109,7 @@ TEST(jack_bridge_wraps_many_times)
 TEST(jack_bridge_input_direction)
 {
   CantusMidiBridge *b = bridge(32);
-  const uint8_t cc[3] = {0xB0, 1, 64}, pc[2] = {0xC0, 2};
+  const uint8_t cc[3] = { 0xB0, 1, 64 }, pc[2] = { 0xC0, 2 };
   CHECK(cantus_midibridge_post(b, 5000000, cc, 3));
   CHECK(cantus_midibridge_post(b, 5000500, pc, 2));
   CantusBridgeEvent ev[4];
@@ -143,7 +143,7 @@ TEST(jack_bridge_timestamps)
 {
   // event at t0 + 2.5 s plus a 5.333 ms period -> 2505 ms on the PortMidi clock
   CHECK_EQ(cantus_midibridge_timestamp(1000000000 + 2500000, 1000000000, 5333), 2505);
-  CHECK_EQ(cantus_midibridge_timestamp(10, 1000000, 0), 0);  // before the origin: now
+  CHECK_EQ(cantus_midibridge_timestamp(10, 1000000, 0), 0); // before the origin: now
   // 1 ms resolution: two events 10.6 ms apart stay 10 or 11 ms apart
   const int32_t a = cantus_midibridge_timestamp(123456789, 0, 0);
   const int32_t b = cantus_midibridge_timestamp(123456789 + 10600, 0, 0);
@@ -159,7 +159,7 @@ static void *produce(void *arg)
 {
   Producer *p = arg;
   for (int i = 0; i < p->n; i++) {
-    const uint8_t d[3] = {0x90, (uint8_t)(i & 0x7F), (uint8_t)((i >> 7) & 0x7F)};
+    const uint8_t d[3] = { 0x90, (uint8_t)(i & 0x7F), (uint8_t)((i >> 7) & 0x7F) };
     while (!cantus_midibridge_send(p->b, i, d, 3)) {
       // full: the consumer catches up (drops are counted, retried here)
     }
@@ -169,7 +169,7 @@ static void *produce(void *arg)
 
 TEST(jack_bridge_two_threads)
 {
-  Producer p = {bridge(128), 200000};
+  Producer p = { bridge(128), 200000 };
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, produce, &p), 0);
   int64_t expect = 0;
@@ -195,7 +195,7 @@ TEST(jack_bridge_two_threads)
 TEST(jack_bridge_rt_side_allocates_nothing)
 {
   CantusMidiBridge *b = bridge(64);
-  const uint8_t d[3] = {0x90, 60, 100};
+  const uint8_t d[3] = { 0x90, 60, 100 };
   CantusBridgeEvent ev[64];
   CHECK(cantus_midibridge_post(b, 1, d, 3));
   cantus_guard_arm();
@@ -216,14 +216,15 @@ TEST(jack_bridge_rt_side_allocates_nothing)
 TEST(jack_ccmap_file_matches_builtin)
 {
   CantusCcMap file, builtin;
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CHECK_EQ(cantus_ctlmap_load_map("plugin/ccmap", &file, &err), CANTUS_OK);
   cantus_ctlmap_default(&builtin);
   int mapped = 0;
   for (int cc = 0; cc < 128; cc++) {
     CHECK_MSG(file.cc[cc].ctl == builtin.cc[cc].ctl && file.cc[cc].lo == builtin.cc[cc].lo &&
-                  file.cc[cc].hi == builtin.cc[cc].hi,
-              "CC %d differs between plugin/ccmap and the built-in map", cc);
+                file.cc[cc].hi == builtin.cc[cc].hi,
+              "CC %d differs between plugin/ccmap and the built-in map",
+              cc);
     mapped += builtin.cc[cc].ctl >= 0;
   }
   CHECK(mapped >= 20);
@@ -242,27 +243,27 @@ TEST(jack_ccmap_rejects_bad_lines)
   static const struct {
     const char *text, *msg;
   } cases[] = {
-    {"1 temperature\n7 tempx\n", "m:2: unknown control 'tempx'"},
-    {"128 temperature\n", "m:1: '128' is not a CC number"},
-    {"x temperature\n", "m:1: 'x' is not a CC number"},
-    {"1 temperature\n\n# c\n1 density\n", "m:4: CC 1 is mapped twice"},
-    {"1 temperature 0 5\n", "m:1: range 0..5 is outside"},
-    {"1 temperature 0\n", "m:1: expected 'CC CONTROL [LO HI]'"},
-    {"1 temperature 0 1 2\n", "m:1: expected 'CC CONTROL [LO HI]'"},
-    {"1 temperature a b\n", "m:1: bounds 'a b' are not numbers"},
-    {"5\n", "m:1: CC 5 names no control"},
+    { "1 temperature\n7 tempx\n", "m:2: unknown control 'tempx'" },
+    { "128 temperature\n", "m:1: '128' is not a CC number" },
+    { "x temperature\n", "m:1: 'x' is not a CC number" },
+    { "1 temperature\n\n# c\n1 density\n", "m:4: CC 1 is mapped twice" },
+    { "1 temperature 0 5\n", "m:1: range 0..5 is outside" },
+    { "1 temperature 0\n", "m:1: expected 'CC CONTROL [LO HI]'" },
+    { "1 temperature 0 1 2\n", "m:1: expected 'CC CONTROL [LO HI]'" },
+    { "1 temperature a b\n", "m:1: bounds 'a b' are not numbers" },
+    { "5\n", "m:1: CC 5 names no control" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     CantusCcMap map;
     memset(&map, 0x5A, sizeof map);
-    CantusError err = {{0}};
+    CantusError err = { { 0 } };
     CHECK_EQ(cantus_ctlmap_parse_map(cases[i].text, "m", &map, &err), CANTUS_ERR_FORMAT);
     CHECK_MSG(strstr(err.msg, cases[i].msg) != NULL, "case %zu: '%s'", i, err.msg);
     CHECK_MSG(!strchr(err.msg, '\n'), "one line: '%s'", err.msg);
-    CHECK_EQ(map.cc[0].ctl, 0x5A5A);  // untouched on failure
+    CHECK_EQ(map.cc[0].ctl, 0x5A5A); // untouched on failure
   }
   CantusCcMap map;
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CHECK_EQ(cantus_ctlmap_load_map("/nonexistent/map", &map, &err), CANTUS_ERR_IO);
   CHECK(strstr(err.msg, "/nonexistent/map") != NULL);
 }
@@ -270,10 +271,12 @@ TEST(jack_ccmap_rejects_bad_lines)
 TEST(jack_ccmap_applies_cc)
 {
   CantusCcMap map;
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CHECK_EQ(cantus_ctlmap_parse_map("1 temperature\n2 temperature 1.5 0.5\n14 style\n64 hold\n"
                                    "123 panic\n67 regenerate\n17 transpose -12 12\n",
-                                   "m", &map, &err),
+                                   "m",
+                                   &map,
+                                   &err),
            CANTUS_OK);
   CantusControls c = cantus_controls_default();
   double v = -1;
@@ -282,7 +285,7 @@ TEST(jack_ccmap_applies_cc)
   cantus_ctlmap_cc(&map, &c, 3, 1, 127, &v);
   CHECK_NEAR(c.temperature, 2, 1e-6);
   CHECK_NEAR(v, 2, 1e-6);
-  cantus_ctlmap_cc(&map, &c, 3, 2, 127, &v);  // inverted knob
+  cantus_ctlmap_cc(&map, &c, 3, 2, 127, &v); // inverted knob
   CHECK_NEAR(c.temperature, 0.5, 1e-6);
   // style: three equal zones of the knob
   cantus_ctlmap_cc(&map, &c, 3, 14, 0, &v);
@@ -304,7 +307,7 @@ TEST(jack_ccmap_applies_cc)
   CHECK(c.regenerate);
   cantus_ctlmap_cc(&map, &c, 3, 17, 127, &v);
   CHECK_EQ(c.transpose, 12);
-  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 5, 100, &v), -1);  // unmapped
+  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 5, 100, &v), -1); // unmapped
 }
 
 TEST(jack_controls_table_round_trip)
@@ -322,7 +325,7 @@ TEST(jack_controls_table_round_trip)
     CHECK_NEAR(cantus_ctlmap_get(&c, i), t->lo, 1e-6 * (1 + fabs(t->lo)));
     cantus_ctlmap_set(&c, i, hi, 3);
     CHECK_NEAR(cantus_ctlmap_get(&c, i), hi, 1e-6 * (1 + fabs(hi)));
-    cantus_ctlmap_set(&c, i, hi + 1000, 3);  // clamped
+    cantus_ctlmap_set(&c, i, hi + 1000, 3); // clamped
     CHECK_NEAR(cantus_ctlmap_get(&c, i), hi, 1e-6 * (1 + fabs(hi)));
   }
   CHECK_EQ(cantus_ctlmap_find("top-p"), CANTUS_CTLID_TOP_P);
@@ -340,8 +343,8 @@ TEST(jack_controls_parse_values)
   CHECK(cantus_ctlmap_parse(CANTUS_CTLID_KEY_ROOT, "Db", NULL, &v, err, sizeof err));
   CHECK_EQ(v, 1);
   CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_KEY_ROOT, "H", NULL, &v, err, sizeof err));
-  CHECK(cantus_ctlmap_parse(CANTUS_CTLID_SCALE, cantus_scale_name(CANTUS_SCALE_DORIAN), NULL, &v,
-                            err, sizeof err));
+  CHECK(cantus_ctlmap_parse(
+    CANTUS_CTLID_SCALE, cantus_scale_name(CANTUS_SCALE_DORIAN), NULL, &v, err, sizeof err));
   CHECK_EQ(v, CANTUS_SCALE_DORIAN);
   CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_SCALE, "lydian7", NULL, &v, err, sizeof err));
   CHECK(strstr(err, "unknown scale") != NULL);
@@ -355,7 +358,7 @@ TEST(jack_controls_parse_values)
   CantusControls c = cantus_controls_default();
   cantus_ctlmap_set(&c, CANTUS_CTLID_SEED, v, 0);
   CHECK_EQ(c.seed, 4000000000u);
-  cantus_ctlmap_set(&c, CANTUS_CTLID_HOLD_BARS, 3, 0);  // 1, 2, 4 or 8
+  cantus_ctlmap_set(&c, CANTUS_CTLID_HOLD_BARS, 3, 0); // 1, 2, 4 or 8
   CHECK_EQ(c.hold_bars, 4);
   char buf[64];
   cantus_ctlmap_format(CANTUS_CTLID_KEY_ROOT, 10, NULL, buf, sizeof buf);
@@ -366,7 +369,10 @@ TEST(jack_controls_parse_values)
 
 // ---- the clock --------------------------------------------------------------------------------
 
-static double beats_of(const CantusTransport *t) { return (double)t->bar * t->beats_per_bar + t->bar_beat; }
+static double beats_of(const CantusTransport *t)
+{
+  return (double)t->bar * t->beats_per_bar + t->bar_beat;
+}
 
 // jack_transport's timebase callback, as in jack2's example-clients/transport.c:
 // BBT from the frame on a new position or tempo, then an integer tick
@@ -411,11 +417,11 @@ TEST(jack_clock_follows_master_without_its_drift)
 {
   CantusJackClock c;
   cantus_jackclock_reset(&c);
-  FakeMaster m = {.p = {.rolling = true, .sample_rate = 48000}, .bpm = 120, .reset = 1};
-  const CantusJackTempo own = {100, 4, 4};
+  FakeMaster m = { .p = { .rolling = true, .sample_rate = 48000 }, .bpm = 120, .reset = 1 };
+  const CantusJackTempo own = { 100, 4, 4 };
   const uint32_t n = 256;
   double worst_ours = 0, worst_master = 0;
-  for (uint32_t k = 0; k < 2000; k++) {  // 10.7 s
+  for (uint32_t k = 0; k < 2000; k++) { // 10.7 s
     const uint32_t f = k * n;
     master_cycle(&m, f, n);
     CantusTransport t;
@@ -427,8 +433,8 @@ TEST(jack_clock_follows_master_without_its_drift)
     CHECK(t.valid && t.rolling);
     CHECK_NEAR(t.bpm, 120, 0);
   }
-  CHECK(worst_master > 0.2);   // the master's own BBT drifts by beats
-  CHECK(worst_ours < 1e-9);    // we stay on the frame grid
+  CHECK(worst_master > 0.2); // the master's own BBT drifts by beats
+  CHECK(worst_ours < 1e-9);  // we stay on the frame grid
   CHECK_EQ(c.source, CANTUS_CLOCK_FOLLOW);
 }
 
@@ -436,8 +442,8 @@ TEST(jack_clock_follow_relocation_and_tempo_change)
 {
   CantusJackClock c;
   cantus_jackclock_reset(&c);
-  FakeMaster m = {.p = {.rolling = true, .sample_rate = 48000}, .bpm = 120, .reset = 1};
-  const CantusJackTempo own = {100, 4, 4};
+  FakeMaster m = { .p = { .rolling = true, .sample_rate = 48000 }, .bpm = 120, .reset = 1 };
+  const CantusJackTempo own = { 100, 4, 4 };
   CantusTransport t;
   for (uint32_t k = 0; k < 100; k++) {
     master_cycle(&m, k * 256, 256);
@@ -471,10 +477,10 @@ TEST(jack_clock_own_tempo)
 {
   CantusJackClock c;
   cantus_jackclock_reset(&c);
-  CantusJackPos p = {.rolling = true, .sample_rate = 48000};
-  CantusJackTempo own = {120, 4, 4};
+  CantusJackPos p = { .rolling = true, .sample_rate = 48000 };
+  CantusJackTempo own = { 120, 4, 4 };
   CantusTransport t;
-  for (uint32_t k = 0; k < 375; k++) {  // 96000 frames = 4 beats
+  for (uint32_t k = 0; k < 375; k++) { // 96000 frames = 4 beats
     p.frame = k * 256;
     cantus_jackclock_cycle(&c, &p, true, &own, 256, &t);
     CHECK_NEAR(beats_of(&t), p.frame / 24000.0, 1e-9);
@@ -485,7 +491,7 @@ TEST(jack_clock_own_tempo)
   cantus_jackclock_cycle(&c, &p, true, &own, 256, &t);
   CHECK_NEAR(beats_of(&t), 4.0, 1e-9);
   p.frame = 96000 + 12000;
-  cantus_jackclock_cycle(&c, &p, true, &own, 256, &t);  // a relocation forward
+  cantus_jackclock_cycle(&c, &p, true, &own, 256, &t); // a relocation forward
   CHECK_NEAR(beats_of(&t), 5.0, 1e-9);
   // back to frame 0 after the speed-up: bar 1 again, not a negative bar
   p.frame = 0;
@@ -501,9 +507,9 @@ TEST(jack_clock_own_tempo)
   // meter 3/4
   CantusJackClock c3;
   cantus_jackclock_reset(&c3);
-  const CantusJackTempo waltz = {120, 3, 4};
+  const CantusJackTempo waltz = { 120, 3, 4 };
   p.rolling = true;
-  p.frame = 3 * 24000 + 12000;  // 3.5 beats
+  p.frame = 3 * 24000 + 12000; // 3.5 beats
   cantus_jackclock_cycle(&c3, &p, true, &waltz, 256, &t);
   CHECK_EQ(t.bar, 1);
   CHECK_NEAR(t.bar_beat, 0.5, 1e-9);
@@ -516,8 +522,8 @@ TEST(jack_clock_master_publishes_what_it_plays)
   // equals the position the next cycle plays, across a tempo change.
   CantusJackClock c;
   cantus_jackclock_reset(&c);
-  CantusJackPos p = {.rolling = true, .sample_rate = 44100};
-  CantusJackTempo own = {90, 3, 4};
+  CantusJackPos p = { .rolling = true, .sample_rate = 44100 };
+  CantusJackTempo own = { 90, 3, 4 };
   CantusTransport t;
   for (uint32_t k = 0; k < 600; k++) {
     if (k == 300) {
@@ -539,7 +545,7 @@ TEST(jack_clock_master_publishes_what_it_plays)
 static CantusModel *load_tiny(void)
 {
   CantusModel *m = NULL;
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CHECK_EQ(cantus_engine_load_model("tests/data/tiny.cantus", &m, &err), CANTUS_OK);
   return m;
 }
@@ -563,9 +569,9 @@ TEST(jack_model_handover_one_per_cycle_and_retry)
 {
   static CantusJackApp a;
   memset(&a, 0, sizeof a);
-  CantusError err = {{0}};
+  CantusError err = { { 0 } };
   CHECK_EQ(cantus_engine_new(1.0, &a.engine, &err), CANTUS_OK);
-  a.to_rt = jack_ringbuffer_create(64);    // 63 bytes usable: 7 pointers
+  a.to_rt = jack_ringbuffer_create(64); // 63 bytes usable: 7 pointers
   a.from_rt = jack_ringbuffer_create(64);
   CantusModel *m0 = load_tiny(), *m1 = load_tiny(), *m2 = load_tiny();
   CHECK(cantus_engine_install_model(a.engine, m0) == NULL);
@@ -589,7 +595,7 @@ TEST(jack_model_handover_one_per_cycle_and_retry)
   CantusModel *m3 = load_tiny();
   put_ptr(a.to_rt, m3);
   cantus_guard_arm();
-  cantus_jack_swap_model(&a);  // still full: retry later, m3 not taken
+  cantus_jack_swap_model(&a); // still full: retry later, m3 not taken
   CantusGuardCounts g = cantus_guard_disarm();
   CHECK_EQ(g.allocs + g.frees + g.locks, 0);
   CHECK(a.retired == m1);
@@ -608,7 +614,7 @@ TEST(jack_model_handover_one_per_cycle_and_retry)
   }
   CHECK_EQ(got_m1, 1);
   CHECK_EQ(got_dummies, 6);
-  cantus_jack_swap_model(&a);  // room again: m2 goes back
+  cantus_jack_swap_model(&a); // room again: m2 goes back
   CHECK(a.retired == NULL);
   CHECK(get_ptr(a.from_rt) == m2);
   CHECK(cantus_engine_model(a.engine) == m3);
