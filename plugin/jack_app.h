@@ -83,6 +83,7 @@ typedef struct {
   CantusModel *retired; // old model waiting for room in from_rt
   int n_styles;         // of the installed model
   double perf_beat;
+  uint32_t free_frame; // --free: frames played (the clock's own transport)
   uint64_t cycle;
   CantusMidiEvent midi_in[CANTUS_MAX_EVENTS];
   CantusBridgeEvent hw_in[256];

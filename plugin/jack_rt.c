@@ -217,12 +217,15 @@ static void post_status(CantusJackApp *a, const CantusTransport *t, jack_nframes
 
 static void read_transport(CantusJackApp *a, jack_nframes_t n_frames, CantusTransport *t)
 {
+  const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
   if (a->free_run) {
-    *t = (CantusTransport){ .valid = false,
-                            .rolling = true,
-                            .bpm = a->controls.bpm,
-                            .beats_per_bar = a->beats_per_bar,
-                            .beat_unit = a->beat_unit };
+    // Our own clock on our own frame count, always rolling: --bpm and
+    // --meter apply, the JACK transport does not.
+    const CantusJackPos p = { .rolling = true,
+                              .frame = a->free_frame,
+                              .sample_rate = a->sample_rate };
+    cantus_jackclock_cycle(&a->clock, &p, false, &own, n_frames, t);
+    a->free_frame += n_frames;
     return;
   }
   jack_position_t pos;
@@ -242,7 +245,6 @@ static void read_transport(CantusJackApp *a, jack_nframes_t n_frames, CantusTran
     p.beat_type = (double)pos.beat_type;
     p.bpm = pos.beats_per_minute;
   }
-  const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
   cantus_jackclock_cycle(&a->clock, &p, !a->timebase_master, &own, n_frames, t);
 }
 

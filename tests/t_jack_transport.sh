@@ -14,7 +14,8 @@
 #   timebase-master --timebase-master --bpm 180 --meter 3/4: other clients
 #                   see its tempo, notes on its grid
 #   loop-replay     locate 0 while rolling (a loop): the first bars again
-#   free-run        --free plays with the transport stopped
+#   free-run        --free plays with the transport stopped, a whole number
+#                   of 240-bpm ticks apart
 #   sigterm-silent  SIGTERM while playing: every sounding note is closed,
 #                   exit status 0, no xrun
 #   server-gone     jackd stops under it: one clear line, exit status 1
@@ -109,7 +110,11 @@ sleep 2
 jt_stop_cantus c4
 kill -TERM $FCAP; wait $FCAP 2>/dev/null
 n_free=$(awk '$2 ~ /^9/ && $4 != "00"' "$W/fcap.txt" | wc -l)
-[ "$n_free" -gt 0 ]; jt_check "free-run ($n_free note-ons with the transport stopped)" $?
+# JACK frame times here (no transport): the grid is offset, the spacing exact
+$CHK grid "$W/fcap.txt" 240 "$TPQ" $RATE | tee "$W/gridfree.txt"
+sfree=$(max_space <"$W/gridfree.txt")
+[ "$n_free" -gt 1 ] && le "$sfree" $TOL_EXACT
+jt_check "free-run ($n_free note-ons with the transport stopped, spacing error ${sfree:-?} frames)" $?
 $CHK balance "$W/fcap.txt" >/dev/null; jt_check free-run-balanced $?
 
 # ---- SIGTERM while playing ----------------------------------------------------------------
