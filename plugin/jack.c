@@ -923,7 +923,7 @@ int main(int argc, char **argv)
   }
 
   // ---- every input is checked before JACK is touched ----
-  char def[4096];
+  static char def[4096];
   if (!o->model_given) {
     o->model_path = find_default_model(def, sizeof def);
     if (!o->model_path) {
