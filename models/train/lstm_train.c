@@ -35,6 +35,7 @@ struct CantusLstmTrainImpl {
   float *dx;                      // (R, max(H, I0)) gradient w.r.t. a layer's input
   float *dh_next, *dc_next;       // (B, H)
   int n_scored;
+  int threads; // OpenBLAS threads outside the per-step loops
 };
 
 static float *falloc(size_t n, bool *ok)
@@ -184,6 +185,25 @@ float *cantus_lstm_train_probs(CantusLstmTrain *n)
   return n->probs;
 }
 
+// The per-step recurrent products are (B,H)x(H,4H): too small to share
+// between threads, and a thread that waits for a descheduled partner at every
+// step costs more than it gains on a busy machine.  They run on one OpenBLAS
+// thread; the chunk-sized GEMMs use all of them.
+static void serial_begin(CantusLstmTrain *n)
+{
+  n->threads = openblas_get_num_threads();
+  if (n->threads > 1) {
+    openblas_set_num_threads(1);
+  }
+}
+
+static void serial_end(const CantusLstmTrain *n)
+{
+  if (n->threads > 1) {
+    openblas_set_num_threads(n->threads);
+  }
+}
+
 // splitmix64: the dropout masks' generator, one independent stream per
 // (seed, layer), so masks do not depend on thread count or timing.
 static uint64_t splitmix(uint64_t *s)
@@ -259,6 +279,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
                 1.0f,
                 n->pre,
                 G);
+    serial_begin(n);
     for (int t = 0; t < T; t++) {
       size_t r0 = (size_t)t * (size_t)B;
       float *hin = n->hin[k] + r0 * (size_t)H; // (B,H)
@@ -302,6 +323,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
                           n->act[k] + r * (size_t)G);
       }
     }
+    serial_end(n);
     memcpy(hs, n->h[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     memcpy(cs, n->c[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     if (n->dropped) {
@@ -506,7 +528,9 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
         n->dy[i] *= n->mask[k][i];
       }
     }
+    serial_begin(n);
     backward_layer_time(n, p, k); // dpre in n->pre
+    serial_end(n);
     const float *x = k == 0 ? n->x0 : n->y[k - 1];
     int in_w = k == 0 ? n->I0 : H;
     if (what & CANTUS_GRAD_LSTM) {
