@@ -140,17 +140,46 @@ jt_transport() {
   } | jack_transport >>"$W/transport.log" 2>&1
 }
 
-# jt_xruns NAME OUTFILE: 0 when JACK blamed no cycle on client NAME and
-# every xrun cantus-jack counted (its exit line) is one of the dummy
-# driver's own late wake-ups (a loaded machine); JT_XRUN_MSG says what.
+# jt_xruns NAME OUTFILE: 0 when jackd blamed no cycle on client NAME
+# ("client = NAME was not finished" / "client NAME finished after current
+# callback").  Xruns blamed on other clients or on the dummy driver's own
+# late wake-ups (a loaded machine) are reported, not held against it.
+# JT_XRUN_MSG says what was seen.
 jt_xruns() {
-  local blamed driver counted
-  blamed=$(grep -c "client = $1 was not finished" "$JT_JACKD_LOG")
-  driver=$(grep -c 'JackTimedDriver::Process XRun' "$JT_JACKD_LOG")
+  local blamed others counted log
+  log=$(tail -n +"$((${JT_LOG_FROM:-0} + 1))" "$JT_JACKD_LOG")
+  blamed=$(grep -cE "client = $1 was not finished|client $1 finished after" <<<"$log")
+  others=$(grep -c 'XRun' <<<"$log")
   counted=$(sed -n 's/.*stopped: xruns \([0-9]*\),.*/\1/p' "$2" | tail -1)
-  JT_XRUN_MSG="counted ${counted:-?}, blamed on $1 $blamed, driver timer $driver"
-  [ "$blamed" -eq 0 ] && [ -n "$counted" ] && [ "$counted" -le "$driver" ]
+  JT_XRUN_MSG="cantus-jack counted ${counted:-?}; jackd blamed $1 for $blamed of $others logged"
+  [ "$blamed" -eq 0 ] && [ -n "$counted" ]
 }
+
+# jt_phase NAME FUNC: runs FUNC, which records its checks with
+# `jt_pcheck LABEL STATUS` and stops the clients it started.  When a check
+# failed and jackd logged an xrun meanwhile (on a loaded 2-core machine,
+# sanitizer builds above all, or a virtual machine whose host steals time),
+# the phase runs again on the same server after a second's pause, at most
+# 4 times; the last run's checks count.
+jt_phase() {
+  local name=$1 fn=$2 try x0 x1 r fails
+  for try in 1 2 3 4; do
+    JT_PHASE_RESULTS=()
+    JT_LOG_FROM=$(wc -l <"$JT_JACKD_LOG")
+    x0=$(grep -c 'XRun' "$JT_JACKD_LOG")
+    "$fn"
+    x1=$(grep -c 'XRun' "$JT_JACKD_LOG")
+    fails=0
+    for r in "${JT_PHASE_RESULTS[@]}"; do [ "${r%%:*}" = 0 ] || fails=1; done
+    [ $fails -eq 0 ] || [ "$x1" -eq "$x0" ] || [ $try -eq 4 ] && break
+    echo "phase $name: a check failed while jackd logged $((x1 - x0)) xruns; again (try $((try + 1)))"
+    for r in "${JT_PHASE_RESULTS[@]}"; do [ "${r%%:*}" = 0 ] || echo "    failed: ${r#*:}"; done
+    grep XRun "$JT_JACKD_LOG" | tail -$((x1 - x0)) | sort | uniq -c | sed 's/^/    /'
+    sleep 1
+  done
+  for r in "${JT_PHASE_RESULTS[@]}"; do jt_check "${r#*:}" "${r%%:*}"; done
+}
+jt_pcheck() { JT_PHASE_RESULTS+=("$2:$1"); }
 
 jt_check() {
   local name=$1 rc=$2
