@@ -394,6 +394,38 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
   return sum;
 }
 
+// One row of one step of the cell's backward pass.  tanh(c) is recovered
+// as h / o: the forward pass computed h = o * tanh(c) with the same
+// activation functions, and where o is tiny both terms that use it vanish
+// anyway.  Compiled for AVX-512, AVX2 and plain x86-64, picked at run time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void
+cell_backward(int H,
+              const float *restrict a,
+              const float *restrict h,
+              const float *restrict ci,
+              const float *restrict dy,
+              const float *restrict dhn,
+              float *restrict dcn,
+              float *restrict dp,
+              float keep)
+{
+  for (int j = 0; j < H; j++) {
+    float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
+    float tc = h[j] / (og > 1e-30f ? og : 1e-30f);
+    tc = tc > 1.0f ? 1.0f : (tc < -1.0f ? -1.0f : tc);
+    float dh = dy[j] + dhn[j];
+    float dc = dcn[j] + dh * og * (1.0f - tc * tc);
+    dp[j] = dc * gg * ig * (1.0f - ig);
+    dp[H + j] = dc * ci[j] * fg * (1.0f - fg);
+    dp[2 * H + j] = dc * ig * (1.0f - gg * gg);
+    dp[3 * H + j] = dh * tc * og * (1.0f - og);
+    dcn[j] = keep * dc * fg;
+  }
+}
+
 // Backward through time of layer k given dy = dLoss/d(y_k) (R,H), leaving
 // dLoss/d(pre) in n->pre.
 static void backward_layer_time(CantusLstmTrain *n, const CantusParams *p, int k)
@@ -407,25 +439,15 @@ static void backward_layer_time(CantusLstmTrain *n, const CantusParams *p, int k
     for (int b = 0; b < B; b++) {
       size_t r = r0 + (size_t)b;
       const float *a = n->act[k] + r * (size_t)G;
-      const float *cc = n->c[k] + r * (size_t)H;
       const float *ci = n->cin[k] + r * (size_t)H;
       const float *dyr = n->dy + r * (size_t)H;
       float *dhn = dh_next + (size_t)b * (size_t)H;
       float *dcn = dc_next + (size_t)b * (size_t)H;
       float *dp = n->pre + r * (size_t)G;
-      bool keep = n->chunk.tok[r] != CANTUS_TOK_START;
-      for (int j = 0; j < H; j++) {
-        float ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
-        float tc = tanhf(cc[j]);
-        float dh = dyr[j] + dhn[j];
-        float dc = dcn[j] + dh * og * (1.0f - tc * tc);
-        dp[j] = dc * gg * ig * (1.0f - ig);
-        dp[H + j] = dc * ci[j] * fg * (1.0f - fg);
-        dp[2 * H + j] = dc * ig * (1.0f - gg * gg);
-        dp[3 * H + j] = dh * tc * og * (1.0f - og);
-        // The reset at a START cuts the gradient path to the previous piece.
-        dcn[j] = keep ? dc * fg : 0.0f;
-      }
+      const float *hh = n->h[k] + r * (size_t)H;
+      // The reset at a START cuts the gradient path to the previous piece.
+      float keep = n->chunk.tok[r] != CANTUS_TOK_START ? 1.0f : 0.0f;
+      cell_backward(H, a, hh, ci, dyr, dhn, dcn, dp, keep);
     }
     if (t > 0) {
       // dh_next (B,H) = dpre_t (B,4H) W_hh (4H,H), then the reset mask.
