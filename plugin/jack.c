@@ -176,7 +176,7 @@ static void usage(FILE *f)
     }
     if (t->kind == CANTUS_CTL_PULSE) {
       fprintf(
-        f, "      (%s)%*s %s (stdin/keys/CC only)\n", name, (int)(20 - strlen(name)), "", t->help);
+        f, "      (%s)%*s %s (stdin/keys/CC only)\n", name, (int)(21 - strlen(name)), "", t->help);
     } else {
       const char *arg = t->kind == CANTUS_CTL_BOOL ? "[=on|off]" : " VALUE";
       fprintf(f,
