@@ -162,7 +162,7 @@ static void *produce(void *arg)
   for (int i = 0; i < p->n; i++) {
     const uint8_t d[3] = { 0x90, (uint8_t)(i & 0x7F), (uint8_t)((i >> 7) & 0x7F) };
     while (!cantus_midibridge_send(p->b, i, d, 3)) {
-      sched_yield();  // full: the consumer catches up (drops counted, retried)
+      sched_yield(); // full: the consumer catches up (drops counted, retried)
     }
   }
   return NULL;
