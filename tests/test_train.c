@@ -19,12 +19,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// OpenBLAS reads OPENBLAS_NUM_THREADS when the library initialises, before
-// main; the runner forks each case after that, so set it for this process's
-// children as early as possible and also pin the count through the trainer.
+// Trainer tests run on one OpenBLAS thread.  OpenBLAS reads
+// OPENBLAS_NUM_THREADS when the library loads, before this constructor, so
+// the count is also set through its API (train_row_threads_match switches
+// to two threads on purpose and back).
+void openblas_set_num_threads(int num_threads);
+
 __attribute__((constructor)) static void one_blas_thread(void)
 {
   setenv("OPENBLAS_NUM_THREADS", "1", 0);
+  openblas_set_num_threads(1);
 }
 
 // ---- helpers --------------------------------------------------------------------
@@ -180,6 +184,48 @@ TEST(train_torch_reference)
   CHECK(cantus_adamw_grad_norm(grads, spans, 1) == 0.0);
   free(grads);
   cantus_lstm_train_free(n);
+  free_ref(&r);
+}
+
+// The batch rows split over threads (run_rows) give the same numbers.
+
+TEST(train_row_threads_match)
+{
+  Ref r;
+  if (!load_ref(&r)) {
+    CHECK(0);
+    return;
+  }
+  CantusError err;
+  CantusParams p, g;
+  cantus_model_layout(&r.d, r.params, &p);
+  float *grads[2];
+  float *logits[2];
+  size_t R = (size_t)r.B * (size_t)r.T, V = (size_t)cantus_vocab_size(&r.d.vocab);
+  for (int th = 0; th < 2; th++) {
+    openblas_set_num_threads(th + 1);
+    CantusLstmTrain *n = NULL;
+    CHECK_EQ(cantus_lstm_train_new(&r.d, r.B, r.T, &n, &err), CANTUS_OK);
+    grads[th] = calloc(r.n_params, 4);
+    logits[th] = malloc(R * V * 4);
+    cantus_model_layout(&r.d, grads[th], &g);
+    fill_chunk(n, &r);
+    cantus_lstm_train_forward(n, &p, 0.0f, 0, NULL, NULL);
+    memcpy(logits[th], cantus_lstm_train_logits(n), R * V * 4);
+    cantus_lstm_train_backward(n, &p, &g, CANTUS_GRAD_ALL);
+    cantus_lstm_train_free(n);
+  }
+  openblas_set_num_threads(1);
+  size_t at = 0;
+  CHECK(max_abs_diff(logits[1], r.logits, R * V, &at) <= 1e-5);
+  double dg = max_abs_diff(grads[1], r.grads, r.n_params, &at);
+  CHECK_MSG(dg <= 1e-4, "two threads: gradient differs from PyTorch by %g", dg);
+  dg = max_abs_diff(grads[1], grads[0], r.n_params, &at);
+  CHECK_MSG(dg <= 1e-6, "two threads vs one: gradient differs by %g", dg);
+  for (int th = 0; th < 2; th++) {
+    free(grads[th]);
+    free(logits[th]);
+  }
   free_ref(&r);
 }
 

@@ -10,8 +10,11 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { MAX_ROW_THREADS = 16 };
 
 struct CantusLstmTrainImpl {
   CantusDims d;
@@ -204,6 +207,8 @@ static void serial_end(const CantusLstmTrain *n)
   }
 }
 
+static void run_rows(CantusLstmTrain *n, const CantusParams *p, int k, int backward);
+
 // splitmix64: the dropout masks' generator, one independent stream per
 // (seed, layer), so masks do not depend on thread count or timing.
 static uint64_t splitmix(uint64_t *s)
@@ -252,7 +257,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
                                  double *nll_row,
                                  int *n_scored)
 {
-  const int B = n->B, T = n->T, H = n->H, G = n->G, V = n->V;
+  const int B = n->B, H = n->H, G = n->G, V = n->V;
   const size_t R = n->R;
   n->dropped = dropout > 0.0f;
   build_x0(n, p);
@@ -279,51 +284,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
                 1.0f,
                 n->pre,
                 G);
-    serial_begin(n);
-    for (int t = 0; t < T; t++) {
-      size_t r0 = (size_t)t * (size_t)B;
-      float *hin = n->hin[k] + r0 * (size_t)H; // (B,H)
-      float *cin = n->cin[k] + r0 * (size_t)H; // (B,H)
-      const float *hprev = t == 0 ? hs : n->h[k] + (r0 - (size_t)B) * (size_t)H;
-      const float *cprev = t == 0 ? cs : n->c[k] + (r0 - (size_t)B) * (size_t)H;
-      // A row whose input is START begins a piece: its state restarts at zero,
-      // as the plugin's does.
-      for (int b = 0; b < B; b++) {
-        size_t o = (size_t)b * (size_t)H;
-        if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
-          memset(hin + o, 0, (size_t)H * sizeof(float));
-          memset(cin + o, 0, (size_t)H * sizeof(float));
-        } else {
-          memcpy(hin + o, hprev + o, (size_t)H * sizeof(float));
-          memcpy(cin + o, cprev + o, (size_t)H * sizeof(float));
-        }
-      }
-      float *pre_t = n->pre + r0 * (size_t)G; // (B, 4H)
-      cblas_sgemm(CblasRowMajor,
-                  CblasNoTrans,
-                  CblasTrans,
-                  B,
-                  G,
-                  H,
-                  1.0f,
-                  hin,
-                  H,
-                  p->layer[k].w_hh,
-                  H,
-                  1.0f,
-                  pre_t,
-                  G);
-      for (int b = 0; b < B; b++) {
-        size_t r = r0 + (size_t)b;
-        cantus_lstm_gates(H,
-                          pre_t + (size_t)b * (size_t)G,
-                          cin + (size_t)b * (size_t)H,
-                          n->c[k] + r * (size_t)H,
-                          n->h[k] + r * (size_t)H,
-                          n->act[k] + r * (size_t)G);
-      }
-    }
-    serial_end(n);
+    run_rows(n, p, k, 0);
     memcpy(hs, n->h[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     memcpy(cs, n->c[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     if (n->dropped) {
@@ -426,52 +387,155 @@ cell_backward(int H,
   }
 }
 
-// Backward through time of layer k given dy = dLoss/d(y_k) (R,H), leaving
-// dLoss/d(pre) in n->pre.
-static void backward_layer_time(CantusLstmTrain *n, const CantusParams *p, int k)
+// Forward time loop of layer k for batch rows [b0, b1): the recurrent
+// product and the cell update, step by step.  Rows are independent, so
+// disjoint row ranges run on separate threads.
+static void forward_rows(CantusLstmTrain *n, const CantusParams *p, int k, int b0, int b1)
 {
-  const int B = n->B, T = n->T, H = n->H, G = n->G;
+  const int B = n->B, T = n->T, H = n->H, G = n->G, nb = b1 - b0;
+  const float *hs = n->state + (size_t)(2 * k) * (size_t)B * (size_t)H; // (B,H) carried h
+  const float *cs = hs + (size_t)B * (size_t)H;                         // (B,H) carried c
+  for (int t = 0; t < T; t++) {
+    size_t r0 = (size_t)t * (size_t)B;
+    float *hin = n->hin[k] + r0 * (size_t)H; // (B,H)
+    float *cin = n->cin[k] + r0 * (size_t)H; // (B,H)
+    const float *hprev = t == 0 ? hs : n->h[k] + (r0 - (size_t)B) * (size_t)H;
+    const float *cprev = t == 0 ? cs : n->c[k] + (r0 - (size_t)B) * (size_t)H;
+    // A row whose input is START begins a piece: its state restarts at zero,
+    // as the plugin's does.
+    for (int b = b0; b < b1; b++) {
+      size_t o = (size_t)b * (size_t)H;
+      if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
+        memset(hin + o, 0, (size_t)H * sizeof(float));
+        memset(cin + o, 0, (size_t)H * sizeof(float));
+      } else {
+        memcpy(hin + o, hprev + o, (size_t)H * sizeof(float));
+        memcpy(cin + o, cprev + o, (size_t)H * sizeof(float));
+      }
+    }
+    float *pre_t = n->pre + r0 * (size_t)G; // (B, 4H)
+    cblas_sgemm(CblasRowMajor,
+                CblasNoTrans,
+                CblasTrans,
+                nb,
+                G,
+                H,
+                1.0f,
+                hin + (size_t)b0 * (size_t)H,
+                H,
+                p->layer[k].w_hh,
+                H,
+                1.0f,
+                pre_t + (size_t)b0 * (size_t)G,
+                G);
+    for (int b = b0; b < b1; b++) {
+      size_t r = r0 + (size_t)b;
+      cantus_lstm_gates(H,
+                        pre_t + (size_t)b * (size_t)G,
+                        cin + (size_t)b * (size_t)H,
+                        n->c[k] + r * (size_t)H,
+                        n->h[k] + r * (size_t)H,
+                        n->act[k] + r * (size_t)G);
+    }
+  }
+}
+
+// Backward through time of layer k for batch rows [b0, b1), given
+// dy = dLoss/d(y_k), leaving dLoss/d(pre) in n->pre.
+static void backward_rows(CantusLstmTrain *n, const CantusParams *p, int k, int b0, int b1)
+{
+  const int B = n->B, T = n->T, H = n->H, G = n->G, nb = b1 - b0;
   float *dh_next = n->dh_next, *dc_next = n->dc_next;
-  memset(dh_next, 0, (size_t)B * (size_t)H * sizeof(float));
-  memset(dc_next, 0, (size_t)B * (size_t)H * sizeof(float));
+  memset(dh_next + (size_t)b0 * (size_t)H, 0, (size_t)nb * (size_t)H * sizeof(float));
+  memset(dc_next + (size_t)b0 * (size_t)H, 0, (size_t)nb * (size_t)H * sizeof(float));
   for (int t = T - 1; t >= 0; t--) {
     size_t r0 = (size_t)t * (size_t)B;
-    for (int b = 0; b < B; b++) {
+    for (int b = b0; b < b1; b++) {
       size_t r = r0 + (size_t)b;
-      const float *a = n->act[k] + r * (size_t)G;
-      const float *ci = n->cin[k] + r * (size_t)H;
-      const float *dyr = n->dy + r * (size_t)H;
-      float *dhn = dh_next + (size_t)b * (size_t)H;
-      float *dcn = dc_next + (size_t)b * (size_t)H;
-      float *dp = n->pre + r * (size_t)G;
-      const float *hh = n->h[k] + r * (size_t)H;
       // The reset at a START cuts the gradient path to the previous piece.
       float keep = n->chunk.tok[r] != CANTUS_TOK_START ? 1.0f : 0.0f;
-      cell_backward(H, a, hh, ci, dyr, dhn, dcn, dp, keep);
+      cell_backward(H,
+                    n->act[k] + r * (size_t)G,
+                    n->h[k] + r * (size_t)H,
+                    n->cin[k] + r * (size_t)H,
+                    n->dy + r * (size_t)H,
+                    dh_next + (size_t)b * (size_t)H,
+                    dc_next + (size_t)b * (size_t)H,
+                    n->pre + r * (size_t)G,
+                    keep);
     }
     if (t > 0) {
-      // dh_next (B,H) = dpre_t (B,4H) W_hh (4H,H), then the reset mask.
+      // dh_next (nb,H) = dpre_t (nb,4H) W_hh (4H,H), then the reset mask.
       cblas_sgemm(CblasRowMajor,
                   CblasNoTrans,
                   CblasNoTrans,
-                  B,
+                  nb,
                   H,
                   G,
                   1.0f,
-                  n->pre + r0 * (size_t)G,
+                  n->pre + (r0 + (size_t)b0) * (size_t)G,
                   G,
                   p->layer[k].w_hh,
                   H,
                   0.0f,
-                  dh_next,
+                  dh_next + (size_t)b0 * (size_t)H,
                   H);
-      for (int b = 0; b < B; b++) {
+      for (int b = b0; b < b1; b++) {
         if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
           memset(dh_next + (size_t)b * (size_t)H, 0, (size_t)H * sizeof(float));
         }
       }
     }
   }
+}
+
+typedef struct {
+  CantusLstmTrain *n;
+  const CantusParams *p;
+  int k, b0, b1, backward;
+} RowJob;
+
+static void *row_job(void *arg)
+{
+  RowJob *j = arg;
+  if (j->backward) {
+    backward_rows(j->n, j->p, j->k, j->b0, j->b1);
+  } else {
+    forward_rows(j->n, j->p, j->k, j->b0, j->b1);
+  }
+  return NULL;
+}
+
+// The time loop of layer k (forward or backward) over all rows: with
+// several OpenBLAS threads configured, the batch rows are split into that
+// many ranges, one thread each, every per-step product on one OpenBLAS
+// thread.  No step needs the other ranges, so threads meet only at the end.
+// The split depends only on the thread count, so results do too.
+static void run_rows(CantusLstmTrain *n, const CantusParams *p, int k, int backward)
+{
+  serial_begin(n);
+  int nt = n->threads < 1 ? 1 : n->threads;
+  nt = nt > n->B ? n->B : nt;
+  nt = nt > MAX_ROW_THREADS ? MAX_ROW_THREADS : nt;
+  RowJob jobs[MAX_ROW_THREADS];
+  pthread_t tid[MAX_ROW_THREADS];
+  bool started[MAX_ROW_THREADS] = { false };
+  for (int i = 0; i < nt; i++) {
+    jobs[i] = (RowJob){ n, p, k, n->B * i / nt, n->B * (i + 1) / nt, backward };
+  }
+  for (int i = 1; i < nt; i++) {
+    started[i] = pthread_create(&tid[i], NULL, row_job, &jobs[i]) == 0;
+    if (!started[i]) {
+      row_job(&jobs[i]); // no thread to spare: do it here
+    }
+  }
+  row_job(&jobs[0]);
+  for (int i = 1; i < nt; i++) {
+    if (started[i]) {
+      pthread_join(tid[i], NULL);
+    }
+  }
+  serial_end(n);
 }
 
 static void add_colsum(float *g, const float *m, size_t rows, int cols)
@@ -550,9 +614,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
         n->dy[i] *= n->mask[k][i];
       }
     }
-    serial_begin(n);
-    backward_layer_time(n, p, k); // dpre in n->pre
-    serial_end(n);
+    run_rows(n, p, k, 1); // dpre in n->pre
     const float *x = k == 0 ? n->x0 : n->y[k - 1];
     int in_w = k == 0 ? n->I0 : H;
     if (what & CANTUS_GRAD_LSTM) {
