@@ -37,7 +37,9 @@ static void usage(FILE *f)
           "  --lr X (2e-3)  --lr-min F (final rate as a fraction, 0.05)  --warmup STEPS (200)\n"
           "  --schedule cosine|plateau|constant (cosine)  --patience EPOCHS (3)\n"
           "  --dropout X (0.1)  --weight-decay X (0.01)  --clip NORM (1.0)\n"
-          "  --threads N (all cores)  --seed N (1)  --max-minutes X  --max-steps N\n"
+          "  --threads N (all cores)  --seed N (1)  --max-steps N\n"
+          "  --max-minutes X       stop (checkpoint, best model) after X minutes of training in\n"
+          "                        total, resumed runs included\n"
           "  --name NAME           model name stored in the file\n"
           "  --log PREFIX          write PREFIX.csv, PREFIX.svg, PREFIX.ckpt (default: from -o)\n"
           "  --resume CKPT         continue a run exactly where it stopped\n"
@@ -51,6 +53,8 @@ static void usage(FILE *f)
           "               [--seed N (1)] [--meter N/D (the style's)] [--temperature T (1)]\n"
           "               same notes as cantus-gen with the same model, style, seed, bars and\n"
           "               meter at 120 quarter notes per minute\n"
+          "benchmark: cantus-train --bench [--hidden N --layers N --batch N --bptt N --threads N]\n"
+          "               [--steps N]   training tokens/s on random tokens (make bench-train)\n"
           "OpenBLAS: the core in use is printed at start; if it says Prescott on a modern CPU,\n"
           "set OPENBLAS_CORETYPE (e.g. Haswell, SkylakeX, Zen) for 2-4x the speed.\n");
 }
