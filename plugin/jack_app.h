@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "jackclock.h"
 #include "midibridge.h"
+#include "schedule.h"
 
 #include <jack/jack.h>
 #include <jack/ringbuffer.h>
@@ -88,6 +89,7 @@ typedef struct {
   CantusMidiEvent midi_in[CANTUS_MAX_EVENTS];
   CantusBridgeEvent hw_in[256];
   CantusBlockOut out;
+  CantusSchedGate gate; // RT: a full JACK port buffer loses note-ons, never a note-off
 
   // ---- flags and counters shared between threads ----
   atomic_int flush_request; // main: send note-offs now and go silent

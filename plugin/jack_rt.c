@@ -183,6 +183,15 @@ static void emit(CantusJackApp *a,
       continue;
     }
     uint32_t frame = e->frame < n_frames ? e->frame : n_frames - 1;
+    // Room in events: JACK2 stores a short event in a 12-byte header; 16
+    // bytes each leaves a margin.  The gate keeps room for every owed
+    // note-off and holds back note-ons (and their offs) that would not fit;
+    // a held-back note goes nowhere, hardware and recording included.
+    const uint32_t room = (uint32_t)(jack_midi_max_event_size(out_buf) / 16);
+    if (!cantus_schedule_gate_pass(&a->gate, e->data, e->size, room)) {
+      atomic_fetch_add_explicit(&a->port_drops, 1, memory_order_relaxed);
+      continue;
+    }
     if (jack_midi_event_write(out_buf, frame, e->data, e->size) != 0) {
       atomic_fetch_add_explicit(&a->port_drops, 1, memory_order_relaxed);
     }
