@@ -12,8 +12,8 @@
 
 #define TOL_TICKS 0.125       // transport positions closer than this are "continuous"
 #define MIN_NOTE_TICKS 0.0625 // shortest note after gate
-#define QUEUE_RESERVE 160  // free queue slots a step needs (one event, or offs at a bar restore)
-#define HOLD_PER_BLOCK 256 // held-loop notes scheduled per block at most
+#define QUEUE_RESERVE 160     // free queue slots a step needs (one event, or offs at a bar restore)
+#define HOLD_PER_BLOCK 256    // held-loop notes scheduled per block at most
 #define LOOP_GUARD (CANTUS_MAX_STEPS_PER_RUN + ENGINE_FIFO_CAP + CANTUS_MAX_THEME + 64)
 
 enum { SRC_GEN = 0, SRC_THEME, SRC_PLAYER };

@@ -25,14 +25,14 @@
 #include <stdint.h>
 
 typedef struct {
-  uint32_t n_layers;     // L, 1..CANTUS_MAX_LAYERS
-  uint32_t n_hidden;     // H, multiple of 16, 16..CANTUS_MAX_HIDDEN
-  uint32_t n_embed;      // E, token embedding width
-  uint32_t n_style_dim;  // S, style vector width
-  uint32_t n_styles;     // NS, 1..CANTUS_MAX_STYLES
-  uint32_t n_pos_tick;   // one-hot classes of the tick within the quarter (= vocab.tpq)
-  uint32_t n_pos_beat;   // one-hot classes of the quarter within the bar
-  CantusVocab vocab;     // V = cantus_vocab_size(&vocab)
+  uint32_t n_layers;    // L, 1..CANTUS_MAX_LAYERS
+  uint32_t n_hidden;    // H, multiple of 16, 16..CANTUS_MAX_HIDDEN
+  uint32_t n_embed;     // E, token embedding width
+  uint32_t n_style_dim; // S, style vector width
+  uint32_t n_styles;    // NS, 1..CANTUS_MAX_STYLES
+  uint32_t n_pos_tick;  // one-hot classes of the tick within the quarter (= vocab.tpq)
+  uint32_t n_pos_beat;  // one-hot classes of the quarter within the bar
+  CantusVocab vocab;    // V = cantus_vocab_size(&vocab)
 } CantusDims;
 
 // Input width of layer k.
@@ -43,15 +43,15 @@ static inline uint32_t cantus_dims_input(const CantusDims *d, uint32_t k)
 
 // Parameters, fp32, as stored in the file.
 typedef struct {
-  float *tok_emb;    // (V, E)   token embedding
-  float *style_emb;  // (NS, S)  style vectors
+  float *tok_emb;   // (V, E)   token embedding
+  float *style_emb; // (NS, S)  style vectors
   struct {
-    float *w_ih;     // (4H, Ik) input weights; layer 0 columns: [emb | style | pos_tick | pos_beat]
-    float *w_hh;     // (4H, H)  recurrent weights
-    float *b;        // (4H)     b_ih + b_hh
+    float *w_ih; // (4H, Ik) input weights; layer 0 columns: [emb | style | pos_tick | pos_beat]
+    float *w_hh; // (4H, H)  recurrent weights
+    float *b;    // (4H)     b_ih + b_hh
   } layer[CANTUS_MAX_LAYERS];
-  float *w_out;      // (V, H)
-  float *b_out;      // (V)
+  float *w_out; // (V, H)
+  float *b_out; // (V)
 } CantusParams;
 
 typedef enum { CANTUS_WEIGHTS_F32 = 0, CANTUS_WEIGHTS_F16 = 1 } CantusWeightType;
@@ -64,33 +64,36 @@ typedef enum { CANTUS_ISA_SCALAR = 0, CANTUS_ISA_AVX2 = 1, CANTUS_ISA_AVX512 = 2
 typedef struct {
   CantusDims dims;
   CantusWeightType wtype;
-  const float *tok_proj;       // (V, 4H)
-  const float *pos_tick_proj;  // (n_pos_tick, 4H)
-  const float *pos_beat_proj;  // (n_pos_beat, 4H)
-  const float *style_w;        // (S, 4H) layer-0 style columns, transposed
-  const float *b0;             // (4H)
-  const void *w_rec[CANTUS_MAX_LAYERS];  // recurrent (+ input for k > 0) weights, kernel layout
-  const float *b[CANTUS_MAX_LAYERS];     // (4H)
-  const void *w_out;           // (V, H) kernel layout
-  const float *b_out;          // (V)
+  const float *tok_proj;                // (V, 4H)
+  const float *pos_tick_proj;           // (n_pos_tick, 4H)
+  const float *pos_beat_proj;           // (n_pos_beat, 4H)
+  const float *style_w;                 // (S, 4H) layer-0 style columns, transposed
+  const float *b0;                      // (4H)
+  const void *w_rec[CANTUS_MAX_LAYERS]; // recurrent (+ input for k > 0) weights, kernel layout
+  const float *b[CANTUS_MAX_LAYERS];    // (4H)
+  const void *w_out;                    // (V, H) kernel layout
+  const float *b_out;                   // (V)
 } CantusLstmNet;
 
 // h and c of every layer, contiguous (h0, c0, h1, c1, ...), so a checkpoint
 // is one copy of cantus_lstm_state_floats() floats from `hc`.
 typedef struct {
-  float *hc;                        // 2*L*H
-  float *h[CANTUS_MAX_LAYERS];      // (H), points into hc
-  float *c[CANTUS_MAX_LAYERS];      // (H), points into hc
-  float *pre;                       // (4H) scratch
-  float *l0_static;                 // (4H) b0 + W_style s (cantus_lstm_set_style)
+  float *hc;                   // 2*L*H
+  float *h[CANTUS_MAX_LAYERS]; // (H), points into hc
+  float *c[CANTUS_MAX_LAYERS]; // (H), points into hc
+  float *pre;                  // (4H) scratch
+  float *l0_static;            // (4H) b0 + W_style s (cantus_lstm_set_style)
 } CantusLstmState;
 
 size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt);
-void cantus_lstm_prepare(CantusLstmNet *net, void *mem, const CantusDims *d, const CantusParams *p,
+void cantus_lstm_prepare(CantusLstmNet *net,
+                         void *mem,
+                         const CantusDims *d,
+                         const CantusParams *p,
                          CantusWeightType wt);
 
-size_t cantus_lstm_state_floats(const CantusDims *d);  // 2*L*H
-size_t cantus_lstm_state_size(const CantusDims *d);    // bytes for a whole CantusLstmState
+size_t cantus_lstm_state_floats(const CantusDims *d); // 2*L*H
+size_t cantus_lstm_state_size(const CantusDims *d);   // bytes for a whole CantusLstmState
 // Lays out and zeroes a state; l0_static is set to b0 (style vector zero).
 void cantus_lstm_state_init(CantusLstmState *st, void *mem, const CantusLstmNet *net);
 
@@ -98,13 +101,18 @@ void cantus_lstm_state_init(CantusLstmState *st, void *mem, const CantusLstmNet 
 CANTUS_RT void cantus_lstm_reset(const CantusLstmNet *net, CantusLstmState *st);
 
 // l0_static = b0 + W_style * style (S floats).  [RT]; O(4H*S).
-CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net, CantusLstmState *st,
+CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net,
+                                     CantusLstmState *st,
                                      const float *style);
 
 // One step: consumes `token` at metric position (pos_tick, pos_beat), both
 // already reduced into range, updates the state, writes V logits.  [RT]
-CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net, CantusLstmState *st, int token,
-                                int pos_tick, int pos_beat, float *logits);
+CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
+                                CantusLstmState *st,
+                                int token,
+                                int pos_tick,
+                                int pos_beat,
+                                float *logits);
 
 // The one definition of the cell update, shared with the trainer:
 //   i=σ(pre[0:H]) f=σ(pre[H:2H]) g=tanh(pre[2H:3H]) o=σ(pre[3H:4H])
@@ -112,8 +120,12 @@ CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net, CantusLstmState *st, i
 // c may alias c_prev.  act, when non-NULL, receives the 4H activations
 // (i, f, g, o after their nonlinearity) for the trainer's backward pass.
 // Denormal cell values are flushed to zero.  [RT]
-CANTUS_RT void cantus_lstm_gates(int n_hidden, const float *pre, const float *c_prev, float *c,
-                                 float *h, float *act);
+CANTUS_RT void cantus_lstm_gates(int n_hidden,
+                                 const float *pre,
+                                 const float *c_prev,
+                                 float *c,
+                                 float *h,
+                                 float *act);
 
 // The kernel family in use, and its name ("scalar", "avx2", "avx512").
 CantusIsa cantus_lstm_isa(void);

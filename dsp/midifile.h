@@ -15,12 +15,12 @@
 #include <stdint.h>
 
 typedef struct {
-  uint32_t on_tick;   // absolute file ticks
-  uint32_t off_tick;  // > on_tick (a zero-length note is given one tick)
-  uint8_t pitch;      // 0..127
-  uint8_t velocity;   // 1..127
-  uint8_t channel;    // 0..15
-  uint16_t track;     // track index in the file
+  uint32_t on_tick;  // absolute file ticks
+  uint32_t off_tick; // > on_tick (a zero-length note is given one tick)
+  uint8_t pitch;     // 0..127
+  uint8_t velocity;  // 1..127
+  uint8_t channel;   // 0..15
+  uint16_t track;    // track index in the file
 } CantusMidiNote;
 
 typedef struct {
@@ -30,25 +30,25 @@ typedef struct {
 
 typedef struct {
   uint32_t tick;
-  uint8_t num;  // beats per bar
-  uint8_t den;  // beat unit as a note value: 2, 4, 8, 16 ...
+  uint8_t num; // beats per bar
+  uint8_t den; // beat unit as a note value: 2, 4, 8, 16 ...
 } CantusMidiTimeSig;
 
 typedef struct {
-  uint16_t format;       // 0 or 1
+  uint16_t format; // 0 or 1
   uint16_t n_tracks;
   uint16_t tpq;          // ticks per quarter note (division)
   uint32_t end_tick;     // last event tick of any track
   CantusMidiNote *notes; // sorted by on_tick, then track, then pitch
   size_t n_notes;
-  CantusMidiTempo *tempos;  // sorted by tick; empty means 120 bpm
+  CantusMidiTempo *tempos; // sorted by tick; empty means 120 bpm
   size_t n_tempos;
-  CantusMidiTimeSig *timesigs;  // sorted by tick; empty means 4/4
+  CantusMidiTimeSig *timesigs; // sorted by tick; empty means 4/4
   size_t n_timesigs;
-  char (*track_names)[64];  // [n_tracks], "" when the track has no name
+  char (*track_names)[64]; // [n_tracks], "" when the track has no name
   // What the reader repaired, for reports:
-  size_t n_unterminated;  // note-ons with no note-off (closed at track end)
-  size_t n_overlaps;      // re-struck sounding pitches (previous note closed)
+  size_t n_unterminated; // note-ons with no note-off (closed at track end)
+  size_t n_overlaps;     // re-struck sounding pitches (previous note closed)
 } CantusMidiFile;
 
 // Reads a file.  Accepts formats 0 and 1 with running status, sysex and
@@ -59,8 +59,11 @@ typedef struct {
 // lengths, a track without end, absurd sizes (> 64 MiB, > 65535 tracks,
 // > 16M notes), delta times that overflow 32 bits.
 CantusStatus cantus_midi_read(const char *path, CantusMidiFile **out, CantusError *err);
-CantusStatus cantus_midi_read_mem(const void *data, size_t size, const char *name,
-                                  CantusMidiFile **out, CantusError *err);
+CantusStatus cantus_midi_read_mem(const void *data,
+                                  size_t size,
+                                  const char *name,
+                                  CantusMidiFile **out,
+                                  CantusError *err);
 void cantus_midi_free(CantusMidiFile *m);
 
 // Writes format 1: track 0 holds tempo and time-signature maps (and the
@@ -70,7 +73,9 @@ CantusStatus cantus_midi_write(const char *path, const CantusMidiFile *m, Cantus
 
 // Allocates an empty file object with room for n_notes notes, 8 tempos,
 // 8 time signatures and n_tracks names; counts start at zero.
-CantusStatus cantus_midi_alloc(size_t n_notes, uint16_t n_tracks, CantusMidiFile **out,
+CantusStatus cantus_midi_alloc(size_t n_notes,
+                               uint16_t n_tracks,
+                               CantusMidiFile **out,
                                CantusError *err);
 
 #endif

@@ -35,14 +35,14 @@ static uint64_t splitmix64_step(uint64_t x)
   return z ^ (z >> 31);
 }
 
-void cantus_rng_seed(CantusRng* rng, uint64_t seed)
+void cantus_rng_seed(CantusRng *rng, uint64_t seed)
 {
   // splitmix64 spreads small neighbouring seeds; xorshift needs a non-zero state
   const uint64_t s = splitmix64_step(seed);
   rng->s = s ? s : GOLDEN64;
 }
 
-uint64_t cantus_rng_next(CantusRng* rng)
+uint64_t cantus_rng_next(CantusRng *rng)
 {
   uint64_t x = rng->s ? rng->s : GOLDEN64; // a zeroed struct still works
   x ^= x >> 12;
@@ -52,7 +52,7 @@ uint64_t cantus_rng_next(CantusRng* rng)
   return x * 0x2545F4914F6CDD1Dull;
 }
 
-float cantus_rng_uniform(CantusRng* rng)
+float cantus_rng_uniform(CantusRng *rng)
 {
   // top 24 bits: exactly representable, strictly below 1
   return (float)(cantus_rng_next(rng) >> 40) * (1.0f / 16777216.0f);
@@ -63,7 +63,7 @@ uint64_t cantus_rng_mix(uint64_t seed, uint64_t index)
   return splitmix64_step(splitmix64_step(seed) ^ index);
 }
 
-void cantus_notes_reset(CantusNoteState* ns, int64_t tick)
+void cantus_notes_reset(CantusNoteState *ns, int64_t tick)
 {
   for (int p = 0; p < 128; p++) {
     ns->on[p] = 0;
@@ -73,7 +73,7 @@ void cantus_notes_reset(CantusNoteState* ns, int64_t tick)
   ns->tick = tick;
 }
 
-void cantus_notes_apply(CantusNoteState* ns, const CantusVocab* v, int token)
+void cantus_notes_apply(CantusNoteState *ns, const CantusVocab *v, int token)
 {
   int value = 0;
   switch (cantus_vocab_decode(v, token, &value)) {
@@ -100,9 +100,9 @@ void cantus_notes_apply(CantusNoteState* ns, const CantusVocab* v, int token)
 
 // The NOTE_OFF token of the oldest sounding note whose age reached
 // max_note_ticks (ties: lowest pitch), or -1.
-static int forced_note_off(const CantusVocab* v,
-                           const CantusSampleParams* sp,
-                           const CantusNoteState* ns)
+static int forced_note_off(const CantusVocab *v,
+                           const CantusSampleParams *sp,
+                           const CantusNoteState *ns)
 {
   if (sp->max_note_ticks <= 0 || ns->n_on <= 0) {
     return -1;
@@ -117,7 +117,7 @@ static int forced_note_off(const CantusVocab* v,
   return oldest < 0 ? -1 : cantus_vocab_note_off(v, oldest);
 }
 
-static bool note_on_allowed(const CantusSampleParams* sp, const CantusNoteState* ns, int p)
+static bool note_on_allowed(const CantusSampleParams *sp, const CantusNoteState *ns, int p)
 {
   if (ns->on[p] || p < sp->pitch_lo || p > sp->pitch_hi) {
     return false;
@@ -127,13 +127,13 @@ static bool note_on_allowed(const CantusSampleParams* sp, const CantusNoteState*
 }
 
 // p[a] ranks above p[b]: more probable, ties to the lower id.
-static bool ranks_above(const float* p, int a, int b)
+static bool ranks_above(const float *p, int a, int b)
 {
   const float pa = p[a], pb = p[b];
   return pa > pb || (pa == pb && a < b);
 }
 
-static void sift_down(uint16_t* heap, int n, int i, const float* p)
+static void sift_down(uint16_t *heap, int n, int i, const float *p)
 {
   // i at least doubles each round: at most log2(n) <= 10 rounds
   while (2 * i + 1 < n) {
@@ -151,13 +151,13 @@ static void sift_down(uint16_t* heap, int n, int i, const float* p)
   }
 }
 
-int cantus_sample_token(const CantusVocab* v,
-                        float* logits,
-                        float* scratch,
-                        const CantusSampleParams* sp,
-                        const CantusNoteState* ns,
-                        CantusRng* rng,
-                        float* logp)
+int cantus_sample_token(const CantusVocab *v,
+                        float *logits,
+                        float *scratch,
+                        const CantusSampleParams *sp,
+                        const CantusNoteState *ns,
+                        CantusRng *rng,
+                        float *logp)
 {
   int n_tok = cantus_vocab_size(v);
   if (n_tok > CANTUS_MAX_VOCAB) {

@@ -22,17 +22,17 @@ typedef struct {
 
 CANTUS_RT void cantus_rng_seed(CantusRng *rng, uint64_t seed);
 CANTUS_RT uint64_t cantus_rng_next(CantusRng *rng);
-CANTUS_RT float cantus_rng_uniform(CantusRng *rng);  // [0, 1), 24-bit resolution
+CANTUS_RT float cantus_rng_uniform(CantusRng *rng); // [0, 1), 24-bit resolution
 // Independent stream for a (seed, index) pair, e.g. one per bar: splitmix64.
 CANTUS_RT uint64_t cantus_rng_mix(uint64_t seed, uint64_t index);
 
 // Model-level note state: which pitches the token stream has sounding, and
 // since when.  Updated by cantus_notes_apply() with each consumed token.
 typedef struct {
-  uint8_t on[128];          // 1 = sounding in the token stream
-  int64_t onset_tick[128];  // tick of its NOTE_ON
-  int n_on;                 // number of sounding pitches
-  int64_t tick;             // tick of the stream (sum of shifts consumed)
+  uint8_t on[128];         // 1 = sounding in the token stream
+  int64_t onset_tick[128]; // tick of its NOTE_ON
+  int n_on;                // number of sounding pitches
+  int64_t tick;            // tick of the stream (sum of shifts consumed)
 } CantusNoteState;
 
 CANTUS_RT void cantus_notes_reset(CantusNoteState *ns, int64_t tick);
@@ -62,8 +62,12 @@ typedef struct {
 // SHIFT is returned.  *logp receives the log-probability of the drawn token
 // under the masked, tempered distribution (for the "surprise" output), when
 // non-NULL.  scratch must hold V floats.
-CANTUS_RT int cantus_sample_token(const CantusVocab *v, float *logits, float *scratch,
-                                  const CantusSampleParams *sp, const CantusNoteState *ns,
-                                  CantusRng *rng, float *logp);
+CANTUS_RT int cantus_sample_token(const CantusVocab *v,
+                                  float *logits,
+                                  float *scratch,
+                                  const CantusSampleParams *sp,
+                                  const CantusNoteState *ns,
+                                  CantusRng *rng,
+                                  float *logp);
 
 #endif

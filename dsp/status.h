@@ -34,6 +34,6 @@ const char *cantus_strerror(CantusStatus status);
 // Sets err->msg from a printf-style format (when err is non-NULL) and returns
 // status, so callers can write `return cantus_error(err, CANTUS_ERR_IO, ...)`.
 CantusStatus cantus_error(CantusError *err, CantusStatus status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+  __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -6,7 +6,7 @@
 
 CantusVocab cantus_vocab_default(void)
 {
-  return (CantusVocab){.pitch_lo = 21, .pitch_hi = 108, .n_shift = 48, .n_vel = 0, .tpq = 12};
+  return (CantusVocab){ .pitch_lo = 21, .pitch_hi = 108, .n_shift = 48, .n_vel = 0, .tpq = 12 };
 }
 
 bool cantus_vocab_valid(const CantusVocab *v)
@@ -109,12 +109,26 @@ void cantus_vocab_name(const CantusVocab *v, int token, char *buf, int n)
 {
   int value = 0;
   switch (cantus_vocab_decode(v, token, &value)) {
-  case CANTUS_EV_START: snprintf(buf, (size_t)n, "START"); break;
-  case CANTUS_EV_END: snprintf(buf, (size_t)n, "END"); break;
-  case CANTUS_EV_NOTE_ON: snprintf(buf, (size_t)n, "ON%d", value); break;
-  case CANTUS_EV_NOTE_OFF: snprintf(buf, (size_t)n, "OFF%d", value); break;
-  case CANTUS_EV_SHIFT: snprintf(buf, (size_t)n, "SHIFT%d", value); break;
-  case CANTUS_EV_VELOCITY: snprintf(buf, (size_t)n, "VEL%d", value); break;
-  default: snprintf(buf, (size_t)n, "?%d", token); break;
+  case CANTUS_EV_START:
+    snprintf(buf, (size_t)n, "START");
+    break;
+  case CANTUS_EV_END:
+    snprintf(buf, (size_t)n, "END");
+    break;
+  case CANTUS_EV_NOTE_ON:
+    snprintf(buf, (size_t)n, "ON%d", value);
+    break;
+  case CANTUS_EV_NOTE_OFF:
+    snprintf(buf, (size_t)n, "OFF%d", value);
+    break;
+  case CANTUS_EV_SHIFT:
+    snprintf(buf, (size_t)n, "SHIFT%d", value);
+    break;
+  case CANTUS_EV_VELOCITY:
+    snprintf(buf, (size_t)n, "VEL%d", value);
+    break;
+  default:
+    snprintf(buf, (size_t)n, "?%d", token);
+    break;
   }
 }

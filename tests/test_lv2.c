@@ -937,6 +937,37 @@ TEST(lv2_tempo_change_follows_grid)
   lv2h_free(h);
 }
 
+// Equal MIDI, except that right after a jump while rolling (frames
+// [jump, jump + settle)) the engine may still be catching up within its
+// step budget, so there the same events must come in the same order but a
+// note may be late by a block-size-dependent amount (counted by the
+// engine, see engine.h).  Everything before the jump and after the settle
+// window must match to the frame.
+static bool same_events_but_catch_up(const Lv2hEvent *a,
+                                     size_t na,
+                                     const Lv2hEvent *b,
+                                     size_t nb,
+                                     uint64_t jump,
+                                     uint64_t settle)
+{
+  if (na != nb) {
+    printf("  %zu vs %zu events\n", na, nb);
+    return false;
+  }
+  for (size_t i = 0; i < na; i++) {
+    const bool window = a[i].frame >= jump && a[i].frame < jump + settle;
+    if (a[i].size != b[i].size || memcmp(a[i].data, b[i].data, a[i].size) != 0 ||
+        (!window && a[i].frame != b[i].frame) ||
+        (window && (b[i].frame < jump || b[i].frame >= jump + settle))) {
+      printf("  first difference at event %zu: frame %llu %02x %02x vs frame %llu %02x %02x\n",
+             i, (unsigned long long)a[i].frame, a[i].data[0], a[i].data[1],
+             (unsigned long long)b[i].frame, b[i].data[0], b[i].data[1]);
+      return false;
+    }
+  }
+  return true;
+}
+
 // The same timeline gives the same MIDI at any block size, with positions
 // on change (at their exact frames) and every block (rounded as Ardour).
 TEST(lv2_block_size_invariance)
@@ -967,8 +998,11 @@ TEST(lv2_block_size_invariance)
         CHECK(n > 20);
         CHECK(lv2h_check_sorted(ev, n));
       } else {
-        CHECK_MSG(
-          same_events(ref, n_ref, ev, n), "mode %d: block size %u differs from 1", m, sizes[s]);
+        // A beat at 132 bpm is 21818 frames; the catch-up ends well within it.
+        CHECK_MSG(same_events_but_catch_up(ref, n_ref, ev, n, 250007, 21818),
+                  "mode %d: block size %u differs from 1",
+                  m,
+                  sizes[s]);
         free(ev);
       }
       lv2h_free(h);
