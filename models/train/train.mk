@@ -55,7 +55,7 @@ FOLK_CMD = $(B)/bin/cantus-train $(CORPUS)/nottingham $(CORPUS)/cre_irish -o mod
   --max-minutes 55 -q --log $(B)/models/folk
 CHORALES_CMD = $(B)/bin/cantus-train $(CORPUS)/jsb_chorales -o models/chorales.cantus \
   --name chorales --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
-  --style-dim 16 --batch 32 --bptt 64 --epochs 36 --lr 3e-3 --warmup 200 --dropout 0.3 \
+  --style-dim 16 --batch 32 --bptt 64 --epochs 60 --lr 3e-3 --warmup 200 --dropout 0.3 \
   --weight-decay 0.01 --clip 1 --transpose -5,6 --patience 10 --seed 1 --threads 1 \
   --max-minutes 15 -q --log $(B)/models/chorales
 
