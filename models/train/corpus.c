@@ -670,7 +670,7 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
     }
   }
   // Drop styles without a usable piece; renumber the rest in order.
-  int remap[CANTUS_MAX_STYLES] = {0}, n_kept = 0;
+  int remap[CANTUS_MAX_STYLES] = { 0 }, n_kept = 0;
   int count[CANTUS_MAX_STYLES] = { 0 };
   for (int i = 0; i < c->n_pieces; i++) {
     count[c->pieces[i].style]++;
