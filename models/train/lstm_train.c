@@ -38,7 +38,8 @@ struct CantusLstmTrainImpl {
   float *dx;                      // (R, max(H, I0)) gradient w.r.t. a layer's input
   float *dh_next, *dc_next;       // (B, H)
   int n_scored;
-  int threads; // OpenBLAS threads outside the per-step loops
+  int threads;    // OpenBLAS threads outside the per-step loops
+  double *colsum; // (max(4H, V)) bias-gradient accumulator
 };
 
 static float *falloc(size_t n, bool *ok)
@@ -112,6 +113,8 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d,
   n->dx = falloc(R * wide, &ok);
   n->dh_next = falloc((size_t)batch * H, &ok);
   n->dc_next = falloc((size_t)batch * H, &ok);
+  n->colsum = calloc(G > V ? G : V, sizeof(double));
+  ok = ok && n->colsum;
   if (!ok) {
     cantus_lstm_train_free(n);
     return cantus_error(err,
@@ -156,6 +159,7 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
   free(n->dx);
   free(n->dh_next);
   free(n->dc_next);
+  free(n->colsum);
   free(n);
 }
 
@@ -538,15 +542,21 @@ static void run_rows(CantusLstmTrain *n, const CantusParams *p, int k, int backw
   serial_end(n);
 }
 
-static void add_colsum(float *g, const float *m, size_t rows, int cols)
+// g[j] += sum over rows of m[r][j], accumulated in double row by row (a
+// fixed order, so deterministic) in the caller's scratch acc (cols doubles).
+static void add_colsum(float *g, const float *m, size_t rows, int cols, double *acc)
 {
-  // Summed in double per column, rows in order: deterministic.
   for (int j = 0; j < cols; j++) {
-    double s = 0.0;
-    for (size_t r = 0; r < rows; r++) {
-      s += (double)m[r * (size_t)cols + (size_t)j];
+    acc[j] = 0.0;
+  }
+  for (size_t r = 0; r < rows; r++) {
+    const float *row = m + r * (size_t)cols;
+    for (int j = 0; j < cols; j++) {
+      acc[j] += (double)row[j];
     }
-    g[j] += (float)s;
+  }
+  for (int j = 0; j < cols; j++) {
+    g[j] += (float)acc[j];
   }
 }
 
@@ -588,7 +598,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
                 1.0f,
                 g->w_out,
                 H);
-    add_colsum(g->b_out, n->probs, R, V);
+    add_colsum(g->b_out, n->probs, R, V, n->colsum);
   }
   if (!(what & (CANTUS_GRAD_LSTM | CANTUS_GRAD_STYLE))) {
     return;
@@ -647,7 +657,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
                   1.0f,
                   g->layer[k].w_ih,
                   in_w);
-      add_colsum(g->layer[k].b, n->pre, R, G);
+      add_colsum(g->layer[k].b, n->pre, R, G, n->colsum);
     }
     // dx (R,I) = dpre (R,4H) W_ih (4H,I)
     cblas_sgemm(CblasRowMajor,
