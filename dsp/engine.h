@@ -301,7 +301,7 @@ CANTUS_RT void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats
 // 1/CANTUS_STEPS_PER_SECOND s of audio (floor), at least 1, at most
 // CANTUS_MAX_STEPS_PER_RUN.  750 steps/s is 1 step per 64-frame block at
 // 48 kHz (a 2x256 step is ~35 us, under 3% of that block's period) and
-// outruns the densest corpus piece at 300 bpm (~200 tokens/s) by 3x.  [RT]
+// outruns the densest corpus piece at 300 bpm (~60 tokens/s) tenfold.  [RT]
 #define CANTUS_STEPS_PER_SECOND 750
 // A block whose stream is behind its own end (catching up after a jump)
 // may run this many times the steady budget, still capped at
