@@ -521,7 +521,7 @@ static void run_rows(CantusLstmTrain *n, const CantusParams *p, int k, int backw
   int nt = n->threads < 1 ? 1 : n->threads;
   nt = nt > n->B ? n->B : nt;
   nt = nt > MAX_ROW_THREADS ? MAX_ROW_THREADS : nt;
-  RowJob jobs[MAX_ROW_THREADS];
+  RowJob jobs[MAX_ROW_THREADS] = { { 0 } };
   pthread_t tid[MAX_ROW_THREADS];
   bool started[MAX_ROW_THREADS] = { false };
   for (int i = 0; i < nt; i++) {
