@@ -25,13 +25,26 @@ trap 'rm -rf "$W"' EXIT
 # Note-on lines of a capture: "<frame> 9c pp vv" with vv != 00.
 ons() { awk '$2 ~ /^9/ && $4 != "00"' "$1"; }
 
+# Two captures are the same MIDI: every event equal, at the same frame,
+# except within a beat after the jump at 4.3 s (frames [206400, 228218)),
+# where the engine may still be catching up within its per-block step
+# budget (documented in dsp/engine.h): there only order and content must
+# match, and the note must stay inside the window.
+same_midi() {
+  awk 'NR == FNR { f[FNR] = $1; $1 = ""; e[FNR] = $0; n = FNR; next }
+       { if (FNR > n) exit 1; w = f[FNR] >= 206400 && f[FNR] < 228218
+         if ((!w && $1 != f[FNR]) || (w && ($1 < 206400 || $1 >= 228218))) exit 1
+         $1 = ""; if ($0 != e[FNR]) exit 1; m = FNR }
+       END { if (m != n) exit 1 }' "$1" "$2"
+}
+
 # 1. Block-size invariance, positions on change (jalv) and every block (Ardour).
 for mode in "" "-e"; do
   "$H" $mode -t 132 -s 10 -b 64 -L 4.3:6 -S 7.01 >"$W/ref.txt" 2>/dev/null
   same=1
   for b in "-b 1" "-b 1000" "-b 8192" "-b 4096 -R 7"; do
     "$H" $mode -t 132 -s 10 $b -L 4.3:6 -S 7.01 >"$W/other.txt" 2>/dev/null
-    cmp -s "$W/ref.txt" "$W/other.txt" || { same=0; echo "  differs at $b"; }
+    same_midi "$W/ref.txt" "$W/other.txt" || { same=0; echo "  differs at $b"; }
   done
   n=$(ons "$W/ref.txt" | wc -l)
   [ "$same" -eq 1 ] && [ "$n" -ge 5 ] && ok "same $n note-ons at blocks 1, 64, 1000, 8192, random ${mode:-(on change)}" \
