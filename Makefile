@@ -85,7 +85,10 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
 
 # The shell suites (tests/t_*.sh) run first, the C runner last; run.sh
 # prints the closing "tests: N passed, N failed" over both.
-test: deps-test all $(TEST_BIN)
+# Packages first (installed when root, else the apt-get line), then the
+# build in a fresh make that sees them.
+test: deps-test
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@B=$(B) CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) CANTUS_SAN=$(SAN) SHARED=$(SHARED) tests/run.sh
 
 check-tests: $(TEST_BIN)
@@ -123,7 +126,8 @@ fuzz: $(FUZZ_TARGETS)
 	done
 
 # ---- running ---------------------------------------------------------------
-run: deps-run all
+run: deps-run
+	@$(MAKE) --no-print-directory all
 	@B=$(B) plugin/run.sh
 
 # ---- dependencies: install when root, else print the apt-get line ----------
