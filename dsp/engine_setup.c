@@ -5,6 +5,7 @@
 // table lookups cantus_scale_mask/_name, cantus_key_name/_parse and
 // cantus_engine_snap_layout.
 #include "engine_impl.h"
+#include "tokens.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,68 +183,6 @@ CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, Cantu
 
 // ---- themes -------------------------------------------------------------------
 
-typedef struct {
-  int64_t tick;
-  int on; // 0 = off (sorts first at equal ticks), 1 = on
-  int pitch;
-  int velocity;
-} ThemeEv;
-
-static int theme_ev_cmp(const void *a, const void *b)
-{
-  const ThemeEv *x = a, *y = b;
-  if (x->tick != y->tick) {
-    return x->tick < y->tick ? -1 : 1;
-  }
-  if (x->on != y->on) {
-    return x->on - y->on;
-  }
-  return x->pitch - y->pitch;
-}
-
-// Folds a pitch into [lo, hi] by octaves (then clamps, for ranges under an octave).
-static int fold_pitch(int p, int lo, int hi)
-{
-  while (p < lo && p + 12 <= 127) {
-    p += 12;
-  }
-  while (p > hi && p - 12 >= 0) {
-    p -= 12;
-  }
-  return p < lo ? lo : p > hi ? hi : p;
-}
-
-typedef struct {
-  CantusTheme *th;
-  const CantusVocab *v;
-  int64_t tick; // of the tokens so far
-} ThemeWriter;
-
-static bool put(ThemeWriter *w, int token)
-{
-  if (token < 0 || w->th->n_tokens >= CANTUS_MAX_THEME) {
-    return false;
-  }
-  w->th->tokens[w->th->n_tokens++] = (uint16_t)token;
-  return true;
-}
-
-static int shift_count(const CantusVocab *v, int64_t gap)
-{
-  return gap <= 0 ? 0 : (int)((gap + v->n_shift - 1) / v->n_shift);
-}
-
-static void put_shifts(ThemeWriter *w, int64_t to)
-{
-  while (w->tick < to) {
-    const int64_t k = to - w->tick > w->v->n_shift ? w->v->n_shift : to - w->tick;
-    if (!put(w, cantus_vocab_shift(w->v, (int)k))) {
-      return;
-    }
-    w->tick += k;
-  }
-}
-
 CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
                                     const CantusVocab *v,
                                     int max_bars,
@@ -266,115 +205,37 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
   }
   int64_t bar_ticks = (int64_t)num * v->tpq * 4 / den;
   bar_ticks = bar_ticks < 1 ? 1 : bar_ticks;
-  const int64_t limit = max_bars > 0 ? (int64_t)max_bars * bar_ticks : INT64_MAX;
 
-  ThemeEv *ev = malloc((mf->n_notes * 2 + 1) * sizeof *ev);
-  if (!ev) {
-    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "theme: out of memory");
+  // The token stream the models are trained on (dsp/tokens.h), without
+  // START/END; a theme also folds out-of-range pitches by octaves (a tune
+  // a little too low still plays), writes velocity tokens for models that
+  // have them, stops after max_bars and, when the stream is too long,
+  // stops before a note that could no longer be closed.
+  CantusTokensOptions opt = cantus_tokens_options_default();
+  opt.fold_pitches = true;
+  opt.velocities = true;
+  opt.truncate = true;
+  opt.end_tick = max_bars > 0 ? (uint64_t)max_bars * (uint64_t)bar_ticks : 0;
+  CantusTokensStats st;
+  CantusStatus s = cantus_tokens_from_notes(
+    mf->notes, mf->n_notes, mf->tpq, v, &opt, theme->tokens, CANTUS_MAX_THEME, &st, err);
+  if (s != CANTUS_OK) {
+    return s == CANTUS_ERR_NO_MEMORY ? cantus_error(err, s, "theme: out of memory") : s;
   }
-  size_t n = 0;
-  for (size_t i = 0; i < mf->n_notes; i++) {
-    const CantusMidiNote *note = &mf->notes[i];
-    if (note->channel == 9) {
-      continue; // drums
-    }
-    // Snap to the grid (round to nearest); a note keeps at least one tick.
-    const int64_t on = ((int64_t)note->on_tick * v->tpq * 2 + mf->tpq) / (2 * mf->tpq);
-    int64_t off = ((int64_t)note->off_tick * v->tpq * 2 + mf->tpq) / (2 * mf->tpq);
-    if (on >= limit) {
-      continue;
-    }
-    off = off <= on ? on + 1 : off;
-    off = off > limit ? limit : off;
-    const int p = fold_pitch(note->pitch, v->pitch_lo, v->pitch_hi);
-    ev[n++] = (ThemeEv){ on, 1, p, note->velocity };
-    ev[n++] = (ThemeEv){ off, 0, p, 0 };
-  }
-  qsort(ev, n, sizeof *ev, theme_ev_cmp);
-
-  // Replay the events as a token stream, keeping it valid: a re-struck pitch
-  // ends first, an off of a silent pitch is dropped (its note was re-struck),
-  // and a note-on is only written when its off (and the shifts to it) still
-  // fit, so every note in the theme is closed.
-  ThemeWriter w = { .th = theme, .v = v, .tick = 0 };
-  uint8_t on[128] = { 0 };
-  int64_t open_until = 0; // latest off tick of a sounding note
-  int n_on = 0, vel_bin = -1;
-  int64_t last = 0;
-  for (size_t i = 0; i < n; i++) {
-    const ThemeEv *x = &ev[i];
-    if (!x->on) {
-      if (!on[x->pitch]) {
-        continue;
-      }
-      put_shifts(&w, x->tick);
-      if (!put(&w, cantus_vocab_note_off(v, x->pitch))) {
-        break;
-      }
-      on[x->pitch] = 0;
-      n_on--;
-      last = x->tick;
-      continue;
-    }
-    // the matching off: the next off of this pitch after this event
-    int64_t off = x->tick + 1;
-    for (size_t j = i + 1; j < n; j++) {
-      if (!ev[j].on && ev[j].pitch == x->pitch) {
-        off = ev[j].tick;
-        break;
-      }
-    }
-    const int bin = v->n_vel ? cantus_vocab_vel_to_bin(v, x->velocity) : -1;
-    const int64_t until = off > open_until ? off : open_until;
-    // tokens: shifts here, maybe OFF (re-strike), maybe VEL, ON, then at
-    // worst one OFF per sounding note plus shifts to the latest off
-    const int64_t need = shift_count(v, x->tick - w.tick) + 1 + (on[x->pitch] ? 1 : 0) +
-                         (bin >= 0 && bin != vel_bin) + 1 + n_on + 1 +
-                         shift_count(v, until - x->tick) + 1;
-    if ((int64_t)theme->n_tokens + need > CANTUS_MAX_THEME) {
-      break;
-    }
-    put_shifts(&w, x->tick);
-    if (on[x->pitch]) {
-      put(&w, cantus_vocab_note_off(v, x->pitch));
-      n_on--;
-    }
-    if (bin >= 0 && bin != vel_bin) {
-      put(&w, cantus_vocab_velocity(v, bin));
-      vel_bin = bin;
-    }
-    put(&w, cantus_vocab_note_on(v, x->pitch));
-    on[x->pitch] = 1;
-    n_on++;
-    open_until = until;
-    last = x->tick;
-  }
-  // Close what is still sounding (the loop stopped early), in tick order.
-  for (size_t i = 0; i < n && n_on > 0; i++) {
-    const ThemeEv *x = &ev[i];
-    if (!x->on && on[x->pitch] && x->tick >= w.tick) {
-      put_shifts(&w, x->tick);
-      put(&w, cantus_vocab_note_off(v, x->pitch));
-      on[x->pitch] = 0;
-      n_on--;
-      last = x->tick;
-    }
-  }
-  for (int p = 0; p < 128 && n_on > 0; p++) {
-    if (on[p]) {
-      put(&w, cantus_vocab_note_off(v, p));
-      on[p] = 0;
-      n_on--;
-    }
-  }
-  free(ev);
+  theme->n_tokens = (uint32_t)st.n_written;
   // The theme ends on the bar line after its last event, so the network
   // continues at the start of a bar.
   if (theme->n_tokens > 0) {
-    const int64_t end = (last + bar_ticks - 1) / bar_ticks * bar_ticks;
-    const int64_t room = CANTUS_MAX_THEME - (int64_t)theme->n_tokens;
-    if (shift_count(v, end - w.tick) <= room) {
-      put_shifts(&w, end);
+    const uint64_t bar = (uint64_t)bar_ticks;
+    const uint64_t end = (st.end_tick + bar - 1) / bar * bar;
+    const uint64_t gap = end - st.end_tick;
+    const uint64_t n_shifts = (gap + v->n_shift - 1) / v->n_shift;
+    if (n_shifts <= CANTUS_MAX_THEME - theme->n_tokens) {
+      for (uint64_t t = st.end_tick; t < end;) {
+        const uint64_t k = end - t > v->n_shift ? v->n_shift : end - t;
+        theme->tokens[theme->n_tokens++] = (uint16_t)cantus_vocab_shift(v, (int)k);
+        t += k;
+      }
     }
   }
   return CANTUS_OK;

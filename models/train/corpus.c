@@ -4,9 +4,12 @@
 // into token streams on the model's grid, with the metric position of every
 // token.  Tracks are merged (drum channel skipped, or only named tracks /
 // channels kept); onsets and offsets are snapped to the grid and counted.
-// Stream per piece: START, then at each tick NOTE_OFFs (ascending pitch),
-// then NOTE_ONs (ascending pitch), SHIFTs to the next event tick (gaps over
-// n_shift split into several), END after the last event.  Non-RT.
+// The stream of a piece (START, at each tick NOTE_OFFs then NOTE_ONs in
+// ascending pitch, SHIFTs to the next event tick, END) is made by
+// cantus_tokens_from_notes() in dsp/tokens.c, the definition the engine's
+// themes share; this file adds the track filter, the length cap, the metric
+// positions and the counts.  Non-RT.
+#include "tokens.h"
 #include "train.h"
 
 #include <ctype.h>
@@ -92,37 +95,17 @@ static bool list_has(const char *list, const char *name)
 // ---- tokenising one file ----------------------------------------------------------
 
 typedef struct {
-  uint32_t on, off;
-  uint8_t pitch;
-} Note;
+  const CantusMidiFile *mf;
+  const char *tracks;
+} TrackFilter;
 
-static int cmp_note(const void *a, const void *b)
+// The --tracks filter as a dsp/tokens.h keep callback.
+static bool keep_track(const CantusMidiNote *mn, void *user)
 {
-  const Note *x = a, *y = b;
-  if (x->on != y->on) {
-    return x->on < y->on ? -1 : 1;
-  }
-  if (x->pitch != y->pitch) {
-    return x->pitch < y->pitch ? -1 : 1;
-  }
-  return x->off > y->off ? -1 : (x->off < y->off ? 1 : 0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-// File ticks -> grid ticks, rounded to nearest (ties up); *moved receives
-// the distance in grid ticks.
-static uint32_t snap(uint64_t t, uint32_t file_tpq, uint32_t grid, double *moved)
-{
-  uint64_t num = t * grid;
-  uint64_t g = (2 * num + file_tpq) / (2 * (uint64_t)file_tpq);
-  int64_t diff = (int64_t)(g * file_tpq) - (int64_t)num;
-  *moved = (double)(diff < 0 ? -diff : diff) / (double)file_tpq;
-  return (uint32_t)g;
+  const TrackFilter *f = user;
+  const char *tname =
+    (f->mf->track_names && mn->track < f->mf->n_tracks) ? f->mf->track_names[mn->track] : "";
+  return track_selected(f->tracks, tname, mn->channel);
 }
 
 uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick,
@@ -146,110 +129,66 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
   const CantusVocab *v = &opt->vocab;
   const uint32_t g = v->tpq, ftpq = mf->tpq ? mf->tpq : 480;
   const int npb = opt->n_pos_beat;
-  uint64_t n_drum = 0, n_filt = 0, n_range = 0, n_len = 0, n_merge = 0;
-  uint64_t on_moved = 0, off_moved = 0;
-  double on_sum = 0, off_sum = 0, on_max = 0, off_max = 0;
+  const uint32_t cap = opt->max_tokens ? opt->max_tokens : 1000000;
 
-  Note *notes = malloc((mf->n_notes ? mf->n_notes : 1) * sizeof *notes);
-  if (!notes) {
+  // The stream itself is dsp/tokens.c's, the definition the engine's themes
+  // share; a first buffer fits almost every piece, a longer one is retried.
+  TrackFilter filter = { mf, opt->tracks };
+  CantusTokensOptions to = cantus_tokens_options_default();
+  to.keep_drums = opt->keep_drums;
+  to.start_end = true;
+  to.keep = keep_track;
+  to.keep_user = &filter;
+  size_t len = 4 * mf->n_notes + 64;
+  len = len < cap ? len : cap;
+  uint16_t *tok = malloc(len * sizeof *tok);
+  if (!tok) {
     return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
   }
-  size_t n = 0;
-  for (size_t i = 0; i < mf->n_notes; i++) {
-    const CantusMidiNote *mn = &mf->notes[i];
-    if (mn->channel == 9 && !opt->keep_drums) {
-      n_drum++;
-      continue;
-    }
-    const char *tname =
-      (mf->track_names && mn->track < mf->n_tracks) ? mf->track_names[mn->track] : "";
-    if (!track_selected(opt->tracks, tname, mn->channel)) {
-      n_filt++;
-      continue;
-    }
-    if (mn->pitch < v->pitch_lo || mn->pitch > v->pitch_hi) {
-      n_range++;
-      continue;
-    }
-    double m1, m2;
-    Note nt = { snap(mn->on_tick, ftpq, g, &m1), snap(mn->off_tick, ftpq, g, &m2), mn->pitch };
-    if (m1 > 0) {
-      on_moved++;
-      on_sum += m1;
-      on_max = m1 > on_max ? m1 : on_max;
-    }
-    if (m2 > 0) {
-      off_moved++;
-      off_sum += m2;
-      off_max = m2 > off_max ? m2 : off_max;
-    }
-    if (nt.off <= nt.on) {
-      nt.off = nt.on + 1;
-      n_len++;
-    }
-    notes[n++] = nt;
+  CantusTokensStats ts;
+  CantusStatus s =
+    cantus_tokens_from_notes(mf->notes, mf->n_notes, ftpq, v, &to, tok, len, &ts, err);
+  if (s != CANTUS_OK && s != CANTUS_ERR_TOO_LARGE) {
+    free(tok);
+    return s == CANTUS_ERR_NO_MEMORY ? cantus_error(err, s, "out of memory") : s;
   }
-  if (n == 0) {
-    free(notes);
-    const char *why = mf->n_notes == 0                ? "no notes"
-                      : n_range && !n_filt && !n_drum ? "every note outside the pitch range"
-                                                      : "no notes left on the kept tracks";
+  if (ts.n_notes == 0) {
+    free(tok);
+    const char *why = mf->n_notes == 0 ? "no notes"
+                      : ts.n_out_of_range && !ts.n_filtered && !ts.n_drum
+                        ? "every note outside the pitch range"
+                        : "no notes left on the kept tracks";
     return cantus_error(err, CANTUS_ERR_FORMAT, "%s", why);
   }
-  // Same pitch: notes starting together merge; a re-strike cuts the sounding note.
-  qsort(notes, n, sizeof *notes, cmp_note);
-  long last[128];
-  for (int p = 0; p < 128; p++) {
-    last[p] = -1;
-  }
-  size_t kept = 0;
-  for (size_t i = 0; i < n; i++) {
-    Note nt = notes[i];
-    long j = last[nt.pitch];
-    if (j >= 0 && notes[j].on == nt.on) {
-      notes[j].off = nt.off > notes[j].off ? nt.off : notes[j].off;
-      n_merge++;
-      continue;
-    }
-    if (j >= 0 && notes[j].off > nt.on) {
-      notes[j].off = nt.on;
-      n_merge++;
-    }
-    notes[kept] = nt;
-    last[nt.pitch] = (long)kept;
-    kept++;
-  }
-  n = kept;
-
-  // Events: key = tick << 9 | on << 8 | pitch, so at one tick offs come first,
-  // each group in ascending pitch.
-  uint64_t *ev = malloc(2 * n * sizeof *ev);
-  if (!ev) {
-    free(notes);
-    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
-  }
-  int pmin = 127, pmax = 0;
-  for (size_t i = 0; i < n; i++) {
-    ev[2 * i] = (uint64_t)notes[i].on << 9 | 1u << 8 | notes[i].pitch;
-    ev[2 * i + 1] = (uint64_t)notes[i].off << 9 | notes[i].pitch;
-    pmin = notes[i].pitch < pmin ? notes[i].pitch : pmin;
-    pmax = notes[i].pitch > pmax ? notes[i].pitch : pmax;
-  }
-  free(notes);
-  qsort(ev, 2 * n, sizeof *ev, cmp_u64);
-  uint64_t last_tick = ev[2 * n - 1] >> 9;
   // Upper bound of the token count: START, END, the events, and per gap
-  // ceil(gap / n_shift) shifts.
-  uint64_t est = 3 + 4 * (uint64_t)n + last_tick / v->n_shift;
-  uint32_t cap = opt->max_tokens ? opt->max_tokens : 1000000;
+  // ceil(gap / n_shift) shifts.  A piece is skipped when the bound exceeds
+  // the cap, whatever its exact count.
+  const uint64_t n = ts.n_notes, last_tick = ts.last_tick;
+  uint64_t est = 3 + 4 * n + last_tick / v->n_shift;
   if (est > cap) {
-    free(ev);
+    free(tok);
     return cantus_error(err,
                         CANTUS_ERR_TOO_LARGE,
                         "too long (%llu notes over %llu ticks, cap %u tokens)",
                         (unsigned long long)n,
                         (unsigned long long)last_tick,
                         cap);
+  }
+  if (s == CANTUS_ERR_TOO_LARGE || ts.n_tokens != len) {
+    uint16_t *t2 = realloc(tok, (ts.n_tokens ? ts.n_tokens : 1) * sizeof *tok);
+    if (!t2) {
+      free(tok);
+      return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
+    }
+    tok = t2;
+    if (s == CANTUS_ERR_TOO_LARGE) {
+      len = ts.n_tokens;
+      s = cantus_tokens_from_notes(mf->notes, mf->n_notes, ftpq, v, &to, tok, len, &ts, err);
+      if (s != CANTUS_OK) {
+        free(tok);
+        return s == CANTUS_ERR_NO_MEMORY ? cantus_error(err, s, "out of memory") : s;
+      }
+    }
   }
 
   // Time-signature map on the grid; an implicit 4/4 before the first one.
@@ -258,14 +197,14 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
   int n_ts = 0;
   uint8_t first_num = 4, first_den = 4;
   for (size_t i = 0; i < mf->n_timesigs && n_ts < MAX_TS; i++) {
-    const CantusMidiTimeSig *ts = &mf->timesigs[i];
+    const CantusMidiTimeSig *tsig = &mf->timesigs[i];
     double dummy;
-    uint32_t t = snap(ts->tick, ftpq, g, &dummy);
-    uint32_t den = ts->den ? ts->den : 4;
-    uint32_t bar = (uint32_t)(((uint64_t)ts->num * 4 * g + den / 2) / den);
+    uint32_t t = (uint32_t)cantus_tokens_snap(tsig->tick, ftpq, g, &dummy);
+    uint32_t den = tsig->den ? tsig->den : 4;
+    uint32_t bar = (uint32_t)(((uint64_t)tsig->num * 4 * g + den / 2) / den);
     bar = bar ? bar : 1;
     if (i == 0) {
-      first_num = ts->num ? ts->num : 4;
+      first_num = tsig->num ? tsig->num : 4;
       first_den = (uint8_t)den;
     }
     if (n_ts == 0 && t > 0) {
@@ -285,61 +224,48 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
     n_ts = 1;
   }
 
-  size_t max_tok = (size_t)est;
-  pc->tok = malloc(max_tok * sizeof *pc->tok);
-  pc->pos_tick = malloc(max_tok);
-  pc->pos_beat = malloc(max_tok);
-  if (!pc->tok || !pc->pos_tick || !pc->pos_beat) {
-    free(ev);
+  const size_t n_tok = ts.n_tokens;
+  pc->tok = tok;
+  pc->pos_tick = malloc(n_tok);
+  pc->pos_beat = malloc(n_tok);
+  if (!pc->pos_tick || !pc->pos_beat) {
     cantus_corpus_piece_free(pc);
     return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
   }
-  // Position of a token = the stream tick at which it is fed as input.
-  uint32_t k = 0;
-#define EMIT(token, tick)                                                           \
-  do {                                                                              \
-    uint32_t tib_ = cantus_corpus_tick_in_bar(ts_tick, ts_bar, n_ts, (tick));       \
-    uint32_t beat_ = tib_ / g;                                                      \
-    pc->tok[k] = (uint16_t)(token);                                                 \
-    pc->pos_tick[k] = (uint8_t)(tib_ % g);                                          \
-    pc->pos_beat[k] = (uint8_t)(beat_ < (uint32_t)npb ? beat_ : (uint32_t)npb - 1); \
-    k++;                                                                            \
-  } while (0)
+  // Position of a token = the stream tick at which it is fed as input (for a
+  // SHIFT, the tick before it is applied).
   uint32_t cur = 0;
-  EMIT(CANTUS_TOK_START, 0u);
-  for (size_t i = 0; i < 2 * n; i++) {
-    uint32_t t = (uint32_t)(ev[i] >> 9);
-    while (cur < t) {
-      uint32_t step = t - cur < v->n_shift ? t - cur : v->n_shift;
-      EMIT(cantus_vocab_shift(v, (int)step), cur);
-      cur += step;
+  for (size_t k = 0; k < n_tok; k++) {
+    uint32_t tib = cantus_corpus_tick_in_bar(ts_tick, ts_bar, n_ts, cur);
+    uint32_t beat = tib / g;
+    pc->pos_tick[k] = (uint8_t)(tib % g);
+    pc->pos_beat[k] = (uint8_t)(beat < (uint32_t)npb ? beat : (uint32_t)npb - 1);
+    int val = 0;
+    if (cantus_vocab_decode(v, tok[k], &val) == CANTUS_EV_SHIFT) {
+      cur += (uint32_t)val;
     }
-    int pitch = (int)(ev[i] & 0xff);
-    int tok = (ev[i] >> 8 & 1) ? cantus_vocab_note_on(v, pitch) : cantus_vocab_note_off(v, pitch);
-    EMIT(tok, cur);
   }
-  EMIT(CANTUS_TOK_END, cur);
-#undef EMIT
-  free(ev);
-  pc->n_tok = k;
-  pc->pitch_min = pmin;
-  pc->pitch_max = pmax;
-  pc->n_notes = (uint32_t)n;
+  pc->n_tok = (uint32_t)n_tok;
+  pc->pitch_min = ts.pitch_min;
+  pc->pitch_max = ts.pitch_max;
+  pc->n_notes = ts.n_notes;
   pc->ts_num = first_num;
   pc->ts_den = first_den;
 
-  c->n_onsets += n;
-  c->n_onsets_moved += on_moved;
-  c->n_offsets_moved += off_moved;
-  c->onset_moved_sum += on_sum;
-  c->offset_moved_sum += off_sum;
-  c->onset_moved_max = on_max > c->onset_moved_max ? on_max : c->onset_moved_max;
-  c->offset_moved_max = off_max > c->offset_moved_max ? off_max : c->offset_moved_max;
-  c->n_out_of_range += n_range;
-  c->n_lengthened += n_len;
-  c->n_merged += n_merge;
-  c->n_drum_notes += n_drum;
-  c->n_track_filtered += n_filt;
+  c->n_onsets += ts.n_notes;
+  c->n_onsets_moved += ts.n_onsets_moved;
+  c->n_offsets_moved += ts.n_offsets_moved;
+  c->onset_moved_sum += ts.onset_moved_sum;
+  c->offset_moved_sum += ts.offset_moved_sum;
+  c->onset_moved_max =
+    ts.onset_moved_max > c->onset_moved_max ? ts.onset_moved_max : c->onset_moved_max;
+  c->offset_moved_max =
+    ts.offset_moved_max > c->offset_moved_max ? ts.offset_moved_max : c->offset_moved_max;
+  c->n_out_of_range += ts.n_out_of_range;
+  c->n_lengthened += ts.n_lengthened;
+  c->n_merged += ts.n_merged;
+  c->n_drum_notes += ts.n_drum;
+  c->n_track_filtered += ts.n_filtered;
   return CANTUS_OK;
 }
 
