@@ -283,8 +283,10 @@ typedef struct {
 } CantusTheme;
 
 // Builds a theme from a MIDI file's notes (all tracks, drums skipped),
-// snapped to the vocabulary's grid, at most max_bars bars (0 = all that fit).
-// Non-RT.
+// tokenised by cantus_tokens_from_notes() (dsp/tokens.h, the same stream the
+// trainer sees) with pitches outside the vocabulary folded by octaves, at
+// most max_bars bars (0 = all that fit in CANTUS_MAX_THEME tokens, every
+// note closed).  Non-RT.
 CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
                                     const CantusVocab *v,
                                     int max_bars,
