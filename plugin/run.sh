@@ -31,7 +31,10 @@ if jack_up && [ -x "$bin/cantus-jack" ]; then
     /properties:/ { input = ($0 ~ /input/); next }
     /midi/ { midi = 1 }
     END { if (!found) check() }')
-  args=(--model "$model")
+  # Free-running, so it plays at once even when nobody rolls the JACK
+  # transport; run cantus-jack without --free to follow the transport.
+  args=(--model "$model" --free)
+  echo "cantus: free-running at 120 bpm (cantus-jack without --free follows the JACK transport)"
   if [ -n "$port" ]; then
     echo "cantus: playing live through JACK into $port (Ctrl-C stops)"
     args+=(--connect-out "$port")
