@@ -335,17 +335,37 @@ def read_pm(path):
     return ev
 
 
-def pmgrid(path, ms):
+def pmgrid(path, ms, period_ms):
+    """Hardware timestamps keep the JACK timing: each note-on's PortMidi
+    timestamp lies on the tick grid.  The timestamps are JACK's own clock
+    (jack_frames_to_time), which on the dummy driver follows the cycles'
+    wake-up times, so a loaded machine moves a few of them by up to a
+    period.  Passes when at least 80 % are within 1.5 ms of the grid
+    (timestamps truncated to whole ms) and none is off by more than one
+    JACK period.  Writing at poll time instead would spread them evenly
+    over the period and fail the first rule."""
     ons = [t for t, b in read_pm(path) if is_on(b)]
     if len(ons) < 2:
         print("pmgrid: %d note-ons" % len(ons))
         return 1
-    worst = 0.0
-    for t in ons[1:]:
-        d = (t - ons[0]) / ms
-        worst = max(worst, abs(d - round(d)) * ms)
-    print("pmgrid: %d note-ons, worst deviation from the %g ms grid %.1f ms" % (len(ons), ms, worst))
-    return 0 if worst <= 2 else 1
+    # the grid's phase: the note-on that most others agree with (a late
+    # first one must not move the grid under all the rest)
+    best = None
+    for r in ons:
+        devs = []
+        for t in ons:
+            if t is not r:
+                d = (t - r) / ms
+                devs.append(abs(d - round(d)) * ms)
+        close = sum(1 for d in devs if d <= 1.5)
+        if best is None or close > best[0]:
+            best = (close, devs)
+    close, devs = best
+    worst = max(devs)
+    print("pmgrid: %d note-ons, deviations from the %g ms grid (ms): %s; %d of %d within 1.5 ms, "
+          "worst %.1f ms (period %.2f ms)"
+          % (len(ons), ms, " ".join("%.0f" % d for d in devs), close, len(devs), worst, period_ms))
+    return 0 if close >= 0.8 * len(devs) and worst <= period_ms else 1
 
 
 def main(a):
@@ -380,7 +400,7 @@ def main(a):
     if cmd == "replay":
         return replay(a[1], int(a[2]), int(a[3]))
     if cmd == "pmgrid":
-        return pmgrid(a[1], float(a[2]))
+        return pmgrid(a[1], float(a[2]), float(a[3]))
     if cmd == "pmbalance":
         return balance(a[1], log=True)
     print(__doc__)

@@ -33,7 +33,7 @@ for t in tests/t_*.sh; do
   passed=$((passed + p)) failed=$((failed + f))
   if [ "$f" -ne 0 ]; then
     echo "FAIL $name ($p passed, $f failed, $(( $(date +%s) - start )) s) — log $log/$name.log:"
-    grep -E 'FAIL|error|Error' "$log/$name.log" | head -20 | sed 's/^/    /'
+    grep -B4 -E 'FAIL|error|Error' "$log/$name.log" | head -40 | sed 's/^/    /'
   else
     echo "ok   $name ($p passed$([ "$rc" -eq 77 ] && echo ', skipped'), $(( $(date +%s) - start )) s)"
   fi
