@@ -5,7 +5,7 @@
 // steps, next to a lower bound (FLOPs at FMA peak, weight bytes at the
 // bandwidth of the cache level they live in).  Then the engine's figures
 // when tests/bench_engine.c is linked.  Informational, never pass/fail.
-// Usage: cantus-bench [--quick]
+// Usage: cantus-bench [--quick | --engine]
 #include "lstm.h"
 #include "model.h"
 
@@ -279,6 +279,10 @@ static double max3(double a, double b, double c)
 int main(int argc, char **argv)
 {
   const bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+  if (argc > 1 && strcmp(argv[1], "--engine") == 0) {
+    cantus_bench_engine();
+    return 0;
+  }
   const double budget = quick ? 20e6 : 150e6;
   flush_buf = aligned_alloc(64, FLUSH_BYTES);
   if (!flush_buf) {
