@@ -187,7 +187,8 @@ TEST(train_torch_reference)
   free_ref(&r);
 }
 
-// The batch rows split over threads (run_rows) give the same numbers.
+// The hidden units split over two threads (unit blocks in permuted gate
+// order, see lstm_train.c) give the same numbers.
 
 TEST(train_row_threads_match)
 {

@@ -5,16 +5,240 @@
 // layer; each step adds its recurrent product with a (B,H)x(H,4H) sgemm and
 // then calls cantus_lstm_gates() from dsp/, the same cell update the plugin
 // runs, keeping the gate activations for backward.  Weight gradients are
-// again one big GEMM per matrix per chunk.  Non-RT; links OpenBLAS.
+// again one big GEMM per matrix per chunk.  With P threads the per-step
+// loops split the hidden units into P blocks, one thread each: the gate
+// rows are permuted so that a block's [i|f|g|o] rows are contiguous, each
+// thread keeps only its share of W_hh hot in its own cache, and the threads
+// meet at one spinning barrier per step.  Non-RT; links OpenBLAS.
 #include "train.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_ROW_THREADS = 16 };
+
+// A sense-reversing barrier for the per-step loops: spins (a step is a
+// few hundred microseconds of work), yielding after a while so a thread
+// whose partner was descheduled does not burn the partner's core.
+typedef struct {
+  _Alignas(64) atomic_int count;
+  _Alignas(64) atomic_int sense;
+  int n;
+} SpinBarrier;
+
+static void barrier_wait(SpinBarrier *b, int *local_sense)
+{
+  const int s = !*local_sense;
+  *local_sense = s;
+  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
+    atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->sense, s, memory_order_release);
+    return;
+  }
+  for (int spins = 0; atomic_load_explicit(&b->sense, memory_order_acquire) != s; spins++) {
+    if (spins > 4000) {
+      sched_yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+}
+
+// The trainer's own threads.  Every GEMM of a chunk is split between them
+// by hand, each part on one OpenBLAS thread, so OpenBLAS's own workers
+// never run: they spin for a while after each call, and on a machine with
+// as many cores as threads they would take a core from the per-step loops.
+// Workers spin briefly for the next job, then sleep on a condition
+// variable.
+typedef void (*PoolFn)(void *arg, int w, int nw);
+
+typedef struct Pool Pool;
+
+typedef struct {
+  Pool *pool;
+  int w;
+} PoolWorker;
+
+struct Pool {
+  int n;    // threads including the caller
+  int want; // unit blocks it was made for (P)
+  pthread_t tid[MAX_ROW_THREADS];
+  PoolWorker wk[MAX_ROW_THREADS];
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  _Alignas(64) atomic_uint gen; // job generation
+  _Alignas(64) atomic_int done; // workers finished with this generation
+  PoolFn fn;
+  void *arg;
+  bool quit;
+};
+
+static void *pool_main(void *arg)
+{
+  PoolWorker *me = arg;
+  Pool *p = me->pool;
+  unsigned seen = 0;
+  for (;;) {
+    unsigned g;
+    int spins = 0;
+    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && spins < 20000) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      spins++;
+    }
+    if (g == seen) {
+      pthread_mutex_lock(&p->mu);
+      while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !p->quit) {
+        pthread_cond_wait(&p->cv, &p->mu);
+      }
+      const bool quit = p->quit;
+      pthread_mutex_unlock(&p->mu);
+      if (quit) {
+        return NULL;
+      }
+    }
+    seen = g;
+    p->fn(p->arg, me->w, p->n);
+    atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+  }
+}
+
+// Starts up to n - 1 workers (fewer if the system has none to spare: the
+// pool then has fewer threads; results depend only on its size).
+static Pool solo_pool = { .n = 1 }; // when even the pool cannot be allocated
+
+static Pool *pool_new(int n)
+{
+  Pool *p = calloc(1, sizeof *p);
+  if (!p) {
+    return &solo_pool;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->n = 1;
+  for (int w = 1; w < n && w < MAX_ROW_THREADS; w++) {
+    p->wk[w] = (PoolWorker){ p, w };
+    if (pthread_create(&p->tid[w], NULL, pool_main, &p->wk[w]) != 0) {
+      break;
+    }
+    p->n++;
+  }
+  return p;
+}
+
+static void pool_free(Pool *p)
+{
+  if (!p || p == &solo_pool) {
+    return;
+  }
+  pthread_mutex_lock(&p->mu);
+  p->quit = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (int w = 1; w < p->n; w++) {
+    pthread_join(p->tid[w], NULL);
+  }
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+  free(p);
+}
+
+// Runs fn(arg, w, n) on every thread of the pool (w = 0 on the caller) and
+// returns when all are done.
+static void pool_run(Pool *p, PoolFn fn, void *arg)
+{
+  if (p->n == 1) {
+    fn(arg, 0, 1);
+    return;
+  }
+  p->fn = fn;
+  p->arg = arg;
+  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+  pthread_mutex_lock(&p->mu);
+  atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel);
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  fn(arg, 0, p->n);
+  for (int spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) < p->n - 1; spins++) {
+    if (spins > 20000) {
+      sched_yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+}
+
+// One cblas_sgemm (row-major) split over the pool: along M when M is the
+// larger side, else along N, in parts of whole 16s.  Each part runs on one
+// OpenBLAS thread.
+typedef struct {
+  enum CBLAS_TRANSPOSE ta, tb;
+  int M, N, K;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+  int lda, ldb, ldc;
+} Gemm;
+
+static void split16(int len, int w, int nw, int *lo, int *hi)
+{
+  const int units = (len + 15) / 16;
+  *lo = units * w / nw * 16;
+  *hi = units * (w + 1) / nw * 16;
+  *lo = *lo > len ? len : *lo;
+  *hi = *hi > len ? len : *hi;
+}
+
+static void gemm_part(void *arg, int w, int nw)
+{
+  const Gemm *g = arg;
+  int lo, hi;
+  if (g->M >= g->N) {
+    split16(g->M, w, nw, &lo, &hi);
+    if (hi > lo) {
+      cblas_sgemm(CblasRowMajor, g->ta, g->tb, hi - lo, g->N, g->K, g->alpha,
+                  g->ta == CblasNoTrans ? g->A + (size_t)lo * (size_t)g->lda : g->A + lo, g->lda,
+                  g->B, g->ldb, g->beta, g->C + (size_t)lo * (size_t)g->ldc, g->ldc);
+    }
+  } else {
+    split16(g->N, w, nw, &lo, &hi);
+    if (hi > lo) {
+      cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, hi - lo, g->K, g->alpha, g->A, g->lda,
+                  g->tb == CblasNoTrans ? g->B + lo : g->B + (size_t)lo * (size_t)g->ldb, g->ldb,
+                  g->beta, g->C + lo, g->ldc);
+    }
+  }
+}
+
+static void par_sgemm(Pool *pool,
+                      enum CBLAS_TRANSPOSE ta,
+                      enum CBLAS_TRANSPOSE tb,
+                      int M,
+                      int N,
+                      int K,
+                      float alpha,
+                      const float *A,
+                      int lda,
+                      const float *B,
+                      int ldb,
+                      float beta,
+                      float *C,
+                      int ldc)
+{
+  Gemm g = { ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc };
+  pool_run(pool, gemm_part, &g);
+}
 
 struct CantusLstmTrainImpl {
   CantusDims d;
@@ -40,6 +264,18 @@ struct CantusLstmTrainImpl {
   int n_scored;
   int threads;    // OpenBLAS threads outside the per-step loops
   double *colsum; // (max(4H, V)) bias-gradient accumulator
+  // Unit blocks of the per-step loops (threads), fixed by the last forward.
+  // With P > 1 the gate dimension of pre, act and the layer weights below
+  // is permuted: block q holds rows [i|f|g|o] of units [q*H/P, (q+1)*H/P).
+  int P;
+  float *w_ih[CANTUS_MAX_LAYERS]; // (4H, Ik) permuted copies (P > 1)
+  float *w_hh[CANTUS_MAX_LAYERS]; // (4H, H)
+  float *b[CANTUS_MAX_LAYERS];    // (4H)
+  float *gtmp;                    // (4H, max(I0, H)) permuted gradient scratch
+  const float *wk;                // W_hh of the layer in the per-step loops (block order)
+  Pool *pool;                     // P threads (fewer if the system had none to spare)
+  double *nll;                    // (R) per-row nll of the last forward
+  SpinBarrier bar;
 };
 
 static float *falloc(size_t n, bool *ok)
@@ -115,6 +351,14 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d,
   n->dc_next = falloc((size_t)batch * H, &ok);
   n->colsum = calloc(G > V ? G : V, sizeof(double));
   ok = ok && n->colsum;
+  for (int k = 0; k < n->L; k++) {
+    n->w_ih[k] = falloc(G * (size_t)cantus_dims_input(d, (uint32_t)k), &ok);
+    n->w_hh[k] = falloc(G * H, &ok);
+    n->b[k] = falloc(G, &ok);
+  }
+  n->gtmp = falloc(G * wide, &ok);
+  n->nll = calloc(R, sizeof(double));
+  ok = ok && n->nll;
   if (!ok) {
     cantus_lstm_train_free(n);
     return cantus_error(err,
@@ -150,7 +394,13 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
     free(n->h[k]);
     free(n->y[k]);
     free(n->mask[k]);
+    free(n->w_ih[k]);
+    free(n->w_hh[k]);
+    free(n->b[k]);
   }
+  free(n->gtmp);
+  free(n->nll);
+  pool_free(n->pool);
   free(n->pre);
   free(n->logits);
   free(n->probs);
@@ -192,10 +442,9 @@ float *cantus_lstm_train_probs(CantusLstmTrain *n)
   return n->probs;
 }
 
-// The per-step recurrent products are (B,H)x(H,4H): too small to share
-// between threads, and a thread that waits for a descheduled partner at every
-// step costs more than it gains on a busy machine.  They run on one OpenBLAS
-// thread; the chunk-sized GEMMs use all of them.
+// OpenBLAS runs on one thread inside forward and backward: the trainer's
+// pool splits every product itself (see Pool).  The configured count is
+// restored afterwards for other callers.
 static void serial_begin(CantusLstmTrain *n)
 {
   n->threads = openblas_get_num_threads();
@@ -211,7 +460,66 @@ static void serial_end(const CantusLstmTrain *n)
   }
 }
 
-static void run_rows(CantusLstmTrain *n, const CantusParams *p, int k, int backward);
+static void run_rows(CantusLstmTrain *n, int k, int backward);
+
+// Unit blocks for the per-step loops: one per OpenBLAS thread, as long as
+// every block keeps at least 8 units.  Depends only on the thread count
+// and H, so results do too.
+static int unit_blocks(const CantusLstmTrain *n)
+{
+  int P = openblas_get_num_threads();
+  P = P < 1 ? 1 : P > MAX_ROW_THREADS ? MAX_ROW_THREADS : P;
+  while (P > 1 && (n->H % P != 0 || n->H / P < 8)) {
+    P--;
+  }
+  return P;
+}
+
+// Row of canonical gate row c (gate c / H, unit c % H) in the block order.
+static size_t perm_row(int H, int P, int c)
+{
+  const int Hq = H / P, gi = c / H, u = c % H;
+  return (size_t)(u / Hq) * 4u * (size_t)Hq + (size_t)gi * (size_t)Hq + (size_t)(u % Hq);
+}
+
+// The layer weights in block order (P > 1), refreshed every forward.
+static void permute_params(CantusLstmTrain *n, const CantusParams *p)
+{
+  for (int k = 0; k < n->L; k++) {
+    const size_t in_w = cantus_dims_input(&n->d, (uint32_t)k), H = (size_t)n->H;
+    for (int c = 0; c < n->G; c++) {
+      const size_t r = perm_row(n->H, n->P, c);
+      memcpy(n->w_ih[k] + r * in_w, p->layer[k].w_ih + (size_t)c * in_w, in_w * sizeof(float));
+      memcpy(n->w_hh[k] + r * H, p->layer[k].w_hh + (size_t)c * H, H * sizeof(float));
+      n->b[k][r] = p->layer[k].b[c];
+    }
+  }
+}
+
+static const float *lw_ih(const CantusLstmTrain *n, const CantusParams *p, int k)
+{
+  return n->P > 1 ? n->w_ih[k] : p->layer[k].w_ih;
+}
+static const float *lw_hh(const CantusLstmTrain *n, const CantusParams *p, int k)
+{
+  return n->P > 1 ? n->w_hh[k] : p->layer[k].w_hh;
+}
+static const float *lb(const CantusLstmTrain *n, const CantusParams *p, int k)
+{
+  return n->P > 1 ? n->b[k] : p->layer[k].b;
+}
+
+// dst (canonical rows) += src (block-order rows), rows of `cols` floats.
+static void unpermute_add(const CantusLstmTrain *n, float *dst, const float *src, size_t cols)
+{
+  for (int c = 0; c < n->G; c++) {
+    const float *s = src + perm_row(n->H, n->P, c) * cols;
+    float *d = dst + (size_t)c * cols;
+    for (size_t j = 0; j < cols; j++) {
+      d[j] += s[j];
+    }
+  }
+}
 
 // splitmix64: the dropout masks' generator, one independent stream per
 // (seed, layer), so masks do not depend on thread count or timing.
@@ -254,6 +562,33 @@ static void build_x0(CantusLstmTrain *n, const CantusParams *p)
   }
 }
 
+// Softmax and nll of rows [lo, hi) of the chunk (part w of nw).
+static void softmax_part(void *arg, int w, int nw)
+{
+  CantusLstmTrain *n = arg;
+  const int V = n->V;
+  const size_t lo = n->R * (size_t)w / (size_t)nw, hi = n->R * (size_t)(w + 1) / (size_t)nw;
+  for (size_t r = lo; r < hi; r++) {
+    const float *lg = n->logits + r * (size_t)V;
+    float *pr = n->probs + r * (size_t)V;
+    float mx = lg[0];
+    for (int v = 1; v < V; v++) {
+      mx = lg[v] > mx ? lg[v] : mx;
+    }
+    double z = 0.0;
+    for (int v = 0; v < V; v++) {
+      pr[v] = expf(lg[v] - mx);
+      z += (double)pr[v];
+    }
+    float inv = (float)(1.0 / z);
+    for (int v = 0; v < V; v++) {
+      pr[v] *= inv;
+    }
+    const int tg = n->chunk.tgt[r];
+    n->nll[r] = tg >= 0 ? log(z) - (double)(lg[tg] - mx) : 0.0;
+  }
+}
+
 double cantus_lstm_train_forward(CantusLstmTrain *n,
                                  const CantusParams *p,
                                  float dropout,
@@ -264,6 +599,19 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
   const int B = n->B, H = n->H, G = n->G, V = n->V;
   const size_t R = n->R;
   n->dropped = dropout > 0.0f;
+  n->P = unit_blocks(n);
+  if (!n->pool || n->pool->want != n->P) {
+    // No more threads than cores: spinning workers must not wait for
+    // each other's turn on one core.  A worker then runs several blocks.
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    pool_free(n->pool);
+    n->pool = pool_new(cores >= 1 && cores < n->P ? (int)cores : n->P);
+    n->pool->want = n->P;
+  }
+  serial_begin(n);
+  if (n->P > 1) {
+    permute_params(n, p);
+  }
   build_x0(n, p);
   const float *x = n->x0;
   int in_w = n->I0;
@@ -272,9 +620,9 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
     float *cs = hs + (size_t)B * (size_t)H;                         // (B,H) carried c
     // pre (R, 4H) = b + x W_ih^T: the hoisted input projection of the chunk.
     for (size_t r = 0; r < R; r++) {
-      memcpy(n->pre + r * (size_t)G, p->layer[k].b, (size_t)G * sizeof(float));
+      memcpy(n->pre + r * (size_t)G, lb(n, p, k), (size_t)G * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor,
+    par_sgemm(n->pool,
                 CblasNoTrans,
                 CblasTrans,
                 (int)R,
@@ -283,12 +631,13 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
                 1.0f,
                 x,
                 in_w,
-                p->layer[k].w_ih,
+                lw_ih(n, p, k),
                 in_w,
                 1.0f,
                 n->pre,
                 G);
-    run_rows(n, p, k, 0);
+    n->wk = lw_hh(n, p, k);
+    run_rows(n, k, 0);
     memcpy(hs, n->h[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     memcpy(cs, n->c[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
     if (n->dropped) {
@@ -309,7 +658,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
   for (size_t r = 0; r < R; r++) {
     memcpy(n->logits + r * (size_t)V, p->b_out, (size_t)V * sizeof(float));
   }
-  cblas_sgemm(CblasRowMajor,
+  par_sgemm(n->pool,
               CblasNoTrans,
               CblasTrans,
               (int)R,
@@ -323,33 +672,18 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
               1.0f,
               n->logits,
               V);
+  pool_run(n->pool, softmax_part, n);
+  serial_end(n);
+  // The sum in row order, whatever the thread count.
   double sum = 0.0;
   int scored = 0;
   for (size_t r = 0; r < R; r++) {
-    const float *lg = n->logits + r * (size_t)V;
-    float *pr = n->probs + r * (size_t)V;
-    float mx = lg[0];
-    for (int v = 1; v < V; v++) {
-      mx = lg[v] > mx ? lg[v] : mx;
-    }
-    double z = 0.0;
-    for (int v = 0; v < V; v++) {
-      pr[v] = expf(lg[v] - mx);
-      z += (double)pr[v];
-    }
-    float inv = (float)(1.0 / z);
-    for (int v = 0; v < V; v++) {
-      pr[v] *= inv;
-    }
-    int tg = n->chunk.tgt[r];
-    double nll = 0.0;
-    if (tg >= 0) {
-      nll = log(z) - (double)(lg[tg] - mx);
-      sum += nll;
+    if (n->chunk.tgt[r] >= 0) {
+      sum += n->nll[r];
       scored++;
     }
     if (nll_row) {
-      nll_row[r] = nll;
+      nll_row[r] = n->nll[r];
     }
   }
   n->n_scored = scored;
@@ -391,102 +725,130 @@ cell_backward(int H,
   }
 }
 
-// Forward time loop of layer k for batch rows [b0, b1): the recurrent
-// product and the cell update, step by step.  Rows are independent, so
-// disjoint row ranges run on separate threads.
-static void forward_rows(CantusLstmTrain *n, const CantusParams *p, int k, int b0, int b1)
+// Forward time loop of layer k for the unit blocks q = w, w + nw, ... of P
+// (worker w of nw): their share of the recurrent product and their cell
+// updates, step by step.  Every step reads the whole previous h, so the
+// workers meet at a barrier per step.
+static void forward_blocks(CantusLstmTrain *n, int k, int w, int nw)
 {
-  const int B = n->B, T = n->T, H = n->H, G = n->G, nb = b1 - b0;
+  const int B = n->B, T = n->T, H = n->H, G = n->G, P = n->P, Hq = H / P, Gq = 4 * Hq;
   const float *hs = n->state + (size_t)(2 * k) * (size_t)B * (size_t)H; // (B,H) carried h
   const float *cs = hs + (size_t)B * (size_t)H;                         // (B,H) carried c
+  int sense = 0;
   for (int t = 0; t < T; t++) {
-    size_t r0 = (size_t)t * (size_t)B;
+    const size_t r0 = (size_t)t * (size_t)B;
     float *hin = n->hin[k] + r0 * (size_t)H; // (B,H)
     float *cin = n->cin[k] + r0 * (size_t)H; // (B,H)
     const float *hprev = t == 0 ? hs : n->h[k] + (r0 - (size_t)B) * (size_t)H;
     const float *cprev = t == 0 ? cs : n->c[k] + (r0 - (size_t)B) * (size_t)H;
     // A row whose input is START begins a piece: its state restarts at zero,
-    // as the plugin's does.
-    for (int b = b0; b < b1; b++) {
-      size_t o = (size_t)b * (size_t)H;
-      if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
-        memset(hin + o, 0, (size_t)H * sizeof(float));
-        memset(cin + o, 0, (size_t)H * sizeof(float));
-      } else {
-        memcpy(hin + o, hprev + o, (size_t)H * sizeof(float));
-        memcpy(cin + o, cprev + o, (size_t)H * sizeof(float));
+    // as the plugin's does.  Each block copies its own units.
+    for (int q = w; q < P; q += nw) {
+      for (int b = 0; b < B; b++) {
+        const size_t o = (size_t)b * (size_t)H + (size_t)q * (size_t)Hq;
+        if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
+          memset(hin + o, 0, (size_t)Hq * sizeof(float));
+          memset(cin + o, 0, (size_t)Hq * sizeof(float));
+        } else {
+          memcpy(hin + o, hprev + o, (size_t)Hq * sizeof(float));
+          memcpy(cin + o, cprev + o, (size_t)Hq * sizeof(float));
+        }
       }
     }
+    if (nw > 1) {
+      barrier_wait(&n->bar, &sense); // every block's part of hin_t is in
+    }
     float *pre_t = n->pre + r0 * (size_t)G; // (B, 4H)
-    cblas_sgemm(CblasRowMajor,
-                CblasNoTrans,
-                CblasTrans,
-                nb,
-                G,
-                H,
-                1.0f,
-                hin + (size_t)b0 * (size_t)H,
-                H,
-                p->layer[k].w_hh,
-                H,
-                1.0f,
-                pre_t + (size_t)b0 * (size_t)G,
-                G);
-    for (int b = b0; b < b1; b++) {
-      size_t r = r0 + (size_t)b;
-      cantus_lstm_gates(H,
-                        pre_t + (size_t)b * (size_t)G,
-                        cin + (size_t)b * (size_t)H,
-                        n->c[k] + r * (size_t)H,
-                        n->h[k] + r * (size_t)H,
-                        n->act[k] + r * (size_t)G);
+    for (int q = w; q < P; q += nw) {
+      const size_t uo = (size_t)q * (size_t)Hq, go = (size_t)q * (size_t)Gq;
+      // pre_t[:, block] (B,Gq) += hin_t (B,H) W_hh[block rows]^T (H,Gq)
+      cblas_sgemm(CblasRowMajor,
+                  CblasNoTrans,
+                  CblasTrans,
+                  B,
+                  Gq,
+                  H,
+                  1.0f,
+                  hin,
+                  H,
+                  n->wk + go * (size_t)H,
+                  H,
+                  1.0f,
+                  pre_t + go,
+                  G);
+      for (int b = 0; b < B; b++) {
+        const size_t r = r0 + (size_t)b;
+        cantus_lstm_gates(Hq,
+                          pre_t + (size_t)b * (size_t)G + go,
+                          cin + (size_t)b * (size_t)H + uo,
+                          n->c[k] + r * (size_t)H + uo,
+                          n->h[k] + r * (size_t)H + uo,
+                          n->act[k] + r * (size_t)G + go);
+      }
     }
   }
 }
 
-// Backward through time of layer k for batch rows [b0, b1), given
-// dy = dLoss/d(y_k), leaving dLoss/d(pre) in n->pre.
-static void backward_rows(CantusLstmTrain *n, const CantusParams *p, int k, int b0, int b1)
+// Backward through time of layer k for the unit blocks of worker w of nw,
+// given dy = dLoss/d(y_k), leaving dLoss/d(pre) in n->pre (block order).
+// dh_next of a block needs every block's dpre: a barrier per step.
+static void backward_blocks(CantusLstmTrain *n, int k, int w, int nw)
 {
-  const int B = n->B, T = n->T, H = n->H, G = n->G, nb = b1 - b0;
+  const int B = n->B, T = n->T, H = n->H, G = n->G, P = n->P, Hq = H / P, Gq = 4 * Hq;
   float *dh_next = n->dh_next, *dc_next = n->dc_next;
-  memset(dh_next + (size_t)b0 * (size_t)H, 0, (size_t)nb * (size_t)H * sizeof(float));
-  memset(dc_next + (size_t)b0 * (size_t)H, 0, (size_t)nb * (size_t)H * sizeof(float));
-  for (int t = T - 1; t >= 0; t--) {
-    size_t r0 = (size_t)t * (size_t)B;
-    for (int b = b0; b < b1; b++) {
-      size_t r = r0 + (size_t)b;
-      // The reset at a START cuts the gradient path to the previous piece.
-      float keep = n->chunk.tok[r] != CANTUS_TOK_START ? 1.0f : 0.0f;
-      cell_backward(H,
-                    n->act[k] + r * (size_t)G,
-                    n->h[k] + r * (size_t)H,
-                    n->cin[k] + r * (size_t)H,
-                    n->dy + r * (size_t)H,
-                    dh_next + (size_t)b * (size_t)H,
-                    dc_next + (size_t)b * (size_t)H,
-                    n->pre + r * (size_t)G,
-                    keep);
+  int sense = 0;
+  for (int q = w; q < P; q += nw) {
+    for (int b = 0; b < B; b++) {
+      memset(dh_next + (size_t)b * (size_t)H + (size_t)q * (size_t)Hq, 0, (size_t)Hq * sizeof(float));
+      memset(dc_next + (size_t)b * (size_t)H + (size_t)q * (size_t)Hq, 0, (size_t)Hq * sizeof(float));
     }
-    if (t > 0) {
-      // dh_next (nb,H) = dpre_t (nb,4H) W_hh (4H,H), then the reset mask.
+  }
+  for (int t = T - 1; t >= 0; t--) {
+    const size_t r0 = (size_t)t * (size_t)B;
+    for (int q = w; q < P; q += nw) {
+      const size_t uo = (size_t)q * (size_t)Hq, go = (size_t)q * (size_t)Gq;
+      for (int b = 0; b < B; b++) {
+        const size_t r = r0 + (size_t)b;
+        // The reset at a START cuts the gradient path to the previous piece.
+        const float keep = n->chunk.tok[r] != CANTUS_TOK_START ? 1.0f : 0.0f;
+        cell_backward(Hq,
+                      n->act[k] + r * (size_t)G + go,
+                      n->h[k] + r * (size_t)H + uo,
+                      n->cin[k] + r * (size_t)H + uo,
+                      n->dy + r * (size_t)H + uo,
+                      dh_next + (size_t)b * (size_t)H + uo,
+                      dc_next + (size_t)b * (size_t)H + uo,
+                      n->pre + r * (size_t)G + go,
+                      keep);
+      }
+    }
+    if (t == 0) {
+      break;
+    }
+    if (nw > 1) {
+      barrier_wait(&n->bar, &sense); // every block's dpre_t is in
+    }
+    for (int q = w; q < P; q += nw) {
+      const size_t uo = (size_t)q * (size_t)Hq;
+      // dh_next[:, block] (B,Hq) = dpre_t (B,4H) W_hh[:, block] (4H,Hq),
+      // then the reset mask.
       cblas_sgemm(CblasRowMajor,
                   CblasNoTrans,
                   CblasNoTrans,
-                  nb,
-                  H,
+                  B,
+                  Hq,
                   G,
                   1.0f,
-                  n->pre + (r0 + (size_t)b0) * (size_t)G,
+                  n->pre + r0 * (size_t)G,
                   G,
-                  p->layer[k].w_hh,
+                  n->wk + uo,
                   H,
                   0.0f,
-                  dh_next + (size_t)b0 * (size_t)H,
+                  dh_next + uo,
                   H);
-      for (int b = b0; b < b1; b++) {
+      for (int b = 0; b < B; b++) {
         if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
-          memset(dh_next + (size_t)b * (size_t)H, 0, (size_t)H * sizeof(float));
+          memset(dh_next + (size_t)b * (size_t)H + uo, 0, (size_t)Hq * sizeof(float));
         }
       }
     }
@@ -495,51 +857,29 @@ static void backward_rows(CantusLstmTrain *n, const CantusParams *p, int k, int 
 
 typedef struct {
   CantusLstmTrain *n;
-  const CantusParams *p;
-  int k, b0, b1, backward;
-} RowJob;
+  int k, backward;
+} RowsJob;
 
-static void *row_job(void *arg)
+static void rows_part(void *arg, int w, int nw)
 {
-  RowJob *j = arg;
+  const RowsJob *j = arg;
   if (j->backward) {
-    backward_rows(j->n, j->p, j->k, j->b0, j->b1);
+    backward_blocks(j->n, j->k, w, nw);
   } else {
-    forward_rows(j->n, j->p, j->k, j->b0, j->b1);
+    forward_blocks(j->n, j->k, w, nw);
   }
-  return NULL;
 }
 
-// The time loop of layer k (forward or backward) over all rows: with
-// several OpenBLAS threads configured, the batch rows are split into that
-// many ranges, one thread each, every per-step product on one OpenBLAS
-// thread.  No step needs the other ranges, so threads meet only at the end.
-// The split depends only on the thread count, so results do too.
-static void run_rows(CantusLstmTrain *n, const CantusParams *p, int k, int backward)
+// The time loop of layer k (forward or backward): the P unit blocks on the
+// pool's threads (a thread runs several blocks if the pool is smaller).
+// The results depend only on P, never on how many threads ran them.
+static void run_rows(CantusLstmTrain *n, int k, int backward)
 {
-  serial_begin(n);
-  int nt = n->threads < 1 ? 1 : n->threads;
-  nt = nt > n->B ? n->B : nt;
-  nt = nt > MAX_ROW_THREADS ? MAX_ROW_THREADS : nt;
-  RowJob jobs[MAX_ROW_THREADS] = { { 0 } };
-  pthread_t tid[MAX_ROW_THREADS];
-  bool started[MAX_ROW_THREADS] = { false };
-  for (int i = 0; i < nt; i++) {
-    jobs[i] = (RowJob){ n, p, k, n->B * i / nt, n->B * (i + 1) / nt, backward };
-  }
-  for (int i = 1; i < nt; i++) {
-    started[i] = pthread_create(&tid[i], NULL, row_job, &jobs[i]) == 0;
-    if (!started[i]) {
-      row_job(&jobs[i]); // no thread to spare: do it here
-    }
-  }
-  row_job(&jobs[0]);
-  for (int i = 1; i < nt; i++) {
-    if (started[i]) {
-      pthread_join(tid[i], NULL);
-    }
-  }
-  serial_end(n);
+  RowsJob j = { n, k, backward };
+  atomic_store(&n->bar.count, 0);
+  atomic_store(&n->bar.sense, 0);
+  n->bar.n = n->pool->n;
+  pool_run(n->pool, rows_part, &j);
 }
 
 // g[j] += sum over rows of m[r][j], accumulated in double row by row (a
@@ -560,6 +900,29 @@ static void add_colsum(float *g, const float *m, size_t rows, int cols, double *
   }
 }
 
+// dW (4H, cols) += dpre^T (4H,R) x (R,cols), dpre in block order, dW not.
+static void add_weight_grad(CantusLstmTrain *n, float *dw, const float *x, int cols)
+{
+  const bool perm = n->P > 1;
+  par_sgemm(n->pool,
+              CblasTrans,
+              CblasNoTrans,
+              n->G,
+              cols,
+              (int)n->R,
+              1.0f,
+              n->pre,
+              n->G,
+              x,
+              cols,
+              perm ? 0.0f : 1.0f,
+              perm ? n->gtmp : dw,
+              cols);
+  if (perm) {
+    unpermute_add(n, dw, n->gtmp, (size_t)cols);
+  }
+}
+
 void cantus_lstm_train_backward(CantusLstmTrain *n,
                                 const CantusParams *p,
                                 CantusParams *g,
@@ -569,6 +932,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   const size_t R = n->R;
   // dlogits = (softmax - onehot) / n_scored, in place in probs.
   float scale = n->n_scored > 0 ? 1.0f / (float)n->n_scored : 0.0f;
+  serial_begin(n);
   for (size_t r = 0; r < R; r++) {
     float *pr = n->probs + r * (size_t)V;
     int tg = n->chunk.tgt[r];
@@ -584,7 +948,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   const float *yl = n->y[L - 1];
   if (what & CANTUS_GRAD_OUT) {
     // dW_out (V,H) += dlogits^T (V,R) y_L (R,H)
-    cblas_sgemm(CblasRowMajor,
+    par_sgemm(n->pool,
                 CblasTrans,
                 CblasNoTrans,
                 V,
@@ -601,10 +965,11 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
     add_colsum(g->b_out, n->probs, R, V, n->colsum);
   }
   if (!(what & (CANTUS_GRAD_LSTM | CANTUS_GRAD_STYLE))) {
+    serial_end(n);
     return;
   }
   // dy (R,H) = dlogits (R,V) W_out (V,H)
-  cblas_sgemm(CblasRowMajor,
+  par_sgemm(n->pool,
               CblasNoTrans,
               CblasNoTrans,
               (int)R,
@@ -624,43 +989,24 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
         n->dy[i] *= n->mask[k][i];
       }
     }
-    run_rows(n, p, k, 1); // dpre in n->pre
+    n->wk = lw_hh(n, p, k);
+    run_rows(n, k, 1); // dpre in n->pre
     const float *x = k == 0 ? n->x0 : n->y[k - 1];
     int in_w = k == 0 ? n->I0 : H;
     if (what & CANTUS_GRAD_LSTM) {
       // dW_hh (4H,H) += dpre^T (4H,R) hin (R,H); dW_ih (4H,I) += dpre^T x (R,I)
-      cblas_sgemm(CblasRowMajor,
-                  CblasTrans,
-                  CblasNoTrans,
-                  G,
-                  H,
-                  (int)R,
-                  1.0f,
-                  n->pre,
-                  G,
-                  n->hin[k],
-                  H,
-                  1.0f,
-                  g->layer[k].w_hh,
-                  H);
-      cblas_sgemm(CblasRowMajor,
-                  CblasTrans,
-                  CblasNoTrans,
-                  G,
-                  in_w,
-                  (int)R,
-                  1.0f,
-                  n->pre,
-                  G,
-                  x,
-                  in_w,
-                  1.0f,
-                  g->layer[k].w_ih,
-                  in_w);
-      add_colsum(g->layer[k].b, n->pre, R, G, n->colsum);
+      add_weight_grad(n, g->layer[k].w_hh, n->hin[k], H);
+      add_weight_grad(n, g->layer[k].w_ih, x, in_w);
+      if (n->P > 1) {
+        memset(n->gtmp, 0, (size_t)G * sizeof(float));
+        add_colsum(n->gtmp, n->pre, R, G, n->colsum);
+        unpermute_add(n, g->layer[k].b, n->gtmp, 1);
+      } else {
+        add_colsum(g->layer[k].b, n->pre, R, G, n->colsum);
+      }
     }
-    // dx (R,I) = dpre (R,4H) W_ih (4H,I)
-    cblas_sgemm(CblasRowMajor,
+    // dx (R,I) = dpre (R,4H) W_ih (4H,I); both in block order
+    par_sgemm(n->pool,
                 CblasNoTrans,
                 CblasNoTrans,
                 (int)R,
@@ -669,7 +1015,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
                 1.0f,
                 n->pre,
                 G,
-                p->layer[k].w_ih,
+                lw_ih(n, p, k),
                 in_w,
                 0.0f,
                 n->dx,
@@ -680,6 +1026,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
       n->dx = t;
     }
   }
+  serial_end(n);
   // n->dx holds dLoss/dx0 (R, I0): scatter into the embeddings, rows in order.
   const int E = n->E, S = n->S, I0 = n->I0;
   for (size_t r = 0; r < R; r++) {
