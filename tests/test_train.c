@@ -284,6 +284,73 @@ TEST(train_gradient_finite_differences)
   free_ref(&r);
 }
 
+// ---- the per-step product with packed weights ---------------------------------------
+
+static float unif(uint64_t *s)
+{
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return (float)((double)(*s >> 40) / 16777216.0 * 2.0 - 1.0);
+}
+
+// cantus_panel_gemm against a double-precision product, for shapes with
+// row and column tails (M not a multiple of 8, N not of 16 or 32), both
+// packing orders, writing and accumulating.
+TEST(train_panel_gemm_matches_reference)
+{
+  static const int shapes[][3] = { { 32, 512, 256 }, { 5, 40, 33 }, { 9, 8, 1024 }, { 1, 17, 3 } };
+  uint64_t s = 7;
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+    float *A = malloc(sizeof(float) * (size_t)M * (size_t)K);
+    float *Wnk = malloc(sizeof(float) * (size_t)N * (size_t)K);
+    float *Wkn = malloc(sizeof(float) * (size_t)N * (size_t)K);
+    float *C = malloc(sizeof(float) * (size_t)M * (size_t)N);
+    float *C0 = malloc(sizeof(float) * (size_t)M * (size_t)N);
+    float *panel = aligned_alloc(64, (cantus_panel_floats(K, N) * sizeof(float) + 63) & ~(size_t)63);
+    for (int j = 0; j < M * K; j++) {
+      A[j] = unif(&s);
+    }
+    for (int n = 0; n < N; n++) {
+      for (int k = 0; k < K; k++) {
+        Wnk[n * K + k] = Wkn[k * N + n] = unif(&s);
+      }
+    }
+    for (int j = 0; j < M * N; j++) {
+      C0[j] = unif(&s);
+    }
+    for (int order = 0; order < 2; order++) {
+      if (order == 0) {
+        cantus_panel_pack(panel, Wnk, K, K, N, true);
+      } else {
+        cantus_panel_pack(panel, Wkn, N, K, N, false);
+      }
+      for (int acc = 0; acc < 2; acc++) {
+        memcpy(C, C0, sizeof(float) * (size_t)M * (size_t)N);
+        cantus_panel_gemm(M, N, K, A, K, panel, C, N, acc);
+        double worst = 0.0;
+        for (int m = 0; m < M; m++) {
+          for (int n = 0; n < N; n++) {
+            double ref = acc ? (double)C0[m * N + n] : 0.0;
+            for (int k = 0; k < K; k++) {
+              ref += (double)A[m * K + k] * (double)Wnk[n * K + k];
+            }
+            double e = fabs((double)C[m * N + n] - ref) / (1.0 + fabs(ref));
+            worst = e > worst ? e : worst;
+          }
+        }
+        CHECK_MSG(worst <= 1e-5, "M %d N %d K %d order %d acc %d: off by %g", M, N, K, order, acc,
+                  worst);
+      }
+    }
+    free(A);
+    free(Wnk);
+    free(Wkn);
+    free(C);
+    free(C0);
+    free(panel);
+  }
+}
+
 // ---- trainer forward == plugin step ---------------------------------------------------
 
 TEST(train_forward_matches_plugin_step)

@@ -207,16 +207,38 @@ static void gemm_part(void *arg, int w, int nw)
   if (g->M >= g->N) {
     split16(g->M, w, nw, &lo, &hi);
     if (hi > lo) {
-      cblas_sgemm(CblasRowMajor, g->ta, g->tb, hi - lo, g->N, g->K, g->alpha,
-                  g->ta == CblasNoTrans ? g->A + (size_t)lo * (size_t)g->lda : g->A + lo, g->lda,
-                  g->B, g->ldb, g->beta, g->C + (size_t)lo * (size_t)g->ldc, g->ldc);
+      cblas_sgemm(CblasRowMajor,
+                  g->ta,
+                  g->tb,
+                  hi - lo,
+                  g->N,
+                  g->K,
+                  g->alpha,
+                  g->ta == CblasNoTrans ? g->A + (size_t)lo * (size_t)g->lda : g->A + lo,
+                  g->lda,
+                  g->B,
+                  g->ldb,
+                  g->beta,
+                  g->C + (size_t)lo * (size_t)g->ldc,
+                  g->ldc);
     }
   } else {
     split16(g->N, w, nw, &lo, &hi);
     if (hi > lo) {
-      cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, hi - lo, g->K, g->alpha, g->A, g->lda,
-                  g->tb == CblasNoTrans ? g->B + lo : g->B + (size_t)lo * (size_t)g->ldb, g->ldb,
-                  g->beta, g->C + lo, g->ldc);
+      cblas_sgemm(CblasRowMajor,
+                  g->ta,
+                  g->tb,
+                  g->M,
+                  hi - lo,
+                  g->K,
+                  g->alpha,
+                  g->A,
+                  g->lda,
+                  g->tb == CblasNoTrans ? g->B + lo : g->B + (size_t)lo * (size_t)g->ldb,
+                  g->ldb,
+                  g->beta,
+                  g->C + lo,
+                  g->ldc);
     }
   }
 }
@@ -274,6 +296,9 @@ struct CantusLstmTrainImpl {
   float *gtmp;                    // (4H, max(I0, H)) permuted gradient scratch
   const float *wk;                // W_hh of the layer in the per-step loops (block order)
   Pool *pool;                     // P threads (fewer if the system had none to spare)
+  float *panel_f;                 // P x (H, 4H/P) forward panels of W_hh (cantus_panel_pack)
+  float *panel_b;                 // P x (4H, H/P) backward panels of W_hh
+  int panel_p;                    // P the panels are sized for, 0 = none (OpenBLAS per step)
   double *nll;                    // (R) per-row nll of the last forward
   SpinBarrier bar;
 };
@@ -400,6 +425,8 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
   }
   free(n->gtmp);
   free(n->nll);
+  free(n->panel_f);
+  free(n->panel_b);
   pool_free(n->pool);
   free(n->pre);
   free(n->logits);
@@ -608,6 +635,17 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
     n->pool = pool_new(cores >= 1 && cores < n->P ? (int)cores : n->P);
     n->pool->want = n->P;
   }
+  if (n->panel_p != n->P && cantus_panel_fast()) {
+    // Panels for the per-step products, sized for P blocks; without them
+    // (no memory) the per-step products stay with OpenBLAS.
+    const int Hq = H / n->P;
+    free(n->panel_f);
+    free(n->panel_b);
+    bool ok = true;
+    n->panel_f = falloc((size_t)n->P * cantus_panel_floats(H, 4 * Hq), &ok);
+    n->panel_b = falloc((size_t)n->P * cantus_panel_floats(G, Hq), &ok);
+    n->panel_p = ok ? n->P : 0;
+  }
   serial_begin(n);
   if (n->P > 1) {
     permute_params(n, p);
@@ -623,19 +661,19 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
       memcpy(n->pre + r * (size_t)G, lb(n, p, k), (size_t)G * sizeof(float));
     }
     par_sgemm(n->pool,
-                CblasNoTrans,
-                CblasTrans,
-                (int)R,
-                G,
-                in_w,
-                1.0f,
-                x,
-                in_w,
-                lw_ih(n, p, k),
-                in_w,
-                1.0f,
-                n->pre,
-                G);
+              CblasNoTrans,
+              CblasTrans,
+              (int)R,
+              G,
+              in_w,
+              1.0f,
+              x,
+              in_w,
+              lw_ih(n, p, k),
+              in_w,
+              1.0f,
+              n->pre,
+              G);
     n->wk = lw_hh(n, p, k);
     run_rows(n, k, 0);
     memcpy(hs, n->h[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
@@ -658,20 +696,8 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
   for (size_t r = 0; r < R; r++) {
     memcpy(n->logits + r * (size_t)V, p->b_out, (size_t)V * sizeof(float));
   }
-  par_sgemm(n->pool,
-              CblasNoTrans,
-              CblasTrans,
-              (int)R,
-              V,
-              H,
-              1.0f,
-              x,
-              H,
-              p->w_out,
-              H,
-              1.0f,
-              n->logits,
-              V);
+  par_sgemm(
+    n->pool, CblasNoTrans, CblasTrans, (int)R, V, H, 1.0f, x, H, p->w_out, H, 1.0f, n->logits, V);
   pool_run(n->pool, softmax_part, n);
   serial_end(n);
   // The sum in row order, whatever the thread count.
@@ -734,6 +760,12 @@ static void forward_blocks(CantusLstmTrain *n, int k, int w, int nw)
   const int B = n->B, T = n->T, H = n->H, G = n->G, P = n->P, Hq = H / P, Gq = 4 * Hq;
   const float *hs = n->state + (size_t)(2 * k) * (size_t)B * (size_t)H; // (B,H) carried h
   const float *cs = hs + (size_t)B * (size_t)H;                         // (B,H) carried c
+  const bool panels = n->panel_p == P;
+  const size_t pf = cantus_panel_floats(H, Gq);
+  for (int q = w; q < P && panels; q += nw) {
+    cantus_panel_pack(
+      n->panel_f + (size_t)q * pf, n->wk + (size_t)q * (size_t)Gq * (size_t)H, H, H, Gq, true);
+  }
   int sense = 0;
   for (int t = 0; t < T; t++) {
     const size_t r0 = (size_t)t * (size_t)B;
@@ -762,20 +794,24 @@ static void forward_blocks(CantusLstmTrain *n, int k, int w, int nw)
     for (int q = w; q < P; q += nw) {
       const size_t uo = (size_t)q * (size_t)Hq, go = (size_t)q * (size_t)Gq;
       // pre_t[:, block] (B,Gq) += hin_t (B,H) W_hh[block rows]^T (H,Gq)
-      cblas_sgemm(CblasRowMajor,
-                  CblasNoTrans,
-                  CblasTrans,
-                  B,
-                  Gq,
-                  H,
-                  1.0f,
-                  hin,
-                  H,
-                  n->wk + go * (size_t)H,
-                  H,
-                  1.0f,
-                  pre_t + go,
-                  G);
+      if (panels) {
+        cantus_panel_gemm(B, Gq, H, hin, H, n->panel_f + (size_t)q * pf, pre_t + go, G, true);
+      } else {
+        cblas_sgemm(CblasRowMajor,
+                    CblasNoTrans,
+                    CblasTrans,
+                    B,
+                    Gq,
+                    H,
+                    1.0f,
+                    hin,
+                    H,
+                    n->wk + go * (size_t)H,
+                    H,
+                    1.0f,
+                    pre_t + go,
+                    G);
+      }
       for (int b = 0; b < B; b++) {
         const size_t r = r0 + (size_t)b;
         cantus_lstm_gates(Hq,
@@ -796,11 +832,18 @@ static void backward_blocks(CantusLstmTrain *n, int k, int w, int nw)
 {
   const int B = n->B, T = n->T, H = n->H, G = n->G, P = n->P, Hq = H / P, Gq = 4 * Hq;
   float *dh_next = n->dh_next, *dc_next = n->dc_next;
+  const bool panels = n->panel_p == P;
+  const size_t pb = cantus_panel_floats(G, Hq);
+  for (int q = w; q < P && panels; q += nw) {
+    cantus_panel_pack(n->panel_b + (size_t)q * pb, n->wk + (size_t)q * (size_t)Hq, H, G, Hq, false);
+  }
   int sense = 0;
   for (int q = w; q < P; q += nw) {
     for (int b = 0; b < B; b++) {
-      memset(dh_next + (size_t)b * (size_t)H + (size_t)q * (size_t)Hq, 0, (size_t)Hq * sizeof(float));
-      memset(dc_next + (size_t)b * (size_t)H + (size_t)q * (size_t)Hq, 0, (size_t)Hq * sizeof(float));
+      memset(
+        dh_next + (size_t)b * (size_t)H + (size_t)q * (size_t)Hq, 0, (size_t)Hq * sizeof(float));
+      memset(
+        dc_next + (size_t)b * (size_t)H + (size_t)q * (size_t)Hq, 0, (size_t)Hq * sizeof(float));
     }
   }
   for (int t = T - 1; t >= 0; t--) {
@@ -832,20 +875,32 @@ static void backward_blocks(CantusLstmTrain *n, int k, int w, int nw)
       const size_t uo = (size_t)q * (size_t)Hq;
       // dh_next[:, block] (B,Hq) = dpre_t (B,4H) W_hh[:, block] (4H,Hq),
       // then the reset mask.
-      cblas_sgemm(CblasRowMajor,
-                  CblasNoTrans,
-                  CblasNoTrans,
-                  B,
-                  Hq,
-                  G,
-                  1.0f,
-                  n->pre + r0 * (size_t)G,
-                  G,
-                  n->wk + uo,
-                  H,
-                  0.0f,
-                  dh_next + uo,
-                  H);
+      if (panels) {
+        cantus_panel_gemm(B,
+                          Hq,
+                          G,
+                          n->pre + r0 * (size_t)G,
+                          G,
+                          n->panel_b + (size_t)q * pb,
+                          dh_next + uo,
+                          H,
+                          false);
+      } else {
+        cblas_sgemm(CblasRowMajor,
+                    CblasNoTrans,
+                    CblasNoTrans,
+                    B,
+                    Hq,
+                    G,
+                    1.0f,
+                    n->pre + r0 * (size_t)G,
+                    G,
+                    n->wk + uo,
+                    H,
+                    0.0f,
+                    dh_next + uo,
+                    H);
+      }
       for (int b = 0; b < B; b++) {
         if (n->chunk.tok[r0 + (size_t)b] == CANTUS_TOK_START) {
           memset(dh_next + (size_t)b * (size_t)H + uo, 0, (size_t)Hq * sizeof(float));
@@ -905,19 +960,19 @@ static void add_weight_grad(CantusLstmTrain *n, float *dw, const float *x, int c
 {
   const bool perm = n->P > 1;
   par_sgemm(n->pool,
-              CblasTrans,
-              CblasNoTrans,
-              n->G,
-              cols,
-              (int)n->R,
-              1.0f,
-              n->pre,
-              n->G,
-              x,
-              cols,
-              perm ? 0.0f : 1.0f,
-              perm ? n->gtmp : dw,
-              cols);
+            CblasTrans,
+            CblasNoTrans,
+            n->G,
+            cols,
+            (int)n->R,
+            1.0f,
+            n->pre,
+            n->G,
+            x,
+            cols,
+            perm ? 0.0f : 1.0f,
+            perm ? n->gtmp : dw,
+            cols);
   if (perm) {
     unpermute_add(n, dw, n->gtmp, (size_t)cols);
   }
@@ -948,20 +1003,8 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   const float *yl = n->y[L - 1];
   if (what & CANTUS_GRAD_OUT) {
     // dW_out (V,H) += dlogits^T (V,R) y_L (R,H)
-    par_sgemm(n->pool,
-                CblasTrans,
-                CblasNoTrans,
-                V,
-                H,
-                (int)R,
-                1.0f,
-                n->probs,
-                V,
-                yl,
-                H,
-                1.0f,
-                g->w_out,
-                H);
+    par_sgemm(
+      n->pool, CblasTrans, CblasNoTrans, V, H, (int)R, 1.0f, n->probs, V, yl, H, 1.0f, g->w_out, H);
     add_colsum(g->b_out, n->probs, R, V, n->colsum);
   }
   if (!(what & (CANTUS_GRAD_LSTM | CANTUS_GRAD_STYLE))) {
@@ -970,19 +1013,19 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   }
   // dy (R,H) = dlogits (R,V) W_out (V,H)
   par_sgemm(n->pool,
-              CblasNoTrans,
-              CblasNoTrans,
-              (int)R,
-              H,
-              V,
-              1.0f,
-              n->probs,
-              V,
-              p->w_out,
-              H,
-              0.0f,
-              n->dy,
-              H);
+            CblasNoTrans,
+            CblasNoTrans,
+            (int)R,
+            H,
+            V,
+            1.0f,
+            n->probs,
+            V,
+            p->w_out,
+            H,
+            0.0f,
+            n->dy,
+            H);
   for (int k = L - 1; k >= 0; k--) {
     if (n->dropped) {
       for (size_t i = 0; i < R * (size_t)H; i++) {
@@ -1007,19 +1050,19 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
     }
     // dx (R,I) = dpre (R,4H) W_ih (4H,I); both in block order
     par_sgemm(n->pool,
-                CblasNoTrans,
-                CblasNoTrans,
-                (int)R,
-                in_w,
-                G,
-                1.0f,
-                n->pre,
-                G,
-                lw_ih(n, p, k),
-                in_w,
-                0.0f,
-                n->dx,
-                in_w);
+              CblasNoTrans,
+              CblasNoTrans,
+              (int)R,
+              in_w,
+              G,
+              1.0f,
+              n->pre,
+              G,
+              lw_ih(n, p, k),
+              in_w,
+              0.0f,
+              n->dx,
+              in_w);
     if (k > 0) {
       float *t = n->dy;
       n->dy = n->dx;

@@ -183,6 +183,28 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
                                 CantusParams *g,
                                 int what);
 
+// ---- panel.c: the per-step product with weights packed once per chunk ----
+
+// Floats of a panel of W (K, N): N rounded up to 16 columns.
+size_t cantus_panel_floats(int K, int N);
+// Packs W (K, N) into panels of 16 columns (zero-padded).  W(k, n) is
+// W[n*ldw + k] when w_is_nk (a row of W per output), else W[k*ldw + n].
+// panel: cantus_panel_floats(K, N) floats, 64-byte aligned.
+void cantus_panel_pack(float *panel, const float *W, int ldw, int K, int N, bool w_is_nk);
+// C (M, N) = [C +] A (M, K) W (K, N), W packed.  K <= 4 * CANTUS_MAX_HIDDEN.
+void cantus_panel_gemm(int M,
+                       int N,
+                       int K,
+                       const float *A,
+                       int lda,
+                       const float *panel,
+                       float *C,
+                       int ldc,
+                       bool accumulate);
+// True when cantus_panel_gemm has its fast kernel on this CPU (AVX-512);
+// elsewhere the trainer keeps OpenBLAS for the per-step products.
+bool cantus_panel_fast(void);
+
 // ---- adamw.c --------------------------------------------------------------
 
 typedef struct {
