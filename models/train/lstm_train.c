@@ -179,9 +179,10 @@ static void pool_run(Pool *p, PoolFn fn, void *arg)
   }
 }
 
-// One cblas_sgemm (row-major) split over the pool: along M when M is the
-// larger side, else along N, in parts of whole 16s.  Each part runs on one
-// OpenBLAS thread.
+// One cblas_sgemm (row-major) split into P parts over the pool: along M
+// when M is the larger side, else along N, in whole 16s.  Each part runs on
+// one OpenBLAS thread; a pool smaller than P runs several parts per thread,
+// so the numbers depend on P alone.
 typedef struct {
   enum CBLAS_TRANSPOSE ta, tb;
   int M, N, K;
@@ -189,7 +190,10 @@ typedef struct {
   const float *A, *B;
   float *C;
   int lda, ldb, ldc;
+  int parts; // P: the split depends on it alone, not on the pool's size
 } Gemm;
+
+static void gemm_one(const Gemm *g, int q);
 
 static void split16(int len, int w, int nw, int *lo, int *hi)
 {
@@ -203,6 +207,14 @@ static void split16(int len, int w, int nw, int *lo, int *hi)
 static void gemm_part(void *arg, int w, int nw)
 {
   const Gemm *g = arg;
+  for (int q = w; q < g->parts; q += nw) {
+    gemm_one(g, q);
+  }
+}
+
+static void gemm_one(const Gemm *g, int q)
+{
+  const int w = q, nw = g->parts;
   int lo, hi;
   if (g->M >= g->N) {
     split16(g->M, w, nw, &lo, &hi);
@@ -244,6 +256,7 @@ static void gemm_part(void *arg, int w, int nw)
 }
 
 static void par_sgemm(Pool *pool,
+                      int parts,
                       enum CBLAS_TRANSPOSE ta,
                       enum CBLAS_TRANSPOSE tb,
                       int M,
@@ -258,7 +271,7 @@ static void par_sgemm(Pool *pool,
                       float *C,
                       int ldc)
 {
-  Gemm g = { ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc };
+  Gemm g = { ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc, parts };
   pool_run(pool, gemm_part, &g);
 }
 
@@ -661,6 +674,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
       memcpy(n->pre + r * (size_t)G, lb(n, p, k), (size_t)G * sizeof(float));
     }
     par_sgemm(n->pool,
+              n->P,
               CblasNoTrans,
               CblasTrans,
               (int)R,
@@ -696,8 +710,21 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
   for (size_t r = 0; r < R; r++) {
     memcpy(n->logits + r * (size_t)V, p->b_out, (size_t)V * sizeof(float));
   }
-  par_sgemm(
-    n->pool, CblasNoTrans, CblasTrans, (int)R, V, H, 1.0f, x, H, p->w_out, H, 1.0f, n->logits, V);
+  par_sgemm(n->pool,
+            n->P,
+            CblasNoTrans,
+            CblasTrans,
+            (int)R,
+            V,
+            H,
+            1.0f,
+            x,
+            H,
+            p->w_out,
+            H,
+            1.0f,
+            n->logits,
+            V);
   pool_run(n->pool, softmax_part, n);
   serial_end(n);
   // The sum in row order, whatever the thread count.
@@ -960,6 +987,7 @@ static void add_weight_grad(CantusLstmTrain *n, float *dw, const float *x, int c
 {
   const bool perm = n->P > 1;
   par_sgemm(n->pool,
+            n->P,
             CblasTrans,
             CblasNoTrans,
             n->G,
@@ -1003,8 +1031,21 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   const float *yl = n->y[L - 1];
   if (what & CANTUS_GRAD_OUT) {
     // dW_out (V,H) += dlogits^T (V,R) y_L (R,H)
-    par_sgemm(
-      n->pool, CblasTrans, CblasNoTrans, V, H, (int)R, 1.0f, n->probs, V, yl, H, 1.0f, g->w_out, H);
+    par_sgemm(n->pool,
+              n->P,
+              CblasTrans,
+              CblasNoTrans,
+              V,
+              H,
+              (int)R,
+              1.0f,
+              n->probs,
+              V,
+              yl,
+              H,
+              1.0f,
+              g->w_out,
+              H);
     add_colsum(g->b_out, n->probs, R, V, n->colsum);
   }
   if (!(what & (CANTUS_GRAD_LSTM | CANTUS_GRAD_STYLE))) {
@@ -1013,6 +1054,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   }
   // dy (R,H) = dlogits (R,V) W_out (V,H)
   par_sgemm(n->pool,
+            n->P,
             CblasNoTrans,
             CblasNoTrans,
             (int)R,
@@ -1050,6 +1092,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
     }
     // dx (R,I) = dpre (R,4H) W_ih (4H,I); both in block order
     par_sgemm(n->pool,
+              n->P,
               CblasNoTrans,
               CblasNoTrans,
               (int)R,
