@@ -109,7 +109,22 @@ int main(int argc, char **argv)
     }
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, matched = 0;
+  for (int i = 0; i < n_cases; i++) {
+    matched += selected(&cases[i], argc, argv, first);
+  }
+  if (matched == 0) {
+    // A filter that selects nothing is a typo, not a pass.
+    fprintf(stderr, "%s: no test case matches", argv[0]);
+    for (int i = first; i < argc; i++) {
+      fprintf(stderr, " '%s'", argv[i]);
+    }
+    fprintf(stderr, "\n");
+    if (!list) {
+      printf("tests: 0 passed, 1 failed\n");
+    }
+    return 1;
+  }
   for (int i = 0; i < n_cases; i++) {
     const Case *c = &cases[i];
     if (!selected(c, argc, argv, first)) {
