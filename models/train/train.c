@@ -1344,7 +1344,10 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
         }
         char eta[32];
         fmt_time(eta, sizeof eta, left);
-        double prev_valid = tr->ls.n_log ? tr->ls.log[tr->ls.n_log - 1].valid_loss : (double)NAN;
+        char vbuf[24] = "-"; // no validation before the first epoch ends
+        if (tr->ls.n_log && isfinite(tr->ls.log[tr->ls.n_log - 1].valid_loss)) {
+          snprintf(vbuf, sizeof vbuf, "%.4f", tr->ls.log[tr->ls.n_log - 1].valid_loss);
+        }
         double tl = tr->ls.ep_scored ? tr->ls.ep_loss_sum / (double)tr->ls.ep_scored : (double)NAN;
         if (tty) {
           char bar[21];
@@ -1354,24 +1357,24 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
           }
           bar[20] = 0;
           fprintf(log,
-                  "\repoch %d/%d [%s] %3.0f%% train %.4f valid %.4f  %.0f tok/s  left %s   ",
+                  "\repoch %d/%d [%s] %3.0f%% train %.4f valid %s  %.0f tok/s  left %s   ",
                   tr->ls.epoch + 1,
                   cfg->epochs,
                   bar,
                   100 * ep_frac,
                   tl,
-                  prev_valid,
+                  vbuf,
                   last_rate,
                   eta);
         } else {
           fprintf(log,
-                  "epoch %d/%d %.0f%% step %ld train %.4f valid %.4f lr %.2g %.0f tok/s left %s\n",
+                  "epoch %d/%d %.0f%% step %ld train %.4f valid %s lr %.2g %.0f tok/s left %s\n",
                   tr->ls.epoch + 1,
                   cfg->epochs,
                   100 * ep_frac,
                   tr->ls.step,
                   tl,
-                  prev_valid,
+                  vbuf,
                   (double)lr,
                   last_rate,
                   eta);
