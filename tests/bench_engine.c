@@ -137,7 +137,8 @@ static void run(CantusModel *m, double bpm, bool stress, const char *label)
          (unsigned long long)after.steps_starved,
          (unsigned long long)after.late_events,
          notes);
-  printf("%-22s      %d blocks over 5%% in CPU time; the worst ran %d steps\n", "", over, worst_steps);
+  printf(
+    "%-22s      %d blocks over 5%% in CPU time; the worst ran %d steps\n", "", over, worst_steps);
   cantus_engine_install_model(e, NULL);
   cantus_engine_free(e);
   free(out);

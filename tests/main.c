@@ -27,11 +27,14 @@ int cantus_test_verbose;
 void cantus_test_register(const char *name, const char *file, CantusTestFn fn)
 {
   if (n_cases < MAX_TESTS) {
-    cases[n_cases++] = (Case){name, file, fn};
+    cases[n_cases++] = (Case){ name, file, fn };
   }
 }
 
-void cantus_test_fail(void) { failed_flag = 1; }
+void cantus_test_fail(void)
+{
+  failed_flag = 1;
+}
 
 const char *cantus_test_build_dir(void)
 {

@@ -44,7 +44,10 @@ typedef struct {
   size_t n_params;
 } Ref;
 
-static bool read_exact(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
+static bool read_exact(FILE *f, void *p, size_t n)
+{
+  return fread(p, 1, n, f) == n;
+}
 
 static bool load_ref(Ref *r)
 {
@@ -57,12 +60,19 @@ static bool load_ref(Ref *r)
   int32_t hdr[14];
   bool ok = read_exact(f, hdr, sizeof hdr) && hdr[0] == 0x46525443 && hdr[1] == 1;
   if (ok) {
-    CantusVocab v = {.pitch_lo = (uint8_t)hdr[7], .pitch_hi = (uint8_t)hdr[8],
-                     .n_shift = (uint16_t)hdr[9], .n_vel = 0, .tpq = (uint16_t)hdr[10]};
-    r->d = (CantusDims){.n_layers = (uint32_t)hdr[2], .n_hidden = (uint32_t)hdr[3],
-                        .n_embed = (uint32_t)hdr[4], .n_style_dim = (uint32_t)hdr[5],
-                        .n_styles = (uint32_t)hdr[6], .n_pos_tick = (uint32_t)hdr[10],
-                        .n_pos_beat = (uint32_t)hdr[11], .vocab = v};
+    CantusVocab v = { .pitch_lo = (uint8_t)hdr[7],
+                      .pitch_hi = (uint8_t)hdr[8],
+                      .n_shift = (uint16_t)hdr[9],
+                      .n_vel = 0,
+                      .tpq = (uint16_t)hdr[10] };
+    r->d = (CantusDims){ .n_layers = (uint32_t)hdr[2],
+                         .n_hidden = (uint32_t)hdr[3],
+                         .n_embed = (uint32_t)hdr[4],
+                         .n_style_dim = (uint32_t)hdr[5],
+                         .n_styles = (uint32_t)hdr[6],
+                         .n_pos_tick = (uint32_t)hdr[10],
+                         .n_pos_beat = (uint32_t)hdr[11],
+                         .vocab = v };
     r->B = hdr[12];
     r->T = hdr[13];
     r->n_params = cantus_model_param_count(&r->d);
@@ -73,7 +83,7 @@ static bool load_ref(Ref *r)
     r->state0 = malloc(ns * 4);
     r->state1 = malloc(ns * 4);
     r->logits = malloc(R * V * 4);
-    int32_t **ints[5] = {&r->tok, &r->tgt, &r->style, &r->pt, &r->pb};
+    int32_t **ints[5] = { &r->tok, &r->tgt, &r->style, &r->pt, &r->pb };
     ok = read_exact(f, r->params, r->n_params * 4) && read_exact(f, r->state0, ns * 4);
     for (int i = 0; i < 5 && ok; i++) {
       *ints[i] = malloc(R * 4);
@@ -164,8 +174,8 @@ TEST(train_torch_reference)
   size_t at = 0;
   double dl = max_abs_diff(cantus_lstm_train_logits(n), r.logits, R * V, &at);
   CHECK_MSG(dl <= 1e-5, "logits differ by %g at %zu", dl, at);
-  double ds = max_abs_diff(cantus_lstm_train_state(n), r.state1, cantus_lstm_train_state_floats(n),
-                           &at);
+  double ds =
+    max_abs_diff(cantus_lstm_train_state(n), r.state1, cantus_lstm_train_state_floats(n), &at);
   CHECK_MSG(ds <= 1e-5, "carried state differs by %g at %zu", ds, at);
   cantus_lstm_train_backward(n, &p, &g, CANTUS_GRAD_ALL);
   // Every tensor separately, so a failure names it.
@@ -174,8 +184,13 @@ TEST(train_torch_reference)
   CHECK_EQ(ns, 3 + 3 * 2 + 1);
   for (int i = 0; i < ns; i++) {
     double dg = max_abs_diff(grads + spans[i].offset, r.grads + spans[i].offset, spans[i].len, &at);
-    CHECK_MSG(dg <= 1e-4, "gradient of tensor %d differs by %g at %zu (%g vs %g)", i, dg, at,
-              (double)grads[spans[i].offset + at], (double)r.grads[spans[i].offset + at]);
+    CHECK_MSG(dg <= 1e-4,
+              "gradient of tensor %d differs by %g at %zu (%g vs %g)",
+              i,
+              dg,
+              at,
+              (double)grads[spans[i].offset + at],
+              (double)r.grads[spans[i].offset + at]);
   }
   // The reference has non-trivial gradients everywhere that matters.
   CHECK(cantus_adamw_grad_norm(r.grads, spans, ns) > 0.1);
@@ -261,7 +276,8 @@ TEST(train_threads_match_h64)
     CantusChunk *c = cantus_lstm_train_chunk(n);
     uint64_t s = 11;
     for (int r = 0; r < B * T; r++) {
-      c->tok[r] = r % 37 == 3 ? CANTUS_TOK_START : 2 + (int)((unif(&s) + 1.0f) * 0.49f * (float)(V - 3));
+      c->tok[r] =
+        r % 37 == 3 ? CANTUS_TOK_START : 2 + (int)((unif(&s) + 1.0f) * 0.49f * (float)(V - 3));
       c->tgt[r] = r % 5 == 0 ? -1 : 2 + (int)((unif(&s) + 1.0f) * 0.49f * (float)(V - 3));
       c->style[r] = (int16_t)(r % (int)d.n_styles);
       c->pos_tick[r] = (uint8_t)(r % (int)d.n_pos_tick);
@@ -358,7 +374,8 @@ TEST(train_panel_gemm_matches_reference)
     float *Wkn = malloc(sizeof(float) * (size_t)N * (size_t)K);
     float *C = malloc(sizeof(float) * (size_t)M * (size_t)N);
     float *C0 = malloc(sizeof(float) * (size_t)M * (size_t)N);
-    float *panel = aligned_alloc(64, (cantus_panel_floats(K, N) * sizeof(float) + 63) & ~(size_t)63);
+    float *panel =
+      aligned_alloc(64, (cantus_panel_floats(K, N) * sizeof(float) + 63) & ~(size_t)63);
     for (int j = 0; j < M * K; j++) {
       A[j] = unif(&s);
     }
@@ -390,8 +407,8 @@ TEST(train_panel_gemm_matches_reference)
             worst = e > worst ? e : worst;
           }
         }
-        CHECK_MSG(worst <= 1e-5, "M %d N %d K %d order %d acc %d: off by %g", M, N, K, order, acc,
-                  worst);
+        CHECK_MSG(
+          worst <= 1e-5, "M %d N %d K %d order %d acc %d: off by %g", M, N, K, order, acc, worst);
       }
     }
     free(A);
@@ -444,7 +461,8 @@ TEST(train_forward_matches_plugin_step)
       size_t r = (size_t)t * B + (size_t)b;
       if (tokens[b][t] == CANTUS_TOK_START) {
         cantus_lstm_reset(&m->net, &m->state);
-        cantus_lstm_set_style(&m->net, &m->state, m->p.style_emb + (size_t)c->style[r] * d.n_style_dim);
+        cantus_lstm_set_style(
+          &m->net, &m->state, m->p.style_emb + (size_t)c->style[r] * d.n_style_dim);
       }
       cantus_lstm_step(&m->net, &m->state, tokens[b][t], c->pos_tick[r], c->pos_beat[r], m->logits);
       double e = max_abs_diff(m->logits, lg + r * (size_t)V, (size_t)V, NULL);
@@ -460,7 +478,7 @@ TEST(train_forward_matches_plugin_step)
   cantus_lstm_train_forward(n, &m->p, 0.0f, 0, NULL, NULL);
   worst = 0.0;
   for (int t = 0; t < T; t++) {
-    size_t r = (size_t)t * B + 1;  // row 1, whose plugin state is current
+    size_t r = (size_t)t * B + 1; // row 1, whose plugin state is current
     cantus_lstm_step(&m->net, &m->state, c->tok[r], c->pos_tick[r], c->pos_beat[r], m->logits);
     double e = max_abs_diff(m->logits, lg + r * (size_t)V, (size_t)V, NULL);
     worst = e > worst ? e : worst;
@@ -491,7 +509,9 @@ TEST(train_adamw_matches_closed_form)
     p[i] = 1.0f;
     g[i] = (i % 2) ? 3.0f : -0.001f;
   }
-  CantusAdamW opt = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f};
+  CantusAdamW opt = {
+    .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f
+  };
   cantus_adamw_step(&opt, 0.01f, 1, 1.0f, p, g, m, v, spans, ns);
   // w_out is decayed, b_out is not.
   size_t wo = spans[ns - 2].offset, bo = spans[ns - 1].offset;
@@ -521,7 +541,10 @@ typedef struct {
   uint16_t track;
 } NoteSpec;
 
-static CantusMidiFile *make_midi(const NoteSpec *ns, size_t n, uint8_t ts_num, uint8_t ts_den,
+static CantusMidiFile *make_midi(const NoteSpec *ns,
+                                 size_t n,
+                                 uint8_t ts_num,
+                                 uint8_t ts_den,
                                  uint16_t n_tracks)
 {
   CantusMidiFile *m = NULL;
@@ -531,12 +554,16 @@ static CantusMidiFile *make_midi(const NoteSpec *ns, size_t n, uint8_t ts_num, u
   }
   m->tpq = 480;
   for (size_t i = 0; i < n; i++) {
-    m->notes[i] = (CantusMidiNote){.on_tick = ns[i].on, .off_tick = ns[i].off, .pitch = ns[i].pitch,
-                                   .velocity = 80, .channel = ns[i].channel, .track = ns[i].track};
+    m->notes[i] = (CantusMidiNote){ .on_tick = ns[i].on,
+                                    .off_tick = ns[i].off,
+                                    .pitch = ns[i].pitch,
+                                    .velocity = 80,
+                                    .channel = ns[i].channel,
+                                    .track = ns[i].track };
   }
   m->n_notes = n;
   if (ts_num) {
-    m->timesigs[0] = (CantusMidiTimeSig){0, ts_num, ts_den};
+    m->timesigs[0] = (CantusMidiTimeSig){ 0, ts_num, ts_den };
     m->n_timesigs = 1;
   }
   return m;
@@ -546,10 +573,10 @@ TEST(train_corpus_token_order_and_positions)
 {
   // 3/4 at 480 ticks per quarter onto a 12-tick grid (40 file ticks per grid tick).
   const NoteSpec ns[] = {
-      {0, 480, 60, 0, 1},      // quarter
-      {0, 240, 64, 0, 1},      // eighth, same onset: ONs ascending
-      {480, 970, 67, 0, 1},    // offset 970 snaps to grid 24 (moved 0.25 tick)
-      {4320, 4800, 60, 0, 1},  // after a gap of 84 ticks: SHIFT48 + SHIFT36
+    { 0, 480, 60, 0, 1 },     // quarter
+    { 0, 240, 64, 0, 1 },     // eighth, same onset: ONs ascending
+    { 480, 970, 67, 0, 1 },   // offset 970 snaps to grid 24 (moved 0.25 tick)
+    { 4320, 4800, 60, 0, 1 }, // after a gap of 84 ticks: SHIFT48 + SHIFT36
   };
   CantusMidiFile *mf = make_midi(ns, 4, 3, 4, 2);
   CantusCorpus c;
@@ -562,22 +589,22 @@ TEST(train_corpus_token_order_and_positions)
   CHECK_EQ(cantus_corpus_tokenize(&c, mf, &opt, &pc, &err), CANTUS_OK);
   const CantusVocab *v = &opt.vocab;
   const int want[][3] = {
-      {CANTUS_TOK_START, 0, 0},
-      {cantus_vocab_note_on(v, 60), 0, 0},
-      {cantus_vocab_note_on(v, 64), 0, 0},
-      {cantus_vocab_shift(v, 6), 0, 0},
-      {cantus_vocab_note_off(v, 64), 6, 0},
-      {cantus_vocab_shift(v, 6), 6, 0},
-      {cantus_vocab_note_off(v, 60), 0, 1},  // tick 12: OFF before ON
-      {cantus_vocab_note_on(v, 67), 0, 1},
-      {cantus_vocab_shift(v, 12), 0, 1},
-      {cantus_vocab_note_off(v, 67), 0, 2},  // tick 24
-      {cantus_vocab_shift(v, 48), 0, 2},
-      {cantus_vocab_shift(v, 36), 0, 0},     // tick 72 = bar 2
-      {cantus_vocab_note_on(v, 60), 0, 0},   // tick 108 = bar 3
-      {cantus_vocab_shift(v, 12), 0, 0},
-      {cantus_vocab_note_off(v, 60), 0, 1},  // tick 120
-      {CANTUS_TOK_END, 0, 1},
+    { CANTUS_TOK_START, 0, 0 },
+    { cantus_vocab_note_on(v, 60), 0, 0 },
+    { cantus_vocab_note_on(v, 64), 0, 0 },
+    { cantus_vocab_shift(v, 6), 0, 0 },
+    { cantus_vocab_note_off(v, 64), 6, 0 },
+    { cantus_vocab_shift(v, 6), 6, 0 },
+    { cantus_vocab_note_off(v, 60), 0, 1 }, // tick 12: OFF before ON
+    { cantus_vocab_note_on(v, 67), 0, 1 },
+    { cantus_vocab_shift(v, 12), 0, 1 },
+    { cantus_vocab_note_off(v, 67), 0, 2 }, // tick 24
+    { cantus_vocab_shift(v, 48), 0, 2 },
+    { cantus_vocab_shift(v, 36), 0, 0 },   // tick 72 = bar 2
+    { cantus_vocab_note_on(v, 60), 0, 0 }, // tick 108 = bar 3
+    { cantus_vocab_shift(v, 12), 0, 0 },
+    { cantus_vocab_note_off(v, 60), 0, 1 }, // tick 120
+    { CANTUS_TOK_END, 0, 1 },
   };
   const int n_want = (int)(sizeof want / sizeof want[0]);
   CHECK_EQ(pc.n_tok, n_want);
@@ -586,9 +613,15 @@ TEST(train_corpus_token_order_and_positions)
     cantus_vocab_name(v, pc.tok[i], a, sizeof a);
     cantus_vocab_name(v, want[i][0], b, sizeof b);
     CHECK_MSG(pc.tok[i] == want[i][0] && pc.pos_tick[i] == want[i][1] &&
-                  pc.pos_beat[i] == want[i][2],
-              "token %d: got %s@(%d,%d), want %s@(%d,%d)", i, a, pc.pos_tick[i], pc.pos_beat[i], b,
-              want[i][1], want[i][2]);
+                pc.pos_beat[i] == want[i][2],
+              "token %d: got %s@(%d,%d), want %s@(%d,%d)",
+              i,
+              a,
+              pc.pos_tick[i],
+              pc.pos_beat[i],
+              b,
+              want[i][1],
+              want[i][2]);
   }
   CHECK_EQ(c.n_onsets, 4);
   CHECK_EQ(c.n_onsets_moved, 0);
@@ -604,13 +637,13 @@ TEST(train_corpus_token_order_and_positions)
 TEST(train_corpus_tracks_drums_range_overlaps)
 {
   const NoteSpec ns[] = {
-      {0, 480, 72, 0, 1},      // melody
-      {0, 960, 48, 1, 2},      // bass (channel 2 in 1-based terms)
-      {0, 120, 36, 9, 3},      // drum: skipped by default
-      {0, 480, 10, 0, 1},      // below the pitch range: dropped
-      {240, 720, 72, 0, 1},    // re-strike of 72 while sounding: the first is cut at 240
-      {240, 300, 48, 1, 2},    // same pitch as the held bass, later: cuts it
-      {960, 961, 74, 0, 1},    // shorter than a grid tick: lengthened to one tick
+    { 0, 480, 72, 0, 1 },   // melody
+    { 0, 960, 48, 1, 2 },   // bass (channel 2 in 1-based terms)
+    { 0, 120, 36, 9, 3 },   // drum: skipped by default
+    { 0, 480, 10, 0, 1 },   // below the pitch range: dropped
+    { 240, 720, 72, 0, 1 }, // re-strike of 72 while sounding: the first is cut at 240
+    { 240, 300, 48, 1, 2 }, // same pitch as the held bass, later: cuts it
+    { 960, 961, 74, 0, 1 }, // shorter than a grid tick: lengthened to one tick
   };
   CantusMidiFile *mf = make_midi(ns, 7, 4, 4, 4);
   snprintf(mf->track_names[1], 64, "melody");
@@ -630,7 +663,7 @@ TEST(train_corpus_tracks_drums_range_overlaps)
   CHECK_EQ(c.n_lengthened, 1);
   CHECK_EQ(pc.n_notes, 5);
   // The stream is valid: no ON of a sounding pitch, no OFF of a silent one.
-  uint8_t on[128] = {0};
+  uint8_t on[128] = { 0 };
   for (uint32_t i = 1; i + 1 < pc.n_tok; i++) {
     int val;
     CantusEventKind k = cantus_vocab_decode(&opt.vocab, pc.tok[i], &val);
@@ -672,14 +705,14 @@ TEST(train_corpus_tracks_drums_range_overlaps)
 TEST(train_corpus_time_signature_changes)
 {
   // 4/4 for one bar (48 ticks), then 6/8 (36 ticks per bar) from tick 48.
-  uint32_t ts_tick[2] = {0, 48}, ts_bar[2] = {48, 36};
+  uint32_t ts_tick[2] = { 0, 48 }, ts_bar[2] = { 48, 36 };
   CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 0), 0);
   CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 47), 47);
   CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 48), 0);
   CHECK_EQ(cantus_corpus_tick_in_bar(ts_tick, ts_bar, 2, 48 + 36 + 5), 5);
   // A file without a time signature is 4/4 from tick 0; a first signature
   // after tick 0 has 4/4 before it.
-  const NoteSpec ns[] = {{0, 480, 60, 0, 0}, {480 * 5, 480 * 6, 62, 0, 0}};
+  const NoteSpec ns[] = { { 0, 480, 60, 0, 0 }, { 480 * 5, 480 * 6, 62, 0, 0 } };
   CantusMidiFile *mf = make_midi(ns, 2, 0, 0, 1);
   CantusCorpusOptions opt = cantus_corpus_options_default();
   CantusCorpus c;
@@ -728,7 +761,7 @@ TEST(train_ngram_normalised_and_learns)
   cantus_ngram_finish(ng);
   for (int order = 1; order <= 4; order++) {
     // sum over w of p(w | 0 2 3) = 1
-    uint16_t ctx[5] = {0, 2, 3, 4, 0};
+    uint16_t ctx[5] = { 0, 2, 3, 4, 0 };
     uint64_t n0, n1;
     double base = cantus_ngram_nll(ng, order, ctx, 4, &n0);
     double total = 0.0;
@@ -752,7 +785,10 @@ TEST(train_ngram_normalised_and_learns)
 
 // ---- synthetic corpora on disk ---------------------------------------------------------
 
-static void make_dir(const char *path) { mkdir(path, 0755); }
+static void make_dir(const char *path)
+{
+  mkdir(path, 0755);
+}
 
 // A piece of `bars` bars: a scale walking up (dir > 0) or down from `start`,
 // notes of `len` file ticks (480 per quarter) in num/4.
@@ -764,19 +800,19 @@ static bool write_piece(const char *path, int start, int dir, int len, int bars,
   if (cantus_midi_alloc((size_t)n, 2, &m, &err) != CANTUS_OK) {
     return false;
   }
-  static const int scale[7] = {0, 2, 4, 5, 7, 9, 11};
+  static const int scale[7] = { 0, 2, 4, 5, 7, 9, 11 };
   for (int i = 0; i < n; i++) {
     int deg = dir > 0 ? i % 7 : 6 - i % 7;
     int pitch = start + scale[deg];
-    m->notes[i] = (CantusMidiNote){.on_tick = (uint32_t)(i * len),
-                                   .off_tick = (uint32_t)(i * len + len),
-                                   .pitch = (uint8_t)pitch,
-                                   .velocity = 80,
-                                   .channel = 0,
-                                   .track = 1};
+    m->notes[i] = (CantusMidiNote){ .on_tick = (uint32_t)(i * len),
+                                    .off_tick = (uint32_t)(i * len + len),
+                                    .pitch = (uint8_t)pitch,
+                                    .velocity = 80,
+                                    .channel = 0,
+                                    .track = 1 };
   }
   m->n_notes = (size_t)n;
-  m->timesigs[0] = (CantusMidiTimeSig){0, (uint8_t)num, 4};
+  m->timesigs[0] = (CantusMidiTimeSig){ 0, (uint8_t)num, 4 };
   m->n_timesigs = 1;
   bool ok = cantus_midi_write(path, m, &err) == CANTUS_OK;
   if (!ok) {
@@ -867,7 +903,7 @@ TEST(train_short_run_learns_deterministically)
 {
   char dir[256], out1[300], out2[300];
   CHECK(make_corpus(dir, sizeof dir, 8));
-  const char *dirs[1] = {dir};
+  const char *dirs[1] = { dir };
   snprintf(out1, sizeof out1, "%s/a.cantus", dir);
   snprintf(out2, sizeof out2, "%s/b.cantus", dir);
   CantusTrainConfig cfg = tiny_config(dirs, out1);
@@ -922,13 +958,13 @@ TEST(train_resume_is_bit_exact)
 {
   char dir[256], outa[300], outb[300], ckpt[300];
   CHECK(make_corpus(dir, sizeof dir, 6));
-  const char *dirs[1] = {dir};
+  const char *dirs[1] = { dir };
   snprintf(outa, sizeof outa, "%s/a.cantus", dir);
   snprintf(outb, sizeof outb, "%s/b.cantus", dir);
   snprintf(ckpt, sizeof ckpt, "%s/b.ckpt", dir);
   CantusTrainConfig cfg = tiny_config(dirs, outa);
   cfg.epochs = 4;
-  cfg.max_steps = 45;  // crosses epoch boundaries, stops mid-epoch
+  cfg.max_steps = 45; // crosses epoch boundaries, stops mid-epoch
   CantusTrainResult r;
   CantusError err;
   CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
@@ -991,7 +1027,7 @@ TEST(train_hostile_corpus)
   snprintf(p, sizeof p, "%s/tiny", dir);
   make_dir(p);
   snprintf(p, sizeof p, "%s/tiny/short.mid", dir);
-  CHECK(write_piece(p, 60, 1, 1920, 1, 4));  // one note: 5 tokens
+  CHECK(write_piece(p, 60, 1, 1920, 1, 4)); // one note: 5 tokens
   snprintf(p, sizeof p, "%s/up/notes.txt", dir);
   f = fopen(p, "w");
   if (f) {
@@ -1001,14 +1037,14 @@ TEST(train_hostile_corpus)
   char *logbuf = NULL;
   size_t logsize = 0;
   FILE *log = open_memstream(&logbuf, &logsize);
-  const char *dirs[1] = {dir};
+  const char *dirs[1] = { dir };
   CantusCorpusOptions opt = cantus_corpus_options_default();
   CantusCorpus c;
   CantusError err;
   err.msg[0] = 0;
   CHECK_EQ(cantus_corpus_load(&c, dirs, 1, &opt, log, &err), CANTUS_OK);
   fflush(log);
-  CHECK_EQ(c.n_styles, 4);  // broken and empty are left out
+  CHECK_EQ(c.n_styles, 4); // broken and empty are left out
   CHECK(cantus_corpus_find_style(&c, "broken") < 0);
   CHECK(cantus_corpus_find_style(&c, "empty") < 0);
   CHECK_EQ(c.n_unreadable, 2);
@@ -1030,10 +1066,10 @@ TEST(train_hostile_corpus)
   CHECK(isfinite(r.best_valid));
   // Nothing usable, and a missing folder: one clear error each.
   snprintf(p, sizeof p, "%s/broken", dir);
-  const char *bad[1] = {p};
+  const char *bad[1] = { p };
   CHECK_EQ(cantus_corpus_load(&c, bad, 1, &opt, log, &err), CANTUS_ERR_FORMAT);
   CHECK(strstr(err.msg, "no usable MIDI files") != NULL);
-  const char *missing[1] = {"/nonexistent/corpus"};
+  const char *missing[1] = { "/nonexistent/corpus" };
   CHECK_EQ(cantus_corpus_load(&c, missing, 1, &opt, log, &err), CANTUS_ERR_IO);
   CHECK(strstr(err.msg, "/nonexistent/corpus") != NULL);
   // A style filter that matches nothing.

@@ -98,12 +98,12 @@ __attribute__((target("avx512f"))) static void gemm_avx512(int M,
       for (int k = 0; k < K; k++) {
         const __m512 x0 = _mm512_load_ps(w0 + (size_t)k * PW);
         const __m512 x1 = _mm512_load_ps(w1 + (size_t)k * PW);
-#define ROW(r)                                                                                     \
-  do {                                                                                             \
-    const __m512 av = _mm512_set1_ps(a##r[k]);                                                     \
-    c##r##0 = _mm512_fmadd_ps(av, x0, c##r##0);                                                    \
-    c##r##1 = _mm512_fmadd_ps(av, x1, c##r##1);                                                    \
-  } while (0)
+#  define ROW(r)                                  \
+    do {                                          \
+      const __m512 av = _mm512_set1_ps(a##r[k]);  \
+      c##r##0 = _mm512_fmadd_ps(av, x0, c##r##0); \
+      c##r##1 = _mm512_fmadd_ps(av, x1, c##r##1); \
+    } while (0)
         ROW(0);
         ROW(1);
         ROW(2);
@@ -112,7 +112,7 @@ __attribute__((target("avx512f"))) static void gemm_avx512(int M,
         ROW(5);
         ROW(6);
         ROW(7);
-#undef ROW
+#  undef ROW
       }
       const __m512 acc[RB][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
                                   { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
