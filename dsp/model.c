@@ -697,6 +697,39 @@ int cantus_model_find_style(const CantusModel *m, const char *s)
   return v < (long)m->dims.n_styles ? (int)v : -1;
 }
 
+int cantus_model_default_style(const CantusModel *m)
+{
+  static const char key[] = "default_style:";
+  if (!m || !m->meta) {
+    return 0;
+  }
+  for (const char *line = m->meta; *line;) {
+    const char *end = strchr(line, '\n');
+    const size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > sizeof key - 1 && !strncmp(line, key, sizeof key - 1)) {
+      const char *v = line + sizeof key - 1;
+      size_t n = len - (sizeof key - 1);
+      while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+      }
+      while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r')) {
+        n--;
+      }
+      char name[64];
+      if (n > 0 && n < sizeof name) {
+        memcpy(name, v, n);
+        name[n] = 0;
+        const int s = cantus_model_find_style(m, name);
+        return s >= 0 ? s : 0;
+      }
+      return 0;
+    }
+    line = end ? end + 1 : line + len;
+  }
+  return 0;
+}
+
 // ---- saving ---------------------------------------------------------------------
 
 // Index of the first non-finite value in a tensor, or count if none.

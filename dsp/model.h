@@ -116,6 +116,12 @@ CantusStatus cantus_model_save_mem(const CantusModel *m,
 // Style index by name (case-insensitive) or decimal index; -1 if none.
 int cantus_model_find_style(const CantusModel *m, const char *name_or_index);
 
+// The style a player hears first: the metadata line "default_style: NAME"
+// (cantus-train --default-style) when it names one of the model's styles,
+// else 0.  Used by cantus-gen, cantus-jack and the LV2 bundle's style port
+// default.  Non-RT.
+int cantus_model_default_style(const CantusModel *m);
+
 // Frees the one allocation.  NULL is allowed.
 void cantus_model_free(CantusModel *m);
 

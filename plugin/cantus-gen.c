@@ -28,7 +28,8 @@ static const char usage[] =
   "Generates music with a Cantus model offline, through the same engine and\n"
   "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
   "  --model FILE        model file (default " DEFAULT_MODEL ")\n"
-  "  --style NAME|N      style (default 0); --style-b NAME|N, --blend 0..1\n"
+  "  --style NAME|N      style (default: the model's default style, else its first);\n"
+  "                      --style-b NAME|N, --blend 0..1\n"
   "  --bars N            bars to generate (default 16)\n"
   "  --bpm X             tempo in beats per minute (default 120)\n"
   "  --meter N/D         time signature (default 4/4), e.g. 6/8\n"
@@ -287,7 +288,7 @@ static const char *default_model(char *buf, size_t n)
 static int resolve_style(const CantusModel *m, const char *name, const char *path)
 {
   if (!name) {
-    return 0;
+    return cantus_model_default_style(m);
   }
   const int s = cantus_model_find_style(m, name);
   if (s >= 0) {

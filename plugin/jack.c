@@ -943,6 +943,7 @@ int main(int argc, char **argv)
   snprintf(g->model_path, sizeof g->model_path, "%s", o->model_path);
   g->model = model;
   g->view = cantus_controls_default();
+  g->view.style = g->view.style_b = cantus_model_default_style(model);
   for (int i = 0; i < o->n_sets; i++) {
     char msg[512];
     double v;

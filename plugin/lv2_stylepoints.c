@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Build helper for the LV2 bundle: prints the style ports' lv2:scalePoint
-// lines (Turtle) for a model's style names, so cantus.ttl names the shipped
-// default model's styles.  Usage: lv2-stylepoints MODEL.cantus > points.ttl
+// lines (Turtle) for a model's style names and their lv2:default (the
+// model's default style), so cantus.ttl names the shipped default model's
+// styles.  Usage: lv2-stylepoints MODEL.cantus > points.ttl
 // Non-RT command-line program.
 #include "model.h"
 
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
     put_escaped(m->style_names[i]);
     printf("\" ; rdf:value %u ]", i);
   }
-  printf(" ;\n");
+  printf(" ;\n\t\tlv2:default %d ;\n", cantus_model_default_style(m));
   cantus_model_free(m);
   return ferror(stdout) ? 1 : 0;
 }

@@ -60,7 +60,14 @@ check "slice: 168 files" test "$(find "$slice" -name '*.mid' | wc -l)" -eq 168
 
 args=(--tracks melody --pitch-range 48-96 -q --hidden 96 --embed 32 --style-dim 8 --batch 16
   --bptt 32 --epochs 25 --lr 6e-3 --warmup 50 --dropout 0.1 --patience 0 --seed 3 --threads 1)
-"$train" "$slice" -o "$tmp/m.cantus" "${args[@]}" >"$tmp/train.out" 2>"$tmp/train.err"
+# A default style that is not in the corpus: refused before any training.
+"$train" "$slice" -o "$tmp/bad.cantus" "${args[@]}" --default-style polka >/dev/null 2>"$tmp/bad.err"
+check "train: --default-style not a style: exit 1" test $? -eq 1
+check "train: --default-style not a style: says which exist" \
+  grep -q "default-style 'polka' is not one of the styles (jig, reel)" "$tmp/bad.err"
+check "train: --default-style not a style: no model, no epoch" \
+  test ! -e "$tmp/bad.cantus" -a "$(grep -c '^epoch' "$tmp/bad.err")" -eq 0
+"$train" "$slice" -o "$tmp/m.cantus" "${args[@]}" --default-style REEL >"$tmp/train.out" 2>"$tmp/train.err"
 check "train: exit 0" test $? -eq 0
 check "train: corpus table" grep -qE "^jig +84 +60/12/12" "$tmp/train.err"
 check "train: snapping summary" grep -q "onsets moved" "$tmp/train.err"
@@ -101,12 +108,15 @@ if [ -x "$B/bin/cantus-info" ]; then
   check "info: loads" test $? -eq 0
   check "info: styles" grep -qE "^ +1  reel$" "$tmp/info.txt"
   check "info: metadata" grep -q "valid_loss.jig: " "$tmp/info.txt"
+  check "info: default style in the metadata" grep -qE "^ +default_style: reel$" "$tmp/info.txt"
 else
   skip "cantus-info not built"
 fi
 "$train" --sample "$tmp/m.cantus" -o "$tmp/s1.mid" --style jig --bars 8 --seed 4 --meter 6/8 2>"$tmp/s.err"
 check "sample: exit 0" test $? -eq 0
 if [ -x "$B/bin/cantus-gen" ]; then
+  "$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s0.mid" --bars 2 >"$tmp/s0.out" 2>&1
+  check "gen: no --style plays the model's default style" grep -q "(style reel, seed 1)" "$tmp/s0.out"
   "$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s2.mid" --style jig --bars 8 --seed 4 \
     --meter 6/8 --bpm 240 --quiet
   check "gen: exit 0" test $? -eq 0
@@ -187,6 +197,7 @@ assert la == lb, (la, lb)
 if [ -x "$B/bin/cantus-info" ]; then
   "$B/bin/cantus-info" "$tmp/add.cantus" >"$tmp/add.info" 2>&1
   check "add-style: loads with three styles" grep -qE "^ +2  hornpipe$" "$tmp/add.info"
+  check "add-style: keeps the base's default style" grep -qE "^ +default_style: reel$" "$tmp/add.info"
 fi
 "$train" --sample "$tmp/add.cantus" -o "$tmp/hp.mid" --style hornpipe --bars 4 2>/dev/null
 check "add-style: the new style generates" test -s "$tmp/hp.mid"

@@ -392,12 +392,21 @@ TEST(lv2_ttl_defaults_match_engine)
     return;
   }
   const CantusControls d = cantus_controls_default();
+  // The style ports default to the bundled model's default style.
+  CantusModelOptions opt = cantus_model_options_default();
+  CantusModel *m = NULL;
+  CantusError err = { { 0 } };
+  CHECK_MSG(cantus_model_load(bundle_file("models/default.cantus"), &opt, &m, &err) == CANTUS_OK,
+            "%s",
+            err.msg);
+  const int ds = cantus_model_default_style(m);
+  cantus_model_free(m);
   const struct {
     const char *sym;
     double want;
   } t[] = {
-    { "style", d.style },
-    { "style_b", d.style_b },
+    { "style", ds },
+    { "style_b", ds },
     { "blend", (double)d.blend },
     { "temperature", (double)d.temperature },
     { "top_p", (double)d.top_p },

@@ -313,6 +313,40 @@ TEST(model_create_refuses_bad_dims_and_options)
   CHECK(m == NULL);
 }
 
+// ---- the default style -----------------------------------------------------------
+
+TEST(model_default_style_from_metadata)
+{
+  const CantusDims d = cantus_fixture_dims_tiny(); // 3 styles
+  CantusModel *m = cantus_fixture_model(&d, 1, CANTUS_WEIGHTS_F32);
+  cantus_model_set_style_name(m, 2, "reel");
+  static const struct {
+    const char *meta;
+    int want;
+  } t[] = {
+    { "", 0 },
+    { "corpus: x\ndefault_style: reel\nepochs: 3\n", 2 },
+    { "default_style:REEL", 2 },       // case-insensitive, last line, no newline
+    { "default_style: \treel \r\n", 2 }, // spaces and CR trimmed
+    { "default_style: 1\n", 1 },       // an index
+    { "default_style: jig\n", 0 },     // not one of its styles
+    { "default_style: 9\n", 0 },       // out of range
+    { "default_style:\n", 0 },
+    { "x default_style: reel\n", 0 },  // only at the start of a line
+    { "my_default_style: reel\n", 0 },
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    CHECK_EQ(cantus_model_set_meta(m, t[i].meta, NULL), CANTUS_OK);
+    CHECK_MSG(cantus_model_default_style(m) == t[i].want,
+              "meta '%s': %d, want %d",
+              t[i].meta,
+              cantus_model_default_style(m),
+              t[i].want);
+  }
+  CHECK_EQ(cantus_model_default_style(NULL), 0);
+  cantus_model_free(m);
+}
+
 // ---- round trips ---------------------------------------------------------------
 
 TEST(model_round_trip_memory)

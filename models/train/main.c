@@ -41,6 +41,8 @@ static void usage(FILE *f)
           "  --max-minutes X       stop (checkpoint, best model) after X minutes of training in\n"
           "                        total, resumed runs included\n"
           "  --name NAME           model name stored in the file\n"
+          "  --default-style NAME  the style players hear first (cantus-gen, cantus-jack, the\n"
+          "                        LV2 style port's default when shipped); default: the first\n"
           "  --log PREFIX          write PREFIX.csv, PREFIX.svg, PREFIX.ckpt (default: from -o)\n"
           "  --resume CKPT         continue a run exactly where it stopped\n"
           "  --dump-chunks FILE    with --dropout 0: write the initial weights, every chunk and\n"
@@ -259,6 +261,9 @@ static int parse(int argc,
     } else if (!strcmp(o, "--name")) {
       NEED();
       cfg->model_name = v;
+    } else if (!strcmp(o, "--default-style")) {
+      NEED();
+      cfg->default_style = v;
     } else if (!strcmp(o, "--log")) {
       NEED();
       a->log_prefix = (char *)v;

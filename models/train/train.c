@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -808,6 +809,17 @@ static void write_svg(const Trainer *tr)
   fclose(f);
 }
 
+// The style named (case-insensitive) by --default-style, or -1.
+static int default_style_index(const Trainer *tr, const char *name)
+{
+  for (uint32_t i = 0; i < tr->d.n_styles; i++) {
+    if (!strcasecmp(tr->style_names[i], name)) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
 static CantusStatus write_model(const Trainer *tr, CantusError *err)
 {
   const CantusTrainConfig *cfg = tr->cfg;
@@ -883,6 +895,10 @@ static CantusStatus write_model(const Trainer *tr, CantusError *err)
          tr->corpus.styles[s2].ts_den);
   }
   META("date: %s\n", date);
+  if (cfg->default_style) {
+    // The style players hear first (cantus_model_default_style()).
+    META("default_style: %s\n", tr->style_names[default_style_index(tr, cfg->default_style)]);
+  }
   if (tr->base_meta) {
     META("base_model: %s\n", cfg->base_path);
     META("added_style: %s (%s)\n",
@@ -893,7 +909,8 @@ static CantusStatus write_model(const Trainer *tr, CantusError *err)
     while (*q && at + 8 < cap) {
       const char *e = strchr(q, '\n');
       size_t len = e ? (size_t)(e - q) : strlen(q);
-      if (strncmp(q, "metre.", 6) == 0) {
+      if (strncmp(q, "metre.", 6) == 0 ||
+          (strncmp(q, "default_style:", 14) == 0 && !cfg->default_style)) {
         META("%.*s\n", (int)len, q);
       } else if (len > 0) {
         META("base.%.*s\n", (int)len, q);
@@ -1063,6 +1080,18 @@ static CantusStatus setup(Trainer *tr, const CantusTrainConfig *cfg, CantusError
     cantus_corpus_print(&tr->corpus, log);
   }
   s = cantus_model_check_dims(&tr->d, err);
+  if (!s && cfg->default_style && default_style_index(tr, cfg->default_style) < 0) {
+    char names[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 2)] = "";
+    for (uint32_t i = 0; i < tr->d.n_styles; i++) {
+      strcat(names, i ? ", " : "");
+      strcat(names, tr->style_names[i]);
+    }
+    s = cantus_error(err,
+                     CANTUS_ERR_ARGUMENT,
+                     "--default-style '%s' is not one of the styles (%s)",
+                     cfg->default_style,
+                     names);
+  }
   if (s) {
     cantus_model_free(base);
     return s;

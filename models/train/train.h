@@ -281,6 +281,7 @@ typedef struct {
   const char *command_line; // recorded in the metadata
   const char *argv_packed;  // the arguments joined by '\x1f', kept in checkpoints
   const char *model_name;
+  const char *default_style; // --default-style: metadata "default_style: NAME", or NULL
   const char *dump_path; // --dump-chunks: write init, chunks and losses for a replay
   bool progress_tty;     // draw a progress bar (else log lines)
   FILE *log;

@@ -53,7 +53,8 @@ MODEL_NICE ?= nice -n 10
 FOLK_CMD = $(B)/bin/cantus-train $(CORPUS)/nottingham $(CORPUS)/cre_irish -o models/folk.cantus \
   --name folk --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
   --style-dim 16 --batch 32 --bptt 64 --epochs 16 --lr 3e-3 --warmup 300 --dropout 0.1 \
-  --weight-decay 0.01 --clip 1 --transpose -5,6 --patience 4 --seed 1 --threads 2 \
+  --weight-decay 0.01 --clip 1 --transpose -5,6 --patience 4 --seed 1 --default-style reel \
+  --threads 2 \
   -q --log $(B)/models/folk
 CHORALES_CMD = $(B)/bin/cantus-train $(CORPUS)/jsb_chorales -o models/chorales.cantus \
   --name chorales --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
