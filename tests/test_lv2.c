@@ -974,8 +974,13 @@ static bool same_events_but_catch_up(const Lv2hEvent *a,
         (!window && a[i].frame != b[i].frame) ||
         (window && (b[i].frame < jump || b[i].frame >= jump + settle))) {
       printf("  first difference at event %zu: frame %llu %02x %02x vs frame %llu %02x %02x\n",
-             i, (unsigned long long)a[i].frame, a[i].data[0], a[i].data[1],
-             (unsigned long long)b[i].frame, b[i].data[0], b[i].data[1]);
+             i,
+             (unsigned long long)a[i].frame,
+             a[i].data[0],
+             a[i].data[1],
+             (unsigned long long)b[i].frame,
+             b[i].data[0],
+             b[i].data[1]);
       return false;
     }
   }

@@ -326,13 +326,13 @@ TEST(model_default_style_from_metadata)
   } t[] = {
     { "", 0 },
     { "corpus: x\ndefault_style: reel\nepochs: 3\n", 2 },
-    { "default_style:REEL", 2 },       // case-insensitive, last line, no newline
+    { "default_style:REEL", 2 },         // case-insensitive, last line, no newline
     { "default_style: \treel \r\n", 2 }, // spaces and CR trimmed
-    { "default_style: 1\n", 1 },       // an index
-    { "default_style: jig\n", 0 },     // not one of its styles
-    { "default_style: 9\n", 0 },       // out of range
+    { "default_style: 1\n", 1 },         // an index
+    { "default_style: jig\n", 0 },       // not one of its styles
+    { "default_style: 9\n", 0 },         // out of range
     { "default_style:\n", 0 },
-    { "x default_style: reel\n", 0 },  // only at the start of a line
+    { "x default_style: reel\n", 0 }, // only at the start of a line
     { "my_default_style: reel\n", 0 },
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {

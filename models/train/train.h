@@ -282,8 +282,8 @@ typedef struct {
   const char *argv_packed;  // the arguments joined by '\x1f', kept in checkpoints
   const char *model_name;
   const char *default_style; // --default-style: metadata "default_style: NAME", or NULL
-  const char *dump_path; // --dump-chunks: write init, chunks and losses for a replay
-  bool progress_tty;     // draw a progress bar (else log lines)
+  const char *dump_path;     // --dump-chunks: write init, chunks and losses for a replay
+  bool progress_tty;         // draw a progress bar (else log lines)
   FILE *log;
 } CantusTrainConfig;
 
