@@ -74,6 +74,6 @@ models-chorales: $(B)/bin/cantus-train
 
 # ---- benchmark (informational, never a test) ------------------------------------
 # Tokens/s at hidden 256, 2 layers, batch 32, BPTT 64 against PyTorch CPU.
-BENCH_TRAIN_STEPS ?= 20
+BENCH_TRAIN_STEPS ?= 40
 bench-train: $(B)/bin/cantus-train
 	@models/train/bench.sh $(B)/bin/cantus-train $(BENCH_TRAIN_STEPS)
