@@ -602,6 +602,90 @@ static void build_x0(CantusLstmTrain *n, const CantusParams *p)
   }
 }
 
+// g[j] += sum over rows of m[r][j], accumulated in double row by row (a
+// fixed order, so deterministic) in n->colsum; the columns are split into
+// P parts over the pool, each summed exactly as one thread would.
+typedef struct {
+  CantusLstmTrain *n;
+  float *g;
+  const float *m;
+  size_t rows;
+  int cols;
+} ColsumJob;
+
+static void colsum_part(void *arg, int w, int nw)
+{
+  const ColsumJob *j = arg;
+  double *acc = j->n->colsum;
+  for (int q = w; q < j->n->P; q += nw) {
+    int lo, hi;
+    split16(j->cols, q, j->n->P, &lo, &hi);
+    for (int c = lo; c < hi; c++) {
+      acc[c] = 0.0;
+    }
+    for (size_t r = 0; r < j->rows; r++) {
+      const float *row = j->m + r * (size_t)j->cols;
+      for (int c = lo; c < hi; c++) {
+        acc[c] += (double)row[c];
+      }
+    }
+    for (int c = lo; c < hi; c++) {
+      j->g[c] += (float)acc[c];
+    }
+  }
+}
+
+static void add_colsum(CantusLstmTrain *n, float *g, const float *m, size_t rows, int cols)
+{
+  ColsumJob j = { n, g, m, rows, cols };
+  pool_run(n->pool, colsum_part, &j);
+}
+
+// x[i] *= mask[i] over n floats, split over the pool.
+typedef struct {
+  float *x;
+  const float *mask;
+  const float *src; // x = src * mask when non-NULL
+  size_t n;
+} MaskJob;
+
+static void mask_part(void *arg, int w, int nw)
+{
+  const MaskJob *j = arg;
+  const size_t lo = j->n * (size_t)w / (size_t)nw, hi = j->n * (size_t)(w + 1) / (size_t)nw;
+  const float *src = j->src ? j->src : j->x;
+  for (size_t i = lo; i < hi; i++) {
+    j->x[i] = src[i] * j->mask[i];
+  }
+}
+
+static void apply_mask(Pool *pool, float *x, const float *src, const float *mask, size_t n)
+{
+  MaskJob j = { x, mask, src, n };
+  pool_run(pool, mask_part, &j);
+}
+
+// dlogits = (softmax - onehot) / n_scored, in place in probs, rows split.
+static void dlogits_part(void *arg, int w, int nw)
+{
+  CantusLstmTrain *n = arg;
+  const int V = n->V;
+  const float scale = n->n_scored > 0 ? 1.0f / (float)n->n_scored : 0.0f;
+  const size_t lo = n->R * (size_t)w / (size_t)nw, hi = n->R * (size_t)(w + 1) / (size_t)nw;
+  for (size_t r = lo; r < hi; r++) {
+    float *pr = n->probs + r * (size_t)V;
+    const int tg = n->chunk.tgt[r];
+    if (tg < 0) {
+      memset(pr, 0, (size_t)V * sizeof(float));
+      continue;
+    }
+    pr[tg] -= 1.0f;
+    for (int v = 0; v < V; v++) {
+      pr[v] *= scale;
+    }
+  }
+}
+
 // Softmax and nll of rows [lo, hi) of the chunk (part w of nw).
 static void softmax_part(void *arg, int w, int nw)
 {
@@ -697,9 +781,7 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
                 R * (size_t)H,
                 dropout,
                 drop_seed * 0x100000001b3ull + (uint64_t)k * 0x9e3779b97f4a7c15ull + 1u);
-      for (size_t i = 0; i < R * (size_t)H; i++) {
-        n->y[k][i] = n->h[k][i] * n->mask[k][i];
-      }
+      apply_mask(n->pool, n->y[k], n->h[k], n->mask[k], R * (size_t)H);
     } else {
       memcpy(n->y[k], n->h[k], R * (size_t)H * sizeof(float));
     }
@@ -964,24 +1046,6 @@ static void run_rows(CantusLstmTrain *n, int k, int backward)
   pool_run(n->pool, rows_part, &j);
 }
 
-// g[j] += sum over rows of m[r][j], accumulated in double row by row (a
-// fixed order, so deterministic) in the caller's scratch acc (cols doubles).
-static void add_colsum(float *g, const float *m, size_t rows, int cols, double *acc)
-{
-  for (int j = 0; j < cols; j++) {
-    acc[j] = 0.0;
-  }
-  for (size_t r = 0; r < rows; r++) {
-    const float *row = m + r * (size_t)cols;
-    for (int j = 0; j < cols; j++) {
-      acc[j] += (double)row[j];
-    }
-  }
-  for (int j = 0; j < cols; j++) {
-    g[j] += (float)acc[j];
-  }
-}
-
 // dW (4H, cols) += dpre^T (4H,R) x (R,cols), dpre in block order, dW not.
 static void add_weight_grad(CantusLstmTrain *n, float *dw, const float *x, int cols)
 {
@@ -1013,21 +1077,8 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
 {
   const int H = n->H, G = n->G, V = n->V, L = n->L;
   const size_t R = n->R;
-  // dlogits = (softmax - onehot) / n_scored, in place in probs.
-  float scale = n->n_scored > 0 ? 1.0f / (float)n->n_scored : 0.0f;
   serial_begin(n);
-  for (size_t r = 0; r < R; r++) {
-    float *pr = n->probs + r * (size_t)V;
-    int tg = n->chunk.tgt[r];
-    if (tg < 0) {
-      memset(pr, 0, (size_t)V * sizeof(float));
-      continue;
-    }
-    pr[tg] -= 1.0f;
-    for (int v = 0; v < V; v++) {
-      pr[v] *= scale;
-    }
-  }
+  pool_run(n->pool, dlogits_part, n);
   const float *yl = n->y[L - 1];
   if (what & CANTUS_GRAD_OUT) {
     // dW_out (V,H) += dlogits^T (V,R) y_L (R,H)
@@ -1046,7 +1097,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
               1.0f,
               g->w_out,
               H);
-    add_colsum(g->b_out, n->probs, R, V, n->colsum);
+    add_colsum(n, g->b_out, n->probs, R, V);
   }
   if (!(what & (CANTUS_GRAD_LSTM | CANTUS_GRAD_STYLE))) {
     serial_end(n);
@@ -1070,9 +1121,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
             H);
   for (int k = L - 1; k >= 0; k--) {
     if (n->dropped) {
-      for (size_t i = 0; i < R * (size_t)H; i++) {
-        n->dy[i] *= n->mask[k][i];
-      }
+      apply_mask(n->pool, n->dy, NULL, n->mask[k], R * (size_t)H);
     }
     n->wk = lw_hh(n, p, k);
     run_rows(n, k, 1); // dpre in n->pre
@@ -1084,10 +1133,10 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
       add_weight_grad(n, g->layer[k].w_ih, x, in_w);
       if (n->P > 1) {
         memset(n->gtmp, 0, (size_t)G * sizeof(float));
-        add_colsum(n->gtmp, n->pre, R, G, n->colsum);
+        add_colsum(n, n->gtmp, n->pre, R, G);
         unpermute_add(n, g->layer[k].b, n->gtmp, 1);
       } else {
-        add_colsum(g->layer[k].b, n->pre, R, G, n->colsum);
+        add_colsum(n, g->layer[k].b, n->pre, R, G);
       }
     }
     // dx (R,I) = dpre (R,4H) W_ih (4H,I); both in block order
