@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Batched forward and backward of the stacked LSTM over one truncated-BPTT
 // chunk (T steps of B parallel streams), for the offline trainer only.
-// The input projections of a whole chunk are one big cblas_sgemm per
-// layer; each step adds its recurrent product with a (B,H)x(H,4H) sgemm and
-// then calls cantus_lstm_gates() from dsp/, the same cell update the plugin
-// runs, keeping the gate activations for backward.  Weight gradients are
-// again one big GEMM per matrix per chunk.  With P threads the per-step
-// loops split the hidden units into P blocks, one thread each: the gate
-// rows are permuted so that a block's [i|f|g|o] rows are contiguous, each
-// thread keeps only its share of W_hh hot in its own cache, and the threads
-// meet at one spinning barrier per step.  Non-RT; links OpenBLAS.
+// The input projections of a whole chunk are one big GEMM per layer; each
+// step adds its recurrent product (B,H)x(H,4H) (W_hh packed once per chunk
+// for panel.c's kernel, or OpenBLAS) and then calls cantus_lstm_gates()
+// from dsp/, the same cell update the plugin runs, keeping the gate
+// activations for backward.  Weight gradients are again one big GEMM per
+// matrix per chunk.  With P threads the per-step loops split the hidden
+// units into P blocks, one thread each: the gate rows are permuted so that
+// a block's [i|f|g|o] rows are contiguous, each thread keeps only its share
+// of W_hh hot in its own cache, and the threads meet at one spinning
+// barrier per step.  The chunk-sized GEMMs and element-wise passes are
+// split into the same P parts on the trainer's own pool (see Pool).
+// Non-RT; links OpenBLAS.
 #include "train.h"
 
 #include <cblas.h>
