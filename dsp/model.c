@@ -697,37 +697,39 @@ int cantus_model_find_style(const CantusModel *m, const char *s)
   return v < (long)m->dims.n_styles ? (int)v : -1;
 }
 
-int cantus_model_default_style(const CantusModel *m)
+bool cantus_model_meta_get(const CantusModel *m, const char *key, char *buf, size_t n)
 {
-  static const char key[] = "default_style:";
-  if (!m || !m->meta) {
-    return 0;
+  const size_t kl = key ? strlen(key) : 0;
+  if (!m || !m->meta || !kl || !buf || !n) {
+    return false;
   }
   for (const char *line = m->meta; *line;) {
     const char *end = strchr(line, '\n');
     const size_t len = end ? (size_t)(end - line) : strlen(line);
-    if (len > sizeof key - 1 && !strncmp(line, key, sizeof key - 1)) {
-      const char *v = line + sizeof key - 1;
-      size_t n = len - (sizeof key - 1);
-      while (n && (*v == ' ' || *v == '\t')) {
+    if (len > kl && !strncmp(line, key, kl) && line[kl] == ':') {
+      const char *v = line + kl + 1, *e = line + len;
+      while (v < e && (*v == ' ' || *v == '\t')) {
         v++;
-        n--;
       }
-      while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r')) {
-        n--;
+      while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) {
+        e--;
       }
-      char name[64];
-      if (n > 0 && n < sizeof name) {
-        memcpy(name, v, n);
-        name[n] = 0;
-        const int s = cantus_model_find_style(m, name);
-        return s >= 0 ? s : 0;
-      }
-      return 0;
+      snprintf(buf, n, "%.*s", (int)(e - v), v);
+      return true;
     }
     line = end ? end + 1 : line + len;
   }
-  return 0;
+  return false;
+}
+
+int cantus_model_default_style(const CantusModel *m)
+{
+  char name[64];
+  if (!cantus_model_meta_get(m, "default_style", name, sizeof name)) {
+    return 0;
+  }
+  const int s = cantus_model_find_style(m, name);
+  return s >= 0 ? s : 0;
 }
 
 // ---- saving ---------------------------------------------------------------------

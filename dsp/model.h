@@ -18,6 +18,7 @@
 #include "status.h"
 #include "vocab.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,6 +116,11 @@ CantusStatus cantus_model_save_mem(const CantusModel *m,
 
 // Style index by name (case-insensitive) or decimal index; -1 if none.
 int cantus_model_find_style(const CantusModel *m, const char *name_or_index);
+
+// The value of the metadata line "KEY: value" (blanks around it and a CR
+// trimmed) into buf (n bytes, truncated); false when no line has that key.
+// Non-RT.
+bool cantus_model_meta_get(const CantusModel *m, const char *key, char *buf, size_t n);
 
 // The style a player hears first: the metadata line "default_style: NAME"
 // (cantus-train --default-style) when it names one of the model's styles,

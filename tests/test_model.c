@@ -344,6 +344,16 @@ TEST(model_default_style_from_metadata)
               t[i].want);
   }
   CHECK_EQ(cantus_model_default_style(NULL), 0);
+  // The one "key: value" reader every tool uses.
+  char v[16];
+  CHECK_EQ(
+    cantus_model_set_meta(m, "metre.jig: 6/8\r\nmetre: x\nlong: 0123456789abcdefXYZ\n", NULL),
+    CANTUS_OK);
+  CHECK(cantus_model_meta_get(m, "metre.jig", v, sizeof v) && !strcmp(v, "6/8"));
+  CHECK(cantus_model_meta_get(m, "metre", v, sizeof v) && !strcmp(v, "x"));
+  CHECK(cantus_model_meta_get(m, "long", v, sizeof v) && !strcmp(v, "0123456789abcde"));
+  CHECK(!cantus_model_meta_get(m, "metre.reel", v, sizeof v));
+  CHECK(!cantus_model_meta_get(m, "etre", v, sizeof v));
   cantus_model_free(m);
 }
 

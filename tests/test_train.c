@@ -9,6 +9,7 @@
 #include "fixtures.h"
 #include "midifile.h"
 #include "model.h"
+#include "sample.h"
 #include "test.h"
 #include "train.h"
 
@@ -143,10 +144,10 @@ static double max_abs_diff(const float *a, const float *b, size_t n, size_t *at)
   return m;
 }
 
-static float unif(uint64_t *s)
+// Uniform in [-1, 1) from the project's generator (dsp/sample.h).
+static float unif(CantusRng *r)
 {
-  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-  return (float)((double)(*s >> 40) / 16777216.0 * 2.0 - 1.0);
+  return 2.0f * cantus_rng_uniform(r) - 1.0f;
 }
 
 // ---- PyTorch reference -------------------------------------------------------------
@@ -274,7 +275,8 @@ TEST(train_threads_match_h64)
     CantusError err;
     CHECK_EQ(cantus_lstm_train_new(&d, B, T, &n, &err), CANTUS_OK);
     CantusChunk *c = cantus_lstm_train_chunk(n);
-    uint64_t s = 11;
+    CantusRng s;
+    cantus_rng_seed(&s, 11);
     for (int r = 0; r < B * T; r++) {
       c->tok[r] =
         r % 37 == 3 ? CANTUS_TOK_START : 2 + (int)((unif(&s) + 1.0f) * 0.49f * (float)(V - 3));
@@ -366,7 +368,8 @@ TEST(train_gradient_finite_differences)
 TEST(train_panel_gemm_matches_reference)
 {
   static const int shapes[][3] = { { 32, 512, 256 }, { 5, 40, 33 }, { 9, 8, 1024 }, { 1, 17, 3 } };
-  uint64_t s = 7;
+  CantusRng s;
+  cantus_rng_seed(&s, 7);
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
     float *A = malloc(sizeof(float) * (size_t)M * (size_t)K);

@@ -31,27 +31,6 @@ static void usage(FILE *f)
           "  -q                   no per-file corpus messages\n");
 }
 
-// "key: value" lookup in the model metadata; copies the value into buf.
-static bool meta_get(const char *meta, const char *key, char *buf, size_t n)
-{
-  size_t kl = strlen(key);
-  for (const char *q = meta; q && *q;) {
-    const char *e = strchr(q, '\n');
-    size_t len = e ? (size_t)(e - q) : strlen(q);
-    if (len > kl + 1 && strncmp(q, key, kl) == 0 && q[kl] == ':') {
-      const char *v = q + kl + 1;
-      while (*v == ' ') {
-        v++;
-      }
-      size_t vl = len - (size_t)(v - q);
-      snprintf(buf, n, "%.*s", (int)vl, v);
-      return true;
-    }
-    q = e ? e + 1 : NULL;
-  }
-  return false;
-}
-
 static void json_str(FILE *f, const char *s)
 {
   fputc('"', f);
@@ -149,8 +128,8 @@ int main(int argc, char **argv)
   }
   const CantusDims *d = &m->dims;
   char meta_tracks[256] = "", meta_drums[32] = "";
-  meta_get(m->meta, "tracks", meta_tracks, sizeof meta_tracks);
-  meta_get(m->meta, "drums", meta_drums, sizeof meta_drums);
+  cantus_model_meta_get(m, "tracks", meta_tracks, sizeof meta_tracks);
+  cantus_model_meta_get(m, "drums", meta_drums, sizeof meta_drums);
   CantusCorpusOptions co = cantus_corpus_options_default();
   co.vocab = d->vocab;
   co.n_pos_beat = (int)d->n_pos_beat;
@@ -272,7 +251,7 @@ int main(int argc, char **argv)
     snprintf(key, sizeof key, "metre.%s", m->style_names[s]);
     metre_num[s] = 4;
     metre_den[s] = 4;
-    if (meta_get(m->meta, key, val, sizeof val)) {
+    if (cantus_model_meta_get(m, key, val, sizeof val)) {
       sscanf(val, "%d/%d", &metre_num[s], &metre_den[s]);
     }
   }

@@ -51,8 +51,9 @@ static void usage(FILE *f)
           "                        learn only a new style vector (and the output layer)\n"
           "  -q, --quiet           no per-file corpus messages\n"
           "sampling (the plugin's engine, step, sampler and vocabulary):\n"
-          "  cantus-train --sample MODEL -o OUT.mid [--style NAME|N] [--bars N (16)]\n"
-          "               [--seed N (1)] [--meter N/D (the style's)] [--temperature T (1)]\n"
+          "  cantus-train --sample MODEL -o OUT.mid [--style NAME|N (the model's default)]\n"
+          "               [--bars N (16)] [--seed N (1)] [--meter N/D (the style's)]\n"
+          "               [--temperature T (1)]\n"
           "               same notes as cantus-gen with the same model, style, seed, bars and\n"
           "               meter at 120 quarter notes per minute\n"
           "benchmark: cantus-train --bench [--hidden N --layers N --batch N --bptt N --threads N]\n"
@@ -329,25 +330,9 @@ static char *join(int argc, char **argv, char sep, bool quote)
   return s;
 }
 
-// "key: value" lookup in model metadata.
-static bool meta_value(const char *meta, const char *key, char *buf, size_t n)
-{
-  size_t kl = strlen(key);
-  for (const char *q = meta; q && *q;) {
-    const char *e = strchr(q, '\n');
-    size_t len = e ? (size_t)(e - q) : strlen(q);
-    if (len > kl + 2 && strncmp(q, key, kl) == 0 && q[kl] == ':') {
-      snprintf(buf, n, "%.*s", (int)(len - kl - 2), q + kl + 2);
-      return true;
-    }
-    q = e ? e + 1 : NULL;
-  }
-  return false;
-}
-
 static int sample_main(int argc, char **argv)
 {
-  const char *model = NULL, *out = NULL, *style = "0", *meter = NULL;
+  const char *model = NULL, *out = NULL, *style = NULL, *meter = NULL;
   long bars = 16, seed = 1;
   double temp = 1.0;
   for (int i = 2; i < argc; i++) {
@@ -392,7 +377,7 @@ static int sample_main(int argc, char **argv)
     fprintf(stderr, "cantus-train: %s\n", err.msg);
     return 1;
   }
-  int s = cantus_model_find_style(m, style);
+  int s = style ? cantus_model_find_style(m, style) : cantus_model_default_style(m);
   if (s < 0) {
     fprintf(stderr, "cantus-train: %s has no style '%s'\n", model, style);
     cantus_model_free(m);
@@ -408,7 +393,7 @@ static int sample_main(int argc, char **argv)
       cantus_model_free(m);
       return 2;
     }
-  } else if (meta_value(m->meta, key, val, sizeof val)) {
+  } else if (cantus_model_meta_get(m, key, val, sizeof val)) {
     sscanf(val, "%d/%d", &num, &den);
   }
   size_t n = 0;
