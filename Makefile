@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Cantus — GNU make only.  See README.md.  Fragments: plugin/lv2.mk (the LV2
-# bundle), plugin/jack.mk (cantus-jack), models/train/train.mk (trainer and
-# shipped models).  Everything builds under $(B) (default build/, build-san/
+# Cantus — GNU make only.  See README.md.  Fragments, one per program folder:
+# plugin/lv2/lv2.mk (the LV2 bundle), plugin/jack/jack.mk (cantus-jack),
+# plugin/cli/cli.mk (cantus-gen, cantus-info), models/train/train.mk (trainer
+# and shipped models).  Everything builds under $(B) (default build/, build-san/
 # with SAN=1).
 
 CC ?= cc
@@ -45,8 +46,8 @@ DSP_SRC := $(sort $(wildcard dsp/*.c))
 DSP_OBJ := $(DSP_SRC:%.c=$(B)/obj/%.o)
 LIBDSP := $(B)/libcantus.a
 
-TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
-TEST_SRC = tests/main.c $(sort $(wildcard tests/test_*.c)) tests/alloc_guard.c tests/fixtures.c $(TEST_EXTRA_SRC)
+TEST_SRC = tests/unit/main.c $(sort $(wildcard tests/unit/test_*.c)) tests/unit/alloc_guard.c \
+           tests/unit/fixtures.c $(TEST_EXTRA_SRC)
 TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 TEST_LIBS :=
 TEST_DEPS :=
@@ -58,10 +59,6 @@ BENCH_BIN := $(B)/bin/cantus-bench
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: tools
-
-tools: $(TOOLS)
-
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
@@ -70,20 +67,20 @@ $(LIBDSP): $(DSP_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/bin/cantus-%: $(B)/obj/plugin/cantus-%.o $(LIBDSP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
+# Test, benchmark and host-helper objects find the harness headers.
+$(B)/obj/tests/%.o: XCFLAGS += -Itests/unit
 
--include plugin/lv2.mk
--include plugin/jack.mk
--include models/train/train.mk
+include plugin/cli/cli.mk
+include plugin/lv2/lv2.mk
+include plugin/jack/jack.mk
+include models/train/train.mk
 
 # ---- tests ---------------------------------------------------------------
 $(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DEPS) $(LIBDSP) $(TEST_LIBS) -lm -lpthread -ldl
 
-# The shell suites (tests/t_*.sh) run first, the C runner last; run.sh
+# The shell suites (tests/*/t_*.sh) run first, the C runner last; run.sh
 # prints the closing "tests: N passed, N failed" over both.
 # Packages first (installed when root, else the apt-get line), then the
 # build in a fresh make that sees them.
@@ -99,7 +96,7 @@ memcheck: $(TEST_BIN)
 	  --trace-children=yes $(TEST_BIN) --no-fork $(T)
 
 # ---- benchmarks (informational, never pass/fail) --------------------------
-BENCH_SRC := $(sort $(wildcard tests/bench*.c)) tests/fixtures.c
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c)) tests/unit/fixtures.c
 $(BENCH_BIN): $(BENCH_SRC:%.c=$(B)/obj/%.o) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
@@ -109,8 +106,8 @@ bench: $(BENCH_BIN)
 
 # ---- fuzzing (clang libFuzzer) --------------------------------------------
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := $(patsubst tests/fuzz_%.c,$(B)/fuzz/fuzz_%,$(wildcard tests/fuzz_*.c))
-$(B)/fuzz/fuzz_%: tests/fuzz_%.c $(DSP_SRC)
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(DSP_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -O1 -g -Idsp -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(DSP_SRC) -lm
@@ -137,7 +134,7 @@ deps-test:
 	@.ci/deps.sh test
 
 # ---- lint -------------------------------------------------------------------
-LINT_SRC := $(wildcard dsp/*.c dsp/*.h plugin/*.c plugin/*.h models/train/*.c models/train/*.h)
+LINT_SRC := $(wildcard dsp/*.c dsp/*.h plugin/*/*.c plugin/*/*.h models/train/*.c models/train/*.h)
 lint:
 	clang-format --dry-run --Werror $(LINT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \

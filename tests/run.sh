@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Runs the shell suites (tests/t_*.sh, artifact checks and real hosts), then
+# Runs the shell suites (tests/*/t_*.sh, artifact checks and real hosts), then
 # the C runner, and prints one closing line over all of them:
 #   tests: N passed, N failed
 # A suite's own last "N passed, M failed" line is added to the totals; a
@@ -12,7 +12,7 @@ export CANTUS_BUILD=${CANTUS_BUILD:-$B} CANTUS_CORPUS=${CANTUS_CORPUS:-../shared
 passed=0 failed=0
 log=$B/test-logs
 mkdir -p "$log"
-for t in tests/t_*.sh; do
+for t in tests/tools/t_*.sh tests/hosts/t_*.sh; do
   [ -e "$t" ] || continue
   name=$(basename "$t" .sh)
   start=$(date +%s)

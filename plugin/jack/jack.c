@@ -1,0 +1,1176 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// cantus-jack: Cantus as a JACK client for live performance.  main() checks
+// every input (options, model, styles, CC map, theme, devices) before it
+// connects to JACK, then runs the main thread: it loads models on a loader
+// thread and hands them to the process callback through `to_rt`, frees the
+// retired ones from `from_rt` every 10 ms, turns stdin commands, keys and
+// signals into control messages, records what was played and draws the
+// terminal view.  Shutdown (SIGINT/SIGTERM, `quit`, q): the process callback
+// flushes every sounding note, the PortMidi thread silences the hardware,
+// then the client deactivates.  Thread class: non-RT (main, loader); the
+// audio thread lives in jack_rt.c, the PortMidi thread in jack_pm.c.
+#include "jack_app.h"
+#include "jack_pm.h"
+#include "jack_rec.h"
+#include "jack_ui.h"
+
+#include <errno.h>
+#include <jack/midiport.h>
+#include <libgen.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CANTUS_DATADIR
+#  define CANTUS_DATADIR "/usr/local/share/cantus"
+#endif
+#define CANTUS_JACK_VERSION "0.1.0"
+
+enum { MAX_CONNECT = 32, MAX_SETS = 128, N_MESSAGES = 4 };
+
+typedef struct {
+  const char *model_path;
+  bool model_given;
+  const char *name, *server;
+  const char *connect_out[MAX_CONNECT], *connect_in[MAX_CONNECT];
+  int n_connect_out, n_connect_in;
+  double beats_per_bar;
+  int beat_unit;
+  bool free_run, master, list_devices, no_ui;
+  const char *midi_out, *midi_in;
+  int midi_latency_ms;
+  const char *cc_map, *theme, *record;
+  int theme_bars;
+  double lookahead;
+  struct {
+    int ctl;
+    const char *text;
+  } sets[MAX_SETS];
+  int n_sets;
+} Options;
+
+typedef struct {
+  pthread_t thread;
+  bool busy;
+  atomic_int done;
+  char path[4096];
+  CantusModel *model; // the pushed model, when ok
+  bool ok;
+  char msg[700];
+  jack_ringbuffer_t *to_rt;
+} Loader;
+
+typedef struct {
+  Options opt;
+  CantusJackApp *app;
+  CantusJackPm pm;
+  bool pm_used;
+  CantusJackRec rec;
+  Loader loader;
+  const CantusModel *model; // the newest model handed to the audio thread
+  char model_path[4096];
+  CantusControls view; // the main thread's copy of the controls
+  CantusJackStatus status;
+  bool have_status;
+  bool ui, stdin_open;
+  int selected;
+  char line[4096];
+  size_t line_len;
+  bool prompting;
+  char messages[N_MESSAGES][256];
+  int n_messages;
+  int exit_code;
+} Main;
+
+static volatile sig_atomic_t quit_signal, reload_signal;
+
+// libjack's own complaints ("Cannot connect to server socket" ...) would
+// bury our one-line message when there is no server: quiet while opening.
+static void jack_quiet(const char *msg)
+{
+  (void)msg;
+}
+static void jack_to_stderr(const char *msg)
+{
+  fprintf(stderr, "%s\n", msg);
+}
+
+static void on_quit(int sig)
+{
+  (void)sig;
+  quit_signal = 1;
+}
+
+static void on_hup(int sig)
+{
+  (void)sig;
+  reload_signal = 1;
+}
+
+// ---- messages ---------------------------------------------------------------
+
+// An informational line: stdout (flushed) headless, the message area in
+// the terminal view.
+__attribute__((format(printf, 2, 3))) static void say(Main *g, const char *fmt, ...)
+{
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (!g->ui) {
+    printf("%s\n", buf);
+    fflush(stdout);
+    return;
+  }
+  if (g->n_messages == N_MESSAGES) {
+    memmove(g->messages[0], g->messages[1], sizeof g->messages[0] * (N_MESSAGES - 1));
+    g->n_messages--;
+  }
+  snprintf(g->messages[g->n_messages++], sizeof g->messages[0], "%s", buf);
+}
+
+// ---- options -------------------------------------------------------------------
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: cantus-jack [options]\n"
+          "Cantus, the neural MIDI generator, as a JACK client for live performance.\n\n"
+          "  -m, --model FILE         model (default models/default.cantus, then\n"
+          "                           " CANTUS_DATADIR "/models/default.cantus)\n"
+          "  -n, --name NAME          JACK client name (default cantus); ports NAME:midi_out,\n"
+          "                           NAME:midi_in\n"
+          "  -s, --server NAME        JACK server (default $JACK_DEFAULT_SERVER or 'default')\n"
+          "  -o, --connect-out PORT   connect midi_out to PORT (repeatable)\n"
+          "  -i, --connect-in PORT    connect PORT to midi_in (repeatable)\n"
+          "      --meter N/D          own meter (default 4/4); own tempo is --bpm\n"
+          "      --free               ignore the JACK transport: play at --bpm from the start\n"
+          "      --timebase-master    be the JACK timebase master (publishes --bpm, --meter)\n"
+          "      --list-devices       list PortMidi devices and exit\n"
+          "      --midi-out NAME|ID   also play to this PortMidi output (hardware synth)\n"
+          "      --midi-in NAME|ID    also listen to this PortMidi input (keyboard)\n"
+          "      --midi-latency MS    PortMidi output latency (default 5); hardware notes\n"
+          "                           leave one JACK period + MS after their frame\n"
+          "      --cc-map FILE        MIDI CC map (default: built in, see plugin/jack/ccmap)\n"
+          "      --theme FILE.mid     primer theme the network continues\n"
+          "      --theme-bars N       bars of the theme (default all)\n"
+          "      --record FILE.mid    write what was played to FILE.mid on exit\n"
+          "      --lookahead BEATS    generation lookahead (default 1)\n"
+          "      --no-ui              headless: no terminal view; commands on stdin\n"
+          "  -h, --help, --version\n\n"
+          "Engine controls (also `set NAME VALUE` on stdin, keys in the view, MIDI CC):\n");
+  for (int i = 0; i < cantus_ctlmap_count(); i++) {
+    const CantusCtlInfo *t = cantus_ctlmap_info(i);
+    char name[64];
+    snprintf(name, sizeof name, "%s", t->name);
+    for (char *p = name; *p; p++) {
+      *p = *p == '_' ? '-' : *p;
+    }
+    if (t->kind == CANTUS_CTL_PULSE) {
+      fprintf(
+        f, "      (%s)%*s %s (stdin/keys/CC only)\n", name, (int)(21 - strlen(name)), "", t->help);
+    } else {
+      const char *arg = t->kind == CANTUS_CTL_BOOL ? "[=on|off]" : " VALUE";
+      fprintf(f,
+              "      --%s%s%*s %s\n",
+              name,
+              arg,
+              (int)(21 - strlen(name) - strlen(arg) > 0 ? 21 - strlen(name) - strlen(arg) : 1),
+              "",
+              t->help);
+    }
+  }
+  fprintf(f,
+          "\nstdin commands (--no-ui): set NAME VALUE | NAME VALUE | model FILE | reload |\n"
+          "  panic | regenerate | status | quit\n");
+}
+
+static int bad_usage(const char *fmt, const char *a)
+{
+  fprintf(stderr, "cantus-jack: ");
+  fprintf(stderr, fmt, a);
+  fprintf(stderr, " (see cantus-jack --help)\n");
+  return 2;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || errno || v < lo || v > hi) {
+    return false;
+  }
+  *out = (int)v;
+  return true;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno || !(v >= lo && v <= hi)) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+// Returns 0 to go on, -1 to exit 0 (help, version), else the exit code.
+static int parse_options(int argc, char **argv, Options *o)
+{
+  *o = (Options){
+    .name = "cantus", .beats_per_bar = 4, .beat_unit = 4, .midi_latency_ms = 5, .lookahead = 1
+  };
+  for (int i = 1; i < argc; i++) {
+    char opt[128];
+    const char *a = argv[i], *val = NULL;
+    if (a[0] != '-') {
+      return bad_usage("unexpected argument '%s'", a);
+    }
+    snprintf(opt, sizeof opt, "%s", a);
+    char *eq = strchr(opt, '=');
+    if (eq && !strncmp(opt, "--", 2)) {
+      *eq = '\0';
+      val = a + (eq - opt) + 1;
+    }
+#define NEXT()                                            \
+  do {                                                    \
+    if (!val) {                                           \
+      if (i + 1 >= argc) {                                \
+        return bad_usage("option %s needs a value", opt); \
+      }                                                   \
+      val = argv[++i];                                    \
+    }                                                     \
+  } while (0)
+#define IS(s, l) (!strcmp(opt, s) || !strcmp(opt, l))
+    if (IS("-h", "--help")) {
+      usage(stdout);
+      return -1;
+    } else if (IS("--version", "--version")) {
+      printf("cantus-jack %s\n", CANTUS_JACK_VERSION);
+      return -1;
+    } else if (IS("-m", "--model")) {
+      NEXT();
+      o->model_path = val;
+      o->model_given = true;
+    } else if (IS("-n", "--name")) {
+      NEXT();
+      o->name = val;
+    } else if (IS("-s", "--server")) {
+      NEXT();
+      o->server = val;
+    } else if (IS("-o", "--connect-out")) {
+      NEXT();
+      if (o->n_connect_out == MAX_CONNECT) {
+        return bad_usage("too many --connect-out (at most %s)", "32");
+      }
+      o->connect_out[o->n_connect_out++] = val;
+    } else if (IS("-i", "--connect-in")) {
+      NEXT();
+      if (o->n_connect_in == MAX_CONNECT) {
+        return bad_usage("too many --connect-in (at most %s)", "32");
+      }
+      o->connect_in[o->n_connect_in++] = val;
+    } else if (IS("--meter", "--meter")) {
+      NEXT();
+      int num = 0, den = 0;
+      char extra;
+      if (sscanf(val, "%d/%d%c", &num, &den, &extra) != 2 || num < 1 || num > 32 ||
+          (den != 1 && den != 2 && den != 4 && den != 8 && den != 16)) {
+        return bad_usage("--meter '%s' is not N/D (N 1..32, D 1, 2, 4, 8 or 16)", val);
+      }
+      o->beats_per_bar = num;
+      o->beat_unit = den;
+    } else if (IS("--free", "--free")) {
+      o->free_run = true;
+    } else if (IS("--timebase-master", "--timebase-master")) {
+      o->master = true;
+    } else if (IS("--list-devices", "--list-devices")) {
+      o->list_devices = true;
+    } else if (IS("--midi-out", "--midi-out")) {
+      NEXT();
+      o->midi_out = val;
+    } else if (IS("--midi-in", "--midi-in")) {
+      NEXT();
+      o->midi_in = val;
+    } else if (IS("--midi-latency", "--midi-latency")) {
+      NEXT();
+      if (!parse_int(val, 1, 1000, &o->midi_latency_ms)) {
+        return bad_usage("--midi-latency '%s' is not 1..1000 ms", val);
+      }
+    } else if (IS("--cc-map", "--cc-map")) {
+      NEXT();
+      o->cc_map = val;
+    } else if (IS("--theme", "--theme")) {
+      NEXT();
+      o->theme = val;
+    } else if (IS("--theme-bars", "--theme-bars")) {
+      NEXT();
+      if (!parse_int(val, 0, 1024, &o->theme_bars)) {
+        return bad_usage("--theme-bars '%s' is not 0..1024", val);
+      }
+    } else if (IS("--record", "--record")) {
+      NEXT();
+      o->record = val;
+    } else if (IS("--lookahead", "--lookahead")) {
+      NEXT();
+      if (!parse_double(val, 0.25, 16, &o->lookahead)) {
+        return bad_usage("--lookahead '%s' is not 0.25..16 beats", val);
+      }
+    } else if (IS("--no-ui", "--no-ui")) {
+      o->no_ui = true;
+    } else if (!strncmp(opt, "--", 2)) {
+      // An engine control: --NAME VALUE, --NAME=VALUE, --BOOL, --no-BOOL.
+      const char *name = opt + 2;
+      const char *bool_val = NULL;
+      int ctl = cantus_ctlmap_find(name);
+      if (ctl < 0 && !strncmp(name, "no-", 3)) {
+        ctl = cantus_ctlmap_find(name + 3);
+        if (ctl >= 0 && cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_BOOL && !val) {
+          bool_val = "off";
+        } else {
+          ctl = -1;
+        }
+      }
+      if (ctl < 0 || cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_PULSE) {
+        return bad_usage("unknown option '%s'", a);
+      }
+      if (cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_BOOL && !val) {
+        val = bool_val ? bool_val : "on";
+      }
+      NEXT();
+      if (o->n_sets == MAX_SETS) {
+        return bad_usage("too many control options (at most %s)", "128");
+      }
+      o->sets[o->n_sets].ctl = ctl;
+      o->sets[o->n_sets++].text = val;
+    } else {
+      return bad_usage("unknown option '%s'", a);
+    }
+#undef NEXT
+#undef IS
+  }
+  if (o->free_run && o->master) {
+    return bad_usage("%s: --free ignores the transport; it cannot be its timebase master",
+                     "--free --timebase-master");
+  }
+  return 0;
+}
+
+// ---- bad input: every check before JACK ---------------------------------------------
+
+static const char *find_default_model(char *buf, size_t size)
+{
+  if (access("models/default.cantus", R_OK) == 0) {
+    return "models/default.cantus";
+  }
+  snprintf(buf, size, "%s/models/default.cantus", CANTUS_DATADIR);
+  return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+static bool check_record_path(const char *path)
+{
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  const char *dir = dirname(copy);
+  if (access(dir, W_OK) != 0) {
+    fprintf(
+      stderr, "cantus-jack: %s: cannot write the recording there: %s\n", path, strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// ---- loader thread --------------------------------------------------------------------------
+
+static void *loader_main(void *arg)
+{
+  Loader *l = arg;
+  CantusError err = { { 0 } };
+  CantusModel *m = NULL;
+  CantusStatus st = cantus_engine_load_model(l->path, &m, &err);
+  if (st != CANTUS_OK) {
+    snprintf(l->msg, sizeof l->msg, "model not changed: %s", err.msg);
+    l->ok = false;
+  } else if (jack_ringbuffer_write_space(l->to_rt) < sizeof m) {
+    cantus_model_free(m);
+    snprintf(l->msg, sizeof l->msg, "model not changed: %.500s: the audio thread is busy", l->path);
+    l->ok = false;
+  } else {
+    l->model = m;
+    l->ok = true;
+    snprintf(l->msg,
+             sizeof l->msg,
+             "model %.500s: %s, %u styles, loaded while playing",
+             l->path,
+             m->name,
+             m->dims.n_styles);
+    jack_ringbuffer_write(l->to_rt, (const char *)&m, sizeof m);
+  }
+  atomic_store(&l->done, 1);
+  return NULL;
+}
+
+static void request_model(Main *g, const char *path)
+{
+  if (g->loader.busy) {
+    say(g, "still loading %s", g->loader.path);
+    return;
+  }
+  snprintf(g->loader.path, sizeof g->loader.path, "%s", path);
+  atomic_store(&g->loader.done, 0);
+  g->loader.model = NULL;
+  if (pthread_create(&g->loader.thread, NULL, loader_main, &g->loader) != 0) {
+    say(g, "cannot start the loader thread");
+    return;
+  }
+  g->loader.busy = true;
+}
+
+static void poll_loader(Main *g)
+{
+  if (!g->loader.busy || !atomic_load(&g->loader.done)) {
+    return;
+  }
+  pthread_join(g->loader.thread, NULL);
+  g->loader.busy = false;
+  if (g->loader.ok) {
+    g->model = g->loader.model;
+    snprintf(g->model_path, sizeof g->model_path, "%s", g->loader.path);
+    const int ns = (int)g->model->dims.n_styles;
+    g->view.style = g->view.style < ns ? g->view.style : ns - 1;
+    g->view.style_b = g->view.style_b < ns ? g->view.style_b : ns - 1;
+  }
+  say(g, "%s", g->loader.msg);
+}
+
+// ---- controls ------------------------------------------------------------------------
+
+static bool send_ctl(Main *g, int ctl, double v)
+{
+  CantusJackCtlMsg msg = { ctl, CANTUS_JACK_CTL_SRC_MAIN, 0, v };
+  if (jack_ringbuffer_write_space(g->app->ctl_in) < sizeof msg) {
+    say(g, "control queue full; %s not changed", cantus_ctlmap_info(ctl)->name);
+    return false;
+  }
+  jack_ringbuffer_write(g->app->ctl_in, (const char *)&msg, sizeof msg);
+  if (cantus_ctlmap_info(ctl)->kind != CANTUS_CTL_PULSE) {
+    cantus_ctlmap_set(&g->view, ctl, v, g->model ? (int)g->model->dims.n_styles : 0);
+  }
+  return true;
+}
+
+static void announce_ctl(Main *g, int ctl, const char *how)
+{
+  char val[64];
+  cantus_ctlmap_format(ctl, cantus_ctlmap_get(&g->view, ctl), g->model, val, sizeof val);
+  say(g, "%s%s = %s", how, cantus_ctlmap_info(ctl)->name, val);
+}
+
+static void set_from_text(Main *g, const char *name, const char *text)
+{
+  const int ctl = cantus_ctlmap_find(name);
+  if (ctl < 0) {
+    say(g, "unknown control '%s'", name);
+    return;
+  }
+  char err[256];
+  double v;
+  if (!cantus_ctlmap_parse(ctl, text, g->model, &v, err, sizeof err)) {
+    say(g, "%s: %s", cantus_ctlmap_info(ctl)->name, err);
+    return;
+  }
+  if (send_ctl(g, ctl, v)) {
+    if (cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_PULSE) {
+      say(g, "%s", cantus_ctlmap_info(ctl)->name);
+    } else {
+      announce_ctl(g, ctl, "set ");
+    }
+  }
+}
+
+static void drain_ctl_out(Main *g)
+{
+  CantusJackCtlMsg msg;
+  while (jack_ringbuffer_read_space(g->app->ctl_out) >= sizeof msg) {
+    jack_ringbuffer_read(g->app->ctl_out, (char *)&msg, sizeof msg);
+    const CantusCtlInfo *t = cantus_ctlmap_info(msg.ctl);
+    if (!t) {
+      continue;
+    }
+    char how[48];
+    if (msg.source == CANTUS_JACK_CTL_SRC_PROGRAM) {
+      snprintf(how, sizeof how, "midi: program %d -> ", msg.number);
+    } else {
+      snprintf(how, sizeof how, "midi: cc %d -> ", msg.number);
+    }
+    if (t->kind == CANTUS_CTL_PULSE) {
+      say(g, "%s%s", how, t->name);
+      continue;
+    }
+    cantus_ctlmap_set(&g->view, msg.ctl, msg.value, g->model ? (int)g->model->dims.n_styles : 0);
+    announce_ctl(g, msg.ctl, how);
+  }
+}
+
+// ---- status ------------------------------------------------------------------------
+
+static const char *mode_text(const Main *g)
+{
+  if (g->opt.free_run) {
+    return "free-running";
+  }
+  if (g->opt.master) {
+    return "JACK timebase master";
+  }
+  if (g->have_status && g->status.source == CANTUS_CLOCK_FOLLOW) {
+    return "following the JACK master";
+  }
+  return "own tempo, JACK transport";
+}
+
+static void print_status(Main *g)
+{
+  const CantusJackStatus *s = &g->status;
+  char style[64], temp[32];
+  cantus_ctlmap_format(CANTUS_CTLID_STYLE, g->view.style, g->model, style, sizeof style);
+  cantus_ctlmap_format(
+    CANTUS_CTLID_TEMPERATURE, (double)g->view.temperature, g->model, temp, sizeof temp);
+  say(g,
+      "status: %s bar %lld beat %.2f tempo %.2f meter %g/%d mode '%s' style %s temperature %s "
+      "xruns %llu notes-on %llu notes-off %llu sounding %d models %llu dropped %llu late %llu",
+      s->rolling ? "rolling" : "stopped",
+      (long long)s->bar + 1,
+      s->bar_beat + 1,
+      s->bpm,
+      s->beats_per_bar,
+      s->beat_unit,
+      mode_text(g),
+      style,
+      temp,
+      (unsigned long long)atomic_load(&g->app->xruns),
+      (unsigned long long)g->rec.n_on,
+      (unsigned long long)g->rec.n_off,
+      cantus_jackrec_sounding(&g->rec),
+      (unsigned long long)atomic_load(&g->app->models_swapped),
+      (unsigned long long)s->stats.events_dropped,
+      (unsigned long long)s->stats.late_events);
+}
+
+// ---- stdin commands and keys -----------------------------------------------------------
+
+static void command(Main *g, char *line)
+{
+  char *w1 = strtok(line, " \t\r\n");
+  if (!w1) {
+    return;
+  }
+  char *w2 = strtok(NULL, " \t\r\n");
+  char *w3 = strtok(NULL, "\r\n");
+  if (!strcmp(w1, "quit") || !strcmp(w1, "exit")) {
+    quit_signal = 1;
+  } else if (!strcmp(w1, "status")) {
+    print_status(g);
+  } else if (!strcmp(w1, "model") && w2) {
+    request_model(g, w2);
+  } else if (!strcmp(w1, "reload")) {
+    request_model(g, g->model_path);
+  } else if (!strcmp(w1, "set") && w2 && w3) {
+    while (*w3 == ' ' || *w3 == '\t') {
+      w3++;
+    }
+    set_from_text(g, w2, w3);
+  } else if (cantus_ctlmap_find(w1) >= 0 &&
+             cantus_ctlmap_info(cantus_ctlmap_find(w1))->kind == CANTUS_CTL_PULSE && !w2) {
+    set_from_text(g, w1, "on");
+  } else if (cantus_ctlmap_find(w1) >= 0 && w2) {
+    set_from_text(g, w1, w2);
+  } else {
+    say(g,
+        "unknown command '%s' (set NAME VALUE, model FILE, reload, panic, regenerate, "
+        "status, quit)",
+        w1);
+  }
+}
+
+static void read_stdin(Main *g)
+{
+  struct pollfd p = { 0, POLLIN, 0 };
+  if (!g->stdin_open || poll(&p, 1, 0) <= 0) {
+    return;
+  }
+  char buf[1024];
+  ssize_t n = read(0, buf, sizeof buf);
+  if (n <= 0) {
+    g->stdin_open = false; // EOF (e.g. systemd's /dev/null): keep running
+    return;
+  }
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] == '\n') {
+      g->line[g->line_len] = '\0';
+      command(g, g->line);
+      g->line_len = 0;
+    } else if (g->line_len + 1 < sizeof g->line) {
+      g->line[g->line_len++] = buf[i];
+    }
+  }
+}
+
+static void step_control(Main *g, int dir)
+{
+  const int ctl = g->selected;
+  const CantusCtlInfo *t = cantus_ctlmap_info(ctl);
+  double v = cantus_ctlmap_get(&g->view, ctl);
+  if (t->kind == CANTUS_CTL_PULSE) {
+    send_ctl(g, ctl, 1);
+    say(g, "%s", t->name);
+    return;
+  }
+  if (t->kind == CANTUS_CTL_BOOL) {
+    v = v >= 0.5 ? 0 : 1;
+  } else if (ctl == CANTUS_CTLID_HOLD_BARS) {
+    v = dir > 0 ? v * 2 : v / 2;
+  } else {
+    v += dir * t->step;
+  }
+  send_ctl(g, ctl, v);
+}
+
+static void toggle(Main *g, int ctl)
+{
+  send_ctl(g, ctl, cantus_ctlmap_get(&g->view, ctl) >= 0.5 ? 0 : 1);
+  announce_ctl(g, ctl, "");
+}
+
+static void read_keys(Main *g)
+{
+  for (int k = cantus_jackui_key(); k >= 0; k = cantus_jackui_key()) {
+    if (g->prompting) {
+      if (k == CANTUS_KEY_ENTER) {
+        g->prompting = false;
+        g->line[g->line_len] = '\0';
+        if (g->line_len) {
+          request_model(g, g->line);
+        }
+      } else if (k == CANTUS_KEY_ESC) {
+        g->prompting = false;
+      } else if (k == CANTUS_KEY_BACKSPACE) {
+        g->line_len -= g->line_len > 0;
+      } else if (k >= 32 && k < 127 && g->line_len + 1 < sizeof g->line) {
+        g->line[g->line_len++] = (char)k;
+      }
+      g->line[g->line_len] = '\0';
+      continue;
+    }
+    const int n = cantus_ctlmap_count();
+    switch (k) {
+    case CANTUS_KEY_UP:
+      g->selected = (g->selected + n - 1) % n;
+      break;
+    case CANTUS_KEY_DOWN:
+      g->selected = (g->selected + 1) % n;
+      break;
+    case CANTUS_KEY_LEFT:
+    case '-':
+      step_control(g, -1);
+      break;
+    case CANTUS_KEY_RIGHT:
+    case '+':
+    case '=':
+      step_control(g, 1);
+      break;
+    case 'q':
+      quit_signal = 1;
+      break;
+    case 'p':
+      send_ctl(g, CANTUS_CTLID_PANIC, 1);
+      say(g, "panic");
+      break;
+    case 'r':
+      send_ctl(g, CANTUS_CTLID_REGENERATE, 1);
+      say(g, "regenerate");
+      break;
+    case 'h':
+      toggle(g, CANTUS_CTLID_HOLD);
+      break;
+    case 'l':
+      toggle(g, CANTUS_CTLID_LISTEN);
+      break;
+    case 'c':
+      toggle(g, CANTUS_CTLID_CALL_RESPONSE);
+      break;
+    case 'm':
+      g->prompting = true;
+      g->line_len = strlen(g->model_path);
+      memcpy(g->line, g->model_path, g->line_len + 1);
+      break;
+    default:
+      if (k >= '1' && k <= '9' && g->model && (uint32_t)(k - '1') < g->model->dims.n_styles) {
+        send_ctl(g, CANTUS_CTLID_STYLE, k - '1');
+        announce_ctl(g, CANTUS_CTLID_STYLE, "");
+      }
+      break;
+    }
+  }
+}
+
+static void draw(Main *g)
+{
+  const char *msgs[N_MESSAGES];
+  for (int i = 0; i < g->n_messages; i++) {
+    msgs[i] = g->messages[i];
+  }
+  const CantusJackView v = {
+    .client_name = jack_get_client_name(g->app->client),
+    .model_path = g->model_path,
+    .model = g->model,
+    .controls = &g->view,
+    .selected = g->selected,
+    .status = g->have_status ? &g->status : NULL,
+    .xruns = atomic_load(&g->app->xruns),
+    .rec = &g->rec,
+    .mode = mode_text(g),
+    .messages = msgs,
+    .n_messages = g->n_messages,
+    .prompt = g->prompting ? g->line : NULL,
+  };
+  cantus_jackui_draw(&v);
+}
+
+// ---- rings drained by the main thread ----------------------------------------------------
+
+static void drain(Main *g)
+{
+  CantusJackApp *a = g->app;
+  CantusModel *m;
+  while (jack_ringbuffer_read_space(a->from_rt) >= sizeof m) {
+    jack_ringbuffer_read(a->from_rt, (char *)&m, sizeof m);
+    cantus_model_free(m);
+  }
+  CantusJackPlayed p;
+  while (jack_ringbuffer_read_space(a->played) >= sizeof p) {
+    jack_ringbuffer_read(a->played, (char *)&p, sizeof p);
+    cantus_jackrec_add(&g->rec, &p);
+  }
+  while (jack_ringbuffer_read_space(a->status) >= sizeof g->status) {
+    jack_ringbuffer_read(a->status, (char *)&g->status, sizeof g->status);
+    g->have_status = true;
+  }
+  drain_ctl_out(g);
+  poll_loader(g);
+}
+
+static void sleep_ms(long ms)
+{
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// ---- set-up and tear-down ------------------------------------------------------------------
+
+static jack_ringbuffer_t *ring(size_t bytes)
+{
+  jack_ringbuffer_t *r = jack_ringbuffer_create(bytes);
+  if (r) {
+    (void)jack_ringbuffer_mlock(r); // best effort without privileges
+  }
+  return r;
+}
+
+static void free_rings(CantusJackApp *a)
+{
+  jack_ringbuffer_t *rs[] = { a->to_rt, a->from_rt, a->ctl_in, a->ctl_out, a->played, a->status };
+  for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+    if (rs[i]) {
+      jack_ringbuffer_free(rs[i]);
+    }
+  }
+}
+
+static void connect_ports(Main *g)
+{
+  CantusJackApp *a = g->app;
+  const char *out = jack_port_name(a->out_port), *in = jack_port_name(a->in_port);
+  for (int i = 0; i < g->opt.n_connect_out; i++) {
+    int r = jack_connect(a->client, out, g->opt.connect_out[i]);
+    if (r && r != EEXIST) {
+      fprintf(stderr,
+              "cantus-jack: cannot connect %s to %s (no such port?)\n",
+              out,
+              g->opt.connect_out[i]);
+    }
+  }
+  for (int i = 0; i < g->opt.n_connect_in; i++) {
+    int r = jack_connect(a->client, g->opt.connect_in[i], in);
+    if (r && r != EEXIST) {
+      fprintf(
+        stderr, "cantus-jack: cannot connect %s to %s (no such port?)\n", g->opt.connect_in[i], in);
+    }
+  }
+}
+
+// Note-offs on every output, then deactivate (see the file comment).
+static void shut_down(Main *g)
+{
+  CantusJackApp *a = g->app;
+  const bool gone = atomic_load(&a->jack_gone);
+  if (!gone) {
+    atomic_store(&a->flush_request, 1);
+    for (int t = 0; t < 200 && !atomic_load(&a->flushed) && !atomic_load(&a->jack_gone); t++) {
+      sleep_ms(5);
+    }
+    if (!atomic_load(&a->flushed)) {
+      fprintf(stderr, "cantus-jack: the audio thread did not run the final flush\n");
+    }
+    // The flushed buffer leaves in the next cycle: wait two.
+    const long period_ms = (long)(1000.0 * jack_get_buffer_size(a->client) / a->sample_rate);
+    sleep_ms(2 * period_ms + 5);
+  }
+  if (g->pm_used) {
+    if (gone) {
+      atomic_store(&g->pm.jack_gone, 1);
+    }
+    cantus_jackpm_stop(&g->pm);
+    if (g->pm.notes_silenced) {
+      fprintf(stderr,
+              "cantus-jack: silenced %llu hardware notes\n",
+              (unsigned long long)g->pm.notes_silenced);
+    }
+  }
+  if (!gone) {
+    jack_deactivate(a->client);
+  }
+  drain(g);
+  if (g->loader.busy) {
+    pthread_join(g->loader.thread, NULL);
+    g->loader.busy = false;
+  }
+}
+
+static int run(Main *g)
+{
+  CantusJackApp *a = g->app;
+  const char *mode = mode_text(g);
+  say(g,
+      "cantus-jack: client %s, %u Hz, %u frames per period, %s",
+      jack_get_client_name(a->client),
+      (unsigned)a->sample_rate,
+      (unsigned)jack_get_buffer_size(a->client),
+      mode);
+  printf("ready\n");
+  fflush(stdout);
+  if (g->ui && !cantus_jackui_open()) {
+    g->ui = false;
+    say(g, "no terminal: running headless (--no-ui)");
+  }
+  long tick = 0;
+  while (!quit_signal && !atomic_load(&a->jack_gone)) {
+    if (reload_signal) {
+      reload_signal = 0;
+      request_model(g, g->model_path);
+    }
+    if (g->ui) {
+      read_keys(g);
+    } else {
+      read_stdin(g);
+    }
+    drain(g);
+    if (g->ui && tick % 5 == 0) {
+      draw(g);
+    }
+    tick++;
+    sleep_ms(10);
+  }
+  if (g->ui) {
+    cantus_jackui_close();
+    g->ui = false;
+  }
+  if (atomic_load(&a->jack_gone)) {
+    fprintf(stderr,
+            "cantus-jack: the JACK server went away (%s); stopping\n",
+            a->jack_gone_reason[0] ? a->jack_gone_reason : "no reason given");
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  static Main main_state;
+  Main *g = &main_state;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  int rc = parse_options(argc, argv, &g->opt);
+  if (rc) {
+    return rc < 0 ? 0 : rc;
+  }
+  Options *o = &g->opt;
+  if (o->list_devices) {
+    cantus_jackpm_init();
+    cantus_jackpm_list(stdout);
+    cantus_jackpm_terminate();
+    return 0;
+  }
+
+  // ---- every input is checked before JACK is touched ----
+  static char def[4096];
+  if (!o->model_given) {
+    o->model_path = find_default_model(def, sizeof def);
+    if (!o->model_path) {
+      fprintf(stderr,
+              "cantus-jack: no model: models/default.cantus not found here or in "
+              "%s/models; pass --model FILE\n",
+              CANTUS_DATADIR);
+      return 1;
+    }
+  }
+  CantusError err = { { 0 } };
+  CantusModel *model = NULL;
+  if (cantus_engine_load_model(o->model_path, &model, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-jack: %s\n", err.msg);
+    return 1;
+  }
+  snprintf(g->model_path, sizeof g->model_path, "%s", o->model_path);
+  g->model = model;
+  g->view = cantus_controls_default();
+  g->view.style = g->view.style_b = cantus_model_default_style(model);
+  for (int i = 0; i < o->n_sets; i++) {
+    char msg[512];
+    double v;
+    const int ctl = o->sets[i].ctl;
+    if (!cantus_ctlmap_parse(ctl, o->sets[i].text, model, &v, msg, sizeof msg)) {
+      fprintf(stderr, "cantus-jack: --%s: %s\n", cantus_ctlmap_info(ctl)->name, msg);
+      cantus_model_free(model);
+      return 1;
+    }
+    cantus_ctlmap_set(&g->view, ctl, v, (int)model->dims.n_styles);
+  }
+  static CantusJackApp app;
+  g->app = &app;
+  CantusJackApp *a = &app;
+  if (o->cc_map) {
+    if (cantus_ctlmap_load_map(o->cc_map, &a->ccmap, &err) != CANTUS_OK) {
+      fprintf(stderr, "cantus-jack: %s\n", err.msg);
+      cantus_model_free(model);
+      return 1;
+    }
+  } else {
+    cantus_ctlmap_default(&a->ccmap);
+  }
+  static CantusTheme theme;
+  bool have_theme = false;
+  if (o->theme) {
+    CantusMidiFile *mf = NULL;
+    CantusStatus st = cantus_midi_read(o->theme, &mf, &err);
+    if (st == CANTUS_OK) {
+      st = cantus_theme_from_midi(mf, &model->dims.vocab, o->theme_bars, &theme, &err);
+      cantus_midi_free(mf);
+    }
+    if (st != CANTUS_OK) {
+      fprintf(stderr, "cantus-jack: %s\n", err.msg);
+      cantus_model_free(model);
+      return 1;
+    }
+    have_theme = true;
+  }
+  if (o->record && !check_record_path(o->record)) {
+    cantus_model_free(model);
+    return 1;
+  }
+  int out_id = -1, in_id = -1;
+  if (o->midi_out || o->midi_in) {
+    cantus_jackpm_init();
+    char msg[300];
+    bool none = false;
+    if (o->midi_out &&
+        (out_id = cantus_jackpm_find(o->midi_out, true, &none, msg, sizeof msg)) < 0) {
+      fprintf(stderr, "cantus-jack: --midi-out %s: %s\n", o->midi_out, msg);
+      if (!none) {
+        cantus_model_free(model);
+        return 1;
+      }
+    }
+    if (o->midi_in && (in_id = cantus_jackpm_find(o->midi_in, false, &none, msg, sizeof msg)) < 0) {
+      fprintf(stderr, "cantus-jack: --midi-in %s: %s\n", o->midi_in, msg);
+      if (!none) {
+        cantus_model_free(model);
+        return 1;
+      }
+    }
+  }
+
+  // ---- engine ----
+  CantusEngine *engine = NULL;
+  if (cantus_engine_new(o->lookahead, &engine, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-jack: %s\n", err.msg);
+    cantus_model_free(model);
+    return 1;
+  }
+  CantusModel *none_model = cantus_engine_install_model(engine, model);
+  (void)none_model; // a new engine has no model
+  if (have_theme) {
+    cantus_engine_set_theme(engine, &theme);
+  }
+  a->engine = engine;
+  a->controls = g->view;
+  a->n_styles = (int)model->dims.n_styles;
+  a->free_run = o->free_run;
+  a->timebase_master = o->master;
+  a->beats_per_bar = o->beats_per_bar;
+  a->beat_unit = o->beat_unit;
+  cantus_jackclock_reset(&a->clock);
+  a->to_rt = ring(64);
+  a->from_rt = ring(64);
+  a->ctl_in = ring(256 * sizeof(CantusJackCtlMsg));
+  a->ctl_out = ring(256 * sizeof(CantusJackCtlMsg));
+  a->played = ring(8192 * sizeof(CantusJackPlayed));
+  a->status = ring(16 * sizeof(CantusJackStatus));
+  if (!a->to_rt || !a->from_rt || !a->ctl_in || !a->ctl_out || !a->played || !a->status) {
+    fprintf(stderr, "cantus-jack: out of memory\n");
+    return 1;
+  }
+  g->loader.to_rt = a->to_rt;
+  cantus_jackrec_init(&g->rec, o->record != NULL, o->beats_per_bar, o->beat_unit);
+
+  // ---- JACK ----
+  jack_set_error_function(jack_quiet);
+  jack_set_info_function(jack_quiet);
+  jack_status_t jst = 0;
+  jack_options_t jopt = JackNoStartServer | JackUseExactName | (o->server ? JackServerName : 0);
+  a->client = jack_client_open(o->name, jopt, &jst, o->server);
+  if (!a->client) {
+    if (jst & JackNameNotUnique) {
+      fprintf(stderr,
+              "cantus-jack: the JACK client name '%s' is taken; choose another with "
+              "--name\n",
+              o->name);
+    } else {
+      fprintf(stderr,
+              "cantus-jack: cannot connect to the JACK server '%s' (is jackd running? "
+              "start it with e.g. `jackd -d alsa` or qjackctl)\n",
+              o->server                       ? o->server
+              : getenv("JACK_DEFAULT_SERVER") ? getenv("JACK_DEFAULT_SERVER")
+                                              : "default");
+    }
+    return 1;
+  }
+  jack_set_error_function(jack_to_stderr);
+  a->sample_rate = jack_get_sample_rate(a->client);
+  a->out_port =
+    jack_port_register(a->client, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+  a->in_port = jack_port_register(a->client, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+  if (!a->out_port || !a->in_port) {
+    fprintf(stderr, "cantus-jack: cannot register the MIDI ports\n");
+    jack_client_close(a->client);
+    return 1;
+  }
+  if (out_id >= 0 || in_id >= 0) {
+    if (cantus_midibridge_new(4096, &a->bridge, &err) != CANTUS_OK) {
+      fprintf(stderr, "cantus-jack: %s\n", err.msg);
+      jack_client_close(a->client);
+      return 1;
+    }
+    char msg[300];
+    if (!cantus_jackpm_open(
+          &g->pm, a->client, a->bridge, out_id, in_id, o->midi_latency_ms, msg, sizeof msg)) {
+      fprintf(stderr, "cantus-jack: %s; running on the JACK ports only\n", msg);
+      cantus_midibridge_free(a->bridge);
+      a->bridge = NULL;
+    } else {
+      g->pm_used = true;
+    }
+  }
+  jack_set_process_callback(a->client, cantus_jack_process, a);
+  jack_set_xrun_callback(a->client, cantus_jack_xrun, a);
+  jack_on_info_shutdown(a->client, cantus_jack_shutdown, a);
+
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_quit;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (jack_activate(a->client)) {
+    fprintf(stderr, "cantus-jack: cannot activate the JACK client\n");
+    jack_client_close(a->client);
+    return 1;
+  }
+  if (o->master && jack_set_timebase_callback(a->client, 0, cantus_jack_timebase, a) != 0) {
+    fprintf(stderr, "cantus-jack: cannot become the JACK timebase master\n");
+  }
+  connect_ports(g);
+  if (g->pm_used) {
+    cantus_jackpm_start(&g->pm);
+    say(g,
+        "cantus-jack: hardware MIDI%s%s%s%s (latency: one period + %d ms)",
+        out_id >= 0 ? " out " : "",
+        out_id >= 0 ? o->midi_out : "",
+        in_id >= 0 ? " in " : "",
+        in_id >= 0 ? o->midi_in : "",
+        o->midi_latency_ms);
+  }
+  say(g,
+      "cantus-jack: model %s (%s, %u styles, %u ticks per quarter)",
+      g->model_path,
+      model->name,
+      model->dims.n_styles,
+      (unsigned)model->dims.vocab.tpq);
+  g->ui = !o->no_ui;
+  g->stdin_open = true;
+  rc = run(g);
+  shut_down(g);
+
+  // ---- after deactivate: the audio thread is gone ----
+  CantusModel *m = NULL;
+  while (jack_ringbuffer_read_space(a->to_rt) >= sizeof m) {
+    jack_ringbuffer_read(a->to_rt, (char *)&m, sizeof m);
+    cantus_model_free(m);
+  }
+  cantus_model_free(a->retired);
+  a->retired = NULL;
+  cantus_model_free(cantus_engine_install_model(engine, NULL));
+  const double end_beat = g->have_status ? g->status.perf_beat : 0;
+  if (o->record) {
+    if (cantus_jackrec_write(&g->rec, o->record, end_beat, &err) != CANTUS_OK) {
+      fprintf(stderr, "cantus-jack: %s\n", err.msg);
+      rc = 1;
+    } else {
+      printf("cantus-jack: recorded %zu notes to %s\n", g->rec.n_notes, o->record);
+    }
+  }
+  CantusStats st;
+  cantus_engine_get_stats(engine, &st); // the audio thread is gone
+  printf("cantus-jack: stopped: xruns %llu, notes on %llu off %llu, sounding %d, events dropped "
+         "%llu, port drops %llu, late %llu, relocations %llu, models installed %llu\n",
+         (unsigned long long)atomic_load(&a->xruns),
+         (unsigned long long)g->rec.n_on,
+         (unsigned long long)g->rec.n_off,
+         cantus_jackrec_sounding(&g->rec),
+         (unsigned long long)st.events_dropped,
+         (unsigned long long)atomic_load(&a->port_drops),
+         (unsigned long long)st.late_events,
+         (unsigned long long)st.relocations,
+         (unsigned long long)st.models_installed);
+  jack_client_close(a->client);
+  if (g->pm_used || o->midi_out || o->midi_in) {
+    cantus_jackpm_terminate();
+  }
+  cantus_midibridge_free(a->bridge);
+  cantus_engine_free(engine);
+  cantus_jackrec_free(&g->rec);
+  free_rings(a);
+  return rc;
+}

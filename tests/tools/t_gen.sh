@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# cantus-gen end to end with the committed tiny model: a MIDI file the
+# reader accepts (format 1, tempo, time signature, the notes the summary
+# counts), a well-formed SVG piano roll, identical files at any block size
+# and sample rate (the engine's determinism through the real binary),
+# meters, themes, and clear errors (unknown style, missing model, bad
+# options).  Last line: "N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+gen=$B/bin/cantus-gen
+tiny=tests/data/tiny.cantus
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() {  # check NAME COMMAND...
+  local name=$1
+  shift
+  if "$@" >/dev/null 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+  fi
+}
+# Debian's python3, which has python3-mido (a test dependency): a python3
+# earlier in PATH (pyenv, a venv) may lack mido, and the MIDI checks below
+# were then skipped without a word.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+have_mido=0
+"$py" -c 'import mido' 2>/dev/null && have_mido=1
+check "python3-mido importable by $py (apt-get install python3-mido)" test "$have_mido" = 1
+
+# Notes, time signature and tempo of a MIDI file, one line (needs mido).
+midi_summary() {
+  "$py" - "$1" <<'PY'
+import sys, mido
+f = mido.MidiFile(sys.argv[1])
+notes = sum(1 for t in f.tracks for m in t if m.type == "note_on" and m.velocity > 0)
+offs = sum(1 for t in f.tracks for m in t if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0))
+ts = [(m.numerator, m.denominator) for t in f.tracks for m in t if m.type == "time_signature"]
+tempo = [m.tempo for t in f.tracks for m in t if m.type == "set_tempo"]
+print(f.type, f.ticks_per_beat, notes, offs, ts[0] if ts else None, tempo[0] if tempo else None)
+PY
+}
+
+"$gen" --model "$tiny" --bars 8 --density 0.5 -o "$tmp/a.mid" --svg "$tmp/a.svg" >"$tmp/out" 2>"$tmp/err"
+check "exit 0" test $? -eq 0
+check "summary line" grep -qE "^cantus-gen: [0-9]+ notes in 8 bars \(style alpha, seed 1\) -> $tmp/a.mid, $tmp/a.svg$" "$tmp/out"
+check "stderr empty" test ! -s "$tmp/err"
+check "midi: header MThd, format 1" bash -c "head -c 10 '$tmp/a.mid' | od -An -tx1 | tr -d ' \n' | grep -q '^4d546864000000060001'"
+n=$(sed -nE 's/^cantus-gen: ([0-9]+) notes.*/\1/p' "$tmp/out")
+check "some notes" test "${n:-0}" -ge 5
+if [ "$have_mido" = 1 ]; then
+  s=$(midi_summary "$tmp/a.mid")
+  check "midi: parses, 480 tpq, notes = summary, offs balance, 4/4, 120 bpm" \
+    test "$s" = "1 480 $n $n (4, 4) 500000"
+fi
+if command -v xmllint >/dev/null 2>&1; then
+  check "svg: well-formed" xmllint --noout "$tmp/a.svg"
+else
+  check "svg: well-formed (grep)" bash -c "grep -q '<svg' '$tmp/a.svg' && tail -1 '$tmp/a.svg' | grep -q '</svg>'"
+fi
+check "svg: one rect per note" test "$(grep -c 'stroke="#203080"' "$tmp/a.svg")" -eq "${n:-0}"
+check "svg: bar lines and title" bash -c "grep -q 'stroke=\"#606070\"' '$tmp/a.svg' && grep -q '<title>cantus: alpha, 8 bars of 4/4 at 120 bpm, seed 1' '$tmp/a.svg'"
+
+# Determinism through the binary: block sizes and rates give the same file.
+for br in "1:48000" "7:44100" "1000:96000" "8192:48000" "64:22050"; do
+  "$gen" --model "$tiny" --bars 8 --density 0.5 --block "${br%%:*}" --rate "${br##*:}" -q -o "$tmp/b.mid"
+  check "same file at block ${br%%:*}, ${br##*:} Hz" cmp "$tmp/a.mid" "$tmp/b.mid"
+done
+"$gen" --model "$tiny" --bars 8 --density 0.5 --seed 2 -q -o "$tmp/c.mid"
+check "another seed, other music" bash -c "! cmp -s '$tmp/a.mid' '$tmp/c.mid'"
+
+# Options reach the engine.
+"$gen" --model "$tiny" --bars 4 --meter 6/8 --bpm 90 -q -o "$tmp/m.mid"
+check "6/8 exit 0" test $? -eq 0
+if [ "$have_mido" = 1 ]; then
+  check "6/8: time signature and tempo (90 eighths = 45 quarters a minute)" \
+    bash -c "midi_summary() { $py -c 'import sys,mido; f=mido.MidiFile(sys.argv[1]); print([(m.numerator,m.denominator,) for t in f.tracks for m in t if m.type==\"time_signature\"][0], [m.tempo for t in f.tracks for m in t if m.type==\"set_tempo\"][0])' \"\$1\"; }; test \"\$(midi_summary '$tmp/m.mid')\" = '(6, 8) 1333333'"
+  # (four allowed pitches: the tiny model needs a few bars to play some)
+  "$gen" --model "$tiny" --bars 32 --density 0.5 --range 60-66 --scale major --key D --transpose 3 -q -o "$tmp/r.mid"
+  check "range and scale respected" "$py" -c '
+import sys, mido
+f = mido.MidiFile(sys.argv[1])
+ps = [m.note for t in f.tracks for m in t if m.type == "note_on" and m.velocity > 0]
+assert ps, "no notes"
+major = {0, 2, 4, 5, 7, 9, 11}
+assert all(60 <= p <= 66 and (p - 2) % 12 in major for p in ps), ps' "$tmp/r.mid"
+  "$gen" --model "$tiny" --bars 4 --velocity 77 --channel 3 -q -o "$tmp/v.mid"
+  check "velocity and channel" "$py" -c '
+import sys, mido
+f = mido.MidiFile(sys.argv[1])
+ons = [m for t in f.tracks for m in t if m.type == "note_on" and m.velocity > 0]
+assert ons and all(m.velocity == 77 and m.channel == 2 for m in ons)' "$tmp/v.mid"
+  # A theme: its notes come first.
+  "$py" - "$tmp/theme.mid" <<'PY'
+import sys, mido
+f = mido.MidiFile(ticks_per_beat=96)
+t = mido.MidiTrack(); f.tracks.append(t)
+for p in (60, 62, 64, 65, 67, 65, 64, 62):
+    t.append(mido.Message("note_on", note=p, velocity=80, time=0))
+    t.append(mido.Message("note_off", note=p, velocity=0, time=96))
+f.save(sys.argv[1])
+PY
+  "$gen" --model "$tiny" --bars 6 --theme "$tmp/theme.mid" -q -o "$tmp/t.mid"
+  check "theme first" "$py" -c '
+import sys, mido
+f = mido.MidiFile(sys.argv[1])
+ons = []
+for t in f.tracks:
+    now = 0
+    for m in t:
+        now += m.time
+        if m.type == "note_on" and m.velocity > 0:
+            ons.append((now, m.note))
+ons.sort()
+assert [p for _, p in ons[:8]] == [60, 62, 64, 65, 67, 65, 64, 62], ons[:8]
+assert [t for t, _ in ons[:8]] == [480 * i for i in range(8)], ons[:8]
+assert any(t >= 8 * 480 for t, _ in ons), "nothing after the theme"' "$tmp/t.mid"
+fi
+
+# Errors: one clear line, exit 1 (bad input) or 2 (usage).
+"$gen" --model "$tiny" --style nosuch -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "unknown style: exit 1" test $? -eq 1
+check "unknown style: lists the styles" grep -q "unknown style 'nosuch' in $tiny; available styles: alpha, beta, gamma" "$tmp/err"
+check "unknown style: one line" test "$(wc -l <"$tmp/err")" -eq 1
+check "unknown style: nothing written" test ! -e "$tmp/x.mid"
+"$gen" --model "$tmp/missing.cantus" -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "missing model: exit 1" test $? -eq 1
+check "missing model: names the file" grep -q "missing.cantus" "$tmp/err"
+(cd "$tmp" && "$OLDPWD/$gen" -o x.mid >out 2>err; echo $? >rc)
+check "no default model: exit 1" test "$(cat "$tmp/rc")" -eq 1
+check "no default model: says what to do" grep -q "models/default.cantus not found (run \`make models\`, or pass --model FILE)" "$tmp/err"
+printf 'not a model' >"$tmp/bad.cantus"
+"$gen" --model "$tmp/bad.cantus" >"$tmp/out" 2>"$tmp/err"
+check "bad model: exit 1" test $? -eq 1
+check "bad model: one line naming it" bash -c "test \"\$(wc -l <'$tmp/err')\" -eq 1 && grep -q bad.cantus '$tmp/err'"
+"$gen" --model "$tiny" --theme "$tmp/missing.mid" >"$tmp/out" 2>"$tmp/err"
+check "missing theme: exit 1" test $? -eq 1
+check "missing theme: names it" grep -q "missing.mid" "$tmp/err"
+"$gen" --model "$tiny" --bars zero >"$tmp/out" 2>"$tmp/err"
+check "bad value: exit 2" test $? -eq 2
+check "bad value: says which" grep -q -- "--bars: bad value 'zero'" "$tmp/err"
+# Values the MIDI file cannot hold: refused before generating, not wrapped.
+"$gen" --model "$tiny" --bars 100000 --meter 32/1 --bpm 999 --rate 8000 --block 65536 \
+  -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "bars past 32-bit ticks: exit 2" test $? -eq 2
+check "bars past 32-bit ticks: one line with the limit" \
+  bash -c "test \"\$(wc -l <'$tmp/err')\" -eq 1 && grep -q -- '--bars 100000 of 32/1 is longer than a MIDI file holds (at most 69905)' '$tmp/err'"
+check "bars past 32-bit ticks: nothing written" test ! -e "$tmp/x.mid"
+"$gen" --model "$tiny" --bpm 10 --meter 4/16 --bars 1 -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "tempo past 24 bits: exit 2" test $? -eq 2
+check "tempo past 24 bits: says the slowest" grep -q -- '--bpm 10 in 4/16 is slower than a MIDI file holds (at least 14.31)' "$tmp/err"
+"$gen" --frobnicate 1 >"$tmp/out" 2>"$tmp/err"
+check "unknown option: exit 2" test $? -eq 2
+"$gen" --help >"$tmp/out" 2>&1
+check "help: exit 0" test $? -eq 0
+check "help: usage" grep -q '^usage: cantus-gen' "$tmp/out"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

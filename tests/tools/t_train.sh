@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# cantus-train and cantus-eval end to end, on a small slice of the shared
+# corpus (Nottingham jigs and reels, melody track, its own split): a short
+# run whose held-out loss beats the Kneser-Ney n-gram, whose model loads in
+# cantus-info and generates with cantus-gen (the same notes as
+# `cantus-train --sample`); outputs (CSV, SVG, checkpoint); Ctrl-C and
+# --resume; --add-style leaving the other styles untouched; usage errors and
+# hostile corpora.  Last line: "N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+train=$B/bin/cantus-train
+eval=$B/bin/cantus-eval
+corpus=${CANTUS_CORPUS:-../shared/corpus}
+export OPENBLAS_NUM_THREADS=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() {  # check NAME COMMAND...
+  local name=$1
+  shift
+  if "$@" >/dev/null 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+  fi
+}
+skip() { echo "skip $1"; }
+
+if [ ! -x "$train" ] || [ ! -x "$eval" ]; then
+  echo "FAIL cantus-train/cantus-eval not built in $B"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+if [ ! -f "$corpus/nottingham/split.tsv" ]; then
+  echo "FAIL corpus not found at $corpus (set CANTUS_CORPUS)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# ---- the slice: 60 train + 12 valid + 12 test pieces per style ----------------------
+slice=$tmp/slice
+mkdir -p "$slice"
+printf 'file\tstyle\tsplit\n' >"$slice/split.tsv"
+for st in jig reel; do
+  mkdir -p "$slice/$st"
+  for sp in train valid test; do
+    n=12
+    [ $sp = train ] && n=60
+    awk -F'\t' -v s=$st -v p=$sp '$2 == s && $3 == p { print $1 }' "$corpus/nottingham/split.tsv" |
+      head -n $n | while read -r f; do
+      ln -s "$(cd "$corpus/nottingham" && pwd)/$f" "$slice/$f"
+      printf '%s\t%s\t%s\n' "$f" "$st" "$sp" >>"$slice/split.tsv"
+    done
+  done
+done
+check "slice: 168 files" test "$(find "$slice" -name '*.mid' | wc -l)" -eq 168
+
+args=(--tracks melody --pitch-range 48-96 -q --hidden 96 --embed 32 --style-dim 8 --batch 16
+  --bptt 32 --epochs 25 --lr 6e-3 --warmup 50 --dropout 0.1 --patience 0 --seed 3 --threads 1)
+# A default style that is not in the corpus: refused before any training.
+"$train" "$slice" -o "$tmp/bad.cantus" "${args[@]}" --default-style polka >/dev/null 2>"$tmp/bad.err"
+check "train: --default-style not a style: exit 1" test $? -eq 1
+check "train: --default-style not a style: says which exist" \
+  grep -q "default-style 'polka' is not one of the styles (jig, reel)" "$tmp/bad.err"
+check "train: --default-style not a style: no model, no epoch" \
+  test ! -e "$tmp/bad.cantus" -a "$(grep -c '^epoch' "$tmp/bad.err")" -eq 0
+"$train" "$slice" -o "$tmp/m.cantus" "${args[@]}" --default-style REEL >"$tmp/train.out" 2>"$tmp/train.err"
+check "train: exit 0" test $? -eq 0
+check "train: corpus table" grep -qE "^jig +84 +60/12/12" "$tmp/train.err"
+check "train: snapping summary" grep -q "onsets moved" "$tmp/train.err"
+check "train: OpenBLAS core printed" grep -qE "OpenBLAS [A-Za-z0-9]+ core, 1 thread" "$tmp/train.err"
+check "train: epoch lines" test "$(grep -cE '^epoch [0-9]+: train' "$tmp/train.err")" -eq 25
+check "train: model written" test -s "$tmp/m.cantus"
+check "train: csv, one line per epoch" test "$(wc -l <"$tmp/m.csv")" -eq 26
+check "train: csv columns" grep -q "^epoch,steps,tokens,seconds,lr,train_loss,valid_loss,tokens_per_s,valid_jig,valid_reel$" "$tmp/m.csv"
+check "train: svg plot" grep -q "<polyline" "$tmp/m.svg"
+check "train: checkpoint" test -s "$tmp/m.ckpt"
+
+# ---- held-out loss beats the n-gram, per style ---------------------------------------
+"$eval" "$tmp/m.cantus" "$slice" -q --split valid --pieces 2 --bars 8 --json >"$tmp/eval.json" 2>"$tmp/eval.err"
+check "eval: exit 0" test $? -eq 0
+check "eval: model beats the n-gram on every style" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["styles"]) == 2
+for s in d["styles"]:
+    assert s["tokens"] > 1000, s
+    assert s["loss"] < s["ngram_loss"], s
+assert d["all"]["loss"] < 0.95 * d["all"]["ngram_loss"], d["all"]
+assert 0.3 < d["all"]["accuracy"] < 1.0
+' "$tmp/eval.json"
+check "eval: generated pieces have notes and distances" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for s in d["styles"]:
+    g = s["generated"]
+    assert g["notes_per_quarter"] > 0.2 and 0 <= g["all"] < 1, s
+' "$tmp/eval.json"
+"$eval" "$tmp/m.cantus" "$slice" -q --pieces 0 >"$tmp/eval.txt" 2>&1
+check "eval: text table" grep -qE "^jig +12 +[0-9]+ +[0-9.]+ +[0-9.]+% +[0-9.]+" "$tmp/eval.txt"
+
+# ---- the model everywhere: cantus-info, cantus-gen, --sample -------------------------
+if [ -x "$B/bin/cantus-info" ]; then
+  "$B/bin/cantus-info" "$tmp/m.cantus" >"$tmp/info.txt" 2>&1
+  check "info: loads" test $? -eq 0
+  check "info: styles" grep -qE "^ +1  reel$" "$tmp/info.txt"
+  check "info: metadata" grep -q "valid_loss.jig: " "$tmp/info.txt"
+  check "info: default style in the metadata" grep -qE "^ +default_style: reel$" "$tmp/info.txt"
+else
+  skip "cantus-info not built"
+fi
+"$train" --sample "$tmp/m.cantus" -o "$tmp/s1.mid" --style jig --bars 8 --seed 4 --meter 6/8 2>"$tmp/s.err"
+check "sample: exit 0" test $? -eq 0
+if [ -x "$B/bin/cantus-gen" ]; then
+  "$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s0.mid" --bars 2 >"$tmp/s0.out" 2>&1
+  check "gen: no --style plays the model's default style" grep -q "(style reel, seed 1)" "$tmp/s0.out"
+  "$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s2.mid" --style jig --bars 8 --seed 4 \
+    --meter 6/8 --bpm 240 --quiet
+  check "gen: exit 0" test $? -eq 0
+  check "gen: same notes as cantus-train --sample" python3 -c '
+import sys
+def notes(path):
+    d = open(path, "rb").read()
+    assert d[:4] == b"MThd"
+    tpq = int.from_bytes(d[12:14], "big")
+    pos, out = 14, []
+    while pos < len(d):
+        ln = int.from_bytes(d[pos + 4:pos + 8], "big")
+        trk, pos, i, t, run = d[pos + 8:pos + 8 + ln], pos + 8 + ln, 0, 0, 0
+        while i < len(trk):
+            v = 0
+            while True:
+                c = trk[i]; i += 1; v = (v << 7) | (c & 127)
+                if c < 128: break
+            t += v
+            s = trk[i]
+            if s == 0xFF:
+                n = 0; i += 2
+                while True:
+                    c = trk[i]; i += 1; n = (n << 7) | (c & 127)
+                    if c < 128: break
+                i += n; continue
+            if s == 0xF0 or s == 0xF7:
+                n = 0; i += 1
+                while True:
+                    c = trk[i]; i += 1; n = (n << 7) | (c & 127)
+                    if c < 128: break
+                i += n; continue
+            if s & 0x80: run = s; i += 1
+            k = run & 0xF0
+            a = trk[i]; b = trk[i + 1] if k not in (0xC0, 0xD0) else 0
+            i += 2 if k not in (0xC0, 0xD0) else 1
+            if k == 0x90 and b > 0: out.append((t * 480 // tpq, a))
+    return sorted(out)
+a, b = notes(sys.argv[1]), notes(sys.argv[2])
+assert len(a) > 10 and a == b, (len(a), len(b), a[:5], b[:5])
+' "$tmp/s1.mid" "$tmp/s2.mid"
+else
+  skip "cantus-gen not built"
+fi
+
+# ---- Ctrl-C writes a checkpoint; --resume finishes the run ----------------------------
+"$train" "$slice" -o "$tmp/r.cantus" "${args[@]}" --epochs 200 >"$tmp/r.out" 2>"$tmp/r.err" &
+pid=$!
+for _ in $(seq 1 100); do
+  grep -q "^epoch 1: train" "$tmp/r.err" 2>/dev/null && break
+  sleep 0.1
+done
+kill -INT $pid
+wait $pid
+rc=$?
+check "ctrl-c: exit 130" test $rc -eq 130
+check "ctrl-c: message" grep -q "interrupted after" "$tmp/r.err"
+check "ctrl-c: checkpoint" test -s "$tmp/r.ckpt"
+"$train" --resume "$tmp/r.ckpt" --epochs 3 >"$tmp/r2.out" 2>"$tmp/r2.err"
+check "resume: exit 0" test $? -eq 0
+check "resume: continues" grep -q "^resuming from .*r.ckpt: epoch" "$tmp/r2.err"
+check "resume: model" test -s "$tmp/r.cantus"
+
+# ---- a new style from a small folder, the rest untouched ------------------------------
+mkdir -p "$tmp/hp"
+ls "$corpus/nottingham/hornpipe/"*.mid | head -n 12 | while read -r f; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$tmp/hp/"; done
+"$train" --base "$tmp/m.cantus" --add-style hornpipe "$tmp/hp" -o "$tmp/add.cantus" --tracks melody \
+  --epochs 3 --lr 1e-2 --warmup 0 -q --threads 1 >"$tmp/add.out" 2>"$tmp/add.err"
+check "add-style: exit 0" test $? -eq 0
+"$eval" "$tmp/add.cantus" "$slice" -q --split valid --pieces 0 --json >"$tmp/add.json" 2>/dev/null
+check "add-style: old styles score exactly as before" python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+la = {s["style"]: s["loss"] for s in a["styles"]}
+lb = {s["style"]: s["loss"] for s in b["styles"]}
+assert la == lb, (la, lb)
+' "$tmp/eval.json" "$tmp/add.json"
+if [ -x "$B/bin/cantus-info" ]; then
+  "$B/bin/cantus-info" "$tmp/add.cantus" >"$tmp/add.info" 2>&1
+  check "add-style: loads with three styles" grep -qE "^ +2  hornpipe$" "$tmp/add.info"
+  check "add-style: keeps the base's default style" grep -qE "^ +default_style: reel$" "$tmp/add.info"
+fi
+"$train" --sample "$tmp/add.cantus" -o "$tmp/hp.mid" --style hornpipe --bars 4 2>/dev/null
+check "add-style: the new style generates" test -s "$tmp/hp.mid"
+
+# ---- usage errors and hostile input ----------------------------------------------------
+"$train" --help >/dev/null 2>&1
+check "help: exit 0" test $? -eq 0
+"$train" "$slice" -o "$tmp/x.cantus" --bogus >/dev/null 2>"$tmp/e1"
+check "unknown option: exit 2" test $? -eq 2
+check "unknown option: named" grep -q -- "--bogus" "$tmp/e1"
+"$train" "$slice" -o "$tmp/x.cantus" --hidden banana >/dev/null 2>"$tmp/e2"
+check "bad number: exit 2" test $? -eq 2
+"$train" "$tmp/does-not-exist" -o "$tmp/x.cantus" >/dev/null 2>"$tmp/e3"
+check "missing corpus: exit 1" test $? -eq 1
+check "missing corpus: named" grep -q "does-not-exist" "$tmp/e3"
+mkdir -p "$tmp/bad/style"
+head -c 100 /dev/urandom >"$tmp/bad/style/noise.mid"
+: >"$tmp/bad/style/empty.mid"
+"$train" "$tmp/bad" -o "$tmp/x.cantus" >/dev/null 2>"$tmp/e4"
+check "unreadable corpus: exit 1" test $? -eq 1
+check "unreadable corpus: files named" grep -q "noise.mid" "$tmp/e4"
+check "unreadable corpus: reason" grep -q "no usable MIDI files" "$tmp/e4"
+"$train" --resume "$tmp/e4" >/dev/null 2>"$tmp/e5"
+check "resume from a non-checkpoint: exit 1" test $? -eq 1
+"$eval" "$tmp/e4" "$slice" >/dev/null 2>"$tmp/e6"
+check "eval of a non-model: exit 1" test $? -eq 1
+check "no model written on failure" test ! -e "$tmp/x.cantus"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
