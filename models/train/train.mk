@@ -10,7 +10,7 @@ ifeq ($(strip $(OPENBLAS_LIBS)),)
 OPENBLAS_LIBS := -lopenblas
 endif
 
-TRAIN_MAINS := models/train/main.c models/train/eval.c
+TRAIN_MAINS := models/train/main.c models/train/eval.c models/train/formstat.c
 TRAIN_LIB_SRC := $(filter-out $(TRAIN_MAINS),$(sort $(wildcard models/train/*.c)))
 TRAIN_LIB_OBJ := $(TRAIN_LIB_SRC:%.c=$(B)/obj/%.o)
 TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/train/main.c,models/train/train.c,$(wildcard $(TRAIN_MAINS))))
@@ -39,6 +39,12 @@ $(B)/bin/cantus-train: $(B)/obj/models/train/main.o $(TRAIN_LIB_OBJ) $(LIBDSP)
 $(B)/bin/cantus-eval: $(B)/obj/models/train/eval.o $(TRAIN_LIB_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(OPENBLAS_LIBS) -lm -lpthread
+
+# The measures of form of MIDI files (a development tool, not installed):
+# form.c needs only dsp/, so no OpenBLAS.
+$(B)/bin/cantus-formstat: $(B)/obj/models/train/formstat.o $(B)/obj/models/train/form.o $(LIBDSP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
 # ---- the shipped models ------------------------------------------------------
 # `make models` retrains models/folk.cantus and models/chorales.cantus from
