@@ -18,7 +18,7 @@ TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/tr
 # -iquote instead of -I for dsp/: dsp/sched.h must not shadow the system
 # <sched.h> that <pthread.h> and OpenBLAS's cblas.h rely on.
 $(B)/obj/models/train/%.o: XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp $(OPENBLAS_CFLAGS) -Imodels/train
-$(B)/obj/tests/unit/test_train.o: XCFLAGS += -Imodels/train
+$(B)/obj/tests/unit/test_train.o $(B)/obj/tests/unit/test_form.o: XCFLAGS += -Imodels/train
 
 # The C test runner links the trainer code (minus its mains) and OpenBLAS.
 TEST_EXTRA_SRC += $(TRAIN_LIB_SRC)
