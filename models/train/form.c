@@ -183,7 +183,7 @@ static CantusStatus make_bars(const CantusFormPiece *p, uint32_t end, Bars *b, C
 {
   size_t cap = 64;
   b->n = 0;
-  b->start = malloc((cap + 1) * sizeof *b->start);
+  b->start = calloc(cap + 1, sizeof *b->start);
   b->beat = malloc(cap * sizeof *b->beat);
   if (!b->start || !b->beat) {
     return cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
@@ -402,7 +402,8 @@ static void measure_repeats(const Work *w, CantusFormCounts *c)
 // bar differs (first and second endings) still recurs.
 static void measure_sections(const Work *w, CantusFormCounts *c)
 {
-  for (size_t s = w->first_full; s + 2 * SECTION_BARS - 1 <= w->last_bar; s += SECTION_BARS) {
+  for (size_t s = w->first_full; s + 2 * (size_t)SECTION_BARS - 1 <= w->last_bar;
+       s += SECTION_BARS) {
     bool any = false;
     for (size_t k = 0; k < SECTION_BARS; k++) {
       any = any || w->bn[s + k].end > w->bn[s + k].first;

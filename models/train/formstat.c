@@ -17,7 +17,7 @@ static void usage(FILE *f)
           "       cantus-formstat [options] --corpus DIR... --style NAME [--split S]\n"
           "Prints the measures of form of the pieces, pooled (models/README.md).\n"
           "  --corpus DIR    corpus folder with split.tsv (file, style, split); repeatable\n"
-          "  --style NAME    that style's pieces; --split train|valid|test (default test)\n"
+          "  --style NAME    that style's pieces; --split train|valid|test|all (default test)\n"
           "  --by-track      voices are MIDI tracks (default: ranks of pitch)\n"
           "  --max-bars N    only the first N bars of each piece\n"
           "  --label TEXT    first column of the row (default: the style or 'files')\n"
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     while (fgets(line, sizeof line, f)) {
       char *file = strtok(line, "\t\r\n"), *st = strtok(NULL, "\t\r\n"),
            *sp = strtok(NULL, "\t\r\n");
-      if (file && st && sp && !strcmp(st, style) && !strcmp(sp, split)) {
+      if (file && st && sp && !strcmp(st, style) && (!strcmp(sp, split) || !strcmp(split, "all"))) {
         snprintf(path, sizeof path, "%s/%s", corpus, file);
         bad += measure_file(path, by_track, max_bars, per_piece, &c);
       }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# The offline trainer (cantus-train), its evaluator (cantus-eval), the test
-# runner's link of the trainer code, the shipped models (`make models`) and
+# The offline trainer (cantus-train), its evaluator (cantus-eval), the
+# measures-of-form tool (cantus-formstat), the test runner's link of the
+# trainer code, the shipped models (`make models`) and
 # the training benchmark (`make bench-train`).  Included by the root Makefile.
 # The trainer is the only code that links OpenBLAS.
 
