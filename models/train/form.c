@@ -348,27 +348,24 @@ static void work_free(Work *w)
 // note started earlier and still sounding is higher.
 static void top_line(Work *w)
 {
-  Sweep s = { w->nt, w->n, 0, 0, w->active };
+  size_t *held = w->active, n_held = 0; // notes started before the current onset
   w->n_top = 0;
   for (size_t i = 0; i < w->n;) {
     uint32_t t = w->nt[i].on_tick;
-    // Held notes only: sweep_to would also add this onset's notes.
+    int highest = -1;
     size_t k = 0;
-    for (size_t a = 0; a < s.n_active; a++) {
-      if (w->nt[s.active[a]].off_tick > t) {
-        s.active[k++] = s.active[a];
+    for (size_t a = 0; a < n_held; a++) {
+      if (w->nt[held[a]].off_tick > t) {
+        held[k++] = held[a];
+        highest = w->nt[held[a]].pitch > highest ? w->nt[held[a]].pitch : highest;
       }
     }
-    s.n_active = k;
-    int held = -1;
-    for (size_t a = 0; a < s.n_active; a++) {
-      held = w->nt[s.active[a]].pitch > held ? w->nt[s.active[a]].pitch : held;
-    }
-    if (w->nt[i].pitch >= held) {
+    n_held = k;
+    if (w->nt[i].pitch >= highest) { // nt[i] is the highest note starting at t
       w->top[w->n_top++] = i;
     }
     for (; i < w->n && w->nt[i].on_tick == t; i++) {
-      s.active[s.n_active++] = i;
+      held[n_held++] = i;
     }
   }
 }
