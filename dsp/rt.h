@@ -13,6 +13,7 @@
 #define CANTUS_MAX_LAYERS 4         // stacked LSTM layers
 #define CANTUS_MAX_HIDDEN 1024      // units per layer
 #define CANTUS_MAX_VOCAB 1024       // tokens
+#define CANTUS_MAX_PARTS 4          // parts of a version 2 vocabulary
 #define CANTUS_MAX_STYLES 64        // style vectors in one model
 #define CANTUS_MAX_EMBED 256        // token embedding and style vector widths
 #define CANTUS_MAX_POS 96           // metric position classes (tick + beat one-hots)
