@@ -12,7 +12,8 @@ typedef struct {
   uint64_t on, off; // grid ticks
   uint8_t pitch;
   uint8_t velocity;
-  uint8_t part; // 0 in version 1
+  uint8_t part;  // 0 in version 1
+  uint64_t room; // version 2: ticks to the next onset of this part and pitch, 0 = none
 } Note;
 
 // One NOTE_OFF or NOTE_ON of a merged note.  After merging, (tick, on,
@@ -169,6 +170,17 @@ static bool emit(Writer *w, const Event *ev, size_t n_ev, const CantusTokensOpti
   return closing;
 }
 
+// The duration bin of a merged note: the nearest, but never running into
+// the next onset of its part and pitch (then the longest bin that fits).
+static int note_bin(const CantusVocab *v, const Note *x)
+{
+  int bin = cantus_vocab_dur_bin(v, (int64_t)(x->off - x->on));
+  while (bin > 0 && x->room && (uint64_t)cantus_vocab_dur_ticks(v, bin) > x->room) {
+    bin--;
+  }
+  return bin;
+}
+
 // The version 2 stream of the merged notes, sorted by (on, part, pitch):
 // at each onset tick NOTE DUR per note (a VELOCITY before it where the bin
 // changes).  With truncate, a note is written only while it and the END fit.
@@ -202,7 +214,7 @@ static bool emit_v2(Writer *w, const Note *nt, size_t n, const CantusTokensOptio
       vel_bin = bin;
     }
     put(w, cantus_vocab_note(v, x->part, x->pitch));
-    put(w, cantus_vocab_dur(v, cantus_vocab_dur_bin(v, (int64_t)(x->off - x->on))));
+    put(w, cantus_vocab_dur(v, note_bin(v, x)));
   }
   if (opt->start_end) {
     put(w, CANTUS_TOK_END);
@@ -262,7 +274,7 @@ static CantusStatus finish_v2(Note *nt,
   for (size_t i = 0; i < n; i++) {
     const Note *x = &nt[i];
     const int64_t len = (int64_t)(x->off - x->on);
-    const int bin = cantus_vocab_dur_bin(v, len);
+    const int bin = note_bin(v, x);
     const int64_t d = cantus_vocab_dur_ticks(v, bin) - len;
     if (d != 0) {
       const double ad = (double)(d < 0 ? -d : d);
@@ -359,7 +371,8 @@ CantusStatus cantus_tokens_from_notes(const CantusMidiNote *notes,
                cantus_tokens_snap(mn->off_tick, file_tpq, g, &m2),
                (uint8_t)pitch,
                mn->velocity,
-               (uint8_t)part };
+               (uint8_t)part,
+               0 };
     if (opt->end_tick && x.on >= opt->end_tick) {
       st->n_after_end++;
       continue;
@@ -403,6 +416,9 @@ CantusStatus cantus_tokens_from_notes(const CantusMidiNote *notes,
     if (j >= 0 && nt[j].off > x.on) {
       nt[j].off = x.on;
       st->n_merged++;
+    }
+    if (j >= 0) {
+      nt[j].room = x.on - nt[j].on;
     }
     nt[kept] = x;
     last[key] = (long)kept;

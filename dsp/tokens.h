@@ -14,8 +14,10 @@
 // the re-strike cut apply within one part (the same pitch in two parts is
 // kept: unisons in chorales); then, at each tick with onsets, every note in
 // ascending part, then ascending pitch, as NOTE(part, pitch) DUR(bin of its
-// length, cantus_vocab_dur_bin), and SHIFTs to the next onset tick.  There
-// are no trailing shifts: END follows the last onset's notes.
+// length, cantus_vocab_dur_bin, but never running into the next onset of
+// its pitch in its part: then the longest bin that fits), and SHIFTs to the
+// next onset tick.  There are no trailing shifts: END follows the last
+// onset's notes.  So notes -> tokens -> notes -> tokens is the identity.
 // Allocation contract: cantus_tokens_from_notes() allocates scratch memory
 // for the notes and frees it before returning; the token buffer belongs to
 // the caller.  Thread class: non-RT (malloc, qsort).
