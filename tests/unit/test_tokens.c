@@ -824,3 +824,65 @@ TEST(tokens_v2_corpus_round_trip)
     free_list(&fl);
   }
 }
+
+// Version 1 streams stay byte-identical: every corpus file in three option
+// sets (plain; velocities with folding; truncated at 300 tokens), hashed
+// per file (FNV-1a over tokens, count and merges) and summed.  The pinned
+// values were computed with the tokenizer before version 2 existed.
+TEST(tokens_v1_corpus_streams_are_pinned)
+{
+  uint64_t sum = 0, total = 0;
+  int n_files = 0;
+  uint16_t *buf = malloc(2000000 * sizeof *buf);
+  for (size_t c = 0; c < sizeof corpus_specs / sizeof corpus_specs[0]; c++) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s", cantus_test_corpus_dir(), corpus_specs[c].dir);
+    FileList fl = { 0 };
+    list_midi(dir, &fl);
+    for (int f = 0; f < fl.n; f++) {
+      CantusMidiFile *m = NULL;
+      CantusError e;
+      if (cantus_midi_read(fl.paths[f], &m, &e) != CANTUS_OK) {
+        continue;
+      }
+      n_files++;
+      CantusVocab v = cantus_vocab_default();
+      uint64_t h = 1469598103934665603ull;
+      for (int variant = 0; variant < 3; variant++) {
+        CantusTokensOptions o = cantus_tokens_options_default();
+        o.start_end = true;
+        if (variant == 1) {
+          v.n_vel = 8;
+          o.velocities = true;
+          o.fold_pitches = true;
+        }
+        if (variant == 2) {
+          o.truncate = true;
+        }
+        CantusTokensStats st;
+        cantus_tokens_from_notes(
+          m->notes, m->n_notes, m->tpq, &v, &o, buf, variant == 2 ? 300 : 2000000, &st, &e);
+        for (size_t i = 0; i < st.n_written; i++) {
+          h ^= buf[i];
+          h *= 1099511628211ull;
+        }
+        h ^= st.n_tokens;
+        h *= 1099511628211ull;
+        h ^= st.n_merged;
+        h *= 1099511628211ull;
+        total += st.n_written;
+      }
+      sum += h;
+      cantus_midi_free(m);
+    }
+    free_list(&fl);
+  }
+  free(buf);
+  if (n_files == 0) {
+    printf("SKIP tokens_v1_corpus_streams_are_pinned: no corpus\n");
+    return;
+  }
+  CHECK_EQ(n_files, 2639);
+  CHECK_EQ(total, 5342640);
+  CHECK_MSG(sum == 0xfe5005959acfafull, "hash %llx", (unsigned long long)sum);
+}
