@@ -393,8 +393,11 @@ static uint32_t ring_search(const CantusLookback *lb, uint32_t lo, int64_t t, bo
 int cantus_lookback_query(const CantusLookback *lb, int i)
 {
   const int none = cantus_vocab_size(&lb->v);
+  if (i < 0 || i >= CANTUS_LOOKBACK_N_LAGS) {
+    return none;
+  }
   const int64_t ob = lb->bar - cantus_lookback_lag(i);
-  if (i < 0 || i >= CANTUS_LOOKBACK_N_LAGS || ob < lb->first_bar) {
+  if (ob < lb->first_bar) {
     return none;
   }
   const int64_t ostart = lb->bar_start[ob & 15];

@@ -110,7 +110,10 @@ CantusStatus cantus_lookback_batch(const uint16_t *tokens,
 // 8 before it, up to CANTUS_LOOKBACK_CAP of them: when more come, the
 // oldest are forgotten (n_dropped counts them) and a lookback that would
 // need them is NONE -- never a wrong token, never an overrun.  Within the
-// cap it agrees with cantus_lookback_batch at every position.
+// cap (and with bars up to CANTUS_LOOKBACK_MAX_BAR ticks) it agrees with
+// cantus_lookback_batch at every position.  Size: about 12.6 KB, of which
+// 6 bytes per event slot; the densest corpus stream (Nottingham melody +
+// accompaniment) holds at most 390 events at once.
 typedef struct {
   CantusVocab v;
   int64_t tick;          // tau: where the next token is fed

@@ -344,17 +344,18 @@ TEST(lookback_repeats_give_the_next_token)
               continue;
             }
             if (lag % P == 0) {
-              CHECK_MSG(fb[i].look[li] == tok[i + 1] && ft[i].look[li] == tok[i + 1],
-                        "v%d bar %d period %d lag %d position %zu (tick %lld): batch %d tracker %d next %d",
-                        layout + 1,
-                        L,
-                        P,
-                        lag,
-                        i,
-                        (long long)tau,
-                        fb[i].look[li],
-                        ft[i].look[li],
-                        tok[i + 1]);
+              CHECK_MSG(
+                fb[i].look[li] == tok[i + 1] && ft[i].look[li] == tok[i + 1],
+                "v%d bar %d period %d lag %d position %zu (tick %lld): batch %d tracker %d next %d",
+                layout + 1,
+                L,
+                P,
+                lag,
+                i,
+                (long long)tau,
+                fb[i].look[li],
+                ft[i].look[li],
+                tok[i + 1]);
               n_checked++;
             } else {
               n_other_lag_differs += fb[i].look[li] != tok[i + 1];
@@ -653,6 +654,8 @@ TEST(lookback_snapshot_replays_identical_features)
     cantus_lookback_features(&lb, &b[i - 1500]);
   }
   CHECK(memcmp(a, b, sizeof a) == 0);
+  CHECK_EQ(cantus_lookback_query(&lb, -1), cantus_vocab_size(&v));
+  CHECK_EQ(cantus_lookback_query(&lb, CANTUS_LOOKBACK_N_LAGS), cantus_vocab_size(&v));
   size_t n_look = 0;
   for (int i = 0; i < 1500; i++) {
     n_look += a[i].look[0] != cantus_vocab_size(&v);
