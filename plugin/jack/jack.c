@@ -391,6 +391,8 @@ static void request_model(Main *g, const char *path)
   }
 }
 
+// The one place g->model changes after start-up (with the push to to_rt,
+// inside cantus_jackloader_poll).
 static void poll_loader(Main *g)
 {
   char msg[700];
@@ -704,6 +706,10 @@ static void draw(Main *g)
 static void drain(Main *g)
 {
   CantusJackApp *a = g->app;
+  // Models first (loader.h): a finished load goes to the audio thread and
+  // becomes g->model in one step; what the audio thread handed back is
+  // never g->model, so the controls below always read a live model.
+  poll_loader(g);
   cantus_jackloader_free_retired(&g->loader);
   CantusJackPlayed p;
   while (jack_ringbuffer_read_space(a->played) >= sizeof p) {
@@ -715,7 +721,6 @@ static void drain(Main *g)
     g->have_status = true;
   }
   drain_ctl_out(g);
-  poll_loader(g);
 }
 
 static void sleep_ms(long ms)
@@ -799,8 +804,8 @@ static void shut_down(Main *g)
   if (!gone) {
     jack_deactivate(a->client);
   }
+  cantus_jackloader_stop(&g->loader); // nothing more for the audio thread
   drain(g);
-  cantus_jackloader_stop(&g->loader);
 }
 
 static int run(Main *g)
