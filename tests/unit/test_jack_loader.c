@@ -284,22 +284,37 @@ TEST(jack_loader_swaps_while_an_audio_thread_runs)
   CHECK_EQ(pthread_create(&th, NULL, rt_main, &t), 0);
   char msg[4200];
   int n_req = 0, n_handed = 0, n_freed = 0;
-  for (int pass = 0; pass < 4000 && n_handed < 30; pass++) {
+  for (int pass = 0; pass < 20000 && n_handed < 30; pass++) {
     if (!r.l.busy && cantus_jackloader_start(&r.l, TINY, msg, sizeof msg)) {
       n_req++;
     }
-    // jack.c's drain() order
-    n_freed += free_retired(&r);
-    main_reads(&r);
+    // jack.c's drain() order, and every other pass the other way round
+    // (safe too: nothing in from_rt is ever the current model)
+    if (pass % 2) {
+      n_freed += free_retired(&r);
+      main_reads(&r);
+    }
     n_handed +=
       cantus_jackloader_poll(&r.l, &r.current, msg, sizeof msg) == CANTUS_JACKLOADER_HANDED;
+    n_freed += free_retired(&r);
+    main_reads(&r);
+    sleep_ms(1);
+  }
+  // let the audio thread take the last one (bounded), then stop it
+  for (int i = 0; i < 10000 && atomic_load(&r.a.models_swapped) < 30; i++) {
+    n_freed += free_retired(&r);
     main_reads(&r);
     sleep_ms(1);
   }
   atomic_store(&t.stop, 1);
   pthread_join(th, NULL);
+  n_freed += free_retired(&r);
+  main_reads(&r);
   CHECK_EQ(n_handed, 30);
-  CHECK(n_req >= n_handed);
-  CHECK(n_freed >= 28); // the last one or two may still be on their way
+  CHECK_EQ(n_req, n_handed);
+  CHECK_EQ(atomic_load(&r.a.models_swapped), 30);
+  CHECK(r.a.retired == NULL);
+  CHECK_EQ(n_freed, 30); // the first model and 29 of the 30 new ones
+  CHECK(cantus_engine_model(r.a.engine) == r.current);
   rig_close(&r);
 }
