@@ -13,6 +13,7 @@
 #include "jack_pm.h"
 #include "jack_rec.h"
 #include "jack_ui.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <jack/midiport.h>
@@ -57,23 +58,12 @@ typedef struct {
 } Options;
 
 typedef struct {
-  pthread_t thread;
-  bool busy;
-  atomic_int done;
-  char path[4096];
-  CantusModel *model; // the pushed model, when ok
-  bool ok;
-  char msg[700];
-  jack_ringbuffer_t *to_rt;
-} Loader;
-
-typedef struct {
   Options opt;
   CantusJackApp *app;
   CantusJackPm pm;
   bool pm_used;
   CantusJackRec rec;
-  Loader loader;
+  CantusJackLoader loader;
   const CantusModel *model; // the newest model handed to the audio thread
   char model_path[4096];
   CantusControls view; // the main thread's copy of the controls
@@ -391,67 +381,31 @@ static bool check_record_path(const char *path)
   return true;
 }
 
-// ---- loader thread --------------------------------------------------------------------------
-
-static void *loader_main(void *arg)
-{
-  Loader *l = arg;
-  CantusError err = { { 0 } };
-  CantusModel *m = NULL;
-  CantusStatus st = cantus_engine_load_model(l->path, &m, &err);
-  if (st != CANTUS_OK) {
-    snprintf(l->msg, sizeof l->msg, "model not changed: %s", err.msg);
-    l->ok = false;
-  } else if (jack_ringbuffer_write_space(l->to_rt) < sizeof m) {
-    cantus_model_free(m);
-    snprintf(l->msg, sizeof l->msg, "model not changed: %.500s: the audio thread is busy", l->path);
-    l->ok = false;
-  } else {
-    l->model = m;
-    l->ok = true;
-    snprintf(l->msg,
-             sizeof l->msg,
-             "model %.500s: %s, %u styles, loaded while playing",
-             l->path,
-             m->name,
-             m->dims.n_styles);
-    jack_ringbuffer_write(l->to_rt, (const char *)&m, sizeof m);
-  }
-  atomic_store(&l->done, 1);
-  return NULL;
-}
+// ---- models ------------------------------------------------------------------------------
 
 static void request_model(Main *g, const char *path)
 {
-  if (g->loader.busy) {
-    say(g, "still loading %s", g->loader.path);
-    return;
+  char msg[4200];
+  if (!cantus_jackloader_start(&g->loader, path, msg, sizeof msg)) {
+    say(g, "%s", msg);
   }
-  snprintf(g->loader.path, sizeof g->loader.path, "%s", path);
-  atomic_store(&g->loader.done, 0);
-  g->loader.model = NULL;
-  if (pthread_create(&g->loader.thread, NULL, loader_main, &g->loader) != 0) {
-    say(g, "cannot start the loader thread");
-    return;
-  }
-  g->loader.busy = true;
 }
 
+// The one place g->model changes after start-up (with the push to to_rt,
+// inside cantus_jackloader_poll).
 static void poll_loader(Main *g)
 {
-  if (!g->loader.busy || !atomic_load(&g->loader.done)) {
-    return;
-  }
-  pthread_join(g->loader.thread, NULL);
-  g->loader.busy = false;
-  if (g->loader.ok) {
-    g->model = g->loader.model;
+  char msg[700];
+  const CantusJackLoadResult r = cantus_jackloader_poll(&g->loader, &g->model, msg, sizeof msg);
+  if (r == CANTUS_JACKLOADER_HANDED) {
     snprintf(g->model_path, sizeof g->model_path, "%s", g->loader.path);
     const int ns = (int)g->model->dims.n_styles;
     g->view.style = g->view.style < ns ? g->view.style : ns - 1;
     g->view.style_b = g->view.style_b < ns ? g->view.style_b : ns - 1;
   }
-  say(g, "%s", g->loader.msg);
+  if (r != CANTUS_JACKLOADER_IDLE) {
+    say(g, "%s", msg);
+  }
 }
 
 // ---- controls ------------------------------------------------------------------------
@@ -752,11 +706,11 @@ static void draw(Main *g)
 static void drain(Main *g)
 {
   CantusJackApp *a = g->app;
-  CantusModel *m;
-  while (jack_ringbuffer_read_space(a->from_rt) >= sizeof m) {
-    jack_ringbuffer_read(a->from_rt, (char *)&m, sizeof m);
-    cantus_model_free(m);
-  }
+  // Models first (loader.h): a finished load goes to the audio thread and
+  // becomes g->model in one step; what the audio thread handed back is
+  // never g->model, so the controls below always read a live model.
+  poll_loader(g);
+  cantus_jackloader_free_retired(&g->loader);
   CantusJackPlayed p;
   while (jack_ringbuffer_read_space(a->played) >= sizeof p) {
     jack_ringbuffer_read(a->played, (char *)&p, sizeof p);
@@ -767,7 +721,6 @@ static void drain(Main *g)
     g->have_status = true;
   }
   drain_ctl_out(g);
-  poll_loader(g);
 }
 
 static void sleep_ms(long ms)
@@ -851,11 +804,8 @@ static void shut_down(Main *g)
   if (!gone) {
     jack_deactivate(a->client);
   }
+  cantus_jackloader_stop(&g->loader); // nothing more for the audio thread
   drain(g);
-  if (g->loader.busy) {
-    pthread_join(g->loader.thread, NULL);
-    g->loader.busy = false;
-  }
 }
 
 static int run(Main *g)
@@ -1039,7 +989,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "cantus-jack: out of memory\n");
     return 1;
   }
-  g->loader.to_rt = a->to_rt;
+  cantus_jackloader_init(&g->loader, a);
   cantus_jackrec_init(&g->rec, o->record != NULL, o->beats_per_bar, o->beat_unit);
 
   // ---- JACK ----

@@ -6,7 +6,7 @@
 // and one consumer, each flag one writer.
 //
 // Rings (all mlocked, every write checks write_space first):
-//   to_rt    loader  -> RT    CantusModel *            new model to install
+//   to_rt    main    -> RT    CantusModel *            new model to install (loader.h)
 //   from_rt  RT      -> main  CantusModel *            retired model to free
 //   ctl_in   main    -> RT    CantusJackCtlMsg         control set (CLI/keys/stdin)
 //   ctl_out  RT      -> main  CantusJackCtlMsg         control changed by MIDI CC/PC

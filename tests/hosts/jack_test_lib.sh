@@ -9,6 +9,8 @@
 #   jt_cantus NAME ARGS...            cantus-jack --no-ui --name NAME, stdin from a fifo
 #                                     (jt_cmd NAME "set ..."), stdout $W/NAME.out,
 #                                     stderr $W/NAME.err; waits for its "ready" line
+#   jt_sender NAME                    tests/jack_send as client NAME (NAME:out), fed by
+#                                     jt_send NAME LINE... ; jt_stop_sender NAME
 #   jt_transport CMDS                 jack_transport fed with CMDS (kept alive by a sleep)
 #   jt_check NAME COND_EXIT_STATUS    counts a case: "ok NAME" / "FAIL NAME"
 #   jt_finish                         stops everything, prints "N passed, M failed"
@@ -105,6 +107,26 @@ jt_cantus() {
   eval "exec {JT_FD_$name}>\"$W/$name.fifo\""
   eval "JT_FDS+=(\$JT_FD_$name)"
   jt_wait "$W/$name.out" '^ready$' 15
+}
+
+# jt_sender NAME: tests/jack_send as client NAME (port NAME:out), stdin from
+# a fifo held open (jt_send NAME LINE...: hex bytes or "sleep MS");
+# JT_SPID_NAME holds its PID.  jt_stop_sender NAME: SIGTERM (other children
+# inherit the fifo's write end, so no EOF), on which it closes its client.
+jt_sender() {
+  rm -f "$W/$1.fifo"; mkfifo "$W/$1.fifo"
+  "$JT_SEND" "$1" <"$W/$1.fifo" 2>"$W/$1.err" &
+  JT_PIDS+=($!)
+  eval "JT_SPID_$1=$!"
+  eval "exec {JT_SFD_$1}>\"$W/$1.fifo\""
+  eval "JT_FDS+=(\$JT_SFD_$1)"
+  jt_wait "$W/$1.err" ready 10
+}
+jt_send() { local v="JT_SFD_$1"; shift; printf '%s\n' "$@" >&"${!v}"; }
+jt_stop_sender() {
+  local p="JT_SPID_$1"
+  kill -TERM "${!p}" 2>/dev/null
+  wait "${!p}" 2>/dev/null
 }
 
 jt_cmd() {
