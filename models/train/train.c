@@ -13,6 +13,7 @@
 // (seed, epoch) or (seed, step); with the same OpenBLAS thread count a run
 // is bit-identical.  Non-RT.
 #include "train.h"
+#include "sample.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -60,35 +61,22 @@ CantusTrainConfig cantus_train_config_default(void)
 
 // ---- random numbers ----------------------------------------------------------------
 
-static uint64_t mix64(uint64_t z)
-{
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-  *s += 0x9e3779b97f4a7c15ull;
-  return mix64(*s);
-}
-
 // Uniform integer in [0, n).
 static uint32_t rng_below(uint64_t *s, uint32_t n)
 {
-  return (uint32_t)((rng_next(s) >> 32) * n >> 32);
+  return (uint32_t)((cantus_splitmix64_next(s) >> 32) * n >> 32);
 }
 
 static float rng_uniform(uint64_t *s, float a)
 {
-  return ((float)(rng_next(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * a;
+  return ((float)(cantus_splitmix64_next(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * a;
 }
 
 void cantus_train_init_params(const CantusDims *d, uint64_t seed, float *flat)
 {
   CantusParams p;
   cantus_model_layout(d, flat, &p);
-  uint64_t s = mix64(seed ^ 0x5eedf00dull);
+  uint64_t s = cantus_splitmix64_mix(seed ^ 0x5eedf00dull);
   const size_t V = (size_t)cantus_vocab_size(&d->vocab), H = d->n_hidden, G = 4 * H;
   const float k = 1.0f / sqrtf((float)H);
   for (size_t i = 0; i < V * d->n_embed; i++) {
@@ -344,7 +332,7 @@ static Item *epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, in
       o[n++] = (Item){ i, 0 };
     }
   }
-  uint64_t s = mix64(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)epoch + 1);
+  uint64_t s = cantus_splitmix64_mix(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)epoch + 1);
   for (int i = n - 1; i > 0; i--) {
     int j = (int)rng_below(&s, (uint32_t)(i + 1));
     Item t = o[i];
@@ -1322,12 +1310,13 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
       }
       memset(tr->grads, 0, tr->n_params * sizeof(float));
       int scored = 0;
-      double sum = cantus_lstm_train_forward(tr->net,
-                                             &tr->p,
-                                             cfg->dropout,
-                                             mix64(cfg->seed ^ (uint64_t)tr->ls.step * 0x9e37ull),
-                                             NULL,
-                                             &scored);
+      double sum = cantus_lstm_train_forward(
+        tr->net,
+        &tr->p,
+        cfg->dropout,
+        cantus_splitmix64_mix(cfg->seed ^ (uint64_t)tr->ls.step * 0x9e37ull),
+        NULL,
+        &scored);
       cantus_lstm_train_backward(tr->net, &tr->p, &tr->g, tr->what);
       double norm = cantus_adamw_grad_norm(tr->grads, tr->spans, tr->n_spans);
       float scale =
