@@ -12,9 +12,11 @@
 // loaded by cantus_engine_load_model() (one allocation each, with the
 // engine's timeline memory in the model's extra region) and handed to the
 // audio thread with cantus_engine_install_model(), which returns the model
-// it replaces for a non-RT thread to free.  Nothing in engine.c allocates.
-// Thread class: engine.c is [RT] (process, install, set_theme, panic);
-// engine_setup.c is non-RT (new, free, load_model, theme_from_midi).
+// it replaces for a non-RT thread to free.  Nothing in engine.c (or the
+// subsystem files beside it, engine_*.c) allocates.
+// Thread class: engine.c and engine_{gen,voices,timeline,hold,listen}.c are
+// [RT] (process, install, set_theme, panic); engine_setup.c is non-RT (new,
+// free, load_model, theme_from_midi).
 //
 // Behaviour (time, continuity, lookahead, notes, controls, timeline memory,
 // hold, theme, listen, call and response): dsp/ENGINE.md.
