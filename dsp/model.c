@@ -1332,6 +1332,8 @@ static CantusStatus validate(const uint8_t *b,
 {
   uint32_t hsize = 0;
   uint64_t fsize = 0;
+  memset(d, 0, sizeof *d); // the steps fill them in; zero keeps the analyser's paths defined
+  memset(f, 0, sizeof *f);
   CantusStatus st;
   if ((st = check_header(b, size, who, &hsize, &fsize, err)) ||
       (st = check_checksum(b, size, who, hsize, err)) || (st = read_dims(b, who, d, err)) ||
