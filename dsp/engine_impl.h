@@ -1,6 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The engine's private state, shared by engine.c (the [RT] half) and
-// engine_setup.c (the non-RT half).  Not part of the public API.
+// The engine's private state, shared by its files: the [RT] half, engine.c
+// (controls, transport, the block loop, the rest of the RT API) and one
+// file per subsystem (engine_timeline.c, engine_gen.c, engine_voices.c,
+// engine_hold.c, engine_listen.c), and the non-RT half, engine_setup.c.
+// Each subsystem keeps its state in its own sub-struct of CantusEngineImpl;
+// the controls of the block (ctl), the counters (st) and the model are
+// shared.  The helpers one file calls in another are declared at the end,
+// all [RT], named engine_<part>_<verb> after the part of the subsystem they
+// belong to (snap/ckpt/ring, gen, sched/voices, hist/hold, fifo/listen);
+// the small ones the step loop calls are static inline here.  Not part of
+// the public API.
 //
 // Allocation contract: CantusEngineImpl is one calloc'd object (engine_new);
 // the timeline memory (bar checkpoints and the rollback ring) lives in the
@@ -189,7 +198,7 @@ CANTUS_RT EngineLayout cantus_engine_snap_layout(const CantusDims *d);
 // ---- small helpers shared by the [RT] files (inline: they sit in the
 // step loop)
 
-static inline int64_t floor_div(int64_t a, int64_t b)
+CANTUS_RT static inline int64_t floor_div(int64_t a, int64_t b)
 {
   int64_t q = a / b;
   if (a % b != 0 && ((a < 0) != (b < 0))) {
@@ -198,39 +207,39 @@ static inline int64_t floor_div(int64_t a, int64_t b)
   return q;
 }
 
-static inline int64_t mod64(int64_t a, int64_t b)
+CANTUS_RT static inline int64_t mod64(int64_t a, int64_t b)
 {
   const int64_t r = a % b;
   return r < 0 ? r + b : r;
 }
 
 // Smallest integer tick >= t, forgiving float rounding just above a tick.
-static inline int64_t ceil_tick(double t)
+CANTUS_RT static inline int64_t ceil_tick(double t)
 {
   return (int64_t)ceil(t - 1e-6);
 }
 
-static inline const CantusVocab *vocab(const CantusEngine *e)
+CANTUS_RT static inline const CantusVocab *vocab(const CantusEngine *e)
 {
   return &e->model->net.dims.vocab;
 }
 
-static inline bool listening(const CantusControls *c)
+CANTUS_RT static inline bool listening(const CantusControls *c)
 {
   return c->listen || c->call_response;
 }
 
-static inline EngineSnapHdr *snap_hdr(uint8_t *slot)
+CANTUS_RT static inline EngineSnapHdr *snap_hdr(uint8_t *slot)
 {
   return (EngineSnapHdr *)(void *)slot;
 }
 
-static inline uint8_t *ckpt_slot(CantusEngine *e, int64_t bar)
+CANTUS_RT static inline uint8_t *ckpt_slot(CantusEngine *e, int64_t bar)
 {
   return e->timeline.ckpt + (size_t)mod64(bar, CANTUS_TIMELINE_BARS) * e->timeline.lay.snap_size;
 }
 
-static inline uint8_t *ring_slot(CantusEngine *e, uint32_t i)
+CANTUS_RT static inline uint8_t *ring_slot(CantusEngine *e, uint32_t i)
 {
   return e->timeline.ring +
          (size_t)((e->timeline.ring_head + i) % ENGINE_RING_CAP) * e->timeline.lay.snap_size;
@@ -238,7 +247,7 @@ static inline uint8_t *ring_slot(CantusEngine *e, uint32_t i)
 
 // Swing: a monotone warp of each quarter note that moves its second 8th
 // later by swing * an 8th; the first half stretches, the second compresses.
-static inline double warp(const CantusEngine *e, double t)
+CANTUS_RT static inline double warp(const CantusEngine *e, double t)
 {
   const double sw = (double)e->ctl.swing;
   if (!(sw > 0.0)) {
@@ -250,76 +259,76 @@ static inline double warp(const CantusEngine *e, double t)
   return base + (x < h ? x * h2 / h : h2 + (x - h) * (q - h2) / (q - h));
 }
 
-static inline double max_note_ticks(const CantusEngine *e)
+CANTUS_RT static inline double max_note_ticks(const CantusEngine *e)
 {
   return e->ctl.max_note_beats * e->transport.tpb;
 }
 
-static inline uint32_t queue_free(const CantusEngine *e)
+CANTUS_RT static inline uint32_t queue_free(const CantusEngine *e)
 {
   return CANTUS_SCHED_CAP - e->voices.q.n;
 }
 
 // ---- engine_timeline.c: snapshots, bar checkpoints, the rollback ring (all [RT])
 
-void engine_snap_store(CantusEngine *e, uint8_t *slot);
-void engine_snap_load(CantusEngine *e, uint8_t *slot);
-bool engine_ckpt_valid(CantusEngine *e, int64_t bar);
-void engine_ckpt_store(CantusEngine *e, int64_t bar);
-void engine_ckpt_invalidate_after(CantusEngine *e, int64_t bar);
-void engine_ckpt_invalidate_ahead(CantusEngine *e, int64_t bar);
-void engine_ring_trim(CantusEngine *e, int64_t tick);
-void engine_rollback(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_snap_store(CantusEngine *e, uint8_t *slot);
+CANTUS_RT void engine_snap_load(CantusEngine *e, uint8_t *slot);
+CANTUS_RT bool engine_ckpt_valid(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ckpt_store(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ckpt_invalidate_after(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ckpt_invalidate_ahead(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ring_trim(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_rollback(CantusEngine *e, int64_t tick);
 
 // ---- engine_gen.c: the generator and its loop (all [RT])
 
-void engine_gen_reseed(CantusEngine *e, uint64_t index);
-void engine_gen_fresh_start(CantusEngine *e, int64_t bar);
-void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate);
+CANTUS_RT void engine_gen_reseed(CantusEngine *e, uint64_t index);
+CANTUS_RT void engine_gen_fresh_start(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate);
 
 // ---- engine_voices.c: scheduling into the lookahead queue, note output (all [RT])
 
-void engine_voices_all_off(CantusEngine *e, CantusBlockOut *out, uint32_t frame);
-void engine_sched_push(CantusEngine *e,
-                       double time,
-                       int64_t src,
-                       int64_t hum,
-                       uint8_t kind,
-                       uint8_t key,
-                       uint8_t vel,
-                       uint8_t flags);
-void engine_sched_on(CantusEngine *e,
-                     int64_t tick,
-                     int64_t hum,
-                     uint8_t key,
-                     uint8_t vel,
-                     uint8_t flags);
-void engine_sched_off(CantusEngine *e,
-                      int64_t on,
-                      int64_t off,
-                      int64_t src,
-                      uint8_t key,
-                      uint8_t flags);
-void engine_voices_emit(CantusEngine *e, CantusBlockOut *out, uint32_t n);
-void engine_voices_guard(CantusEngine *e, CantusBlockOut *out, uint32_t n);
+CANTUS_RT void engine_voices_all_off(CantusEngine *e, CantusBlockOut *out, uint32_t frame);
+CANTUS_RT void engine_sched_push(CantusEngine *e,
+                                 double time,
+                                 int64_t src,
+                                 int64_t hum,
+                                 uint8_t kind,
+                                 uint8_t key,
+                                 uint8_t vel,
+                                 uint8_t flags);
+CANTUS_RT void engine_sched_on(CantusEngine *e,
+                               int64_t tick,
+                               int64_t hum,
+                               uint8_t key,
+                               uint8_t vel,
+                               uint8_t flags);
+CANTUS_RT void engine_sched_off(CantusEngine *e,
+                                int64_t on,
+                                int64_t off,
+                                int64_t src,
+                                uint8_t key,
+                                uint8_t flags);
+CANTUS_RT void engine_voices_emit(CantusEngine *e, CantusBlockOut *out, uint32_t n);
+CANTUS_RT void engine_voices_guard(CantusEngine *e, CantusBlockOut *out, uint32_t n);
 
 // ---- engine_hold.c: note history and the held loop (all [RT])
 
-void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel);
-void engine_hist_close(CantusEngine *e, uint8_t key, int64_t off);
-void engine_hist_cut(CantusEngine *e, int64_t tick);
-void engine_hold_engage(CantusEngine *e);
-void engine_hold_freeze(CantusEngine *e);
-void engine_hold_align(CantusEngine *e, int64_t tick);
-void engine_hold_replay(CantusEngine *e);
-void engine_hold_release(CantusEngine *e);
+CANTUS_RT void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel);
+CANTUS_RT void engine_hist_close(CantusEngine *e, uint8_t key, int64_t off);
+CANTUS_RT void engine_hist_cut(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_hold_engage(CantusEngine *e);
+CANTUS_RT void engine_hold_freeze(CantusEngine *e);
+CANTUS_RT void engine_hold_align(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_hold_replay(CantusEngine *e);
+CANTUS_RT void engine_hold_release(CantusEngine *e);
 
 // ---- engine_listen.c: listen and call-and-response (all [RT])
 
-void engine_fifo_push(CantusEngine *e, int64_t tick, int token, int kind);
-EngineFifoEntry *engine_fifo_front(CantusEngine *e);
-void engine_fifo_pop(CantusEngine *e);
-void engine_listen_silence(CantusEngine *e, int64_t tick);
-void engine_listen_input(CantusEngine *e, const CantusBlockIn *in);
+CANTUS_RT void engine_fifo_push(CantusEngine *e, int64_t tick, int token, int kind);
+CANTUS_RT EngineFifoEntry *engine_fifo_front(CantusEngine *e);
+CANTUS_RT void engine_fifo_pop(CantusEngine *e);
+CANTUS_RT void engine_listen_silence(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_listen_input(CantusEngine *e, const CantusBlockIn *in);
 
 #endif
