@@ -216,6 +216,141 @@ static double finite_or(double x, double dflt)
   return isfinite(x) ? x : dflt;
 }
 
+// A model was installed: silence, and a new timeline from where the
+// transport stood.
+static void reset_model_state(CantusEngine *e, CantusBlockOut *out)
+{
+  engine_voices_all_off(e, out, 0);
+  e->reset_pending = false;
+  if (e->transport.started) {
+    e->transport.start_beats =
+      cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now) / e->transport.tpb;
+  }
+  e->transport.started = false;
+  e->transport.rolling = false;
+  e->ctrl.style_valid = false;
+  e->timeline.id++;
+  e->hold.state = HOLD_OFF;
+  e->surprise = 0.0f;
+}
+
+// The block's time as the host reports it (or free-running).
+typedef struct {
+  bool has_pos, rolling; // a valid host position; the transport rolls
+  double sr;             // sample rate, clamped
+  double host;           // the host's position at frame 0, in ticks
+  double tpf;            // ticks per frame at the block's tempo
+} BlockTime;
+
+// Transport: tempo, meter and the host's position at frame 0.
+static BlockTime read_transport(CantusEngine *e, const CantusBlockIn *in, bool *meter_changed)
+{
+  const CantusTransport *tp = &in->transport;
+  BlockTime t;
+  t.has_pos = tp->valid;
+  t.rolling = t.has_pos ? tp->rolling : true;
+  t.sr = finite_or(in->sample_rate, 48000.0);
+  t.sr = t.sr < 1000.0 ? 1000.0 : t.sr > 1e6 ? 1e6 : t.sr;
+  const double bpm = cantus_engine_bpm(t.has_pos ? tp->bpm : -1.0, e->ctl.bpm);
+  double bpb = t.has_pos ? finite_or(tp->beats_per_bar, 4.0) : 4.0;
+  bpb = bpb < 1.0 ? 1.0 : bpb > 64.0 ? 64.0 : bpb;
+  const int unit = t.has_pos && tp->beat_unit >= 1 && tp->beat_unit <= 64 ? tp->beat_unit : 4;
+  const double tpb = vocab(e)->tpq * 4.0 / unit;
+  int64_t bt = (int64_t)llround(bpb * tpb);
+  bt = bt < 1 ? 1 : bt;
+  t.host = 0.0;
+  if (t.has_pos) {
+    double bb = finite_or(tp->bar_beat, 0.0);
+    bb = bb < 0.0 ? 0.0 : bb > 1e6 ? 1e6 : bb;
+    int64_t bar = tp->bar;
+    bar = bar < -1000000000 ? -1000000000 : bar > 1000000000 ? 1000000000 : bar;
+    t.host = (double)bar * (double)bt + bb * tpb;
+  }
+  t.tpf = cantus_schedule_ticks_per_frame(bpm, tpb, t.sr);
+  *meter_changed =
+    e->transport.started && (bt != e->transport.bar_ticks || tpb != e->transport.tpb);
+  e->transport.tpb = tpb;
+  e->transport.bar_ticks = bt;
+  return t;
+}
+
+// Follows the host: the first block anchors the clock; later a seek, a
+// loop wrap, a move while stopped or a meter change is a relocation, and a
+// tempo change re-anchors the clock.
+static void follow_host(CantusEngine *e,
+                        CantusBlockOut *out,
+                        const BlockTime *t,
+                        bool meter_changed)
+{
+  if (!e->transport.started) {
+    const double p0 = snap_tick(t->has_pos ? t->host : e->transport.start_beats * e->transport.tpb);
+    cantus_schedule_clock_set(&e->transport.clock, p0, e->transport.frame_now, t->tpf);
+    e->transport.stop_tick = p0;
+    e->transport.shown_tick = p0;
+    e->transport.started = true;
+    e->restart_pending = true;
+  } else {
+    const double p = cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now);
+    if (meter_changed) {
+      e->timeline.id++; // the bar grid moved: the checkpoints no longer line up
+      relocate(e, out, t->has_pos ? t->host : p, t->tpf);
+    } else if (t->has_pos && t->rolling && e->transport.rolling) {
+      if (fabs(t->host - p) >= TOL_TICKS) {
+        relocate(e, out, t->host, t->tpf); // seek or loop wrap
+      } else if (t->tpf != e->transport.clock.ticks_per_frame) {
+        cantus_schedule_clock_set(&e->transport.clock, p, e->transport.frame_now, t->tpf);
+      }
+    } else if (t->has_pos && t->rolling) {
+      if (fabs(t->host - e->transport.stop_tick) >= TOL_TICKS) {
+        relocate(e, out, t->host, t->tpf); // moved while stopped
+      } else {
+        cantus_schedule_clock_set(
+          &e->transport.clock, e->transport.stop_tick, e->transport.frame_now, t->tpf);
+      }
+    } else if (t->has_pos) {
+      // Stopped: follow the host's position for the bar output.
+      e->transport.shown_tick = t->host;
+    } else if (t->tpf != e->transport.clock.ticks_per_frame) {
+      cantus_schedule_clock_set(&e->transport.clock, p, e->transport.frame_now, t->tpf);
+    }
+  }
+}
+
+// A stopped transport: notes off, the clock held, the lookahead pre-rolled.
+static void stopped_block(CantusEngine *e, CantusBlockOut *out, const BlockTime *t, uint32_t n)
+{
+  if (e->transport.rolling) {
+    engine_voices_all_off(e, out, 0);
+    e->transport.rolling = false;
+    e->transport.shown_tick = t->has_pos ? t->host : e->transport.stop_tick;
+  }
+  if (t->has_pos && fabs(t->host - e->transport.stop_tick) >= TOL_TICKS) {
+    // Moved while stopped: go there now, so the lookahead is full and the
+    // first note lands exactly on time when the transport rolls.
+    relocate(e, out, t->host, t->tpf);
+    e->transport.stop_tick = snap_tick(t->host);
+  }
+  cantus_schedule_clock_set(
+    &e->transport.clock, e->transport.stop_tick, e->transport.frame_now + n, t->tpf);
+  e->transport.play_tick = e->transport.stop_tick;
+  e->transport.end_tick = e->transport.stop_tick;
+  if (e->ctrl.style_valid) {
+    if (e->restart_pending) {
+      e->restart_pending = false;
+      restart_at(e, e->transport.play_tick);
+    }
+    set_params(e);
+    engine_gen_run(e, n, t->sr); // pre-roll: nothing is emitted while stopped
+  }
+  e->transport.frame_now += n;
+  // Controls changed while stopped apply when the transport rolls:
+  // apply_controls() then compares seed and listen with their values
+  // before the stop, and a regenerate pressed meanwhile is kept for it.
+  e->regen_pending |= e->ctl.regenerate && !e->ctrl.prev.regenerate;
+  e->ctrl.prev.regenerate = e->ctl.regenerate;
+  e->ctrl.prev.panic = e->ctl.panic;
+}
+
 void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlockOut *out)
 {
   out->n_events = 0;
@@ -234,18 +369,7 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
     e->panic_pending = false;
   }
   if (e->reset_pending) {
-    engine_voices_all_off(e, out, 0);
-    e->reset_pending = false;
-    if (e->transport.started) {
-      e->transport.start_beats =
-        cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now) / e->transport.tpb;
-    }
-    e->transport.started = false;
-    e->transport.rolling = false;
-    e->ctrl.style_valid = false;
-    e->timeline.id++;
-    e->hold.state = HOLD_OFF;
-    e->surprise = 0.0f;
+    reset_model_state(e, out);
   }
   if (!e->model_ok) {
     engine_voices_all_off(e, out, 0);
@@ -255,96 +379,12 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
     return;
   }
 
-  // Transport: tempo, meter and the host's position at frame 0.
-  const CantusTransport *tp = &in->transport;
-  const bool has_pos = tp->valid;
-  const bool rolling = has_pos ? tp->rolling : true;
-  double sr = finite_or(in->sample_rate, 48000.0);
-  sr = sr < 1000.0 ? 1000.0 : sr > 1e6 ? 1e6 : sr;
-  const double bpm = cantus_engine_bpm(has_pos ? tp->bpm : -1.0, e->ctl.bpm);
-  double bpb = has_pos ? finite_or(tp->beats_per_bar, 4.0) : 4.0;
-  bpb = bpb < 1.0 ? 1.0 : bpb > 64.0 ? 64.0 : bpb;
-  const int unit = has_pos && tp->beat_unit >= 1 && tp->beat_unit <= 64 ? tp->beat_unit : 4;
-  const double tpb = vocab(e)->tpq * 4.0 / unit;
-  int64_t bt = (int64_t)llround(bpb * tpb);
-  bt = bt < 1 ? 1 : bt;
-  double host = 0.0;
-  if (has_pos) {
-    double bb = finite_or(tp->bar_beat, 0.0);
-    bb = bb < 0.0 ? 0.0 : bb > 1e6 ? 1e6 : bb;
-    int64_t bar = tp->bar;
-    bar = bar < -1000000000 ? -1000000000 : bar > 1000000000 ? 1000000000 : bar;
-    host = (double)bar * (double)bt + bb * tpb;
-  }
-  const double tpf = cantus_schedule_ticks_per_frame(bpm, tpb, sr);
-  const bool meter_changed =
-    e->transport.started && (bt != e->transport.bar_ticks || tpb != e->transport.tpb);
-  e->transport.tpb = tpb;
-  e->transport.bar_ticks = bt;
+  bool meter_changed = false;
+  const BlockTime bt = read_transport(e, in, &meter_changed);
+  follow_host(e, out, &bt, meter_changed);
 
-  if (!e->transport.started) {
-    const double p0 = snap_tick(has_pos ? host : e->transport.start_beats * tpb);
-    cantus_schedule_clock_set(&e->transport.clock, p0, e->transport.frame_now, tpf);
-    e->transport.stop_tick = p0;
-    e->transport.shown_tick = p0;
-    e->transport.started = true;
-    e->restart_pending = true;
-  } else {
-    const double p = cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now);
-    if (meter_changed) {
-      e->timeline.id++; // the bar grid moved: the checkpoints no longer line up
-      relocate(e, out, has_pos ? host : p, tpf);
-    } else if (has_pos && rolling && e->transport.rolling) {
-      if (fabs(host - p) >= TOL_TICKS) {
-        relocate(e, out, host, tpf); // seek or loop wrap
-      } else if (tpf != e->transport.clock.ticks_per_frame) {
-        cantus_schedule_clock_set(&e->transport.clock, p, e->transport.frame_now, tpf);
-      }
-    } else if (has_pos && rolling) {
-      if (fabs(host - e->transport.stop_tick) >= TOL_TICKS) {
-        relocate(e, out, host, tpf); // moved while stopped
-      } else {
-        cantus_schedule_clock_set(
-          &e->transport.clock, e->transport.stop_tick, e->transport.frame_now, tpf);
-      }
-    } else if (has_pos) {
-      e->transport.shown_tick = host; // stopped: follow the host's position for the bar output
-    } else if (tpf != e->transport.clock.ticks_per_frame) {
-      cantus_schedule_clock_set(&e->transport.clock, p, e->transport.frame_now, tpf);
-    }
-  }
-
-  if (!rolling) {
-    if (e->transport.rolling) {
-      engine_voices_all_off(e, out, 0);
-      e->transport.rolling = false;
-      e->transport.shown_tick = has_pos ? host : e->transport.stop_tick;
-    }
-    if (has_pos && fabs(host - e->transport.stop_tick) >= TOL_TICKS) {
-      // Moved while stopped: go there now, so the lookahead is full and the
-      // first note lands exactly on time when the transport rolls.
-      relocate(e, out, host, tpf);
-      e->transport.stop_tick = snap_tick(host);
-    }
-    cantus_schedule_clock_set(
-      &e->transport.clock, e->transport.stop_tick, e->transport.frame_now + n, tpf);
-    e->transport.play_tick = e->transport.stop_tick;
-    e->transport.end_tick = e->transport.stop_tick;
-    if (e->ctrl.style_valid) {
-      if (e->restart_pending) {
-        e->restart_pending = false;
-        restart_at(e, e->transport.play_tick);
-      }
-      set_params(e);
-      engine_gen_run(e, n, sr); // pre-roll: nothing is emitted while stopped
-    }
-    e->transport.frame_now += n;
-    // Controls changed while stopped apply when the transport rolls:
-    // apply_controls() then compares seed and listen with their values
-    // before the stop, and a regenerate pressed meanwhile is kept for it.
-    e->regen_pending |= e->ctl.regenerate && !e->ctrl.prev.regenerate;
-    e->ctrl.prev.regenerate = e->ctl.regenerate;
-    e->ctrl.prev.panic = e->ctl.panic;
+  if (!bt.rolling) {
+    stopped_block(e, out, &bt, n);
     write_outputs(e, out);
     return;
   }
@@ -366,13 +406,13 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   apply_controls(e, out);
   engine_ring_trim(e, ceil_tick(e->transport.play_tick));
   engine_listen_input(e, in);
-  engine_gen_run(e, n, sr);
+  engine_gen_run(e, n, bt.sr);
   engine_hold_replay(e);
   engine_voices_emit(e, out, n);
   engine_voices_guard(e, out, n);
 
-  e->transport.stop_tick =
-    e->transport.end_tick; // where a stop in the next block would leave the timeline
+  // Where a stop in the next block would leave the timeline.
+  e->transport.stop_tick = e->transport.end_tick;
   e->transport.shown_tick = e->transport.play_tick;
   e->transport.frame_now += n;
   e->ctrl.prev = e->ctl;

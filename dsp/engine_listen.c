@@ -115,8 +115,8 @@ void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
     if (quiet >= e->ctl.wait_beats * e->transport.tpb &&
         (e->listen.n_held_in == 0 || quiet >= max_note_ticks(e))) {
       const double r0 = e->listen.last_input_tick + e->ctl.wait_beats * e->transport.tpb;
-      int64_t r =
-        ceil_tick(ceil(r0 / e->transport.tpb - 1e-9) * e->transport.tpb); // on the next beat
+      // On the next beat.
+      int64_t r = ceil_tick(ceil(r0 / e->transport.tpb - 1e-9) * e->transport.tpb);
       r = r < t_min ? t_min : r;
       engine_fifo_push(e, r, 0, FIFO_MOVE);
       memset(e->listen.held_in, 0, sizeof e->listen.held_in);
