@@ -129,9 +129,9 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
     e->lookahead_beats = 16.0;
   }
   e->ctl = cantus_controls_default();
-  e->timeline_id = 1;
-  e->tpb = 12.0;
-  e->bar_ticks = 48;
+  e->timeline.id = 1;
+  e->transport.tpb = 12.0;
+  e->transport.bar_ticks = 48;
   *out = e;
   return CANTUS_OK;
 }
