@@ -356,23 +356,24 @@ TEST(lv2_ttl_ports_match_enum)
       break;
     }
   }
-  CHECK_EQ(lv2h_port(h, "regenerate"), CANTUS_PORT_REGENERATE);
-  CHECK(lv2h_port_is_trigger(h, CANTUS_PORT_REGENERATE));
-  CHECK(lv2h_port_is_trigger(h, CANTUS_PORT_PANIC));
+  const int regenerate = cantus_controls_info(CANTUS_CONTROL_REGENERATE)->port;
+  CHECK_EQ(lv2h_port(h, "regenerate"), regenerate);
+  CHECK(lv2h_port_is_trigger(h, regenerate));
+  CHECK(lv2h_port_is_trigger(h, cantus_controls_info(CANTUS_CONTROL_PANIC)->port));
   LilvNode *name = lilv_plugin_get_name(p);
   CHECK(name && !strcmp(lilv_node_as_string(name), "Cantus"));
   lilv_node_free(name);
   // Scale points of the enumerations.
   const struct {
-    CantusPort port;
+    int ctl;
     unsigned n;
-  } enums[] = { { CANTUS_PORT_SCALE, CANTUS_N_SCALES },
-                { CANTUS_PORT_KEY_ROOT, 12 },
-                { CANTUS_PORT_CHANNEL, 16 },
-                { CANTUS_PORT_HOLD_BARS, 4 } };
+  } enums[] = { { CANTUS_CONTROL_SCALE, CANTUS_N_SCALES },
+                { CANTUS_CONTROL_KEY_ROOT, 12 },
+                { CANTUS_CONTROL_CHANNEL, 16 },
+                { CANTUS_CONTROL_HOLD_BARS, 4 } };
   for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
-    LilvScalePoints *sp =
-      lilv_port_get_scale_points(p, lilv_plugin_get_port_by_index(p, enums[i].port));
+    const uint32_t port = (uint32_t)cantus_controls_info(enums[i].ctl)->port;
+    LilvScalePoints *sp = lilv_port_get_scale_points(p, lilv_plugin_get_port_by_index(p, port));
     CHECK_EQ(lilv_scale_points_size(sp), enums[i].n);
     lilv_scale_points_free(sp);
   }
@@ -477,7 +478,10 @@ TEST(lv2_ttl_style_points_name_default_model)
             err.msg);
   if (m) {
     const LilvPlugin *p = lv2h_plugin(h);
-    const CantusPort style_ports[] = { CANTUS_PORT_STYLE, CANTUS_PORT_STYLE_B };
+    const uint32_t style_ports[] = {
+      (uint32_t)cantus_controls_info(CANTUS_CONTROL_STYLE)->port,
+      (uint32_t)cantus_controls_info(CANTUS_CONTROL_STYLE_B)->port,
+    };
     for (int k = 0; k < 2; k++) {
       LilvScalePoints *sp =
         lilv_port_get_scale_points(p, lilv_plugin_get_port_by_index(p, style_ports[k]));
