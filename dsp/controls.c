@@ -380,9 +380,11 @@ static bool parse_enum(const CantusControlInfo *t, const char *text, double *v, 
       }
     }
   }
-  put(msg, "'");
+  put(msg, "unknown ");
+  put(msg, t->symbol);
+  put(msg, " '");
   put(msg, text);
-  put(msg, "' is not one of ");
+  put(msg, "' (");
   const bool named = t->points[0].name != NULL;
   for (int k = 0; k < t->n_points && (named || !points_dense(t)); k++) {
     put(msg, k ? ", " : "");
@@ -393,10 +395,10 @@ static bool parse_enum(const CantusControlInfo *t, const char *text, double *v, 
     }
   }
   if (named || points_dense(t)) {
-    put(msg, named ? " (or " : "");
+    put(msg, named ? " or " : "");
     put_range(msg, t->min, t->max);
-    put(msg, named ? ")" : "");
   }
+  put(msg, ")");
   return false;
 }
 
