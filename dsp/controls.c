@@ -380,12 +380,19 @@ static bool parse_enum(const CantusControlInfo *t, const char *text, double *v, 
       }
     }
   }
+  const bool named = t->points[0].name != NULL;
+  if (!named && points_dense(t)) {
+    put(msg, "'");
+    put(msg, text);
+    put(msg, "' is not a whole number in ");
+    put_range(msg, t->min, t->max);
+    return false;
+  }
   put(msg, "unknown ");
   put(msg, t->symbol);
   put(msg, " '");
   put(msg, text);
   put(msg, "' (");
-  const bool named = t->points[0].name != NULL;
   for (int k = 0; k < t->n_points && (named || !points_dense(t)); k++) {
     put(msg, k ? ", " : "");
     if (named) {

@@ -15,7 +15,7 @@ int cantus_args_usage(const char *prog, const char *fmt, ...)
   va_start(ap, fmt);
   fprintf(stderr, "%s: ", prog);
   vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n(see %s --help)\n", prog);
+  fprintf(stderr, " (see %s --help)\n", prog);
   va_end(ap);
   return 2;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Command-line parsing shared by cantus-gen, cantus-info, cantus-jack,
 // cantus-train and cantus-eval: numbers with a range and one message form
-// for every usage error ("PROG: option --x: 'v' is not a number in LO..HI",
-// then "(see PROG --help)"), and the engine-control options of the control
+// for every usage error, one line: "PROG: option --x: 'v' is not a number
+// in LO..HI (see PROG --help)"; and the engine-control options of the control
 // table (dsp/controls.h): --NAME VALUE, --NAME=VALUE, --TOGGLE, --no-TOGGLE
 // and their --help lines.
 // Allocation contract: none.  Thread class: non-RT (prints to stderr).
@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-// Prints "PROG: MESSAGE\n(see PROG --help)\n" to stderr and returns 2, the
+// Prints "PROG: MESSAGE (see PROG --help)\n" to stderr and returns 2, the
 // usage-error exit status.
 __attribute__((format(printf, 2, 3))) int cantus_args_usage(const char *prog, const char *fmt, ...);
 

@@ -43,7 +43,7 @@ if [ ! -e /usr/local/share/cantus/models/default.cantus ]; then
 fi
 expect_bad unknown-style "unknown style 'nosuch'.*alpha" --model "$M" --style nosuch
 expect_bad unknown-scale "unknown scale 'lydian7'" --model "$M" --scale lydian7
-expect_bad temperature-range "temperature.*outside" --model "$M" --temperature 9
+expect_bad temperature-range "temperature: .9. is not a number in 0..2" --model "$M" --temperature 9
 printf '1 temperature\n\n7 tempx  # typo\n' >"$W/map1"
 expect_bad ccmap-unknown-control "map1:3: unknown control 'tempx'" --model "$M" --cc-map "$W/map1"
 printf '128 temperature\n' >"$W/map2"
