@@ -8,6 +8,7 @@
 // it) compared with that style's real test pieces: pitch-class, interval,
 // onset-position and duration histograms and their distances.  --json for
 // scripts.  Non-RT.
+#include "args.h"
 #include "genstats.h"
 #include "train.h"
 
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define PROG "cantus-eval"
 
 static void usage(FILE *f)
 {
@@ -84,26 +87,39 @@ int main(int argc, char **argv)
       }
       i++;
     } else if (v && !strcmp(o, "--max-order")) {
-      max_order = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 1, 12, &max_order)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--pieces")) {
-      n_gen = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 0, 1000, &n_gen)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--bars")) {
-      bars = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 1, 1000, &bars)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--seed")) {
-      seed = (uint32_t)strtoul(v, NULL, 10);
+      long n = 0;
+      if (!cantus_args_long(PROG, o, v, 0, 65535, &n)) {
+        return 2;
+      }
+      seed = (uint32_t)n;
       i++;
     } else if (v && !strcmp(o, "--temperature")) {
-      temperature = (float)atof(v);
+      double t = 0;
+      if (!cantus_args_double(PROG, o, v, 0, 2, &t)) {
+        return 2;
+      }
+      temperature = (float)t;
       i++;
     } else if (v && !strcmp(o, "--tracks")) {
       tracks = v;
       i++;
     } else if (o[0] == '-') {
-      fprintf(stderr, "cantus-eval: unknown option or missing value: %s (see --help)\n", o);
-      return 2;
+      return cantus_args_usage(PROG, "unknown option or missing value: %s", o);
     } else if (!model_path) {
       model_path = o;
     } else if (n_dirs < 64) {
@@ -112,10 +128,6 @@ int main(int argc, char **argv)
   }
   if (!model_path || n_dirs == 0) {
     usage(stderr);
-    return 2;
-  }
-  if (max_order < 1 || max_order > 12 || n_gen < 0 || n_gen > 1000 || bars < 1 || bars > 1000) {
-    fprintf(stderr, "cantus-eval: --max-order 1..12, --pieces 0..1000, --bars 1..1000\n");
     return 2;
   }
   CantusError err;
