@@ -56,7 +56,7 @@ printf '1 temperature 0\n' >"$W/map5"
 expect_bad ccmap-words "map5:1: expected 'CC CONTROL \[LO HI\]'" --model "$M" --cc-map "$W/map5"
 expect_bad ccmap-missing "nomap.*cannot open" --model "$M" --cc-map "$W/nomap"
 expect_bad unknown-option "unknown option '--frobnicate'" --model "$M" --frobnicate
-expect_bad bad-meter "--meter '7/3'" --model "$M" --meter 7/3
+expect_bad bad-meter "--meter: '7/3' is not N/D" --model "$M" --meter 7/3
 expect_bad record-dir "nodir/x\.mid: cannot write" --model "$M" --record "$W/nodir/x.mid"
 expect_bad theme-missing "nosuch\.mid" --model "$M" --theme "$W/nosuch.mid"
 expect_bad theme-format2 "format2\.mid.*format 2" --model "$M" --theme "$JT_ROOT/tests/data/midi/format2.mid"
