@@ -6,13 +6,11 @@
 // Thread class: cantus_ctlmap_cc is [RT]; the rest is non-RT.
 #include "ctlmap.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static bool parse_number(const char *s, double *v)
 {
