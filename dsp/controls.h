@@ -52,9 +52,9 @@ typedef struct {
 } CantusControlPoint;
 
 typedef struct {
-  const char *symbol;   // LV2 symbol and `set` name ("top_p"); option --top-p
-  const char *label;    // LV2 port name ("Top-p")
-  int port;             // LV2 port index (plugin/lv2/ports.h), -1 for none
+  const char *symbol; // LV2 symbol and `set` name ("top_p"); option --top-p
+  const char *label;  // LV2 port name ("Top-p")
+  int port;           // LV2 port index (plugin/lv2/ports.h), -1 for none
   CantusControlKind kind;
   size_t offset;        // of the field in CantusControls
   CantusFieldType type; // of the field
@@ -64,11 +64,11 @@ typedef struct {
   const char *unit;     // LV2 units: local name ("bpm", "midiNote"), or NULL
   const CantusControlPoint *points;
   int n_points;
-  double step;       // terminal-view increment
-  short cc[2];       // default MIDI CCs (0 = none; CC 0 is bank select)
-  float cc_min;      // the default CCs' 0..127 span cc_min..cc_max;
-  float cc_max;      // equal: the whole range (styles: all of the model's)
-  const char *help;  // one line: --help, TTL rdfs:comment, terminal view
+  double step;      // terminal-view increment
+  short cc[2];      // default MIDI CCs (0 = none; CC 0 is bank select)
+  float cc_min;     // the default CCs' 0..127 span cc_min..cc_max;
+  float cc_max;     // equal: the whole range (styles: all of the model's)
+  const char *help; // one line: --help, TTL rdfs:comment, terminal view
 } CantusControlInfo;
 
 // The table.  One row per control, in CantusControls order; X(ID, fields)
