@@ -402,40 +402,20 @@ TEST(lv2_ttl_defaults_match_engine)
             err.msg);
   const int ds = cantus_model_default_style(m);
   cantus_model_free(m);
-  const struct {
+  // Every control port: the engine's default (style: the model's default
+  // style), and free_run off.
+  struct {
     const char *sym;
     double want;
-  } t[] = {
-    { "style", ds },
-    { "style_b", ds },
-    { "blend", (double)d.blend },
-    { "temperature", (double)d.temperature },
-    { "top_p", (double)d.top_p },
-    { "density", (double)d.density },
-    { "transpose", d.transpose },
-    { "key_root", d.key_root },
-    { "scale", (double)d.scale },
-    { "note_lo", d.note_lo },
-    { "note_hi", d.note_hi },
-    { "max_voices", d.max_voices },
-    { "velocity", d.velocity },
-    { "humanise", (double)d.humanise },
-    { "gate", (double)d.gate },
-    { "swing", (double)d.swing },
-    { "channel", d.channel + 1 },
-    { "seed", d.seed },
-    { "hold", d.hold },
-    { "hold_bars", d.hold_bars },
-    { "regenerate", 0 },
-    { "listen", d.listen },
-    { "call_response", d.call_response },
-    { "response_bars", d.response_bars },
-    { "wait_beats", d.wait_beats },
-    { "bpm", (double)d.bpm },
-    { "free_run", 0 },
-    { "max_note_beats", d.max_note_beats },
-    { "panic", 0 },
-  };
+  } t[CANTUS_N_CONTROLS + 1];
+  for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
+    const CantusControlInfo *c = cantus_controls_info(i);
+    t[i].sym = c->symbol;
+    t[i].want = c->kind == CANTUS_KIND_STYLE ? ds : cantus_controls_get(&d, i);
+  }
+  t[CANTUS_N_CONTROLS].sym = "free_run";
+  t[CANTUS_N_CONTROLS].want = 0;
+
   size_t n_inputs = 0;
   for (uint32_t i = 0; i < lv2h_n_ports(h); i++) {
     n_inputs += lv2h_port_is_control_input(h, (int)i);
