@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# The offline trainer (cantus-train), its evaluator (cantus-eval), the test
-# runner's link of the trainer code, the shipped models (`make models`) and
+# The offline trainer (cantus-train), its evaluator (cantus-eval), the
+# measures-of-form tool (cantus-formstat), the test runner's link of the
+# trainer code, the shipped models (`make models`) and
 # the training benchmark (`make bench-train`).  Included by the root Makefile.
 # The trainer is the only code that links OpenBLAS.
 
@@ -10,7 +11,7 @@ ifeq ($(strip $(OPENBLAS_LIBS)),)
 OPENBLAS_LIBS := -lopenblas
 endif
 
-TRAIN_MAINS := models/train/main.c models/train/eval.c
+TRAIN_MAINS := models/train/main.c models/train/eval.c models/train/formstat.c
 TRAIN_LIB_SRC := $(filter-out $(TRAIN_MAINS),$(sort $(wildcard models/train/*.c)))
 TRAIN_LIB_OBJ := $(TRAIN_LIB_SRC:%.c=$(B)/obj/%.o)
 TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/train/main.c,models/train/train.c,$(wildcard $(TRAIN_MAINS))))
@@ -18,7 +19,7 @@ TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/tr
 # -iquote instead of -I for dsp/: dsp/sched.h must not shadow the system
 # <sched.h> that <pthread.h> and OpenBLAS's cblas.h rely on.
 $(B)/obj/models/train/%.o: XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp $(OPENBLAS_CFLAGS) -Imodels/train
-$(B)/obj/tests/unit/test_train.o: XCFLAGS += -Imodels/train
+$(B)/obj/tests/unit/test_train.o $(B)/obj/tests/unit/test_form.o: XCFLAGS += -Imodels/train
 # The mains share the command-line parsing of plugin/cli (args.c).
 $(TRAIN_MAINS:%.c=$(B)/obj/%.o): XCFLAGS += -iquote plugin/cli
 
@@ -41,6 +42,12 @@ $(B)/bin/cantus-train: $(B)/obj/models/train/main.o $(TRAIN_LIB_OBJ) $(CLI_ARGS_
 $(B)/bin/cantus-eval: $(B)/obj/models/train/eval.o $(TRAIN_LIB_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(OPENBLAS_LIBS) -lm -lpthread
+
+# The measures of form of MIDI files (a development tool, not installed):
+# form.c needs only dsp/, so no OpenBLAS.
+$(B)/bin/cantus-formstat: $(B)/obj/models/train/formstat.o $(B)/obj/models/train/form.o $(LIBDSP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
 # ---- the shipped models ------------------------------------------------------
 # `make models` retrains models/folk.cantus and models/chorales.cantus from
