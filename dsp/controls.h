@@ -14,9 +14,9 @@
 // counts 1..16, the field holds 0..15).
 //
 // Allocation contract: none; the table is static and read-only.  Thread
-// class: _info/_count/_get/_set/_clamp are [RT] (bounded arithmetic on the
-// table); _default, _find, _parse and _format are non-RT but allocate nothing
-// and do no I/O (messages go into the caller's buffer).
+// class: _info, _get, _set, _clamp and _snap are [RT] (bounded arithmetic on
+// the table); _default, _find, _parse and _format are non-RT but allocate
+// nothing and do no I/O (messages go into the caller's buffer).
 #ifndef CANTUS_CONTROLS_H
 #define CANTUS_CONTROLS_H
 
