@@ -138,8 +138,8 @@ LINT_SRC := $(wildcard dsp/*.c dsp/*.h plugin/*/*.c plugin/*/*.h models/train/*.
 lint:
 	clang-format --dry-run --Werror $(LINT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
-	  --suppress=missingIncludeSystem -Idsp dsp plugin models/train
-	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- -std=c11 -D_GNU_SOURCE -Idsp \
+	  --suppress=missingIncludeSystem -Idsp -Iplugin/cli dsp plugin models/train
+	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- -std=c11 -D_GNU_SOURCE -Idsp -Iplugin/cli \
 	  $$($(PKG_CONFIG) --cflags lv2 jack 2>/dev/null)
 
 # ---- install ------------------------------------------------------------------

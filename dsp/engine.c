@@ -7,6 +7,7 @@
 // engine_hold.c, engine_listen.c; the non-RT half is engine_setup.c.  Everything here is [RT]: no
 // allocation, no locks, no I/O; the only library calls are memcpy and libm; every loop is bounded
 // by the block length, a CANTUS_MAX_* / ENGINE_* constant or the model's sizes.
+#include "controls.h"
 #include "engine_impl.h"
 
 #include <math.h>
@@ -21,54 +22,23 @@ double cantus_engine_bpm(double host_bpm, float control_bpm)
   return bpm < 1.0 ? 1.0 : bpm > 999.0 ? 999.0 : bpm;
 }
 
-static float clampf(float x, float lo, float hi, float dflt)
-{
-  if (!(x == x)) {
-    return dflt;
-  }
-  return x < lo ? lo : x > hi ? hi : x;
-}
-
-static int clampi(int x, int lo, int hi)
-{
-  return x < lo ? lo : x > hi ? hi : x;
-}
-
 static void sanitize(CantusEngine *e, const CantusControls *in)
 {
   CantusControls *c = &e->ctl;
   *c = *in;
   const int ns = e->model ? (int)e->model->net.dims.n_styles : 1;
-  c->style = clampi(c->style, 0, ns - 1);
-  c->style_b = clampi(c->style_b, 0, ns - 1);
-  c->blend = clampf(c->blend, 0.0f, 1.0f, 0.0f);
-  c->temperature = clampf(c->temperature, 0.0f, 2.0f, 1.0f);
-  c->top_p = clampf(c->top_p, 0.05f, 1.0f, 0.95f);
-  c->density = clampf(c->density, -1.0f, 1.0f, 0.0f);
-  c->transpose = clampi(c->transpose, -24, 24);
-  c->key_root = ((c->key_root % 12) + 12) % 12;
+  c->key_root = ((c->key_root % 12) + 12) % 12; // wraps, not clamps
   if ((unsigned)c->scale >= CANTUS_N_SCALES) {
     c->scale = CANTUS_SCALE_CHROMATIC;
   }
-  c->note_lo = clampi(c->note_lo, 0, 127);
-  c->note_hi = clampi(c->note_hi, 0, 127);
+  cantus_controls_clamp(c, ns);
   if (c->note_lo > c->note_hi) {
     const int t = c->note_lo;
     c->note_lo = c->note_hi;
     c->note_hi = t;
   }
-  c->max_voices = clampi(c->max_voices, 1, CANTUS_MAX_VOICES);
-  c->velocity = clampi(c->velocity, 0, 127);
-  c->humanise = clampf(c->humanise, 0.0f, 1.0f, 0.0f);
-  c->gate = clampf(c->gate, 0.1f, 2.0f, 1.0f);
-  c->swing = clampf(c->swing, 0.0f, 0.75f, 0.0f);
-  c->channel = clampi(c->channel, 0, 15);
-  const int hb = clampi(c->hold_bars, 1, 8);
+  const int hb = c->hold_bars; // 1..8, down to 1, 2, 4 or 8
   c->hold_bars = hb >= 8 ? 8 : hb >= 4 ? 4 : hb >= 2 ? 2 : 1;
-  c->response_bars = clampi(c->response_bars, 1, 16);
-  c->wait_beats = clampi(c->wait_beats, 1, 16);
-  c->bpm = clampf(c->bpm, 1.0f, 999.0f, 120.0f);
-  c->max_note_beats = clampi(c->max_note_beats, 1, 32);
 }
 
 static void set_params(CantusEngine *e)

@@ -57,7 +57,8 @@ const char *cantus_key_name(int pitch_class);
 int cantus_key_parse(const char *name);
 
 // Every control.  Hosts fill it from ports / CLI / CC each block; the engine
-// clamps every value into range, so any float a host passes is safe.
+// clamps every value into range, so any float a host passes is safe.  The
+// names, ranges and defaults are in the control table, dsp/controls.h.
 typedef struct {
   int style;            // 0..n_styles-1
   int style_b;          // second style for the blend
@@ -75,7 +76,7 @@ typedef struct {
   float gate;           // 0.1..2 note length scale (1 = as generated)
   float swing;          // 0..0.75: delay of off-beat 8ths as a share of an 8th
   int channel;          // 0..15 output channel
-  uint32_t seed;        // RNG seed of the timeline
+  uint32_t seed;        // RNG seed of the timeline, 0..65535
   bool hold;            // repeat the last hold_bars bars exactly while set
   int hold_bars;        // 1, 2, 4 or 8
   bool regenerate;      // rising edge: forget the timeline ahead of the play head
@@ -83,15 +84,13 @@ typedef struct {
   bool call_response;   // answer after the player pauses
   int response_bars;    // bars answered, 1..16
   int wait_beats;       // beats of player silence before answering, 1..16
-  float bpm;            // free-run tempo (used when the transport carries none)
+  float bpm;            // free-run tempo, 20..300 (used when the transport carries none)
   bool panic;           // rising edge: all notes off now
   int max_note_beats;   // longest allowed note in beats (forced note-off), 1..32
 } CantusControls;
 
-// Defaults: style 0, blend 0, temperature 1, top_p 0.95, density 0,
-// transpose 0, C chromatic, range 0..127, 8 voices, velocity 0 (model/96),
-// humanise 0, gate 1, swing 0, channel 0, seed 1, hold off (4 bars),
-// response 2 bars after 2 beats, 120 bpm, longest note 8 beats.
+// Every control at its default, from the control table (dsp/controls.h,
+// which also holds each control's range).  Non-RT.
 CantusControls cantus_controls_default(void);
 
 typedef struct {

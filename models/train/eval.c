@@ -8,6 +8,7 @@
 // it) compared with that style's real test pieces: pitch-class, interval,
 // onset-position and duration histograms and their distances.  --json for
 // scripts.  Non-RT.
+#include "args.h"
 #include "genstats.h"
 #include "train.h"
 
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define PROG "cantus-eval"
 
 static void usage(FILE *f)
 {
@@ -114,26 +117,39 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       }
       i++;
     } else if (v && !strcmp(o, "--max-order")) {
-      op->max_order = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 1, 12, &op->max_order)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--pieces")) {
-      op->n_gen = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 0, 1000, &op->n_gen)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--bars")) {
-      op->bars = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 1, 1000, &op->bars)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--seed")) {
-      op->seed = (uint32_t)strtoul(v, NULL, 10);
+      long n = 0;
+      if (!cantus_args_long(PROG, o, v, 0, 65535, &n)) {
+        return 2;
+      }
+      op->seed = (uint32_t)n;
       i++;
     } else if (v && !strcmp(o, "--temperature")) {
-      op->temperature = (float)atof(v);
+      double t = 0;
+      if (!cantus_args_double(PROG, o, v, 0, 2, &t)) {
+        return 2;
+      }
+      op->temperature = (float)t;
       i++;
     } else if (v && !strcmp(o, "--tracks")) {
       op->tracks = v;
       i++;
     } else if (o[0] == '-') {
-      fprintf(stderr, "cantus-eval: unknown option or missing value: %s (see --help)\n", o);
-      return 2;
+      return cantus_args_usage(PROG, "unknown option or missing value: %s", o);
     } else if (!op->model_path) {
       op->model_path = o;
     } else if (op->n_dirs < 64) {
@@ -142,11 +158,6 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
   }
   if (!op->model_path || op->n_dirs == 0) {
     usage(stderr);
-    return 2;
-  }
-  if (op->max_order < 1 || op->max_order > 12 || op->n_gen < 0 || op->n_gen > 1000 ||
-      op->bars < 1 || op->bars > 1000) {
-    fprintf(stderr, "cantus-eval: --max-order 1..12, --pieces 0..1000, --bars 1..1000\n");
     return 2;
   }
   return -1;

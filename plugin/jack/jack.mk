@@ -34,11 +34,12 @@ $(JACK_APP_OBJ): | jack-check-deps
 $(JACK_APP_OBJ): XCFLAGS := $(JACK_XCFLAGS)
 $(B)/obj/tests/unit/test_jack_bridge.o $(B)/obj/tests/unit/test_jack_loader.o: \
   XCFLAGS := $(JACK_XCFLAGS) -Itests/unit -Iplugin/jack
-$(B)/obj/plugin/jack/jack.o: XCFLAGS := $(JACK_XCFLAGS) -DCANTUS_DATADIR='"$(DATADIR)"'
+$(B)/obj/plugin/jack/jack.o: XCFLAGS := $(JACK_XCFLAGS) -iquote plugin/cli -DCANTUS_DATADIR='"$(DATADIR)"'
 
-$(JACK_BIN): $(JACK_APP_OBJ) $(LIBDSP)
+# The option parsing shared with the command-line tools (plugin/cli/cli.mk).
+$(JACK_BIN): $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(JACK_APP_OBJ) $(LIBDSP) \
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP) \
 	  $$($(PKG_CONFIG) --libs jack) -lportmidi -lpthread -lm
 
 $(B)/tests/jack_capture: tests/hosts/jack_capture.c | jack-check-deps

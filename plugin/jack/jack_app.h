@@ -32,7 +32,7 @@
 enum { CANTUS_JACK_CTL_SRC_MAIN = 0, CANTUS_JACK_CTL_SRC_CC = 1, CANTUS_JACK_CTL_SRC_PROGRAM = 2 };
 
 typedef struct {
-  int32_t ctl;    // control index (ctlmap.h)
+  int32_t ctl;    // control (CantusControlId, dsp/controls.h)
   int16_t source; // CANTUS_JACK_CTL_SRC_*
   int16_t number; // CC or program number (MIDI sources)
   double value;

@@ -49,18 +49,19 @@ $(LV2_BUNDLE)/cantus$(LV2_LIB_EXT): $(B)/obj/plugin/lv2/lv2.o $(LIBDSP)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -shared $(LV2_NO_UNDEFINED) -Wl,--exclude-libs,ALL \
 	  -o $@ $< $(LIBDSP) -lm
 
-# The style ports' scale points name the default model's styles.
-$(B)/obj/plugin/lv2/lv2-stylepoints: $(B)/obj/plugin/lv2/lv2_stylepoints.o $(LIBDSP)
+# The control ports come from the control table (dsp/controls.c, in
+# $(LIBDSP)); the style ports' scale points name the default model's styles.
+$(B)/obj/plugin/lv2/lv2-ttl: $(B)/obj/plugin/lv2/lv2_ttl.o $(LIBDSP)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
-$(B)/obj/plugin/lv2/style_points.ttl: $(LV2_MODEL) $(B)/obj/plugin/lv2/lv2-stylepoints
-	$(B)/obj/plugin/lv2/lv2-stylepoints $< >$@.tmp && mv $@.tmp $@
+$(B)/obj/plugin/lv2/control_ports.ttl: $(LV2_MODEL) $(B)/obj/plugin/lv2/lv2-ttl
+	$(B)/obj/plugin/lv2/lv2-ttl $< >$@.tmp && mv $@.tmp $@
 
-$(LV2_BUNDLE)/cantus.ttl: ttl/cantus.ttl.in $(B)/obj/plugin/lv2/style_points.ttl plugin/lv2/lv2.mk
+$(LV2_BUNDLE)/cantus.ttl: ttl/cantus.ttl.in $(B)/obj/plugin/lv2/control_ports.ttl plugin/lv2/lv2.mk
 	@mkdir -p $(dir $@)
 	sed -e 's/@LV2_MINOR@/$(LV2_MINOR)/g' -e 's/@LV2_MICRO@/$(LV2_MICRO)/g' \
 	  -e 's/@LIB_EXT@/$(LV2_LIB_EXT)/g' \
-	  -e '/@STYLE_POINTS@/{' -e 'r $(B)/obj/plugin/lv2/style_points.ttl' -e 'd' -e '}' $< >$@.tmp
+	  -e '/@CONTROL_PORTS@/{' -e 'r $(B)/obj/plugin/lv2/control_ports.ttl' -e 'd' -e '}' $< >$@.tmp
 	mv $@.tmp $@
 
 $(LV2_BUNDLE)/manifest.ttl: ttl/manifest.ttl.in plugin/lv2/lv2.mk
@@ -82,7 +83,7 @@ $(LV2_BUNDLE)/models/%.cantus: models/%.cantus
 # ---- tests ---------------------------------------------------------------------
 TEST_EXTRA_SRC += tests/hosts/lv2_host.c
 TEST_LIBS += $(LILV_LIBS)
-$(B)/obj/tests/unit/test_lv2.o $(B)/obj/tests/hosts/lv2_host.o $(B)/obj/tests/hosts/lilv_host.o: \
+$(B)/obj/tests/unit/test_lv2.o $(B)/obj/tests/unit/test_controls.o $(B)/obj/tests/hosts/lv2_host.o $(B)/obj/tests/hosts/lilv_host.o: \
   XCFLAGS += $(LILV_CFLAGS) -Iplugin/lv2 -Itests/hosts
 # The C runner's plugin cases load the built bundle.
 $(TEST_BIN): | $(LV2_FILES)

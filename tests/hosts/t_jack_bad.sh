@@ -43,7 +43,7 @@ if [ ! -e /usr/local/share/cantus/models/default.cantus ]; then
 fi
 expect_bad unknown-style "unknown style 'nosuch'.*alpha" --model "$M" --style nosuch
 expect_bad unknown-scale "unknown scale 'lydian7'" --model "$M" --scale lydian7
-expect_bad temperature-range "temperature.*outside" --model "$M" --temperature 9
+expect_bad temperature-range "temperature: .9. is not a number in 0..2" --model "$M" --temperature 9
 printf '1 temperature\n\n7 tempx  # typo\n' >"$W/map1"
 expect_bad ccmap-unknown-control "map1:3: unknown control 'tempx'" --model "$M" --cc-map "$W/map1"
 printf '128 temperature\n' >"$W/map2"
@@ -56,7 +56,7 @@ printf '1 temperature 0\n' >"$W/map5"
 expect_bad ccmap-words "map5:1: expected 'CC CONTROL \[LO HI\]'" --model "$M" --cc-map "$W/map5"
 expect_bad ccmap-missing "nomap.*cannot open" --model "$M" --cc-map "$W/nomap"
 expect_bad unknown-option "unknown option '--frobnicate'" --model "$M" --frobnicate
-expect_bad bad-meter "--meter '7/3'" --model "$M" --meter 7/3
+expect_bad bad-meter "--meter: '7/3' is not N/D" --model "$M" --meter 7/3
 expect_bad record-dir "nodir/x\.mid: cannot write" --model "$M" --record "$W/nodir/x.mid"
 expect_bad theme-missing "nosuch\.mid" --model "$M" --theme "$W/nosuch.mid"
 expect_bad theme-format2 "format2\.mid.*format 2" --model "$M" --theme "$JT_ROOT/tests/data/midi/format2.mid"

@@ -143,7 +143,7 @@ check "missing theme: exit 1" test $? -eq 1
 check "missing theme: names it" grep -q "missing.mid" "$tmp/err"
 "$gen" --model "$tiny" --bars zero >"$tmp/out" 2>"$tmp/err"
 check "bad value: exit 2" test $? -eq 2
-check "bad value: says which" grep -q -- "--bars: bad value 'zero'" "$tmp/err"
+check "bad value: says which" grep -q -- "option --bars: 'zero' is not a number in 1..100000" "$tmp/err"
 # Values the MIDI file cannot hold: refused before generating, not wrapped.
 "$gen" --model "$tiny" --bars 100000 --meter 32/1 --bpm 999 --rate 8000 --block 65536 \
   -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"

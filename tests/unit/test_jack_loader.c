@@ -6,6 +6,7 @@
 // the main thread's model the way drain_ctl_out() and the view read it.
 // Under the sanitizer build (make test SAN=1) a read of a freed model fails
 // the case with an AddressSanitizer report (issue 8, section 5).
+#include "controls.h"
 #include "ctlmap.h"
 #include "jack_app.h"
 #include "loader.h"
@@ -97,8 +98,8 @@ static void rt_cycle(CantusJackApp *a, int k)
   }
   const int program = k % 3;
   if (program < a->n_styles) {
-    cantus_ctlmap_set(&a->controls, CANTUS_CTLID_STYLE, program, a->n_styles);
-    report(a, CANTUS_CTLID_STYLE, CANTUS_JACK_CTL_SRC_PROGRAM, program, program);
+    cantus_controls_set(&a->controls, CANTUS_CONTROL_STYLE, program, a->n_styles);
+    report(a, CANTUS_CONTROL_STYLE, CANTUS_JACK_CTL_SRC_PROGRAM, program, program);
   }
 }
 
@@ -110,14 +111,14 @@ static void main_reads(Rig *r)
   char text[64];
   while (jack_ringbuffer_read_space(r->a.ctl_out) >= sizeof msg) {
     jack_ringbuffer_read(r->a.ctl_out, (char *)&msg, sizeof msg);
-    cantus_ctlmap_set(&r->view, msg.ctl, msg.value, (int)r->current->dims.n_styles);
-    cantus_ctlmap_format(
-      msg.ctl, cantus_ctlmap_get(&r->view, msg.ctl), r->current, text, sizeof text);
+    cantus_controls_set(&r->view, msg.ctl, msg.value, (int)r->current->dims.n_styles);
+    cantus_controls_format(
+      msg.ctl, cantus_controls_get(&r->view, msg.ctl), r->current, text, sizeof text);
     r->n_reported++;
   }
   CHECK(r->current->dims.n_styles > 0);
   CHECK(r->current->name[0] != '\0');
-  cantus_ctlmap_format(CANTUS_CTLID_STYLE, r->view.style, r->current, text, sizeof text);
+  cantus_controls_format(CANTUS_CONTROL_STYLE, r->view.style, r->current, text, sizeof text);
   CHECK(text[0] != '\0');
 }
 
