@@ -17,6 +17,7 @@ BPM=140
 if [ "${CANTUS_SAN:-}" = 1 ]; then
   skip_suite "Ardour cannot load the sanitizer build of the plugin (covered by the plain build)"
 fi
+# An optional host: a user without Ardour skips this suite (CI installs it).
 command -v ardour7-lua >/dev/null || skip_suite "ardour7-lua not installed (apt-get install ardour)"
 if [ ! -x "$B/tests/lilv_host" ] || [ ! -f "$B/cantus.lv2/cantus.so" ]; then
   fail_suite "no bundle or $B/tests/lilv_host (make test B=$B builds them)"

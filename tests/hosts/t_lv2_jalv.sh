@@ -21,8 +21,10 @@ CAP=$B/tests/jack_capture
 if [ "${CANTUS_SAN:-}" = 1 ]; then
   skip_suite "jalv cannot load the sanitizer build of the plugin (covered by the plain build)"
 fi
-for tool in jackd jalv jack_transport jack_connect jack_lsp python3; do
-  command -v "$tool" >/dev/null || skip_suite "$tool not installed (apt-get install jalv jackd2 python3)"
+# An optional host: a user without jalv skips this suite (CI installs it).
+command -v jalv >/dev/null || skip_suite "jalv not installed (apt-get install jalv)"
+for tool in jackd jack_transport jack_connect jack_lsp python3; do
+  command -v "$tool" >/dev/null || fail_suite "$tool not installed"
 done
 if [ ! -x "$CAP" ] || [ ! -f "$B/cantus.lv2/cantus.so" ]; then
   fail_suite "no $CAP or bundle (make test B=$B builds them)"
