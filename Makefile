@@ -81,7 +81,8 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DEPS) $(LIBDSP) $(TEST_LIBS) -lm -lpthread -ldl
 
 # The shell suites (tests/*/t_*.sh) run first, the C runner last; run.sh
-# prints the closing "tests: N passed, N failed" over both.
+# prints the closing "tests: N passed, N failed, N skipped" over both
+# (CANTUS_REQUIRE=all: a skip fails; see tests/run.sh).
 # Packages first (installed when root, else the apt-get line), then the
 # build in a fresh make that sees them.
 test: deps-test

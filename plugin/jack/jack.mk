@@ -4,7 +4,8 @@
 # which ships no .pc file).  Test helpers: $(B)/tests/jack_capture,
 # $(B)/tests/jack_send (MIDI sender), $(B)/tests/libpmfake.so (a PortMidi
 # stand-in for machines without ALSA), $(B)/tests/jack_mkmodel (a second test
-# model for the hot swap), used by tests/hosts/t_jack_*.sh.
+# model for the hot swap), used by tests/hosts/t_jack_*.sh (jack_capture by
+# tests/hosts/t_lv2_jalv.sh too).
 # dsp/ is included with -iquote: dsp/sched.h must not shadow <sched.h>
 # (pulled in by <pthread.h> through <jack/jack.h>).
 

@@ -7,7 +7,8 @@
 #   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B) (or $PWD/$(B)/lv2,
 #   a folder with only a link to the bundle).
 # Also the plugin's test helpers: tests/hosts/lv2_host.c joins the C runner (with
-# lilv), $(B)/tests/lilv_host and $(B)/tests/jmidicap serve the shell suites.
+# lilv), $(B)/tests/lilv_host serves the shell suites (the jalv suite's JACK
+# capture client is plugin/jack/jack.mk's $(B)/tests/jack_capture).
 
 LV2_BUNDLE := $(B)/cantus.lv2
 LV2_LIB_EXT := .so
@@ -99,10 +100,4 @@ $(LV2_TEST_HOST): $(B)/obj/tests/hosts/lilv_host.o $(B)/obj/tests/hosts/lv2_host
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LILV_LIBS) -lm -ldl
 
-# A JACK MIDI capture client for the jalv suite (JACK only for this test tool).
-$(B)/tests/jmidicap: tests/hosts/jmidicap.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) -o $@ $< \
-	  $$($(PKG_CONFIG) --cflags --libs jack)
-
-test: $(LV2_TEST_HOST) $(B)/tests/jmidicap
+test: $(LV2_TEST_HOST)

@@ -13,7 +13,9 @@
 #                                     jt_send NAME LINE... ; jt_stop_sender NAME
 #   jt_transport CMDS                 jack_transport fed with CMDS (kept alive by a sleep)
 #   jt_check NAME COND_EXIT_STATUS    counts a case: "ok NAME" / "FAIL NAME"
-#   jt_finish                         stops everything, prints "N passed, M failed"
+#   jt_finish                         stops everything, prints "N passed, N failed,
+#                                     N skipped"
+# Counting, skip and the summary line come from tests/lib.sh (sourced here).
 # Pitfalls kept from the recipes: connect only to clients that printed
 # "ready" (after jack_activate), or the jackd2 graph can wedge; jackd -R
 # (realtime) so a loaded machine keeps the dummy clock steady; each suite
@@ -30,8 +32,7 @@ JT_MODEL="$JT_ROOT/tests/data/tiny.cantus"
 W=$(mktemp -d "/tmp/cantus-jack-test.XXXXXX")
 JT_PIDS=()
 JT_FDS=()
-JT_PASSED=0
-JT_FAILED=0
+. "$JT_ROOT/tests/lib.sh"
 # Sanitizer builds: leaks are reported (a leaked model would show), except
 # PortMidi's own (tests/hosts/jack_lsan.supp).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -205,11 +206,7 @@ jt_pcheck() { JT_PHASE_RESULTS+=("$2:$1"); }
 
 jt_check() {
   local name=$1 rc=$2
-  if [ "$rc" -eq 0 ]; then
-    echo "ok   $name"; JT_PASSED=$((JT_PASSED + 1))
-  else
-    echo "FAIL $name"; JT_FAILED=$((JT_FAILED + 1))
-  fi
+  if [ "$rc" -eq 0 ]; then ok "$name"; else ko "$name"; fi
 }
 
 # Clients first (closing their stdin fifos, then SIGTERM: each closes its
@@ -225,21 +222,20 @@ jt_cleanup() {
 
 jt_finish() {
   jt_cleanup
-  if [ "$JT_FAILED" -eq 0 ]; then
+  if [ "$T_FAILED" -eq 0 ]; then
     rm -rf "$W"
   else
     echo "evidence kept in $W"
   fi
-  echo "$JT_PASSED passed, $JT_FAILED failed"
-  [ "$JT_FAILED" -eq 0 ]
+  summary
 }
 trap 'jt_cleanup' EXIT
 
 # Prerequisites: skip (77) when the machine cannot run the suite at all.
 jt_require() {
   for x in "$JT_BIN" "$JT_CAP" "$JT_SEND"; do
-    [ -x "$x" ] || { echo "missing $x (make all)"; echo "0 passed, 1 failed"; exit 1; }
+    [ -x "$x" ] || fail_suite "missing $x (make all)"
   done
-  command -v jackd >/dev/null || { echo "jackd not installed (apt-get install jackd2); skipped"; exit 77; }
-  command -v python3 >/dev/null || { echo "python3 missing; skipped"; exit 77; }
+  command -v jackd >/dev/null || skip_suite "jackd not installed (apt-get install jackd2)"
+  command -v python3 >/dev/null || skip_suite "python3 not installed (apt-get install python3)"
 }

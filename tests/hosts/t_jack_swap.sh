@@ -18,14 +18,14 @@
 # Then swaps while MIDI CCs and program changes arrive (cc-swap-*, below).
 # Run again (up to 4 times) if a check failed while jackd logged an xrun
 # (a loaded machine: jackd then blames whichever client it was waiting for).
-# Last line: "N passed, M failed".
+# Last line: "N passed, N failed, N skipped".
 . "$(dirname "$0")/jack_test_lib.sh"
 jt_require
 CHK="python3 $JT_ROOT/tests/hosts/jack_check.py"
-"$B/tests/jack_mkmodel" 5 "$W/other.cantus" || { echo "0 passed, 1 failed"; exit 1; }
+"$B/tests/jack_mkmodel" 5 "$W/other.cantus" || fail_suite "jack_mkmodel could not write a model"
 head -c 1000 "$JT_MODEL" >"$W/broken.cantus"
 
-jt_server_start 48000 256 || { echo "0 passed, 1 failed"; exit 1; }
+jt_server_start 48000 256 || fail_suite "jackd did not start"
 phase_swap() {
   jt_capture cap
   jt_cantus hs --model "$JT_MODEL" --seed 2 --connect-out cap:in
