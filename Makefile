@@ -81,7 +81,8 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DEPS) $(LIBDSP) $(TEST_LIBS) -lm -lpthread -ldl
 
 # The shell suites (tests/*/t_*.sh) run first, the C runner last; run.sh
-# prints the closing "tests: N passed, N failed" over both.
+# prints the closing "tests: N passed, N failed, N skipped" over both
+# (CANTUS_REQUIRE=all: a skip fails; see tests/run.sh).
 # Packages first (installed when root, else the apt-get line), then the
 # build in a fresh make that sees them.
 test: deps-test
@@ -138,8 +139,8 @@ LINT_SRC := $(wildcard dsp/*.c dsp/*.h plugin/*/*.c plugin/*/*.h models/train/*.
 lint:
 	clang-format --dry-run --Werror $(LINT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
-	  --suppress=missingIncludeSystem -Idsp dsp plugin models/train
-	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- -std=c11 -D_GNU_SOURCE -Idsp \
+	  --suppress=missingIncludeSystem -Idsp -Iplugin/cli dsp plugin models/train
+	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- -std=c11 -D_GNU_SOURCE -Idsp -Iplugin/cli \
 	  $$($(PKG_CONFIG) --cflags lv2 jack 2>/dev/null)
 
 # ---- install ------------------------------------------------------------------

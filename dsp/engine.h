@@ -12,115 +12,14 @@
 // loaded by cantus_engine_load_model() (one allocation each, with the
 // engine's timeline memory in the model's extra region) and handed to the
 // audio thread with cantus_engine_install_model(), which returns the model
-// it replaces for a non-RT thread to free.  Nothing in engine.c allocates.
-// Thread class: engine.c is [RT] (process, install, set_theme, panic);
-// engine_setup.c is non-RT (new, free, load_model, theme_from_midi).
+// it replaces for a non-RT thread to free.  Nothing in engine.c (or the
+// subsystem files beside it, engine_*.c) allocates.
+// Thread class: engine.c and engine_{gen,voices,timeline,hold,listen}.c are
+// [RT] (process, install, set_theme, panic); engine_setup.c is non-RT (new,
+// free, load_model, theme_from_midi).
 //
-// BEHAVIOUR (what hosts and tests can rely on)
-//
-// Time.  Positions are model ticks (vocab.tpq per quarter note).  A beat is
-// tpq*4/beat_unit ticks, a bar round(beats_per_bar * beat) ticks, and the
-// host position at frame 0 is bar*bar_ticks + bar_beat*beat.  Tempo (bpm, in
-// beats per minute) maps ticks to frames within the block.  Without a valid
-// transport the engine free-runs in 4/4 at controls.bpm from tick 0 (after a
-// model swap: from where it was), always rolling.
-// Continuity.  The engine keeps its own play head (the previous block's
-// start plus its length).  A host position within 1/8 tick of it is the same
-// position (hosts such as Ardour send a rounded position every cycle); the
-// engine keeps its own.  A larger difference while rolling, or a position
-// that moved while stopped, is a relocation (seek or loop wrap): every
-// sounding note ends at frame 0 and playback continues from the new
-// position, a position within 1/8 tick of a grid tick snapping onto it, so a
-// note exactly there plays at frame 0.  A tempo change alone only re-anchors
-// the clock.  A meter change is a relocation that also forgets the timeline.
-// Rolling -> stopped ends every note in that block; nothing plays while
-// stopped; rolling again at the same position continues the lookahead.
-// Lookahead.  Tokens are generated until the generation cursor reaches the
-// block end plus lookahead_beats beats, at most cantus_engine_step_budget()
-// LSTM steps per block (2 + n_frames/32, capped at CANTUS_MAX_STEPS_PER_RUN);
-// a block whose budget ran out first counts steps_starved, and a note that
-// thereby comes out after its time goes out at frame 0 (late_events).
-// Decisions depend only on the model, seed, controls and ticks, so the same
-// (pitch, tick) sequence comes out at any block size and sample rate.
-// Metric input.  A step that consumes a token is given the metric position
-// of the tick at which that token occurs (for a SHIFT: where it starts), as
-// cantus_engine_position() computes it -- the convention of the trainer's
-// corpus reader (models/train/corpus.c).
-// Notes.  Every note-on gets its note-off.  The output tracker never strikes
-// a pitch already sounding on the channel (it ends it first), never exceeds
-// max_voices, drops a note-on whose transposed pitch falls outside
-// note_lo..note_hi or the key/scale at the time it is played, and ends any
-// note that outlived max_note_beats by a quarter note.  Stop, relocation,
-// style change, model change, panic and deactivate (cantus_engine_panic /
-// _flush) end every sounding note in that block.
-// Controls.  Out-of-range values and NaN are clamped (NaN -> default).
-//   transpose, note_lo/hi, key_root/scale: the sampler's masks are set in
-//     model pitch space so that OUTPUT pitches (model + transpose) obey them.
-//   velocity: 1..127 fixed; 0 = VELOCITY tokens when the model has them,
-//     else 96.  humanise h adds up to +-32h, drawn from a hash of (seed,
-//     onset tick, pitch): the same note gets the same velocity on every pass.
-//   gate g: a note's length (from NOTE_ON to its NOTE_OFF token; a
-//     zero-length note counts one tick) times g.  Lengthening (g > 1) stops
-//     at max_note_beats (or the note's own length if longer); a gated
-//     note-off that would fall after the next note-on of its pitch moves to
-//     that note-on (offs sort before ons at equal times).  Shortening (g < 1)
-//     cannot end a note earlier than lookahead_beats before its NOTE_OFF
-//     token (its length is unknown until the token is generated), so with
-//     the default one-beat lookahead g < 1 shortens notes by at most a beat.
-//   swing s: each quarter note is warped monotonically so that its second
-//     8th starts s * (an 8th) later: x -> x*(1+s) for x < 1/2 quarter, and
-//     the rest compressed linearly into the remaining time.  Applies to
-//     note-ons and note-offs; the beat itself never moves.
-//   style/style_b/blend: the style vector is (1-blend)*e[style] +
-//     blend*e[style_b], applied when any of them changes.  Changing style
-//     (while blend < 1) or style_b (while blend > 0) is a style change: notes
-//     off, and everything ahead of the play head is generated again in the
-//     new style; moving blend alone morphs without cutting.
-//   regenerate (rising edge): everything ahead of the play head is generated
-//     again with a fresh random stream.  seed change: the same, and the whole
-//     timeline is forgotten.  panic (rising edge): all notes off now.
-// Timeline memory.  When generation enters a bar it writes the bar's
-// checkpoint (LSTM state, RNG, last token, note state, cursor) into the
-// model's extra region (CANTUS_TIMELINE_BARS bars, slot = bar mod that).
-// When it enters a bar that already has a checkpoint it continues from the
-// checkpoint instead (so a pass over remembered bars replays them), unless
-// listen is on (a player shapes the timeline; it is rewritten as it plays).
-// A relocation restores the checkpoint of the target bar and replays the bar
-// silently up to the target, or starts fresh at that bar (zero state, RNG
-// from seed, regenerate count and bar) when there is none.  Hence, with the
-// same controls, a relocation to an already played bar replays the same
-// notes, a loop stays the same, and an offline bounce equals the live pass.
-// Invalidation: seed change and set_theme forget every bar; regenerate and a
-// style change forget the bars after the current one (the current bar keeps
-// its old start, unless the change comes before the bar's first token, as on
-// its line: then the bar too); a meter change or model install starts a new
-// timeline;
-// releasing hold forgets the held bars and those after them.
-// Hold.  While hold is set the last hold_bars bars up to the next bar line
-// (the current bar included) repeat exactly from that bar line on: the notes
-// are replayed, not regenerated, and the network is paused (no steps).
-// Transpose, range, gate, swing, velocity still apply live.  On release the
-// loop plays to the next bar line and the network continues from where it
-// paused, moved by whole bars.  A relocation while held keeps the loop in
-// phase with the bar lines.
-// Theme.  cantus_engine_set_theme(): the theme's events are played from
-// bar 0 as observed tokens (stepped, not sampled) and emitted as notes; the
-// network continues after the theme's last bar.  A relocation into the
-// theme's bars resumes the theme from that bar.
-// Listen (controls.listen).  MIDI note-on/off input (any channel) becomes
-// observed tokens at its tick (rounded to the grid, never before the block
-// start); pitch = input - transpose, ignored outside the vocabulary.  While
-// the model generates, a player note-on takes over: the model's lookahead
-// from that tick is undone, its sounding notes end there, and it follows
-// the player (input is not echoed).  When the player has been idle for
-// wait_beats beats (no input event, no note held; a note held longer than
-// max_note_beats counts as released) the model resumes on the next beat
-// and continues the player's music.  Pauses longer than two bars are
-// shortened for the network (the cursor skips whole bars).
-// Call and response (controls.call_response, implies listening).  The model
-// waits for the player first; after the player has been idle as above it
-// answers for response_bars bars from the next beat, then ends its notes and
-// waits for the player again.
+// Behaviour (time, continuity, lookahead, notes, controls, timeline memory,
+// hold, theme, listen, call and response): dsp/ENGINE.md.
 #ifndef CANTUS_ENGINE_H
 #define CANTUS_ENGINE_H
 
@@ -158,7 +57,8 @@ const char *cantus_key_name(int pitch_class);
 int cantus_key_parse(const char *name);
 
 // Every control.  Hosts fill it from ports / CLI / CC each block; the engine
-// clamps every value into range, so any float a host passes is safe.
+// clamps every value into range, so any float a host passes is safe.  The
+// names, ranges and defaults are in the control table, dsp/controls.h.
 typedef struct {
   int style;            // 0..n_styles-1
   int style_b;          // second style for the blend
@@ -176,7 +76,7 @@ typedef struct {
   float gate;           // 0.1..2 note length scale (1 = as generated)
   float swing;          // 0..0.75: delay of off-beat 8ths as a share of an 8th
   int channel;          // 0..15 output channel
-  uint32_t seed;        // RNG seed of the timeline
+  uint32_t seed;        // RNG seed of the timeline, 0..65535
   bool hold;            // repeat the last hold_bars bars exactly while set
   int hold_bars;        // 1, 2, 4 or 8
   bool regenerate;      // rising edge: forget the timeline ahead of the play head
@@ -184,15 +84,13 @@ typedef struct {
   bool call_response;   // answer after the player pauses
   int response_bars;    // bars answered, 1..16
   int wait_beats;       // beats of player silence before answering, 1..16
-  float bpm;            // free-run tempo (used when the transport carries none)
+  float bpm;            // free-run tempo, 20..300 (used when the transport carries none)
   bool panic;           // rising edge: all notes off now
   int max_note_beats;   // longest allowed note in beats (forced note-off), 1..32
 } CantusControls;
 
-// Defaults: style 0, blend 0, temperature 1, top_p 0.95, density 0,
-// transpose 0, C chromatic, range 0..127, 8 voices, velocity 0 (model/96),
-// humanise 0, gate 1, swing 0, channel 0, seed 1, hold off (4 bars),
-// response 2 bars after 2 beats, 120 bpm, longest note 8 beats.
+// Every control at its default, from the control table (dsp/controls.h,
+// which also holds each control's range).  Non-RT.
 CantusControls cantus_controls_default(void);
 
 typedef struct {

@@ -1,6 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The engine's private state, shared by engine.c (the [RT] half) and
-// engine_setup.c (the non-RT half).  Not part of the public API.
+// The engine's private state, shared by its files: the [RT] half, engine.c
+// (controls, transport, the block loop, the rest of the RT API) and one
+// file per subsystem (engine_timeline.c, engine_gen.c, engine_voices.c,
+// engine_hold.c, engine_listen.c), and the non-RT half, engine_setup.c.
+// Each subsystem keeps its state in its own sub-struct of CantusEngineImpl;
+// the controls of the block (ctl), the counters (st) and the model are
+// shared.  The helpers one file calls in another are declared at the end,
+// all [RT], named engine_<part>_<verb> after the part of the subsystem they
+// belong to (snap/ckpt/ring, gen, sched/voices, hist/hold, fifo/listen);
+// the small ones the step loop calls are static inline here.  Not part of
+// the public API.
 //
 // Allocation contract: CantusEngineImpl is one calloc'd object (engine_new);
 // the timeline memory (bar checkpoints and the rollback ring) lives in the
@@ -11,6 +20,8 @@
 #include "engine.h"
 #include "sample.h"
 #include "schedule.h"
+
+#include <math.h>
 
 #define ENGINE_RING_CAP 256  // rollback snapshots (one per step ahead of the play head)
 #define ENGINE_FIFO_CAP 256  // observed input tokens waiting for their step
@@ -67,39 +78,21 @@ typedef struct {
 
 enum { LISTEN_GEN = 0, LISTEN_FOLLOW, LISTEN_ANSWER, LISTEN_WAIT };
 enum { HOLD_OFF = 0, HOLD_FILL, HOLD_LOOP };
+#define THEME_ABANDONED UINT32_MAX // theme_pos once a player replaced the theme
 
-struct CantusEngineImpl {
-  double lookahead_beats;
-
-  // model and its timeline memory
-  CantusModel *model;
-  bool model_ok; // a model with room for the timeline is installed
+// Timeline memory: bar checkpoints and the rollback ring (engine_timeline.c).
+typedef struct {
   EngineLayout lay;
   uint8_t *ckpt; // CANTUS_TIMELINE_BARS snapshots (slot = bar mod N)
   uint8_t *ring; // ENGINE_RING_CAP snapshots, a FIFO ring
   uint32_t ring_head, ring_n;
-  uint64_t timeline_id;                 // bumped to invalidate every checkpoint
+  uint64_t id;                          // bumped to invalidate every checkpoint
   int64_t ck_bar[CANTUS_TIMELINE_BARS]; // bar held by each checkpoint slot
-  uint64_t ck_id[CANTUS_TIMELINE_BARS]; // valid when == timeline_id
+  uint64_t ck_id[CANTUS_TIMELINE_BARS]; // valid when == id
+} EngineTimeline;
 
-  // pending work for the next block
-  bool reset_pending; // model installed: silence, new timeline
-  bool panic_pending;
-  bool restart_pending; // theme set: restart the generator at the play head
-  bool regen_pending;   // regenerate pressed while stopped: applied when rolling
-
-  // controls
-  CantusControls ctl;  // clamped, this block
-  CantusControls prev; // clamped, previous block
-  bool have_prev;
-  bool style_valid; // style vector applied to the model's state
-  int style_a, style_b;
-  float blend;
-  float style_vec[CANTUS_MAX_EMBED];
-  CantusSampleParams sp;
-  uint64_t epoch; // regenerate count, mixed into reseeds
-
-  // transport and clock
+// Transport and clock (engine.c).
+typedef struct {
   bool started;
   bool rolling;
   CantusSchedClock clock;
@@ -111,31 +104,49 @@ struct CantusEngineImpl {
   double start_beats; // free-run start after a model swap, in beats
   double play_tick;   // block start (P) of the current block
   double end_tick;    // block end of the current block
+} EngineTransport;
 
-  // generator
-  EngineGen g;
+// What the controls did last block, and the style and sampler settings
+// derived from them (engine.c).
+typedef struct {
+  CantusControls prev; // clamped, previous block
+  bool have_prev;
+  bool style_valid; // style vector applied to the model's state
+  int style_a, style_b;
+  float blend;
+  float style_vec[CANTUS_MAX_EMBED];
+  CantusSampleParams sp;
+  uint64_t epoch; // regenerate count, mixed into reseeds
+} EngineControlState;
+
+// The generator (engine_gen.c).
+typedef struct {
+  EngineGen cur;           // where the token stream stands; snapshots copy it
   int64_t suppress_before; // tokens before this tick are replayed silently
+  float scratch[CANTUS_MAX_VOCAB];
+} EngineGenerator;
 
-  // lookahead queue, output tracker, outputs
+// Lookahead queue and output note tracker (engine_voices.c).
+typedef struct {
   CantusSchedQueue q;
   CantusNoteTracker tr;
-  float surprise;
-  CantusStats st;
+} EngineVoices;
 
-  // note history (hold)
-  EngineHistNote hist[ENGINE_HIST_CAP];
+// Note history and the held loop (engine_hold.c).
+typedef struct {
+  EngineHistNote hist[ENGINE_HIST_CAP]; // recent notes, what a held loop repeats
   uint32_t hist_head, hist_n;
+  int state;           // HOLD_*
+  int64_t ls, le, len; // loop start, loop end (a bar line), length, in ticks
+  int64_t rep_base;    // replay: start of the current repetition
+  uint32_t rep_idx;    // replay: next note
+  uint32_t n_notes;
+  EngineHoldNote notes[ENGINE_HOLD_CAP];
+} EngineHold;
 
-  // hold
-  int hold_state;
-  int64_t hold_ls, hold_le, hold_len, hold_end;
-  int64_t rep_base;
-  uint32_t rep_idx;
-  uint32_t n_hold;
-  EngineHoldNote hold[ENGINE_HOLD_CAP];
-
-  // listen / call and response
-  int listen_mode;
+// Listen and call-and-response (engine_listen.c).
+typedef struct {
+  int mode; // LISTEN_*
   EngineFifoEntry fifo[ENGINE_FIFO_CAP];
   uint32_t fifo_head, fifo_n;
   double last_input_tick;
@@ -143,20 +154,181 @@ struct CantusEngineImpl {
   uint8_t held_in[128]; // player notes held, by MIDI pitch
   int n_held_in;
   int64_t answer_end;
+} EngineListen;
 
-  // theme
-  bool theme_set;
-  CantusVocab theme_vocab;
-  uint32_t n_theme;
-  int64_t theme_end;
-  EngineThemeEvent theme[CANTUS_MAX_THEME];
+// The theme, as timed events (set by cantus_engine_set_theme, played by
+// the generator).
+typedef struct {
+  bool set;
+  CantusVocab vocab;
+  uint32_t n;
+  int64_t end;
+  EngineThemeEvent ev[CANTUS_MAX_THEME];
+} EngineTheme;
 
-  // step scratch
-  float scratch[CANTUS_MAX_VOCAB];
+struct CantusEngineImpl {
+  double lookahead_beats;
+  CantusModel *model;
+  bool model_ok; // a model with room for the timeline is installed
+
+  // pending work for the next block
+  bool reset_pending; // model installed: silence, new timeline
+  bool panic_pending;
+  bool restart_pending; // theme set: restart the generator at the play head
+  bool regen_pending;   // regenerate pressed while stopped: applied when rolling
+
+  CantusControls ctl; // clamped, this block; read by every subsystem
+  float surprise;     // output: -log p of the last sampled note-on
+  CantusStats st;     // counters, bumped by every subsystem
+
+  EngineTransport transport;
+  EngineControlState ctrl;
+  EngineTimeline timeline;
+  EngineGenerator gen;
+  EngineVoices voices;
+  EngineHold hold;
+  EngineListen listen;
+  EngineTheme theme;
 };
 
 // Snapshot layout for a model of these sizes (engine_setup.c; arithmetic
 // only, so [RT]).
 CANTUS_RT EngineLayout cantus_engine_snap_layout(const CantusDims *d);
+
+// ---- small helpers shared by the [RT] files (inline: they sit in the
+// step loop)
+
+CANTUS_RT static inline int64_t floor_div(int64_t a, int64_t b)
+{
+  int64_t q = a / b;
+  if (a % b != 0 && ((a < 0) != (b < 0))) {
+    q--;
+  }
+  return q;
+}
+
+CANTUS_RT static inline int64_t mod64(int64_t a, int64_t b)
+{
+  const int64_t r = a % b;
+  return r < 0 ? r + b : r;
+}
+
+// Smallest integer tick >= t, forgiving float rounding just above a tick.
+CANTUS_RT static inline int64_t ceil_tick(double t)
+{
+  return (int64_t)ceil(t - 1e-6);
+}
+
+CANTUS_RT static inline const CantusVocab *vocab(const CantusEngine *e)
+{
+  return &e->model->net.dims.vocab;
+}
+
+CANTUS_RT static inline bool listening(const CantusControls *c)
+{
+  return c->listen || c->call_response;
+}
+
+CANTUS_RT static inline EngineSnapHdr *snap_hdr(uint8_t *slot)
+{
+  return (EngineSnapHdr *)(void *)slot;
+}
+
+CANTUS_RT static inline uint8_t *ckpt_slot(CantusEngine *e, int64_t bar)
+{
+  return e->timeline.ckpt + (size_t)mod64(bar, CANTUS_TIMELINE_BARS) * e->timeline.lay.snap_size;
+}
+
+CANTUS_RT static inline uint8_t *ring_slot(CantusEngine *e, uint32_t i)
+{
+  return e->timeline.ring +
+         (size_t)((e->timeline.ring_head + i) % ENGINE_RING_CAP) * e->timeline.lay.snap_size;
+}
+
+// Swing: a monotone warp of each quarter note that moves its second 8th
+// later by swing * an 8th; the first half stretches, the second compresses.
+CANTUS_RT static inline double warp(const CantusEngine *e, double t)
+{
+  const double sw = (double)e->ctl.swing;
+  if (!(sw > 0.0)) {
+    return t;
+  }
+  const double q = (double)vocab(e)->tpq;
+  const double base = floor(t / q) * q;
+  const double x = t - base, h = 0.5 * q, h2 = h * (1.0 + sw);
+  return base + (x < h ? x * h2 / h : h2 + (x - h) * (q - h2) / (q - h));
+}
+
+CANTUS_RT static inline double max_note_ticks(const CantusEngine *e)
+{
+  return e->ctl.max_note_beats * e->transport.tpb;
+}
+
+CANTUS_RT static inline uint32_t queue_free(const CantusEngine *e)
+{
+  return CANTUS_SCHED_CAP - e->voices.q.n;
+}
+
+// ---- engine_timeline.c: snapshots, bar checkpoints, the rollback ring (all [RT])
+
+CANTUS_RT void engine_snap_store(CantusEngine *e, uint8_t *slot);
+CANTUS_RT void engine_snap_load(CantusEngine *e, uint8_t *slot);
+CANTUS_RT bool engine_ckpt_valid(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ckpt_store(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ckpt_invalidate_after(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ckpt_invalidate_ahead(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_ring_trim(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_rollback(CantusEngine *e, int64_t tick);
+
+// ---- engine_gen.c: the generator and its loop (all [RT])
+
+CANTUS_RT void engine_gen_reseed(CantusEngine *e, uint64_t index);
+CANTUS_RT void engine_gen_fresh_start(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate);
+
+// ---- engine_voices.c: scheduling into the lookahead queue, note output (all [RT])
+
+CANTUS_RT void engine_voices_all_off(CantusEngine *e, CantusBlockOut *out, uint32_t frame);
+CANTUS_RT void engine_sched_push(CantusEngine *e,
+                                 double time,
+                                 int64_t src,
+                                 int64_t hum,
+                                 uint8_t kind,
+                                 uint8_t key,
+                                 uint8_t vel,
+                                 uint8_t flags);
+CANTUS_RT void engine_sched_on(CantusEngine *e,
+                               int64_t tick,
+                               int64_t hum,
+                               uint8_t key,
+                               uint8_t vel,
+                               uint8_t flags);
+CANTUS_RT void engine_sched_off(CantusEngine *e,
+                                int64_t on,
+                                int64_t off,
+                                int64_t src,
+                                uint8_t key,
+                                uint8_t flags);
+CANTUS_RT void engine_voices_emit(CantusEngine *e, CantusBlockOut *out, uint32_t n);
+CANTUS_RT void engine_voices_guard(CantusEngine *e, CantusBlockOut *out, uint32_t n);
+
+// ---- engine_hold.c: note history and the held loop (all [RT])
+
+CANTUS_RT void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel);
+CANTUS_RT void engine_hist_close(CantusEngine *e, uint8_t key, int64_t off);
+CANTUS_RT void engine_hist_cut(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_hold_engage(CantusEngine *e);
+CANTUS_RT void engine_hold_freeze(CantusEngine *e);
+CANTUS_RT void engine_hold_align(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_hold_replay(CantusEngine *e);
+CANTUS_RT void engine_hold_release(CantusEngine *e);
+
+// ---- engine_listen.c: listen and call-and-response (all [RT])
+
+CANTUS_RT void engine_fifo_push(CantusEngine *e, int64_t tick, int token, int kind);
+CANTUS_RT EngineFifoEntry *engine_fifo_front(CantusEngine *e);
+CANTUS_RT void engine_fifo_pop(CantusEngine *e);
+CANTUS_RT void engine_listen_silence(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_listen_input(CantusEngine *e, const CantusBlockIn *in);
 
 #endif

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The engine's non-real-time half: construction, model loading with room
-// for the timeline memory, MIDI themes, the scale tables and the control
-// defaults.  Thread class: non-RT (allocates, reads files), except the pure
-// table lookups cantus_scale_mask/_name, cantus_key_name/_parse and
+// for the timeline memory, MIDI themes and the scale tables (the control
+// defaults are in the control table, dsp/controls.c).  Thread class: non-RT
+// (allocates, reads files), except the pure table lookups
+// cantus_scale_mask/_name, cantus_key_name/_parse and
 // cantus_engine_snap_layout.
 #include "engine_impl.h"
 #include "tokens.h"
@@ -69,38 +70,6 @@ int cantus_key_parse(const char *name)
   return (pc + 12) % 12;
 }
 
-CantusControls cantus_controls_default(void)
-{
-  return (CantusControls){ .style = 0,
-                           .style_b = 0,
-                           .blend = 0.0f,
-                           .temperature = 1.0f,
-                           .top_p = 0.95f,
-                           .density = 0.0f,
-                           .transpose = 0,
-                           .key_root = 0,
-                           .scale = CANTUS_SCALE_CHROMATIC,
-                           .note_lo = 0,
-                           .note_hi = 127,
-                           .max_voices = 8,
-                           .velocity = 0,
-                           .humanise = 0.0f,
-                           .gate = 1.0f,
-                           .swing = 0.0f,
-                           .channel = 0,
-                           .seed = 1,
-                           .hold = false,
-                           .hold_bars = 4,
-                           .regenerate = false,
-                           .listen = false,
-                           .call_response = false,
-                           .response_bars = 2,
-                           .wait_beats = 2,
-                           .bpm = 120.0f,
-                           .panic = false,
-                           .max_note_beats = 8 };
-}
-
 static size_t round64(size_t n)
 {
   return (n + 63) & ~(size_t)63;
@@ -129,9 +98,9 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
     e->lookahead_beats = 16.0;
   }
   e->ctl = cantus_controls_default();
-  e->timeline_id = 1;
-  e->tpb = 12.0;
-  e->bar_ticks = 48;
+  e->timeline.id = 1;
+  e->transport.tpb = 12.0;
+  e->transport.bar_ticks = 48;
   *out = e;
   return CANTUS_OK;
 }

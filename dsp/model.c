@@ -955,14 +955,18 @@ static CantusStatus check_zero(const char *who,
   return CANTUS_OK;
 }
 
-// Everything about the file except allocation: on success dims, layout and
-// the name/section checks are done and the bytes can be copied blindly.
-static CantusStatus validate(const uint8_t *b,
-                             size_t size,
-                             const char *who,
-                             CantusDims *d,
-                             FileLayout *f,
-                             CantusError *err)
+// The loader's checks, in the order they run (the first failure is the one
+// reported, so the order is part of the behaviour): the header's prefix and
+// sizes, the payload checksum, the dimensions, the sections' places, the
+// tensor directory and padding, the text fields, finiteness.
+
+// Magic, header size, header CRC, version, and the file's exact size.
+static CantusStatus check_header(const uint8_t *b,
+                                 size_t size,
+                                 const char *who,
+                                 uint32_t *hsize_out,
+                                 uint64_t *fsize_out,
+                                 CantusError *err)
 {
   if (size < 8) {
     if (memcmp(b, magic_bytes, size) == 0) {
@@ -989,8 +993,8 @@ static CantusStatus validate(const uint8_t *b,
                         HEADER_SIZE);
   }
   // The stable prefix: header size, file size, the two CRCs.
-  const uint32_t hsize = get32(b + offsetof(FileHeader, header_size));
-  const uint64_t fsize = get64(b + offsetof(FileHeader, file_size));
+  const uint32_t hsize = *hsize_out = get32(b + offsetof(FileHeader, header_size));
+  const uint64_t fsize = *fsize_out = get64(b + offsetof(FileHeader, file_size));
   if (hsize > HEADER_SIZE_MAX) {
     return cantus_error(err,
                         CANTUS_ERR_TOO_LARGE,
@@ -1053,10 +1057,27 @@ static CantusStatus validate(const uint8_t *b,
                         size,
                         fsize);
   }
+  return CANTUS_OK;
+}
+
+static CantusStatus check_checksum(const uint8_t *b,
+                                   size_t size,
+                                   const char *who,
+                                   uint32_t hsize,
+                                   CantusError *err)
+{
   if (cantus_crc32(0, b + hsize, size - hsize) != get32(b + offsetof(FileHeader, payload_crc))) {
     return cantus_error(err, CANTUS_ERR_CHECKSUM, "%s: CRC-32 mismatch (file damaged)", who);
   }
 
+  return CANTUS_OK;
+}
+
+// The fields of version 1: reserved bytes, gate order, weight type, the
+// vocabulary and the network's dimensions (into *d), vocabulary size and
+// parameter count.
+static CantusStatus read_dims(const uint8_t *b, const char *who, CantusDims *d, CantusError *err)
+{
   // The fields of version 1.  Bytes hsize > 256 adds are skipped.
   for (size_t i = offsetof(FileHeader, reserved); i < HEADER_SIZE; i++) {
     if (b[i]) {
@@ -1124,6 +1145,20 @@ static CantusStatus validate(const uint8_t *b,
                         n_params,
                         cantus_model_param_count(d));
   }
+  return CANTUS_OK;
+}
+
+// Metadata size, tensor count, the sections where the sizes put them (*f),
+// and the file size they add up to.
+static CantusStatus check_sections(const uint8_t *b,
+                                   const char *who,
+                                   uint32_t hsize,
+                                   uint64_t fsize,
+                                   const CantusDims *d,
+                                   FileLayout *f,
+                                   CantusError *err)
+{
+  CantusStatus st;
   const uint64_t meta_size = get64(b + offsetof(FileHeader, meta_size));
   if (meta_size > CANTUS_META_MAX) {
     return cantus_error(err,
@@ -1183,6 +1218,15 @@ static CantusStatus validate(const uint8_t *b,
                         fsize,
                         f->file_size);
   }
+  return CANTUS_OK;
+}
+
+static CantusStatus check_tensors(const uint8_t *b,
+                                  const char *who,
+                                  const FileLayout *f,
+                                  CantusError *err)
+{
+  CantusStatus st;
   // The directory must be exactly the one the sizes imply.
   for (uint32_t i = 0; i < f->n_tensors; i++) {
     uint8_t want[DIR_ENTRY_SIZE];
@@ -1221,6 +1265,16 @@ static CantusStatus validate(const uint8_t *b,
       return st;
     }
   }
+  return CANTUS_OK;
+}
+
+// The model name, the style names and the metadata are UTF-8 text.
+static CantusStatus check_text(const uint8_t *b,
+                               const char *who,
+                               const CantusDims *d,
+                               const FileLayout *f,
+                               CantusError *err)
+{
   if (!name_field_ok((const char *)b + offsetof(FileHeader, name), 32, true)) {
     return cantus_error(
       err, CANTUS_ERR_FORMAT, "%s: model name is not NUL-terminated UTF-8 text", who);
@@ -1240,6 +1294,14 @@ static CantusStatus validate(const uint8_t *b,
     return cantus_error(
       err, CANTUS_ERR_FORMAT, "%s: metadata is not UTF-8 text (byte %zu)", who, bad);
   }
+  return CANTUS_OK;
+}
+
+static CantusStatus check_finite(const uint8_t *b,
+                                 const char *who,
+                                 const FileLayout *f,
+                                 CantusError *err)
+{
   // Finiteness, before anything is allocated.
   for (uint32_t i = 0; i < f->n_tensors; i++) {
     const uint8_t *q = b + f->t[i].offset;
@@ -1255,6 +1317,30 @@ static CantusStatus validate(const uint8_t *b,
                             j);
       }
     }
+  }
+  return CANTUS_OK;
+}
+
+// Everything about the file except allocation: on success dims, layout and
+// the name/section checks are done and the bytes can be copied blindly.
+static CantusStatus validate(const uint8_t *b,
+                             size_t size,
+                             const char *who,
+                             CantusDims *d,
+                             FileLayout *f,
+                             CantusError *err)
+{
+  uint32_t hsize = 0;
+  uint64_t fsize = 0;
+  memset(d, 0, sizeof *d); // the steps fill them in; zero keeps the analyser's paths defined
+  memset(f, 0, sizeof *f);
+  CantusStatus st;
+  if ((st = check_header(b, size, who, &hsize, &fsize, err)) ||
+      (st = check_checksum(b, size, who, hsize, err)) || (st = read_dims(b, who, d, err)) ||
+      (st = check_sections(b, who, hsize, fsize, d, f, err)) ||
+      (st = check_tensors(b, who, f, err)) || (st = check_text(b, who, d, f, err)) ||
+      (st = check_finite(b, who, f, err))) {
+    return st;
   }
   return CANTUS_OK;
 }

@@ -27,12 +27,10 @@
 #define T_MIN 0.05f
 #define T_MAX 100.0f
 
+// The first output of a splitmix64 generator started at x.
 static uint64_t splitmix64_step(uint64_t x)
 {
-  uint64_t z = x + GOLDEN64;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return cantus_splitmix64_next(&x);
 }
 
 void cantus_rng_seed(CantusRng *rng, uint64_t seed)

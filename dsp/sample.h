@@ -26,6 +26,25 @@ CANTUS_RT float cantus_rng_uniform(CantusRng *rng); // [0, 1), 24-bit resolution
 // Independent stream for a (seed, index) pair, e.g. one per bar: splitmix64.
 CANTUS_RT uint64_t cantus_rng_mix(uint64_t seed, uint64_t index);
 
+// splitmix64 (Steele, Lea, Flood; Vigna's constants), the project's one
+// copy: the output function, a bijective 64-bit hash, and the generator,
+// which advances *state by the golden-ratio gamma and returns its hash.
+// The sampler seeds and mixes streams with it, the trainer draws its
+// initial weights, shuffles and dropout masks from it.  Inline because the
+// trainer calls it per mask element.  [RT]
+CANTUS_RT static inline uint64_t cantus_splitmix64_mix(uint64_t z)
+{
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+CANTUS_RT static inline uint64_t cantus_splitmix64_next(uint64_t *state)
+{
+  *state += 0x9E3779B97F4A7C15ull;
+  return cantus_splitmix64_mix(*state);
+}
+
 // Model-level note state: which pitches the token stream has sounding, and
 // since when.  Updated by cantus_notes_apply() with each consumed token.
 typedef struct {

@@ -8,6 +8,7 @@
 // it) compared with that style's real test pieces: pitch-class, interval,
 // onset-position and duration histograms and their distances.  --json for
 // scripts.  Non-RT.
+#include "args.h"
 #include "genstats.h"
 #include "train.h"
 
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define PROG "cantus-eval"
 
 static void usage(FILE *f)
 {
@@ -56,14 +59,44 @@ static void json_num(FILE *f, double v)
   }
 }
 
-int main(int argc, char **argv)
+typedef struct {
+  const char *model_path, *dirs[64];
+  int n_dirs, max_order, n_gen, bars, split;
+  uint32_t seed;
+  float temperature;
+  bool json, quiet;
+  const char *tracks;
+} EvalOptions;
+
+// Losses per model style: the model's (with its next-token hits) and the
+// n-gram's, on the scored split.
+typedef struct {
+  int best_order; // the n-gram's, chosen on the validation split
+  double ng_sum[CANTUS_MAX_STYLES];
+  uint64_t ng_n[CANTUS_MAX_STYLES];
+  double lstm_sum[CANTUS_MAX_STYLES];
+  uint64_t lstm_n[CANTUS_MAX_STYLES], lstm_ok[CANTUS_MAX_STYLES];
+} Scores;
+
+// Generated pieces vs real ones, per model style present in the corpus.
+typedef struct {
+  CantusGenStats real[CANTUS_MAX_STYLES], gen[CANTUS_MAX_STYLES], ref[CANTUS_MAX_STYLES];
+  double floor_d[CANTUS_MAX_STYLES]; // real training pieces vs the scored split: the noise floor
+  double dist[CANTUS_MAX_STYLES][CANTUS_GEN_N_DIST];
+  double cross[CANTUS_MAX_STYLES]; // distance of generated style s to the nearest other real style
+  int nearest[CANTUS_MAX_STYLES];
+  bool have[CANTUS_MAX_STYLES];
+  int n_pieces_real[CANTUS_MAX_STYLES];
+  int metre_num[CANTUS_MAX_STYLES], metre_den[CANTUS_MAX_STYLES];
+  bool gen_ok;
+} GenReport;
+
+// Returns -1 to go on, else the exit status.
+static int parse_args(int argc, char **argv, EvalOptions *op)
 {
-  const char *model_path = NULL, *dirs[64];
-  int n_dirs = 0, max_order = 8, n_gen = 8, bars = 32, split = CANTUS_SPLIT_TEST;
-  uint32_t seed = 1;
-  float temperature = 1.0f;
-  bool json = false, quiet = false;
-  const char *tracks = NULL;
+  *op = (EvalOptions){ .max_order = 8, .n_gen = 8, .bars = 32, .split = CANTUS_SPLIT_TEST };
+  op->seed = 1;
+  op->temperature = 1.0f;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -71,61 +104,73 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     } else if (!strcmp(o, "--json")) {
-      json = true;
+      op->json = true;
     } else if (!strcmp(o, "-q")) {
-      quiet = true;
+      op->quiet = true;
     } else if (v && !strcmp(o, "--split")) {
-      split = !strcmp(v, "valid")   ? CANTUS_SPLIT_VALID
-              : !strcmp(v, "train") ? CANTUS_SPLIT_TRAIN
-                                    : CANTUS_SPLIT_TEST;
+      op->split = !strcmp(v, "valid")   ? CANTUS_SPLIT_VALID
+                  : !strcmp(v, "train") ? CANTUS_SPLIT_TRAIN
+                                        : CANTUS_SPLIT_TEST;
       if (strcmp(v, "valid") && strcmp(v, "test") && strcmp(v, "train")) {
         fprintf(stderr, "cantus-eval: --split: '%s' is not test, valid or train\n", v);
         return 2;
       }
       i++;
     } else if (v && !strcmp(o, "--max-order")) {
-      max_order = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 1, 12, &op->max_order)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--pieces")) {
-      n_gen = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 0, 1000, &op->n_gen)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--bars")) {
-      bars = atoi(v);
+      if (!cantus_args_int(PROG, o, v, 1, 1000, &op->bars)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--seed")) {
-      seed = (uint32_t)strtoul(v, NULL, 10);
+      long n = 0;
+      if (!cantus_args_long(PROG, o, v, 0, 65535, &n)) {
+        return 2;
+      }
+      op->seed = (uint32_t)n;
       i++;
     } else if (v && !strcmp(o, "--temperature")) {
-      temperature = (float)atof(v);
+      double t = 0;
+      if (!cantus_args_double(PROG, o, v, 0, 2, &t)) {
+        return 2;
+      }
+      op->temperature = (float)t;
       i++;
     } else if (v && !strcmp(o, "--tracks")) {
-      tracks = v;
+      op->tracks = v;
       i++;
     } else if (o[0] == '-') {
-      fprintf(stderr, "cantus-eval: unknown option or missing value: %s (see --help)\n", o);
-      return 2;
-    } else if (!model_path) {
-      model_path = o;
-    } else if (n_dirs < 64) {
-      dirs[n_dirs++] = o;
+      return cantus_args_usage(PROG, "unknown option or missing value: %s", o);
+    } else if (!op->model_path) {
+      op->model_path = o;
+    } else if (op->n_dirs < 64) {
+      op->dirs[op->n_dirs++] = o;
     }
   }
-  if (!model_path || n_dirs == 0) {
+  if (!op->model_path || op->n_dirs == 0) {
     usage(stderr);
     return 2;
   }
-  if (max_order < 1 || max_order > 12 || n_gen < 0 || n_gen > 1000 || bars < 1 || bars > 1000) {
-    fprintf(stderr, "cantus-eval: --max-order 1..12, --pieces 0..1000, --bars 1..1000\n");
-    return 2;
-  }
-  CantusError err;
-  err.msg[0] = 0;
-  CantusModel *m = NULL;
-  CantusModelOptions mo = cantus_model_options_default();
-  if (cantus_model_load(model_path, &mo, &m, &err) != CANTUS_OK) {
-    fprintf(stderr, "cantus-eval: %s\n", err.msg);
-    return 1;
-  }
+  return -1;
+}
+
+// The corpus read as the model was trained: its vocabulary and metric
+// sizes, and the track filter and drum choice recorded in its metadata
+// (unless --tracks overrides).
+static CantusStatus load_corpus(const EvalOptions *op,
+                                const CantusModel *m,
+                                CantusCorpus *c,
+                                CantusError *err)
+{
   const CantusDims *d = &m->dims;
   char meta_tracks[256] = "", meta_drums[32] = "";
   cantus_model_meta_get(m, "tracks", meta_tracks, sizeof meta_tracks);
@@ -133,67 +178,368 @@ int main(int argc, char **argv)
   CantusCorpusOptions co = cantus_corpus_options_default();
   co.vocab = d->vocab;
   co.n_pos_beat = (int)d->n_pos_beat;
-  co.tracks = tracks ? tracks : (strcmp(meta_tracks, "all") && meta_tracks[0] ? meta_tracks : NULL);
+  co.tracks =
+    op->tracks ? op->tracks : (strcmp(meta_tracks, "all") && meta_tracks[0] ? meta_tracks : NULL);
   co.keep_drums = !strcmp(meta_drums, "kept");
-  co.quiet = quiet;
-  CantusCorpus c;
-  if (cantus_corpus_load(&c, dirs, n_dirs, &co, stderr, &err) != CANTUS_OK) {
-    fprintf(stderr, "cantus-eval: %s\n", err.msg);
-    cantus_model_free(m);
-    return 1;
-  }
-  // Corpus styles -> model styles by name; pieces of other styles are left out.
-  int map[CANTUS_MAX_STYLES];
-  for (int s = 0; s < c.n_styles; s++) {
-    map[s] = cantus_model_find_style(m, c.styles[s].name);
+  co.quiet = op->quiet;
+  return cantus_corpus_load(c, op->dirs, op->n_dirs, &co, stderr, err);
+}
+
+// Corpus styles -> model styles by name; pieces of other styles are left out.
+static void map_styles(const EvalOptions *op, const CantusModel *m, const CantusCorpus *c, int *map)
+{
+  for (int s = 0; s < c->n_styles; s++) {
+    map[s] = cantus_model_find_style(m, c->styles[s].name);
     if (map[s] < 0) {
-      fprintf(
-        stderr, "cantus-eval: style '%s' is not in %s; left out\n", c.styles[s].name, model_path);
+      fprintf(stderr,
+              "cantus-eval: style '%s' is not in %s; left out\n",
+              c->styles[s].name,
+              op->model_path);
     }
   }
+}
+
+// The n-gram baseline: trained on the training split, its order chosen on
+// the validation split (all styles together), scored per style on the
+// scored split.
+static CantusStatus score_ngram(const EvalOptions *op,
+                                const CantusDims *d,
+                                const CantusCorpus *c,
+                                const int *map,
+                                Scores *sc,
+                                CantusError *err)
+{
   CantusNgram *ng = NULL;
-  if (cantus_ngram_new(max_order, cantus_vocab_size(&d->vocab), &ng, &err) != CANTUS_OK) {
-    fprintf(stderr, "cantus-eval: %s\n", err.msg);
-    return 1;
+  CantusStatus st = cantus_ngram_new(op->max_order, cantus_vocab_size(&d->vocab), &ng, err);
+  if (st != CANTUS_OK) {
+    return st;
   }
-  for (int i = 0; i < c.n_pieces; i++) {
-    if (c.pieces[i].split == CANTUS_SPLIT_TRAIN) {
-      cantus_ngram_add(ng, c.pieces[i].tok, c.pieces[i].n_tok);
+  for (int i = 0; i < c->n_pieces; i++) {
+    if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
+      cantus_ngram_add(ng, c->pieces[i].tok, c->pieces[i].n_tok);
     }
   }
   cantus_ngram_finish(ng);
-  // Order chosen on the validation split (all styles together).
-  int best_order = 1;
+  sc->best_order = 1;
   double best_val = INFINITY;
-  for (int o = 1; o <= max_order; o++) {
+  for (int o = 1; o <= op->max_order; o++) {
     double sum = 0.0;
     uint64_t n = 0;
-    for (int i = 0; i < c.n_pieces; i++) {
-      if (c.pieces[i].split == CANTUS_SPLIT_VALID && map[c.pieces[i].style] >= 0) {
+    for (int i = 0; i < c->n_pieces; i++) {
+      if (c->pieces[i].split == CANTUS_SPLIT_VALID && map[c->pieces[i].style] >= 0) {
         uint64_t k;
-        sum += cantus_ngram_nll(ng, o, c.pieces[i].tok, c.pieces[i].n_tok, &k);
+        sum += cantus_ngram_nll(ng, o, c->pieces[i].tok, c->pieces[i].n_tok, &k);
         n += k;
       }
     }
     double v = n ? sum / (double)n : (double)INFINITY;
     if (v < best_val) {
       best_val = v;
-      best_order = o;
+      sc->best_order = o;
     }
   }
-  // Per style: n-gram on the scored split.
-  double ng_sum[CANTUS_MAX_STYLES] = { 0 };
-  uint64_t ng_n[CANTUS_MAX_STYLES] = { 0 };
-  for (int i = 0; i < c.n_pieces; i++) {
-    CantusPiece *pc = &c.pieces[i];
+  for (int i = 0; i < c->n_pieces; i++) {
+    const CantusPiece *pc = &c->pieces[i];
     int ms = map[pc->style];
-    if (pc->split == split && ms >= 0) {
+    if (pc->split == op->split && ms >= 0) {
       uint64_t k;
-      ng_sum[ms] += cantus_ngram_nll(ng, best_order, pc->tok, pc->n_tok, &k);
-      ng_n[ms] += k;
+      sc->ng_sum[ms] += cantus_ngram_nll(ng, sc->best_order, pc->tok, pc->n_tok, &k);
+      sc->ng_n[ms] += k;
     }
   }
   cantus_ngram_free(ng);
+  return CANTUS_OK;
+}
+
+// Histograms of the real pieces: the scored split per style, and the
+// training split as a reference (the noise floor of the distances).
+static void real_stats(const EvalOptions *op,
+                       const CantusModel *m,
+                       const CantusCorpus *c,
+                       GenReport *gr)
+{
+  const CantusDims *d = &m->dims;
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    cantus_genstats_init(&gr->real[s]);
+    cantus_genstats_init(&gr->gen[s]);
+    cantus_genstats_init(&gr->ref[s]);
+    gr->floor_d[s] = NAN;
+    gr->cross[s] = NAN;
+    gr->nearest[s] = -1;
+  }
+  for (int i = 0; i < c->n_pieces; i++) {
+    const CantusPiece *pc = &c->pieces[i];
+    if (pc->split == op->split) {
+      cantus_genstats_add_tokens(
+        &gr->real[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
+      gr->have[pc->style] = true;
+      gr->n_pieces_real[pc->style]++;
+    } else if (pc->split == CANTUS_SPLIT_TRAIN && op->split != CANTUS_SPLIT_TRAIN) {
+      cantus_genstats_add_tokens(
+        &gr->ref[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
+    }
+  }
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (gr->have[s] && gr->ref[s].pieces > 0) {
+      double dd[CANTUS_GEN_N_DIST];
+      cantus_genstats_distance(&gr->ref[s], &gr->real[s], dd);
+      gr->floor_d[s] = dd[CANTUS_GEN_N_DIST - 1];
+    }
+  }
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    char key[64], val[32];
+    snprintf(key, sizeof key, "metre.%s", m->style_names[s]);
+    gr->metre_num[s] = 4;
+    gr->metre_den[s] = 4;
+    if (cantus_model_meta_get(m, key, val, sizeof val)) {
+      sscanf(val, "%d/%d", &gr->metre_num[s], &gr->metre_den[s]);
+    }
+  }
+}
+
+// Generates n_gen pieces per style with the engine, then measures their
+// distance to the style's real pieces and to the nearest other style.
+static void generate_and_compare(const EvalOptions *op, CantusModel *m, GenReport *gr)
+{
+  const CantusDims *d = &m->dims;
+  CantusError err;
+  err.msg[0] = 0;
+  gr->gen_ok = op->n_gen > 0;
+  for (uint32_t s = 0; s < d->n_styles && gr->gen_ok; s++) {
+    if (!gr->have[s]) {
+      continue;
+    }
+    for (int k = 0; k < op->n_gen; k++) {
+      CantusStatus st = cantus_genstats_generate(m,
+                                                 (int)s,
+                                                 gr->metre_num[s],
+                                                 gr->metre_den[s],
+                                                 op->bars,
+                                                 op->seed + (uint32_t)k,
+                                                 op->temperature,
+                                                 &gr->gen[s],
+                                                 &err);
+      if (st != CANTUS_OK) {
+        fprintf(stderr, "cantus-eval: generation failed: %s\n", err.msg);
+        gr->gen_ok = false;
+        break;
+      }
+    }
+  }
+  if (!gr->gen_ok) {
+    return;
+  }
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (!gr->have[s]) {
+      continue;
+    }
+    cantus_genstats_distance(&gr->gen[s], &gr->real[s], gr->dist[s]);
+    for (uint32_t o = 0; o < d->n_styles; o++) {
+      if (o == s || !gr->have[o]) {
+        continue;
+      }
+      double dd[CANTUS_GEN_N_DIST];
+      cantus_genstats_distance(&gr->gen[s], &gr->real[o], dd);
+      if (!(dd[CANTUS_GEN_N_DIST - 1] >= gr->cross[s])) {
+        gr->cross[s] = dd[CANTUS_GEN_N_DIST - 1];
+        gr->nearest[s] = (int)o;
+      }
+    }
+  }
+}
+
+static void print_json(const EvalOptions *op,
+                       const CantusModel *m,
+                       const char *split_name,
+                       const Scores *sc,
+                       const GenReport *gr)
+{
+  const CantusDims *d = &m->dims;
+  printf("{\n  \"model\": ");
+  json_str(stdout, op->model_path);
+  printf(",\n  \"split\": \"%s\",\n  \"ngram_order\": %d,\n  \"styles\": [\n",
+         split_name,
+         sc->best_order);
+  bool first = true;
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (!sc->lstm_n[s]) {
+      continue;
+    }
+    printf("%s    {\"style\": ", first ? "" : ",\n");
+    first = false;
+    json_str(stdout, m->style_names[s]);
+    printf(", \"pieces\": %d, \"tokens\": %llu, \"loss\": ",
+           gr->n_pieces_real[s],
+           (unsigned long long)sc->lstm_n[s]);
+    json_num(stdout, sc->lstm_sum[s] / (double)sc->lstm_n[s]);
+    printf(", \"accuracy\": ");
+    json_num(stdout, (double)sc->lstm_ok[s] / (double)sc->lstm_n[s]);
+    printf(", \"ngram_loss\": ");
+    json_num(stdout, sc->ng_n[s] ? sc->ng_sum[s] / (double)sc->ng_n[s] : (double)NAN);
+    if (gr->gen_ok) {
+      printf(", \"generated\": {\"notes_per_quarter\": ");
+      json_num(stdout, cantus_genstats_notes_per_quarter(&gr->gen[s]));
+      printf(", \"real_notes_per_quarter\": ");
+      json_num(stdout, cantus_genstats_notes_per_quarter(&gr->real[s]));
+      for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
+        printf(", \"%s\": ", cantus_genstats_dist_name(k));
+        json_num(stdout, gr->dist[s][k]);
+      }
+      printf(", \"real_train_vs_split\": ");
+      json_num(stdout, gr->floor_d[s]);
+      printf(", \"nearest_other_style\": ");
+      if (gr->nearest[s] >= 0) {
+        json_str(stdout, m->style_names[gr->nearest[s]]);
+      } else {
+        printf("null");
+      }
+      printf(", \"nearest_other_distance\": ");
+      json_num(stdout, gr->cross[s]);
+      printf("}");
+    }
+    printf("}");
+  }
+  double ts = 0, tn = 0, ns = 0, nn = 0, ok = 0;
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    ts += sc->lstm_sum[s];
+    tn += (double)sc->lstm_n[s];
+    ok += (double)sc->lstm_ok[s];
+    ns += sc->ng_sum[s];
+    nn += (double)sc->ng_n[s];
+  }
+  printf("\n  ],\n  \"all\": {\"tokens\": %.0f, \"loss\": ", tn);
+  json_num(stdout, tn > 0 ? ts / tn : (double)NAN);
+  printf(", \"accuracy\": ");
+  json_num(stdout, tn > 0 ? ok / tn : (double)NAN);
+  printf(", \"ngram_loss\": ");
+  json_num(stdout, nn > 0 ? ns / nn : (double)NAN);
+  printf("}\n}\n");
+}
+
+// The loss table: model, accuracy, n-gram and the model's gain per style.
+static void print_losses(const EvalOptions *op,
+                         const CantusModel *m,
+                         const char *split_name,
+                         const Scores *sc,
+                         const GenReport *gr)
+{
+  const CantusDims *d = &m->dims;
+  printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (best on valid)\n",
+         op->model_path,
+         split_name,
+         sc->best_order);
+  printf("%-12s %6s %8s %8s %8s %8s %8s\n",
+         "style",
+         "pieces",
+         "tokens",
+         "model",
+         "acc",
+         "n-gram",
+         "gain");
+  double ts = 0, tn = 0, ns = 0, nn = 0, ok = 0;
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (!sc->lstm_n[s]) {
+      continue;
+    }
+    double l = sc->lstm_sum[s] / (double)sc->lstm_n[s];
+    double g = sc->ng_n[s] ? sc->ng_sum[s] / (double)sc->ng_n[s] : (double)NAN;
+    printf("%-12s %6d %8llu %8.4f %7.1f%% %8.4f %+7.1f%%%s\n",
+           m->style_names[s],
+           gr->n_pieces_real[s],
+           (unsigned long long)sc->lstm_n[s],
+           l,
+           100.0 * (double)sc->lstm_ok[s] / (double)sc->lstm_n[s],
+           g,
+           100.0 * (g - l) / g,
+           l < g ? "" : "  NOT BETTER");
+    ts += sc->lstm_sum[s];
+    tn += (double)sc->lstm_n[s];
+    ok += (double)sc->lstm_ok[s];
+    ns += sc->ng_sum[s];
+    nn += (double)sc->ng_n[s];
+  }
+  if (tn > 0) {
+    printf("%-12s %6s %8.0f %8.4f %7.1f%% %8.4f %+7.1f%%\n",
+           "all",
+           "",
+           tn,
+           ts / tn,
+           100.0 * ok / tn,
+           ns / nn,
+           100.0 * (ns / nn - ts / tn) / (ns / nn));
+  }
+}
+
+// The generation table: notes per quarter and the histogram distances.
+static void print_generated(const EvalOptions *op,
+                            const CantusModel *m,
+                            const char *split_name,
+                            const GenReport *gr)
+{
+  const CantusDims *d = &m->dims;
+  printf("\ngenerated (%d pieces x %d bars per style, engine, temperature %.2f) vs real %s "
+         "pieces:\n",
+         op->n_gen,
+         op->bars,
+         (double)op->temperature,
+         split_name);
+  printf("%-12s %7s %7s", "style", "notes/q", "real");
+  for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
+    printf(" %9s", cantus_genstats_dist_name(k));
+  }
+  printf(" %9s  nearest other real style\n", "train-ref");
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (!gr->have[s]) {
+      continue;
+    }
+    printf("%-12s %7.2f %7.2f",
+           m->style_names[s],
+           cantus_genstats_notes_per_quarter(&gr->gen[s]),
+           cantus_genstats_notes_per_quarter(&gr->real[s]));
+    for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
+      printf(" %9.3f", gr->dist[s][k]);
+    }
+    printf(" %9.3f", gr->floor_d[s]);
+    if (gr->nearest[s] >= 0) {
+      printf("  %s %.3f%s",
+             m->style_names[gr->nearest[s]],
+             gr->cross[s],
+             gr->cross[s] < gr->dist[s][CANTUS_GEN_N_DIST - 1] ? " (closer than own style)" : "");
+    }
+    printf("\n");
+  }
+  printf("distances: total variation (0 = same histogram, 1 = disjoint); 'all' is their mean\n");
+}
+
+int main(int argc, char **argv)
+{
+  EvalOptions op;
+  const int rc = parse_args(argc, argv, &op);
+  if (rc >= 0) {
+    return rc;
+  }
+  CantusError err;
+  err.msg[0] = 0;
+  CantusModel *m = NULL;
+  CantusModelOptions mo = cantus_model_options_default();
+  if (cantus_model_load(op.model_path, &mo, &m, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-eval: %s\n", err.msg);
+    return 1;
+  }
+  const CantusDims *d = &m->dims;
+  CantusCorpus c;
+  if (load_corpus(&op, m, &c, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-eval: %s\n", err.msg);
+    cantus_model_free(m);
+    return 1;
+  }
+  int map[CANTUS_MAX_STYLES];
+  map_styles(&op, m, &c, map);
+  static Scores sc; // zeroed
+  if (score_ngram(&op, d, &c, map, &sc, &err) != CANTUS_OK) {
+    fprintf(stderr, "cantus-eval: %s\n", err.msg);
+    return 1;
+  }
   // The model on the same tokens: pieces renumbered to model styles.
   for (int i = 0; i < c.n_pieces; i++) {
     int ms = map[c.pieces[i].style];
@@ -203,241 +549,25 @@ int main(int argc, char **argv)
       c.pieces[i].style = ms;
     }
   }
-  double lstm_sum[CANTUS_MAX_STYLES];
-  uint64_t lstm_n[CANTUS_MAX_STYLES], lstm_ok[CANTUS_MAX_STYLES];
-  if (cantus_train_evaluate(d, m->p.tok_emb, &c, split, 32, 64, lstm_sum, lstm_n, lstm_ok, &err) !=
+  if (cantus_train_evaluate(
+        d, m->p.tok_emb, &c, op.split, 32, 64, sc.lstm_sum, sc.lstm_n, sc.lstm_ok, &err) !=
       CANTUS_OK) {
     fprintf(stderr, "cantus-eval: %s\n", err.msg);
     return 1;
   }
-  // Generated pieces vs real ones, per model style present in the corpus.
-  CantusGenStats real[CANTUS_MAX_STYLES], gen[CANTUS_MAX_STYLES], ref[CANTUS_MAX_STYLES];
-  double floor_d[CANTUS_MAX_STYLES]; // real training pieces vs the scored split: the noise floor
-  double dist[CANTUS_MAX_STYLES][CANTUS_GEN_N_DIST];
-  double cross[CANTUS_MAX_STYLES]; // distance of generated style s to the nearest other real style
-  int nearest[CANTUS_MAX_STYLES];
-  bool have[CANTUS_MAX_STYLES] = { false };
-  int n_pieces_real[CANTUS_MAX_STYLES] = { 0 };
-  for (uint32_t s = 0; s < d->n_styles; s++) {
-    cantus_genstats_init(&real[s]);
-    cantus_genstats_init(&gen[s]);
-    cantus_genstats_init(&ref[s]);
-    floor_d[s] = NAN;
-    cross[s] = NAN;
-    nearest[s] = -1;
-  }
-  for (int i = 0; i < c.n_pieces; i++) {
-    const CantusPiece *pc = &c.pieces[i];
-    if (pc->split == split) {
-      cantus_genstats_add_tokens(
-        &real[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
-      have[pc->style] = true;
-      n_pieces_real[pc->style]++;
-    } else if (pc->split == CANTUS_SPLIT_TRAIN && split != CANTUS_SPLIT_TRAIN) {
-      cantus_genstats_add_tokens(
-        &ref[pc->style], &d->vocab, pc->tok, pc->pos_tick, pc->pos_beat, pc->n_tok);
-    }
-  }
-  for (uint32_t s = 0; s < d->n_styles; s++) {
-    if (have[s] && ref[s].pieces > 0) {
-      double dd[CANTUS_GEN_N_DIST];
-      cantus_genstats_distance(&ref[s], &real[s], dd);
-      floor_d[s] = dd[CANTUS_GEN_N_DIST - 1];
-    }
-  }
-  int metre_num[CANTUS_MAX_STYLES], metre_den[CANTUS_MAX_STYLES];
-  for (uint32_t s = 0; s < d->n_styles; s++) {
-    char key[64], val[32];
-    snprintf(key, sizeof key, "metre.%s", m->style_names[s]);
-    metre_num[s] = 4;
-    metre_den[s] = 4;
-    if (cantus_model_meta_get(m, key, val, sizeof val)) {
-      sscanf(val, "%d/%d", &metre_num[s], &metre_den[s]);
-    }
-  }
-  bool gen_ok = n_gen > 0;
-  for (uint32_t s = 0; s < d->n_styles && gen_ok; s++) {
-    if (!have[s]) {
-      continue;
-    }
-    for (int k = 0; k < n_gen; k++) {
-      CantusStatus st = cantus_genstats_generate(m,
-                                                 (int)s,
-                                                 metre_num[s],
-                                                 metre_den[s],
-                                                 bars,
-                                                 seed + (uint32_t)k,
-                                                 temperature,
-                                                 &gen[s],
-                                                 &err);
-      if (st != CANTUS_OK) {
-        fprintf(stderr, "cantus-eval: generation failed: %s\n", err.msg);
-        gen_ok = false;
-        break;
-      }
-    }
-  }
-  if (gen_ok) {
-    for (uint32_t s = 0; s < d->n_styles; s++) {
-      if (!have[s]) {
-        continue;
-      }
-      cantus_genstats_distance(&gen[s], &real[s], dist[s]);
-      for (uint32_t o = 0; o < d->n_styles; o++) {
-        if (o == s || !have[o]) {
-          continue;
-        }
-        double dd[CANTUS_GEN_N_DIST];
-        cantus_genstats_distance(&gen[s], &real[o], dd);
-        if (!(dd[CANTUS_GEN_N_DIST - 1] >= cross[s])) {
-          cross[s] = dd[CANTUS_GEN_N_DIST - 1];
-          nearest[s] = (int)o;
-        }
-      }
-    }
-  }
+  static GenReport gr; // zeroed; large
+  real_stats(&op, m, &c, &gr);
+  generate_and_compare(&op, m, &gr);
 
-  const char *split_name = split == CANTUS_SPLIT_TEST    ? "test"
-                           : split == CANTUS_SPLIT_VALID ? "valid"
-                                                         : "train (in-sample for the n-gram)";
-  if (json) {
-    printf("{\n  \"model\": ");
-    json_str(stdout, model_path);
-    printf(
-      ",\n  \"split\": \"%s\",\n  \"ngram_order\": %d,\n  \"styles\": [\n", split_name, best_order);
-    bool first = true;
-    for (uint32_t s = 0; s < d->n_styles; s++) {
-      if (!lstm_n[s]) {
-        continue;
-      }
-      printf("%s    {\"style\": ", first ? "" : ",\n");
-      first = false;
-      json_str(stdout, m->style_names[s]);
-      printf(", \"pieces\": %d, \"tokens\": %llu, \"loss\": ",
-             n_pieces_real[s],
-             (unsigned long long)lstm_n[s]);
-      json_num(stdout, lstm_sum[s] / (double)lstm_n[s]);
-      printf(", \"accuracy\": ");
-      json_num(stdout, (double)lstm_ok[s] / (double)lstm_n[s]);
-      printf(", \"ngram_loss\": ");
-      json_num(stdout, ng_n[s] ? ng_sum[s] / (double)ng_n[s] : (double)NAN);
-      if (gen_ok) {
-        printf(", \"generated\": {\"notes_per_quarter\": ");
-        json_num(stdout, cantus_genstats_notes_per_quarter(&gen[s]));
-        printf(", \"real_notes_per_quarter\": ");
-        json_num(stdout, cantus_genstats_notes_per_quarter(&real[s]));
-        for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
-          printf(", \"%s\": ", cantus_genstats_dist_name(k));
-          json_num(stdout, dist[s][k]);
-        }
-        printf(", \"real_train_vs_split\": ");
-        json_num(stdout, floor_d[s]);
-        printf(", \"nearest_other_style\": ");
-        if (nearest[s] >= 0) {
-          json_str(stdout, m->style_names[nearest[s]]);
-        } else {
-          printf("null");
-        }
-        printf(", \"nearest_other_distance\": ");
-        json_num(stdout, cross[s]);
-        printf("}");
-      }
-      printf("}");
-    }
-    double ts = 0, tn = 0, ns = 0, nn = 0, ok = 0;
-    for (uint32_t s = 0; s < d->n_styles; s++) {
-      ts += lstm_sum[s];
-      tn += (double)lstm_n[s];
-      ok += (double)lstm_ok[s];
-      ns += ng_sum[s];
-      nn += (double)ng_n[s];
-    }
-    printf("\n  ],\n  \"all\": {\"tokens\": %.0f, \"loss\": ", tn);
-    json_num(stdout, tn > 0 ? ts / tn : (double)NAN);
-    printf(", \"accuracy\": ");
-    json_num(stdout, tn > 0 ? ok / tn : (double)NAN);
-    printf(", \"ngram_loss\": ");
-    json_num(stdout, nn > 0 ? ns / nn : (double)NAN);
-    printf("}\n}\n");
+  const char *split_name = op.split == CANTUS_SPLIT_TEST    ? "test"
+                           : op.split == CANTUS_SPLIT_VALID ? "valid"
+                                                            : "train (in-sample for the n-gram)";
+  if (op.json) {
+    print_json(&op, m, split_name, &sc, &gr);
   } else {
-    printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (best on valid)\n",
-           model_path,
-           split_name,
-           best_order);
-    printf("%-12s %6s %8s %8s %8s %8s %8s\n",
-           "style",
-           "pieces",
-           "tokens",
-           "model",
-           "acc",
-           "n-gram",
-           "gain");
-    double ts = 0, tn = 0, ns = 0, nn = 0, ok = 0;
-    for (uint32_t s = 0; s < d->n_styles; s++) {
-      if (!lstm_n[s]) {
-        continue;
-      }
-      double l = lstm_sum[s] / (double)lstm_n[s];
-      double g = ng_n[s] ? ng_sum[s] / (double)ng_n[s] : (double)NAN;
-      printf("%-12s %6d %8llu %8.4f %7.1f%% %8.4f %+7.1f%%%s\n",
-             m->style_names[s],
-             n_pieces_real[s],
-             (unsigned long long)lstm_n[s],
-             l,
-             100.0 * (double)lstm_ok[s] / (double)lstm_n[s],
-             g,
-             100.0 * (g - l) / g,
-             l < g ? "" : "  NOT BETTER");
-      ts += lstm_sum[s];
-      tn += (double)lstm_n[s];
-      ok += (double)lstm_ok[s];
-      ns += ng_sum[s];
-      nn += (double)ng_n[s];
-    }
-    if (tn > 0) {
-      printf("%-12s %6s %8.0f %8.4f %7.1f%% %8.4f %+7.1f%%\n",
-             "all",
-             "",
-             tn,
-             ts / tn,
-             100.0 * ok / tn,
-             ns / nn,
-             100.0 * (ns / nn - ts / tn) / (ns / nn));
-    }
-    if (gen_ok) {
-      printf("\ngenerated (%d pieces x %d bars per style, engine, temperature %.2f) vs real %s "
-             "pieces:\n",
-             n_gen,
-             bars,
-             (double)temperature,
-             split_name);
-      printf("%-12s %7s %7s", "style", "notes/q", "real");
-      for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
-        printf(" %9s", cantus_genstats_dist_name(k));
-      }
-      printf(" %9s  nearest other real style\n", "train-ref");
-      for (uint32_t s = 0; s < d->n_styles; s++) {
-        if (!have[s]) {
-          continue;
-        }
-        printf("%-12s %7.2f %7.2f",
-               m->style_names[s],
-               cantus_genstats_notes_per_quarter(&gen[s]),
-               cantus_genstats_notes_per_quarter(&real[s]));
-        for (int k = 0; k < CANTUS_GEN_N_DIST; k++) {
-          printf(" %9.3f", dist[s][k]);
-        }
-        printf(" %9.3f", floor_d[s]);
-        if (nearest[s] >= 0) {
-          printf("  %s %.3f%s",
-                 m->style_names[nearest[s]],
-                 cross[s],
-                 cross[s] < dist[s][CANTUS_GEN_N_DIST - 1] ? " (closer than own style)" : "");
-        }
-        printf("\n");
-      }
-      printf(
-        "distances: total variation (0 = same histogram, 1 = disjoint); 'all' is their mean\n");
+    print_losses(&op, m, split_name, &sc, &gr);
+    if (gr.gen_ok) {
+      print_generated(&op, m, split_name, &gr);
     }
   }
   cantus_corpus_free(&c);

@@ -13,6 +13,7 @@
 // barrier per step.  The chunk-sized GEMMs and element-wise passes are
 // split into the same P parts on the trainer's own pool (see Pool).
 // Non-RT; links OpenBLAS.
+#include "sample.h"
 #include "train.h"
 
 #include <cblas.h>
@@ -564,16 +565,8 @@ static void unpermute_add(const CantusLstmTrain *n, float *dst, const float *src
   }
 }
 
-// splitmix64: the dropout masks' generator, one independent stream per
+// The dropout masks' generator is splitmix64, one independent stream per
 // (seed, layer), so masks do not depend on thread count or timing.
-static uint64_t splitmix(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 static void make_mask(float *mask, size_t n, float p, uint64_t seed)
 {
   uint64_t s = seed;
@@ -581,7 +574,7 @@ static void make_mask(float *mask, size_t n, float p, uint64_t seed)
   // 24-bit uniforms; two per 64-bit draw.
   const uint32_t thresh = (uint32_t)((double)p * 16777216.0);
   for (size_t i = 0; i < n; i += 2) {
-    uint64_t z = splitmix(&s);
+    uint64_t z = cantus_splitmix64_next(&s);
     mask[i] = ((uint32_t)(z >> 40) < thresh) ? 0.0f : keep;
     if (i + 1 < n) {
       mask[i + 1] = ((uint32_t)((z >> 8) & 0xffffffu) < thresh) ? 0.0f : keep;

@@ -4,14 +4,16 @@
 // checkpoint and exit; second: exit now), and runs train.c's loop.  With
 // --resume CHECKPOINT alone it re-reads the original arguments from the
 // checkpoint; options given after it override them.  Non-RT.
+#include "args.h"
 #include "genstats.h"
 #include "train.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define PROG "cantus-train"
 
 static void usage(FILE *f)
 {
@@ -76,30 +78,6 @@ typedef struct {
   char *log_prefix;
 } Args;
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
-static bool parse_float(const char *s, double lo, double hi, double *out)
-{
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
 // Parses argv[first..argc) into cfg/a.  Returns 0, or 2 after printing
 // the problem.
 static int parse(int argc,
@@ -114,39 +92,26 @@ static int parse(int argc,
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     long n;
     double x;
-#define NEED()                                                \
-  do {                                                        \
-    if (!v) {                                                 \
-      fprintf(stderr, "cantus-train: %s needs a value\n", o); \
-      return 2;                                               \
-    }                                                         \
-    i++;                                                      \
-  } while (0)
-#define INT(lo, hi)                                                     \
-  do {                                                                  \
-    NEED();                                                             \
-    if (!parse_int(v, lo, hi, &n)) {                                    \
-      fprintf(stderr,                                                   \
-              "cantus-train: %s: '%s' is not an integer in %ld..%ld\n", \
-              o,                                                        \
-              v,                                                        \
-              (long)(lo),                                               \
-              (long)(hi));                                              \
-      return 2;                                                         \
-    }                                                                   \
-  } while (0)
-#define FLT(lo, hi)                                                 \
+#define NEED()                                                      \
   do {                                                              \
-    NEED();                                                         \
-    if (!parse_float(v, lo, hi, &x)) {                              \
-      fprintf(stderr,                                               \
-              "cantus-train: %s: '%s' is not a number in %g..%g\n", \
-              o,                                                    \
-              v,                                                    \
-              (double)(lo),                                         \
-              (double)(hi));                                        \
-      return 2;                                                     \
+    if (!v) {                                                       \
+      return cantus_args_usage(PROG, "option %s needs a value", o); \
     }                                                               \
+    i++;                                                            \
+  } while (0)
+#define INT(lo, hi)                                      \
+  do {                                                   \
+    NEED();                                              \
+    if (!cantus_args_long(PROG, o, v, (lo), (hi), &n)) { \
+      return 2;                                          \
+    }                                                    \
+  } while (0)
+#define FLT(lo, hi)                                        \
+  do {                                                     \
+    NEED();                                                \
+    if (!cantus_args_double(PROG, o, v, (lo), (hi), &x)) { \
+      return 2;                                            \
+    }                                                      \
   } while (0)
     if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
       usage(stdout);
@@ -286,7 +251,7 @@ static int parse(int argc,
     } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
       cfg->corpus.quiet = true;
     } else if (o[0] == '-' && o[1]) {
-      fprintf(stderr, "cantus-train: unknown option %s (see --help)\n", o);
+      cantus_args_usage(PROG, "unknown option %s", o);
       return 2;
     } else {
       if (a->n_dirs >= 64) {
@@ -345,11 +310,11 @@ static int sample_main(int argc, char **argv)
     } else if (!strcmp(o, "--meter") && v) {
       meter = v;
     } else if (!strcmp(o, "--bars") && v) {
-      ok = parse_int(v, 1, 10000, &bars);
+      ok = cantus_args_long("cantus-train --sample", o, v, 1, 10000, &bars);
     } else if (!strcmp(o, "--seed") && v) {
-      ok = parse_int(v, 0, 4294967295L, &seed);
+      ok = cantus_args_long("cantus-train --sample", o, v, 0, 65535, &seed); // the engine's range
     } else if (!strcmp(o, "--temperature") && v) {
-      ok = parse_float(v, 0.0, 2.0, &temp);
+      ok = cantus_args_double("cantus-train --sample", o, v, 0.0, 2.0, &temp);
     } else if (o[0] != '-' && !model) {
       model = o;
       continue;
@@ -358,7 +323,6 @@ static int sample_main(int argc, char **argv)
       return 2;
     }
     if (!ok) {
-      fprintf(stderr, "cantus-train --sample: %s: bad value '%s'\n", o, v);
       return 2;
     }
     i++;
@@ -431,8 +395,7 @@ static int bench_main(int argc, char **argv)
   int n = 0;
   for (int i = 2; rest && i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
-      if (!parse_int(argv[++i], 1, 100000, &steps)) {
-        fprintf(stderr, "cantus-train --bench: bad --steps\n");
+      if (!cantus_args_long("cantus-train --bench", "--steps", argv[++i], 1, 100000, &steps)) {
         free(rest);
         return 2;
       }

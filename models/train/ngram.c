@@ -7,6 +7,7 @@
 // symbols (id V) before its START, so every n-gram has a left extension.
 // N-grams are keyed by a 64-bit hash of (order, tokens) in one
 // open-addressing table; contexts in a second.  Non-RT.
+#include "sample.h"
 #include "train.h"
 
 #include <math.h>
@@ -37,19 +38,12 @@ struct CantusNgramImpl {
   bool finished, oom;
 };
 
-static uint64_t mix(uint64_t z)
-{
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Key of the n tokens ending at s[n-1]; never 0.
 static uint64_t gram_key(const uint16_t *s, int n)
 {
-  uint64_t h = mix(0x1234567ull + (uint64_t)n);
+  uint64_t h = cantus_splitmix64_mix(0x1234567ull + (uint64_t)n);
   for (int i = 0; i < n; i++) {
-    h = mix(h ^ ((uint64_t)s[i] + 0x9e3779b97f4a7c15ull));
+    h = cantus_splitmix64_mix(h ^ ((uint64_t)s[i] + 0x9e3779b97f4a7c15ull));
   }
   return h ? h : 1;
 }

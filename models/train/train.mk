@@ -20,6 +20,8 @@ TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/tr
 # <sched.h> that <pthread.h> and OpenBLAS's cblas.h rely on.
 $(B)/obj/models/train/%.o: XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp $(OPENBLAS_CFLAGS) -Imodels/train
 $(B)/obj/tests/unit/test_train.o $(B)/obj/tests/unit/test_form.o: XCFLAGS += -Imodels/train
+# The mains share the command-line parsing of plugin/cli (args.c).
+$(TRAIN_MAINS:%.c=$(B)/obj/%.o): XCFLAGS += -iquote plugin/cli
 
 # The C test runner links the trainer code (minus its mains) and OpenBLAS.
 TEST_EXTRA_SRC += $(TRAIN_LIB_SRC)
@@ -33,11 +35,11 @@ need-openblas:
 
 $(TRAIN_LIB_OBJ) $(TRAIN_MAINS:%.c=$(B)/obj/%.o): | need-openblas
 
-$(B)/bin/cantus-train: $(B)/obj/models/train/main.o $(TRAIN_LIB_OBJ) $(LIBDSP)
+$(B)/bin/cantus-train: $(B)/obj/models/train/main.o $(TRAIN_LIB_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(OPENBLAS_LIBS) -lm -lpthread
 
-$(B)/bin/cantus-eval: $(B)/obj/models/train/eval.o $(TRAIN_LIB_OBJ) $(LIBDSP)
+$(B)/bin/cantus-eval: $(B)/obj/models/train/eval.o $(TRAIN_LIB_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(OPENBLAS_LIBS) -lm -lpthread
 

@@ -6,6 +6,8 @@
 // optionally an SVG piano roll.  Uses dsp/ and libc only.  Non-RT
 // command-line tool: exit 0 on success, 1 on a bad model/theme/style or a
 // write error, 2 on a usage error.
+#include "args.h"
+#include "controls.h"
 #include "engine.h"
 #include "midifile.h"
 #include "model.h"
@@ -22,38 +24,40 @@
 
 #define DEFAULT_MODEL "models/default.cantus"
 #define FILE_TPQ 480
+#define PROG "cantus-gen"
 
-static const char usage[] =
-  "usage: cantus-gen [options]\n"
-  "Generates music with a Cantus model offline, through the same engine and\n"
-  "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
-  "  --model FILE        model file (default " DEFAULT_MODEL ")\n"
-  "  --style NAME|N      style (default: the model's default style, else its first);\n"
-  "                      --style-b NAME|N, --blend 0..1\n"
-  "  --bars N            bars to generate (default 16)\n"
-  "  --bpm X             tempo in beats per minute (default 120)\n"
-  "  --meter N/D         time signature (default 4/4), e.g. 6/8\n"
-  "  --seed N            random seed (default 1)\n"
-  "  --temperature T     0 (argmax) .. 2 (default 1)\n"
-  "  --top-p P           nucleus 0.05 .. 1 (default 0.95)\n"
-  "  --density D         -1 (sparser) .. 1 (denser) (default 0)\n"
-  "  --key NOTE          key root: C, C#, Db, D ... B (default C)\n"
-  "  --scale NAME        chromatic, major, minor, harmonic-minor, dorian,\n"
-  "                      mixolydian, major-pentatonic, minor-pentatonic, blues\n"
-  "  --transpose N       semitones, -24 .. 24 (default 0)\n"
-  "  --range LO-HI       output pitch range (default 0-127)\n"
-  "  --voices N          most notes at once, 1 .. 16 (default 8)\n"
-  "  --velocity V        fixed velocity 1..127 (default: the model's, else 96)\n"
-  "  --gate G, --swing S, --humanise H   note length, swing, velocity spread\n"
-  "  --channel N         MIDI channel 1 .. 16 (default 1)\n"
-  "  --theme FILE.mid    play this theme first and continue it\n"
-  "  --theme-bars N      use at most N bars of the theme (default all that fit)\n"
-  "  --block N           frames per engine block (default 256)\n"
-  "  --rate HZ           sample rate of the simulated host (default 48000)\n"
-  "  -o FILE.mid         output MIDI file (default cantus.mid)\n"
-  "  --svg FILE.svg      also write a piano roll\n"
-  "  --quiet             print nothing on success\n"
-  "  --help              print this help\n";
+// Controls without an option here: --bpm is the song's tempo (the host
+// transport's), and offline there is no player to listen to.
+static bool gen_skips(int id)
+{
+  return id == CANTUS_CONTROL_BPM || id == CANTUS_CONTROL_LISTEN ||
+         id == CANTUS_CONTROL_CALL_RESPONSE;
+}
+
+static void usage(FILE *f)
+{
+  fputs("usage: cantus-gen [options]\n"
+        "Generates music with a Cantus model offline, through the same engine and\n"
+        "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
+        "  --model FILE           model file (default " DEFAULT_MODEL ")\n"
+        "  --bars N               bars to generate (default 16)\n"
+        "  --bpm X                tempo in beats per minute, 10..999 (default 120)\n"
+        "  --meter N/D            time signature (default 4/4), e.g. 6/8\n"
+        "  --key NAME             the same as --key-root\n"
+        "  --voices N             the same as --max-voices\n"
+        "  --range LO-HI          --note-lo LO --note-hi HI\n"
+        "  --theme FILE.mid       play this theme first and continue it\n"
+        "  --theme-bars N         use at most N bars of the theme (default all that fit)\n"
+        "  --block N              frames per engine block (default 256)\n"
+        "  --rate HZ              sample rate of the simulated host (default 48000)\n"
+        "  -o FILE.mid            output MIDI file (default cantus.mid)\n"
+        "  --svg FILE.svg         also write a piano roll\n"
+        "  --quiet                print nothing on success\n"
+        "  --help                 print this help\n"
+        "Engine controls (style: default the model's default style, else its first):\n",
+        f);
+  cantus_args_control_help(f, gen_skips);
+}
 
 typedef struct {
   const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path;
@@ -68,46 +72,17 @@ typedef struct {
   uint8_t pitch, vel, channel;
 } Note;
 
-static int die_usage(const char *fmt, const char *arg)
+// Sets engine control id from text (not the styles: they need the model).
+static bool set_control(Args *a, const char *opt, int id, const char *text)
 {
-  fprintf(stderr, "cantus-gen: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(see cantus-gen --help)\n");
-  return 2;
-}
-
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-  char *end = NULL;
-  errno = 0;
-  const double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+  char msg[512];
+  double v = 0;
+  if (!cantus_controls_parse(id, text, NULL, &v, msg, sizeof msg)) {
+    cantus_args_usage(PROG, "option %s: %s", opt, msg);
     return false;
   }
-  *out = v;
+  cantus_controls_set(&a->c, id, v, 0);
   return true;
-}
-
-static bool parse_int(const char *s, long lo, long hi, int *out)
-{
-  char *end = NULL;
-  errno = 0;
-  const long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    return false;
-  }
-  *out = (int)v;
-  return true;
-}
-
-static int parse_scale(const char *s)
-{
-  for (int i = 0; i < CANTUS_N_SCALES; i++) {
-    if (!strcasecmp(s, cantus_scale_name((CantusScale)i))) {
-      return i;
-    }
-  }
-  return -1;
 }
 
 static int parse_args(int argc, char **argv, Args *a)
@@ -121,113 +96,89 @@ static int parse_args(int argc, char **argv, Args *a)
                .out_path = "cantus.mid",
                .c = cantus_controls_default() };
   for (int i = 1; i < argc; i++) {
-    const char *o = argv[i];
+    // --name=value is --name value.
+    char o[128];
+    snprintf(o, sizeof o, "%s", argv[i]);
+    char *eq = strchr(o, '=');
+    const char *v = NULL;
+    if (eq && !strncmp(o, "--", 2)) {
+      *eq = '\0';
+      v = argv[i] + (eq - o) + 1;
+    }
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-      fputs(usage, stdout);
+      usage(stdout);
       exit(0);
     }
     if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) {
       a->quiet = true;
       continue;
     }
-    if (i + 1 >= argc) {
-      return die_usage("%s: unknown option or missing value", o);
+    const char *implied = NULL;
+    int ctl = !strcmp(o, "--key")      ? CANTUS_CONTROL_KEY_ROOT
+              : !strcmp(o, "--voices") ? CANTUS_CONTROL_MAX_VOICES
+              : !strcmp(o, "--bpm")    ? -1 // the song's tempo, not the free-run one
+                                       : cantus_args_control(o, v != NULL, &implied);
+    if (ctl >= 0 && gen_skips(ctl)) {
+      ctl = -1;
     }
-    const char *v = argv[++i];
-    double d = 0;
-    int n = 0;
+    if (ctl >= 0 && implied) {
+      if (!set_control(a, o, ctl, implied)) {
+        return 2;
+      }
+      continue;
+    }
+    if (!v && i + 1 >= argc) {
+      return cantus_args_usage(PROG, "%s: unknown option or missing value", o);
+    }
+    v = v ? v : argv[++i];
     bool ok = true;
-    if (!strcmp(o, "--model")) {
-      a->model_path = v;
-    } else if (!strcmp(o, "--style")) {
+    if (ctl == CANTUS_CONTROL_STYLE) {
       a->style = v;
-    } else if (!strcmp(o, "--style-b")) {
+    } else if (ctl == CANTUS_CONTROL_STYLE_B) {
       a->style_b = v;
-    } else if (!strcmp(o, "--blend")) {
-      ok = parse_double(v, 0, 1, &d);
-      a->c.blend = (float)d;
+    } else if (ctl >= 0) {
+      ok = set_control(a, o, ctl, v);
+    } else if (!strcmp(o, "--model")) {
+      a->model_path = v;
     } else if (!strcmp(o, "--bars")) {
-      ok = parse_double(v, 1, 100000, &a->bars);
+      ok = cantus_args_double(PROG, o, v, 1, 100000, &a->bars);
       a->bars = floor(a->bars);
     } else if (!strcmp(o, "--bpm")) {
-      ok = parse_double(v, 10, 999, &a->bpm);
+      ok = cantus_args_double(PROG, o, v, 10, 999, &a->bpm);
     } else if (!strcmp(o, "--meter")) {
       int num = 0, den = 0;
       char extra = 0;
-      ok = sscanf(v, "%d/%d%c", &num, &den, &extra) == 2 && num >= 1 && num <= 32 &&
-           (den == 1 || den == 2 || den == 4 || den == 8 || den == 16);
+      if (sscanf(v, "%d/%d%c", &num, &den, &extra) != 2 || num < 1 || num > 32 ||
+          (den != 1 && den != 2 && den != 4 && den != 8 && den != 16)) {
+        return cantus_args_usage(
+          PROG, "option --meter: '%s' is not N/D (N 1..32, D 1, 2, 4, 8 or 16)", v);
+      }
       a->num = num;
       a->den = den;
-    } else if (!strcmp(o, "--seed")) {
-      char *end = NULL;
-      errno = 0;
-      const unsigned long long s = strtoull(v, &end, 10);
-      ok = !errno && end != v && !*end && s <= UINT32_MAX;
-      a->c.seed = (uint32_t)s;
-    } else if (!strcmp(o, "--temperature")) {
-      ok = parse_double(v, 0, 2, &d);
-      a->c.temperature = (float)d;
-    } else if (!strcmp(o, "--top-p")) {
-      ok = parse_double(v, 0.05, 1, &d);
-      a->c.top_p = (float)d;
-    } else if (!strcmp(o, "--density")) {
-      ok = parse_double(v, -1, 1, &d);
-      a->c.density = (float)d;
-    } else if (!strcmp(o, "--key")) {
-      a->c.key_root = cantus_key_parse(v);
-      ok = a->c.key_root >= 0;
-    } else if (!strcmp(o, "--scale")) {
-      n = parse_scale(v);
-      if (n < 0) {
-        fprintf(stderr, "cantus-gen: unknown scale '%s'; available:", v);
-        for (int k = 0; k < CANTUS_N_SCALES; k++) {
-          fprintf(stderr, "%s %s", k ? "," : "", cantus_scale_name((CantusScale)k));
-        }
-        fprintf(stderr, "\n");
-        return 2;
-      }
-      a->c.scale = (CantusScale)n;
-    } else if (!strcmp(o, "--transpose")) {
-      ok = parse_int(v, -24, 24, &a->c.transpose);
     } else if (!strcmp(o, "--range")) {
       int lo = 0, hi = 0;
       char extra = 0;
-      ok = sscanf(v, "%d-%d%c", &lo, &hi, &extra) == 2 && lo >= 0 && hi <= 127 && lo <= hi;
+      if (sscanf(v, "%d-%d%c", &lo, &hi, &extra) != 2 || lo < 0 || hi > 127 || lo > hi) {
+        return cantus_args_usage(PROG, "option --range: '%s' is not LO-HI in 0..127", v);
+      }
       a->c.note_lo = lo;
       a->c.note_hi = hi;
-    } else if (!strcmp(o, "--voices")) {
-      ok = parse_int(v, 1, CANTUS_MAX_VOICES, &a->c.max_voices);
-    } else if (!strcmp(o, "--velocity")) {
-      ok = parse_int(v, 1, 127, &a->c.velocity);
-    } else if (!strcmp(o, "--gate")) {
-      ok = parse_double(v, 0.1, 2, &d);
-      a->c.gate = (float)d;
-    } else if (!strcmp(o, "--swing")) {
-      ok = parse_double(v, 0, 0.75, &d);
-      a->c.swing = (float)d;
-    } else if (!strcmp(o, "--humanise") || !strcmp(o, "--humanize")) {
-      ok = parse_double(v, 0, 1, &d);
-      a->c.humanise = (float)d;
-    } else if (!strcmp(o, "--channel")) {
-      ok = parse_int(v, 1, 16, &n);
-      a->c.channel = n - 1;
     } else if (!strcmp(o, "--theme")) {
       a->theme_path = v;
     } else if (!strcmp(o, "--theme-bars")) {
-      ok = parse_int(v, 1, 10000, &a->theme_bars);
+      ok = cantus_args_int(PROG, o, v, 1, 10000, &a->theme_bars);
     } else if (!strcmp(o, "--block")) {
-      ok = parse_int(v, 1, 65536, &a->block);
+      ok = cantus_args_int(PROG, o, v, 1, 65536, &a->block);
     } else if (!strcmp(o, "--rate")) {
-      ok = parse_double(v, 8000, 768000, &a->rate);
+      ok = cantus_args_double(PROG, o, v, 8000, 768000, &a->rate);
     } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
       a->out_path = v;
     } else if (!strcmp(o, "--svg")) {
       a->svg_path = v;
     } else {
-      return die_usage("%s: unknown option", o);
+      return cantus_args_usage(PROG, "%s: unknown option", o);
     }
     if (!ok) {
-      fprintf(stderr, "cantus-gen: %s: bad value '%s'\n(see cantus-gen --help)\n", o, v);
       return 2;
     }
   }
@@ -252,6 +203,8 @@ static int parse_args(int argc, char **argv, Args *a)
             ceil(60e6 * a->den / (4.0 * 0xFFFFFF) * 100.0) / 100.0);
     return 2;
   }
+  // The simulated host's transport carries the tempo; the free-run tempo
+  // control follows it (clamped to its range by the engine, never used).
   a->c.bpm = (float)a->bpm;
   return 0;
 }

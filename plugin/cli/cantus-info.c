@@ -5,6 +5,7 @@
 // the plugin, so a file this prints is a file the plugin loads.  A refused
 // file prints the loader's one line on stderr; exit status 1 if any file was
 // refused, 2 on a usage error.  Non-RT command-line tool.
+#include "args.h"
 #include "model.h"
 
 #include <errno.h>
@@ -182,8 +183,7 @@ int main(int argc, char **argv)
       fputs(usage, stdout);
       return 0;
     } else {
-      fprintf(stderr, "cantus-info: unknown option '%s'\n%s", argv[first], usage);
-      return 2;
+      return cantus_args_usage("cantus-info", "unknown option '%s'", argv[first]);
     }
   }
   const int n_files = argc - first;

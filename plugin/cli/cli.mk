@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The command-line tools (included by the root Makefile): cantus-gen (offline
 # generation through the engine's block loop) and cantus-info (what a .cantus
-# file holds).  They link only dsp/ (libcantus.a) and libm.
+# file holds).  They link only dsp/ (libcantus.a), the shared option
+# parsing (args.c) and libm.
 
 TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
 
@@ -9,6 +10,10 @@ TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
 all: tools
 tools: $(TOOLS)
 
-$(B)/bin/cantus-%: $(B)/obj/plugin/cli/cantus-%.o $(LIBDSP)
+# args.o: the option parsing every program shares (also cantus-jack,
+# cantus-train and cantus-eval).
+CLI_ARGS_OBJ := $(B)/obj/plugin/cli/args.o
+
+$(B)/bin/cantus-%: $(B)/obj/plugin/cli/cantus-%.o $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm

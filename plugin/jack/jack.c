@@ -9,10 +9,12 @@
 // flushes every sounding note, the PortMidi thread silences the hardware,
 // then the client deactivates.  Thread class: non-RT (main, loader); the
 // audio thread lives in jack_rt.c, the PortMidi thread in jack_pm.c.
+#include "args.h"
 #include "jack_app.h"
 #include "jack_pm.h"
 #include "jack_rec.h"
 #include "jack_ui.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <jack/midiport.h>
@@ -57,23 +59,12 @@ typedef struct {
 } Options;
 
 typedef struct {
-  pthread_t thread;
-  bool busy;
-  atomic_int done;
-  char path[4096];
-  CantusModel *model; // the pushed model, when ok
-  bool ok;
-  char msg[700];
-  jack_ringbuffer_t *to_rt;
-} Loader;
-
-typedef struct {
   Options opt;
   CantusJackApp *app;
   CantusJackPm pm;
   bool pm_used;
   CantusJackRec rec;
-  Loader loader;
+  CantusJackLoader loader;
   const CantusModel *model; // the newest model handed to the audio thread
   char model_path[4096];
   CantusControls view; // the main thread's copy of the controls
@@ -139,6 +130,8 @@ __attribute__((format(printf, 2, 3))) static void say(Main *g, const char *fmt, 
 
 // ---- options -------------------------------------------------------------------
 
+#define PROG "cantus-jack"
+
 static void usage(FILE *f)
 {
   fprintf(f,
@@ -166,26 +159,14 @@ static void usage(FILE *f)
           "      --lookahead BEATS    generation lookahead (default 1)\n"
           "      --no-ui              headless: no terminal view; commands on stdin\n"
           "  -h, --help, --version\n\n"
-          "Engine controls (also `set NAME VALUE` on stdin, keys in the view, MIDI CC):\n");
-  for (int i = 0; i < cantus_ctlmap_count(); i++) {
-    const CantusCtlInfo *t = cantus_ctlmap_info(i);
-    char name[64];
-    snprintf(name, sizeof name, "%s", t->name);
-    for (char *p = name; *p; p++) {
-      *p = *p == '_' ? '-' : *p;
-    }
-    if (t->kind == CANTUS_CTL_PULSE) {
-      fprintf(
-        f, "      (%s)%*s %s (stdin/keys/CC only)\n", name, (int)(21 - strlen(name)), "", t->help);
-    } else {
-      const char *arg = t->kind == CANTUS_CTL_BOOL ? "[=on|off]" : " VALUE";
-      fprintf(f,
-              "      --%s%s%*s %s\n",
-              name,
-              arg,
-              (int)(21 - strlen(name) - strlen(arg) > 0 ? 21 - strlen(name) - strlen(arg) : 1),
-              "",
-              t->help);
+          "Engine controls (also `set NAME VALUE` on stdin, keys in the view, MIDI CC;\n"
+          "--NAME=VALUE works too, toggles also bare or as --no-NAME):\n");
+  cantus_args_control_help(f, NULL);
+  fprintf(f, "Actions (stdin, keys and MIDI CC only):\n");
+  for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
+    const CantusControlInfo *t = cantus_controls_info(i);
+    if (t->kind == CANTUS_KIND_TRIGGER) {
+      fprintf(f, "  %-22s %s\n", t->symbol, t->help);
     }
   }
   fprintf(f,
@@ -193,39 +174,124 @@ static void usage(FILE *f)
           "  panic | regenerate | status | quit\n");
 }
 
-static int bad_usage(const char *fmt, const char *a)
+// An engine-control option: the value is checked now, except a style's
+// (its names come with the model).  Returns 0 or the exit code.
+static int control_option(Options *o, const char *opt, int ctl, const char *val)
 {
-  fprintf(stderr, "cantus-jack: ");
-  fprintf(stderr, fmt, a);
-  fprintf(stderr, " (see cantus-jack --help)\n");
-  return 2;
+  if (o->n_sets == MAX_SETS) {
+    return cantus_args_usage(PROG, "too many control options (at most %d)", MAX_SETS);
+  }
+  if (cantus_controls_info(ctl)->kind != CANTUS_KIND_STYLE) {
+    char msg[512];
+    double v = 0;
+    if (!cantus_controls_parse(ctl, val, NULL, &v, msg, sizeof msg)) {
+      return cantus_args_usage(PROG, "option %s: %s", opt, msg);
+    }
+  }
+  o->sets[o->n_sets].ctl = ctl;
+  o->sets[o->n_sets++].text = val;
+  return 0;
 }
 
-static bool parse_int(const char *s, long lo, long hi, int *out)
+// One option of the JACK client itself (not an engine control): opt with
+// its value val (NULL when it takes none).  *used tells whether val was
+// consumed.  Returns 0 to go on, -1 to exit 0 (help, version), -2 for an
+// unknown option, else the exit code.
+static int client_option(Options *o, const char *opt, const char *val, bool *used)
 {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || errno || v < lo || v > hi) {
-    return false;
+#define IS(s, l) (!strcmp(opt, s) || !strcmp(opt, l))
+  *used = false;
+  if (IS("-h", "--help")) {
+    usage(stdout);
+    return -1;
   }
-  *out = (int)v;
-  return true;
-}
-
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || *end || errno || !(v >= lo && v <= hi)) {
-    return false;
+  if (IS("--version", "--version")) {
+    printf("cantus-jack %s\n", CANTUS_JACK_VERSION);
+    return -1;
   }
-  *out = v;
-  return true;
+  if (IS("--free", "--free")) {
+    o->free_run = true;
+    return 0;
+  }
+  if (IS("--timebase-master", "--timebase-master")) {
+    o->master = true;
+    return 0;
+  }
+  if (IS("--list-devices", "--list-devices")) {
+    o->list_devices = true;
+    return 0;
+  }
+  if (IS("--no-ui", "--no-ui")) {
+    o->no_ui = true;
+    return 0;
+  }
+  static const char *const with_value[] = {
+    "-m",          "--model",        "-n",       "--name",       "-s",           "--server",
+    "-o",          "--connect-out",  "-i",       "--connect-in", "--meter",      "--midi-out",
+    "--midi-in",   "--midi-latency", "--cc-map", "--theme",      "--theme-bars", "--record",
+    "--lookahead",
+  };
+  bool known = false;
+  for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+    known |= !strcmp(opt, with_value[k]);
+  }
+  if (!known) {
+    return -2;
+  }
+  if (!val) {
+    return cantus_args_usage(PROG, "option %s needs a value", opt);
+  }
+  *used = true;
+  if (IS("-m", "--model")) {
+    o->model_path = val;
+    o->model_given = true;
+  } else if (IS("-n", "--name")) {
+    o->name = val;
+  } else if (IS("-s", "--server")) {
+    o->server = val;
+  } else if (IS("-o", "--connect-out")) {
+    if (o->n_connect_out == MAX_CONNECT) {
+      return cantus_args_usage(PROG, "too many --connect-out (at most %d)", MAX_CONNECT);
+    }
+    o->connect_out[o->n_connect_out++] = val;
+  } else if (IS("-i", "--connect-in")) {
+    if (o->n_connect_in == MAX_CONNECT) {
+      return cantus_args_usage(PROG, "too many --connect-in (at most %d)", MAX_CONNECT);
+    }
+    o->connect_in[o->n_connect_in++] = val;
+  } else if (IS("--meter", "--meter")) {
+    int num = 0, den = 0;
+    char extra;
+    if (sscanf(val, "%d/%d%c", &num, &den, &extra) != 2 || num < 1 || num > 32 ||
+        (den != 1 && den != 2 && den != 4 && den != 8 && den != 16)) {
+      return cantus_args_usage(
+        PROG, "option --meter: '%s' is not N/D (N 1..32, D 1, 2, 4, 8 or 16)", val);
+    }
+    o->beats_per_bar = num;
+    o->beat_unit = den;
+  } else if (IS("--midi-out", "--midi-out")) {
+    o->midi_out = val;
+  } else if (IS("--midi-in", "--midi-in")) {
+    o->midi_in = val;
+  } else if (IS("--midi-latency", "--midi-latency")) {
+    return cantus_args_int(PROG, opt, val, 1, 1000, &o->midi_latency_ms) ? 0 : 2;
+  } else if (IS("--cc-map", "--cc-map")) {
+    o->cc_map = val;
+  } else if (IS("--theme", "--theme")) {
+    o->theme = val;
+  } else if (IS("--theme-bars", "--theme-bars")) {
+    return cantus_args_int(PROG, opt, val, 0, 1024, &o->theme_bars) ? 0 : 2;
+  } else if (IS("--record", "--record")) {
+    o->record = val;
+  } else if (IS("--lookahead", "--lookahead")) {
+    return cantus_args_double(PROG, opt, val, 0.25, 16, &o->lookahead) ? 0 : 2;
+  }
+  return 0;
+#undef IS
 }
 
 // Returns 0 to go on, -1 to exit 0 (help, version), else the exit code.
+// Options take their value as the next word or after '=' (--name=value).
 static int parse_options(int argc, char **argv, Options *o)
 {
   *o = (Options){
@@ -235,7 +301,7 @@ static int parse_options(int argc, char **argv, Options *o)
     char opt[128];
     const char *a = argv[i], *val = NULL;
     if (a[0] != '-') {
-      return bad_usage("unexpected argument '%s'", a);
+      return cantus_args_usage(PROG, "unexpected argument '%s'", a);
     }
     snprintf(opt, sizeof opt, "%s", a);
     char *eq = strchr(opt, '=');
@@ -243,126 +309,34 @@ static int parse_options(int argc, char **argv, Options *o)
       *eq = '\0';
       val = a + (eq - opt) + 1;
     }
-#define NEXT()                                            \
-  do {                                                    \
-    if (!val) {                                           \
-      if (i + 1 >= argc) {                                \
-        return bad_usage("option %s needs a value", opt); \
-      }                                                   \
-      val = argv[++i];                                    \
-    }                                                     \
-  } while (0)
-#define IS(s, l) (!strcmp(opt, s) || !strcmp(opt, l))
-    if (IS("-h", "--help")) {
-      usage(stdout);
-      return -1;
-    } else if (IS("--version", "--version")) {
-      printf("cantus-jack %s\n", CANTUS_JACK_VERSION);
-      return -1;
-    } else if (IS("-m", "--model")) {
-      NEXT();
-      o->model_path = val;
-      o->model_given = true;
-    } else if (IS("-n", "--name")) {
-      NEXT();
-      o->name = val;
-    } else if (IS("-s", "--server")) {
-      NEXT();
-      o->server = val;
-    } else if (IS("-o", "--connect-out")) {
-      NEXT();
-      if (o->n_connect_out == MAX_CONNECT) {
-        return bad_usage("too many --connect-out (at most %s)", "32");
+    const bool inline_val = val != NULL;
+    const char *next = val ? val : i + 1 < argc ? argv[i + 1] : NULL;
+    bool used = false;
+    int rc = client_option(o, opt, next, &used);
+    if (rc == -2) {
+      // An engine control: --NAME VALUE, --NAME=VALUE, --TOGGLE, --no-TOGGLE.
+      const char *implied = NULL;
+      const int ctl = cantus_args_control(opt, inline_val, &implied);
+      if (ctl < 0) {
+        return cantus_args_usage(PROG, "unknown option '%s'", a);
       }
-      o->connect_out[o->n_connect_out++] = val;
-    } else if (IS("-i", "--connect-in")) {
-      NEXT();
-      if (o->n_connect_in == MAX_CONNECT) {
-        return bad_usage("too many --connect-in (at most %s)", "32");
+      if (!implied && !next) {
+        return cantus_args_usage(PROG, "option %s needs a value", opt);
       }
-      o->connect_in[o->n_connect_in++] = val;
-    } else if (IS("--meter", "--meter")) {
-      NEXT();
-      int num = 0, den = 0;
-      char extra;
-      if (sscanf(val, "%d/%d%c", &num, &den, &extra) != 2 || num < 1 || num > 32 ||
-          (den != 1 && den != 2 && den != 4 && den != 8 && den != 16)) {
-        return bad_usage("--meter '%s' is not N/D (N 1..32, D 1, 2, 4, 8 or 16)", val);
-      }
-      o->beats_per_bar = num;
-      o->beat_unit = den;
-    } else if (IS("--free", "--free")) {
-      o->free_run = true;
-    } else if (IS("--timebase-master", "--timebase-master")) {
-      o->master = true;
-    } else if (IS("--list-devices", "--list-devices")) {
-      o->list_devices = true;
-    } else if (IS("--midi-out", "--midi-out")) {
-      NEXT();
-      o->midi_out = val;
-    } else if (IS("--midi-in", "--midi-in")) {
-      NEXT();
-      o->midi_in = val;
-    } else if (IS("--midi-latency", "--midi-latency")) {
-      NEXT();
-      if (!parse_int(val, 1, 1000, &o->midi_latency_ms)) {
-        return bad_usage("--midi-latency '%s' is not 1..1000 ms", val);
-      }
-    } else if (IS("--cc-map", "--cc-map")) {
-      NEXT();
-      o->cc_map = val;
-    } else if (IS("--theme", "--theme")) {
-      NEXT();
-      o->theme = val;
-    } else if (IS("--theme-bars", "--theme-bars")) {
-      NEXT();
-      if (!parse_int(val, 0, 1024, &o->theme_bars)) {
-        return bad_usage("--theme-bars '%s' is not 0..1024", val);
-      }
-    } else if (IS("--record", "--record")) {
-      NEXT();
-      o->record = val;
-    } else if (IS("--lookahead", "--lookahead")) {
-      NEXT();
-      if (!parse_double(val, 0.25, 16, &o->lookahead)) {
-        return bad_usage("--lookahead '%s' is not 0.25..16 beats", val);
-      }
-    } else if (IS("--no-ui", "--no-ui")) {
-      o->no_ui = true;
-    } else if (!strncmp(opt, "--", 2)) {
-      // An engine control: --NAME VALUE, --NAME=VALUE, --BOOL, --no-BOOL.
-      const char *name = opt + 2;
-      const char *bool_val = NULL;
-      int ctl = cantus_ctlmap_find(name);
-      if (ctl < 0 && !strncmp(name, "no-", 3)) {
-        ctl = cantus_ctlmap_find(name + 3);
-        if (ctl >= 0 && cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_BOOL && !val) {
-          bool_val = "off";
-        } else {
-          ctl = -1;
-        }
-      }
-      if (ctl < 0 || cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_PULSE) {
-        return bad_usage("unknown option '%s'", a);
-      }
-      if (cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_BOOL && !val) {
-        val = bool_val ? bool_val : "on";
-      }
-      NEXT();
-      if (o->n_sets == MAX_SETS) {
-        return bad_usage("too many control options (at most %s)", "128");
-      }
-      o->sets[o->n_sets].ctl = ctl;
-      o->sets[o->n_sets++].text = val;
-    } else {
-      return bad_usage("unknown option '%s'", a);
+      used = !implied;
+      rc = control_option(o, opt, ctl, implied ? implied : next);
     }
-#undef NEXT
-#undef IS
+    if (rc) {
+      return rc;
+    }
+    if (inline_val && !used) {
+      return cantus_args_usage(PROG, "option %s takes no value", opt);
+    }
+    i += used && !inline_val;
   }
   if (o->free_run && o->master) {
-    return bad_usage("%s: --free ignores the transport; it cannot be its timebase master",
-                     "--free --timebase-master");
+    return cantus_args_usage(
+      PROG, "--free --timebase-master: --free ignores the transport; it cannot be its master");
   }
   return 0;
 }
@@ -391,67 +365,31 @@ static bool check_record_path(const char *path)
   return true;
 }
 
-// ---- loader thread --------------------------------------------------------------------------
-
-static void *loader_main(void *arg)
-{
-  Loader *l = arg;
-  CantusError err = { { 0 } };
-  CantusModel *m = NULL;
-  CantusStatus st = cantus_engine_load_model(l->path, &m, &err);
-  if (st != CANTUS_OK) {
-    snprintf(l->msg, sizeof l->msg, "model not changed: %s", err.msg);
-    l->ok = false;
-  } else if (jack_ringbuffer_write_space(l->to_rt) < sizeof m) {
-    cantus_model_free(m);
-    snprintf(l->msg, sizeof l->msg, "model not changed: %.500s: the audio thread is busy", l->path);
-    l->ok = false;
-  } else {
-    l->model = m;
-    l->ok = true;
-    snprintf(l->msg,
-             sizeof l->msg,
-             "model %.500s: %s, %u styles, loaded while playing",
-             l->path,
-             m->name,
-             m->dims.n_styles);
-    jack_ringbuffer_write(l->to_rt, (const char *)&m, sizeof m);
-  }
-  atomic_store(&l->done, 1);
-  return NULL;
-}
+// ---- models ------------------------------------------------------------------------------
 
 static void request_model(Main *g, const char *path)
 {
-  if (g->loader.busy) {
-    say(g, "still loading %s", g->loader.path);
-    return;
+  char msg[4200];
+  if (!cantus_jackloader_start(&g->loader, path, msg, sizeof msg)) {
+    say(g, "%s", msg);
   }
-  snprintf(g->loader.path, sizeof g->loader.path, "%s", path);
-  atomic_store(&g->loader.done, 0);
-  g->loader.model = NULL;
-  if (pthread_create(&g->loader.thread, NULL, loader_main, &g->loader) != 0) {
-    say(g, "cannot start the loader thread");
-    return;
-  }
-  g->loader.busy = true;
 }
 
+// The one place g->model changes after start-up (with the push to to_rt,
+// inside cantus_jackloader_poll).
 static void poll_loader(Main *g)
 {
-  if (!g->loader.busy || !atomic_load(&g->loader.done)) {
-    return;
-  }
-  pthread_join(g->loader.thread, NULL);
-  g->loader.busy = false;
-  if (g->loader.ok) {
-    g->model = g->loader.model;
+  char msg[700];
+  const CantusJackLoadResult r = cantus_jackloader_poll(&g->loader, &g->model, msg, sizeof msg);
+  if (r == CANTUS_JACKLOADER_HANDED) {
     snprintf(g->model_path, sizeof g->model_path, "%s", g->loader.path);
     const int ns = (int)g->model->dims.n_styles;
     g->view.style = g->view.style < ns ? g->view.style : ns - 1;
     g->view.style_b = g->view.style_b < ns ? g->view.style_b : ns - 1;
   }
-  say(g, "%s", g->loader.msg);
+  if (r != CANTUS_JACKLOADER_IDLE) {
+    say(g, "%s", msg);
+  }
 }
 
 // ---- controls ------------------------------------------------------------------------
@@ -460,12 +398,12 @@ static bool send_ctl(Main *g, int ctl, double v)
 {
   CantusJackCtlMsg msg = { ctl, CANTUS_JACK_CTL_SRC_MAIN, 0, v };
   if (jack_ringbuffer_write_space(g->app->ctl_in) < sizeof msg) {
-    say(g, "control queue full; %s not changed", cantus_ctlmap_info(ctl)->name);
+    say(g, "control queue full; %s not changed", cantus_controls_info(ctl)->symbol);
     return false;
   }
   jack_ringbuffer_write(g->app->ctl_in, (const char *)&msg, sizeof msg);
-  if (cantus_ctlmap_info(ctl)->kind != CANTUS_CTL_PULSE) {
-    cantus_ctlmap_set(&g->view, ctl, v, g->model ? (int)g->model->dims.n_styles : 0);
+  if (cantus_controls_info(ctl)->kind != CANTUS_KIND_TRIGGER) {
+    cantus_controls_set(&g->view, ctl, v, g->model ? (int)g->model->dims.n_styles : 0);
   }
   return true;
 }
@@ -473,26 +411,26 @@ static bool send_ctl(Main *g, int ctl, double v)
 static void announce_ctl(Main *g, int ctl, const char *how)
 {
   char val[64];
-  cantus_ctlmap_format(ctl, cantus_ctlmap_get(&g->view, ctl), g->model, val, sizeof val);
-  say(g, "%s%s = %s", how, cantus_ctlmap_info(ctl)->name, val);
+  cantus_controls_format(ctl, cantus_controls_get(&g->view, ctl), g->model, val, sizeof val);
+  say(g, "%s%s = %s", how, cantus_controls_info(ctl)->symbol, val);
 }
 
 static void set_from_text(Main *g, const char *name, const char *text)
 {
-  const int ctl = cantus_ctlmap_find(name);
+  const int ctl = cantus_controls_find(name);
   if (ctl < 0) {
     say(g, "unknown control '%s'", name);
     return;
   }
   char err[256];
   double v;
-  if (!cantus_ctlmap_parse(ctl, text, g->model, &v, err, sizeof err)) {
-    say(g, "%s: %s", cantus_ctlmap_info(ctl)->name, err);
+  if (!cantus_controls_parse(ctl, text, g->model, &v, err, sizeof err)) {
+    say(g, "%s: %s", cantus_controls_info(ctl)->symbol, err);
     return;
   }
   if (send_ctl(g, ctl, v)) {
-    if (cantus_ctlmap_info(ctl)->kind == CANTUS_CTL_PULSE) {
-      say(g, "%s", cantus_ctlmap_info(ctl)->name);
+    if (cantus_controls_info(ctl)->kind == CANTUS_KIND_TRIGGER) {
+      say(g, "%s", cantus_controls_info(ctl)->symbol);
     } else {
       announce_ctl(g, ctl, "set ");
     }
@@ -504,7 +442,7 @@ static void drain_ctl_out(Main *g)
   CantusJackCtlMsg msg;
   while (jack_ringbuffer_read_space(g->app->ctl_out) >= sizeof msg) {
     jack_ringbuffer_read(g->app->ctl_out, (char *)&msg, sizeof msg);
-    const CantusCtlInfo *t = cantus_ctlmap_info(msg.ctl);
+    const CantusControlInfo *t = cantus_controls_info(msg.ctl);
     if (!t) {
       continue;
     }
@@ -514,11 +452,11 @@ static void drain_ctl_out(Main *g)
     } else {
       snprintf(how, sizeof how, "midi: cc %d -> ", msg.number);
     }
-    if (t->kind == CANTUS_CTL_PULSE) {
-      say(g, "%s%s", how, t->name);
+    if (t->kind == CANTUS_KIND_TRIGGER) {
+      say(g, "%s%s", how, t->symbol);
       continue;
     }
-    cantus_ctlmap_set(&g->view, msg.ctl, msg.value, g->model ? (int)g->model->dims.n_styles : 0);
+    cantus_controls_set(&g->view, msg.ctl, msg.value, g->model ? (int)g->model->dims.n_styles : 0);
     announce_ctl(g, msg.ctl, how);
   }
 }
@@ -543,9 +481,9 @@ static void print_status(Main *g)
 {
   const CantusJackStatus *s = &g->status;
   char style[64], temp[32];
-  cantus_ctlmap_format(CANTUS_CTLID_STYLE, g->view.style, g->model, style, sizeof style);
-  cantus_ctlmap_format(
-    CANTUS_CTLID_TEMPERATURE, (double)g->view.temperature, g->model, temp, sizeof temp);
+  cantus_controls_format(CANTUS_CONTROL_STYLE, g->view.style, g->model, style, sizeof style);
+  cantus_controls_format(
+    CANTUS_CONTROL_TEMPERATURE, (double)g->view.temperature, g->model, temp, sizeof temp);
   say(g,
       "status: %s bar %lld beat %.2f tempo %.2f meter %g/%d mode '%s' style %s temperature %s "
       "xruns %llu notes-on %llu notes-off %llu sounding %d models %llu dropped %llu late %llu",
@@ -590,10 +528,10 @@ static void command(Main *g, char *line)
       w3++;
     }
     set_from_text(g, w2, w3);
-  } else if (cantus_ctlmap_find(w1) >= 0 &&
-             cantus_ctlmap_info(cantus_ctlmap_find(w1))->kind == CANTUS_CTL_PULSE && !w2) {
+  } else if (cantus_controls_find(w1) >= 0 &&
+             cantus_controls_info(cantus_controls_find(w1))->kind == CANTUS_KIND_TRIGGER && !w2) {
     set_from_text(g, w1, "on");
-  } else if (cantus_ctlmap_find(w1) >= 0 && w2) {
+  } else if (cantus_controls_find(w1) >= 0 && w2) {
     set_from_text(g, w1, w2);
   } else {
     say(g,
@@ -629,17 +567,23 @@ static void read_stdin(Main *g)
 static void step_control(Main *g, int dir)
 {
   const int ctl = g->selected;
-  const CantusCtlInfo *t = cantus_ctlmap_info(ctl);
-  double v = cantus_ctlmap_get(&g->view, ctl);
-  if (t->kind == CANTUS_CTL_PULSE) {
+  const CantusControlInfo *t = cantus_controls_info(ctl);
+  double v = cantus_controls_get(&g->view, ctl);
+  if (t->kind == CANTUS_KIND_TRIGGER) {
     send_ctl(g, ctl, 1);
-    say(g, "%s", t->name);
+    say(g, "%s", t->symbol);
     return;
   }
-  if (t->kind == CANTUS_CTL_BOOL) {
+  if (t->kind == CANTUS_KIND_TOGGLE) {
     v = v >= 0.5 ? 0 : 1;
-  } else if (ctl == CANTUS_CTLID_HOLD_BARS) {
-    v = dir > 0 ? v * 2 : v / 2;
+  } else if (t->kind == CANTUS_KIND_ENUM) {
+    // The next scale point (hold_bars: 1, 2, 4, 8).
+    int k = 0;
+    while (k + 1 < t->n_points && t->points[k].value < v) {
+      k++;
+    }
+    k += dir > 0 ? 1 : -1;
+    v = t->points[k < 0 ? 0 : k >= t->n_points ? t->n_points - 1 : k].value;
   } else {
     v += dir * t->step;
   }
@@ -648,7 +592,7 @@ static void step_control(Main *g, int dir)
 
 static void toggle(Main *g, int ctl)
 {
-  send_ctl(g, ctl, cantus_ctlmap_get(&g->view, ctl) >= 0.5 ? 0 : 1);
+  send_ctl(g, ctl, cantus_controls_get(&g->view, ctl) >= 0.5 ? 0 : 1);
   announce_ctl(g, ctl, "");
 }
 
@@ -672,7 +616,7 @@ static void read_keys(Main *g)
       g->line[g->line_len] = '\0';
       continue;
     }
-    const int n = cantus_ctlmap_count();
+    const int n = CANTUS_N_CONTROLS;
     switch (k) {
     case CANTUS_KEY_UP:
       g->selected = (g->selected + n - 1) % n;
@@ -693,21 +637,21 @@ static void read_keys(Main *g)
       quit_signal = 1;
       break;
     case 'p':
-      send_ctl(g, CANTUS_CTLID_PANIC, 1);
+      send_ctl(g, CANTUS_CONTROL_PANIC, 1);
       say(g, "panic");
       break;
     case 'r':
-      send_ctl(g, CANTUS_CTLID_REGENERATE, 1);
+      send_ctl(g, CANTUS_CONTROL_REGENERATE, 1);
       say(g, "regenerate");
       break;
     case 'h':
-      toggle(g, CANTUS_CTLID_HOLD);
+      toggle(g, CANTUS_CONTROL_HOLD);
       break;
     case 'l':
-      toggle(g, CANTUS_CTLID_LISTEN);
+      toggle(g, CANTUS_CONTROL_LISTEN);
       break;
     case 'c':
-      toggle(g, CANTUS_CTLID_CALL_RESPONSE);
+      toggle(g, CANTUS_CONTROL_CALL_RESPONSE);
       break;
     case 'm':
       g->prompting = true;
@@ -716,8 +660,8 @@ static void read_keys(Main *g)
       break;
     default:
       if (k >= '1' && k <= '9' && g->model && (uint32_t)(k - '1') < g->model->dims.n_styles) {
-        send_ctl(g, CANTUS_CTLID_STYLE, k - '1');
-        announce_ctl(g, CANTUS_CTLID_STYLE, "");
+        send_ctl(g, CANTUS_CONTROL_STYLE, k - '1');
+        announce_ctl(g, CANTUS_CONTROL_STYLE, "");
       }
       break;
     }
@@ -752,11 +696,11 @@ static void draw(Main *g)
 static void drain(Main *g)
 {
   CantusJackApp *a = g->app;
-  CantusModel *m;
-  while (jack_ringbuffer_read_space(a->from_rt) >= sizeof m) {
-    jack_ringbuffer_read(a->from_rt, (char *)&m, sizeof m);
-    cantus_model_free(m);
-  }
+  // Models first (loader.h): a finished load goes to the audio thread and
+  // becomes g->model in one step; what the audio thread handed back is
+  // never g->model, so the controls below always read a live model.
+  poll_loader(g);
+  cantus_jackloader_free_retired(&g->loader);
   CantusJackPlayed p;
   while (jack_ringbuffer_read_space(a->played) >= sizeof p) {
     jack_ringbuffer_read(a->played, (char *)&p, sizeof p);
@@ -767,7 +711,6 @@ static void drain(Main *g)
     g->have_status = true;
   }
   drain_ctl_out(g);
-  poll_loader(g);
 }
 
 static void sleep_ms(long ms)
@@ -851,11 +794,8 @@ static void shut_down(Main *g)
   if (!gone) {
     jack_deactivate(a->client);
   }
+  cantus_jackloader_stop(&g->loader); // nothing more for the audio thread
   drain(g);
-  if (g->loader.busy) {
-    pthread_join(g->loader.thread, NULL);
-    g->loader.busy = false;
-  }
 }
 
 static int run(Main *g)
@@ -905,24 +845,40 @@ static int run(Main *g)
   return 0;
 }
 
-int main(int argc, char **argv)
-{
-  static Main main_state;
-  Main *g = &main_state;
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  int rc = parse_options(argc, argv, &g->opt);
-  if (rc) {
-    return rc < 0 ? 0 : rc;
-  }
-  Options *o = &g->opt;
-  if (o->list_devices) {
-    cantus_jackpm_init();
-    cantus_jackpm_list(stdout);
-    cantus_jackpm_terminate();
-    return 0;
-  }
+// ---- main: check every input, start the engine, open JACK, run, finish ----------
 
-  // ---- every input is checked before JACK is touched ----
+// What main checks before it touches JACK.
+typedef struct {
+  CantusModel *model; // owned until the engine has it
+  CantusTheme theme;
+  bool have_theme;
+  int out_id, in_id; // PortMidi devices, -1 for none
+} Inputs;
+
+// The control options onto g->view (style names need the model).
+static bool apply_control_options(Main *g, const CantusModel *model)
+{
+  const Options *o = &g->opt;
+  for (int i = 0; i < o->n_sets; i++) {
+    char msg[512];
+    double v;
+    const int ctl = o->sets[i].ctl;
+    if (!cantus_controls_parse(ctl, o->sets[i].text, model, &v, msg, sizeof msg)) {
+      fprintf(stderr, "cantus-jack: --%s: %s\n", cantus_controls_info(ctl)->symbol, msg);
+      return false;
+    }
+    cantus_controls_set(&g->view, ctl, v, (int)model->dims.n_styles);
+  }
+  return true;
+}
+
+// The model, the control options, the CC map, the theme, the record path
+// and the PortMidi devices.  Returns 0, or the exit code after saying why
+// (the model is then freed).
+static int check_inputs(Main *g, Inputs *in)
+{
+  Options *o = &g->opt;
+  CantusJackApp *a = g->app;
   static char def[4096];
   if (!o->model_given) {
     o->model_path = find_default_model(def, sizeof def);
@@ -940,24 +896,15 @@ int main(int argc, char **argv)
     fprintf(stderr, "cantus-jack: %s\n", err.msg);
     return 1;
   }
+  in->model = model;
   snprintf(g->model_path, sizeof g->model_path, "%s", o->model_path);
   g->model = model;
   g->view = cantus_controls_default();
   g->view.style = g->view.style_b = cantus_model_default_style(model);
-  for (int i = 0; i < o->n_sets; i++) {
-    char msg[512];
-    double v;
-    const int ctl = o->sets[i].ctl;
-    if (!cantus_ctlmap_parse(ctl, o->sets[i].text, model, &v, msg, sizeof msg)) {
-      fprintf(stderr, "cantus-jack: --%s: %s\n", cantus_ctlmap_info(ctl)->name, msg);
-      cantus_model_free(model);
-      return 1;
-    }
-    cantus_ctlmap_set(&g->view, ctl, v, (int)model->dims.n_styles);
+  if (!apply_control_options(g, model)) {
+    cantus_model_free(model);
+    return 1;
   }
-  static CantusJackApp app;
-  g->app = &app;
-  CantusJackApp *a = &app;
   if (o->cc_map) {
     if (cantus_ctlmap_load_map(o->cc_map, &a->ccmap, &err) != CANTUS_OK) {
       fprintf(stderr, "cantus-jack: %s\n", err.msg);
@@ -967,13 +914,13 @@ int main(int argc, char **argv)
   } else {
     cantus_ctlmap_default(&a->ccmap);
   }
-  static CantusTheme theme;
-  bool have_theme = false;
+  CantusTheme *theme = &in->theme;
+  in->have_theme = false;
   if (o->theme) {
     CantusMidiFile *mf = NULL;
     CantusStatus st = cantus_midi_read(o->theme, &mf, &err);
     if (st == CANTUS_OK) {
-      st = cantus_theme_from_midi(mf, &model->dims.vocab, o->theme_bars, &theme, &err);
+      st = cantus_theme_from_midi(mf, &model->dims.vocab, o->theme_bars, theme, &err);
       cantus_midi_free(mf);
     }
     if (st != CANTUS_OK) {
@@ -981,7 +928,7 @@ int main(int argc, char **argv)
       cantus_model_free(model);
       return 1;
     }
-    have_theme = true;
+    in->have_theme = true;
   }
   if (o->record && !check_record_path(o->record)) {
     cantus_model_free(model);
@@ -1009,21 +956,31 @@ int main(int argc, char **argv)
     }
   }
 
-  // ---- engine ----
+  in->out_id = out_id;
+  in->in_id = in_id;
+  return 0;
+}
+
+// The engine with the model (and theme) installed, and the rings.
+static int start_engine(Main *g, Inputs *in)
+{
+  const Options *o = &g->opt;
+  CantusJackApp *a = g->app;
+  CantusError err = { { 0 } };
   CantusEngine *engine = NULL;
   if (cantus_engine_new(o->lookahead, &engine, &err) != CANTUS_OK) {
     fprintf(stderr, "cantus-jack: %s\n", err.msg);
-    cantus_model_free(model);
+    cantus_model_free(in->model);
     return 1;
   }
-  CantusModel *none_model = cantus_engine_install_model(engine, model);
+  CantusModel *none_model = cantus_engine_install_model(engine, in->model);
   (void)none_model; // a new engine has no model
-  if (have_theme) {
-    cantus_engine_set_theme(engine, &theme);
+  if (in->have_theme) {
+    cantus_engine_set_theme(engine, &in->theme);
   }
   a->engine = engine;
   a->controls = g->view;
-  a->n_styles = (int)model->dims.n_styles;
+  a->n_styles = (int)in->model->dims.n_styles;
   a->free_run = o->free_run;
   a->timebase_master = o->master;
   a->beats_per_bar = o->beats_per_bar;
@@ -1039,10 +996,19 @@ int main(int argc, char **argv)
     fprintf(stderr, "cantus-jack: out of memory\n");
     return 1;
   }
-  g->loader.to_rt = a->to_rt;
+  cantus_jackloader_init(&g->loader, a);
   cantus_jackrec_init(&g->rec, o->record != NULL, o->beats_per_bar, o->beat_unit);
+  return 0;
+}
 
-  // ---- JACK ----
+// The JACK client: ports, the PortMidi bridge, callbacks, signal handlers,
+// activation and connections.
+static int open_jack(Main *g, const Inputs *in)
+{
+  const Options *o = &g->opt;
+  CantusJackApp *a = g->app;
+  CantusError err = { { 0 } };
+  const int out_id = in->out_id, in_id = in->in_id;
   jack_set_error_function(jack_quiet);
   jack_set_info_function(jack_quiet);
   jack_status_t jst = 0;
@@ -1122,18 +1088,17 @@ int main(int argc, char **argv)
         in_id >= 0 ? o->midi_in : "",
         o->midi_latency_ms);
   }
-  say(g,
-      "cantus-jack: model %s (%s, %u styles, %u ticks per quarter)",
-      g->model_path,
-      model->name,
-      model->dims.n_styles,
-      (unsigned)model->dims.vocab.tpq);
-  g->ui = !o->no_ui;
-  g->stdin_open = true;
-  rc = run(g);
-  shut_down(g);
+  return 0;
+}
 
-  // ---- after deactivate: the audio thread is gone ----
+// After the client has deactivated (the audio thread is gone): free the
+// models, write the recording, print the statistics, close everything.
+static int finish(Main *g, int rc)
+{
+  const Options *o = &g->opt;
+  CantusJackApp *a = g->app;
+  CantusEngine *engine = a->engine;
+  CantusError err = { { 0 } };
   CantusModel *m = NULL;
   while (jack_ringbuffer_read_space(a->to_rt) >= sizeof m) {
     jack_ringbuffer_read(a->to_rt, (char *)&m, sizeof m);
@@ -1173,4 +1138,39 @@ int main(int argc, char **argv)
   cantus_jackrec_free(&g->rec);
   free_rings(a);
   return rc;
+}
+
+int main(int argc, char **argv)
+{
+  static Main main_state;
+  static CantusJackApp app;
+  static Inputs in;
+  Main *g = &main_state;
+  g->app = &app;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  int rc = parse_options(argc, argv, &g->opt);
+  if (rc) {
+    return rc < 0 ? 0 : rc;
+  }
+  const Options *o = &g->opt;
+  if (o->list_devices) {
+    cantus_jackpm_init();
+    cantus_jackpm_list(stdout);
+    cantus_jackpm_terminate();
+    return 0;
+  }
+  if ((rc = check_inputs(g, &in)) || (rc = start_engine(g, &in)) || (rc = open_jack(g, &in))) {
+    return rc;
+  }
+  say(g,
+      "cantus-jack: model %s (%s, %u styles, %u ticks per quarter)",
+      g->model_path,
+      in.model->name,
+      in.model->dims.n_styles,
+      (unsigned)in.model->dims.vocab.tpq);
+  g->ui = !o->no_ui;
+  g->stdin_open = true;
+  rc = run(g);
+  shut_down(g);
+  return finish(g, rc);
 }

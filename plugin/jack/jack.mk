@@ -4,12 +4,13 @@
 # which ships no .pc file).  Test helpers: $(B)/tests/jack_capture,
 # $(B)/tests/jack_send (MIDI sender), $(B)/tests/libpmfake.so (a PortMidi
 # stand-in for machines without ALSA), $(B)/tests/jack_mkmodel (a second test
-# model for the hot swap), used by tests/hosts/t_jack_*.sh.
+# model for the hot swap), used by tests/hosts/t_jack_*.sh (jack_capture by
+# tests/hosts/t_lv2_jalv.sh too).
 # dsp/ is included with -iquote: dsp/sched.h must not shadow <sched.h>
 # (pulled in by <pthread.h> through <jack/jack.h>).
 
 JACK_APP_SRC := $(addprefix plugin/jack/,jack.c jack_rt.c jack_pm.c jack_ui.c jack_rec.c \
-                  midibridge.c ctlmap.c jackclock.c)
+                  midibridge.c ctlmap.c jackclock.c loader.c)
 JACK_APP_OBJ := $(JACK_APP_SRC:%.c=$(B)/obj/%.o)
 JACK_BIN := $(B)/bin/cantus-jack
 JACK_TEST_HELPERS := $(B)/tests/jack_capture $(B)/tests/jack_send $(B)/tests/libpmfake.so \
@@ -32,12 +33,14 @@ jack-check-deps:
 JACK_XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp
 $(JACK_APP_OBJ): | jack-check-deps
 $(JACK_APP_OBJ): XCFLAGS := $(JACK_XCFLAGS)
-$(B)/obj/tests/unit/test_jack_bridge.o: XCFLAGS := $(JACK_XCFLAGS) -Itests/unit -Iplugin/jack
-$(B)/obj/plugin/jack/jack.o: XCFLAGS := $(JACK_XCFLAGS) -DCANTUS_DATADIR='"$(DATADIR)"'
+$(B)/obj/tests/unit/test_jack_bridge.o $(B)/obj/tests/unit/test_jack_loader.o: \
+  XCFLAGS := $(JACK_XCFLAGS) -Itests/unit -Iplugin/jack
+$(B)/obj/plugin/jack/jack.o: XCFLAGS := $(JACK_XCFLAGS) -iquote plugin/cli -DCANTUS_DATADIR='"$(DATADIR)"'
 
-$(JACK_BIN): $(JACK_APP_OBJ) $(LIBDSP)
+# The option parsing shared with the command-line tools (plugin/cli/cli.mk).
+$(JACK_BIN): $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(JACK_APP_OBJ) $(LIBDSP) \
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP) \
 	  $$($(PKG_CONFIG) --libs jack) -lportmidi -lpthread -lm
 
 $(B)/tests/jack_capture: tests/hosts/jack_capture.c | jack-check-deps
@@ -58,8 +61,9 @@ $(B)/tests/libpmfake.so: tests/hosts/jack_pm_fake.c
 	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -shared -fPIC -o $@ $<
 
 # The C runner's bridge, CC map, clock and model hand-over cases
-# (tests/unit/test_jack_bridge.c; jack_rt.c links libjack but needs no server).
+# (tests/unit/test_jack_bridge.c, test_jack_loader.c; jack_rt.c links libjack but
+# needs no server).
 ifneq ($(wildcard dsp/engine.c),)
-TEST_EXTRA_SRC += $(addprefix plugin/jack/,midibridge.c ctlmap.c jackclock.c jack_rt.c)
+TEST_EXTRA_SRC += $(addprefix plugin/jack/,midibridge.c ctlmap.c jackclock.c jack_rt.c loader.c)
 TEST_LIBS += $(shell $(PKG_CONFIG) --libs jack 2>/dev/null)
 endif

@@ -6,7 +6,7 @@
 // and one consumer, each flag one writer.
 //
 // Rings (all mlocked, every write checks write_space first):
-//   to_rt    loader  -> RT    CantusModel *            new model to install
+//   to_rt    main    -> RT    CantusModel *            new model to install (loader.h)
 //   from_rt  RT      -> main  CantusModel *            retired model to free
 //   ctl_in   main    -> RT    CantusJackCtlMsg         control set (CLI/keys/stdin)
 //   ctl_out  RT      -> main  CantusJackCtlMsg         control changed by MIDI CC/PC
@@ -32,7 +32,7 @@
 enum { CANTUS_JACK_CTL_SRC_MAIN = 0, CANTUS_JACK_CTL_SRC_CC = 1, CANTUS_JACK_CTL_SRC_PROGRAM = 2 };
 
 typedef struct {
-  int32_t ctl;    // control index (ctlmap.h)
+  int32_t ctl;    // control (CantusControlId, dsp/controls.h)
   int16_t source; // CANTUS_JACK_CTL_SRC_*
   int16_t number; // CC or program number (MIDI sources)
   double value;

@@ -57,7 +57,7 @@ static void apply_ctl_msgs(CantusJackApp *a)
       break;
     }
     jack_ringbuffer_read(a->ctl_in, (char *)&msg, sizeof msg);
-    cantus_ctlmap_set(&a->controls, msg.ctl, msg.value, a->n_styles);
+    cantus_controls_set(&a->controls, msg.ctl, msg.value, a->n_styles);
   }
 }
 
@@ -76,8 +76,8 @@ static bool handle_input(CantusJackApp *a, const uint8_t *d, uint32_t size)
   }
   if (st == 0xC0 && size >= 2) {
     if (d[1] < a->n_styles) {
-      const int ctl = CANTUS_CTLID_STYLE;
-      cantus_ctlmap_set(&a->controls, ctl, d[1], a->n_styles);
+      const int ctl = CANTUS_CONTROL_STYLE;
+      cantus_controls_set(&a->controls, ctl, d[1], a->n_styles);
       report_ctl(a, ctl, CANTUS_JACK_CTL_SRC_PROGRAM, d[1], d[1]);
     }
     return false;

@@ -198,18 +198,18 @@ static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
 
 static void draw_controls(Frame *f, const CantusJackView *v, int rows)
 {
-  const int n = cantus_ctlmap_count();
+  const int n = CANTUS_N_CONTROLS;
   int first = v->selected - rows / 2;
   first = first > n - rows ? n - rows : first;
   first = first < 0 ? 0 : first;
   for (int i = first; i < n && i < first + rows; i++) {
-    const CantusCtlInfo *t = cantus_ctlmap_info(i);
+    const CantusControlInfo *t = cantus_controls_info(i);
     char val[64];
-    cantus_ctlmap_format(i, cantus_ctlmap_get(v->controls, i), v->model, val, sizeof val);
+    cantus_controls_format(i, cantus_controls_get(v->controls, i), v->model, val, sizeof val);
     if (i == v->selected) {
-      put(f, "\x1b[7m> %-15s %-10s\x1b[0m %s", t->name, val, t->help);
+      put(f, "\x1b[7m> %-15s %-10s\x1b[0m %s", t->symbol, val, t->help);
     } else {
-      put(f, "  %-15s %-10s \x1b[2m%s\x1b[0m", t->name, val, t->help);
+      put(f, "  %-15s %-10s \x1b[2m%s\x1b[0m", t->symbol, val, t->help);
     }
     endline(f);
   }
@@ -260,9 +260,9 @@ void cantus_jackui_draw(const CantusJackView *v)
   put(&f, "%s  (%s)  xruns %llu", tempo, v->mode, (unsigned long long)v->xruns);
   endline(&f);
   char temp[32], style[64];
-  cantus_ctlmap_format(
-    CANTUS_CTLID_TEMPERATURE, (double)v->controls->temperature, m, temp, sizeof temp);
-  cantus_ctlmap_format(CANTUS_CTLID_STYLE, v->controls->style, m, style, sizeof style);
+  cantus_controls_format(
+    CANTUS_CONTROL_TEMPERATURE, (double)v->controls->temperature, m, temp, sizeof temp);
+  cantus_controls_format(CANTUS_CONTROL_STYLE, v->controls->style, m, style, sizeof style);
   put(&f,
       "style %s  temperature %s  hold %s  listen %s  surprise %.2f",
       style,

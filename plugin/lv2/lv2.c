@@ -374,67 +374,24 @@ static void cleanup(LV2_Handle instance)
 
 // ---- run() helpers [RT] ------------------------------------------------------
 
-// Control port value, or the default when the port is unconnected.
-CANTUS_RT static float port_float(const Cantus *self, CantusPort p, float dflt)
-{
-  const float *v = self->in[p];
-  return v ? *v : dflt;
-}
-
-// Integer port value clamped into [lo, hi]; NaN gives the default.
-CANTUS_RT static int port_int(const Cantus *self, CantusPort p, int lo, int hi, int dflt)
-{
-  const float *v = self->in[p];
-  if (!v || isnan(*v)) {
-    return dflt;
-  }
-  if (*v <= (float)lo) {
-    return lo;
-  }
-  if (*v >= (float)hi) {
-    return hi;
-  }
-  return (int)lrintf(*v);
-}
-
 CANTUS_RT static bool port_bool(const Cantus *self, CantusPort p, bool dflt)
 {
   const float *v = self->in[p];
   return v ? *v > 0.5f : dflt;
 }
 
+// Every engine control from its port (the control table names the port):
+// clamped into the port's range, NaN and unconnected ports give the
+// default, triggers are off unless set.
 CANTUS_RT static void read_controls(const Cantus *self, CantusControls *c)
 {
-  const CantusControls *d = &self->defaults;
-  *c = *d;
-  c->style = port_int(self, CANTUS_PORT_STYLE, 0, CANTUS_MAX_STYLES - 1, d->style);
-  c->style_b = port_int(self, CANTUS_PORT_STYLE_B, 0, CANTUS_MAX_STYLES - 1, d->style_b);
-  c->blend = port_float(self, CANTUS_PORT_BLEND, d->blend);
-  c->temperature = port_float(self, CANTUS_PORT_TEMPERATURE, d->temperature);
-  c->top_p = port_float(self, CANTUS_PORT_TOP_P, d->top_p);
-  c->density = port_float(self, CANTUS_PORT_DENSITY, d->density);
-  c->transpose = port_int(self, CANTUS_PORT_TRANSPOSE, -24, 24, d->transpose);
-  c->key_root = port_int(self, CANTUS_PORT_KEY_ROOT, 0, 11, d->key_root);
-  c->scale = (CantusScale)port_int(self, CANTUS_PORT_SCALE, 0, CANTUS_N_SCALES - 1, (int)d->scale);
-  c->note_lo = port_int(self, CANTUS_PORT_NOTE_LO, 0, 127, d->note_lo);
-  c->note_hi = port_int(self, CANTUS_PORT_NOTE_HI, 0, 127, d->note_hi);
-  c->max_voices = port_int(self, CANTUS_PORT_MAX_VOICES, 1, CANTUS_MAX_VOICES, d->max_voices);
-  c->velocity = port_int(self, CANTUS_PORT_VELOCITY, 0, 127, d->velocity);
-  c->humanise = port_float(self, CANTUS_PORT_HUMANISE, d->humanise);
-  c->gate = port_float(self, CANTUS_PORT_GATE, d->gate);
-  c->swing = port_float(self, CANTUS_PORT_SWING, d->swing);
-  c->channel = port_int(self, CANTUS_PORT_CHANNEL, 1, 16, d->channel + 1) - 1;
-  c->seed = (uint32_t)port_int(self, CANTUS_PORT_SEED, 0, 65535, (int)(d->seed & 0xffff));
-  c->hold = port_bool(self, CANTUS_PORT_HOLD, d->hold);
-  c->hold_bars = port_int(self, CANTUS_PORT_HOLD_BARS, 1, 8, d->hold_bars);
-  c->regenerate = port_bool(self, CANTUS_PORT_REGENERATE, false);
-  c->listen = port_bool(self, CANTUS_PORT_LISTEN, d->listen);
-  c->call_response = port_bool(self, CANTUS_PORT_CALL_RESPONSE, d->call_response);
-  c->response_bars = port_int(self, CANTUS_PORT_RESPONSE_BARS, 1, 16, d->response_bars);
-  c->wait_beats = port_int(self, CANTUS_PORT_WAIT_BEATS, 1, 16, d->wait_beats);
-  c->bpm = port_float(self, CANTUS_PORT_BPM, d->bpm);
-  c->max_note_beats = port_int(self, CANTUS_PORT_MAX_NOTE, 1, 32, d->max_note_beats);
-  c->panic = port_bool(self, CANTUS_PORT_PANIC, false);
+  *c = self->defaults;
+  for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
+    const float *v = self->in[cantus_controls_info(i)->port];
+    if (v) {
+      cantus_controls_set(c, i, (double)*v, 0);
+    }
+  }
 }
 
 // Any numeric atom as a double; false for other types.

@@ -7,7 +7,8 @@
 #   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B) (or $PWD/$(B)/lv2,
 #   a folder with only a link to the bundle).
 # Also the plugin's test helpers: tests/hosts/lv2_host.c joins the C runner (with
-# lilv), $(B)/tests/lilv_host and $(B)/tests/jmidicap serve the shell suites.
+# lilv), $(B)/tests/lilv_host serves the shell suites (the jalv suite's JACK
+# capture client is plugin/jack/jack.mk's $(B)/tests/jack_capture).
 
 LV2_BUNDLE := $(B)/cantus.lv2
 LV2_LIB_EXT := .so
@@ -49,18 +50,19 @@ $(LV2_BUNDLE)/cantus$(LV2_LIB_EXT): $(B)/obj/plugin/lv2/lv2.o $(LIBDSP)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -shared $(LV2_NO_UNDEFINED) -Wl,--exclude-libs,ALL \
 	  -o $@ $< $(LIBDSP) -lm
 
-# The style ports' scale points name the default model's styles.
-$(B)/obj/plugin/lv2/lv2-stylepoints: $(B)/obj/plugin/lv2/lv2_stylepoints.o $(LIBDSP)
+# The control ports come from the control table (dsp/controls.c, in
+# $(LIBDSP)); the style ports' scale points name the default model's styles.
+$(B)/obj/plugin/lv2/lv2-ttl: $(B)/obj/plugin/lv2/lv2_ttl.o $(LIBDSP)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
-$(B)/obj/plugin/lv2/style_points.ttl: $(LV2_MODEL) $(B)/obj/plugin/lv2/lv2-stylepoints
-	$(B)/obj/plugin/lv2/lv2-stylepoints $< >$@.tmp && mv $@.tmp $@
+$(B)/obj/plugin/lv2/control_ports.ttl: $(LV2_MODEL) $(B)/obj/plugin/lv2/lv2-ttl
+	$(B)/obj/plugin/lv2/lv2-ttl $< >$@.tmp && mv $@.tmp $@
 
-$(LV2_BUNDLE)/cantus.ttl: ttl/cantus.ttl.in $(B)/obj/plugin/lv2/style_points.ttl plugin/lv2/lv2.mk
+$(LV2_BUNDLE)/cantus.ttl: ttl/cantus.ttl.in $(B)/obj/plugin/lv2/control_ports.ttl plugin/lv2/lv2.mk
 	@mkdir -p $(dir $@)
 	sed -e 's/@LV2_MINOR@/$(LV2_MINOR)/g' -e 's/@LV2_MICRO@/$(LV2_MICRO)/g' \
 	  -e 's/@LIB_EXT@/$(LV2_LIB_EXT)/g' \
-	  -e '/@STYLE_POINTS@/{' -e 'r $(B)/obj/plugin/lv2/style_points.ttl' -e 'd' -e '}' $< >$@.tmp
+	  -e '/@CONTROL_PORTS@/{' -e 'r $(B)/obj/plugin/lv2/control_ports.ttl' -e 'd' -e '}' $< >$@.tmp
 	mv $@.tmp $@
 
 $(LV2_BUNDLE)/manifest.ttl: ttl/manifest.ttl.in plugin/lv2/lv2.mk
@@ -82,7 +84,7 @@ $(LV2_BUNDLE)/models/%.cantus: models/%.cantus
 # ---- tests ---------------------------------------------------------------------
 TEST_EXTRA_SRC += tests/hosts/lv2_host.c
 TEST_LIBS += $(LILV_LIBS)
-$(B)/obj/tests/unit/test_lv2.o $(B)/obj/tests/hosts/lv2_host.o $(B)/obj/tests/hosts/lilv_host.o: \
+$(B)/obj/tests/unit/test_lv2.o $(B)/obj/tests/unit/test_controls.o $(B)/obj/tests/hosts/lv2_host.o $(B)/obj/tests/hosts/lilv_host.o: \
   XCFLAGS += $(LILV_CFLAGS) -Iplugin/lv2 -Itests/hosts
 # The C runner's plugin cases load the built bundle.
 $(TEST_BIN): | $(LV2_FILES)
@@ -98,10 +100,4 @@ $(LV2_TEST_HOST): $(B)/obj/tests/hosts/lilv_host.o $(B)/obj/tests/hosts/lv2_host
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LILV_LIBS) -lm -ldl
 
-# A JACK MIDI capture client for the jalv suite (JACK only for this test tool).
-$(B)/tests/jmidicap: tests/hosts/jmidicap.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) -o $@ $< \
-	  $$($(PKG_CONFIG) --cflags --libs jack)
-
-test: $(LV2_TEST_HOST) $(B)/tests/jmidicap
+test: $(LV2_TEST_HOST)

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// jack_capture: a JACK MIDI capture client for the cantus-jack tests (adapted
-// from ../shared/hosts/jack_capture.c).  Usage: jack_capture [-t] CLIENT [SECONDS]
+// jack_capture: the JACK MIDI capture client of the host suites (cantus-jack's
+// tests/hosts/t_jack_*.sh and t_run.sh, the plugin in jalv t_lv2_jalv.sh);
+// adapted from ../shared/hosts/jack_capture.c and jmidicap.c, whose features
+// it has.  Usage: jack_capture [-t] CLIENT [SECONDS]
 // Registers CLIENT:in and prints one line per event on stdout:
 //   <frame> <hex bytes...>
 // frame = jack_last_frame_time() + offset, or with -t the JACK transport
 // frame (pos.frame + offset; -1 while the transport is not rolling).
 // Transport frames advance by exactly n_frames per rolling cycle, so beat
 // spacing is measured with -t.  With -t, a line "# bpm B at F" marks each
-// change of the timebase master's tempo (B) at transport frame F.  Prints "jack_capture: ready"
+// change of the timebase master's tempo (B) at transport frame F (readers skip
+// lines starting with '#').  Prints "jack_capture: ready"
 // (stderr, flushed) after jack_activate(); exits after SECONDS or on SIGINT/SIGTERM.  Lines leave
 // the process callback through a jack_ringbuffer.
 #include <jack/jack.h>

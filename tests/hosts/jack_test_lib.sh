@@ -9,9 +9,13 @@
 #   jt_cantus NAME ARGS...            cantus-jack --no-ui --name NAME, stdin from a fifo
 #                                     (jt_cmd NAME "set ..."), stdout $W/NAME.out,
 #                                     stderr $W/NAME.err; waits for its "ready" line
+#   jt_sender NAME                    tests/jack_send as client NAME (NAME:out), fed by
+#                                     jt_send NAME LINE... ; jt_stop_sender NAME
 #   jt_transport CMDS                 jack_transport fed with CMDS (kept alive by a sleep)
 #   jt_check NAME COND_EXIT_STATUS    counts a case: "ok NAME" / "FAIL NAME"
-#   jt_finish                         stops everything, prints "N passed, M failed"
+#   jt_finish                         stops everything, prints "N passed, N failed,
+#                                     N skipped"
+# Counting, skip and the summary line come from tests/lib.sh (sourced here).
 # Pitfalls kept from the recipes: connect only to clients that printed
 # "ready" (after jack_activate), or the jackd2 graph can wedge; jackd -R
 # (realtime) so a loaded machine keeps the dummy clock steady; each suite
@@ -28,8 +32,7 @@ JT_MODEL="$JT_ROOT/tests/data/tiny.cantus"
 W=$(mktemp -d "/tmp/cantus-jack-test.XXXXXX")
 JT_PIDS=()
 JT_FDS=()
-JT_PASSED=0
-JT_FAILED=0
+. "$JT_ROOT/tests/lib.sh"
 # Sanitizer builds: leaks are reported (a leaked model would show), except
 # PortMidi's own (tests/hosts/jack_lsan.supp).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -105,6 +108,26 @@ jt_cantus() {
   eval "exec {JT_FD_$name}>\"$W/$name.fifo\""
   eval "JT_FDS+=(\$JT_FD_$name)"
   jt_wait "$W/$name.out" '^ready$' 15
+}
+
+# jt_sender NAME: tests/jack_send as client NAME (port NAME:out), stdin from
+# a fifo held open (jt_send NAME LINE...: hex bytes or "sleep MS");
+# JT_SPID_NAME holds its PID.  jt_stop_sender NAME: SIGTERM (other children
+# inherit the fifo's write end, so no EOF), on which it closes its client.
+jt_sender() {
+  rm -f "$W/$1.fifo"; mkfifo "$W/$1.fifo"
+  "$JT_SEND" "$1" <"$W/$1.fifo" 2>"$W/$1.err" &
+  JT_PIDS+=($!)
+  eval "JT_SPID_$1=$!"
+  eval "exec {JT_SFD_$1}>\"$W/$1.fifo\""
+  eval "JT_FDS+=(\$JT_SFD_$1)"
+  jt_wait "$W/$1.err" ready 10
+}
+jt_send() { local v="JT_SFD_$1"; shift; printf '%s\n' "$@" >&"${!v}"; }
+jt_stop_sender() {
+  local p="JT_SPID_$1"
+  kill -TERM "${!p}" 2>/dev/null
+  wait "${!p}" 2>/dev/null
 }
 
 jt_cmd() {
@@ -183,11 +206,7 @@ jt_pcheck() { JT_PHASE_RESULTS+=("$2:$1"); }
 
 jt_check() {
   local name=$1 rc=$2
-  if [ "$rc" -eq 0 ]; then
-    echo "ok   $name"; JT_PASSED=$((JT_PASSED + 1))
-  else
-    echo "FAIL $name"; JT_FAILED=$((JT_FAILED + 1))
-  fi
+  if [ "$rc" -eq 0 ]; then ok "$name"; else ko "$name"; fi
 }
 
 # Clients first (closing their stdin fifos, then SIGTERM: each closes its
@@ -203,21 +222,20 @@ jt_cleanup() {
 
 jt_finish() {
   jt_cleanup
-  if [ "$JT_FAILED" -eq 0 ]; then
+  if [ "$T_FAILED" -eq 0 ]; then
     rm -rf "$W"
   else
     echo "evidence kept in $W"
   fi
-  echo "$JT_PASSED passed, $JT_FAILED failed"
-  [ "$JT_FAILED" -eq 0 ]
+  summary
 }
 trap 'jt_cleanup' EXIT
 
 # Prerequisites: skip (77) when the machine cannot run the suite at all.
 jt_require() {
   for x in "$JT_BIN" "$JT_CAP" "$JT_SEND"; do
-    [ -x "$x" ] || { echo "missing $x (make all)"; echo "0 passed, 1 failed"; exit 1; }
+    [ -x "$x" ] || fail_suite "missing $x (make all)"
   done
-  command -v jackd >/dev/null || { echo "jackd not installed (apt-get install jackd2); skipped"; exit 77; }
-  command -v python3 >/dev/null || { echo "python3 missing; skipped"; exit 77; }
+  command -v jackd >/dev/null || skip_suite "jackd not installed (apt-get install jackd2)"
+  command -v python3 >/dev/null || skip_suite "python3 not installed (apt-get install python3)"
 }

@@ -15,16 +15,17 @@
 #   still-playing    notes after the last swap
 #   sighup-reload    SIGHUP reloads the model file
 #   sigint-exit      SIGINT stops it cleanly (exit status 0)
+# Then swaps while MIDI CCs and program changes arrive (cc-swap-*, below).
 # Run again (up to 4 times) if a check failed while jackd logged an xrun
 # (a loaded machine: jackd then blames whichever client it was waiting for).
-# Last line: "N passed, M failed".
+# Last line: "N passed, N failed, N skipped".
 . "$(dirname "$0")/jack_test_lib.sh"
 jt_require
 CHK="python3 $JT_ROOT/tests/hosts/jack_check.py"
-"$B/tests/jack_mkmodel" 5 "$W/other.cantus" || { echo "0 passed, 1 failed"; exit 1; }
+"$B/tests/jack_mkmodel" 5 "$W/other.cantus" || fail_suite "jack_mkmodel could not write a model"
 head -c 1000 "$JT_MODEL" >"$W/broken.cantus"
 
-jt_server_start 48000 256 || { echo "0 passed, 1 failed"; exit 1; }
+jt_server_start 48000 256 || fail_suite "jackd did not start"
 phase_swap() {
   jt_capture cap
   jt_cantus hs --model "$JT_MODEL" --seed 2 --connect-out cap:in
@@ -81,5 +82,66 @@ phase_swap() {
   jt_pcheck "sigint-exit (exit status $rc_int)" $?
 }
 jt_phase swap phase_swap
+
+# Swaps while MIDI controls arrive (issue 8, section 5): the main thread
+# must never read a model the audio thread has handed back.  jack_send
+# streams CC 1 (temperature), CC 14 (style), CC 9 (style_b) and program
+# changes (style) into midi_in, about 400 a second, while stdin asks for 16
+# swaps and SIGHUP for 4 reloads; each swap then lands in a main-loop pass
+# that also reports controls.  Under the sanitizer build (CANTUS_SAN=1) a
+# read of a freed model stops cantus-jack with an AddressSanitizer report.
+#   cc-swap-clean-exit  SIGINT exit status 0, nothing from a sanitizer on stderr
+#   cc-swap-installed   the audio thread installed all 20 models ("models 20")
+#   cc-swap-interleaved every swap message sits among "midi:" control lines
+#                       (so controls were handled in the passes around it),
+#                       and both CCs and program changes were reported
+phase_swap_cc() {
+  trap '' PIPE # a crashed cantus-jack must fail the checks, not stop this script
+  jt_sender sx
+  jt_cantus sc --model "$JT_MODEL" --seed 3 --free --connect-in sx:out
+  local i n_req=0 rc san st n_swaps n_inter n_cc n_pc
+  for i in $(seq 0 799); do
+    printf 'b0 01 %02x\nc0 %02x\nb0 0e %02x\nb0 09 %02x\nsleep 10\n' \
+      $((i % 128)) $((i % 3)) $(((i * 7) % 128)) $(((i * 13) % 128))
+  done >"$W/sx.script"
+  # in the background: the fifo only takes what jack_send has read
+  local fd="JT_SFD_sx"
+  cat "$W/sx.script" >&"${!fd}" &
+  local feeder=$!
+  sleep 0.5
+  for i in $(seq 1 8); do
+    jt_cmd sc "model $W/other.cantus"; n_req=$((n_req + 1))
+    sleep 0.3
+    jt_cmd sc "model $JT_MODEL"; n_req=$((n_req + 1))
+    sleep 0.3
+    if [ $((i % 2)) -eq 0 ]; then
+      kill -HUP "$JT_PID_sc"; n_req=$((n_req + 1))
+      sleep 0.3
+    fi
+  done
+  jt_cmd sc status
+  sleep 0.5
+  kill "$feeder" 2>/dev/null
+  wait "$feeder" 2>/dev/null
+  jt_stop_sender sx
+  jt_stop_cantus sc INT
+  rc=$JT_RC
+  trap - PIPE
+  san=$(grep -m1 -oE '(ERROR|WARNING): [A-Za-z]+Sanitizer: [a-z-]+|runtime error: .*' "$W/sc.err")
+  [ "$rc" -eq 0 ] && [ -z "$san" ]
+  jt_pcheck "cc-swap-clean-exit (exit status $rc${san:+, $san})" $?
+  st=$(grep '^status:' "$W/sc.out" | tail -1)
+  echo "$st" | grep -q " models $n_req "
+  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'models [0-9]*') of $n_req)" $?
+  n_swaps=$(grep -c 'loaded while playing' "$W/sc.out")
+  n_inter=$(awk '/loaded while playing/ { s[NR] = 1 } /^midi: / { m[NR] = 1 }
+    END { for (k in s) if (m[k - 1] && m[k + 1]) n++; print n + 0 }' "$W/sc.out")
+  n_cc=$(grep -c '^midi: cc ' "$W/sc.out")
+  n_pc=$(grep -c '^midi: program ' "$W/sc.out")
+  [ "$n_swaps" -eq "$n_req" ] && [ "$n_inter" -eq "$n_swaps" ] && [ "$n_cc" -gt 100 ] &&
+    [ "$n_pc" -gt 100 ]
+  jt_pcheck "cc-swap-interleaved ($n_inter of $n_swaps swaps among control lines; $n_cc CC, $n_pc program lines)" $?
+}
+jt_phase swap-cc phase_swap_cc
 
 jt_finish

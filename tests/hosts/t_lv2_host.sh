@@ -11,13 +11,9 @@ cd "$(dirname "$0")/../.."
 B=${CANTUS_BUILD:-${B:-build}}
 H=$B/tests/lilv_host
 export CANTUS_BUILD=$B
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
+. tests/lib.sh
 if [ ! -x "$H" ] || [ ! -f "$B/cantus.lv2/cantus.so" ]; then
-  ko "no $H or bundle (make test B=$B builds them)"
-  echo "$pass passed, $fail failed"
-  exit 1
+  fail_suite "no $H or bundle (make test B=$B builds them)"
 fi
 W=$(mktemp -d /tmp/cantus-lv2host.XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -103,7 +99,7 @@ fi
 
 # 6. Memory errors in the plugin under valgrind (the sanitizer build has its own checks).
 if [ "${CANTUS_SAN:-}" = 1 ]; then
-  echo "skip valgrind (SAN build)"
+  skip valgrind "valgrind cannot run the sanitizer build (ASan checks the same there)"
 elif ! command -v valgrind >/dev/null; then
   ko "valgrind not installed"
 else
@@ -116,5 +112,4 @@ else
     ko "valgrind"
   fi
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

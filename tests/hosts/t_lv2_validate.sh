@@ -11,15 +11,9 @@ cd "$(dirname "$0")/../.."
 B=${CANTUS_BUILD:-${B:-build}}
 BUNDLE=$B/cantus.lv2
 URI=https://github.com/cantus-midi/cantus
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
+. tests/lib.sh
 
-if [ ! -f "$BUNDLE/cantus.so" ]; then
-  ko "no bundle at $BUNDLE (make plugin B=$B)"
-  echo "$pass passed, $fail failed"
-  exit 1
-fi
+[ -f "$BUNDLE/cantus.so" ] || fail_suite "no bundle at $BUNDLE (make plugin B=$B)"
 # An LV2_PATH holding only the bundle: lilv reads every folder of an
 # LV2_PATH entry as a bundle, and $B holds obj/, bin/ ...
 W=$(mktemp -d /tmp/cantus-lv2val.XXXXXX)
@@ -95,5 +89,4 @@ else
   ok "ldd -r: no undefined symbols"
 fi
 [ -s "$BUNDLE/models/default.cantus" ] && ok "ships models/default.cantus" || ko "no default model"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # cantus-info against the committed tiny model: the text fields, JSON that
 # parses and carries the same numbers, refused files (one line on stderr,
-# exit 1) and usage errors (exit 2).  Last line: "N passed, M failed".
+# exit 1) and usage errors (exit 2).  Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -10,17 +10,7 @@ info=$B/bin/cantus-info
 tiny=tests/data/tiny.cantus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@" >/dev/null 2>&1; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+. tests/lib.sh
 
 "$info" "$tiny" >"$tmp/out" 2>"$tmp/err"
 check "text: exit 0" test $? -eq 0
@@ -91,5 +81,4 @@ check "full stdout: says so" test "$(cat "$tmp/err")" = "cantus-info: cannot wri
 "$info" --help >"$tmp/out"
 check "help: exit 0 and usage" grep -q "usage: cantus-info" "$tmp/out"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

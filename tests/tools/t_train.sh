@@ -6,7 +6,7 @@
 # cantus-info and generates with cantus-gen (the same notes as
 # `cantus-train --sample`); outputs (CSV, SVG, checkpoint); Ctrl-C and
 # --resume; --add-style leaving the other styles untouched; usage errors and
-# hostile corpora.  Last line: "N passed, M failed".
+# hostile corpora.  Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -16,29 +16,12 @@ corpus=${CANTUS_CORPUS:-../shared/corpus}
 export OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@" >/dev/null 2>&1; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
-skip() { echo "skip $1"; }
+. tests/lib.sh
 
-if [ ! -x "$train" ] || [ ! -x "$eval" ]; then
-  echo "FAIL cantus-train/cantus-eval not built in $B"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-if [ ! -f "$corpus/nottingham/split.tsv" ]; then
-  echo "FAIL corpus not found at $corpus (set CANTUS_CORPUS)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+for x in "$train" "$eval" "$B/bin/cantus-info" "$B/bin/cantus-gen"; do
+  [ -x "$x" ] || fail_suite "$x not built (make all B=$B)"
+done
+[ -f "$corpus/nottingham/split.tsv" ] || skip_suite "corpus not found at $corpus (set CANTUS_CORPUS)"
 
 # ---- the slice: 60 train + 12 valid + 12 test pieces per style ----------------------
 slice=$tmp/slice
@@ -103,24 +86,19 @@ for s in d["styles"]:
 check "eval: text table" grep -qE "^jig +12 +[0-9]+ +[0-9.]+ +[0-9.]+% +[0-9.]+" "$tmp/eval.txt"
 
 # ---- the model everywhere: cantus-info, cantus-gen, --sample -------------------------
-if [ -x "$B/bin/cantus-info" ]; then
-  "$B/bin/cantus-info" "$tmp/m.cantus" >"$tmp/info.txt" 2>&1
-  check "info: loads" test $? -eq 0
-  check "info: styles" grep -qE "^ +1  reel$" "$tmp/info.txt"
-  check "info: metadata" grep -q "valid_loss.jig: " "$tmp/info.txt"
-  check "info: default style in the metadata" grep -qE "^ +default_style: reel$" "$tmp/info.txt"
-else
-  skip "cantus-info not built"
-fi
+"$B/bin/cantus-info" "$tmp/m.cantus" >"$tmp/info.txt" 2>&1
+check "info: loads" test $? -eq 0
+check "info: styles" grep -qE "^ +1  reel$" "$tmp/info.txt"
+check "info: metadata" grep -q "valid_loss.jig: " "$tmp/info.txt"
+check "info: default style in the metadata" grep -qE "^ +default_style: reel$" "$tmp/info.txt"
 "$train" --sample "$tmp/m.cantus" -o "$tmp/s1.mid" --style jig --bars 8 --seed 4 --meter 6/8 2>"$tmp/s.err"
 check "sample: exit 0" test $? -eq 0
-if [ -x "$B/bin/cantus-gen" ]; then
-  "$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s0.mid" --bars 2 >"$tmp/s0.out" 2>&1
-  check "gen: no --style plays the model's default style" grep -q "(style reel, seed 1)" "$tmp/s0.out"
-  "$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s2.mid" --style jig --bars 8 --seed 4 \
-    --meter 6/8 --bpm 240 --quiet
-  check "gen: exit 0" test $? -eq 0
-  check "gen: same notes as cantus-train --sample" python3 -c '
+"$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s0.mid" --bars 2 >"$tmp/s0.out" 2>&1
+check "gen: no --style plays the model's default style" grep -q "(style reel, seed 1)" "$tmp/s0.out"
+"$B/bin/cantus-gen" --model "$tmp/m.cantus" -o "$tmp/s2.mid" --style jig --bars 8 --seed 4 \
+  --meter 6/8 --bpm 240 --quiet
+check "gen: exit 0" test $? -eq 0
+check "gen: same notes as cantus-train --sample" python3 -c '
 import sys
 def notes(path):
     d = open(path, "rb").read()
@@ -158,9 +136,6 @@ def notes(path):
 a, b = notes(sys.argv[1]), notes(sys.argv[2])
 assert len(a) > 10 and a == b, (len(a), len(b), a[:5], b[:5])
 ' "$tmp/s1.mid" "$tmp/s2.mid"
-else
-  skip "cantus-gen not built"
-fi
 
 # ---- Ctrl-C writes a checkpoint; --resume finishes the run ----------------------------
 "$train" "$slice" -o "$tmp/r.cantus" "${args[@]}" --epochs 200 >"$tmp/r.out" 2>"$tmp/r.err" &
@@ -194,11 +169,9 @@ la = {s["style"]: s["loss"] for s in a["styles"]}
 lb = {s["style"]: s["loss"] for s in b["styles"]}
 assert la == lb, (la, lb)
 ' "$tmp/eval.json" "$tmp/add.json"
-if [ -x "$B/bin/cantus-info" ]; then
-  "$B/bin/cantus-info" "$tmp/add.cantus" >"$tmp/add.info" 2>&1
-  check "add-style: loads with three styles" grep -qE "^ +2  hornpipe$" "$tmp/add.info"
-  check "add-style: keeps the base's default style" grep -qE "^ +default_style: reel$" "$tmp/add.info"
-fi
+"$B/bin/cantus-info" "$tmp/add.cantus" >"$tmp/add.info" 2>&1
+check "add-style: loads with three styles" grep -qE "^ +2  hornpipe$" "$tmp/add.info"
+check "add-style: keeps the base's default style" grep -qE "^ +default_style: reel$" "$tmp/add.info"
 "$train" --sample "$tmp/add.cantus" -o "$tmp/hp.mid" --style hornpipe --bars 4 2>/dev/null
 check "add-style: the new style generates" test -s "$tmp/hp.mid"
 
@@ -226,5 +199,4 @@ check "resume from a non-checkpoint: exit 1" test $? -eq 1
 check "eval of a non-model: exit 1" test $? -eq 1
 check "no model written on failure" test ! -e "$tmp/x.cantus"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

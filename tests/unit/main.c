@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Test runner: runs every registered case in a forked child (or in-process
-// with --no-fork, for debuggers), optionally filtered by substring.
+// with --no-fork, for debuggers), optionally filtered by substring.  A child
+// that calls SKIP() leaves its reason in a shared page and exits with
+// SKIP_EXIT; the skipped cases are listed, with their reasons, before the
+// closing "tests: N passed, N failed, N skipped".
 // Usage: cantus-tests [--list] [--no-fork] [-v] [SUBSTRING...]
 #include "test.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_TESTS = 1024 };
+enum { MAX_TESTS = 1024, SKIP_EXIT = 77, REASON_MAX = 512 };
+typedef enum { CASE_PASSED, CASE_FAILED, CASE_SKIPPED } Result;
 
 typedef struct {
   const char *name;
@@ -23,6 +30,10 @@ static Case cases[MAX_TESTS];
 static int n_cases;
 static int failed_flag;
 int cantus_test_verbose;
+// The running case's skip reason: a page shared with the forked children.
+static char *skip_reason;
+static bool in_child;
+static jmp_buf skip_jump; // --no-fork: back to run_case()
 
 void cantus_test_register(const char *name, const char *file, CantusTestFn fn)
 {
@@ -34,6 +45,28 @@ void cantus_test_register(const char *name, const char *file, CantusTestFn fn)
 void cantus_test_fail(void)
 {
   failed_flag = 1;
+}
+
+void cantus_test_skip(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(skip_reason, REASON_MAX, fmt, ap);
+  va_end(ap);
+  if (!skip_reason[0]) {
+    snprintf(skip_reason, REASON_MAX, "(no reason given)");
+  }
+  for (char *p = skip_reason; *p; p++) {
+    if (*p == '\n') {
+      *p = ' ';
+    }
+  }
+  fflush(stdout);
+  if (in_child) {
+    // A check that failed before the skip still fails the case.
+    _exit(failed_flag ? 1 : SKIP_EXIT);
+  }
+  longjmp(skip_jump, 1);
 }
 
 const char *cantus_test_build_dir(void)
@@ -68,16 +101,21 @@ static double now(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int run_case(const Case *c, bool fork_it)
+static Result run_case(const Case *c, bool fork_it)
 {
+  skip_reason[0] = '\0';
   if (!fork_it) {
     failed_flag = 0;
-    c->fn();
-    return failed_flag;
+    if (setjmp(skip_jump) == 0) {
+      c->fn();
+      return failed_flag ? CASE_FAILED : CASE_PASSED;
+    }
+    return failed_flag ? CASE_FAILED : CASE_SKIPPED;
   }
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
+    in_child = true;
     failed_flag = 0;
     c->fn();
     fflush(stdout);
@@ -86,13 +124,16 @@ static int run_case(const Case *c, bool fork_it)
   int status = 0;
   if (pid < 0 || waitpid(pid, &status, 0) < 0) {
     printf("FAIL %s: cannot fork\n", c->name);
-    return 1;
+    return CASE_FAILED;
   }
   if (WIFSIGNALED(status)) {
     printf("FAIL %s: killed by signal %d\n", c->name, WTERMSIG(status));
-    return 1;
+    return CASE_FAILED;
   }
-  return WEXITSTATUS(status) != 0;
+  if (WEXITSTATUS(status) == SKIP_EXIT && skip_reason[0]) {
+    return CASE_SKIPPED;
+  }
+  return WEXITSTATUS(status) != 0 ? CASE_FAILED : CASE_PASSED;
 }
 
 int main(int argc, char **argv)
@@ -112,7 +153,13 @@ int main(int argc, char **argv)
     }
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
-  int passed = 0, failed = 0, matched = 0;
+  skip_reason = mmap(NULL, REASON_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (skip_reason == MAP_FAILED) {
+    perror("mmap");
+    return 1;
+  }
+  static const char *skipped_reason[MAX_TESTS];
+  int passed = 0, failed = 0, skipped = 0, matched = 0;
   for (int i = 0; i < n_cases; i++) {
     matched += selected(&cases[i], argc, argv, first);
   }
@@ -124,7 +171,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "\n");
     if (!list) {
-      printf("tests: 0 passed, 1 failed\n");
+      printf("tests: 0 passed, 1 failed, 0 skipped\n");
     }
     return 1;
   }
@@ -138,12 +185,23 @@ int main(int argc, char **argv)
       continue;
     }
     const double t0 = now();
-    const int bad = run_case(c, fork_it);
-    printf("%s %s (%.2f s)\n", bad ? "FAIL" : "ok  ", c->name, now() - t0);
-    bad ? failed++ : passed++;
+    const Result r = run_case(c, fork_it);
+    static const char *const word[] = { "ok  ", "FAIL", "skip" };
+    printf("%s %s (%.2f s)\n", word[r], c->name, now() - t0);
+    if (r == CASE_SKIPPED) {
+      skipped_reason[i] = strdup(skip_reason);
+      skipped++;
+    } else {
+      r == CASE_FAILED ? failed++ : passed++;
+    }
   }
   if (!list) {
-    printf("tests: %d passed, %d failed\n", passed, failed);
+    for (int i = 0; i < n_cases; i++) {
+      if (skipped_reason[i]) {
+        printf("SKIP %s: %s\n", cases[i].name, skipped_reason[i]);
+      }
+    }
+    printf("tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
   }
   return failed ? 1 : 0;
 }

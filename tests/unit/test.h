@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The test harness: TEST() registers a case (at load time, so every
 // tests/unit/test_*.c adds its cases without a central list); CHECK* report
-// "FAIL file:line: ..." and let the case continue.  Each case runs in its
-// own forked process, so a crash fails one case, not the run.  The runner's
-// last line is "tests: N passed, N failed".
+// "FAIL file:line: ..." and let the case continue; SKIP("reason", ...) ends
+// the case as skipped (what it needs is missing here: a corpus, a CPU
+// feature), unless a check already failed.  Each case runs in its own forked
+// process, so a crash fails one case, not the run.  Skipped cases are listed
+// with their reasons ("SKIP name: reason") before the runner's last line,
+// "tests: N passed, N failed, N skipped".  Whether a skip is allowed is
+// decided by tests/run.sh (CANTUS_REQUIRE, CANTUS_ALLOW_SKIP).
 #ifndef CANTUS_TEST_H
 #define CANTUS_TEST_H
 
@@ -13,6 +17,7 @@
 typedef void (*CantusTestFn)(void);
 void cantus_test_register(const char *name, const char *file, CantusTestFn fn);
 void cantus_test_fail(void);
+__attribute__((noreturn, format(printf, 1, 2))) void cantus_test_skip(const char *fmt, ...);
 extern int cantus_test_verbose;
 
 #define TEST(name)                                                                  \
@@ -60,6 +65,9 @@ extern int cantus_test_verbose;
       cantus_test_fail();                                                           \
     }                                                                               \
   } while (0)
+
+// Ends the case as skipped, with a printf-style reason (one line).
+#define SKIP(...) cantus_test_skip(__VA_ARGS__)
 
 // Paths for tests: the build directory (CANTUS_BUILD, default "build") and
 // the shared corpus (CANTUS_CORPUS, default "../shared/corpus").

@@ -9,11 +9,11 @@
 // timebase master's published position), and the process callback's model
 // hand-over (plugin/jack/jack_rt.c: one model per cycle, retry while from_rt is
 // full, nothing lost, no allocation).
+#include "alloc_guard.h"
 #include "ctlmap.h"
 #include "jack_app.h"
 #include "jackclock.h"
 #include "midibridge.h"
-#include "alloc_guard.h"
 #include "test.h"
 
 #include <math.h>
@@ -233,13 +233,19 @@ TEST(jack_ccmap_file_matches_builtin)
   }
   CHECK(mapped >= 20);
   // every non-action control is reachable from the default map
-  for (int i = 0; i < cantus_ctlmap_count(); i++) {
+  for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
     int found = 0;
     for (int cc = 0; cc < 128; cc++) {
       found |= builtin.cc[cc].ctl == i;
     }
-    CHECK_MSG(found, "control %s has no default CC", cantus_ctlmap_info(i)->name);
+    CHECK_MSG(found, "control %s has no default CC", cantus_controls_info(i)->symbol);
   }
+  // the table's CC columns: seed on CC 85 spans 1..128, panic on 120 and 123
+  CHECK_EQ(builtin.cc[85].ctl, CANTUS_CONTROL_SEED);
+  CHECK(builtin.cc[85].lo == 1 && builtin.cc[85].hi == 128);
+  CHECK_EQ(builtin.cc[120].ctl, CANTUS_CONTROL_PANIC);
+  CHECK_EQ(builtin.cc[123].ctl, CANTUS_CONTROL_PANIC);
+  CHECK(builtin.cc[14].ctl == CANTUS_CONTROL_STYLE && builtin.cc[14].lo == -1);
 }
 
 TEST(jack_ccmap_rejects_bad_lines)
@@ -284,7 +290,7 @@ TEST(jack_ccmap_applies_cc)
            CANTUS_OK);
   CantusControls c = cantus_controls_default();
   double v = -1;
-  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 1, 0, &v), CANTUS_CTLID_TEMPERATURE);
+  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 1, 0, &v), CANTUS_CONTROL_TEMPERATURE);
   CHECK_NEAR(c.temperature, 0, 1e-6);
   cantus_ctlmap_cc(&map, &c, 3, 1, 127, &v);
   CHECK_NEAR(c.temperature, 2, 1e-6);
@@ -303,72 +309,30 @@ TEST(jack_ccmap_applies_cc)
   cantus_ctlmap_cc(&map, &c, 3, 64, 64, &v);
   CHECK(c.hold);
   // actions: All Notes Off fires at value 0, a pedal only when pressed
-  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 123, 0, &v), CANTUS_CTLID_PANIC);
+  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 123, 0, &v), CANTUS_CONTROL_PANIC);
   CHECK(c.panic);
   CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 67, 10, &v), -1);
   CHECK(!c.regenerate);
-  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 67, 127, &v), CANTUS_CTLID_REGENERATE);
+  CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 67, 127, &v), CANTUS_CONTROL_REGENERATE);
   CHECK(c.regenerate);
   cantus_ctlmap_cc(&map, &c, 3, 17, 127, &v);
   CHECK_EQ(c.transpose, 12);
   CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 5, 100, &v), -1); // unmapped
-}
-
-TEST(jack_controls_table_round_trip)
-{
-  CHECK_EQ(cantus_ctlmap_count(), CANTUS_CTLID_COUNT);
-  for (int i = 0; i < cantus_ctlmap_count(); i++) {
-    const CantusCtlInfo *t = cantus_ctlmap_info(i);
-    CHECK_EQ(cantus_ctlmap_find(t->name), i);
-    for (int j = 0; j < i; j++) {
-      CHECK(strcmp(t->name, cantus_ctlmap_info(j)->name) != 0);
-    }
-    CantusControls c = cantus_controls_default();
-    const double hi = t->kind == CANTUS_CTL_STYLE ? 2 : t->hi;
-    cantus_ctlmap_set(&c, i, t->lo, 3);
-    CHECK_NEAR(cantus_ctlmap_get(&c, i), t->lo, 1e-6 * (1 + fabs(t->lo)));
-    cantus_ctlmap_set(&c, i, hi, 3);
-    CHECK_NEAR(cantus_ctlmap_get(&c, i), hi, 1e-6 * (1 + fabs(hi)));
-    cantus_ctlmap_set(&c, i, hi + 1000, 3); // clamped
-    CHECK_NEAR(cantus_ctlmap_get(&c, i), hi, 1e-6 * (1 + fabs(hi)));
-  }
-  CHECK_EQ(cantus_ctlmap_find("top-p"), CANTUS_CTLID_TOP_P);
-  CHECK_EQ(cantus_ctlmap_find("Max-Voices"), CANTUS_CTLID_MAX_VOICES);
-  CHECK_EQ(cantus_ctlmap_find("humanize"), CANTUS_CTLID_HUMANISE);
-  CHECK_EQ(cantus_ctlmap_find("tempo"), -1);
-}
-
-TEST(jack_controls_parse_values)
-{
-  char err[256];
-  double v = -1;
-  CHECK(cantus_ctlmap_parse(CANTUS_CTLID_KEY_ROOT, "F#", NULL, &v, err, sizeof err));
-  CHECK_EQ(v, 6);
-  CHECK(cantus_ctlmap_parse(CANTUS_CTLID_KEY_ROOT, "Db", NULL, &v, err, sizeof err));
-  CHECK_EQ(v, 1);
-  CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_KEY_ROOT, "H", NULL, &v, err, sizeof err));
-  CHECK(cantus_ctlmap_parse(
-    CANTUS_CTLID_SCALE, cantus_scale_name(CANTUS_SCALE_DORIAN), NULL, &v, err, sizeof err));
-  CHECK_EQ(v, CANTUS_SCALE_DORIAN);
-  CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_SCALE, "lydian7", NULL, &v, err, sizeof err));
-  CHECK(strstr(err, "unknown scale") != NULL);
-  CHECK(cantus_ctlmap_parse(CANTUS_CTLID_LISTEN, "on", NULL, &v, err, sizeof err) && v == 1);
-  CHECK(cantus_ctlmap_parse(CANTUS_CTLID_LISTEN, "off", NULL, &v, err, sizeof err) && v == 0);
-  CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_LISTEN, "maybe", NULL, &v, err, sizeof err));
-  CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_TEMPERATURE, "2.5", NULL, &v, err, sizeof err));
-  CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_TEMPERATURE, "nan", NULL, &v, err, sizeof err));
-  CHECK(!cantus_ctlmap_parse(CANTUS_CTLID_MAX_VOICES, "2.5", NULL, &v, err, sizeof err));
-  CHECK(cantus_ctlmap_parse(CANTUS_CTLID_SEED, "4000000000", NULL, &v, err, sizeof err));
-  CantusControls c = cantus_controls_default();
-  cantus_ctlmap_set(&c, CANTUS_CTLID_SEED, v, 0);
-  CHECK_EQ(c.seed, 4000000000u);
-  cantus_ctlmap_set(&c, CANTUS_CTLID_HOLD_BARS, 3, 0); // 1, 2, 4 or 8
+  // the default map: hold_bars goes to the nearest of 1, 2, 4, 8; the
+  // channel's CC spans the user values 1..16 (fields 0..15)
+  cantus_ctlmap_default(&map);
+  cantus_ctlmap_cc(&map, &c, 3, 28, 40, &v); // 1 + 7 * 40 / 127 = 3.2
   CHECK_EQ(c.hold_bars, 4);
-  char buf[64];
-  cantus_ctlmap_format(CANTUS_CTLID_KEY_ROOT, 10, NULL, buf, sizeof buf);
-  CHECK(!strcmp(buf, "A#"));
-  cantus_ctlmap_format(CANTUS_CTLID_TEMPERATURE, 0.8, NULL, buf, sizeof buf);
-  CHECK(!strcmp(buf, "0.80"));
+  CHECK_EQ(v, 4);
+  cantus_ctlmap_cc(&map, &c, 3, 28, 5, &v);
+  CHECK_EQ(c.hold_bars, 1);
+  cantus_ctlmap_cc(&map, &c, 3, 27, 0, &v);
+  CHECK_EQ(c.channel, 0);
+  CHECK_EQ(v, 1);
+  cantus_ctlmap_cc(&map, &c, 3, 27, 127, &v);
+  CHECK_EQ(c.channel, 15);
+  cantus_ctlmap_cc(&map, &c, 3, 3, 127, &v); // bpm 60..180
+  CHECK_NEAR(c.bpm, 180, 1e-4);
 }
 
 // ---- the clock --------------------------------------------------------------------------------

@@ -356,23 +356,24 @@ TEST(lv2_ttl_ports_match_enum)
       break;
     }
   }
-  CHECK_EQ(lv2h_port(h, "regenerate"), CANTUS_PORT_REGENERATE);
-  CHECK(lv2h_port_is_trigger(h, CANTUS_PORT_REGENERATE));
-  CHECK(lv2h_port_is_trigger(h, CANTUS_PORT_PANIC));
+  const int regenerate = cantus_controls_info(CANTUS_CONTROL_REGENERATE)->port;
+  CHECK_EQ(lv2h_port(h, "regenerate"), regenerate);
+  CHECK(lv2h_port_is_trigger(h, regenerate));
+  CHECK(lv2h_port_is_trigger(h, cantus_controls_info(CANTUS_CONTROL_PANIC)->port));
   LilvNode *name = lilv_plugin_get_name(p);
   CHECK(name && !strcmp(lilv_node_as_string(name), "Cantus"));
   lilv_node_free(name);
   // Scale points of the enumerations.
   const struct {
-    CantusPort port;
+    int ctl;
     unsigned n;
-  } enums[] = { { CANTUS_PORT_SCALE, CANTUS_N_SCALES },
-                { CANTUS_PORT_KEY_ROOT, 12 },
-                { CANTUS_PORT_CHANNEL, 16 },
-                { CANTUS_PORT_HOLD_BARS, 4 } };
+  } enums[] = { { CANTUS_CONTROL_SCALE, CANTUS_N_SCALES },
+                { CANTUS_CONTROL_KEY_ROOT, 12 },
+                { CANTUS_CONTROL_CHANNEL, 16 },
+                { CANTUS_CONTROL_HOLD_BARS, 4 } };
   for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
-    LilvScalePoints *sp =
-      lilv_port_get_scale_points(p, lilv_plugin_get_port_by_index(p, enums[i].port));
+    const uint32_t port = (uint32_t)cantus_controls_info(enums[i].ctl)->port;
+    LilvScalePoints *sp = lilv_port_get_scale_points(p, lilv_plugin_get_port_by_index(p, port));
     CHECK_EQ(lilv_scale_points_size(sp), enums[i].n);
     lilv_scale_points_free(sp);
   }
@@ -401,40 +402,20 @@ TEST(lv2_ttl_defaults_match_engine)
             err.msg);
   const int ds = cantus_model_default_style(m);
   cantus_model_free(m);
-  const struct {
+  // Every control port: the engine's default (style: the model's default
+  // style), and free_run off.
+  struct {
     const char *sym;
     double want;
-  } t[] = {
-    { "style", ds },
-    { "style_b", ds },
-    { "blend", (double)d.blend },
-    { "temperature", (double)d.temperature },
-    { "top_p", (double)d.top_p },
-    { "density", (double)d.density },
-    { "transpose", d.transpose },
-    { "key_root", d.key_root },
-    { "scale", (double)d.scale },
-    { "note_lo", d.note_lo },
-    { "note_hi", d.note_hi },
-    { "max_voices", d.max_voices },
-    { "velocity", d.velocity },
-    { "humanise", (double)d.humanise },
-    { "gate", (double)d.gate },
-    { "swing", (double)d.swing },
-    { "channel", d.channel + 1 },
-    { "seed", d.seed },
-    { "hold", d.hold },
-    { "hold_bars", d.hold_bars },
-    { "regenerate", 0 },
-    { "listen", d.listen },
-    { "call_response", d.call_response },
-    { "response_bars", d.response_bars },
-    { "wait_beats", d.wait_beats },
-    { "bpm", (double)d.bpm },
-    { "free_run", 0 },
-    { "max_note_beats", d.max_note_beats },
-    { "panic", 0 },
-  };
+  } t[CANTUS_N_CONTROLS + 1];
+  for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
+    const CantusControlInfo *c = cantus_controls_info(i);
+    t[i].sym = c->symbol;
+    t[i].want = c->kind == CANTUS_KIND_STYLE ? ds : cantus_controls_get(&d, i);
+  }
+  t[CANTUS_N_CONTROLS].sym = "free_run";
+  t[CANTUS_N_CONTROLS].want = 0;
+
   size_t n_inputs = 0;
   for (uint32_t i = 0; i < lv2h_n_ports(h); i++) {
     n_inputs += lv2h_port_is_control_input(h, (int)i);
@@ -477,7 +458,10 @@ TEST(lv2_ttl_style_points_name_default_model)
             err.msg);
   if (m) {
     const LilvPlugin *p = lv2h_plugin(h);
-    const CantusPort style_ports[] = { CANTUS_PORT_STYLE, CANTUS_PORT_STYLE_B };
+    const uint32_t style_ports[] = {
+      (uint32_t)cantus_controls_info(CANTUS_CONTROL_STYLE)->port,
+      (uint32_t)cantus_controls_info(CANTUS_CONTROL_STYLE_B)->port,
+    };
     for (int k = 0; k < 2; k++) {
       LilvScalePoints *sp =
         lilv_port_get_scale_points(p, lilv_plugin_get_port_by_index(p, style_ports[k]));

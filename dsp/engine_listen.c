@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The engine's listen and call-and-response: MIDI input becomes observed
+// tokens in a FIFO that the generator consumes at their ticks; a player
+// note-on silences the model's lookahead, and an idle player hands back to
+// the model.  Everything here is [RT].
+#include "engine_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+void engine_fifo_push(CantusEngine *e, int64_t tick, int token, int kind)
+{
+  if (e->listen.fifo_n >= ENGINE_FIFO_CAP) {
+    e->st.input_dropped++;
+    return;
+  }
+  e->listen.fifo[(e->listen.fifo_head + e->listen.fifo_n) % ENGINE_FIFO_CAP] =
+    (EngineFifoEntry){ .tick = tick, .token = token, .kind = kind };
+  e->listen.fifo_n++;
+}
+
+EngineFifoEntry *engine_fifo_front(CantusEngine *e)
+{
+  return &e->listen.fifo[e->listen.fifo_head];
+}
+
+void engine_fifo_pop(CantusEngine *e)
+{
+  e->listen.fifo_head = (e->listen.fifo_head + 1) % ENGINE_FIFO_CAP;
+  e->listen.fifo_n--;
+}
+
+static int64_t fifo_last_tick(CantusEngine *e)
+{
+  return e->listen.fifo_n
+           ? e->listen.fifo[(e->listen.fifo_head + e->listen.fifo_n - 1) % ENGINE_FIFO_CAP].tick
+           : INT64_MIN;
+}
+
+// The model stops at `tick`: what it generated from there is undone, its
+// sounding notes end there (output and, as observed tokens, the network).
+void engine_listen_silence(CantusEngine *e, int64_t tick)
+{
+  engine_rollback(e, tick);
+  // When nothing could be undone (no snapshot), still start nothing of the
+  // model's from here (its note-offs stay, so nothing hangs).
+  cantus_schedule_queue_drop_from(&e->voices.q, tick, CANTUS_SCHED_ON);
+  const CantusVocab *v = vocab(e);
+  for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
+    if (e->gen.cur.ns.on[p]) {
+      engine_sched_push(
+        e, (double)tick, tick, tick, CANTUS_SCHED_OFF, (uint8_t)p, 0, CANTUS_SCHED_KEEP);
+      engine_fifo_push(e, tick, cantus_vocab_note_off(v, p), FIFO_TOKEN);
+    }
+  }
+}
+
+void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
+{
+  if (!listening(&e->ctl)) {
+    return;
+  }
+  const CantusVocab *v = vocab(e);
+  const uint32_t n_in = in->n_midi_in < CANTUS_MAX_EVENTS ? in->n_midi_in : CANTUS_MAX_EVENTS;
+  const int64_t t_min = ceil_tick(e->transport.play_tick);
+  for (uint32_t i = 0; in->midi_in && i < n_in; i++) {
+    const CantusMidiEvent *ev = &in->midi_in[i];
+    if (ev->size < 3) {
+      continue;
+    }
+    const int st = ev->data[0] & 0xF0, note = ev->data[1] & 0x7F, vel = ev->data[2] & 0x7F;
+    const bool on = st == 0x90 && vel > 0, off = st == 0x80 || (st == 0x90 && vel == 0);
+    if (!on && !off) {
+      continue;
+    }
+    const uint32_t fr = ev->frame < in->n_frames ? ev->frame : in->n_frames - 1;
+    const double t_raw =
+      cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now + fr);
+    if (on && !e->listen.held_in[note]) {
+      e->listen.held_in[note] = 1;
+      e->listen.n_held_in++;
+    } else if (off && e->listen.held_in[note]) {
+      e->listen.held_in[note] = 0;
+      e->listen.n_held_in--;
+    }
+    e->listen.last_input_tick = t_raw;
+    e->listen.have_input = true;
+    const int mp = note - e->ctl.transpose;
+    if (e->hold.state != HOLD_OFF || mp < v->pitch_lo || mp > v->pitch_hi) {
+      continue;
+    }
+    int64_t t = (int64_t)llround(t_raw);
+    t = t < t_min ? t_min : t;
+    if (on && (e->listen.mode == LISTEN_GEN || e->listen.mode == LISTEN_ANSWER)) {
+      // The player takes over: the model's lookahead is undone from here.
+      engine_listen_silence(e, t);
+      e->gen.cur.theme_pos = THEME_ABANDONED; // the player's music replaces the theme
+      e->listen.mode = LISTEN_FOLLOW;
+    } else if (on && e->listen.mode == LISTEN_WAIT) {
+      e->listen.mode = LISTEN_FOLLOW;
+    }
+    if (e->listen.mode != LISTEN_FOLLOW) {
+      continue;
+    }
+    const int64_t last = fifo_last_tick(e);
+    t = t < last ? last : t;
+    t = t < e->gen.cur.ns.tick ? e->gen.cur.ns.tick : t;
+    engine_fifo_push(
+      e, t, on ? cantus_vocab_note_on(v, mp) : cantus_vocab_note_off(v, mp), FIFO_TOKEN);
+  }
+  // The player is idle after wait_beats without input and with no note held
+  // (a note held longer than max_note_beats counts as released).
+  if (e->listen.mode == LISTEN_FOLLOW && e->listen.have_input) {
+    const double quiet = e->transport.play_tick - e->listen.last_input_tick;
+    if (quiet >= e->ctl.wait_beats * e->transport.tpb &&
+        (e->listen.n_held_in == 0 || quiet >= max_note_ticks(e))) {
+      const double r0 = e->listen.last_input_tick + e->ctl.wait_beats * e->transport.tpb;
+      // On the next beat.
+      int64_t r = ceil_tick(ceil(r0 / e->transport.tpb - 1e-9) * e->transport.tpb);
+      r = r < t_min ? t_min : r;
+      engine_fifo_push(e, r, 0, FIFO_MOVE);
+      memset(e->listen.held_in, 0, sizeof e->listen.held_in);
+      e->listen.n_held_in = 0;
+      if (e->ctl.call_response) {
+        e->listen.mode = LISTEN_ANSWER;
+        e->listen.answer_end = r + (int64_t)e->ctl.response_bars * e->transport.bar_ticks;
+      } else {
+        e->listen.mode = LISTEN_GEN;
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Command-line number parsing, usage errors and the engine-control options
+// (see args.h).  Thread class: non-RT.
+#include "args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cantus_args_usage(const char *prog, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", prog);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (see %s --help)\n", prog);
+  va_end(ap);
+  return 2;
+}
+
+bool cantus_args_long(const char *prog, const char *opt, const char *s, long lo, long hi, long *out)
+{
+  char *end = NULL;
+  errno = 0;
+  const long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    cantus_args_usage(prog, "option %s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool cantus_args_int(const char *prog, const char *opt, const char *s, int lo, int hi, int *out)
+{
+  long v = 0;
+  if (!cantus_args_long(prog, opt, s, lo, hi, &v)) {
+    return false;
+  }
+  *out = (int)v;
+  return true;
+}
+
+bool cantus_args_double(const char *prog,
+                        const char *opt,
+                        const char *s,
+                        double lo,
+                        double hi,
+                        double *out)
+{
+  char *end = NULL;
+  errno = 0;
+  const double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+    cantus_args_usage(prog, "option %s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+int cantus_args_control(const char *opt, bool has_value, const char **implied)
+{
+  *implied = NULL;
+  if (strncmp(opt, "--", 2) != 0) {
+    return -1;
+  }
+  const char *name = opt + 2;
+  int id = cantus_controls_find(name);
+  bool negated = false;
+  if (id < 0 && !strncmp(name, "no-", 3)) {
+    id = cantus_controls_find(name + 3);
+    negated = true;
+  }
+  const CantusControlInfo *t = cantus_controls_info(id);
+  if (!t || t->kind == CANTUS_KIND_TRIGGER) {
+    return -1;
+  }
+  if (t->kind == CANTUS_KIND_TOGGLE && !has_value) {
+    *implied = negated ? "off" : "on";
+  } else if (negated) {
+    return -1; // --no- only for a bare toggle
+  }
+  return id;
+}
+
+// The option name of control t: the symbol with dashes.
+static void option_name(const CantusControlInfo *t, char *buf, size_t size)
+{
+  snprintf(buf, size, "%s", t->symbol);
+  for (char *p = buf; *p; p++) {
+    *p = *p == '_' ? '-' : *p;
+  }
+}
+
+void cantus_args_control_help(FILE *f, bool (*skip)(int id))
+{
+  for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
+    const CantusControlInfo *t = cantus_controls_info(i);
+    if (t->kind == CANTUS_KIND_TRIGGER || (skip && skip(i))) {
+      continue;
+    }
+    const bool named = t->kind == CANTUS_KIND_ENUM && t->points[0].name;
+    char name[64], opt[96], range[160], dflt[64];
+    option_name(t, name, sizeof name);
+    const char *arg = t->kind == CANTUS_KIND_TOGGLE  ? "[=on|off]"
+                      : t->kind == CANTUS_KIND_FLOAT ? " X"
+                      : t->kind == CANTUS_KIND_STYLE ? " NAME|N"
+                      : named                        ? " NAME"
+                                                     : " N";
+    snprintf(opt, sizeof opt, "--%s%s", name, arg);
+    cantus_controls_format(i, t->dflt, NULL, dflt, sizeof dflt);
+    if (t->kind == CANTUS_KIND_STYLE) {
+      snprintf(range, sizeof range, "default: the model's");
+    } else if (t->kind == CANTUS_KIND_TOGGLE || named) {
+      snprintf(range, sizeof range, "default %s", dflt);
+    } else if (t->kind == CANTUS_KIND_ENUM && t->n_points != (int)(t->max - t->min) + 1) {
+      int o = 0; // the points: "1, 2, 4 or 8"
+      for (int k = 0; k < t->n_points && o < (int)sizeof range; k++) {
+        o += snprintf(range + o,
+                      sizeof range - (size_t)o,
+                      "%s%d",
+                      k == 0                ? ""
+                      : k + 1 < t->n_points ? ", "
+                                            : " or ",
+                      t->points[k].value);
+      }
+      if (o < (int)sizeof range) {
+        snprintf(range + o, sizeof range - (size_t)o, "; default %s", dflt);
+      }
+    } else {
+      snprintf(range, sizeof range, "%g..%g, default %g", t->min, t->max, t->dflt);
+    }
+    fprintf(f, "  %-22s %s (%s)\n", opt, t->help, range);
+    // The names of an enumeration, wrapped.
+    for (int k = 0, col = 80; named && k < t->n_points; k++) {
+      const int len = (int)strlen(t->points[k].name) + 2;
+      if (col + len > 78) {
+        fprintf(f, "%s%25s", k ? ",\n" : "", "");
+        col = 25;
+      } else {
+        fprintf(f, ", ");
+      }
+      fprintf(f, "%s", t->points[k].name);
+      col += len;
+    }
+    if (named) {
+      fprintf(f, "\n");
+    }
+  }
+}

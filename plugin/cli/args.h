@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Command-line parsing shared by cantus-gen, cantus-info, cantus-jack,
+// cantus-train and cantus-eval: numbers with a range and one message form
+// for every usage error, one line: "PROG: option --x: 'v' is not a number
+// in LO..HI (see PROG --help)"; and the engine-control options of the control
+// table (dsp/controls.h): --NAME VALUE, --NAME=VALUE, --TOGGLE, --no-TOGGLE
+// and their --help lines.
+// Allocation contract: none.  Thread class: non-RT (prints to stderr).
+#ifndef CANTUS_ARGS_H
+#define CANTUS_ARGS_H
+
+#include "controls.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+// Prints "PROG: MESSAGE (see PROG --help)\n" to stderr and returns 2, the
+// usage-error exit status.
+__attribute__((format(printf, 2, 3))) int cantus_args_usage(const char *prog, const char *fmt, ...);
+
+// Parses s as a whole number in lo..hi into *out.  On failure prints the
+// usage error "option OPT: 'S' is not a whole number in LO..HI" and returns
+// false.
+bool cantus_args_long(const char *prog,
+                      const char *opt,
+                      const char *s,
+                      long lo,
+                      long hi,
+                      long *out);
+bool cantus_args_int(const char *prog, const char *opt, const char *s, int lo, int hi, int *out);
+
+// The same for a real number (finite, lo..hi): "... is not a number in
+// LO..HI".
+bool cantus_args_double(const char *prog,
+                        const char *opt,
+                        const char *s,
+                        double lo,
+                        double hi,
+                        double *out);
+
+// An engine-control option.  opt is the option without its value ("--seed",
+// "--no-listen"); has_value tells whether the value is given with '='.
+// Returns the control, or -1 when opt names none (or a trigger, which has
+// no option).  A toggle given bare sets *implied to "on" (or "off" for
+// --no-NAME); it is NULL when the option takes the next word as its value.
+int cantus_args_control(const char *opt, bool has_value, const char **implied);
+
+// Prints the --help lines of the control options (every control but the
+// triggers and those for which skip(id) is true; skip may be NULL):
+// "  --NAME VALUE   help (range, default)".
+void cantus_args_control_help(FILE *f, bool (*skip)(int id));
+
+#endif
