@@ -694,8 +694,7 @@ TEST(tokens_v2_corpus_round_trip)
     FileList fl = { 0 };
     list_midi(dir, &fl);
     if (fl.n == 0) {
-      printf("SKIP tokens_v2_corpus_round_trip: no MIDI files in %s\n", dir);
-      continue;
+      SKIP("no MIDI files in %s", dir);
     }
     const CantusVocab v = cantus_vocab_default_v2(cs->n_parts);
     uint64_t n_files = 0, n_notes = 0, n_no_part = 0, n_rounded = 0, n_capped = 0, n_tok1 = 0,
@@ -879,8 +878,7 @@ TEST(tokens_v1_corpus_streams_are_pinned)
   }
   free(buf);
   if (n_files == 0) {
-    printf("SKIP tokens_v1_corpus_streams_are_pinned: no corpus\n");
-    return;
+    SKIP("no corpus in %s", cantus_test_corpus_dir());
   }
   CHECK_EQ(n_files, 2639);
   CHECK_EQ(total, 5342640);
