@@ -8,6 +8,7 @@ TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
 .PHONY: tools
 all: tools
 tools: $(TOOLS)
+INSTALL_BINS += $(TOOLS)
 
 $(B)/bin/cantus-%: $(B)/obj/plugin/cli/cantus-%.o $(LIBDSP)
 	@mkdir -p $(dir $@)

@@ -7,7 +7,8 @@
 #   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B) (or $PWD/$(B)/lv2,
 #   a folder with only a link to the bundle).
 # Also the plugin's test helpers: tests/hosts/lv2_host.c joins the C runner (with
-# lilv), $(B)/tests/lilv_host and $(B)/tests/jmidicap serve the shell suites.
+# lilv), $(B)/tests/lilv_host and $(B)/tests/jmidicap serve the shell suites
+# (TEST_HELPERS: built by `make test` after it has installed the packages).
 
 LV2_BUNDLE := $(B)/cantus.lv2
 LV2_LIB_EXT := .so
@@ -104,4 +105,4 @@ $(B)/tests/jmidicap: tests/hosts/jmidicap.c
 	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) -o $@ $< \
 	  $$($(PKG_CONFIG) --cflags --libs jack)
 
-test: $(LV2_TEST_HOST) $(B)/tests/jmidicap
+TEST_HELPERS += $(LV2_TEST_HOST) $(B)/tests/jmidicap

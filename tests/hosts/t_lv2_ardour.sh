@@ -17,7 +17,11 @@ if [ "${CANTUS_SAN:-}" = 1 ]; then
   echo "skip: Ardour cannot load the sanitizer build of the plugin (covered by the plain build)"
   exit 77
 fi
-command -v ardour7-lua >/dev/null || { echo "FAIL ardour7-lua not installed"; echo "0 passed, 1 failed"; exit 1; }
+# An optional host: a user without Ardour skips this suite (CI installs it).
+if ! command -v ardour7-lua >/dev/null; then
+  echo "skip: ardour7-lua not installed (apt-get install ardour)"
+  exit 77
+fi
 if [ ! -x "$B/tests/lilv_host" ] || [ ! -f "$B/cantus.lv2/cantus.so" ]; then
   echo "FAIL no bundle or $B/tests/lilv_host (make test B=$B builds them)"
   echo "0 passed, 1 failed"

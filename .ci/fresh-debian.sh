@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# CI: the README's Quick start on a fresh machine.  Makes a minimal Debian of
+# this machine's release (debootstrap --variant=minbase plus build-essential
+# and git, from the Debian mirror this machine's apt uses), clones the commit
+# under test into it with ../shared beside it (a read-only bind mount), and
+# runs there, as root, exactly the README's `make run` then `make test`.
+# Fails if either fails, or if `make run` did not render offline (there is no
+# JACK server in the chroot).  Nothing is cached between runs: the project's
+# own make must install every package it needs.
+# Usage: .ci/fresh-debian.sh [MAKE-ARGS...]   (CI passes none; `-j2` checks
+# the parallel build).  Environment: DEBIAN_MIRROR (default: this machine's),
+# CANTUS_SHARED (default: shared/ beside the repository).  Needs root.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+shared=${CANTUS_SHARED:-$(dirname "$repo")/shared}
+commit=$(git -C "$repo" rev-parse HEAD)
+release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+[ "$(id -u)" -eq 0 ] || { echo "fresh-debian: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
+[ -d "$shared/corpus" ] || { echo "fresh-debian: no $shared/corpus" >&2; exit 1; }
+if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
+  echo "fresh-debian: note: uncommitted changes are not tested, only commit $commit"
+fi
+
+# The URI this machine's apt uses for a suite (one-line and deb822 sources).
+host_apt_uri() {
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | awk -v s="$1" '
+    function check() {
+      if (uri != "" && (" " suites " ") ~ (" " s " ")) { print uri; found = 1; exit }
+      uri = ""; suites = ""
+    }
+    /^[ \t]*$/ { check(); next }
+    /^deb[ \t]/ {
+      i = 2; if ($2 ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+      uri = $i; suites = $(i + 1); check(); next
+    }
+    /^URIs:/ { uri = $2 }
+    /^Suites:/ { suites = $0; sub(/^Suites:[ \t]*/, "", suites) }
+    END { if (!found) check() }'
+}
+mirror=${DEBIAN_MIRROR:-$(host_apt_uri "$release")}
+mirror=${mirror:-http://deb.debian.org/debian}
+updates=$(host_apt_uri "$release-updates")
+security=$(host_apt_uri "$release-security")
+
+root=$(mktemp -d /var/tmp/cantus-fresh.XXXXXX)
+chmod 755 "$root"
+
+mounted_under_root() {  # deepest first
+  awk -v r="$root" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r
+}
+cleanup() {
+  local rc=$? p m n
+  set +e
+  # Whatever still runs inside (a jackd a suite left behind) holds the mounts.
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+  done
+  for n in 1 2 3; do
+    for m in $(mounted_under_root); do umount "$m" 2>/dev/null || umount -l "$m"; done
+    [ -z "$(mounted_under_root)" ] && break
+    sleep 1
+  done
+  if [ -n "$(mounted_under_root)" ]; then
+    echo "fresh-debian: still mounted, $root left in place:" $(mounted_under_root) >&2
+    [ "$rc" -eq 0 ] && rc=1
+  else
+    rm -rf --one-file-system "$root"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+start=$SECONDS
+phase() { echo "fresh-debian: $* ($((SECONDS - start)) s)"; }
+
+phase "debootstrap --variant=minbase $release from $mirror into $root"
+debootstrap --variant=minbase --include=build-essential,git "$release" "$root" "$mirror" \
+  >"$root.log" 2>&1 || { tail -30 "$root.log"; rm -f "$root.log"; exit 1; }
+rm -f "$root.log"
+{
+  echo "deb $mirror $release main"
+  if [ -n "$updates" ]; then echo "deb $updates $release-updates main"; fi
+  if [ -n "$security" ]; then echo "deb $security $release-security main"; fi
+} >"$root/etc/apt/sources.list"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# No daemons started by package scripts inside the chroot.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+
+phase "clone $commit with ../shared beside it"
+mkdir -p "$root/build/shared"
+git clone -q --no-hardlinks "$repo" "$root/build/cantus"
+git -C "$root/build/cantus" checkout -q --detach "$commit"
+mount --bind "$shared" "$root/build/shared"
+mount -o remount,bind,ro "$root/build/shared"
+mount -t proc proc "$root/proc"
+mount -t sysfs sysfs "$root/sys"
+mount --bind /dev "$root/dev"
+mount --bind /dev/pts "$root/dev/pts"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm" # JACK's, not the host's
+
+in_chroot() {  # a root login's environment, in the clone
+  chroot "$root" /usr/bin/env -i HOME=/root SHELL=/bin/bash TERM=dumb \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    /bin/bash -c "cd /build/cantus && $1"
+}
+
+phase "make run ${*:-}"
+in_chroot "timeout 1800 make run ${*:-}" 2>&1 | tee "$root/run.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fresh-debian: FAIL make run"; exit 1; }
+grep -q '^cantus: wrote build/run/cantus.mid and build/run/cantus.svg' "$root/run.log" &&
+  [ -s "$root/build/cantus/build/run/cantus.mid" ] && [ -s "$root/build/cantus/build/run/cantus.svg" ] ||
+  { echo "fresh-debian: FAIL make run did not render offline"; exit 1; }
+
+phase "make test ${*:-}"
+in_chroot "timeout 3600 make test ${*:-}" 2>&1 | tee "$root/test.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fresh-debian: FAIL make test"; exit 1; }
+grep -qE '^tests: [0-9]+ passed, 0 failed' "$root/test.log" ||
+  { echo "fresh-debian: FAIL make test printed no clean summary"; exit 1; }
+phase "ok: make run and make test on a fresh $release"
