@@ -24,8 +24,8 @@ fi
 
 # The URI this machine's apt uses for a suite (one-line and deb822 sources).
 host_apt_uri() {
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-    2>/dev/null | awk -v s="$1" '
+  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null || true; } | awk -v s="$1" '
     function check() {
       if (uri != "" && (" " suites " ") ~ (" " s " ")) { print uri; found = 1; exit }
       uri = ""; suites = ""
