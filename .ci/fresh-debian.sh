@@ -8,9 +8,11 @@
 # Fails if either fails, or if `make run` did not render offline (there is no
 # JACK server in the chroot).  Nothing is cached between runs: the project's
 # own make must install every package it needs.
+# A second fresh machine runs `make test` alone, as the first command.
 # Usage: .ci/fresh-debian.sh [MAKE-ARGS...]   (CI passes none; `-j2` checks
 # the parallel build).  Environment: DEBIAN_MIRROR (default: this machine's),
-# CANTUS_SHARED (default: shared/ beside the repository).  Needs root.
+# CANTUS_SHARED (default: shared/ beside the repository), FRESH_MACHINES
+# (default "run,test test", see the end).  Needs root.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CANTUS_SHARED:-$(dirname "$repo")/shared}
@@ -44,15 +46,13 @@ mirror=${mirror:-http://deb.debian.org/debian}
 updates=$(host_apt_uri "$release-updates")
 security=$(host_apt_uri "$release-security")
 
-root=$(mktemp -d /var/tmp/cantus-fresh.XXXXXX)
-chmod 755 "$root"
-
+root=
 mounted_under_root() {  # deepest first
   awk -v r="$root" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r
 }
-cleanup() {
-  local rc=$? p m n
-  set +e
+teardown() {  # the current chroot: its processes, mounts, then the files
+  local p m n
+  [ -n "$root" ] || return 0
   # Whatever still runs inside (a jackd a suite left behind) holds the mounts.
   for p in /proc/[0-9]*; do
     [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -KILL "${p#/proc/}" 2>/dev/null
@@ -64,10 +64,15 @@ cleanup() {
   done
   if [ -n "$(mounted_under_root)" ]; then
     echo "fresh-debian: still mounted, $root left in place:" $(mounted_under_root) >&2
-    [ "$rc" -eq 0 ] && rc=1
-  else
-    rm -rf --one-file-system "$root"
+    return 1
   fi
+  rm -rf --one-file-system "$root" "$root.log"
+  root=
+}
+cleanup() {
+  local rc=$?
+  set +e
+  teardown || { [ "$rc" -eq 0 ] && rc=1; }
   exit "$rc"
 }
 trap cleanup EXIT
@@ -76,31 +81,36 @@ trap 'exit 130' INT TERM HUP
 start=$SECONDS
 phase() { echo "fresh-debian: $* ($((SECONDS - start)) s)"; }
 
-phase "debootstrap --variant=minbase $release from $mirror into $root"
-debootstrap --variant=minbase --include=build-essential,git "$release" "$root" "$mirror" \
-  >"$root.log" 2>&1 || { tail -30 "$root.log"; rm -f "$root.log"; exit 1; }
-rm -f "$root.log"
-{
-  echo "deb $mirror $release main"
-  if [ -n "$updates" ]; then echo "deb $updates $release-updates main"; fi
-  if [ -n "$security" ]; then echo "deb $security $release-security main"; fi
-} >"$root/etc/apt/sources.list"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# No daemons started by package scripts inside the chroot.
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-chmod 755 "$root/usr/sbin/policy-rc.d"
+# A fresh machine in $root: minbase + build-essential + git, the clone and
+# ../shared, /proc, /sys, /dev, /dev/pts and a private /dev/shm (JACK's).
+fresh_machine() {
+  root=$(mktemp -d /var/tmp/cantus-fresh.XXXXXX)
+  chmod 755 "$root"
+  phase "debootstrap --variant=minbase $release from $mirror into $root"
+  debootstrap --variant=minbase --include=build-essential,git "$release" "$root" "$mirror" \
+    >"$root.log" 2>&1 || { tail -30 "$root.log"; exit 1; }
+  {
+    echo "deb $mirror $release main"
+    if [ -n "$updates" ]; then echo "deb $updates $release-updates main"; fi
+    if [ -n "$security" ]; then echo "deb $security $release-security main"; fi
+  } >"$root/etc/apt/sources.list"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # No daemons started by package scripts inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
 
-phase "clone $commit with ../shared beside it"
-mkdir -p "$root/build/shared"
-git clone -q --no-hardlinks "$repo" "$root/build/cantus"
-git -C "$root/build/cantus" checkout -q --detach "$commit"
-mount --bind "$shared" "$root/build/shared"
-mount -o remount,bind,ro "$root/build/shared"
-mount -t proc proc "$root/proc"
-mount -t sysfs sysfs "$root/sys"
-mount --bind /dev "$root/dev"
-mount --bind /dev/pts "$root/dev/pts"
-mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm" # JACK's, not the host's
+  phase "clone $commit with ../shared beside it"
+  mkdir -p "$root/build/shared"
+  git clone -q --no-hardlinks "$repo" "$root/build/cantus"
+  git -C "$root/build/cantus" checkout -q --detach "$commit"
+  mount --bind "$shared" "$root/build/shared"
+  mount -o remount,bind,ro "$root/build/shared"
+  mount -t proc proc "$root/proc"
+  mount -t sysfs sysfs "$root/sys"
+  mount --bind /dev "$root/dev"
+  mount --bind /dev/pts "$root/dev/pts"
+  mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
+}
 
 in_chroot() {  # a root login's environment, in the clone
   chroot "$root" /usr/bin/env -i HOME=/root SHELL=/bin/bash TERM=dumb \
@@ -108,16 +118,30 @@ in_chroot() {  # a root login's environment, in the clone
     /bin/bash -c "cd /build/cantus && $1"
 }
 
-phase "make run ${*:-}"
-in_chroot "timeout 1800 make run ${*:-}" 2>&1 | tee "$root/run.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fresh-debian: FAIL make run"; exit 1; }
-grep -q '^cantus: wrote build/run/cantus.mid and build/run/cantus.svg' "$root/run.log" &&
-  [ -s "$root/build/cantus/build/run/cantus.mid" ] && [ -s "$root/build/cantus/build/run/cantus.svg" ] ||
-  { echo "fresh-debian: FAIL make run did not render offline"; exit 1; }
+make_in_chroot() {  # TARGET MAKE-ARGS...: fails unless it did what the README says
+  local target=$1
+  shift
+  phase "make $target $*"
+  in_chroot "timeout 3600 make $target $*" 2>&1 | tee "$root/$target.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fresh-debian: FAIL make $target"; exit 1; }
+  case $target in
+    run) # no JACK server in the chroot: it renders offline
+      grep -q '^cantus: wrote build/run/cantus.mid and build/run/cantus.svg' "$root/run.log" &&
+        [ -s "$root/build/cantus/build/run/cantus.mid" ] && [ -s "$root/build/cantus/build/run/cantus.svg" ] ||
+        { echo "fresh-debian: FAIL make run did not render offline"; exit 1; } ;;
+    test)
+      grep -qE '^tests: [0-9]+ passed, 0 failed' "$root/test.log" ||
+        { echo "fresh-debian: FAIL make test printed no clean summary"; exit 1; } ;;
+  esac
+}
 
-phase "make test ${*:-}"
-in_chroot "timeout 3600 make test ${*:-}" 2>&1 | tee "$root/test.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fresh-debian: FAIL make test"; exit 1; }
-grep -qE '^tests: [0-9]+ passed, 0 failed' "$root/test.log" ||
-  { echo "fresh-debian: FAIL make test printed no clean summary"; exit 1; }
-phase "ok: make run and make test on a fresh $release"
+# Each word is one fresh machine; commas separate the commands run on it in
+# turn.  Default: the Quick start in order, and `make test` first thing on a
+# bare machine (which `make run` before it would hide: it installs most of
+# the packages).
+for machine in ${FRESH_MACHINES:-run,test test}; do
+  fresh_machine
+  for target in ${machine//,/ }; do make_in_chroot "$target" "$@"; done
+  teardown || exit 1
+  phase "ok: make ${machine//,/, make } on a fresh $release"
+done
