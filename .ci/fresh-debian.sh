@@ -122,8 +122,10 @@ make_in_chroot() {  # TARGET MAKE-ARGS...: fails unless it did what the README s
   local target=$1
   shift
   phase "make $target $*"
-  in_chroot "timeout 3600 make $target $*" 2>&1 | tee "$root/$target.log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fresh-debian: FAIL make $target"; exit 1; }
+  if ! in_chroot "timeout 3600 make $target $*" 2>&1 | tee "$root/$target.log"; then
+    echo "fresh-debian: FAIL make $target"
+    exit 1
+  fi
   case $target in
     run) # no JACK server in the chroot: it renders offline
       grep -q '^cantus: wrote build/run/cantus.mid and build/run/cantus.svg' "$root/run.log" &&
