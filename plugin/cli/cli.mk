@@ -9,6 +9,7 @@ TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
 .PHONY: tools
 all: tools
 tools: $(TOOLS)
+INSTALL_BINS += $(TOOLS)
 
 # args.o: the option parsing every program shares (also cantus-jack,
 # cantus-train and cantus-eval).

@@ -7,8 +7,9 @@
 #   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B) (or $PWD/$(B)/lv2,
 #   a folder with only a link to the bundle).
 # Also the plugin's test helpers: tests/hosts/lv2_host.c joins the C runner (with
-# lilv), $(B)/tests/lilv_host serves the shell suites (the jalv suite's JACK
-# capture client is plugin/jack/jack.mk's $(B)/tests/jack_capture).
+# lilv), $(B)/tests/lilv_host serves the shell suites (TEST_HELPERS: built by
+# `make test` after it has installed the packages; the jalv suite's JACK capture
+# client is plugin/jack/jack.mk's $(B)/tests/jack_capture).
 
 LV2_BUNDLE := $(B)/cantus.lv2
 LV2_LIB_EXT := .so
@@ -100,4 +101,4 @@ $(LV2_TEST_HOST): $(B)/obj/tests/hosts/lilv_host.o $(B)/obj/tests/hosts/lv2_host
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LILV_LIBS) -lm -ldl
 
-test: $(LV2_TEST_HOST)
+TEST_HELPERS += $(LV2_TEST_HOST)
