@@ -867,10 +867,12 @@ TEST(model_find_style)
   CHECK_EQ(cantus_model_find_style(m, "alpha"), 0);
   CHECK_EQ(cantus_model_find_style(m, "BETA"), 1);
   CHECK_EQ(cantus_model_find_style(m, "Gamma"), 2);
-  CHECK_EQ(cantus_model_find_style(m, "0"), 0);
-  CHECK_EQ(cantus_model_find_style(m, "2"), 2);
-  CHECK_EQ(cantus_model_find_style(m, "02"), 2);
-  CHECK_EQ(cantus_model_find_style(m, "3"), -1);
+  // Numbers count from 1, as every tool lists the styles.
+  CHECK_EQ(cantus_model_find_style(m, "1"), 0);
+  CHECK_EQ(cantus_model_find_style(m, "3"), 2);
+  CHECK_EQ(cantus_model_find_style(m, "03"), 2);
+  CHECK_EQ(cantus_model_find_style(m, "0"), -1);
+  CHECK_EQ(cantus_model_find_style(m, "4"), -1);
   CHECK_EQ(cantus_model_find_style(m, "-1"), -1);
   CHECK_EQ(cantus_model_find_style(m, "1x"), -1);
   CHECK_EQ(cantus_model_find_style(m, "99999999999999999999"), -1);
