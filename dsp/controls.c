@@ -677,7 +677,11 @@ bool cantus_controls_parse_note(const char *text, int *note)
   return true;
 }
 
-bool cantus_controls_parse_note_range(const char *text, int *lo, int *hi, char *msg, size_t msg_size)
+bool cantus_controls_parse_note_range(const char *text,
+                                      int *lo,
+                                      int *hi,
+                                      char *msg,
+                                      size_t msg_size)
 {
   Text b = { msg, msg_size, 0 };
   put(&b, "");

@@ -182,7 +182,11 @@ bool cantus_controls_parse_note(const char *text, int *note);
 // Reads "LO-HI", two pitches (numbers or names: "48-72", "C3-C5", "C-1-G9")
 // with 0 <= LO <= HI <= 127.  Returns false and one line in msg otherwise.
 // Non-RT.
-bool cantus_controls_parse_note_range(const char *text, int *lo, int *hi, char *msg, size_t msg_size);
+bool cantus_controls_parse_note_range(const char *text,
+                                      int *lo,
+                                      int *hi,
+                                      char *msg,
+                                      size_t msg_size);
 
 // The name of MIDI note 0..127 with sharps ("C4", "F#-1"), "?" outside.
 // Non-RT.

@@ -154,7 +154,7 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       op->tracks = v;
       i++;
     } else if (o[0] == '-') {
-      static const char *const with_value[] = { "--split", "--max-order", "--pieces", "--bars",
+      static const char *const with_value[] = { "--split", "--max-order",   "--pieces", "--bars",
                                                 "--seed",  "--temperature", "--tracks" };
       for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
         if (!strcmp(o, with_value[k])) {

@@ -314,16 +314,17 @@ static int sample_main(int argc, char **argv)
     } else if (!strcmp(o, "--meter") && v) {
       meter = v;
     } else if (!strcmp(o, "--bars") && v) {
-      ok = cantus_args_long("cantus-train --sample", o, v, 1, 1000, &bars); // as cantus-gen
+      ok = cantus_args_long(PROG, o, v, 1, 1000, &bars); // as cantus-gen
     } else if (!strcmp(o, "--seed") && v) {
-      ok = cantus_args_long("cantus-train --sample", o, v, 0, 65535, &seed); // the engine's range
+      ok = cantus_args_long(PROG, o, v, 0, 65535, &seed); // the engine's range
     } else if (!strcmp(o, "--temperature") && v) {
-      ok = cantus_args_double("cantus-train --sample", o, v, 0.0, 2.0, &temp);
+      ok = cantus_args_double(PROG, o, v, 0.0, 2.0, &temp);
     } else if (o[0] != '-' && !model) {
       model = o;
       continue;
-    } else if (!v && (!strcmp(o, "-o") || !strcmp(o, "--style") || !strcmp(o, "--meter") ||
-                      !strcmp(o, "--bars") || !strcmp(o, "--seed") || !strcmp(o, "--temperature"))) {
+    } else if (!v &&
+               (!strcmp(o, "-o") || !strcmp(o, "--style") || !strcmp(o, "--meter") ||
+                !strcmp(o, "--bars") || !strcmp(o, "--seed") || !strcmp(o, "--temperature"))) {
       return cantus_args_missing(PROG, o);
     } else {
       return cantus_args_unknown(PROG, o);
@@ -403,7 +404,7 @@ static int bench_main(int argc, char **argv)
   int n = 0;
   for (int i = 2; rest && i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
-      if (!cantus_args_long("cantus-train --bench", "--steps", argv[++i], 1, 100000, &steps)) {
+      if (!cantus_args_long(PROG, "--steps", argv[++i], 1, 100000, &steps)) {
         free(rest);
         return 2;
       }

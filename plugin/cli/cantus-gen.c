@@ -30,7 +30,7 @@
 #define MAX_BARS 1000
 // The MIDI file holds ticks in 32 bits: MAX_BARS of the longest meter
 // (32/1, 128 quarters a bar) fit.
-_Static_assert((long long)MAX_BARS * FILE_TPQ * 4 * 32 < 0xFFFFFFFFLL, "MAX_BARS fits a MIDI file");
+_Static_assert((long long)MAX_BARS *FILE_TPQ * 4 * 32 < 0xFFFFFFFFLL, "MAX_BARS fits a MIDI file");
 
 // Controls without an option here: --bpm is the song's tempo (the host
 // transport's), and offline there is no player to listen to.
@@ -82,8 +82,8 @@ typedef struct {
 static bool takes_value(const char *o)
 {
   static const char *const names[] = {
-    "--model", "--bars",  "--bpm",  "--meter", "--range", "--theme",
-    "--theme-bars", "--block", "--rate", "-o", "--output", "--svg",
+    "--model",      "--bars",  "--bpm",  "--meter", "--range",  "--theme",
+    "--theme-bars", "--block", "--rate", "-o",      "--output", "--svg",
   };
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     if (!strcmp(o, names[k])) {

@@ -164,10 +164,8 @@ static void print_json(const CantusModel *m, const Info *in, const char *indent)
   printf("%s  \"styles\": [", indent);
   for (uint32_t i = 0; i < d->n_styles; i++) {
     // number: as the tools count (from 1); index: the LV2 port value.
-    printf("%s{\"number\": %u, \"index\": %u, \"name\": ",
-           i ? ", " : "",
-           (unsigned)i + 1,
-           (unsigned)i);
+    printf(
+      "%s{\"number\": %u, \"index\": %u, \"name\": ", i ? ", " : "", (unsigned)i + 1, (unsigned)i);
     json_string(m->style_names[i]);
     putchar('}');
   }

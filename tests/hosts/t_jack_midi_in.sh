@@ -15,7 +15,7 @@
 #   program-style   program change 2 (1 on the wire) selects style 2 (beta),
 #                   programs and styles both counted from 1
 #   stdin-style     `set style 3` is the third style (gamma), `set style 0`
-#                   and `set style 4` say the range and the styles
+#                   says the range and lists the styles, `style beta` by name
 #   stdin-notes     `set note_lo C4`, `set range C3-C5` take note names
 #   cc-map-file     --cc-map FILE: CC 20 spans temperature 0.5..1.5
 #   cc-panic        CC 123 (All Notes Off, value 0) fires panic

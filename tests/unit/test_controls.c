@@ -294,8 +294,9 @@ TEST(controls_parse_values)
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_NOTE_LO, "-1", NULL, &v, msg, sizeof msg));
   CHECK_MSG(!strcmp(msg, "-1 is outside C-1..G9 (0..127)"), "%s", msg);
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_NOTE_LO, "H4", NULL, &v, msg, sizeof msg));
-  CHECK_MSG(
-    !strcmp(msg, "'H4' is not a note (a number 0..127 or a name like C4 = 60, F#3, Bb2)"), "%s", msg);
+  CHECK_MSG(!strcmp(msg, "'H4' is not a note (a number 0..127 or a name like C4 = 60, F#3, Bb2)"),
+            "%s",
+            msg);
   CHECK(!cantus_controls_parse(-1, "1", NULL, &v, msg, sizeof msg));
   // A short buffer is cut, never overrun.
   char tiny[8];
@@ -338,10 +339,10 @@ TEST(controls_note_names)
     const char *text;
     int note;
   } good[] = {
-    { "C4", 60 },  { "c4", 60 },   { "C#4", 61 }, { "Cs4", 61 },  { "Db4", 61 },   { "B3", 59 },
-    { "Cb4", 59 }, { "B#3", 60 },  { "A4", 69 },  { "C-1", 0 },   { "B-1", 11 },   { "Bb-1", 10 },
-    { "G9", 127 }, { "G#9", 128 }, { "e2", 40 },  { "F#3", 54 },  { "0", 0 },      { "127", 127 },
-    { "-3", -3 },  { "0060", 60 }, { "b4", 71 },  { "bb4", 70 },  { "Cb-1", -1 },
+    { "C4", 60 },  { "c4", 60 },   { "C#4", 61 }, { "Cs4", 61 }, { "Db4", 61 },  { "B3", 59 },
+    { "Cb4", 59 }, { "B#3", 60 },  { "A4", 69 },  { "C-1", 0 },  { "B-1", 11 },  { "Bb-1", 10 },
+    { "G9", 127 }, { "G#9", 128 }, { "e2", 40 },  { "F#3", 54 }, { "0", 0 },     { "127", 127 },
+    { "-3", -3 },  { "0060", 60 }, { "b4", 71 },  { "bb4", 70 }, { "Cb-1", -1 },
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     int n = -99;
@@ -351,7 +352,7 @@ TEST(controls_note_names)
               n,
               good[i].note);
   }
-  static const char *const bad[] = { "",    "H4",   "C",  "C10", "C-2", "C#",  "4C",   "C 4",
+  static const char *const bad[] = { "",    "H4",   "C",   "C10", "C-2",   "C#",  "4C",  "C 4",
                                      "C4 ", "C##4", "Cx4", "c+4", "12345", "1.5", "--1", "#4" };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int n = -99;
@@ -374,8 +375,8 @@ TEST(controls_note_names)
     const char *text;
     int lo, hi;
   } ranges[] = {
-    { "48-72", 48, 72 }, { "C3-C5", 48, 72 }, { "C-1-G9", 0, 127 }, { "Bb-1-C0", 10, 12 },
-    { "60-60", 60, 60 }, { "c#3-72", 49, 72 },
+    { "48-72", 48, 72 },   { "C3-C5", 48, 72 }, { "C-1-G9", 0, 127 },
+    { "Bb-1-C0", 10, 12 }, { "60-60", 60, 60 }, { "c#3-72", 49, 72 },
   };
   char msg[256];
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
@@ -397,7 +398,8 @@ TEST(controls_note_names)
   CHECK(!cantus_controls_parse_note_range("C3-", &lo, &hi, msg, sizeof msg));
   CHECK(!cantus_controls_parse_note_range("-C3", &lo, &hi, msg, sizeof msg));
   CHECK(!cantus_controls_parse_note_range("", &lo, &hi, msg, sizeof msg));
-  CHECK(cantus_controls_is_pitch(CANTUS_CONTROL_NOTE_LO) && cantus_controls_is_pitch(CANTUS_CONTROL_NOTE_HI));
+  CHECK(cantus_controls_is_pitch(CANTUS_CONTROL_NOTE_LO) &&
+        cantus_controls_is_pitch(CANTUS_CONTROL_NOTE_HI));
   CHECK(!cantus_controls_is_pitch(CANTUS_CONTROL_TRANSPOSE) && !cantus_controls_is_pitch(-1));
 }
 
