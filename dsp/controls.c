@@ -723,8 +723,9 @@ void cantus_controls_note_name(int note, char *buf, size_t size)
     put(&b, "?");
     return;
   }
+  const int octave = note / 12 - 1; // C4 = 60
   put(&b, cantus_key_name(note % 12));
-  put_num(&b, note / 12 - 1, 0);
+  put_num(&b, (double)octave, 0);
 }
 
 void cantus_controls_style_list(const CantusModel *m, char *buf, size_t size)
