@@ -2,7 +2,8 @@
 // The control table (see controls.h) and the functions every host uses to
 // read, write, clamp, parse and show a control through it.  No stdio: the
 // parsers write their messages into the caller's buffer.  Thread class:
-// get/set/clamp/snap/info are [RT]; find/default/parse/format are non-RT.
+// get/set/clamp/snap/info are [RT]; find/default/parse/format and the
+// pitch and style text helpers are non-RT.
 #include "controls.h"
 
 #include <math.h>

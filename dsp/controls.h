@@ -22,8 +22,10 @@
 //
 // Allocation contract: none; the table is static and read-only.  Thread
 // class: _info, _get, _set, _clamp and _snap are [RT] (bounded arithmetic on
-// the table); _default, _find, _parse and _format are non-RT but allocate
-// nothing and do no I/O (messages go into the caller's buffer).
+// the table); _default, _find, _parse, _format and the pitch and style text
+// helpers (_is_pitch, _parse_note, _parse_note_range, _note_name,
+// _style_list) are non-RT but allocate nothing and do no I/O (messages go
+// into the caller's buffer).
 #ifndef CANTUS_CONTROLS_H
 #define CANTUS_CONTROLS_H
 
