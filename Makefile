@@ -5,6 +5,13 @@
 # and shipped models).  Everything builds under $(B) (default build/, build-san/
 # with SAN=1).
 
+# The one version of Cantus: every tool's --version ("cantus-gen 0.2.1")
+# and the LV2 plugin's lv2:minorVersion/microVersion.  Odd numbers are
+# development versions; a moved port index is a minor bump.
+CANTUS_MINOR := 2
+CANTUS_MICRO := 1
+CANTUS_VERSION := 0.$(CANTUS_MINOR).$(CANTUS_MICRO)
+
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc

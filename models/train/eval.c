@@ -25,13 +25,15 @@ static void usage(FILE *f)
           "usage: cantus-eval MODEL.cantus CORPUS_DIR... [options]\n"
           "  --split test|valid|train  the split to score (default test)\n"
           "  --max-order N        longest n-gram tried for the baseline (default 8)\n"
-          "  --pieces N           pieces generated per style (default 8; 0 = no generation)\n"
-          "  --bars N             bars per generated piece (default 32)\n"
+          "  --pieces N           pieces generated per style, 0..100 (default 8; 0 = none)\n"
+          "  --bars N             bars per generated piece, 1..1000 (default 32)\n"
           "  --seed N             first generation seed (default 1)\n"
           "  --temperature X      sampling temperature for generation (default 1.0)\n"
           "  --tracks LIST        track filter (default: the one recorded in the model)\n"
           "  --json               machine-readable output on stdout\n"
-          "  -q                   no per-file corpus messages\n");
+          "  -q                   no per-file corpus messages\n"
+          "  -h, --help           print this help\n"
+          "  --version            print the version\n");
 }
 
 static void json_str(FILE *f, const char *s)
@@ -103,6 +105,9 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
     if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
       usage(stdout);
       return 0;
+    } else if (!strcmp(o, "--version")) {
+      cantus_args_version(PROG);
+      return 0;
     } else if (!strcmp(o, "--json")) {
       op->json = true;
     } else if (!strcmp(o, "-q")) {
@@ -122,7 +127,7 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       }
       i++;
     } else if (v && !strcmp(o, "--pieces")) {
-      if (!cantus_args_int(PROG, o, v, 0, 1000, &op->n_gen)) {
+      if (!cantus_args_int(PROG, o, v, 0, 100, &op->n_gen)) {
         return 2;
       }
       i++;
@@ -149,7 +154,14 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       op->tracks = v;
       i++;
     } else if (o[0] == '-') {
-      return cantus_args_usage(PROG, "unknown option or missing value: %s", o);
+      static const char *const with_value[] = { "--split", "--max-order",   "--pieces", "--bars",
+                                                "--seed",  "--temperature", "--tracks" };
+      for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+        if (!strcmp(o, with_value[k])) {
+          return cantus_args_missing(PROG, o);
+        }
+      }
+      return cantus_args_unknown(PROG, o);
     } else if (!op->model_path) {
       op->model_path = o;
     } else if (op->n_dirs < 64) {

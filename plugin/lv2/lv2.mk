@@ -13,9 +13,9 @@
 
 LV2_BUNDLE := $(B)/cantus.lv2
 LV2_LIB_EXT := .so
-# Odd numbers are development versions; a moved port index is a minor bump.
-LV2_MINOR := 2
-LV2_MICRO := 1
+# The plugin's version is Cantus's (the root Makefile's CANTUS_VERSION).
+LV2_MINOR := $(CANTUS_MINOR)
+LV2_MICRO := $(CANTUS_MICRO)
 LV2_MODEL := $(firstword $(wildcard models/default.cantus) tests/data/tiny.cantus)
 LV2_MORE_MODELS := $(filter-out models/default.cantus,$(wildcard models/*.cantus))
 LV2_PRESETS := $(sort $(wildcard presets/*.ttl))

@@ -88,7 +88,7 @@ check "eval: text table" grep -qE "^jig +12 +[0-9]+ +[0-9.]+ +[0-9.]+% +[0-9.]+"
 # ---- the model everywhere: cantus-info, cantus-gen, --sample -------------------------
 "$B/bin/cantus-info" "$tmp/m.cantus" >"$tmp/info.txt" 2>&1
 check "info: loads" test $? -eq 0
-check "info: styles" grep -qE "^ +1  reel$" "$tmp/info.txt"
+check "info: styles" grep -qE "^ +2:reel$" "$tmp/info.txt"
 check "info: metadata" grep -q "valid_loss.jig: " "$tmp/info.txt"
 check "info: default style in the metadata" grep -qE "^ +default_style: reel$" "$tmp/info.txt"
 "$train" --sample "$tmp/m.cantus" -o "$tmp/s1.mid" --style jig --bars 8 --seed 4 --meter 6/8 2>"$tmp/s.err"
@@ -170,7 +170,7 @@ lb = {s["style"]: s["loss"] for s in b["styles"]}
 assert la == lb, (la, lb)
 ' "$tmp/eval.json" "$tmp/add.json"
 "$B/bin/cantus-info" "$tmp/add.cantus" >"$tmp/add.info" 2>&1
-check "add-style: loads with three styles" grep -qE "^ +2  hornpipe$" "$tmp/add.info"
+check "add-style: loads with three styles" grep -qE "^ +3:hornpipe$" "$tmp/add.info"
 check "add-style: keeps the base's default style" grep -qE "^ +default_style: reel$" "$tmp/add.info"
 "$train" --sample "$tmp/add.cantus" -o "$tmp/hp.mid" --style hornpipe --bars 4 2>/dev/null
 check "add-style: the new style generates" test -s "$tmp/hp.mid"
