@@ -681,10 +681,11 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
                         dirs[0],
                         n_dirs > 1 ? " ..." : "",
                         opt->styles ? "check --styles and the folder names"
-                        : n_files   ? "every MIDI file found was unreadable or had no notes; see above"
-                                    : "expected .mid files in the folder itself (one style named "
-                                      "after the folder) or in one sub-folder per style, "
-                                      "FOLDER/STYLE/*.mid");
+                        : n_files
+                          ? "every MIDI file found was unreadable or had no notes; see above"
+                          : "expected .mid files in the folder itself (one style named "
+                            "after the folder) or in one sub-folder per style, "
+                            "FOLDER/STYLE/*.mid");
   }
   // Every style keeps at least one training piece.
   for (int s = 0; s < c->n_styles; s++) {

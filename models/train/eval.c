@@ -377,7 +377,8 @@ static void print_json(const EvalOptions *op,
     printf(", \"ngram_loss\": ");
     json_num(stdout, sc->ng_n[s] ? sc->ng_sum[s] / (double)sc->ng_n[s] : (double)NAN);
     printf(", \"better_than_ngram\": %s",
-           sc->ng_n[s] && sc->lstm_sum[s] / (double)sc->lstm_n[s] < sc->ng_sum[s] / (double)sc->ng_n[s]
+           sc->ng_n[s] &&
+               sc->lstm_sum[s] / (double)sc->lstm_n[s] < sc->ng_sum[s] / (double)sc->ng_n[s]
              ? "true"
              : "false");
     if (gr->gen_ok) {
