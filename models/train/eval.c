@@ -71,7 +71,8 @@ typedef struct {
 // Losses per model style: the model's (with its next-token hits) and the
 // n-gram's, on the scored split.
 typedef struct {
-  int best_order; // the n-gram's, chosen on the validation split
+  int best_order;      // the n-gram's, chosen on the validation split
+  bool order_unchosen; // no validation pieces: best_order is --max-order
   double ng_sum[CANTUS_MAX_STYLES];
   uint64_t ng_n[CANTUS_MAX_STYLES];
   double lstm_sum[CANTUS_MAX_STYLES];
@@ -237,6 +238,12 @@ static CantusStatus score_ngram(const EvalOptions *op,
       best_val = v;
       sc->best_order = o;
     }
+  }
+  if (!isfinite(best_val)) {
+    // No validation pieces to choose on: the longest order (Kneser-Ney
+    // backs off gracefully), not a unigram that would flatter the model.
+    sc->best_order = op->max_order;
+    sc->order_unchosen = true;
   }
   for (int i = 0; i < c->n_pieces; i++) {
     const CantusPiece *pc = &c->pieces[i];
@@ -480,10 +487,11 @@ static void print_losses(const EvalOptions *op,
                          const GenReport *gr)
 {
   const CantusDims *d = &m->dims;
-  printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (best on valid)\n",
+  printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (%s)\n",
          op->model_path,
          split_name,
-         sc->best_order);
+         sc->best_order,
+         sc->order_unchosen ? "no validation pieces to choose on: the longest" : "best on valid");
   printf("%-12s %6s %8s %8s %8s %8s %8s\n",
          "style",
          "pieces",

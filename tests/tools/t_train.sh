@@ -5,8 +5,12 @@
 # run whose held-out loss beats the Kneser-Ney n-gram, whose model loads in
 # cantus-info and generates with cantus-gen (the same notes as
 # `cantus-train --sample`); outputs (CSV, SVG, checkpoint); Ctrl-C and
-# --resume; --add-style leaving the other styles untouched; usage errors and
-# hostile corpora.  Last line: "N passed, N failed, N skipped".
+# --resume; --add-style leaving the other styles untouched; the honest advice
+# (a small flat folder: advice before training, validation on 2 pieces or
+# more or off, the n-gram baseline and the verdict in words in cantus-train
+# and cantus-eval, the time limit as given, output folders checked before
+# the corpus is read); usage errors and hostile corpora.  Last line:
+# "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
