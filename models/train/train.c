@@ -722,6 +722,9 @@ static void advise_data(const Trainer *tr, const CantusTrainConfig *cfg, FILE *l
   char buf[PATH_MAX + 64];
   const char *folk = folk_model_path(buf, sizeof buf);
   const bool one = tr->corpus.n_styles == 1 && cfg->n_corpus_dirs == 1;
+  const char *name = one ? tr->corpus.styles[0].name : "NAME";
+  const char *dir = one ? cfg->corpus_dirs[0] : "FOLDER";
+#define Q(x) (strpbrk((x), " \t'\"&;()") ? "'" : "") // quoted for a shell when needed
   fprintf(log,
           "advice: %d training piece%s (%llu tokens): too little music for a model trained from "
           "scratch.\n" CANTUS_TRAIN_ADVICE_MEASURED
@@ -729,14 +732,21 @@ static void advise_data(const Trainer *tr, const CantusTrainConfig *cfg, FILE *l
           "instead (it\n"
           "  already knows melody, harmony and metre; minutes of training; see "
           "models/README.md):\n"
-          "    cantus-train --base %s --add-style %s %s -o %s.cantus\n",
+          "    cantus-train --base %s --add-style %s%s%s %s%s%s -o %s%s.cantus%s\n",
           n_train,
           n_train == 1 ? "" : "s",
           (unsigned long long)n_tok,
           folk ? folk : "PATH/TO/folk.cantus",
-          one ? tr->corpus.styles[0].name : "NAME",
-          one ? cfg->corpus_dirs[0] : "FOLDER",
-          one ? tr->corpus.styles[0].name : "NEW");
+          Q(name),
+          name,
+          Q(name),
+          Q(dir),
+          dir,
+          Q(dir),
+          Q(name),
+          name,
+          Q(name));
+#undef Q
 }
 
 // The output file's folder and the --log prefix's exist and are writable,
@@ -1027,7 +1037,7 @@ static CantusStatus run_epoch(Trainer *tr,
 
 // The end-of-training verdict in plain words: the best validation loss
 // against the n-gram baseline's, and what to do when the network lost.
-static void report_verdict(const Trainer *tr, const Run *r, FILE *log)
+static void report_verdict(const Trainer *tr, const Run *r, bool stopped_early, FILE *log)
 {
   if (!log) {
     return;
@@ -1057,6 +1067,12 @@ static void report_verdict(const Trainer *tr, const Run *r, FILE *log)
       fprintf(log,
               "  The style is too far from what the base model knows: try --train-output, "
               "or train a\n  model for it from scratch on hundreds of pieces.\n");
+    } else if (stopped_early) {
+      fprintf(log,
+              "  It had stopped improving, so training longer will not help: give it more "
+              "pieces, or\n  add your pieces as a new style of a trained model:\n"
+              "    cantus-train --base %s --add-style NAME FOLDER -o NEW.cantus\n",
+              folk ? folk : "PATH/TO/folk.cantus");
     } else {
       fprintf(log,
               "  Train longer (cantus-train --resume %s.ckpt with a larger --max-minutes or "
@@ -1152,7 +1168,7 @@ static CantusStatus finish(Trainer *tr,
         tr->log_prefix);
     }
     if (!s) {
-      report_verdict(tr, r, log);
+      report_verdict(tr, r, res->stopped_early, log);
     }
   }
   res->ngram_valid = tr->ngram_valid;
