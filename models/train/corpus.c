@@ -615,7 +615,8 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
     c->had_split_file |= splits != NULL;
     int nd = 0, n_top = 0;
     char **subs = list_dir(root, true, &nd);
-    free_list(list_dir(root, false, &n_top), n_top);
+    char **top = list_dir(root, false, &n_top);
+    free_list(top, n_top);
     CantusStatus s = CANTUS_OK;
     if (nd == 0 || n_top > 0) {
       // MIDI files in the folder itself (a flat folder, or files beside
