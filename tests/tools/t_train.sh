@@ -229,7 +229,7 @@ check "one validation piece: validation off, said plainly" \
   grep -q "^validation: off (1 validation piece; at least 2 are needed)" "$tmp/four.err"
 check "one validation piece: no verdict pretended" grep -q "^verdict: none; validation was off" "$tmp/four.err"
 # The time limit is reported as given.
-"$train" "$tmp/mytunes" -o "$tmp/timed.cantus" "${small[@]}" --epochs 100000 --patience 0 \
+"$train" "$tmp/mytunes" -o "$tmp/timed.cantus" "${small[@]}" --epochs 10000 --patience 0 \
   --max-minutes 0.005 >/dev/null 2>"$tmp/timed.err"
 check "time limit: exit 0" test $? -eq 0
 check "time limit: printed as given" grep -q "^time limit of 0.005 minutes reached" "$tmp/timed.err"
