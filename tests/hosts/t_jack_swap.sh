@@ -5,7 +5,7 @@
 # for 12 model loads, alternating tiny.cantus and a second fixture model
 # (tests/jack_mkmodel, other weights), every 0.4 s; a missing and a corrupt
 # model in between must be refused with a message while it keeps playing.
-#   swaps-installed  the audio thread installed all 12 (status "models 12")
+#   swaps-installed  the audio thread installed all 12 (status "model-changes 12")
 #   bad-swap-refused both bad files are reported, the model is unchanged
 #   no-xrun          no xrun caused by cantus-jack (jackd's log blames no
 #                    cycle on it) and its xrun count is explained by the
@@ -59,8 +59,8 @@ phase_swap() {
   grep -E '^status:|model|xruns' "$W/hs.out" | tail -8
 
   st=$(grep '^status:' "$W/hs.out" | head -1)
-  echo "$st" | grep -q ' models 12 '
-  jt_pcheck "swaps-installed ($(echo "$st" | grep -o 'models [0-9]*'))" $?
+  echo "$st" | grep -q ' model-changes 12 '
+  jt_pcheck "swaps-installed ($(echo "$st" | grep -o 'model-changes [0-9]*'))" $?
   grep -q "model not changed: $W/missing.cantus: cannot open" "$W/hs.out" &&
     grep -q "model not changed: $W/broken.cantus: truncated" "$W/hs.out"
   jt_pcheck bad-swap-refused $?
@@ -68,7 +68,7 @@ phase_swap() {
   jt_pcheck "no-xrun ($JT_XRUN_MSG)" $?
   $CHK balance "$W/cap.txt"
   r=$?
-  grep -q 'sounding 0,' "$W/hs.out" && [ $r -eq 0 ]
+  grep -q 'none left sounding' "$W/hs.out" && [ $r -eq 0 ]
   jt_pcheck no-stuck-note $?
   # a note-on after the last swap (transport frame of the last request)
   swap_frame=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 48000 }')
@@ -76,8 +76,8 @@ phase_swap() {
   [ "$last" -gt "$swap_frame" ]
   jt_pcheck "still-playing (last note-on at frame $last, last swap about $swap_frame)" $?
   st2=$(grep '^status:' "$W/hs.out" | tail -1)
-  echo "$st2" | grep -q ' models 13 '
-  jt_pcheck "sighup-reload ($(echo "$st2" | grep -o 'models [0-9]*'))" $?
+  echo "$st2" | grep -q ' model-changes 13 '
+  jt_pcheck "sighup-reload ($(echo "$st2" | grep -o 'model-changes [0-9]*'))" $?
   [ "$rc_int" -eq 0 ]
   jt_pcheck "sigint-exit (exit status $rc_int)" $?
 }
@@ -91,7 +91,7 @@ jt_phase swap phase_swap
 # that also reports controls.  Under the sanitizer build (CANTUS_SAN=1) a
 # read of a freed model stops cantus-jack with an AddressSanitizer report.
 #   cc-swap-clean-exit  SIGINT exit status 0, nothing from a sanitizer on stderr
-#   cc-swap-installed   the audio thread installed all 20 models ("models 20")
+#   cc-swap-installed   the audio thread installed all 20 models ("model-changes 20")
 #   cc-swap-interleaved every swap message sits among "midi:" control lines
 #                       (so controls were handled in the passes around it),
 #                       and both CCs and program changes were reported
@@ -131,8 +131,8 @@ phase_swap_cc() {
   [ "$rc" -eq 0 ] && [ -z "$san" ]
   jt_pcheck "cc-swap-clean-exit (exit status $rc${san:+, $san})" $?
   st=$(grep '^status:' "$W/sc.out" | tail -1)
-  echo "$st" | grep -q " models $n_req "
-  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'models [0-9]*') of $n_req)" $?
+  echo "$st" | grep -q " model-changes $n_req "
+  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'model-changes [0-9]*') of $n_req)" $?
   n_swaps=$(grep -c 'loaded while playing' "$W/sc.out")
   n_inter=$(awk '/loaded while playing/ { s[NR] = 1 } /^midi: / { m[NR] = 1 }
     END { for (k in s) if (m[k - 1] && m[k + 1]) n++; print n + 0 }' "$W/sc.out")

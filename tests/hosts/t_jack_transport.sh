@@ -175,7 +175,7 @@ phase_sigterm() {
   echo "flush closed $nflush notes at transport frame $last; exit status $rc"
   $CHK balance "$W/cap6.txt"
   r=$?
-  [ "$rc" -eq 0 ] && [ $r -eq 0 ] && grep -q 'sounding 0,' "$W/c5.out"
+  [ "$rc" -eq 0 ] && [ $r -eq 0 ] && grep -q 'none left sounding' "$W/c5.out"
   jt_pcheck "sigterm-silent ($nflush notes closed by the flush)" $?
 }
 jt_phase sigterm phase_sigterm
