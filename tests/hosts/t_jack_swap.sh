@@ -15,7 +15,9 @@
 #   still-playing    notes after the last swap
 #   sighup-reload    SIGHUP reloads the model file
 #   sigint-exit      SIGINT stops it cleanly (exit status 0)
-# Then swaps while MIDI CCs and program changes arrive (cc-swap-*, below).
+# Then swaps while MIDI CCs and program changes arrive (cc-swap-*, below),
+# and the style across a swap (swap-keeps-style, swap-default-style) with
+# the exit summary's count (exit-summary-counts), at the end.
 # Run again (up to 4 times) if a check failed while jackd logged an xrun
 # (a loaded machine: jackd then blames whichever client it was waiting for).
 # Last line: "N passed, N failed, N skipped".
@@ -143,5 +145,38 @@ phase_swap_cc() {
   jt_pcheck "cc-swap-interleaved ($n_inter of $n_swaps swaps among control lines; $n_cc CC, $n_pc program lines)" $?
 }
 jt_phase swap-cc phase_swap_cc
+
+# A swap keeps the style by name (issue 9, section 5): beta stays beta in a
+# model that has a beta at another index; a model without it starts on its
+# own default style (metadata default_style), not on the first.
+#   swap-keeps-style      tiny (beta = index 1) -> beta,gamma,alpha: beta
+#   swap-default-style    -> reel,jig,waltz with default_style waltz: waltz
+"$B/tests/jack_mkmodel" 6 "$W/reorder.cantus" beta,gamma,alpha &&
+  "$B/tests/jack_mkmodel" 7 "$W/dances.cantus" reel,jig,waltz waltz ||
+  fail_suite "jack_mkmodel could not write the style models"
+jt_cantus st --model "$JT_MODEL" --seed 4 --free
+jt_cmd st "set style beta"
+sleep 0.3
+jt_cmd st "model $W/reorder.cantus"
+jt_wait "$W/st.out" "reorder.cantus: .*loaded while playing" 5
+sleep 0.3
+jt_cmd st status
+jt_wait "$W/st.out" '^status:' 5
+jt_cmd st "model $W/dances.cantus"
+jt_wait "$W/st.out" "dances.cantus: .*loaded while playing" 5
+sleep 0.3
+jt_cmd st status
+sleep 0.5
+jt_stop_cantus st INT
+grep -E 'loaded while playing|^status:' "$W/st.out" | sed 's/^/  /'
+s1=$(grep '^status:' "$W/st.out" | head -1)
+s2=$(grep '^status:' "$W/st.out" | sed -n 2p)
+grep -q 'reorder.cantus: .*style beta (kept)' "$W/st.out" && [[ "$s1" =~ \ style\ [^\ ]*beta ]]
+jt_check "swap-keeps-style ($(grep -o 'style [^ ]*' <<<"$s1" | head -1))" $?
+grep -q "dances.cantus: .*style waltz (the model's default)" "$W/st.out" &&
+  [[ "$s2" =~ \ style\ [^\ ]*waltz ]]
+jt_check "swap-default-style ($(grep -o 'style [^ ]*' <<<"$s2" | head -1))" $?
+grep -q "^cantus-jack: stopped after [0-9]*:[0-9][0-9]\. Played [0-9]* notes, none left sounding\. 2 model changes\. Audio dropouts (xruns): [0-9]*\." "$W/st.out"
+jt_check "exit-summary-counts ($(grep -o '[0-9]* model changes\?' "$W/st.out"))" $?
 
 jt_finish
