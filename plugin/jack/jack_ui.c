@@ -298,7 +298,7 @@ void cantus_jackui_draw(const CantusJackView *v)
   // then the typed model path and the last messages, oldest first).
   const int n_msg = lines >= 30 ? 4 : lines >= 20 ? 3 : 1;
   int free_lines = lines - f.n_lines - 4 - n_msg;
-  int roll_rows = free_lines * 3 / 5;
+  int roll_rows = free_lines * 2 / 3;
   roll_rows = roll_rows < 3 ? 3 : roll_rows > 36 ? 36 : roll_rows;
   int ctl_rows = free_lines - roll_rows;
   ctl_rows = ctl_rows < 1 ? 1 : ctl_rows;

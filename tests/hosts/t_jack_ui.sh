@@ -5,6 +5,10 @@
 #       (tests/hosts/jack_ui_drive.py): model, styles, tempo, bar, piano roll and
 #       controls drawn; keys change style, temperature, hold; m loads another
 #       model while playing; q quits and restores the terminal
+#   view-*-80x24, view-*-120x40   the chorale model's view replayed through a
+#       small terminal: the header stays on the top rows (nothing scrolls),
+#       the piano roll covers every pitch played, key messages land in the
+#       message area, q quits
 #   record-file      --record FILE.mid: a MIDI file with the notes played
 #                    (as many as the capture saw), the tempo (200 bpm) and
 #                    the meter
@@ -25,6 +29,24 @@ cat "$W/ui.txt"
 T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$W/ui.txt")))
 T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$W/ui.txt")))
 wait $TP
+
+# ---- the view fits the terminal: 80x24 and 120x40 with the chorale model ------------------
+# (models/chorales.cantus: four voices over three octaves; the transport
+# plays 6 s at 160 bpm, then stops; the capture tells the roll's range)
+jt_capture lay
+for size in "24 80" "40 120"; do
+  { printf 'master\ntempo 160\nlocate 0\nplay\n'; sleep 6; printf 'stop\n'; sleep 8; } \
+    | jack_transport >>"$W/transport.log" 2>&1 &
+  TP=$!
+  python3 "$JT_ROOT/tests/hosts/jack_ui_drive.py" --layout $size "$JT_BIN" \
+    "$JT_ROOT/models/chorales.cantus" "$W/lay.txt" "$W/lay-${size// /x}.log" -- --seed 3 \
+    --connect-out lay:in >"$W/lay.ui" 2>&1
+  cat "$W/lay.ui"
+  T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$W/lay.ui")))
+  T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$W/lay.ui")))
+  kill $TP 2>/dev/null; wait $TP 2>/dev/null
+done
+jt_stop_capture lay
 
 # ---- --record ----------------------------------------------------------------------------------
 jt_capture cap
