@@ -62,7 +62,8 @@ phase_swap() {
 
   st=$(grep '^status:' "$W/hs.out" | head -1)
   echo "$st" | grep -q ' model-changes 12 '
-  jt_pcheck "swaps-installed ($(echo "$st" | grep -o 'model-changes [0-9]*'))" $?
+  r=$?
+  jt_pcheck "swaps-installed ($(echo "$st" | grep -o 'model-changes [0-9]*'))" $r
   grep -q "model not changed: $W/missing.cantus: cannot open" "$W/hs.out" &&
     grep -q "model not changed: $W/broken.cantus: truncated" "$W/hs.out"
   jt_pcheck bad-swap-refused $?
@@ -79,7 +80,8 @@ phase_swap() {
   jt_pcheck "still-playing (last note-on at frame $last, last swap about $swap_frame)" $?
   st2=$(grep '^status:' "$W/hs.out" | tail -1)
   echo "$st2" | grep -q ' model-changes 13 '
-  jt_pcheck "sighup-reload ($(echo "$st2" | grep -o 'model-changes [0-9]*'))" $?
+  r=$?
+  jt_pcheck "sighup-reload ($(echo "$st2" | grep -o 'model-changes [0-9]*'))" $r
   [ "$rc_int" -eq 0 ]
   jt_pcheck "sigint-exit (exit status $rc_int)" $?
 }
@@ -134,7 +136,8 @@ phase_swap_cc() {
   jt_pcheck "cc-swap-clean-exit (exit status $rc${san:+, $san})" $?
   st=$(grep '^status:' "$W/sc.out" | tail -1)
   echo "$st" | grep -q " model-changes $n_req "
-  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'model-changes [0-9]*') of $n_req)" $?
+  r=$?
+  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'model-changes [0-9]*') of $n_req)" $r
   n_swaps=$(grep -c 'loaded while playing' "$W/sc.out")
   n_inter=$(awk '/loaded while playing/ { s[NR] = 1 } /^midi: / { m[NR] = 1 }
     END { for (k in s) if (m[k - 1] && m[k + 1]) n++; print n + 0 }' "$W/sc.out")
@@ -172,11 +175,14 @@ grep -E 'loaded while playing|^status:' "$W/st.out" | sed 's/^/  /'
 s1=$(grep '^status:' "$W/st.out" | head -1)
 s2=$(grep '^status:' "$W/st.out" | sed -n 2p)
 grep -q 'reorder.cantus: .*style beta (kept)' "$W/st.out" && [[ "$s1" =~ \ style\ [^\ ]*beta ]]
-jt_check "swap-keeps-style ($(grep -o 'style [^ ]*' <<<"$s1" | head -1))" $?
+r=$?
+jt_check "swap-keeps-style ($(grep -o 'style [^ ]*' <<<"$s1" | head -1))" $r
 grep -q "dances.cantus: .*style waltz (the model's default)" "$W/st.out" &&
   [[ "$s2" =~ \ style\ [^\ ]*waltz ]]
-jt_check "swap-default-style ($(grep -o 'style [^ ]*' <<<"$s2" | head -1))" $?
+r=$?
+jt_check "swap-default-style ($(grep -o 'style [^ ]*' <<<"$s2" | head -1))" $r
 grep -q "^cantus-jack: stopped after [0-9]*:[0-9][0-9]\. Played [0-9]* notes, none left sounding\. 2 model changes\. Audio dropouts (xruns): [0-9]*\." "$W/st.out"
-jt_check "exit-summary-counts ($(grep -o '[0-9]* model changes\?' "$W/st.out"))" $?
+r=$?
+jt_check "exit-summary-counts ($(grep -o '[0-9]* model changes\?' "$W/st.out"))" $r
 
 jt_finish
