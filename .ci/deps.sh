@@ -4,7 +4,7 @@
 # apt-get line to run (otherwise).  Usage: .ci/deps.sh run|test|all
 set -u
 RUN_PKGS="gcc make pkg-config lv2-dev liblilv-dev libjack-jackd2-dev libportmidi-dev libopenblas-dev jackd2"
-TEST_PKGS="$RUN_PKGS lilv-utils sordi jalv ardour clang libclang-rt-14-dev valgrind python3 python3-mido"
+TEST_PKGS="$RUN_PKGS lilv-utils sordi jalv ardour clang libclang-rt-14-dev valgrind python3 python3-mido fluidsynth timgm6mb-soundfont"
 case "${1:-all}" in
   run) want=$RUN_PKGS ;;
   *) want=$TEST_PKGS ;;
