@@ -120,12 +120,13 @@ if jack_up && [ -x "$bin/cantus-jack" ]; then
   "$bin/cantus-jack" "${args[@]}" <&0 &
   cj=$!
   trap 'kill -INT $cj 2>/dev/null' INT TERM
-  wait "$cj"
-  rc=$?
+  # wait returns early (status > 128) when a trapped signal arrives; the
+  # last wait gives cantus-jack's own exit status.
   while kill -0 "$cj" 2>/dev/null; do
     wait "$cj"
-    rc=$?
   done
+  wait "$cj"
+  rc=$?
   stop_synth
   exit $rc
 fi

@@ -12,8 +12,9 @@
 #   synth-*     the same server with fluidsynth installed: run.sh starts it as the
 #               JACK client cantus-synth (audio to system:playback_*), connects
 #               cantus:midi_out to its MIDI port, notes flow, and SIGINT stops
-#               both quietly (skipped without fluidsynth: apt-get install
-#               fluidsynth timgm6mb-soundfont)
+#               both quietly; Ctrl-C on make run's recipe line in a pseudo-terminal
+#               prints only the exit line (skipped without fluidsynth: apt-get
+#               install fluidsynth timgm6mb-soundfont)
 # Last line: "N passed, N failed, N skipped".
 . "$(dirname "$0")/jack_test_lib.sh"
 jt_require
@@ -154,6 +155,52 @@ else
   r=$?
   jt_check "synth-sigint-stops-both-quietly (exit $RUN_RC, $left synth ports left, $(
     wc -l <"$W/synth.noise") other lines $(head -1 "$W/synth.noise"))" $r
+
+  # Ctrl-C in a terminal: make run's recipe line (the Makefile's, with $(B))
+  # through /bin/sh on a pseudo-terminal; after Ctrl-C only the exit line
+  # comes, the shell exits 0 (it died of SIGINT before: make printed
+  # "*** [run] Interrupt"), and the synth is gone.
+  recipe=$(sed -n '/^run:/,/^$/p' "$JT_ROOT/Makefile" | grep 'plugin/run.sh' | sed 's/^\t@//; s/\$(B)/$B/g')
+  echo "recipe: $recipe"
+  (cd "$JT_ROOT" && B="$B" python3 - "$recipe" >"$W/tty.out" 2>&1 <<'PY'
+import os, pty, re, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("/bin/sh", ["sh", "-c", sys.argv[1]])
+out = bytearray()
+def pump(seconds, until=None):
+    end = time.time() + seconds
+    while time.time() < end:
+        if until and re.search(until, out):
+            return
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            out.extend(data)
+pump(20, rb"\nready\r?\n")
+pump(2)
+mark = len(out)
+os.write(fd, b"\x03")
+pump(5)
+_, status = os.waitpid(pid, 0)
+tail = out[mark:]
+tail = tail[tail.rfind(b"\x1b[?1049l") + 8:] if b"\x1b[?1049l" in tail else tail
+lines = [l for l in tail.decode("utf-8", "replace").replace("\r", "").split("\n") if l.strip()]
+print("exit %d" % os.waitstatus_to_exitcode(status))
+for l in lines:
+    print("after ctrl-c: " + l)
+PY
+  )
+  cat "$W/tty.out"
+  left=$(jack_lsp | grep -c '^cantus-synth:')
+  grep -qx 'exit 0' "$W/tty.out" && [ "$(grep -c '^after ctrl-c: ' "$W/tty.out")" -eq 1 ] &&
+    grep -q '^after ctrl-c: cantus-jack: stopped after' "$W/tty.out" && [ "$left" -eq 0 ]
+  jt_check "make-run-ctrl-c-ends-quietly ($left synth ports left)" $?
 fi
 
 jt_finish
