@@ -410,11 +410,15 @@ static void poll_loader(Main *g)
     const int s = style_for(g->model, style), sb = style_for(g->model, style_b);
     send_ctl(g, CANTUS_CONTROL_STYLE, s);
     send_ctl(g, CANTUS_CONTROL_STYLE_B, sb);
-    say(g,
-        "%s; style %s%s",
-        msg,
-        g->model->style_names[s],
-        strcmp(g->model->style_names[s], style) ? " (the model's default)" : " (kept)");
+    const char *name = g->model->style_names[s];
+    char line[800];
+    snprintf(line,
+             sizeof line,
+             "%s; style %s%s",
+             msg,
+             name,
+             strcmp(name, style) ? " (the model's default)" : " (kept)");
+    say(g, "%s", line);
     return;
   }
   if (r != CANTUS_JACKLOADER_IDLE) {

@@ -103,19 +103,18 @@ typedef struct {
 
 __attribute__((format(printf, 2, 3))) static void put(Frame *f, const char *fmt, ...)
 {
-  if (f->n >= sizeof f->buf || f->n_lines >= f->max_lines) {
-    return;
-  }
   va_list ap;
   va_start(ap, fmt);
-  int k = vsnprintf(f->buf + f->n, sizeof f->buf - f->n, fmt, ap);
-  va_end(ap);
-  if (k > 0) {
-    f->n += (size_t)k;
-    if (f->n > sizeof f->buf) {
-      f->n = sizeof f->buf;
+  if (f->n < sizeof f->buf && f->n_lines < f->max_lines) {
+    int k = vsnprintf(f->buf + f->n, sizeof f->buf - f->n, fmt, ap);
+    if (k > 0) {
+      f->n += (size_t)k;
+      if (f->n > sizeof f->buf) {
+        f->n = sizeof f->buf;
+      }
     }
   }
+  va_end(ap);
 }
 
 static void endline(Frame *f)
