@@ -31,10 +31,12 @@ jack_up() {
 }
 
 # The first MIDI input port of another client (a synth or a hardware out;
-# not Cantus itself: cantus-jack is "cantus", jalv's plugin is "Cantus").
+# not Cantus itself: cantus-jack is "cantus" or another --name starting so,
+# jalv's plugin is "Cantus"; a synth an earlier make run started counts).
 midi_sink() {
   timeout 2 jack_lsp -t -p 2>/dev/null | awk '
-    function check() { if (name != "" && midi && input && tolower(name) !~ /^cantus(-[0-9]+)?:/) { print name; found = 1; exit } }
+    function ours(n) { n = tolower(n); return n ~ /^cantus/ && n !~ /^cantus-synth:/ }
+    function check() { if (name != "" && midi && input && !ours(name)) { print name; found = 1; exit } }
     /^[^ \t]/ { check(); name = $0; midi = 0; input = 0; next }
     /properties:/ { input = ($0 ~ /input/); next }
     /midi/ { midi = 1 }
