@@ -42,7 +42,8 @@ static void usage(FILE *f)
         "  --model FILE           model file (default " DEFAULT_MODEL ")\n"
         "  --bars N               bars to generate (default 16)\n"
         "  --bpm X                tempo in beats per minute, 10..999 (default 120)\n"
-        "  --meter N/D            time signature (default 4/4), e.g. 6/8\n"
+        "  --meter N/D            time signature, e.g. 6/8 (default the style's usual\n"
+        "                         metre from the model's metadata, else 4/4)\n"
         "  --key NAME             the same as --key-root\n"
         "  --voices N             the same as --max-voices\n"
         "  --range LO-HI          --note-lo LO --note-hi HI\n"
@@ -62,7 +63,7 @@ static void usage(FILE *f)
 typedef struct {
   const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path;
   double bars, bpm, rate;
-  int num, den, block, theme_bars;
+  int num, den, block, theme_bars; // num 0: the style's metre (resolved with the model)
   bool quiet;
   CantusControls c;
 } Args;
@@ -90,8 +91,6 @@ static int parse_args(int argc, char **argv, Args *a)
   *a = (Args){ .bars = 16,
                .bpm = 120,
                .rate = 48000,
-               .num = 4,
-               .den = 4,
                .block = 256,
                .out_path = "cantus.mid",
                .c = cantus_controls_default() };
@@ -182,8 +181,17 @@ static int parse_args(int argc, char **argv, Args *a)
       return 2;
     }
   }
-  // The MIDI file holds ticks (FILE_TPQ a quarter) in 32 bits and the
-  // tempo in 24 bits of microseconds per quarter.
+  // The simulated host's transport carries the tempo; the free-run tempo
+  // control follows it (clamped to its range by the engine, never used).
+  a->c.bpm = (float)a->bpm;
+  return 0;
+}
+
+// The length and tempo checks that need the metre (known once the style
+// is): the MIDI file holds ticks (FILE_TPQ a quarter) in 32 bits and the
+// tempo in 24 bits of microseconds per quarter.  Returns 0 or 2.
+static int check_meter_limits(const Args *a)
+{
   const double bar_ticks = FILE_TPQ * 4.0 * a->num / a->den;
   if (a->bars * bar_ticks >= (double)UINT32_MAX) {
     fprintf(stderr,
@@ -203,9 +211,6 @@ static int parse_args(int argc, char **argv, Args *a)
             ceil(60e6 * a->den / (4.0 * 0xFFFFFF) * 100.0) / 100.0);
     return 2;
   }
-  // The simulated host's transport carries the tempo; the free-run tempo
-  // control follows it (clamped to its range by the engine, never used).
-  a->c.bpm = (float)a->bpm;
   return 0;
 }
 
@@ -446,6 +451,14 @@ int main(int argc, char **argv)
   if (a.c.style < 0 || a.c.style_b < 0) {
     cantus_model_free(m);
     return 1;
+  }
+  if (a.num == 0) {
+    // No --meter: the (first) style's usual metre, 4/4 when the model has none.
+    cantus_model_style_meter(m, a.c.style, &a.num, &a.den);
+  }
+  if (check_meter_limits(&a) != 0) {
+    cantus_model_free(m);
+    return 2;
   }
   CantusTheme *theme = NULL;
   if (a.theme_path) {
