@@ -135,13 +135,12 @@ int cantus_model_default_style(const CantusModel *m);
 // The usual metre of style s: *num / *den from the metadata, whose two
 // spellings are a list line "meter: NAME=N/D,NAME=N/D,..." (style names as
 // in the model, case-insensitive; blanks around items allowed) and per-style
-// lines "metre.NAME: N/D" (what cantus-train writes); the list wins where
-// both name a style.  N is 1..32, D 1, 2, 4, 8 or 16; a malformed entry,
-// an unknown name or a repeated name (after its first entry) is ignored.
-// Returns true when the metadata names the style's metre, else false with
-// 4/4 (also for a NULL model or an index out of range).  Reads a table
-// filled when the metadata or a style name is set or loaded, so it is
-// bounded and allocation-free: [RT].
+// lines "metre.NAME: N/D" (what cantus-train writes); the list (every
+// "meter:" line, in order) wins where both name a style.  N is 1..32, D 1, 2, 4, 8 or 16; a
+// malformed entry, an unknown name or a repeated name (after its first entry) is ignored. Returns
+// true when the metadata names the style's metre, else false with 4/4 (also for a NULL model or an
+// index out of range).  Reads a table filled when the metadata or a style name is set or loaded, so
+// it is bounded and allocation-free: [RT].
 CANTUS_RT bool cantus_model_style_meter(const CantusModel *m, int s, int *num, int *den);
 
 // Frees the one allocation.  NULL is allowed.
