@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     while (fgets(line, sizeof line, f)) {
       char *file = strtok(line, "\t\r\n"), *style = strtok(NULL, "\t\r\n"),
            *split = strtok(NULL, "\t\r\n");
-      if (!file || !style || !split || strcmp(split, "train")) {
+      if (!file || !style || !split || strcmp(split, "train") != 0) {
         continue;
       }
       const int s = cantus_model_find_style(m, style);
