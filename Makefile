@@ -5,6 +5,13 @@
 # and shipped models).  Everything builds under $(B) (default build/, build-san/
 # with SAN=1).
 
+# The one version of Cantus: every tool's --version ("cantus-gen 0.2.1")
+# and the LV2 plugin's lv2:minorVersion/microVersion.  Odd numbers are
+# development versions; a moved port index is a minor bump.
+CANTUS_MINOR := 2
+CANTUS_MICRO := 1
+CANTUS_VERSION := 0.$(CANTUS_MINOR).$(CANTUS_MICRO)
+
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
@@ -53,8 +60,13 @@ TEST_LIBS :=
 TEST_DEPS :=
 TEST_BIN := $(B)/bin/cantus-tests
 BENCH_BIN := $(B)/bin/cantus-bench
+# Programs the shell suites run besides the installed ones (fragments add
+# theirs); `make test-build` builds them with `all` and the C runner.
+TEST_HELPERS :=
+# What `make install` puts in $(BINDIR) (fragments add theirs; all of `all`).
+INSTALL_BINS :=
 
-.PHONY: all tools test check-tests bench run fuzz lint install uninstall clean deps \
+.PHONY: all tools test test-build check-tests bench run fuzz lint install uninstall clean deps \
         deps-run deps-test plugin jack models memcheck
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -84,10 +96,15 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDSP) $(TEST_DEPS)
 # prints the closing "tests: N passed, N failed, N skipped" over both
 # (CANTUS_REQUIRE=all: a skip fails; see tests/run.sh).
 # Packages first (installed when root, else the apt-get line), then the
-# build in a fresh make that sees them.
+# build in a fresh make that sees them: this make read the pkg-config flags
+# before the packages were there, so `test` and `run` depend on nothing but
+# their deps-* target and everything they build is built by the sub-make.
+# Fragments add to TEST_HELPERS, never to `test:` itself.
 test: deps-test
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory test-build
 	@B=$(B) CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) CANTUS_SAN=$(SAN) SHARED=$(SHARED) tests/run.sh
+
+test-build: all $(TEST_BIN) $(TEST_HELPERS)
 
 check-tests: $(TEST_BIN)
 	CANTUS_BUILD=$(B) CANTUS_CORPUS=$(CORPUS) $(TEST_BIN) $(T)
@@ -144,20 +161,29 @@ lint:
 	  $$($(PKG_CONFIG) --cflags lv2 jack 2>/dev/null)
 
 # ---- install ------------------------------------------------------------------
+# Exactly what `all` builds: the programs, the LV2 bundle file by file, and
+# the bundle's models (the same default.cantus cantus-jack falls back to) in
+# $(DATADIR)/models.  A missing file stops the install.
+INSTALL_LV2 := $(LV2_FILES:$(LV2_BUNDLE)/%=%)
+INSTALL_MODELS := $(filter models/%.cantus,$(INSTALL_LV2))
 install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(wildcard $(B)/bin/cantus-gen $(B)/bin/cantus-info $(B)/bin/cantus-jack \
-	  $(B)/bin/cantus-train $(B)/bin/cantus-eval) $(DESTDIR)$(BINDIR)/
-	@if [ -d $(B)/cantus.lv2 ]; then \
-	  install -d $(DESTDIR)$(LV2DIR) && cp -r $(B)/cantus.lv2 $(DESTDIR)$(LV2DIR)/; fi
-	install -d $(DESTDIR)$(DATADIR)/models
-	install -m 644 $(wildcard models/*.cantus) $(DESTDIR)$(DATADIR)/models/ 2>/dev/null || true
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models
+	install -m 755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
+	@set -e; for f in $(INSTALL_LV2); do \
+	  m=644; case $$f in *$(LV2_LIB_EXT)) m=755;; esac; \
+	  echo "install -D -m $$m $(LV2_BUNDLE)/$$f $(DESTDIR)$(LV2DIR)/cantus.lv2/$$f"; \
+	  install -D -m $$m $(LV2_BUNDLE)/$$f $(DESTDIR)$(LV2DIR)/cantus.lv2/$$f; \
+	done
+	install -m 644 $(INSTALL_MODELS:%=$(LV2_BUNDLE)/%) $(DESTDIR)$(DATADIR)/models/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,cantus-gen cantus-info cantus-jack cantus-train cantus-eval)
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BINS)))
 	rm -rf $(DESTDIR)$(LV2DIR)/cantus.lv2 $(DESTDIR)$(DATADIR)
 
+# Only this build's directory: `make clean SAN=1` for build-san, B=dir for dir.
 clean:
-	rm -rf build build-san
+	@[ -n "$(strip $(B))" ] && [ "$(abspath $(B))" != "$(abspath .)" ] && [ "$(abspath $(B))" != / ] \
+	  || { echo "error: refusing to remove B='$(B)'" >&2; exit 1; }
+	rm -rf -- '$(B)'
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -2,7 +2,8 @@
 // The control table (see controls.h) and the functions every host uses to
 // read, write, clamp, parse and show a control through it.  No stdio: the
 // parsers write their messages into the caller's buffer.  Thread class:
-// get/set/clamp/snap/info are [RT]; find/default/parse/format are non-RT.
+// get/set/clamp/snap/info are [RT]; find/default/parse/format and the
+// pitch and style text helpers are non-RT.
 #include "controls.h"
 
 #include <math.h>
@@ -262,7 +263,21 @@ int cantus_controls_find(const char *name)
       return i;
     }
   }
-  return same_name(name, "humanize") ? CANTUS_CONTROL_HUMANISE : -1;
+  // Older spellings, accepted everywhere and shown nowhere.
+  static const struct {
+    const char *name;
+    int id;
+  } aliases[] = {
+    { "humanize", CANTUS_CONTROL_HUMANISE },
+    { "key", CANTUS_CONTROL_KEY_ROOT },
+    { "voices", CANTUS_CONTROL_MAX_VOICES },
+  };
+  for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++) {
+    if (same_name(name, aliases[k].name)) {
+      return aliases[k].id;
+    }
+  }
+  return -1;
 }
 
 // A bounded string builder: appends what fits, always NUL-terminated.
@@ -353,6 +368,24 @@ static bool parse_number(const char *s, double *v)
   return true;
 }
 
+// Why text is not a value in lo..hi: "5 is outside 0..2" for a number
+// (x, as parsed) out of range, else "'x' is not a [whole] number (0..2)".
+static void put_bad_number(Text *b, const char *text, bool whole, double lo, double hi)
+{
+  double y = 0;
+  if (parse_number(text, &y) && (!whole || y == floor(y)) && (y < lo || y > hi)) {
+    put(b, text);
+    put(b, " is outside ");
+    put_range(b, lo, hi);
+    return;
+  }
+  put(b, "'");
+  put(b, text);
+  put(b, whole ? "' is not a whole number (" : "' is not a number (");
+  put_range(b, lo, hi);
+  put(b, ")");
+}
+
 // The points of t are every whole number of min..max.
 static bool points_dense(const CantusControlInfo *t)
 {
@@ -382,10 +415,7 @@ static bool parse_enum(const CantusControlInfo *t, const char *text, double *v, 
   }
   const bool named = t->points[0].name != NULL;
   if (!named && points_dense(t)) {
-    put(msg, "'");
-    put(msg, text);
-    put(msg, "' is not a whole number in ");
-    put_range(msg, t->min, t->max);
+    put_bad_number(msg, text, true, t->min, t->max);
     return false;
   }
   put(msg, "unknown ");
@@ -415,33 +445,81 @@ static bool parse_style(const CantusControlInfo *t,
                         double *v,
                         Text *msg)
 {
-  double x = 0;
   if (m) {
     const int s = cantus_model_find_style(m, text);
     if (s >= 0) {
       *v = s;
       return true;
     }
-    put(msg, "unknown style '");
-    put(msg, text);
-    put(msg, "' (styles:");
-    for (uint32_t k = 0; k < m->dims.n_styles; k++) {
-      put(msg, k ? ", " : " ");
-      put(msg, m->style_names[k]);
+    char list[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 4)];
+    cantus_controls_style_list(m, list, sizeof list);
+    double x = 0;
+    if (parse_number(text, &x) && x == floor(x)) {
+      put(msg, "style ");
+      put(msg, text);
+      put(msg, " is outside 1..");
+      put_num(msg, m->dims.n_styles, 0);
+    } else {
+      put(msg, "unknown style '");
+      put(msg, text);
+      put(msg, "'");
     }
-    put(msg, "; or 0..");
-    put_num(msg, m->dims.n_styles - 1, 0);
+    put(msg, " (");
+    put(msg, list);
     put(msg, ")");
     return false;
   }
-  if (parse_number(text, &x) && x >= t->min && x <= t->max && x == floor(x)) {
-    *v = x;
+  // No model: numbers only, counted from 1.
+  double x = 0;
+  if (parse_number(text, &x) && x == floor(x) && x >= t->min + 1 && x <= t->max + 1) {
+    *v = x - 1;
     return true;
+  }
+  if (parse_number(text, &x) && x == floor(x)) {
+    put(msg, "style ");
+    put(msg, text);
+    put(msg, " is outside ");
+    put_range(msg, t->min + 1, t->max + 1);
+    return false;
   }
   put(msg, "unknown style '");
   put(msg, text);
-  put(msg, "'");
+  put(msg, "' (a number ");
+  put_range(msg, t->min + 1, t->max + 1);
+  put(msg, ")");
   return false;
+}
+
+static bool parse_pitch(const CantusControlInfo *t, const char *text, double *v, Text *msg)
+{
+  int n = 0;
+  double x = 0;
+  if (parse_number(text, &x) && x == floor(x) && fabs(x) < 1000) {
+    n = (int)x; // "60.0" as before
+  } else if (!cantus_controls_parse_note(text, &n)) {
+    put(msg, "'");
+    put(msg, text);
+    put(msg, "' is not a note (a number ");
+    put_range(msg, t->min, t->max);
+    put(msg, " or a name like C4 = 60, F#3, Bb2)");
+    return false;
+  }
+  if (n < t->min || n > t->max) {
+    char lo[8], hi[8];
+    cantus_controls_note_name((int)t->min, lo, sizeof lo);
+    cantus_controls_note_name((int)t->max, hi, sizeof hi);
+    put(msg, text);
+    put(msg, " is outside ");
+    put(msg, lo);
+    put(msg, "..");
+    put(msg, hi);
+    put(msg, " (");
+    put_range(msg, t->min, t->max);
+    put(msg, ")");
+    return false;
+  }
+  *v = n;
+  return true;
 }
 
 bool cantus_controls_parse(int id,
@@ -482,11 +560,11 @@ bool cantus_controls_parse(int id,
   case CANTUS_KIND_INT:
   case CANTUS_KIND_FLOAT: {
     const bool whole = t->kind == CANTUS_KIND_INT;
+    if (cantus_controls_is_pitch(id)) {
+      return parse_pitch(t, text, v, &b);
+    }
     if (!parse_number(text, &x) || x < t->min || x > t->max || (whole && x != floor(x))) {
-      put(&b, "'");
-      put(&b, text);
-      put(&b, whole ? "' is not a whole number in " : "' is not a number in ");
-      put_range(&b, t->min, t->max);
+      put_bad_number(&b, text, whole, t->min, t->max);
       return false;
     }
     *v = x;
@@ -516,7 +594,8 @@ void cantus_controls_format(int id, double v, const CantusModel *m, char *buf, s
       put(&b, m->style_names[n]);
       return;
     }
-    break;
+    put_num(&b, (double)n + 1, 0); // counted from 1, as the text is read
+    return;
   case CANTUS_KIND_ENUM:
     for (int k = 0; k < t->n_points; k++) {
       if (t->points[k].value == n && t->points[k].name) {
@@ -529,7 +608,135 @@ void cantus_controls_format(int id, double v, const CantusModel *m, char *buf, s
     put_num(&b, v, 2);
     return;
   case CANTUS_KIND_INT:
+    if (cantus_controls_is_pitch(id) && n >= 0 && n <= 127) {
+      char name[8];
+      cantus_controls_note_name((int)n, name, sizeof name);
+      put(&b, name);
+      put(&b, " (");
+      put_num(&b, (double)n, 0);
+      put(&b, ")");
+      return;
+    }
     break;
   }
   put_num(&b, (double)n, 0);
+}
+
+// ---- pitches and styles as text ------------------------------------------------------
+
+bool cantus_controls_is_pitch(int id)
+{
+  const CantusControlInfo *t = cantus_controls_info(id);
+  return t && t->unit && !strcmp(t->unit, "midiNote");
+}
+
+// A whole number of at most 4 digits with an optional '-' (an octave or a
+// note number); the whole of s.
+static bool parse_small_int(const char *s, int *out)
+{
+  const bool neg = *s == '-';
+  s += neg;
+  int n = 0, digits = 0;
+  for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++) {
+    n = n * 10 + (*s - '0');
+  }
+  if (!digits || *s) {
+    return false;
+  }
+  *out = neg ? -n : n;
+  return true;
+}
+
+bool cantus_controls_parse_note(const char *text, int *note)
+{
+  if (!text || !*text) {
+    return false;
+  }
+  if (parse_small_int(text, note)) {
+    return true;
+  }
+  static const int base[7] = { 9, 11, 0, 2, 4, 5, 7 }; // A..G
+  const int l = lower((unsigned char)text[0]);
+  if (l < 'a' || l > 'g') {
+    return false;
+  }
+  int pc = base[l - 'a'];
+  const char *p = text + 1;
+  // A flat 'b' is told from an octave by what follows: "Bb4" vs "B4".
+  if (*p == '#' || *p == 's') {
+    pc++;
+    p++;
+  } else if (*p == 'b') {
+    pc--;
+    p++;
+  }
+  int octave = 0;
+  if (!parse_small_int(p, &octave) || octave < -1 || octave > 9) {
+    return false;
+  }
+  *note = (octave + 1) * 12 + pc;
+  return true;
+}
+
+bool cantus_controls_parse_note_range(const char *text,
+                                      int *lo,
+                                      int *hi,
+                                      char *msg,
+                                      size_t msg_size)
+{
+  Text b = { msg, msg_size, 0 };
+  put(&b, "");
+  // Split at the first '-' that leaves two pitches ("C-1-G9" splits after
+  // "C-1").
+  const size_t len = strlen(text);
+  char left[32];
+  for (size_t k = 1; k + 1 < len && k < sizeof left; k++) {
+    if (text[k] != '-') {
+      continue;
+    }
+    memcpy(left, text, k);
+    left[k] = '\0';
+    int a = 0, z = 0;
+    if (!cantus_controls_parse_note(left, &a) || !cantus_controls_parse_note(text + k + 1, &z)) {
+      continue;
+    }
+    if (a < 0 || z > 127 || a > z) {
+      put(&b, "'");
+      put(&b, text);
+      put(&b, "' is not LO-HI with 0 <= LO <= HI <= 127 (C-1..G9)");
+      return false;
+    }
+    *lo = a;
+    *hi = z;
+    return true;
+  }
+  put(&b, "'");
+  put(&b, text);
+  put(&b, "' is not LO-HI: two notes, numbers 0..127 or names (C4 = 60), e.g. C3-C5 or 48-72");
+  return false;
+}
+
+void cantus_controls_note_name(int note, char *buf, size_t size)
+{
+  Text b = { buf, size, 0 };
+  put(&b, "");
+  if (note < 0 || note > 127) {
+    put(&b, "?");
+    return;
+  }
+  const int octave = note / 12 - 1; // C4 = 60
+  put(&b, cantus_key_name(note % 12));
+  put_num(&b, (double)octave, 0);
+}
+
+void cantus_controls_style_list(const CantusModel *m, char *buf, size_t size)
+{
+  Text b = { buf, size, 0 };
+  put(&b, "");
+  for (uint32_t k = 0; m && k < m->dims.n_styles; k++) {
+    put(&b, k ? " " : "");
+    put_num(&b, k + 1, 0);
+    put(&b, ":");
+    put(&b, m->style_names[k]);
+  }
 }

@@ -13,10 +13,19 @@
 // equal the field's value except for a row with a base (channel: the user
 // counts 1..16, the field holds 0..15).
 //
+// Text is read one way in every tool (_parse: options, `set`, the CC map):
+// styles by name or by their number counted from 1, as the terminal view
+// lists them ("1:ashover ... 11:slide"), while the user value (the LV2 port,
+// a CC, a program change) stays the 0-based index: text "11" is value 10.
+// Pitches (the midiNote rows) by number 0..127 or by name, C4 = 60 (C-1 =
+// 0 .. G9 = 127), sharps '#' or 's', flats 'b'.
+//
 // Allocation contract: none; the table is static and read-only.  Thread
 // class: _info, _get, _set, _clamp and _snap are [RT] (bounded arithmetic on
-// the table); _default, _find, _parse and _format are non-RT but allocate
-// nothing and do no I/O (messages go into the caller's buffer).
+// the table); _default, _find, _parse, _format and the pitch and style text
+// helpers (_is_pitch, _parse_note, _parse_note_range, _note_name,
+// _style_list) are non-RT but allocate nothing and do no I/O (messages go
+// into the caller's buffer).
 #ifndef CANTUS_CONTROLS_H
 #define CANTUS_CONTROLS_H
 
@@ -77,7 +86,7 @@ typedef struct {
 // dsp/controls.c.
 // clang-format off
 #define CANTUS_CONTROL_TABLE(X) \
-  X(STYLE,          .symbol = "style",          .label = "Style",             .port = 3,  .kind = CANTUS_KIND_STYLE,   FIELD(style, INT),            .min = 0,    .max = CANTUS_MAX_STYLES - 1, .dflt = 0,    .step = 1,    .cc = { 14 },       .help = "style (name or index)") \
+  X(STYLE,          .symbol = "style",          .label = "Style",             .port = 3,  .kind = CANTUS_KIND_STYLE,   FIELD(style, INT),            .min = 0,    .max = CANTUS_MAX_STYLES - 1, .dflt = 0,    .step = 1,    .cc = { 14 },       .help = "style the model plays") \
   X(STYLE_B,        .symbol = "style_b",        .label = "Style B",           .port = 4,  .kind = CANTUS_KIND_STYLE,   FIELD(style_b, INT),          .min = 0,    .max = CANTUS_MAX_STYLES - 1, .dflt = 0,    .step = 1,    .cc = { 9 },        .help = "second style, morphed in by blend") \
   X(BLEND,          .symbol = "blend",          .label = "Blend",             .port = 5,  .kind = CANTUS_KIND_FLOAT,   FIELD(blend, FLOAT),          .min = 0,    .max = 1,     .dflt = 0,    .step = 0.05, .cc = { 15 },       .help = "0 = style .. 1 = style_b") \
   X(TEMPERATURE,    .symbol = "temperature",    .label = "Temperature",       .port = 6,  .kind = CANTUS_KIND_FLOAT,   FIELD(temperature, FLOAT),    .min = 0,    .max = 2,     .dflt = 1,    .step = 0.05, .cc = { 1 },        .help = "0 = argmax .. 2 = wild") \
@@ -114,8 +123,9 @@ typedef enum { CANTUS_CONTROL_TABLE(CANTUS_CONTROL_ID) CANTUS_N_CONTROLS } Cantu
 // Row `id`, or NULL when id is not a control.  [RT]
 CANTUS_RT const CantusControlInfo *cantus_controls_info(int id);
 
-// The control named `name` ('-' and '_' are the same, case is ignored,
-// "humanize" is humanise), or -1.  Non-RT.
+// The control named `name` ('-' and '_' are the same, case is ignored), or
+// -1.  Three older spellings are aliases of the table's names: "humanize"
+// (humanise), "key" (key_root) and "voices" (max_voices).  Non-RT.
 int cantus_controls_find(const char *name);
 
 // cantus_controls_default() (declared in engine.h) fills every field from
@@ -141,10 +151,13 @@ CANTUS_RT double cantus_controls_snap(int id, double v);
 
 // Parses text as a user value of control id: numbers in [min, max] (whole
 // for every kind but FLOAT); for ENUM rows a point's name (key_root also
-// takes flats and 's': "Db", "fs") or value; for styles a name of model m
-// (may be NULL: indices only, 0..max); for toggles and triggers on, off,
-// true, false, yes, no, 1, 0.  Returns false and one line (without the
-// control's name) in msg on failure.  Non-RT.
+// takes flats and 's': "Db", "fs") or value; for the midiNote rows a pitch
+// (cantus_controls_parse_note); for styles a name of model m or a number
+// counted from 1 (1..n_styles; m may be NULL: numbers 1..max+1 only), the
+// value being the 0-based index; for toggles and triggers on, off, true,
+// false, yes, no, 1, 0.  Returns false and one line (without the control's
+// name) in msg on failure: "5 is outside 0..2", "'x' is not a number
+// (0..2)", "unknown style 'x' (1:alpha 2:beta 3:gamma)".  Non-RT.
 bool cantus_controls_parse(int id,
                            const char *text,
                            const CantusModel *m,
@@ -152,8 +165,37 @@ bool cantus_controls_parse(int id,
                            char *msg,
                            size_t msg_size);
 
-// Human-readable user value ("0.80", "on", "beta", "minor", "D#", "3").
-// Non-RT.
+// Human-readable user value ("0.80", "on", "beta", "minor", "D#", "3",
+// pitches "C4 (60)"; a style by name, or without the model by its number
+// from 1).  Non-RT.
 void cantus_controls_format(int id, double v, const CantusModel *m, char *buf, size_t size);
+
+// True for a row whose values are MIDI pitches (unit midiNote: note_lo,
+// note_hi).  Non-RT.
+bool cantus_controls_is_pitch(int id);
+
+// Reads text as a pitch: a whole number, or a note name: a letter A..G in
+// either case, optionally '#' or 's' (sharp) or 'b' (flat), then the octave
+// -1..9, C4 = 60 ("C4", "c#3", "Db5", "B-1", "Cs2").  *note may lie outside
+// 0..127 ("G#9" is 128): the caller checks the range.  False when text is
+// neither.  Non-RT.
+bool cantus_controls_parse_note(const char *text, int *note);
+
+// Reads "LO-HI", two pitches (numbers or names: "48-72", "C3-C5", "C-1-G9")
+// with 0 <= LO <= HI <= 127.  Returns false and one line in msg otherwise.
+// Non-RT.
+bool cantus_controls_parse_note_range(const char *text,
+                                      int *lo,
+                                      int *hi,
+                                      char *msg,
+                                      size_t msg_size);
+
+// The name of MIDI note 0..127 with sharps ("C4", "F#-1"), "?" outside.
+// Non-RT.
+void cantus_controls_note_name(int note, char *buf, size_t size);
+
+// The styles of m as every tool lists them, numbered from 1: "1:ashover
+// 2:hornpipe ... 11:slide" (cut to fit size).  Non-RT.
+void cantus_controls_style_list(const CantusModel *m, char *buf, size_t size);
 
 #endif

@@ -690,7 +690,8 @@ int cantus_model_find_style(const CantusModel *m, const char *s)
       return (int)i;
     }
   }
-  // A decimal index: digits only, no sign, no spaces.
+  // A number counted from 1, as every tool lists the styles ("1:ashover"):
+  // digits only, no sign, no spaces.
   long v = 0;
   for (const char *c = s; *c; c++) {
     if (*c < '0' || *c > '9' || v > CANTUS_MAX_STYLES) {
@@ -698,7 +699,7 @@ int cantus_model_find_style(const CantusModel *m, const char *s)
     }
     v = v * 10 + (*c - '0');
   }
-  return v < (long)m->dims.n_styles ? (int)v : -1;
+  return v >= 1 && v <= (long)m->dims.n_styles ? (int)v - 1 : -1;
 }
 
 bool cantus_model_meta_get(const CantusModel *m, const char *key, char *buf, size_t n)

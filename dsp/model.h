@@ -118,7 +118,9 @@ CantusStatus cantus_model_save_mem(const CantusModel *m,
                                    size_t *size,
                                    CantusError *err);
 
-// Style index by name (case-insensitive) or decimal index; -1 if none.
+// The 0-based index of a style given by name (case-insensitive) or by its
+// number counted from 1 ("1" is the first style, as every tool lists them);
+// -1 if none.
 int cantus_model_find_style(const CantusModel *m, const char *name_or_index);
 
 // The value of the metadata line "KEY: value" (blanks around it and a CR

@@ -507,6 +507,7 @@ static CantusStatus load_style_dir(CantusCorpus *c,
     SplitEntry probe = { key, 0 };
     const SplitEntry *hit =
       splits ? bsearch(&probe, splits, (size_t)n_splits, sizeof *splits, cmp_split) : NULL;
+    pc.split_given = hit != NULL;
     if (hit) {
       pc.split = hit->split;
     } else {
@@ -532,6 +533,56 @@ static CantusStatus load_style_dir(CantusCorpus *c,
   }
   free_list(files, nf);
   return CANTUS_OK;
+}
+
+// Never validate on one piece: when the file-name split left fewer than
+// CANTUS_MIN_VALID_PIECES validation pieces, moves training pieces of the
+// hash split (the smallest hash of the file name first, so the choice does
+// not depend on where the corpus lies) to validation, as long as
+// CANTUS_MIN_TRAIN_PIECES training pieces remain and every style keeps one.
+static void ensure_validation(CantusCorpus *c, FILE *log)
+{
+  int n_valid = 0, n_train = 0;
+  int n_train_style[CANTUS_MAX_STYLES] = { 0 };
+  for (int i = 0; i < c->n_pieces; i++) {
+    n_valid += c->pieces[i].split == CANTUS_SPLIT_VALID;
+    if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
+      n_train++;
+      n_train_style[c->pieces[i].style]++;
+    }
+  }
+  const int need = CANTUS_MIN_VALID_PIECES - n_valid;
+  if (need <= 0 || n_train - need < CANTUS_MIN_TRAIN_PIECES) {
+    return;
+  }
+  for (int k = 0; k < need; k++) {
+    int best = -1;
+    uint32_t best_h = 0;
+    for (int i = 0; i < c->n_pieces; i++) {
+      const CantusPiece *p = &c->pieces[i];
+      if (p->split != CANTUS_SPLIT_TRAIN || p->split_given || n_train_style[p->style] < 2) {
+        continue;
+      }
+      const char *base = strrchr(p->path, '/');
+      const uint32_t h = fnv1a(base ? base + 1 : p->path) ^ 0x5a17u;
+      if (best < 0 || h < best_h) {
+        best = i;
+        best_h = h;
+      }
+    }
+    if (best < 0) {
+      return;
+    }
+    c->pieces[best].split = CANTUS_SPLIT_VALID;
+    n_train_style[c->pieces[best].style]--;
+    if (log) {
+      fprintf(log,
+              "split: %s moved from training to validation (validation needs %d pieces; one "
+              "alone is too few to judge a model)\n",
+              c->pieces[best].path,
+              CANTUS_MIN_VALID_PIECES);
+    }
+  }
 }
 
 CantusStatus cantus_corpus_load(CantusCorpus *c,
@@ -562,12 +613,14 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
     int n_splits = 0;
     SplitEntry *splits = read_split(root, &n_splits, log);
     c->had_split_file |= splits != NULL;
-    int nd = 0;
+    int nd = 0, n_top = 0;
     char **subs = list_dir(root, true, &nd);
+    char **top = list_dir(root, false, &n_top);
+    free_list(top, n_top);
     CantusStatus s = CANTUS_OK;
-    if (nd == 0) {
-      // A folder of MIDI files without style sub-folders is one style named
-      // after the folder.
+    if (nd == 0 || n_top > 0) {
+      // MIDI files in the folder itself (a flat folder, or files beside
+      // style sub-folders) are one style named after the folder.
       const char *base = strrchr(root, '/');
       char name[CANTUS_STYLE_NAME_LEN];
       snprintf(name, sizeof name, "%s", base && base[1] ? base + 1 : root);
@@ -621,6 +674,7 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
     c->pieces[i].style = remap[c->pieces[i].style];
   }
   if (c->n_pieces == 0) {
+    const int n_files = c->n_files;
     cantus_corpus_free(c);
     return cantus_error(err,
                         CANTUS_ERR_FORMAT,
@@ -628,7 +682,11 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
                         dirs[0],
                         n_dirs > 1 ? " ..." : "",
                         opt->styles ? "check --styles and the folder names"
-                                    : "expected STYLE/*.mid");
+                        : n_files
+                          ? "every MIDI file found was unreadable or had no notes; see above"
+                          : "expected .mid files in the folder itself (one style named "
+                            "after the folder) or in one sub-folder per style, "
+                            "FOLDER/STYLE/*.mid");
   }
   // Every style keeps at least one training piece.
   for (int s = 0; s < c->n_styles; s++) {
@@ -651,6 +709,7 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
       }
     }
   }
+  ensure_validation(c, log);
   for (int i = 0; i < c->n_pieces; i++) {
     CantusStyleStats *st = &c->styles[c->pieces[i].style];
     st->n_pieces[c->pieces[i].split]++;

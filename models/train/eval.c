@@ -26,14 +26,16 @@ static void usage(FILE *f)
           "usage: cantus-eval MODEL.cantus CORPUS_DIR... [options]\n"
           "  --split test|valid|train  the split to score (default test)\n"
           "  --max-order N        longest n-gram tried for the baseline (default 8)\n"
-          "  --pieces N           pieces generated per style (default 8; 0 = no generation)\n"
-          "  --bars N             bars per generated piece (default 32)\n"
+          "  --pieces N           pieces generated per style, 0..100 (default 8; 0 = none)\n"
+          "  --bars N             bars per generated piece, 1..1000 (default 32)\n"
           "  --seed N             first generation seed (default 1)\n"
           "  --temperature X      sampling temperature for generation (default 1.0)\n"
           "  --form-bars N        measure form on the first N bars only (default 0: all)\n"
           "  --tracks LIST        track filter (default: the one recorded in the model)\n"
           "  --json               machine-readable output on stdout\n"
-          "  -q                   no per-file corpus messages\n");
+          "  -q                   no per-file corpus messages\n"
+          "  -h, --help           print this help\n"
+          "  --version            print the version\n");
 }
 
 static void json_str(FILE *f, const char *s)
@@ -73,7 +75,8 @@ typedef struct {
 // Losses per model style: the model's (with its next-token hits) and the
 // n-gram's, on the scored split.
 typedef struct {
-  int best_order; // the n-gram's, chosen on the validation split
+  int best_order;      // the n-gram's, chosen on the validation split
+  bool order_unchosen; // no validation pieces: best_order is --max-order
   double ng_sum[CANTUS_MAX_STYLES];
   uint64_t ng_n[CANTUS_MAX_STYLES];
   double lstm_sum[CANTUS_MAX_STYLES];
@@ -110,6 +113,9 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
     if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
       usage(stdout);
       return 0;
+    } else if (!strcmp(o, "--version")) {
+      cantus_args_version(PROG);
+      return 0;
     } else if (!strcmp(o, "--json")) {
       op->json = true;
     } else if (!strcmp(o, "-q")) {
@@ -129,7 +135,7 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       }
       i++;
     } else if (v && !strcmp(o, "--pieces")) {
-      if (!cantus_args_int(PROG, o, v, 0, 1000, &op->n_gen)) {
+      if (!cantus_args_int(PROG, o, v, 0, 100, &op->n_gen)) {
         return 2;
       }
       i++;
@@ -161,7 +167,14 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       op->tracks = v;
       i++;
     } else if (o[0] == '-') {
-      return cantus_args_usage(PROG, "unknown option or missing value: %s", o);
+      static const char *const with_value[] = { "--split", "--max-order",   "--pieces", "--bars",
+                                                "--seed",  "--temperature", "--tracks" };
+      for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+        if (!strcmp(o, with_value[k])) {
+          return cantus_args_missing(PROG, o);
+        }
+      }
+      return cantus_args_unknown(PROG, o);
     } else if (!op->model_path) {
       op->model_path = o;
     } else if (op->n_dirs < 64) {
@@ -249,6 +262,12 @@ static CantusStatus score_ngram(const EvalOptions *op,
       best_val = v;
       sc->best_order = o;
     }
+  }
+  if (!isfinite(best_val)) {
+    // No validation pieces to choose on: the longest order (Kneser-Ney
+    // backs off gracefully), not a unigram that would flatter the model.
+    sc->best_order = op->max_order;
+    sc->order_unchosen = true;
   }
   for (int i = 0; i < c->n_pieces; i++) {
     const CantusPiece *pc = &c->pieces[i];
@@ -447,6 +466,11 @@ static void print_json(const EvalOptions *op,
     json_num(stdout, (double)sc->lstm_ok[s] / (double)sc->lstm_n[s]);
     printf(", \"ngram_loss\": ");
     json_num(stdout, sc->ng_n[s] ? sc->ng_sum[s] / (double)sc->ng_n[s] : (double)NAN);
+    printf(", \"better_than_ngram\": %s",
+           sc->ng_n[s] &&
+               sc->lstm_sum[s] / (double)sc->lstm_n[s] < sc->ng_sum[s] / (double)sc->ng_n[s]
+             ? "true"
+             : "false");
     if (gr->gen_ok) {
       printf(", \"generated\": {\"notes_per_quarter\": ");
       json_num(stdout, cantus_genstats_notes_per_quarter(&gr->gen[s]));
@@ -492,6 +516,57 @@ static void print_json(const EvalOptions *op,
   printf("}\n}\n");
 }
 
+// What the loss table means, in words: per style, whether the model beats
+// the simple note-statistics model (the n-gram) and what to do when not.
+static void print_verdict(const Scores *sc, const CantusModel *m)
+{
+  const CantusDims *d = &m->dims;
+  int n_worse = 0, n_slight = 0, n = 0;
+  char worse[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 2)] = "";
+  char slight[sizeof worse] = "";
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    if (!sc->lstm_n[s] || !sc->ng_n[s]) {
+      continue;
+    }
+    const double l = sc->lstm_sum[s] / (double)sc->lstm_n[s];
+    const double g = sc->ng_sum[s] / (double)sc->ng_n[s];
+    n++;
+    if (l >= g) {
+      strcat(worse, n_worse++ ? ", " : "");
+      strcat(worse, m->style_names[s]);
+    } else if (100.0 * (g - l) / g < 5.0) {
+      strcat(slight, n_slight++ ? ", " : "");
+      strcat(slight, m->style_names[s]);
+    }
+  }
+  if (n == 0) {
+    return;
+  }
+  printf("\ngain: how much lower the model's loss is than the n-gram's, a simple "
+         "note-statistics model\n(it counts which notes follow which); lower loss means the "
+         "model predicts real music better.\n");
+  if (n_worse) {
+    printf("verdict: WORSE than a simple note-statistics model on %s%s.\n"
+           "  This model has not learnt %s and will play near-random notes. Train longer\n"
+           "  (cantus-train --max-minutes, --resume), give it more pieces, or use --add-style "
+           "with a\n  base model: cantus-train --base folk.cantus --add-style NAME FOLDER -o "
+           "NEW.cantus\n",
+           worse,
+           n_worse == n && n > 1 ? " (every style scored)" : "",
+           n_worse == 1 ? "the style" : "those styles");
+  }
+  if (n_slight) {
+    printf("verdict: only slightly better than a simple note-statistics model on %s (less "
+           "than 5%%).\n  Expect little of the style there; more pieces or longer training "
+           "help.\n",
+           slight);
+  }
+  if (!n_worse && !n_slight) {
+    printf("verdict: better than a simple note-statistics model on every style scored: the "
+           "model\n  has learnt something of each style beyond note counts.\n");
+  }
+}
+
 // The loss table: model, accuracy, n-gram and the model's gain per style.
 static void print_losses(const EvalOptions *op,
                          const CantusModel *m,
@@ -500,10 +575,11 @@ static void print_losses(const EvalOptions *op,
                          const GenReport *gr)
 {
   const CantusDims *d = &m->dims;
-  printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (best on valid)\n",
+  printf("%s: %s split, nats/token; n-gram: interpolated Kneser-Ney, order %d (%s)\n",
          op->model_path,
          split_name,
-         sc->best_order);
+         sc->best_order,
+         sc->order_unchosen ? "no validation pieces to choose on: the longest" : "best on valid");
   printf("%-12s %6s %8s %8s %8s %8s %8s\n",
          "style",
          "pieces",
@@ -527,7 +603,7 @@ static void print_losses(const EvalOptions *op,
            100.0 * (double)sc->lstm_ok[s] / (double)sc->lstm_n[s],
            g,
            100.0 * (g - l) / g,
-           l < g ? "" : "  NOT BETTER");
+           l < g ? "" : "  worse");
     ts += sc->lstm_sum[s];
     tn += (double)sc->lstm_n[s];
     ok += (double)sc->lstm_ok[s];
@@ -544,6 +620,7 @@ static void print_losses(const EvalOptions *op,
            ns / nn,
            100.0 * (ns / nn - ts / tn) / (ns / nn));
   }
+  print_verdict(sc, m);
 }
 
 // The generation table: notes per quarter and the histogram distances.

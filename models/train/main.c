@@ -21,8 +21,11 @@ static void usage(FILE *f)
           "usage: cantus-train CORPUS_DIR... -o MODEL.cantus [options]\n"
           "       cantus-train --resume MODEL.ckpt [options to override]\n"
           "       cantus-train --base MODEL.cantus --add-style NAME DIR -o NEW.cantus [options]\n"
-          "A corpus is a folder with one sub-folder of .mid files per style and an optional\n"
-          "split.tsv (file, style, train/valid/test); several folders merge styles by name.\n"
+          "A corpus is a flat folder of .mid files (one style, named after the folder) or a\n"
+          "folder with one sub-folder of .mid files per style, and an optional split.tsv\n"
+          "(file, style, train/valid/test); several folders merge styles by name.  A model\n"
+          "from scratch needs about a hundred tunes or more; for a few dozen, use --add-style\n"
+          "on the shipped folk model (models/folk.cantus).\n"
           "corpus:\n"
           "  --styles A,B,...      use only these style folders\n"
           "  --tracks LIST         keep only these tracks (names) or channels (ch1..ch16)\n"
@@ -52,10 +55,12 @@ static void usage(FILE *f)
           "  --base MODEL --add-style NAME DIR [--train-output]\n"
           "                        learn only a new style vector (and the output layer)\n"
           "  -q, --quiet           no per-file corpus messages\n"
+          "  -h, --help            print this help\n"
+          "  --version             print the version\n"
           "sampling (the plugin's engine, step, sampler and vocabulary):\n"
-          "  cantus-train --sample MODEL -o OUT.mid [--style NAME|N (the model's default)]\n"
-          "               [--bars N (16)] [--seed N (1)] [--meter N/D (the style's)]\n"
-          "               [--temperature T (1)]\n"
+          "  cantus-train --sample MODEL -o OUT.mid [--style NAME|N (N from 1; the default\n"
+          "               style)] [--bars N (16, at most 1000)] [--seed N (1)]\n"
+          "               [--meter N/D (the style's)] [--temperature T (1)]\n"
           "               same notes as cantus-gen with the same model, style, seed, bars and\n"
           "               meter at 120 quarter notes per minute\n"
           "benchmark: cantus-train --bench [--hidden N --layers N --batch N --bptt N --threads N]\n"
@@ -116,6 +121,9 @@ static int parse(int argc,
     if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
       usage(stdout);
       exit(0);
+    } else if (!strcmp(o, "--version")) {
+      cantus_args_version(PROG);
+      exit(0);
     } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
       NEED();
       cfg->out_path = v;
@@ -168,7 +176,7 @@ static int parse(int argc,
       INT(1, CANTUS_MAX_EMBED);
       cfg->dims.n_style_dim = (uint32_t)n;
     } else if (!strcmp(o, "--epochs")) {
-      INT(1, 100000);
+      INT(1, 10000);
       cfg->epochs = (int)n;
     } else if (!strcmp(o, "--batch")) {
       INT(1, 4096);
@@ -251,8 +259,7 @@ static int parse(int argc,
     } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
       cfg->corpus.quiet = true;
     } else if (o[0] == '-' && o[1]) {
-      cantus_args_usage(PROG, "unknown option %s", o);
-      return 2;
+      return cantus_args_unknown(PROG, o);
     } else {
       if (a->n_dirs >= 64) {
         fprintf(stderr, "cantus-train: too many corpus folders\n");
@@ -310,17 +317,20 @@ static int sample_main(int argc, char **argv)
     } else if (!strcmp(o, "--meter") && v) {
       meter = v;
     } else if (!strcmp(o, "--bars") && v) {
-      ok = cantus_args_long("cantus-train --sample", o, v, 1, 10000, &bars);
+      ok = cantus_args_long(PROG, o, v, 1, 1000, &bars); // as cantus-gen
     } else if (!strcmp(o, "--seed") && v) {
-      ok = cantus_args_long("cantus-train --sample", o, v, 0, 65535, &seed); // the engine's range
+      ok = cantus_args_long(PROG, o, v, 0, 65535, &seed); // the engine's range
     } else if (!strcmp(o, "--temperature") && v) {
-      ok = cantus_args_double("cantus-train --sample", o, v, 0.0, 2.0, &temp);
+      ok = cantus_args_double(PROG, o, v, 0.0, 2.0, &temp);
     } else if (o[0] != '-' && !model) {
       model = o;
       continue;
+    } else if (!v &&
+               (!strcmp(o, "-o") || !strcmp(o, "--style") || !strcmp(o, "--meter") ||
+                !strcmp(o, "--bars") || !strcmp(o, "--seed") || !strcmp(o, "--temperature"))) {
+      return cantus_args_missing(PROG, o);
     } else {
-      fprintf(stderr, "cantus-train --sample: bad option or missing value: %s\n", o);
-      return 2;
+      return cantus_args_unknown(PROG, o);
     }
     if (!ok) {
       return 2;
@@ -343,7 +353,9 @@ static int sample_main(int argc, char **argv)
   }
   int s = style ? cantus_model_find_style(m, style) : cantus_model_default_style(m);
   if (s < 0) {
-    fprintf(stderr, "cantus-train: %s has no style '%s'\n", model, style);
+    char list[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 4)];
+    cantus_controls_style_list(m, list, sizeof list);
+    fprintf(stderr, "cantus-train: %s has no style '%s' (%s)\n", model, style, list);
     cantus_model_free(m);
     return 1;
   }
@@ -395,7 +407,7 @@ static int bench_main(int argc, char **argv)
   int n = 0;
   for (int i = 2; rest && i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
-      if (!cantus_args_long("cantus-train --bench", "--steps", argv[++i], 1, 100000, &steps)) {
+      if (!cantus_args_long(PROG, "--steps", argv[++i], 1, 100000, &steps)) {
         free(rest);
         return 2;
       }
@@ -440,6 +452,10 @@ int main(int argc, char **argv)
   if (argc < 2) {
     usage(stderr);
     return 2;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    cantus_args_version(PROG);
+    return 0;
   }
   if (!strcmp(argv[1], "--sample")) {
     return sample_main(argc, argv);

@@ -16,9 +16,12 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -573,18 +576,249 @@ static CantusStatus resume(Trainer *tr, const CantusTrainConfig *cfg, CantusErro
   return s;
 }
 
-// Early stopping watches the validation split, or the training split when
-// the corpus has no validation pieces.
+// Early stopping watches the validation split when it holds at least
+// CANTUS_MIN_VALID_PIECES pieces (one piece alone says more about itself
+// than about the style); otherwise validation is off and the training
+// split stands in, which the log says in plain words.
 static int validation_split(const Trainer *tr, FILE *log)
 {
-  bool have_valid = false;
+  int n_valid = 0;
   for (int i = 0; i < tr->corpus.n_pieces; i++) {
-    have_valid |= tr->corpus.pieces[i].split == CANTUS_SPLIT_VALID;
+    n_valid += tr->corpus.pieces[i].split == CANTUS_SPLIT_VALID;
   }
-  if (!have_valid && log) {
-    fprintf(log, "warning: no validation pieces; early stopping uses the training split\n");
+  if (n_valid >= CANTUS_MIN_VALID_PIECES) {
+    return CANTUS_SPLIT_VALID;
   }
-  return have_valid ? CANTUS_SPLIT_VALID : CANTUS_SPLIT_TRAIN;
+  if (log) {
+    fprintf(log,
+            "validation: off (%d validation piece%s; at least %d are needed).\n"
+            "  The model is kept by its loss on the pieces it trains on, which rewards "
+            "memorising them\n"
+            "  rather than learning the style, and no figure below tells how it plays new "
+            "music. Give it\n"
+            "  more pieces (with %d or more and no split.tsv, %d are set aside "
+            "automatically) or mark %d\n"
+            "  or more 'valid' in split.tsv.\n",
+            n_valid,
+            n_valid == 1 ? "" : "s",
+            CANTUS_MIN_VALID_PIECES,
+            CANTUS_MIN_VALID_PIECES + CANTUS_MIN_TRAIN_PIECES,
+            CANTUS_MIN_VALID_PIECES,
+            CANTUS_MIN_VALID_PIECES);
+  }
+  return CANTUS_SPLIT_TRAIN;
+}
+
+// The simple baseline the network has to beat, as cantus-eval's: an
+// interpolated Kneser-Ney n-gram counted on the training pieces
+// (untransposed), its order (1..8) chosen on the validation pieces, and
+// its loss there, overall and per style.  Costs a second or two on the
+// shipped corpora.  NaN when validation is off.
+enum { BASELINE_MAX_ORDER = 8 };
+
+static void ngram_baseline(Trainer *tr, int val_split, FILE *log)
+{
+  const CantusCorpus *c = &tr->corpus;
+  tr->ngram_order = 0;
+  tr->ngram_valid = NAN;
+  for (int s = 0; s < CANTUS_MAX_STYLES; s++) {
+    tr->ngram_style[s] = NAN;
+  }
+  CantusNgram *ng = NULL;
+  CantusError e;
+  if (val_split != CANTUS_SPLIT_VALID ||
+      cantus_ngram_new(BASELINE_MAX_ORDER, cantus_vocab_size(&c->vocab), &ng, &e) != CANTUS_OK) {
+    return;
+  }
+  for (int i = 0; i < c->n_pieces; i++) {
+    if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
+      cantus_ngram_add(ng, c->pieces[i].tok, c->pieces[i].n_tok);
+    }
+  }
+  cantus_ngram_finish(ng);
+  for (int o = 1; o <= BASELINE_MAX_ORDER; o++) {
+    double sum = 0.0, sum_style[CANTUS_MAX_STYLES] = { 0 };
+    uint64_t n = 0, n_style[CANTUS_MAX_STYLES] = { 0 };
+    for (int i = 0; i < c->n_pieces; i++) {
+      const CantusPiece *pc = &c->pieces[i];
+      if (pc->split == CANTUS_SPLIT_VALID) {
+        uint64_t k = 0;
+        const double l = cantus_ngram_nll(ng, o, pc->tok, pc->n_tok, &k);
+        sum += l;
+        n += k;
+        sum_style[pc->style] += l;
+        n_style[pc->style] += k;
+      }
+    }
+    const double v = n ? sum / (double)n : (double)NAN;
+    if (isfinite(v) && !(v >= tr->ngram_valid)) {
+      tr->ngram_valid = v;
+      tr->ngram_order = o;
+      for (int s = 0; s < CANTUS_MAX_STYLES; s++) { // model style indices (add-style too)
+        tr->ngram_style[s] = n_style[s] ? sum_style[s] / (double)n_style[s] : (double)NAN;
+      }
+    }
+  }
+  cantus_ngram_free(ng);
+  if (log && tr->ngram_order > 0) {
+    fprintf(log,
+            "baseline: a simple note-statistics model (an n-gram of order %d: which notes "
+            "follow which)\n"
+            "  scores %.4f nats/token on the validation pieces; the network has learnt "
+            "something of the\n"
+            "  style only when its validation loss gets below that.\n",
+            tr->ngram_order,
+            tr->ngram_valid);
+  }
+}
+
+// The shipped folk model, for the advice to add a small collection to it:
+// models/folk.cantus here, else beside an installed binary, else NULL.
+static const char *folk_model_path(char *buf, size_t n)
+{
+  struct stat st;
+  if (stat("models/folk.cantus", &st) == 0 && S_ISREG(st.st_mode)) {
+    return "models/folk.cantus";
+  }
+  char exe[PATH_MAX];
+  const ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  char *slash = k > 0 ? (exe[k] = 0, strrchr(exe, '/')) : NULL;
+  if (slash) {
+    *slash = 0;
+    snprintf(buf, n, "%s/../share/cantus/models/folk.cantus", exe);
+    if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+      return buf;
+    }
+  }
+  return NULL;
+}
+
+// The measurement behind CANTUS_TRAIN_ADVICE_TOKENS (models/README.md).
+#define CANTUS_TRAIN_ADVICE_MEASURED                                                         \
+  "  Measured on Nottingham reels, 3 minutes of training each: a network trained from "      \
+  "scratch\n"                                                                                \
+  "  stayed worse than a simple note-statistics model with 10 or 30 tunes and beat it with " \
+  "100\n"                                                                                    \
+  "  tunes (124,000 tokens) or more, at --hidden 96 --embed 32; the default size needs "     \
+  "much longer.\n"
+
+// Before a model is trained from scratch on a small collection: how much
+// music that takes (measured, models/README.md "How much music") and the
+// way that works with little, --add-style onto the shipped folk model.
+static void advise_data(const Trainer *tr, const CantusTrainConfig *cfg, FILE *log)
+{
+  if (!log || cfg->base_path) {
+    return;
+  }
+  int n_train = 0;
+  uint64_t n_tok = 0;
+  for (int s = 0; s < tr->corpus.n_styles; s++) {
+    n_train += tr->corpus.styles[s].n_pieces[CANTUS_SPLIT_TRAIN];
+    n_tok += tr->corpus.styles[s].n_tokens[CANTUS_SPLIT_TRAIN];
+  }
+  if (n_tok >= CANTUS_TRAIN_ADVICE_TOKENS) {
+    return;
+  }
+  char buf[PATH_MAX + 64];
+  const char *folk = folk_model_path(buf, sizeof buf);
+  const bool one = tr->corpus.n_styles == 1 && cfg->n_corpus_dirs == 1;
+  const char *name = one ? tr->corpus.styles[0].name : "NAME";
+  const char *dir = one ? cfg->corpus_dirs[0] : "FOLDER";
+#define Q(x) (strpbrk((x), " \t'\"&;()") ? "'" : "") // quoted for a shell when needed
+  fprintf(log,
+          "advice: %d training piece%s (%llu tokens): too little music for a model trained from "
+          "scratch.\n" CANTUS_TRAIN_ADVICE_MEASURED
+          "  With a small collection of tunes, teach the shipped folk model your style "
+          "instead (it\n"
+          "  already knows melody, harmony and metre; minutes of training; see "
+          "models/README.md):\n"
+          "    cantus-train --base %s --add-style %s%s%s %s%s%s -o %s%s.cantus%s\n",
+          n_train,
+          n_train == 1 ? "" : "s",
+          (unsigned long long)n_tok,
+          folk ? folk : "PATH/TO/folk.cantus",
+          Q(name),
+          name,
+          Q(name),
+          Q(dir),
+          dir,
+          Q(dir),
+          Q(name),
+          name,
+          Q(name));
+#undef Q
+}
+
+// The output file's folder and the --log prefix's exist and are writable,
+// checked before the corpus is read so that a typo costs no training.  A
+// MIDI file name for the model is refused (cantus-gen makes MIDI); any
+// other name without .cantus gets a note.
+static CantusStatus check_path(const char *path, const char *what, CantusError *err)
+{
+  char dir[4200];
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, sizeof dir, ".");
+  } else if (slash == path) {
+    snprintf(dir, sizeof dir, "/");
+  } else {
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  }
+  struct stat st;
+  if (!path[0] || (slash && !slash[1]) || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "%s '%s' is a folder; give a file name in it, e.g. %s%smine",
+                        what,
+                        path,
+                        path,
+                        slash && !slash[1] ? "" : "/");
+  }
+  if (stat(dir, &st) != 0) {
+    return cantus_error(err,
+                        CANTUS_ERR_IO,
+                        "%s %s: the folder %s does not exist (create it first: mkdir -p %s)",
+                        what,
+                        path,
+                        dir,
+                        dir);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return cantus_error(err, CANTUS_ERR_IO, "%s %s: %s is not a folder", what, path, dir);
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    return cantus_error(
+      err, CANTUS_ERR_IO, "%s %s: cannot write in %s (%s)", what, path, dir, strerror(errno));
+  }
+  return CANTUS_OK;
+}
+
+static CantusStatus check_outputs(const CantusTrainConfig *cfg, CantusError *err)
+{
+  const char *o = cfg->out_path;
+  const size_t l = strlen(o);
+  const char *dot = strrchr(o, '.');
+  if (dot && strchr(dot, '/') == NULL &&
+      (!strcasecmp(dot, ".mid") || !strcasecmp(dot, ".midi") || !strcasecmp(dot, ".smf"))) {
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "-o %s: the output is a model, not MIDI; name it e.g. %.*s.cantus (play "
+                        "it to a MIDI file with cantus-gen --model MODEL -o FILE.mid)",
+                        o,
+                        (int)(dot - o),
+                        o);
+  }
+  CantusStatus s = check_path(o, "-o", err);
+  if (!s && cfg->log_prefix) {
+    s = check_path(cfg->log_prefix, "--log", err);
+  }
+  if (!s && cfg->log && !(l > 7 && strcmp(o + l - 7, ".cantus") == 0)) {
+    fprintf(cfg->log,
+            "note: %s does not end in .cantus, the name Cantus gives models (it is written all "
+            "the same)\n",
+            o);
+  }
+  return s;
 }
 
 // Planned length for the cosine schedule: epochs x chunks of epoch 1.
@@ -760,7 +994,7 @@ static CantusStatus end_epoch(Trainer *tr,
     r->stop = true;
   }
   if (r->time_up && log) {
-    fprintf(log, "time limit of %.1f minutes reached\n", cfg->max_minutes);
+    fprintf(log, "time limit of %g minutes reached\n", cfg->max_minutes);
   }
   return CANTUS_OK;
 }
@@ -799,6 +1033,87 @@ static CantusStatus run_epoch(Trainer *tr,
     return CANTUS_OK;
   }
   return end_epoch(tr, r, res, epoch_done, ep_secs, ep_tokens0, err);
+}
+
+// The end-of-training verdict in plain words: the best validation loss
+// against the n-gram baseline's, and what to do when the network lost.
+static void report_verdict(const Trainer *tr, const Run *r, bool stopped_early, FILE *log)
+{
+  if (!log) {
+    return;
+  }
+  if (r->val_split != CANTUS_SPLIT_VALID) {
+    fprintf(log,
+            "verdict: none; validation was off, so nothing tells whether the model learnt the "
+            "style\n  or memorised its pieces (listen: cantus-gen --model %s -o test.mid)\n",
+            tr->cfg->out_path);
+    return;
+  }
+  const double l = tr->ls.best_valid, g = tr->ngram_valid;
+  if (!isfinite(l) || !isfinite(g)) {
+    return;
+  }
+  char buf[PATH_MAX + 64];
+  const char *folk = folk_model_path(buf, sizeof buf);
+  if (l >= g) {
+    fprintf(log,
+            "verdict: WORSE than a simple note-statistics model (validation loss %.2f against "
+            "the n-gram's\n"
+            "  %.2f nats/token): this model has not learnt the style and will play "
+            "near-random notes.\n",
+            l,
+            g);
+    if (tr->cfg->base_path) {
+      fprintf(log,
+              "  The style is too far from what the base model knows: try --train-output, "
+              "or train a\n  model for it from scratch on hundreds of pieces.\n");
+    } else if (stopped_early) {
+      fprintf(log,
+              "  It had stopped improving, so training longer will not help: give it more "
+              "pieces, or\n  add your pieces as a new style of a trained model:\n"
+              "    cantus-train --base %s --add-style NAME FOLDER -o NEW.cantus\n",
+              folk ? folk : "PATH/TO/folk.cantus");
+    } else {
+      fprintf(log,
+              "  Train longer (cantus-train --resume %s.ckpt with a larger --max-minutes or "
+              "--epochs),\n"
+              "  give it more pieces, or add your pieces as a new style of a trained model:\n"
+              "    cantus-train --base %s --add-style NAME FOLDER -o NEW.cantus\n",
+              tr->log_prefix,
+              folk ? folk : "PATH/TO/folk.cantus");
+    }
+    return;
+  }
+  const double gain = 100.0 * (g - l) / g;
+  fprintf(log,
+          "verdict: %s a simple note-statistics model (validation loss %.2f against the "
+          "n-gram's %.2f\n  nats/token, %.0f%% lower)%s\n",
+          gain < 5.0 ? "only slightly better than" : "better than",
+          l,
+          g,
+          gain,
+          gain < 5.0 ? ": expect little of the style yet; train longer or on more pieces."
+                     : ". Listen to it (cantus-gen) and compare with cantus-eval.");
+  // Styles the network still loses on, when there are several.
+  if (tr->d.n_styles > 1 && tr->ls.best_epoch > 0) {
+    const EpochLog *b = &tr->ls.log[tr->ls.best_epoch - 1];
+    bool any = false;
+    for (uint32_t s = 0; s < tr->d.n_styles; s++) {
+      if (isfinite(b->style_valid[s]) && isfinite(tr->ngram_style[s]) &&
+          (double)b->style_valid[s] >= tr->ngram_style[s]) {
+        fprintf(log,
+                "%s %s (%.2f against %.2f)",
+                any ? "," : "  still worse than the n-gram on",
+                tr->style_names[s],
+                (double)b->style_valid[s],
+                tr->ngram_style[s]);
+        any = true;
+      }
+    }
+    if (any) {
+      fprintf(log, ": those styles need more pieces or more training.\n");
+    }
+  }
 }
 
 // After the loop: the final checkpoint, the weights that stand (the best
@@ -852,7 +1167,12 @@ static CantusStatus finish(Trainer *tr,
         tr->log_prefix,
         tr->log_prefix);
     }
+    if (!s) {
+      report_verdict(tr, r, res->stopped_early, log);
+    }
   }
+  res->ngram_valid = tr->ngram_valid;
+  res->validation_off = r->val_split != CANTUS_SPLIT_VALID;
   res->epochs_done = tr->ls.n_log;
   res->steps = tr->ls.step;
   res->best_valid = tr->ls.best_valid;
@@ -882,12 +1202,17 @@ CantusStatus cantus_train_run(const CantusTrainConfig *cfg,
   Run r;
   memset(&r, 0, sizeof r);
   snprintf(r.ckpt, sizeof r.ckpt, "%s.ckpt", tr->log_prefix);
-  s = setup(tr, cfg, err);
+  s = check_outputs(cfg, err);
+  if (!s) {
+    s = setup(tr, cfg, err);
+  }
   if (!s && cfg->resume_path) {
     s = resume(tr, cfg, err);
   }
   if (!s) {
+    advise_data(tr, cfg, cfg->log);
     r.val_split = validation_split(tr, cfg->log);
+    ngram_baseline(tr, r.val_split, cfg->log);
     train_report_model(tr);
     r.B = cfg->batch;
     r.T = cfg->bptt;

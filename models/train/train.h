@@ -27,6 +27,13 @@
 
 enum { CANTUS_SPLIT_TRAIN = 0, CANTUS_SPLIT_VALID = 1, CANTUS_SPLIT_TEST = 2, CANTUS_N_SPLITS = 3 };
 
+// The fewest validation pieces a loss is measured on: one piece alone says
+// more about that piece than about the style, so with fewer the trainer
+// turns validation off (train.c) and says so.  The file-name split lends
+// training pieces to validation to reach it when at least
+// CANTUS_MIN_TRAIN_PIECES training pieces are left.
+enum { CANTUS_MIN_VALID_PIECES = 2, CANTUS_MIN_TRAIN_PIECES = 3 };
+
 // One piece as tokens on the model grid, untransposed.  pos_tick/pos_beat
 // hold the metric position of each token as the INPUT of a step: the grid
 // tick at which that token occurs in the stream (for a SHIFT, the tick
@@ -35,6 +42,7 @@ typedef struct {
   char *path;               // corpus-relative path, for messages
   int style;                // index into CantusCorpus.styles
   int split;                // CANTUS_SPLIT_*
+  bool split_given;         // split from split.tsv (else the file-name hash)
   uint32_t n_tok;           // tokens, START first, END last
   uint16_t *tok;            // (n_tok)
   uint8_t *pos_tick;        // (n_tok) 0..n_pos_tick-1
@@ -88,12 +96,18 @@ typedef struct {
 
 CantusCorpusOptions cantus_corpus_options_default(void);
 
-// Reads every style folder of every directory in dirs (styles with the
-// same folder name merge), with split.tsv when present (else a hash split
-// 80/10/10 of the file name, every style keeping at least one training
-// piece).  Unreadable or empty files are reported on log by name and
-// reason and skipped.  Fails only when no style has a usable piece or a
-// directory cannot be read.
+// Reads every directory in dirs: each sub-folder is a style named after
+// it, and MIDI files (.mid, .midi, .smf) in the directory itself are one
+// more style named after the directory (so a flat folder of .mid files is
+// one style); styles with the same name merge; deeper folders are not
+// read.  Splits come from split.tsv when present, else from a hash of the
+// file name (80/10/10), every style keeping at least one training piece;
+// when the hash leaves fewer than CANTUS_MIN_VALID_PIECES validation pieces
+// and enough training pieces remain, training pieces are moved to
+// validation (never validate on one piece; see CANTUS_MIN_VALID_PIECES).
+// Unreadable or empty files are reported on log by name and reason and
+// skipped.  Fails only when no style has a usable piece or a directory
+// cannot be read.
 CantusStatus cantus_corpus_load(CantusCorpus *c,
                                 const char *const *dirs,
                                 int n_dirs,
@@ -298,7 +312,17 @@ typedef struct {
   double seconds;
   bool interrupted; // stopped by the interrupt flag (checkpoint written)
   bool stopped_early;
+  // The simple baseline on the same validation pieces: an interpolated
+  // Kneser-Ney n-gram of the training pieces (order 1..8 chosen on them);
+  // NaN when validation is off (fewer than CANTUS_MIN_VALID_PIECES).
+  double ngram_valid;
+  bool validation_off; // too few validation pieces: the training split stood in
 } CantusTrainResult;
+
+// Below this many training tokens a model trained from scratch gets the
+// advice to use --add-style instead (measured: models/README.md, "How much
+// music a model needs").
+enum { CANTUS_TRAIN_ADVICE_TOKENS = 100000 };
 
 CantusTrainConfig cantus_train_config_default(void);
 // Set from a signal handler: the loop writes a checkpoint and returns.

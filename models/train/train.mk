@@ -14,11 +14,9 @@ endif
 TRAIN_MAINS := models/train/main.c models/train/eval.c models/train/formstat.c models/train/metre.c
 TRAIN_LIB_SRC := $(filter-out $(TRAIN_MAINS),$(sort $(wildcard models/train/*.c)))
 TRAIN_LIB_OBJ := $(TRAIN_LIB_SRC:%.c=$(B)/obj/%.o)
-TRAIN_BINS := $(patsubst models/train/%.c,$(B)/bin/cantus-%,$(patsubst models/train/main.c,models/train/train.c,$(wildcard $(TRAIN_MAINS))))
+TRAIN_BINS := $(B)/bin/cantus-train $(B)/bin/cantus-eval
 
-# -iquote instead of -I for dsp/: dsp/sched.h must not shadow the system
-# <sched.h> that <pthread.h> and OpenBLAS's cblas.h rely on.
-$(B)/obj/models/train/%.o: XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp $(OPENBLAS_CFLAGS) -Imodels/train
+$(B)/obj/models/train/%.o: XCFLAGS += $(OPENBLAS_CFLAGS) -Imodels/train
 $(B)/obj/tests/unit/test_train.o $(B)/obj/tests/unit/test_form.o: XCFLAGS += -Imodels/train
 # The mains share the command-line parsing of plugin/cli (args.c).
 $(TRAIN_MAINS:%.c=$(B)/obj/%.o): XCFLAGS += -iquote plugin/cli
@@ -28,6 +26,7 @@ TEST_EXTRA_SRC += $(TRAIN_LIB_SRC)
 TEST_LIBS += $(OPENBLAS_LIBS)
 
 all: $(TRAIN_BINS)
+INSTALL_BINS += $(TRAIN_BINS)
 
 .PHONY: need-openblas bench-train
 need-openblas:

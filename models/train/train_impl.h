@@ -95,6 +95,11 @@ typedef struct {
   int new_style;     // add-style: index of the new style
   int planned_steps; // for the cosine schedule
   char log_prefix[4096];
+  // The n-gram baseline on the validation pieces (train.c, recomputed at
+  // every start, not checkpointed): NaN when validation is off.
+  int ngram_order;
+  double ngram_valid;
+  double ngram_style[CANTUS_MAX_STYLES];
 } Trainer;
 
 // --dump-chunks (batch.c): the header (sizes, hyper-parameters, initial

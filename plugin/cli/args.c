@@ -20,13 +20,47 @@ int cantus_args_usage(const char *prog, const char *fmt, ...)
   return 2;
 }
 
+// The version comes from the Makefile (CANTUS_VERSION); a build without
+// it (lint, an editor) says so rather than inventing a number.
+#ifndef CANTUS_VERSION
+#  define CANTUS_VERSION "(unknown: built without the Makefile)"
+#endif
+
+int cantus_args_unknown(const char *prog, const char *opt)
+{
+  return cantus_args_usage(prog, "unknown option '%s'", opt);
+}
+
+int cantus_args_missing(const char *prog, const char *opt)
+{
+  return cantus_args_usage(prog, "option %s needs a value", opt);
+}
+
+const char *cantus_args_version_string(void)
+{
+  return CANTUS_VERSION;
+}
+
+void cantus_args_version(const char *prog)
+{
+  printf("%s %s\n", prog, CANTUS_VERSION);
+}
+
 bool cantus_args_long(const char *prog, const char *opt, const char *s, long lo, long hi, long *out)
 {
   char *end = NULL;
   errno = 0;
   const long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    cantus_args_usage(prog, "option %s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
+  if (errno == ERANGE && end != s && !*end) {
+    cantus_args_usage(prog, "option %s: %s is outside %ld..%ld", opt, s, lo, hi);
+    return false;
+  }
+  if (errno || end == s || *end) {
+    cantus_args_usage(prog, "option %s: '%s' is not a whole number (%ld..%ld)", opt, s, lo, hi);
+    return false;
+  }
+  if (v < lo || v > hi) {
+    cantus_args_usage(prog, "option %s: %s is outside %ld..%ld", opt, s, lo, hi);
     return false;
   }
   *out = v;
@@ -53,8 +87,12 @@ bool cantus_args_double(const char *prog,
   char *end = NULL;
   errno = 0;
   const double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
-    cantus_args_usage(prog, "option %s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+  if (end == s || *end || isnan(v)) {
+    cantus_args_usage(prog, "option %s: '%s' is not a number (%g..%g)", opt, s, lo, hi);
+    return false;
+  }
+  if (!isfinite(v) || v < lo || v > hi) { // (an underflow to 0 is fine)
+    cantus_args_usage(prog, "option %s: %s is outside %g..%g", opt, s, lo, hi);
     return false;
   }
   *out = v;
@@ -105,15 +143,26 @@ void cantus_args_control_help(FILE *f, bool (*skip)(int id))
     const bool named = t->kind == CANTUS_KIND_ENUM && t->points[0].name;
     char name[64], opt[96], range[160], dflt[64];
     option_name(t, name, sizeof name);
+    const bool pitch = cantus_controls_is_pitch(i);
     const char *arg = t->kind == CANTUS_KIND_TOGGLE  ? "[=on|off]"
                       : t->kind == CANTUS_KIND_FLOAT ? " X"
                       : t->kind == CANTUS_KIND_STYLE ? " NAME|N"
+                      : pitch                        ? " NOTE"
                       : named                        ? " NAME"
                                                      : " N";
     snprintf(opt, sizeof opt, "--%s%s", name, arg);
     cantus_controls_format(i, t->dflt, NULL, dflt, sizeof dflt);
     if (t->kind == CANTUS_KIND_STYLE) {
-      snprintf(range, sizeof range, "default: the model's");
+      snprintf(range,
+               sizeof range,
+               "%s",
+               i == CANTUS_CONTROL_STYLE ? "N from 1; default the model's" : "default: style");
+    } else if (pitch) {
+      char lo[8], hi[8], d[8];
+      cantus_controls_note_name((int)t->min, lo, sizeof lo);
+      cantus_controls_note_name((int)t->max, hi, sizeof hi);
+      cantus_controls_note_name((int)t->dflt, d, sizeof d);
+      snprintf(range, sizeof range, "%s..%s or %g..%g, default %s", lo, hi, t->min, t->max, d);
     } else if (t->kind == CANTUS_KIND_TOGGLE || named) {
       snprintf(range, sizeof range, "default %s", dflt);
     } else if (t->kind == CANTUS_KIND_ENUM && t->n_points != (int)(t->max - t->min) + 1) {

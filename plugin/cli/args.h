@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Command-line parsing shared by cantus-gen, cantus-info, cantus-jack,
-// cantus-train and cantus-eval: numbers with a range and one message form
-// for every usage error, one line: "PROG: option --x: 'v' is not a number
-// in LO..HI (see PROG --help)"; and the engine-control options of the control
-// table (dsp/controls.h): --NAME VALUE, --NAME=VALUE, --TOGGLE, --no-TOGGLE
-// and their --help lines.
+// cantus-train and cantus-eval: numbers with a range, --version, and one
+// message form for every usage error, one line: "PROG: option --x: 5 is
+// outside 0..2 (see PROG --help)", "PROG: unknown option '--x' (see PROG
+// --help)"; and the engine-control options of the control table
+// (dsp/controls.h): --NAME VALUE, --NAME=VALUE, --TOGGLE, --no-TOGGLE and
+// their --help lines.
 // Allocation contract: none.  Thread class: non-RT (prints to stderr).
 #ifndef CANTUS_ARGS_H
 #define CANTUS_ARGS_H
@@ -18,9 +19,23 @@
 // usage-error exit status.
 __attribute__((format(printf, 2, 3))) int cantus_args_usage(const char *prog, const char *fmt, ...);
 
+// The usage error of an option no tool knows: "PROG: unknown option 'OPT'
+// (see PROG --help)".  Returns 2.
+int cantus_args_unknown(const char *prog, const char *opt);
+
+// The usage error of an option given without its value: "PROG: option OPT
+// needs a value (see PROG --help)".  Returns 2.
+int cantus_args_missing(const char *prog, const char *opt);
+
+// The one version of Cantus (CANTUS_VERSION, set once in the Makefile).
+const char *cantus_args_version_string(void);
+
+// Prints "PROG VERSION\n" (e.g. "cantus-gen 0.2.1") to stdout: --version.
+void cantus_args_version(const char *prog);
+
 // Parses s as a whole number in lo..hi into *out.  On failure prints the
-// usage error "option OPT: 'S' is not a whole number in LO..HI" and returns
-// false.
+// usage error "option OPT: S is outside LO..HI" (or "'S' is not a whole
+// number (LO..HI)") and returns false.
 bool cantus_args_long(const char *prog,
                       const char *opt,
                       const char *s,
@@ -29,8 +44,8 @@ bool cantus_args_long(const char *prog,
                       long *out);
 bool cantus_args_int(const char *prog, const char *opt, const char *s, int lo, int hi, int *out);
 
-// The same for a real number (finite, lo..hi): "... is not a number in
-// LO..HI".
+// The same for a real number (finite, lo..hi): "... S is outside LO..HI",
+// "'S' is not a number (LO..HI)".
 bool cantus_args_double(const char *prog,
                         const char *opt,
                         const char *s,

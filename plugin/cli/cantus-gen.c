@@ -25,6 +25,12 @@
 #define DEFAULT_MODEL "models/default.cantus"
 #define FILE_TPQ 480
 #define PROG "cantus-gen"
+// The longest piece: about half an hour at 120 bpm in 4/4 (every tool that
+// generates takes at most this many bars).
+#define MAX_BARS 1000
+// The MIDI file holds ticks in 32 bits: MAX_BARS of the longest meter
+// (32/1, 128 quarters a bar) fit.
+_Static_assert((long long)MAX_BARS *FILE_TPQ * 4 * 32 < 0xFFFFFFFFLL, "MAX_BARS fits a MIDI file");
 
 // Controls without an option here: --bpm is the song's tempo (the host
 // transport's), and offline there is no player to listen to.
@@ -40,22 +46,22 @@ static void usage(FILE *f)
         "Generates music with a Cantus model offline, through the same engine and\n"
         "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
         "  --model FILE           model file (default " DEFAULT_MODEL ")\n"
-        "  --bars N               bars to generate (default 16)\n"
+        "  --bars N               bars to generate, 1..1000 (default 16)\n"
         "  --bpm X                tempo in beats per minute, 10..999 (default 120)\n"
         "  --meter N/D            time signature, e.g. 6/8 (default the style's usual\n"
         "                         metre from the model's metadata, else 4/4)\n"
-        "  --key NAME             the same as --key-root\n"
-        "  --voices N             the same as --max-voices\n"
-        "  --range LO-HI          --note-lo LO --note-hi HI\n"
+        "  --range LO-HI          --note-lo LO --note-hi HI in one: C3-C5, 48-72\n"
         "  --theme FILE.mid       play this theme first and continue it\n"
-        "  --theme-bars N         use at most N bars of the theme (default all that fit)\n"
+        "  --theme-bars N         use at most N bars of the theme, 1..1000 (default all)\n"
         "  --block N              frames per engine block (default 256)\n"
         "  --rate HZ              sample rate of the simulated host (default 48000)\n"
         "  -o FILE.mid            output MIDI file (default cantus.mid)\n"
         "  --svg FILE.svg         also write a piano roll\n"
         "  --quiet                print nothing on success\n"
-        "  --help                 print this help\n"
-        "Engine controls (style: default the model's default style, else its first):\n",
+        "  --help, --version      print this help, the version\n"
+        "Engine controls (--NAME=VALUE works too; a style by name or by number from 1,\n"
+        "as cantus-info lists them; a NOTE by number or name, C4 = 60, F#3, Bb2;\n"
+        "--key and --voices are short for --key-root and --max-voices):\n",
         f);
   cantus_args_control_help(f, gen_skips);
 }
@@ -72,6 +78,21 @@ typedef struct {
   int64_t on, off; // absolute frames
   uint8_t pitch, vel, channel;
 } Note;
+
+// Options of cantus-gen itself that take a value.
+static bool takes_value(const char *o)
+{
+  static const char *const names[] = {
+    "--model",      "--bars",  "--bpm",  "--meter", "--range",  "--theme",
+    "--theme-bars", "--block", "--rate", "-o",      "--output", "--svg",
+  };
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    if (!strcmp(o, names[k])) {
+      return true;
+    }
+  }
+  return false;
+}
 
 // Sets engine control id from text (not the styles: they need the model).
 static bool set_control(Args *a, const char *opt, int id, const char *text)
@@ -108,15 +129,17 @@ static int parse_args(int argc, char **argv, Args *a)
       usage(stdout);
       exit(0);
     }
+    if (!strcmp(o, "--version")) {
+      cantus_args_version(PROG);
+      exit(0);
+    }
     if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) {
       a->quiet = true;
       continue;
     }
     const char *implied = NULL;
-    int ctl = !strcmp(o, "--key")      ? CANTUS_CONTROL_KEY_ROOT
-              : !strcmp(o, "--voices") ? CANTUS_CONTROL_MAX_VOICES
-              : !strcmp(o, "--bpm")    ? -1 // the song's tempo, not the free-run one
-                                       : cantus_args_control(o, v != NULL, &implied);
+    int ctl = !strcmp(o, "--bpm") ? -1 // the song's tempo, not the free-run one
+                                  : cantus_args_control(o, v != NULL, &implied);
     if (ctl >= 0 && gen_skips(ctl)) {
       ctl = -1;
     }
@@ -126,8 +149,11 @@ static int parse_args(int argc, char **argv, Args *a)
       }
       continue;
     }
+    if (ctl < 0 && !takes_value(o)) {
+      return cantus_args_unknown(PROG, o);
+    }
     if (!v && i + 1 >= argc) {
-      return cantus_args_usage(PROG, "%s: unknown option or missing value", o);
+      return cantus_args_missing(PROG, o);
     }
     v = v ? v : argv[++i];
     bool ok = true;
@@ -140,8 +166,9 @@ static int parse_args(int argc, char **argv, Args *a)
     } else if (!strcmp(o, "--model")) {
       a->model_path = v;
     } else if (!strcmp(o, "--bars")) {
-      ok = cantus_args_double(PROG, o, v, 1, 100000, &a->bars);
-      a->bars = floor(a->bars);
+      long bars = 0;
+      ok = cantus_args_long(PROG, o, v, 1, MAX_BARS, &bars);
+      a->bars = (double)bars;
     } else if (!strcmp(o, "--bpm")) {
       ok = cantus_args_double(PROG, o, v, 10, 999, &a->bpm);
     } else if (!strcmp(o, "--meter")) {
@@ -156,16 +183,16 @@ static int parse_args(int argc, char **argv, Args *a)
       a->den = den;
     } else if (!strcmp(o, "--range")) {
       int lo = 0, hi = 0;
-      char extra = 0;
-      if (sscanf(v, "%d-%d%c", &lo, &hi, &extra) != 2 || lo < 0 || hi > 127 || lo > hi) {
-        return cantus_args_usage(PROG, "option --range: '%s' is not LO-HI in 0..127", v);
+      char msg[256];
+      if (!cantus_controls_parse_note_range(v, &lo, &hi, msg, sizeof msg)) {
+        return cantus_args_usage(PROG, "option --range: %s", msg);
       }
-      a->c.note_lo = lo;
-      a->c.note_hi = hi;
+      cantus_controls_set(&a->c, CANTUS_CONTROL_NOTE_LO, lo, 0);
+      cantus_controls_set(&a->c, CANTUS_CONTROL_NOTE_HI, hi, 0);
     } else if (!strcmp(o, "--theme")) {
       a->theme_path = v;
     } else if (!strcmp(o, "--theme-bars")) {
-      ok = cantus_args_int(PROG, o, v, 1, 10000, &a->theme_bars);
+      ok = cantus_args_int(PROG, o, v, 1, MAX_BARS, &a->theme_bars);
     } else if (!strcmp(o, "--block")) {
       ok = cantus_args_int(PROG, o, v, 1, 65536, &a->block);
     } else if (!strcmp(o, "--rate")) {
@@ -174,8 +201,6 @@ static int parse_args(int argc, char **argv, Args *a)
       a->out_path = v;
     } else if (!strcmp(o, "--svg")) {
       a->svg_path = v;
-    } else {
-      return cantus_args_usage(PROG, "%s: unknown option", o);
     }
     if (!ok) {
       return 2;
@@ -187,21 +212,11 @@ static int parse_args(int argc, char **argv, Args *a)
   return 0;
 }
 
-// The length and tempo checks that need the metre (known once the style
-// is): the MIDI file holds ticks (FILE_TPQ a quarter) in 32 bits and the
-// tempo in 24 bits of microseconds per quarter.  Returns 0 or 2.
+// The tempo check that needs the metre (known once the style is): the MIDI
+// file holds the tempo in 24 bits of microseconds per quarter (and
+// MAX_BARS always fit its 32-bit ticks).  Returns 0 or 2.
 static int check_meter_limits(const Args *a)
 {
-  const double bar_ticks = FILE_TPQ * 4.0 * a->num / a->den;
-  if (a->bars * bar_ticks >= (double)UINT32_MAX) {
-    fprintf(stderr,
-            "cantus-gen: --bars %g of %d/%d is longer than a MIDI file holds (at most %.0f)\n",
-            a->bars,
-            a->num,
-            a->den,
-            ceil((double)UINT32_MAX / bar_ticks) - 1.0);
-    return 2;
-  }
   if (60e6 * a->den / (4.0 * a->bpm) > 0xFFFFFF) {
     fprintf(stderr,
             "cantus-gen: --bpm %g in %d/%d is slower than a MIDI file holds (at least %.2f)\n",
@@ -243,21 +258,20 @@ static const char *default_model(char *buf, size_t n)
   return NULL;
 }
 
-static int resolve_style(const CantusModel *m, const char *name, const char *path)
+// The style given by --style or --style-b (opt), named or numbered from 1;
+// none: the model's default style.  -1 after saying why.
+static int resolve_style(const CantusModel *m, const char *opt, const char *text)
 {
-  if (!name) {
+  if (!text) {
     return cantus_model_default_style(m);
   }
-  const int s = cantus_model_find_style(m, name);
-  if (s >= 0) {
-    return s;
+  char msg[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 4) + 64];
+  double v = 0;
+  if (!cantus_controls_parse(CANTUS_CONTROL_STYLE, text, m, &v, msg, sizeof msg)) {
+    fprintf(stderr, "cantus-gen: option %s: %s\n", opt, msg);
+    return -1;
   }
-  fprintf(stderr, "cantus-gen: unknown style '%s' in %s; available styles:", name, path);
-  for (uint32_t i = 0; i < m->dims.n_styles; i++) {
-    fprintf(stderr, "%s %s", i ? "," : "", m->style_names[i]);
-  }
-  fprintf(stderr, " (or an index 0..%u)\n", m->dims.n_styles - 1);
-  return -1;
+  return (int)v;
 }
 
 // ---- SVG piano roll --------------------------------------------------------------
@@ -446,8 +460,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "cantus-gen: %s\n", err.msg);
     return 1;
   }
-  a.c.style = resolve_style(m, a.style, a.model_path);
-  a.c.style_b = a.style_b ? resolve_style(m, a.style_b, a.model_path) : a.c.style;
+  a.c.style = resolve_style(m, "--style", a.style);
+  a.c.style_b = a.style_b ? resolve_style(m, "--style-b", a.style_b) : a.c.style;
   if (a.c.style < 0 || a.c.style_b < 0) {
     cantus_model_free(m);
     return 1;

@@ -17,8 +17,11 @@ static const char usage[] =
   "usage: cantus-info [--json] FILE...\n"
   "Prints the header, sizes, vocabulary, parameters, styles, metadata and CRC\n"
   "of each .cantus model file.\n"
-  "  --json   print JSON instead (one object; an array for several files)\n"
-  "  --help   print this help\n"
+  "  --json      print JSON instead (one object; an array for several files)\n"
+  "  --help      print this help\n"
+  "  --version   print the version\n"
+  "Styles are numbered from 1, as every Cantus tool counts them (1:NAME); the\n"
+  "LV2 style port's value is the number less one (JSON: \"index\").\n"
   "Exit status: 0 all files loaded, 1 a file was refused, 2 usage error.\n";
 
 typedef struct {
@@ -67,7 +70,7 @@ static void print_text(const CantusModel *m, const Info *in)
          m->alloc_size);
   printf("  styles      %u\n", (unsigned)d->n_styles);
   for (uint32_t i = 0; i < d->n_styles; i++) {
-    printf("    %2u  %s\n", (unsigned)i, m->style_names[i]);
+    printf("    %2u:%s\n", (unsigned)i + 1, m->style_names[i]); // counted from 1
   }
   printf("  metadata%s\n", m->meta[0] ? "" : "    (none)");
   const char *line = m->meta;
@@ -160,7 +163,9 @@ static void print_json(const CantusModel *m, const Info *in, const char *indent)
          m->alloc_size);
   printf("%s  \"styles\": [", indent);
   for (uint32_t i = 0; i < d->n_styles; i++) {
-    printf("%s{\"index\": %u, \"name\": ", i ? ", " : "", (unsigned)i);
+    // number: as the tools count (from 1); index: the LV2 port value.
+    printf(
+      "%s{\"number\": %u, \"index\": %u, \"name\": ", i ? ", " : "", (unsigned)i + 1, (unsigned)i);
     json_string(m->style_names[i]);
     putchar('}');
   }
@@ -182,8 +187,11 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
       fputs(usage, stdout);
       return 0;
+    } else if (!strcmp(argv[first], "--version")) {
+      cantus_args_version("cantus-info");
+      return 0;
     } else {
-      return cantus_args_usage("cantus-info", "unknown option '%s'", argv[first]);
+      return cantus_args_unknown("cantus-info", argv[first]);
     }
   }
   const int n_files = argc - first;

@@ -9,10 +9,14 @@ TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
 .PHONY: tools
 all: tools
 tools: $(TOOLS)
+INSTALL_BINS += $(TOOLS)
 
 # args.o: the option parsing every program shares (also cantus-jack,
 # cantus-train and cantus-eval).
 CLI_ARGS_OBJ := $(B)/obj/plugin/cli/args.o
+# It holds the version every tool prints (--version): rebuilt when it changes.
+$(CLI_ARGS_OBJ): XCFLAGS += -DCANTUS_VERSION='"$(CANTUS_VERSION)"'
+$(CLI_ARGS_OBJ): Makefile
 
 $(B)/bin/cantus-%: $(B)/obj/plugin/cli/cantus-%.o $(CLI_ARGS_OBJ) $(LIBDSP)
 	@mkdir -p $(dir $@)

@@ -135,7 +135,20 @@ CantusStatus cantus_ctlmap_parse_map(const char *text,
     const CantusControlInfo *t = cantus_controls_info(ctl);
     const CantusCcSlot full = full_range(ctl);
     double lo = full.lo, hi = full.hi;
-    if (nw == 4) {
+    if (nw == 4 && (t->kind == CANTUS_KIND_STYLE || cantus_controls_is_pitch(ctl))) {
+      // Styles and pitches as everywhere: styles numbered from 1 ("14 style
+      // 1 4": the first four), pitches by number or name ("20 note_lo C2 C5").
+      char msg[256];
+      double v[2];
+      for (int k = 0; k < 2; k++) {
+        if (!cantus_controls_parse(ctl, w[2 + k], NULL, &v[k], msg, sizeof msg)) {
+          return cantus_error(
+            err, CANTUS_ERR_FORMAT, "%s:%d: %s bound: %s", name, line, t->symbol, msg);
+        }
+      }
+      lo = v[0];
+      hi = v[1];
+    } else if (nw == 4) {
       if (!parse_number(w[2], &lo) || !parse_number(w[3], &hi)) {
         return cantus_error(
           err, CANTUS_ERR_FORMAT, "%s:%d: bounds '%s %s' are not numbers", name, line, w[2], w[3]);

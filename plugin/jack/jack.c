@@ -33,9 +33,11 @@
 #ifndef CANTUS_DATADIR
 #  define CANTUS_DATADIR "/usr/local/share/cantus"
 #endif
-#define CANTUS_JACK_VERSION "0.1.0"
 
-enum { MAX_CONNECT = 32, MAX_SETS = 128, N_MESSAGES = 4 };
+enum { MAX_CONNECT = 32, MAX_SETS = 128, N_MESSAGES = 4, MAX_THEME_BARS = 1000 };
+
+// Options.sets[].ctl of --range LO-HI (note_lo and note_hi in one).
+#define SET_RANGE (-2)
 
 typedef struct {
   const char *model_path;
@@ -157,13 +159,17 @@ static void usage(FILE *f)
           "                           leave one JACK period + MS after their frame\n"
           "      --cc-map FILE        MIDI CC map (default: built in, see plugin/jack/ccmap)\n"
           "      --theme FILE.mid     primer theme the network continues\n"
-          "      --theme-bars N       bars of the theme (default all)\n"
+          "      --theme-bars N       bars of the theme, 0..1000 (default 0: all)\n"
           "      --record FILE.mid    write what was played to FILE.mid on exit\n"
           "      --lookahead BEATS    generation lookahead (default 1)\n"
           "      --no-ui              headless: no terminal view; commands on stdin\n"
-          "  -h, --help, --version\n\n"
+          "      --range LO-HI        --note-lo LO --note-hi HI in one: C3-C5, 48-72\n"
+          "  -h, --help               print this help\n"
+          "      --version            print the version\n\n"
           "Engine controls (also `set NAME VALUE` on stdin, keys in the view, MIDI CC;\n"
-          "--NAME=VALUE works too, toggles also bare or as --no-NAME):\n");
+          "--NAME=VALUE works too, toggles also bare or as --no-NAME; a style by name or\n"
+          "by number from 1, as the view lists them; a NOTE by number or name, C4 = 60,\n"
+          "F#3, Bb2; --key and --voices are short for --key-root and --max-voices):\n");
   cantus_args_control_help(f, NULL);
   fprintf(f, "Actions (stdin, keys and MIDI CC only):\n");
   for (int i = 0; i < CANTUS_N_CONTROLS; i++) {
@@ -173,8 +179,8 @@ static void usage(FILE *f)
     }
   }
   fprintf(f,
-          "\nstdin commands (--no-ui): set NAME VALUE | NAME VALUE | model FILE | reload |\n"
-          "  panic | regenerate | status | quit\n");
+          "\nstdin commands (--no-ui): set NAME VALUE | NAME VALUE | set range LO-HI |\n"
+          "  model FILE | reload | panic | regenerate | status | quit\n");
 }
 
 // An engine-control option: the value is checked now, except a style's
@@ -184,8 +190,13 @@ static int control_option(Options *o, const char *opt, int ctl, const char *val)
   if (o->n_sets == MAX_SETS) {
     return cantus_args_usage(PROG, "too many control options (at most %d)", MAX_SETS);
   }
-  if (cantus_controls_info(ctl)->kind != CANTUS_KIND_STYLE) {
-    char msg[512];
+  char msg[512];
+  if (ctl == SET_RANGE) {
+    int lo, hi;
+    if (!cantus_controls_parse_note_range(val, &lo, &hi, msg, sizeof msg)) {
+      return cantus_args_usage(PROG, "option %s: %s", opt, msg);
+    }
+  } else if (cantus_controls_info(ctl)->kind != CANTUS_KIND_STYLE) {
     double v = 0;
     if (!cantus_controls_parse(ctl, val, NULL, &v, msg, sizeof msg)) {
       return cantus_args_usage(PROG, "option %s: %s", opt, msg);
@@ -209,7 +220,7 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     return -1;
   }
   if (IS("--version", "--version")) {
-    printf("cantus-jack %s\n", CANTUS_JACK_VERSION);
+    cantus_args_version(PROG);
     return -1;
   }
   if (IS("--free", "--free")) {
@@ -232,7 +243,7 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     "-m",          "--model",        "-n",       "--name",       "-s",           "--server",
     "-o",          "--connect-out",  "-i",       "--connect-in", "--meter",      "--midi-out",
     "--midi-in",   "--midi-latency", "--cc-map", "--theme",      "--theme-bars", "--record",
-    "--lookahead",
+    "--lookahead", "--range",
   };
   bool known = false;
   for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -242,9 +253,12 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     return -2;
   }
   if (!val) {
-    return cantus_args_usage(PROG, "option %s needs a value", opt);
+    return cantus_args_missing(PROG, opt);
   }
   *used = true;
+  if (IS("--range", "--range")) {
+    return control_option(o, opt, SET_RANGE, val);
+  }
   if (IS("-m", "--model")) {
     o->model_path = val;
     o->model_given = true;
@@ -284,7 +298,7 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
   } else if (IS("--theme", "--theme")) {
     o->theme = val;
   } else if (IS("--theme-bars", "--theme-bars")) {
-    return cantus_args_int(PROG, opt, val, 0, 1024, &o->theme_bars) ? 0 : 2;
+    return cantus_args_int(PROG, opt, val, 0, MAX_THEME_BARS, &o->theme_bars) ? 0 : 2;
   } else if (IS("--record", "--record")) {
     o->record = val;
   } else if (IS("--lookahead", "--lookahead")) {
@@ -322,10 +336,10 @@ static int parse_options(int argc, char **argv, Options *o)
       const char *implied = NULL;
       const int ctl = cantus_args_control(opt, inline_val, &implied);
       if (ctl < 0) {
-        return cantus_args_usage(PROG, "unknown option '%s'", a);
+        return cantus_args_unknown(PROG, a);
       }
       if (!implied && !next) {
-        return cantus_args_usage(PROG, "option %s needs a value", opt);
+        return cantus_args_missing(PROG, opt);
       }
       used = !implied;
       rc = control_option(o, opt, ctl, implied ? implied : next);
@@ -421,6 +435,17 @@ static void announce_ctl(Main *g, int ctl, const char *how)
 
 static void set_from_text(Main *g, const char *name, const char *text)
 {
+  if (!strcmp(name, "range")) { // note_lo and note_hi in one
+    int lo, hi;
+    char err[256];
+    if (!cantus_controls_parse_note_range(text, &lo, &hi, err, sizeof err)) {
+      say(g, "range: %s", err);
+    } else if (send_ctl(g, CANTUS_CONTROL_NOTE_LO, lo) && send_ctl(g, CANTUS_CONTROL_NOTE_HI, hi)) {
+      announce_ctl(g, CANTUS_CONTROL_NOTE_LO, "set ");
+      announce_ctl(g, CANTUS_CONTROL_NOTE_HI, "set ");
+    }
+    return;
+  }
   const int ctl = cantus_controls_find(name);
   if (ctl < 0) {
     say(g, "unknown control '%s'", name);
@@ -452,7 +477,9 @@ static void drain_ctl_out(Main *g)
     }
     char how[48];
     if (msg.source == CANTUS_JACK_CTL_SRC_PROGRAM) {
-      snprintf(how, sizeof how, "midi: program %d -> ", msg.number);
+      // Programs counted from 1, as synths show them (the wire carries
+      // 0..127): program N is style N.
+      snprintf(how, sizeof how, "midi: program %d -> ", msg.number + 1);
     } else {
       snprintf(how, sizeof how, "midi: cc %d -> ", msg.number);
     }
@@ -535,7 +562,7 @@ static void command(Main *g, char *line)
   } else if (cantus_controls_find(w1) >= 0 &&
              cantus_controls_info(cantus_controls_find(w1))->kind == CANTUS_KIND_TRIGGER && !w2) {
     set_from_text(g, w1, "on");
-  } else if (cantus_controls_find(w1) >= 0 && w2) {
+  } else if ((cantus_controls_find(w1) >= 0 || !strcmp(w1, "range")) && w2) {
     set_from_text(g, w1, w2);
   } else {
     say(g,
@@ -592,6 +619,24 @@ static void step_control(Main *g, int dir)
     v += dir * t->step;
   }
   send_ctl(g, ctl, v);
+}
+
+// Keys 1-9 pick styles 1-9; [ and ] step through all of them (wrapping),
+// so a model's 10th and later styles are a key away too.
+static void pick_style(Main *g, int style)
+{
+  if (g->model && style >= 0 && (uint32_t)style < g->model->dims.n_styles) {
+    send_ctl(g, CANTUS_CONTROL_STYLE, style);
+    announce_ctl(g, CANTUS_CONTROL_STYLE, "");
+  }
+}
+
+static void step_style(Main *g, int dir)
+{
+  const int n = g->model ? (int)g->model->dims.n_styles : 0;
+  if (n > 0) {
+    pick_style(g, ((g->view.style + dir) % n + n) % n);
+  }
 }
 
 static void toggle(Main *g, int ctl)
@@ -657,15 +702,20 @@ static void read_keys(Main *g)
     case 'c':
       toggle(g, CANTUS_CONTROL_CALL_RESPONSE);
       break;
+    case '[':
+      step_style(g, -1);
+      break;
+    case ']':
+      step_style(g, 1);
+      break;
     case 'm':
       g->prompting = true;
       g->line_len = strlen(g->model_path);
       memcpy(g->line, g->model_path, g->line_len + 1);
       break;
     default:
-      if (k >= '1' && k <= '9' && g->model && (uint32_t)(k - '1') < g->model->dims.n_styles) {
-        send_ctl(g, CANTUS_CONTROL_STYLE, k - '1');
-        announce_ctl(g, CANTUS_CONTROL_STYLE, "");
+      if (k >= '1' && k <= '9') {
+        pick_style(g, k - '1');
       }
       break;
     }
@@ -867,8 +917,20 @@ static bool apply_control_options(Main *g, const CantusModel *model)
     char msg[512];
     double v;
     const int ctl = o->sets[i].ctl;
+    if (ctl == SET_RANGE) {
+      int lo = 0, hi = 127; // checked by control_option
+      cantus_controls_parse_note_range(o->sets[i].text, &lo, &hi, msg, sizeof msg);
+      cantus_controls_set(&g->view, CANTUS_CONTROL_NOTE_LO, lo, 0);
+      cantus_controls_set(&g->view, CANTUS_CONTROL_NOTE_HI, hi, 0);
+      continue;
+    }
     if (!cantus_controls_parse(ctl, o->sets[i].text, model, &v, msg, sizeof msg)) {
-      fprintf(stderr, "cantus-jack: --%s: %s\n", cantus_controls_info(ctl)->symbol, msg);
+      char name[64];
+      snprintf(name, sizeof name, "%s", cantus_controls_info(ctl)->symbol);
+      for (char *c = name; *c; c++) {
+        *c = *c == '_' ? '-' : *c;
+      }
+      fprintf(stderr, "cantus-jack: option --%s: %s\n", name, msg);
       return false;
     }
     cantus_controls_set(&g->view, ctl, v, (int)model->dims.n_styles);

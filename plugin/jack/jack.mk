@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # cantus-jack, the live-performance JACK client (included by the root
 # Makefile).  Needs libjack (pkg-config jack) and PortMidi (libportmidi-dev,
-# which ships no .pc file).  Test helpers: $(B)/tests/jack_capture,
+# which ships no .pc file).  Test helpers (TEST_HELPERS: built by `make test`
+# after it has installed the packages): $(B)/tests/jack_capture,
 # $(B)/tests/jack_send (MIDI sender), $(B)/tests/libpmfake.so (a PortMidi
 # stand-in for machines without ALSA), $(B)/tests/jack_mkmodel (a second test
 # model for the hot swap), used by tests/hosts/t_jack_*.sh (jack_capture by
 # tests/hosts/t_lv2_jalv.sh too).
-# dsp/ is included with -iquote: dsp/sched.h must not shadow <sched.h>
-# (pulled in by <pthread.h> through <jack/jack.h>).
 
 JACK_APP_SRC := $(addprefix plugin/jack/,jack.c jack_rt.c jack_pm.c jack_ui.c jack_rec.c \
                   midibridge.c ctlmap.c jackclock.c loader.c)
@@ -15,27 +14,24 @@ JACK_APP_OBJ := $(JACK_APP_SRC:%.c=$(B)/obj/%.o)
 JACK_BIN := $(B)/bin/cantus-jack
 JACK_TEST_HELPERS := $(B)/tests/jack_capture $(B)/tests/jack_send $(B)/tests/libpmfake.so \
                      $(B)/tests/jack_mkmodel
+JACK_CFLAGS := $(shell $(PKG_CONFIG) --cflags jack 2>/dev/null)
 
 .PHONY: jack jack-test-helpers jack-check-deps
 jack: $(JACK_BIN)
 jack-test-helpers: $(JACK_TEST_HELPERS)
-# cantus-jack links the engine (dsp/engine.c): until it exists, leave
-# `all`, `test` and the C runner alone.
-ifneq ($(wildcard dsp/engine.c),)
-all: $(JACK_BIN) $(JACK_TEST_HELPERS)
-test: $(JACK_TEST_HELPERS)
-endif
+all: $(JACK_BIN)
+INSTALL_BINS += $(JACK_BIN)
+TEST_HELPERS += $(JACK_TEST_HELPERS)
 
 jack-check-deps:
 	$(call need_pkg,jack,libjack-jackd2-dev)
 	@test -f /usr/include/portmidi.h || { echo "error: portmidi.h not found; install it with: apt-get install libportmidi-dev" >&2; exit 1; }
 
-JACK_XCFLAGS := $(filter-out -Idsp,$(XCFLAGS)) -iquote dsp
 $(JACK_APP_OBJ): | jack-check-deps
-$(JACK_APP_OBJ): XCFLAGS := $(JACK_XCFLAGS)
+$(JACK_APP_OBJ): XCFLAGS += $(JACK_CFLAGS)
 $(B)/obj/tests/unit/test_jack_bridge.o $(B)/obj/tests/unit/test_jack_loader.o: \
-  XCFLAGS := $(JACK_XCFLAGS) -Itests/unit -Iplugin/jack
-$(B)/obj/plugin/jack/jack.o: XCFLAGS := $(JACK_XCFLAGS) -iquote plugin/cli -DCANTUS_DATADIR='"$(DATADIR)"'
+  XCFLAGS += $(JACK_CFLAGS) -Iplugin/jack
+$(B)/obj/plugin/jack/jack.o: XCFLAGS += -iquote plugin/cli -DCANTUS_DATADIR='"$(DATADIR)"'
 
 # The option parsing shared with the command-line tools (plugin/cli/cli.mk).
 $(JACK_BIN): $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
@@ -45,11 +41,11 @@ $(JACK_BIN): $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)
 
 $(B)/tests/jack_capture: tests/hosts/jack_capture.c | jack-check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(JACK_XCFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $$($(PKG_CONFIG) --libs jack)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(JACK_CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $$($(PKG_CONFIG) --libs jack)
 
 $(B)/tests/jack_send: tests/hosts/jack_send.c | jack-check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(JACK_XCFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $$($(PKG_CONFIG) --libs jack)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(JACK_CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $$($(PKG_CONFIG) --libs jack)
 
 $(B)/tests/jack_mkmodel: $(B)/obj/tests/hosts/jack_mkmodel.o $(B)/obj/tests/unit/fixtures.o $(LIBDSP)
 	@mkdir -p $(dir $@)
@@ -63,7 +59,5 @@ $(B)/tests/libpmfake.so: tests/hosts/jack_pm_fake.c
 # The C runner's bridge, CC map, clock and model hand-over cases
 # (tests/unit/test_jack_bridge.c, test_jack_loader.c; jack_rt.c links libjack but
 # needs no server).
-ifneq ($(wildcard dsp/engine.c),)
 TEST_EXTRA_SRC += $(addprefix plugin/jack/,midibridge.c ctlmap.c jackclock.c jack_rt.c loader.c)
 TEST_LIBS += $(shell $(PKG_CONFIG) --libs jack 2>/dev/null)
-endif

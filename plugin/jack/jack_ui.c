@@ -215,6 +215,34 @@ static void draw_controls(Frame *f, const CantusJackView *v, int rows)
   }
 }
 
+// The model's styles as every tool numbers them ("1:ashover ... 11:slide"),
+// the current one highlighted, wrapped to the width: no style is cut off.
+// Returns the number of lines drawn.
+static int draw_styles(Frame *f, const CantusJackView *v, int cols)
+{
+  const CantusModel *m = v->model;
+  int n_lines = 1, col = 7;
+  put(f, "styles:");
+  for (uint32_t i = 0; m && i < m->dims.n_styles; i++) {
+    char item[CANTUS_STYLE_NAME_LEN + 16];
+    const int len = snprintf(item, sizeof item, "%u:%s", i + 1, m->style_names[i]);
+    if (col + 1 + len > cols && col > 7) {
+      endline(f);
+      put(f, "       ");
+      col = 7;
+      n_lines++;
+    }
+    if ((int)i == v->controls->style) {
+      put(f, " \x1b[7m%s\x1b[0m", item);
+    } else {
+      put(f, " %s", item);
+    }
+    col += 1 + len;
+  }
+  endline(f);
+  return n_lines;
+}
+
 void cantus_jackui_draw(const CantusJackView *v)
 {
   static Frame f;
@@ -233,15 +261,7 @@ void cantus_jackui_draw(const CantusJackView *v)
       m ? m->name : "none",
       v->model_path ? v->model_path : "-");
   endline(&f);
-  put(&f, "styles:");
-  for (uint32_t i = 0; m && i < m->dims.n_styles; i++) {
-    if ((int)i == v->controls->style) {
-      put(&f, " \x1b[7m%u:%s\x1b[0m", i + 1, m->style_names[i]);
-    } else {
-      put(&f, " %u:%s", i + 1, m->style_names[i]);
-    }
-  }
-  endline(&f);
+  const int style_lines = draw_styles(&f, v, cols);
   const CantusJackStatus *s = v->status;
   char tempo[160];
   if (s) {
@@ -279,7 +299,7 @@ void cantus_jackui_draw(const CantusJackView *v)
   endline(&f);
   // Space: 4 header lines, roll title + rows, controls title + rows, keys,
   // messages/prompt.
-  int free_lines = lines - 4 - 2 - 2 - 3;
+  int free_lines = lines - 4 - 2 - 2 - 3 - (style_lines - 1);
   int roll_rows = free_lines * 3 / 5;
   roll_rows = roll_rows < 6 ? 6 : roll_rows > 36 ? 36 : roll_rows;
   int ctl_rows = free_lines - roll_rows;
@@ -291,8 +311,8 @@ void cantus_jackui_draw(const CantusJackView *v)
   endline(&f);
   draw_controls(&f, v, ctl_rows);
   put(&f,
-      "\x1b[2m1-9 style  p panic  r regenerate  h hold  l listen  c call/response  "
-      "m load model  q quit\x1b[0m");
+      "\x1b[2m1-9 [ ] style  p panic  r regen  h hold  l listen  c call/resp  "
+      "m model  q quit\x1b[0m");
   endline(&f);
   if (v->prompt) {
     put(&f, "model file: %s\x1b[7m \x1b[0m  (Enter load, Esc cancel)", v->prompt);

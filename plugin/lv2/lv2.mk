@@ -7,14 +7,15 @@
 #   models/*.cantus.  Usable in place: LV2_PATH=$PWD/$(B) (or $PWD/$(B)/lv2,
 #   a folder with only a link to the bundle).
 # Also the plugin's test helpers: tests/hosts/lv2_host.c joins the C runner (with
-# lilv), $(B)/tests/lilv_host serves the shell suites (the jalv suite's JACK
-# capture client is plugin/jack/jack.mk's $(B)/tests/jack_capture).
+# lilv), $(B)/tests/lilv_host serves the shell suites (TEST_HELPERS: built by
+# `make test` after it has installed the packages; the jalv suite's JACK capture
+# client is plugin/jack/jack.mk's $(B)/tests/jack_capture).
 
 LV2_BUNDLE := $(B)/cantus.lv2
 LV2_LIB_EXT := .so
-# Odd numbers are development versions; a moved port index is a minor bump.
-LV2_MINOR := 2
-LV2_MICRO := 1
+# The plugin's version is Cantus's (the root Makefile's CANTUS_VERSION).
+LV2_MINOR := $(CANTUS_MINOR)
+LV2_MICRO := $(CANTUS_MICRO)
 LV2_MODEL := $(firstword $(wildcard models/default.cantus) tests/data/tiny.cantus)
 LV2_MORE_MODELS := $(filter-out models/default.cantus,$(wildcard models/*.cantus))
 LV2_PRESETS := $(sort $(wildcard presets/*.ttl))
@@ -100,4 +101,4 @@ $(LV2_TEST_HOST): $(B)/obj/tests/hosts/lilv_host.o $(B)/obj/tests/hosts/lv2_host
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LILV_LIBS) -lm -ldl
 
-test: $(LV2_TEST_HOST)
+TEST_HELPERS += $(LV2_TEST_HOST)

@@ -5,8 +5,11 @@
 # here (JACK_DEFAULT_SERVER names none, JACK_NO_START_SERVER=1), so a client
 # that tried to connect would say so instead.  Cases: missing, truncated,
 # bad-magic and corrupted models, a missing default model, an unknown style
-# or scale, bad CC map lines (unknown control, bad CC, CC twice, range, word
-# count), a missing map file, bad option values, an unwritable --record
+# or a style number outside 1..N (styles are numbered from 1, as the view
+# lists them), an unknown scale, a note that is not one and an upside-down
+# --range, a channel outside 1..16, bad CC map lines (unknown control, bad
+# CC, CC twice, range, word count, style bound 0), a missing map file, bad
+# option values, an unwritable --record
 # path, an unmatched --midi-out device (PortMidi fake with devices), and no
 # JACK server (the one case that gets as far as connecting).
 # Last line: "N passed, N failed, N skipped".
@@ -45,9 +48,13 @@ if [ ! -e /usr/local/share/cantus/models/default.cantus ]; then
 else
   skip no-default-model "an installed model exists: /usr/local/share/cantus/models/default.cantus"
 fi
-expect_bad unknown-style "unknown style 'nosuch'.*alpha" --model "$M" --style nosuch
+expect_bad unknown-style "^cantus-jack: option --style: unknown style 'nosuch' \(1:alpha 2:beta 3:gamma\)$" --model "$M" --style nosuch
+expect_bad style-number "^cantus-jack: option --style-b: style 4 is outside 1\.\.3 \(1:alpha 2:beta 3:gamma\)$" --model "$M" --style-b 4
+expect_bad not-a-note "option --note-lo: 'H4' is not a note" --model "$M" --note-lo H4
+expect_bad range-upside-down "option --range: 'C5-C3' is not LO-HI" --model "$M" --range C5-C3
+expect_bad channel-range "option --channel: 17 is outside 1\.\.16" --model "$M" --channel 17
 expect_bad unknown-scale "unknown scale 'lydian7'" --model "$M" --scale lydian7
-expect_bad temperature-range "temperature: .9. is not a number in 0..2" --model "$M" --temperature 9
+expect_bad temperature-range "option --temperature: 9 is outside 0\.\.2 \(see cantus-jack --help\)" --model "$M" --temperature 9
 printf '1 temperature\n\n7 tempx  # typo\n' >"$W/map1"
 expect_bad ccmap-unknown-control "map1:3: unknown control 'tempx'" --model "$M" --cc-map "$W/map1"
 printf '128 temperature\n' >"$W/map2"
@@ -58,8 +65,10 @@ printf '1 temperature 0 5\n' >"$W/map4"
 expect_bad ccmap-range "map4:1: range 0..5 is outside temperature" --model "$M" --cc-map "$W/map4"
 printf '1 temperature 0\n' >"$W/map5"
 expect_bad ccmap-words "map5:1: expected 'CC CONTROL \[LO HI\]'" --model "$M" --cc-map "$W/map5"
+printf '14 style 0 2\n' >"$W/map6"
+expect_bad ccmap-style-from-1 "map6:1: style bound: style 0 is outside 1\.\.64" --model "$M" --cc-map "$W/map6"
 expect_bad ccmap-missing "nomap.*cannot open" --model "$M" --cc-map "$W/nomap"
-expect_bad unknown-option "unknown option '--frobnicate'" --model "$M" --frobnicate
+expect_bad unknown-option "^cantus-jack: unknown option '--frobnicate' \(see cantus-jack --help\)$" --model "$M" --frobnicate
 expect_bad bad-meter "--meter: '7/3' is not N/D" --model "$M" --meter 7/3
 expect_bad record-dir "nodir/x\.mid: cannot write" --model "$M" --record "$W/nodir/x.mid"
 expect_bad theme-missing "nosuch\.mid" --model "$M" --theme "$W/nosuch.mid"

@@ -12,7 +12,11 @@
 #   cc-temperature  CC 1 (default map) sets temperature; the audio thread's
 #                   change is reported ("midi: cc 1 -> temperature = 0.00")
 #                   and shown by `status`
-#   program-style   program change 1 selects style 1 (beta)
+#   program-style   program change 2 (1 on the wire) selects style 2 (beta),
+#                   programs and styles both counted from 1
+#   stdin-style     `set style 3` is the third style (gamma), `set style 0`
+#                   says the range and lists the styles, `style beta` by name
+#   stdin-notes     `set note_lo C4`, `set range C3-C5` take note names
 #   cc-map-file     --cc-map FILE: CC 20 spans temperature 0.5..1.5
 #   cc-panic        CC 123 (All Notes Off, value 0) fires panic
 #   theme           --theme FILE.mid: the theme's notes open the piece, on
@@ -86,14 +90,29 @@ jt_wait "$W/k1.out" 'midi: cc 1 -> temperature = 0\.00' 5; r=$?
 jt_cmd k1 status
 jt_wait "$W/k1.out" '^status: .*temperature 0\.00' 5 && [ $r -eq 0 ]; jt_check cc-temperature $?
 jt_send snd4 "c0 01"
-jt_wait "$W/k1.out" 'midi: program 1 -> style = beta' 5; r=$?
+jt_wait "$W/k1.out" 'midi: program 2 -> style = beta' 5; r=$?
 jt_cmd k1 status
 sleep 0.3
 grep '^status:' "$W/k1.out" | tail -1 | grep -q 'style beta' && [ $r -eq 0 ]
 jt_check program-style $?
-jt_send snd4 "c0 09"   # no style 9 in a 3-style model: ignored
+jt_send snd4 "c0 09"   # no style 10 in a 3-style model: ignored
 sleep 0.3
-! grep -q 'program 9' "$W/k1.out"; jt_check program-out-of-range-ignored $?
+! grep -q 'program 10' "$W/k1.out"; jt_check program-out-of-range-ignored $?
+jt_cmd k1 "set style 3"
+jt_wait "$W/k1.out" '^set style = gamma$' 5; r1=$?
+jt_cmd k1 "set style 0"
+jt_wait "$W/k1.out" '^style: style 0 is outside 1\.\.3 \(1:alpha 2:beta 3:gamma\)$' 5; r2=$?
+jt_cmd k1 "style beta"
+jt_wait "$W/k1.out" '^set style = beta$' 5; r3=$?
+[ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ $r3 -eq 0 ]; jt_check stdin-style $?
+jt_cmd k1 "set note_lo C4"
+jt_wait "$W/k1.out" '^set note_lo = C4 \(60\)$' 5; r1=$?
+jt_cmd k1 "set range C3-Bb4"
+jt_wait "$W/k1.out" '^set note_hi = A#4 \(70\)$' 5; r2=$?
+grep -q '^set note_lo = C3 (48)$' "$W/k1.out"; r3=$?
+jt_cmd k1 "set note_hi H4"
+jt_wait "$W/k1.out" "^note_hi: 'H4' is not a note" 5; r4=$?
+[ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ $r3 -eq 0 ] && [ $r4 -eq 0 ]; jt_check stdin-notes $?
 jt_send snd4 "b0 7b 00"
 jt_wait "$W/k1.out" 'midi: cc 123 -> panic' 5; jt_check cc-panic $?
 jt_stop_sender snd4

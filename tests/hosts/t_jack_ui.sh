@@ -5,6 +5,10 @@
 #       (tests/hosts/jack_ui_drive.py): model, styles, tempo, bar, piano roll and
 #       controls drawn; keys change style, temperature, hold; m loads another
 #       model while playing; q quits and restores the terminal
+#   view-lists-every-style-from-1, view-style-list-fits-80-columns,
+#   key-*-style      the shipped 11-style model on an 80x24 view
+#       (tests/hosts/jack_ui_styles.py): every style listed as "N:name",
+#       wrapped within 80 columns; ] and [ step through all of them
 #   record-file      --record FILE.mid: a MIDI file with the notes played
 #                    (as many as the capture saw), the tempo (200 bpm) and
 #                    the meter
@@ -25,6 +29,13 @@ cat "$W/ui.txt"
 T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$W/ui.txt")))
 T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$W/ui.txt")))
 wait $TP
+
+# ---- every style on an 80-column view ----------------------------------------------------------
+python3 "$JT_ROOT/tests/hosts/jack_ui_styles.py" "$JT_BIN" "$JT_ROOT/models/default.cantus" \
+  "$W/ui_styles.log" >"$W/ui_styles.txt" 2>&1
+cat "$W/ui_styles.txt"
+T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$W/ui_styles.txt")))
+T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$W/ui_styles.txt")))
 
 # ---- --record ----------------------------------------------------------------------------------
 jt_capture cap

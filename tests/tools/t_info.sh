@@ -18,7 +18,7 @@ check "text: magic and version" grep -q "CANTUSMD version 1, 98352 bytes, payloa
 check "text: network" grep -q "2 layers x 32 hidden units" "$tmp/out"
 check "text: vocabulary" grep -q "124 tokens: pitches 48..84 (37), shifts 1..48 ticks, no velocity, 12 ticks per quarter" "$tmp/out"
 check "text: parameters" grep -q "parameters  24276 (97104 bytes fp32" "$tmp/out"
-check "text: styles" grep -qE "^ +2  gamma$" "$tmp/out"
+check "text: styles numbered from 1" bash -c "grep -qE '^ +1:alpha$' '$tmp/out' && grep -qE '^ +3:gamma$' '$tmp/out'"
 check "text: metadata" grep -q "    fixture: tiny" "$tmp/out"
 check "text: stderr empty" test ! -s "$tmp/err"
 
@@ -32,6 +32,7 @@ assert d["layers"] == 2 and d["hidden"] == 32 and d["embed"] == 16 and d["style_
 assert d["vocab"] == {"size": 124, "pitch_lo": 48, "pitch_hi": 84, "n_shift": 48, "n_vel": 0, "tpq": 12}
 assert d["params"] == 24276 and d["param_bytes_fp32"] == 97104 and d["file_size"] == 98352
 assert [s["name"] for s in d["styles"]] == ["alpha", "beta", "gamma"]
+assert [(s["number"], s["index"]) for s in d["styles"]] == [(1, 0), (2, 1), (3, 2)]
 assert d["metadata"].startswith("fixture: tiny\nseed: 1\n")
 assert int(d["crc32"], 16) != 0
 ' "$tmp/json"

@@ -5,8 +5,12 @@
 # run whose held-out loss beats the Kneser-Ney n-gram, whose model loads in
 # cantus-info and generates with cantus-gen (the same notes as
 # `cantus-train --sample`); outputs (CSV, SVG, checkpoint); Ctrl-C and
-# --resume; --add-style leaving the other styles untouched; usage errors and
-# hostile corpora.  Last line: "N passed, N failed, N skipped".
+# --resume; --add-style leaving the other styles untouched; the honest advice
+# (a small flat folder: advice before training, validation on 2 pieces or
+# more or off, the n-gram baseline and the verdict in words in cantus-train
+# and cantus-eval, the time limit as given, output folders checked before
+# the corpus is read); usage errors and hostile corpora.  Last line:
+# "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -61,6 +65,10 @@ check "train: csv, one line per epoch" test "$(wc -l <"$tmp/m.csv")" -eq 26
 check "train: csv columns" grep -q "^epoch,steps,tokens,seconds,lr,train_loss,valid_loss,tokens_per_s,valid_jig,valid_reel$" "$tmp/m.csv"
 check "train: svg plot" grep -q "<polyline" "$tmp/m.svg"
 check "train: checkpoint" test -s "$tmp/m.ckpt"
+check "train: n-gram baseline stated before the first epoch" test \
+  "$(grep -nE '^baseline: a simple note-statistics model|^epoch 1: ' "$tmp/train.err" | head -n 1 | cut -d: -f2)" = baseline
+check "train: verdict in plain words, better than the baseline" \
+  grep -q "^verdict: better than a simple note-statistics model (validation loss" "$tmp/train.err"
 
 # ---- held-out loss beats the n-gram, per style ---------------------------------------
 "$eval" "$tmp/m.cantus" "$slice" -q --split valid --pieces 2 --bars 8 --json >"$tmp/eval.json" 2>"$tmp/eval.err"
@@ -102,11 +110,14 @@ for s in d["styles"]:
 check "eval: form table, first 4 bars" bash -c "grep -q 'Measures of form\", first 4 bars' '$tmp/evalf.txt' && grep -qE '^jig +6/8 +gen +1 ' '$tmp/evalf.txt' && grep -qE '^reel +4/4 +real +1[0-9] ' '$tmp/evalf.txt'"
 "$eval" "$tmp/m.cantus" "$slice" -q --pieces 0 >"$tmp/eval.txt" 2>&1
 check "eval: text table" grep -qE "^jig +12 +[0-9]+ +[0-9.]+ +[0-9.]+% +[0-9.]+" "$tmp/eval.txt"
+check "eval: verdict in plain words" \
+  grep -q "^verdict: better than a simple note-statistics model on every style scored" "$tmp/eval.txt"
+check "eval: no jargon verdict" test "$(grep -c "NOT BETTER" "$tmp/eval.txt")" -eq 0
 
 # ---- the model everywhere: cantus-info, cantus-gen, --sample -------------------------
 "$B/bin/cantus-info" "$tmp/m.cantus" >"$tmp/info.txt" 2>&1
 check "info: loads" test $? -eq 0
-check "info: styles" grep -qE "^ +1  reel$" "$tmp/info.txt"
+check "info: styles" grep -qE "^ +2:reel$" "$tmp/info.txt"
 check "info: metadata" grep -q "valid_loss.jig: " "$tmp/info.txt"
 check "info: default style in the metadata" grep -qE "^ +default_style: reel$" "$tmp/info.txt"
 "$train" --sample "$tmp/m.cantus" -o "$tmp/s1.mid" --style jig --bars 8 --seed 4 --meter 6/8 2>"$tmp/s.err"
@@ -188,10 +199,75 @@ lb = {s["style"]: s["loss"] for s in b["styles"]}
 assert la == lb, (la, lb)
 ' "$tmp/eval.json" "$tmp/add.json"
 "$B/bin/cantus-info" "$tmp/add.cantus" >"$tmp/add.info" 2>&1
-check "add-style: loads with three styles" grep -qE "^ +2  hornpipe$" "$tmp/add.info"
+check "add-style: loads with three styles" grep -qE "^ +3:hornpipe$" "$tmp/add.info"
 check "add-style: keeps the base's default style" grep -qE "^ +default_style: reel$" "$tmp/add.info"
 "$train" --sample "$tmp/add.cantus" -o "$tmp/hp.mid" --style hornpipe --bars 4 2>/dev/null
 check "add-style: the new style generates" test -s "$tmp/hp.mid"
+
+# ---- honest advice: a small flat folder, validation, paths, time limit ------------------
+# Ten hornpipes in one folder, no split.tsv: one style named after the folder, at
+# least two validation pieces, advice to add the style to a trained model instead,
+# and (after three steps) a verdict that says the model is worse than the n-gram.
+mkdir -p "$tmp/mytunes"
+ls "$corpus/nottingham/hornpipe/"*.mid | head -n 10 | while read -r f; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$tmp/mytunes/"; done
+small=(--tracks melody --pitch-range 48-96 -q --hidden 32 --embed 8 --style-dim 4 --batch 4
+  --bptt 16 --threads 1 --seed 1)
+"$train" "$tmp/mytunes" -o "$tmp/tiny.cantus" "${small[@]}" --max-steps 3 >/dev/null 2>"$tmp/tiny.err"
+check "small folder: exit 0" test $? -eq 0
+check "small folder: a flat folder of .mid files is one style" grep -qE "^mytunes +10 " "$tmp/tiny.err"
+check "small folder: validation on 2 pieces or more" \
+  test "$(awk '$1 == "mytunes" { split($3, a, "/"); print a[2] }' "$tmp/tiny.err")" -ge 2
+check "small folder: advice before training" \
+  grep -q "^advice: [0-9]* training pieces .* too little music for a model trained from scratch" "$tmp/tiny.err"
+check "small folder: advice names --add-style with this folder" \
+  grep -qF -- "--add-style mytunes $tmp/mytunes -o mytunes.cantus" "$tmp/tiny.err"
+check "small folder: verdict says worse than the n-gram" \
+  grep -q "^verdict: WORSE than a simple note-statistics model (validation loss" "$tmp/tiny.err"
+check "small folder: and what to do" grep -qF -- "--add-style NAME FOLDER -o NEW.cantus" "$tmp/tiny.err"
+"$eval" "$tmp/tiny.cantus" "$tmp/mytunes" -q --split valid --pieces 0 >"$tmp/tiny.eval" 2>&1
+check "eval: worse model gets a plain-words verdict" \
+  grep -q "^verdict: WORSE than a simple note-statistics model on mytunes" "$tmp/tiny.eval"
+check "eval: and what to do" grep -q "use --add-style with a" "$tmp/tiny.eval"
+"$eval" "$tmp/tiny.cantus" "$tmp/mytunes" -q --split valid --pieces 0 --json >"$tmp/tiny.json" 2>/dev/null
+check "eval: json says better_than_ngram false" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [s["better_than_ngram"] for s in d["styles"]] == [False], d
+' "$tmp/tiny.json"
+# A split.tsv with one validation piece: validation is off and the log says so.
+mkdir -p "$tmp/four"
+printf 'file\tstyle\tsplit\n' >"$tmp/four/split.tsv"
+for f in $(ls "$tmp/mytunes" | head -n 4); do
+  ln -s "$(readlink "$tmp/mytunes/$f")" "$tmp/four/$f"
+  printf '%s\tfour\t%s\n' "$f" "$([ "$f" = "$(ls "$tmp/mytunes" | head -n 1)" ] && echo valid || echo train)" >>"$tmp/four/split.tsv"
+done
+"$train" "$tmp/four" -o "$tmp/four.cantus" "${small[@]}" --max-steps 2 >/dev/null 2>"$tmp/four.err"
+check "one validation piece: exit 0" test $? -eq 0
+check "one validation piece: validation off, said plainly" \
+  grep -q "^validation: off (1 validation piece; at least 2 are needed)" "$tmp/four.err"
+check "one validation piece: no verdict pretended" grep -q "^verdict: none; validation was off" "$tmp/four.err"
+# The time limit is reported as given.
+"$train" "$tmp/mytunes" -o "$tmp/timed.cantus" "${small[@]}" --epochs 10000 --patience 0 \
+  --max-minutes 0.005 >/dev/null 2>"$tmp/timed.err"
+check "time limit: exit 0" test $? -eq 0
+check "time limit: printed as given" grep -q "^time limit of 0.005 minutes reached" "$tmp/timed.err"
+# Output paths are checked before the corpus is read, let alone an epoch.
+start=$(date +%s)
+"$train" "$slice" -o "$tmp/no-such-dir/m.cantus" "${args[@]}" >/dev/null 2>"$tmp/nodir.err"
+rc=$?
+check "missing output folder: exit 1" test $rc -eq 1
+check "missing output folder: says so" grep -q "the folder $tmp/no-such-dir does not exist (create it first" "$tmp/nodir.err"
+check "missing output folder: before reading the corpus" test "$(grep -c -e '^style' -e '^epoch' "$tmp/nodir.err")" -eq 0
+check "missing output folder: fast" test $(($(date +%s) - start)) -le 5
+"$train" "$slice" -o "$tmp/ok.cantus" --log "$tmp/no-such-dir/run1" "${args[@]}" >/dev/null 2>"$tmp/nolog.err"
+check "missing --log folder: exit 1" test $? -eq 1
+check "missing --log folder: says so" grep -q -- "--log $tmp/no-such-dir/run1: the folder" "$tmp/nolog.err"
+check "missing --log folder: nothing written" test ! -e "$tmp/ok.cantus"
+"$train" "$slice" -o "$tmp/m.mid" "${args[@]}" >/dev/null 2>"$tmp/mid.err"
+check "a MIDI name for the model: refused" grep -q "the output is a model, not MIDI" "$tmp/mid.err"
+mkdir -p "$tmp/empty"
+"$train" "$tmp/empty" -o "$tmp/x.cantus" >/dev/null 2>"$tmp/empty.err"
+check "empty folder: says both layouts" grep -q "in the folder itself .* FOLDER/STYLE/\*.mid" "$tmp/empty.err"
 
 # ---- usage errors and hostile input ----------------------------------------------------
 "$train" --help >/dev/null 2>&1

@@ -4,6 +4,7 @@
 // snapping, and the agreement of the built bundle's cantus.ttl with the
 // table, port by port and field by field (through lilv).
 #include "controls.h"
+#include "fixtures.h"
 #include "lv2_host.h"
 #include "model.h"
 #include "ports.h"
@@ -83,6 +84,10 @@ TEST(controls_names_and_ports)
   CHECK_EQ(cantus_controls_find("top-p"), CANTUS_CONTROL_TOP_P);
   CHECK_EQ(cantus_controls_find("Max-Voices"), CANTUS_CONTROL_MAX_VOICES);
   CHECK_EQ(cantus_controls_find("humanize"), CANTUS_CONTROL_HUMANISE);
+  // The older option names, aliases in every tool.
+  CHECK_EQ(cantus_controls_find("key"), CANTUS_CONTROL_KEY_ROOT);
+  CHECK_EQ(cantus_controls_find("voices"), CANTUS_CONTROL_MAX_VOICES);
+  CHECK_EQ(cantus_controls_find("range"), -1);
   CHECK_EQ(cantus_controls_find("tempo"), -1);
   // The enumerations' names are the engine's.
   const CantusControlInfo *key = cantus_controls_info(CANTUS_CONTROL_KEY_ROOT);
@@ -232,7 +237,9 @@ TEST(controls_parse_values)
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_HOLD_BARS, "3", NULL, &v, msg, sizeof msg));
   CHECK_MSG(!strcmp(msg, "unknown hold_bars '3' (1, 2, 4, 8)"), "%s", msg);
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_CHANNEL, "0", NULL, &v, msg, sizeof msg));
-  CHECK_MSG(!strcmp(msg, "'0' is not a whole number in 1..16"), "%s", msg);
+  CHECK_MSG(!strcmp(msg, "0 is outside 1..16"), "%s", msg);
+  CHECK(!cantus_controls_parse(CANTUS_CONTROL_CHANNEL, "x", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "'x' is not a whole number (1..16)"), "%s", msg);
   CHECK(cantus_controls_parse(CANTUS_CONTROL_LISTEN, "on", NULL, &v, msg, sizeof msg) && v == 1);
   CHECK(cantus_controls_parse(CANTUS_CONTROL_LISTEN, "OFF", NULL, &v, msg, sizeof msg) && v == 0);
   CHECK(cantus_controls_parse(CANTUS_CONTROL_PANIC, "yes", NULL, &v, msg, sizeof msg) && v == 1);
@@ -240,20 +247,56 @@ TEST(controls_parse_values)
   CHECK(!strcmp(msg, "'maybe' is not on or off"));
   CHECK(cantus_controls_parse(CANTUS_CONTROL_TEMPERATURE, "2", NULL, &v, msg, sizeof msg));
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_TEMPERATURE, "2.5", NULL, &v, msg, sizeof msg));
-  CHECK_MSG(!strcmp(msg, "'2.5' is not a number in 0..2"), "%s", msg);
+  CHECK_MSG(!strcmp(msg, "2.5 is outside 0..2"), "%s", msg);
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_TEMPERATURE, "nan", NULL, &v, msg, sizeof msg));
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_TEMPERATURE, "1x", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "'1x' is not a number (0..2)"), "%s", msg);
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_TOP_P, "0.01", NULL, &v, msg, sizeof msg));
-  CHECK_MSG(!strcmp(msg, "'0.01' is not a number in 0.05..1"), "%s", msg);
+  CHECK_MSG(!strcmp(msg, "0.01 is outside 0.05..1"), "%s", msg);
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_MAX_VOICES, "2.5", NULL, &v, msg, sizeof msg));
-  CHECK_MSG(!strcmp(msg, "'2.5' is not a whole number in 1..16"), "%s", msg);
+  CHECK_MSG(!strcmp(msg, "'2.5' is not a whole number (1..16)"), "%s", msg);
   CHECK(cantus_controls_parse(CANTUS_CONTROL_SEED, "65535", NULL, &v, msg, sizeof msg));
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_SEED, "65536", NULL, &v, msg, sizeof msg));
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_BPM, "19", NULL, &v, msg, sizeof msg));
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_DENSITY, "-1.5", NULL, &v, msg, sizeof msg));
-  CHECK_MSG(!strcmp(msg, "'-1.5' is not a number in -1..1"), "%s", msg);
-  CHECK(cantus_controls_parse(CANTUS_CONTROL_STYLE, "63", NULL, &v, msg, sizeof msg) && v == 63);
+  CHECK_MSG(!strcmp(msg, "-1.5 is outside -1..1"), "%s", msg);
+  // Styles: numbered from 1 in text, the value is the 0-based index.
+  CHECK(cantus_controls_parse(CANTUS_CONTROL_STYLE, "64", NULL, &v, msg, sizeof msg) && v == 63);
+  CHECK(cantus_controls_parse(CANTUS_CONTROL_STYLE, "1", NULL, &v, msg, sizeof msg) && v == 0);
+  CHECK(!cantus_controls_parse(CANTUS_CONTROL_STYLE, "0", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "style 0 is outside 1..64"), "%s", msg);
   CHECK(!cantus_controls_parse(CANTUS_CONTROL_STYLE, "beta", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "unknown style 'beta' (a number 1..64)"), "%s", msg);
+  {
+    const CantusDims d = cantus_fixture_dims_tiny();
+    CantusModel *m = cantus_fixture_model(&d, 1, CANTUS_WEIGHTS_F32); // alpha beta gamma
+    CHECK(cantus_controls_parse(CANTUS_CONTROL_STYLE_B, "Gamma", m, &v, msg, sizeof msg) && v == 2);
+    CHECK(cantus_controls_parse(CANTUS_CONTROL_STYLE, "3", m, &v, msg, sizeof msg) && v == 2);
+    CHECK(cantus_controls_parse(CANTUS_CONTROL_STYLE, "1", m, &v, msg, sizeof msg) && v == 0);
+    CHECK(!cantus_controls_parse(CANTUS_CONTROL_STYLE, "4", m, &v, msg, sizeof msg));
+    CHECK_MSG(!strcmp(msg, "style 4 is outside 1..3 (1:alpha 2:beta 3:gamma)"), "%s", msg);
+    CHECK(!cantus_controls_parse(CANTUS_CONTROL_STYLE, "0", m, &v, msg, sizeof msg));
+    CHECK(!cantus_controls_parse(CANTUS_CONTROL_STYLE, "delta", m, &v, msg, sizeof msg));
+    CHECK_MSG(!strcmp(msg, "unknown style 'delta' (1:alpha 2:beta 3:gamma)"), "%s", msg);
+    char list[128];
+    cantus_controls_style_list(m, list, sizeof list);
+    CHECK_MSG(!strcmp(list, "1:alpha 2:beta 3:gamma"), "%s", list);
+    cantus_controls_format(CANTUS_CONTROL_STYLE, 1, m, list, sizeof list);
+    CHECK(!strcmp(list, "beta"));
+    cantus_model_free(m);
+  }
+  // Pitches: numbers or names.
+  CHECK(cantus_controls_parse(CANTUS_CONTROL_NOTE_LO, "C4", NULL, &v, msg, sizeof msg) && v == 60);
+  CHECK(cantus_controls_parse(CANTUS_CONTROL_NOTE_HI, "bb2", NULL, &v, msg, sizeof msg) && v == 46);
+  CHECK(cantus_controls_parse(CANTUS_CONTROL_NOTE_HI, "72", NULL, &v, msg, sizeof msg) && v == 72);
+  CHECK(!cantus_controls_parse(CANTUS_CONTROL_NOTE_LO, "G#9", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "G#9 is outside C-1..G9 (0..127)"), "%s", msg);
+  CHECK(!cantus_controls_parse(CANTUS_CONTROL_NOTE_LO, "-1", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "-1 is outside C-1..G9 (0..127)"), "%s", msg);
+  CHECK(!cantus_controls_parse(CANTUS_CONTROL_NOTE_LO, "H4", NULL, &v, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "'H4' is not a note (a number 0..127 or a name like C4 = 60, F#3, Bb2)"),
+            "%s",
+            msg);
   CHECK(!cantus_controls_parse(-1, "1", NULL, &v, msg, sizeof msg));
   // A short buffer is cut, never overrun.
   char tiny[8];
@@ -278,12 +321,86 @@ TEST(controls_format_values)
   CHECK(!strcmp(buf, "65535"));
   cantus_controls_format(CANTUS_CONTROL_CHANNEL, 16, NULL, buf, sizeof buf);
   CHECK(!strcmp(buf, "16"));
-  cantus_controls_format(CANTUS_CONTROL_STYLE, 2, NULL, buf, sizeof buf);
-  CHECK(!strcmp(buf, "2"));
+  cantus_controls_format(CANTUS_CONTROL_STYLE, 2, NULL, buf, sizeof buf); // no model: from 1
+  CHECK(!strcmp(buf, "3"));
+  cantus_controls_format(CANTUS_CONTROL_NOTE_LO, 61, NULL, buf, sizeof buf);
+  CHECK_MSG(!strcmp(buf, "C#4 (61)"), "%s", buf);
+  cantus_controls_format(CANTUS_CONTROL_NOTE_HI, 0, NULL, buf, sizeof buf);
+  CHECK_MSG(!strcmp(buf, "C-1 (0)"), "%s", buf);
   cantus_controls_format(CANTUS_CONTROL_TRANSPOSE, -12, NULL, buf, sizeof buf);
   CHECK(!strcmp(buf, "-12"));
   cantus_controls_format(99, 1, NULL, buf, sizeof buf);
   CHECK(!strcmp(buf, "?"));
+}
+
+TEST(controls_note_names)
+{
+  static const struct {
+    const char *text;
+    int note;
+  } good[] = {
+    { "C4", 60 },  { "c4", 60 },   { "C#4", 61 }, { "Cs4", 61 }, { "Db4", 61 },  { "B3", 59 },
+    { "Cb4", 59 }, { "B#3", 60 },  { "A4", 69 },  { "C-1", 0 },  { "B-1", 11 },  { "Bb-1", 10 },
+    { "G9", 127 }, { "G#9", 128 }, { "e2", 40 },  { "F#3", 54 }, { "0", 0 },     { "127", 127 },
+    { "-3", -3 },  { "0060", 60 }, { "b4", 71 },  { "bb4", 70 }, { "Cb-1", -1 },
+  };
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    int n = -99;
+    CHECK_MSG(cantus_controls_parse_note(good[i].text, &n) && n == good[i].note,
+              "'%s' -> %d, want %d",
+              good[i].text,
+              n,
+              good[i].note);
+  }
+  static const char *const bad[] = { "",    "H4",   "C",   "C10", "C-2",   "C#",  "4C",  "C 4",
+                                     "C4 ", "C##4", "Cx4", "c+4", "12345", "1.5", "--1", "#4" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int n = -99;
+    CHECK_MSG(!cantus_controls_parse_note(bad[i], &n), "'%s' read as %d", bad[i], n);
+  }
+  // Every note's name reads back as the note.
+  for (int k = 0; k <= 127; k++) {
+    char name[8];
+    int n = -1;
+    cantus_controls_note_name(k, name, sizeof name);
+    CHECK_MSG(cantus_controls_parse_note(name, &n) && n == k, "%d -> '%s' -> %d", k, name, n);
+  }
+  char name[8];
+  cantus_controls_note_name(60, name, sizeof name);
+  CHECK(!strcmp(name, "C4"));
+  cantus_controls_note_name(128, name, sizeof name);
+  CHECK(!strcmp(name, "?"));
+  // Ranges: LO-HI, split where both halves are notes.
+  static const struct {
+    const char *text;
+    int lo, hi;
+  } ranges[] = {
+    { "48-72", 48, 72 },   { "C3-C5", 48, 72 }, { "C-1-G9", 0, 127 },
+    { "Bb-1-C0", 10, 12 }, { "60-60", 60, 60 }, { "c#3-72", 49, 72 },
+  };
+  char msg[256];
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+    int lo = -1, hi = -1;
+    CHECK_MSG(cantus_controls_parse_note_range(ranges[i].text, &lo, &hi, msg, sizeof msg) &&
+                lo == ranges[i].lo && hi == ranges[i].hi,
+              "'%s' -> %d..%d (%s)",
+              ranges[i].text,
+              lo,
+              hi,
+              msg);
+  }
+  int lo, hi;
+  CHECK(!cantus_controls_parse_note_range("C5-C3", &lo, &hi, msg, sizeof msg));
+  CHECK_MSG(!strcmp(msg, "'C5-C3' is not LO-HI with 0 <= LO <= HI <= 127 (C-1..G9)"), "%s", msg);
+  CHECK(!cantus_controls_parse_note_range("C3-G#9", &lo, &hi, msg, sizeof msg));
+  CHECK(!cantus_controls_parse_note_range("C3", &lo, &hi, msg, sizeof msg));
+  CHECK(strstr(msg, "is not LO-HI: two notes") != NULL);
+  CHECK(!cantus_controls_parse_note_range("C3-", &lo, &hi, msg, sizeof msg));
+  CHECK(!cantus_controls_parse_note_range("-C3", &lo, &hi, msg, sizeof msg));
+  CHECK(!cantus_controls_parse_note_range("", &lo, &hi, msg, sizeof msg));
+  CHECK(cantus_controls_is_pitch(CANTUS_CONTROL_NOTE_LO) &&
+        cantus_controls_is_pitch(CANTUS_CONTROL_NOTE_HI));
+  CHECK(!cantus_controls_is_pitch(CANTUS_CONTROL_TRANSPOSE) && !cantus_controls_is_pitch(-1));
 }
 
 // ---- the TTL against the table ----------------------------------------------------------

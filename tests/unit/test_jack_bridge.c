@@ -262,6 +262,8 @@ TEST(jack_ccmap_rejects_bad_lines)
     { "1 temperature 0 1 2\n", "m:1: expected 'CC CONTROL [LO HI]'" },
     { "1 temperature a b\n", "m:1: bounds 'a b' are not numbers" },
     { "5\n", "m:1: CC 5 names no control" },
+    { "14 style 0 3\n", "m:1: style bound: style 0 is outside 1..64" },
+    { "20 note_lo C2 H5\n", "m:1: note_lo bound: 'H5' is not a note" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     CantusCcMap map;
@@ -318,6 +320,14 @@ TEST(jack_ccmap_applies_cc)
   cantus_ctlmap_cc(&map, &c, 3, 17, 127, &v);
   CHECK_EQ(c.transpose, 12);
   CHECK_EQ(cantus_ctlmap_cc(&map, &c, 3, 5, 100, &v), -1); // unmapped
+  // Style bounds numbered from 1 as everywhere, pitch bounds by name.
+  CHECK_EQ(cantus_ctlmap_parse_map("14 style 2 3\n20 note_lo C3 C5\n", "m", &map, &err), CANTUS_OK);
+  CHECK(map.cc[14].lo == 1 && map.cc[14].hi == 2); // the 2nd and 3rd styles
+  CHECK(map.cc[20].lo == 48 && map.cc[20].hi == 72);
+  cantus_ctlmap_cc(&map, &c, 3, 14, 0, &v);
+  CHECK_EQ(c.style, 1);
+  cantus_ctlmap_cc(&map, &c, 3, 20, 127, &v);
+  CHECK_EQ(c.note_lo, 72);
   // the default map: hold_bars goes to the nearest of 1, 2, 4, 8; the
   // channel's CC spans the user values 1..16 (fields 0..15)
   cantus_ctlmap_default(&map);

@@ -329,7 +329,8 @@ TEST(model_default_style_from_metadata)
     { "corpus: x\ndefault_style: reel\nepochs: 3\n", 2 },
     { "default_style:REEL", 2 },         // case-insensitive, last line, no newline
     { "default_style: \treel \r\n", 2 }, // spaces and CR trimmed
-    { "default_style: 1\n", 1 },         // an index
+    { "default_style: 2\n", 1 },         // a number counted from 1: the second
+    { "default_style: 0\n", 0 },         // not a style number
     { "default_style: jig\n", 0 },       // not one of its styles
     { "default_style: 9\n", 0 },         // out of range
     { "default_style:\n", 0 },
@@ -868,10 +869,12 @@ TEST(model_find_style)
   CHECK_EQ(cantus_model_find_style(m, "alpha"), 0);
   CHECK_EQ(cantus_model_find_style(m, "BETA"), 1);
   CHECK_EQ(cantus_model_find_style(m, "Gamma"), 2);
-  CHECK_EQ(cantus_model_find_style(m, "0"), 0);
-  CHECK_EQ(cantus_model_find_style(m, "2"), 2);
-  CHECK_EQ(cantus_model_find_style(m, "02"), 2);
-  CHECK_EQ(cantus_model_find_style(m, "3"), -1);
+  // Numbers count from 1, as every tool lists the styles.
+  CHECK_EQ(cantus_model_find_style(m, "1"), 0);
+  CHECK_EQ(cantus_model_find_style(m, "3"), 2);
+  CHECK_EQ(cantus_model_find_style(m, "03"), 2);
+  CHECK_EQ(cantus_model_find_style(m, "0"), -1);
+  CHECK_EQ(cantus_model_find_style(m, "4"), -1);
   CHECK_EQ(cantus_model_find_style(m, "-1"), -1);
   CHECK_EQ(cantus_model_find_style(m, "1x"), -1);
   CHECK_EQ(cantus_model_find_style(m, "99999999999999999999"), -1);

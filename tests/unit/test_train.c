@@ -1082,3 +1082,217 @@ TEST(train_hostile_corpus)
   free(logbuf);
   remove_tree(dir);
 }
+
+// Counts the pieces of a split in a loaded corpus.
+static int count_split(const CantusCorpus *c, int split)
+{
+  int n = 0;
+  for (int i = 0; i < c->n_pieces; i++) {
+    n += c->pieces[i].split == split;
+  }
+  return n;
+}
+
+// A flat folder of n pieces named f00.mid.. (no split.tsv), in dir/name.
+static bool make_flat(char *dir, size_t n_dir, const char *name, int n)
+{
+  snprintf(dir, n_dir, "/tmp/cantus-train-flat-XXXXXX");
+  if (!mkdtemp(dir)) {
+    return false;
+  }
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  make_dir(p);
+  bool ok = true;
+  for (int i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "%s/%s/f%02d.mid", dir, name, i);
+    ok = ok && write_piece(p, 55 + i % 5, 1, 240, 4, 4);
+  }
+  return ok;
+}
+
+TEST(train_corpus_flat_folder_and_files_beside_styles)
+{
+  char dir[256], p[512];
+  CHECK(make_flat(dir, sizeof dir, "mine", 6));
+  snprintf(p, sizeof p, "%s/mine", dir);
+  const char *flat[1] = { p };
+  CantusCorpusOptions opt = cantus_corpus_options_default();
+  opt.quiet = true;
+  CantusCorpus c;
+  CantusError err;
+  err.msg[0] = 0;
+  // A flat folder of .mid files is one style named after the folder.
+  CHECK_EQ(cantus_corpus_load(&c, flat, 1, &opt, NULL, &err), CANTUS_OK);
+  CHECK_EQ(c.n_styles, 1);
+  CHECK_EQ(c.n_pieces, 6);
+  CHECK(cantus_corpus_find_style(&c, "mine") == 0);
+  cantus_corpus_free(&c);
+  // Files beside a style sub-folder are not dropped: they are the folder's
+  // own style.
+  snprintf(p, sizeof p, "%s/mine/jigs", dir);
+  make_dir(p);
+  snprintf(p, sizeof p, "%s/mine/jigs/j.mid", dir);
+  CHECK(write_piece(p, 60, -1, 480, 4, 3));
+  snprintf(p, sizeof p, "%s/mine", dir);
+  CHECK_EQ(cantus_corpus_load(&c, flat, 1, &opt, NULL, &err), CANTUS_OK);
+  CHECK_EQ(c.n_styles, 2);
+  CHECK_EQ(c.n_pieces, 7);
+  CHECK(cantus_corpus_find_style(&c, "mine") >= 0 && cantus_corpus_find_style(&c, "jigs") >= 0);
+  cantus_corpus_free(&c);
+  // An empty folder says what it expects, both layouts.
+  snprintf(p, sizeof p, "%s/none", dir);
+  make_dir(p);
+  const char *none[1] = { p };
+  CHECK_EQ(cantus_corpus_load(&c, none, 1, &opt, NULL, &err), CANTUS_ERR_FORMAT);
+  CHECK(strstr(err.msg, "no usable MIDI files") != NULL);
+  CHECK_MSG(strstr(err.msg, "in the folder itself") && strstr(err.msg, "FOLDER/STYLE/*.mid"),
+            "%s",
+            err.msg);
+  remove_tree(dir);
+}
+
+TEST(train_validation_never_on_one_piece)
+{
+  // Flat folders of 5..16 pieces with the file-name split: validation
+  // gets at least two pieces whenever three training pieces remain, and
+  // from 8 pieces on here always.
+  int n_short = 0;
+  for (int n = 5; n <= 16; n++) {
+    char dir[256], p[512];
+    CHECK(make_flat(dir, sizeof dir, "few", n));
+    snprintf(p, sizeof p, "%s/few", dir);
+    const char *dirs[1] = { p };
+    CantusCorpusOptions opt = cantus_corpus_options_default();
+    opt.quiet = true;
+    CantusCorpus c;
+    CantusError err;
+    CHECK_EQ(cantus_corpus_load(&c, dirs, 1, &opt, NULL, &err), CANTUS_OK);
+    const int nv = count_split(&c, CANTUS_SPLIT_VALID), nt = count_split(&c, CANTUS_SPLIT_TRAIN);
+    const bool could = nt + nv - CANTUS_MIN_VALID_PIECES >= CANTUS_MIN_TRAIN_PIECES;
+    CHECK_MSG(nv >= CANTUS_MIN_VALID_PIECES || !could, "%d pieces: %d valid", n, nv);
+    CHECK_MSG(nv >= CANTUS_MIN_VALID_PIECES || n < 8, "%d pieces: %d valid", n, nv);
+    CHECK_MSG(nt >= CANTUS_MIN_TRAIN_PIECES, "%d pieces: %d train", n, nt);
+    n_short += nv < CANTUS_MIN_VALID_PIECES;
+    CHECK_EQ(c.styles[0].n_pieces[CANTUS_SPLIT_VALID], nv);
+    cantus_corpus_free(&c);
+    remove_tree(dir);
+  }
+  CHECK(n_short <= 3);
+  // Three pieces cannot spare two: validation is off, the run says so and
+  // gives no baseline; with a split.tsv naming one validation piece too.
+  char dir[256], p[512];
+  CHECK(make_flat(dir, sizeof dir, "three", 3));
+  snprintf(p, sizeof p, "%s/three", dir);
+  const char *dirs[1] = { p };
+  char out[400];
+  snprintf(out, sizeof out, "%s/m.cantus", dir);
+  CantusTrainConfig cfg = tiny_config(dirs, out);
+  cfg.epochs = 1;
+  char *logbuf = NULL;
+  size_t logsize = 0;
+  cfg.log = open_memstream(&logbuf, &logsize);
+  CantusTrainResult r;
+  CantusError err;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
+  fflush(cfg.log);
+  CHECK(r.validation_off);
+  CHECK(isnan(r.ngram_valid));
+  CHECK(logbuf && strstr(logbuf, "validation: off") != NULL);
+  CHECK(logbuf && strstr(logbuf, "verdict: none; validation was off") != NULL);
+  fclose(cfg.log);
+  free(logbuf);
+  char tsv[512];
+  snprintf(tsv, sizeof tsv, "%s/three/split.tsv", dir);
+  FILE *f = fopen(tsv, "w");
+  if (f) {
+    fputs("f00.mid\tthree\ttrain\nf01.mid\tthree\ttrain\nf02.mid\tthree\tvalid\n", f);
+    fclose(f);
+  }
+  cfg.log = NULL;
+  CHECK_MSG(cantus_train_run(&cfg, &r, &err) == CANTUS_OK, "%s", err.msg);
+  CHECK(r.validation_off);
+  remove_tree(dir);
+}
+
+TEST(train_outputs_checked_before_training)
+{
+  char dir[256], out[400];
+  CHECK(make_corpus(dir, sizeof dir, 3));
+  const char *dirs[1] = { dir };
+  CantusTrainResult r;
+  CantusError err;
+  err.msg[0] = 0;
+  char *logbuf = NULL;
+  size_t logsize = 0;
+  FILE *log = open_memstream(&logbuf, &logsize);
+  // A missing folder: refused before the corpus is read (no table logged).
+  snprintf(out, sizeof out, "%s/missing/m.cantus", dir);
+  CantusTrainConfig cfg = tiny_config(dirs, out);
+  cfg.log = log;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_ERR_IO);
+  CHECK_MSG(strstr(err.msg, "does not exist") && strstr(err.msg, "mkdir -p"), "%s", err.msg);
+  fflush(log);
+  CHECK(logsize == 0 || strstr(logbuf, "style") == NULL);
+  // The --log prefix's folder too.
+  snprintf(out, sizeof out, "%s/m.cantus", dir);
+  cfg.out_path = out;
+  cfg.log_prefix = "/nonexistent-cantus-dir/run1";
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_ERR_IO);
+  CHECK(strstr(err.msg, "--log") && strstr(err.msg, "/nonexistent-cantus-dir"));
+  // A folder given as the output, and a MIDI name.
+  cfg.log_prefix = NULL;
+  cfg.out_path = dir;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_ERR_ARGUMENT);
+  CHECK(strstr(err.msg, "is a folder") != NULL);
+  snprintf(out, sizeof out, "%s/m.mid", dir);
+  cfg.out_path = out;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_ERR_ARGUMENT);
+  CHECK(strstr(err.msg, "not MIDI") != NULL);
+  struct stat st;
+  CHECK(stat(out, &st) != 0);
+  fclose(log);
+  free(logbuf);
+  remove_tree(dir);
+}
+
+TEST(train_advice_baseline_and_verdict)
+{
+  char dir[256], out[400];
+  CHECK(make_corpus(dir, sizeof dir, 8));
+  const char *dirs[1] = { dir };
+  snprintf(out, sizeof out, "%s/m.cantus", dir);
+  CantusTrainConfig cfg = tiny_config(dirs, out);
+  char *logbuf = NULL;
+  size_t logsize = 0;
+  cfg.log = open_memstream(&logbuf, &logsize);
+  CantusTrainResult r;
+  CantusError err;
+  // Two steps: far from the baseline, and the log says so in words.
+  cfg.max_steps = 2;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
+  fflush(cfg.log);
+  CHECK(!r.validation_off && isfinite(r.ngram_valid) && r.ngram_valid > 0);
+  CHECK(r.best_valid > r.ngram_valid);
+  CHECK(logbuf && strstr(logbuf, "advice: ") && strstr(logbuf, "--add-style"));
+  CHECK(logbuf && strstr(logbuf, "baseline: a simple note-statistics model") != NULL);
+  CHECK(logbuf && strstr(logbuf, "verdict: WORSE than a simple note-statistics model") != NULL);
+  // (Scales are too easy for an n-gram to lose on; t_train.sh checks the
+  // "better" verdict on real music.)  An --add-style run gets no advice.
+  fclose(cfg.log);
+  free(logbuf);
+  logbuf = NULL;
+  cfg.log = open_memstream(&logbuf, &logsize);
+  char out2[400];
+  snprintf(out2, sizeof out2, "%s/added.cantus", dir);
+  cfg.base_path = out;
+  cfg.add_style = "extra";
+  cfg.out_path = out2;
+  cfg.max_steps = 1;
+  CHECK_MSG(cantus_train_run(&cfg, &r, &err) == CANTUS_OK, "%s", err.msg);
+  fflush(cfg.log);
+  CHECK(logbuf && strstr(logbuf, "advice: ") == NULL && strstr(logbuf, "baseline: ") != NULL);
+  fclose(cfg.log);
+  free(logbuf);
+  remove_tree(dir);
+}
