@@ -45,8 +45,9 @@ typedef struct {
   const char *name, *server;
   const char *connect_out[MAX_CONNECT], *connect_in[MAX_CONNECT];
   int n_connect_out, n_connect_in;
-  double beats_per_bar;
+  double beats_per_bar; // --meter (meter_given), else the style's usual metre
   int beat_unit;
+  bool meter_given;
   bool free_run, master, list_devices, no_ui;
   const char *midi_out, *midi_in;
   int midi_latency_ms;
@@ -143,7 +144,9 @@ static void usage(FILE *f)
           "  -s, --server NAME        JACK server (default $JACK_DEFAULT_SERVER or 'default')\n"
           "  -o, --connect-out PORT   connect midi_out to PORT (repeatable)\n"
           "  -i, --connect-in PORT    connect PORT to midi_in (repeatable)\n"
-          "      --meter N/D          own meter (default 4/4); own tempo is --bpm\n"
+          "      --meter N/D          own meter (default the style's usual metre from the\n"
+          "                           model, which follows the style at the next bar\n"
+          "                           line; else 4/4); own tempo is --bpm\n"
           "      --free               ignore the JACK transport: play at --bpm from the start\n"
           "      --timebase-master    be the JACK timebase master (publishes --bpm, --meter)\n"
           "      --list-devices       list PortMidi devices and exit\n"
@@ -280,6 +283,7 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     }
     o->beats_per_bar = num;
     o->beat_unit = den;
+    o->meter_given = true;
   } else if (IS("--midi-out", "--midi-out")) {
     o->midi_out = val;
   } else if (IS("--midi-in", "--midi-in")) {
@@ -1080,8 +1084,15 @@ static int start_engine(Main *g, Inputs *in)
   a->n_styles = (int)in->model->dims.n_styles;
   a->free_run = o->free_run;
   a->timebase_master = o->master;
-  a->beats_per_bar = o->beats_per_bar;
-  a->beat_unit = o->beat_unit;
+  // Own tempo: --meter, else the start style's usual metre (4/4 when the
+  // model names none), which then follows the style (jack_rt.c).
+  a->meter_fixed = o->meter_given;
+  int num = (int)o->beats_per_bar, den = o->beat_unit;
+  if (!o->meter_given) {
+    cantus_model_style_meter(in->model, g->view.style, &num, &den);
+  }
+  a->beats_per_bar = num;
+  a->beat_unit = den;
   cantus_jackclock_reset(&a->clock);
   a->to_rt = ring(64);
   a->from_rt = ring(64);
@@ -1094,7 +1105,7 @@ static int start_engine(Main *g, Inputs *in)
     return 1;
   }
   cantus_jackloader_init(&g->loader, a);
-  cantus_jackrec_init(&g->rec, o->record != NULL, o->beats_per_bar, o->beat_unit);
+  cantus_jackrec_init(&g->rec, o->record != NULL, a->beats_per_bar, a->beat_unit);
   return 0;
 }
 
