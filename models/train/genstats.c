@@ -7,6 +7,7 @@
 // blocks with a rolling transport, reading the frame-stamped MIDI it emits.
 // Non-RT.
 #include "genstats.h"
+#include "form.h"
 
 #include "engine.h"
 
@@ -20,43 +21,13 @@ void cantus_genstats_init(CantusGenStats *s)
   memset(s, 0, sizeof *s);
 }
 
-static const double major_profile[12] = { 6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
-                                          2.52, 5.19, 2.39, 3.66, 2.29, 2.88 };
-static const double minor_profile[12] = { 6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
-                                          2.54, 4.75, 3.98, 2.69, 3.34, 3.17 };
-
-static double correlate(const double *x, const double *prof, int root)
-{
-  double mx = 0, my = 0;
-  for (int i = 0; i < 12; i++) {
-    mx += x[i];
-    my += prof[i];
-  }
-  mx /= 12;
-  my /= 12;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (int i = 0; i < 12; i++) {
-    double a = x[(i + root) % 12] - mx, b = prof[i] - my;
-    sxy += a * b;
-    sxx += a * a;
-    syy += b * b;
-  }
-  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0.0;
-}
-
+// The key's tonic by the Krumhansl-Kessler profiles (form.c).
 static int tonic_of(const double *pc)
 {
-  int best = 0;
-  double bc = -2.0;
-  for (int r = 0; r < 12; r++) {
-    double a = correlate(pc, major_profile, r), b = correlate(pc, minor_profile, r);
-    double c = a > b ? a : b;
-    if (c > bc) {
-      bc = c;
-      best = r;
-    }
-  }
-  return best;
+  int tonic = 0;
+  bool minor = false;
+  cantus_form_key_of(pc, &tonic, &minor);
+  return tonic;
 }
 
 void cantus_genstats_add_onsets(CantusGenStats *s,
