@@ -372,7 +372,11 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d,
   n->chunk.style = calloc(R, sizeof(int16_t));
   n->chunk.pos_tick = calloc(R, 1);
   n->chunk.pos_beat = calloc(R, 1);
-  ok = n->chunk.tok && n->chunk.tgt && n->chunk.style && n->chunk.pos_tick && n->chunk.pos_beat;
+  n->chunk.look = calloc(R * CANTUS_LOOKBACK_N_LAGS, sizeof(uint16_t));
+  n->chunk.phrase = calloc(R, 1);
+  n->chunk.bars_left = calloc(R, 1);
+  ok = n->chunk.tok && n->chunk.tgt && n->chunk.style && n->chunk.pos_tick && n->chunk.pos_beat &&
+       n->chunk.look && n->chunk.phrase && n->chunk.bars_left;
   n->x0 = falloc(R * (size_t)n->I0, &ok);
   for (int k = 0; k < n->L; k++) {
     n->act[k] = falloc(R * G, &ok);
@@ -427,6 +431,9 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
   free(n->chunk.style);
   free(n->chunk.pos_tick);
   free(n->chunk.pos_beat);
+  free(n->chunk.look);
+  free(n->chunk.phrase);
+  free(n->chunk.bars_left);
   free(n->x0);
   for (int k = 0; k < CANTUS_MAX_LAYERS; k++) {
     free(n->act[k]);
@@ -582,10 +589,22 @@ static void make_mask(float *mask, size_t n, float p, uint64_t seed)
   }
 }
 
-// Layer-0 input rows: [tok_emb[tok] | style_emb[style] | onehot(tick) | onehot(beat)].
+// Lookback class of row r at lag index i, clamped to 0..V (V = NONE).
+static int look_class(const CantusLstmTrain *n, size_t r, int i)
+{
+  const int c = n->chunk.look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i];
+  return c <= n->V ? c : n->V;
+}
+
+// Layer-0 input rows: [tok_emb[tok] | style_emb[style] | onehot(tick) |
+// onehot(beat)], and in version 2 [lb_emb[look] per lag | onehot(phrase) |
+// onehot(bars left)] (FORMAT.md's column order, cantus_dims_col_*).
 static void build_x0(CantusLstmTrain *n, const CantusParams *p)
 {
   const int E = n->E, S = n->S, I0 = n->I0;
+  const CantusDims *d = &n->d;
+  const int c_lb = (int)cantus_dims_col_lookback(d), c_ph = (int)cantus_dims_col_phrase(d);
+  const int c_bl = (int)cantus_dims_col_bars_left(d);
   for (size_t r = 0; r < n->R; r++) {
     float *x = n->x0 + r * (size_t)I0;
     memset(x, 0, (size_t)I0 * sizeof(float));
@@ -595,6 +614,22 @@ static void build_x0(CantusLstmTrain *n, const CantusParams *p)
     memcpy(x + E, p->style_emb + (size_t)st * (size_t)S, (size_t)S * sizeof(float));
     x[E + S + n->chunk.pos_tick[r]] = 1.0f;
     x[E + S + n->NT + n->chunk.pos_beat[r]] = 1.0f;
+    int col = c_lb;
+    for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+      if ((d->lookback_lags >> i) & 1u) {
+        memcpy(
+          x + col, p->lb_emb + (size_t)look_class(n, r, i) * (size_t)E, (size_t)E * sizeof(float));
+        col += E;
+      }
+    }
+    if (d->n_phrase) {
+      const int ph = n->chunk.phrase[r];
+      x[c_ph + (ph < (int)d->n_phrase ? ph : 0)] = 1.0f;
+    }
+    if (d->n_bars_left) {
+      const int bl = n->chunk.bars_left[r];
+      x[c_bl + (bl < (int)d->n_bars_left ? bl : CANTUS_BARS_LEFT_UNKNOWN)] = 1.0f;
+    }
   }
 }
 
@@ -1171,6 +1206,19 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
     float *gs = g->style_emb + (size_t)n->chunk.style[r] * (size_t)S;
     for (int j = 0; j < S; j++) {
       gs[j] += dxr[E + j];
+    }
+    if ((what & CANTUS_GRAD_LSTM) && n->d.lookback_lags) {
+      // Every lag's columns flow into the one shared lb_emb row it looked up.
+      int col = (int)cantus_dims_col_lookback(&n->d);
+      for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+        if ((n->d.lookback_lags >> i) & 1u) {
+          float *gl = g->lb_emb + (size_t)look_class(n, r, i) * (size_t)E;
+          for (int j = 0; j < E; j++) {
+            gl[j] += dxr[col + j];
+          }
+          col += E;
+        }
+      }
     }
   }
 }
