@@ -766,28 +766,38 @@ CANTUS_RT void cantus_lstm_step_form(const CantusLstmNet *net,
     const int V = cantus_vocab_size(&d->vocab);
     const uint32_t nlb = cantus_dims_lb_rows(d);
     float *pre = st->pre;
+    // The rows to add: one per lag, the phrase bar, the bars left.
+    const float *row[CANTUS_LOOKBACK_N_LAGS + 2];
+    int n = 0;
     for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
       if (net->lb_proj[i]) {
-        const float *lp = table_row(net->lb_proj[i], nlb, form ? form->look[i] : V, V, G);
-        for (int r = 0; r < G; r++) {
-          pre[r] += lp[r];
-        }
+        row[n++] = table_row(net->lb_proj[i], nlb, form ? form->look[i] : V, V, G);
       }
     }
     if (net->phrase_proj) {
-      const float *pp = table_row(net->phrase_proj, d->n_phrase, form ? form->phrase_bar : 0, 0, G);
-      for (int r = 0; r < G; r++) {
-        pre[r] += pp[r];
-      }
+      row[n++] = table_row(net->phrase_proj, d->n_phrase, form ? form->phrase_bar : 0, 0, G);
     }
     if (net->bars_left_proj) {
-      const float *bp = table_row(net->bars_left_proj,
-                                  d->n_bars_left,
-                                  form ? form->bars_left : CANTUS_BARS_LEFT_UNKNOWN,
-                                  CANTUS_BARS_LEFT_UNKNOWN,
-                                  G);
+      row[n++] = table_row(net->bars_left_proj,
+                           d->n_bars_left,
+                           form ? form->bars_left : CANTUS_BARS_LEFT_UNKNOWN,
+                           CANTUS_BARS_LEFT_UNKNOWN,
+                           G);
+    }
+    if (n == CANTUS_LOOKBACK_N_LAGS + 2) {
+      // Every form input (what the trainer writes): one pass over pre.
+      const float *restrict r0 = row[0], *restrict r1 = row[1], *restrict r2 = row[2],
+                            *restrict r3 = row[3], *restrict r4 = row[4], *restrict r5 = row[5];
+      float *restrict out = pre;
       for (int r = 0; r < G; r++) {
-        pre[r] += bp[r];
+        out[r] += ((r0[r] + r1[r]) + (r2[r] + r3[r])) + (r4[r] + r5[r]);
+      }
+    } else {
+      for (int j = 0; j < n; j++) {
+        const float *rj = row[j];
+        for (int r = 0; r < G; r++) {
+          pre[r] += rj[r];
+        }
       }
     }
   }
