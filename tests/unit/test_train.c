@@ -600,6 +600,37 @@ TEST(train_v2_gradient_finite_differences)
   free(grads);
 }
 
+TEST(train_v2_threads_match)
+{
+  // Two unit blocks (gate rows permuted) give the gradient one block gives,
+  // the lookback tables and lb_emb included.
+  const CantusDims d = small_dims_v2();
+  const size_t np = cantus_model_param_count(&d);
+  float *params = malloc(np * sizeof(float));
+  float *grads[2] = { calloc(np, sizeof(float)), calloc(np, sizeof(float)) };
+  cantus_train_init_params(&d, 4, params);
+  CantusParams p, g;
+  cantus_model_layout(&d, params, &p);
+  double loss[2];
+  for (int th = 0; th < 2; th++) {
+    openblas_set_num_threads(th + 1);
+    CantusLstmTrain *n = NULL;
+    CantusError err;
+    CHECK_EQ(cantus_lstm_train_new(&d, 3, 12, &n, &err), CANTUS_OK);
+    cantus_model_layout(&d, grads[th], &g);
+    loss[th] = chunk_loss_v2(n, &d, &p);
+    cantus_lstm_train_backward(n, &p, &g, CANTUS_GRAD_ALL);
+    cantus_lstm_train_free(n);
+  }
+  openblas_set_num_threads(1);
+  CHECK_MSG(fabs(loss[0] - loss[1]) <= 1e-6, "loss %g vs %g", loss[0], loss[1]);
+  const double dg = max_abs_diff(grads[1], grads[0], np, NULL);
+  CHECK_MSG(dg <= 1e-6, "two threads vs one: gradient differs by %g", dg);
+  free(params);
+  free(grads[0]);
+  free(grads[1]);
+}
+
 TEST(train_v2_forward_matches_plugin_step)
 {
   // The trainer's version 2 forward against cantus_lstm_step_form on the
