@@ -12,6 +12,7 @@
 #include "sample.h"
 #include "test.h"
 #include "train.h"
+#include "train_impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1275,6 +1276,93 @@ TEST(train_v2_resume_is_bit_exact)
   free(pa);
   free(pb);
   free(pc);
+  remove_tree(dir);
+}
+
+TEST(train_v2_corpus_form_and_transposition)
+{
+  // A version 2 corpus carries the form inputs of cantus_lookback_batch;
+  // a transposed item moves NOTE tokens and the lookback tokens by the same
+  // interval (DUR, SHIFT and NONE stay), and end dropout hides bars left.
+  char dir[256];
+  CHECK(make_corpus(dir, sizeof dir, 3));
+  const char *dirs[1] = { dir };
+  CantusTrainConfig cfg = tiny_config_v2(dirs, "unused");
+  CantusCorpus c;
+  CantusError err;
+  CHECK_EQ(cantus_corpus_load(&c, dirs, 1, &cfg.corpus, NULL, &err), CANTUS_OK);
+  CHECK_EQ(c.vocab.n_parts, 1);
+  CHECK(!strcmp(c.part_names[0], "track1"));
+  const CantusVocab *v = &c.vocab;
+  const int V = cantus_vocab_size(v);
+  const CantusPiece *pc = &c.pieces[0];
+  CHECK(pc->form != NULL);
+  // The stored features are the batch function's.
+  const uint32_t tick0[1] = { 0 }, bar[1] = { (uint32_t)(pc->ts_num * v->tpq) };
+  const CantusBarMap map = { tick0, bar, 1 };
+  int64_t first = 0, last = 0;
+  cantus_lookback_piece_bars(pc->tok, pc->n_tok, v, &map, &first, &last);
+  CantusLookbackFeatures *f = malloc(pc->n_tok * sizeof *f);
+  CHECK_EQ(cantus_lookback_batch(pc->tok, pc->n_tok, v, &map, first, last, f, &err), CANTUS_OK);
+  CHECK(!memcmp(f, pc->form, pc->n_tok * sizeof *f));
+  free(f);
+  // Bar 0's lookback is NONE; later bars of a scale look back at notes.
+  int n_note_looks = 0;
+  for (uint32_t i = 0; i < pc->n_tok; i++) {
+    n_note_looks += pc->form[i].look[0] < V &&
+                    cantus_vocab_decode(v, pc->form[i].look[0], &(int){ 0 }) == CANTUS_EV_NOTE;
+  }
+  CHECK(pc->form[0].look[0] == V && n_note_looks > 4);
+  CHECK_EQ(pc->form[0].bars_left, 3); // 4 bars, last note in bar 3
+  Item items[2] = { { 0, 2, false }, { 0, 2, true } };
+  Plan pl;
+  enum { T = 64 };
+  CHECK(train_plan_build(&pl, &c, items, 2, 2, T));
+  CantusLstmTrain *n = NULL;
+  CHECK_EQ(cantus_lstm_train_new(&cfg.dims, 2, T, &n, &err), CANTUS_OK);
+  // cfg.dims carries the v1 vocabulary; the chunk buffers are what matter.
+  CantusChunk *ch = cantus_lstm_train_chunk(n);
+  train_plan_fill(&pl, &c, ch, T);
+  int moved = 0, bad = 0;
+  for (int t = 0; t < T && t < (int)pc->n_tok; t++) {
+    for (int b = 0; b < 2; b++) {
+      const size_t r = (size_t)t * 2 + (size_t)b;
+      bad += ch->tok[r] != cantus_vocab_transpose(v, pc->tok[t], 2);
+      for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+        const int orig = pc->form[t].look[i],
+                  got = ch->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i];
+        const int want = orig == V ? V : cantus_vocab_transpose(v, orig, 2);
+        bad += got != want;
+        int p0 = 0, p1 = 0;
+        if (orig < V && cantus_vocab_decode(v, orig, &p0) == CANTUS_EV_NOTE) {
+          cantus_vocab_decode(v, got, &p1);
+          moved += p1 == p0 + 2;
+        }
+        if (orig < V && cantus_vocab_decode(v, orig, &p0) == CANTUS_EV_DUR) {
+          bad += got != orig;
+        }
+      }
+      bad += ch->phrase[r] != pc->form[t].phrase_bar;
+      bad += ch->bars_left[r] != (b == 1 ? CANTUS_BARS_LEFT_UNKNOWN : pc->form[t].bars_left);
+    }
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(moved > 4);
+  // Over an epoch about 30 % of the pieces get end dropout.
+  cfg.end_dropout = 0.3f;
+  int n_order = 0, n_no_end = 0, total = 0;
+  for (int e = 0; e < 50; e++) {
+    Item *o = train_epoch_order(&c, &cfg, e, &n_order);
+    for (int i = 0; i < n_order; i++) {
+      n_no_end += o[i].no_end;
+      total++;
+    }
+    free(o);
+  }
+  CHECK_MSG(n_no_end > total / 5 && n_no_end < total * 2 / 5, "%d of %d", n_no_end, total);
+  cantus_lstm_train_free(n);
+  train_plan_free(&pl);
+  cantus_corpus_free(&c);
   remove_tree(dir);
 }
 
