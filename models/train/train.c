@@ -371,6 +371,7 @@ static void adopt_base(Trainer *tr, const CantusModel *base, const CantusTrainCo
     }
     for (int j = 0; j < 8; j++) {
       merged.ts_count[j] += st->ts_count[j];
+      merged.meter_bars[j] += st->meter_bars[j];
     }
     merged.n_unreadable += st->n_unreadable;
     merged.n_empty += st->n_empty;
@@ -378,6 +379,21 @@ static void adopt_base(Trainer *tr, const CantusModel *base, const CantusTrainCo
     if (i == 0 || st->n_pieces[0] > tr->corpus.styles[0].n_pieces[0]) {
       merged.ts_num = st->ts_num;
       merged.ts_den = st->ts_den;
+    }
+  }
+  // The new style's usual metre: most bars of all its folders' training pieces.
+  merged.meter_num = tr->corpus.styles[0].meter_num;
+  merged.meter_den = tr->corpus.styles[0].meter_den;
+  double most = 0.0;
+  for (int i = 0; i < tr->corpus.n_styles; i++) {
+    double bars = 0.0;
+    for (int j = 0; j < 8; j++) {
+      bars = tr->corpus.styles[i].meter_bars[j] > bars ? tr->corpus.styles[i].meter_bars[j] : bars;
+    }
+    if (bars > most) {
+      most = bars;
+      merged.meter_num = tr->corpus.styles[i].meter_num;
+      merged.meter_den = tr->corpus.styles[i].meter_den;
     }
   }
   tr->corpus.styles[0] = merged;
