@@ -487,6 +487,9 @@ static void copy_base_params(Trainer *tr, const CantusModel *base)
   const size_t S = tr->d.n_style_dim, NS = base->dims.n_styles;
   memcpy(tr->p.tok_emb, bp.tok_emb, V * tr->d.n_embed * sizeof(float));
   memcpy(tr->p.style_emb, bp.style_emb, NS * S * sizeof(float));
+  if (tr->d.lookback_lags) {
+    memcpy(tr->p.lb_emb, bp.lb_emb, cantus_dims_lb_rows(&tr->d) * tr->d.n_embed * sizeof(float));
+  }
   for (size_t j = 0; j < S; j++) {
     double sum = 0.0;
     for (size_t i = 0; i < NS; i++) {
