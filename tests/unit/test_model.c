@@ -665,6 +665,34 @@ static void check_runtime_v2(CantusWeightType wt, double tol)
   cantus_model_free(m);
 }
 
+TEST(model_v1_step_form_is_the_v1_step)
+{
+  // A version 1 network ignores the form inputs: cantus_lstm_step_form gives
+  // cantus_lstm_step's floats bit for bit, so an engine may call it always.
+  size_t n;
+  uint8_t *bytes = tiny_bytes(&n);
+  CantusModel *a = NULL, *b = NULL;
+  const CantusModelOptions opt = cantus_model_options_default(); // fp16 kernels
+  CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &a, NULL), CANTUS_OK);
+  CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &b, NULL), CANTUS_OK);
+  free(bytes);
+  if (!a || !b) {
+    return;
+  }
+  const CantusLookbackFeatures form = { { 3, 4, 5, 6 }, 7, 8 };
+  float la[124], lb[124];
+  bool same = true;
+  for (int t = 0; t < 20; t++) {
+    const int tok = (t * 37) % 124;
+    cantus_lstm_step(&a->net, &a->state, tok, t % 12, t % 8, la);
+    cantus_lstm_step_form(&b->net, &b->state, tok, t % 12, t % 8, t % 2 ? &form : NULL, lb);
+    same = same && !memcmp(la, lb, sizeof la);
+  }
+  CHECK(same);
+  cantus_model_free(a);
+  cantus_model_free(b);
+}
+
 TEST(model_v2_runtime_fp32)
 {
   check_runtime_v2(CANTUS_WEIGHTS_F32, 1e-4);
