@@ -455,6 +455,9 @@ size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt)
   s += align64(d->n_pos_tick * g * sizeof(float));
   s += align64(d->n_pos_beat * g * sizeof(float));
   s += align64(d->n_style_dim * g * sizeof(float));
+  s += cantus_dims_n_lags(d) * align64(cantus_dims_lb_rows(d) * g * sizeof(float));
+  s += align64(d->n_phrase * g * sizeof(float));
+  s += align64(d->n_bars_left * g * sizeof(float));
   s += d->n_layers * align64(g * sizeof(float));
   s += align64(v * sizeof(float));
   for (uint32_t k = 0; k < d->n_layers; k++) {
@@ -540,6 +543,50 @@ void cantus_lstm_prepare(CantusLstmNet *net,
   net->pos_tick_proj = pt;
   net->pos_beat_proj = pb;
   net->style_w = sw;
+
+  // Version 2 form inputs: per lag the table lb_emb x W_ih0[:, lag columns]^T
+  // (accumulated in double like tok_proj), and the one-hot columns as rows.
+  const uint32_t NLB = cantus_dims_lb_rows(d);
+  uint32_t col = cantus_dims_col_lookback(d);
+  for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+    if (!((d->lookback_lags >> i) & 1u)) {
+      continue;
+    }
+    float *lp = take(&at, (size_t)NLB * G * sizeof(float)); // (V+1, 4H)
+    for (uint32_t r = 0; r < G; r++) {
+      const float *row = w0 + (size_t)r * I0 + col;
+      for (uint32_t v = 0; v < NLB; v++) {
+        const float *e = p->lb_emb + (size_t)v * E;
+        double acc = 0.0;
+        for (uint32_t k = 0; k < E; k++) {
+          acc += (double)row[k] * (double)e[k];
+        }
+        lp[(size_t)v * G + r] = (float)acc;
+      }
+    }
+    net->lb_proj[i] = lp;
+    col += E;
+  }
+  if (d->n_phrase) {
+    float *pp = take(&at, (size_t)d->n_phrase * G * sizeof(float)); // (16, 4H)
+    const uint32_t c0 = cantus_dims_col_phrase(d);
+    for (uint32_t r = 0; r < G; r++) {
+      for (uint32_t j = 0; j < d->n_phrase; j++) {
+        pp[(size_t)j * G + r] = w0[(size_t)r * I0 + c0 + j];
+      }
+    }
+    net->phrase_proj = pp;
+  }
+  if (d->n_bars_left) {
+    float *bp = take(&at, (size_t)d->n_bars_left * G * sizeof(float)); // (18, 4H)
+    const uint32_t c0 = cantus_dims_col_bars_left(d);
+    for (uint32_t r = 0; r < G; r++) {
+      for (uint32_t j = 0; j < d->n_bars_left; j++) {
+        bp[(size_t)j * G + r] = w0[(size_t)r * I0 + c0 + j];
+      }
+    }
+    net->bars_left_proj = bp;
+  }
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
     float *b = take(&at, (size_t)G * sizeof(float)); // (4H)
@@ -632,15 +679,33 @@ CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net,
 
 // ---- the step -------------------------------------------------------------------------
 
-CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
-                                CantusLstmState *st,
-                                int token,
-                                int pos_tick,
-                                int pos_beat,
-                                float *logits)
+// Layers from pre (layer 0's input part already in it) to the logits.
+static void step_rest(const CantusLstmNet *net, CantusLstmState *st, float *logits)
 {
   const CantusDims *d = &net->dims;
   const int H = (int)d->n_hidden, G = 4 * H;
+  const int V = cantus_vocab_size(&d->vocab);
+  float *pre = st->pre;
+  matvec(net->wtype, net->w_rec[0], G, st->h[0], H, NULL, 0, pre, pre);
+  cantus_lstm_gates(H, pre, st->c[0], st->c[0], st->h[0], NULL);
+
+  for (uint32_t k = 1; k < d->n_layers; k++) {
+    matvec(net->wtype, net->w_rec[k], G, st->h[k - 1], H, st->h[k], H, net->b[k], pre);
+    cantus_lstm_gates(H, pre, st->c[k], st->c[k], st->h[k], NULL);
+  }
+
+  matvec(net->wtype, net->w_out, V, st->h[d->n_layers - 1], H, NULL, 0, net->b_out, logits);
+}
+
+// pre = tok_proj[token] + l0_static + pos_tick_proj[pt] + pos_beat_proj[pb].
+static void step_input(const CantusLstmNet *net,
+                       CantusLstmState *st,
+                       int token,
+                       int pos_tick,
+                       int pos_beat)
+{
+  const CantusDims *d = &net->dims;
+  const int G = 4 * (int)d->n_hidden;
   const int V = cantus_vocab_size(&d->vocab);
   float *pre = st->pre; // (4H)
 
@@ -666,13 +731,75 @@ CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
     v += pbt ? pbt[r] : 0.0f;
     pre[r] = v;
   }
-  matvec(net->wtype, net->w_rec[0], G, st->h[0], H, NULL, 0, pre, pre);
-  cantus_lstm_gates(H, pre, st->c[0], st->c[0], st->h[0], NULL);
+}
 
-  for (uint32_t k = 1; k < d->n_layers; k++) {
-    matvec(net->wtype, net->w_rec[k], G, st->h[k - 1], H, st->h[k], H, net->b[k], pre);
-    cantus_lstm_gates(H, pre, st->c[k], st->c[k], st->h[k], NULL);
+CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
+                                CantusLstmState *st,
+                                int token,
+                                int pos_tick,
+                                int pos_beat,
+                                float *logits)
+{
+  step_input(net, st, token, pos_tick, pos_beat);
+  step_rest(net, st, logits);
+}
+
+// Row `cls` of a (n, 4H) table, clamped into 0..n-1 (fallback for out of range).
+static const float *table_row(const float *t, uint32_t n, int cls, int fallback, int G)
+{
+  const int c = cls >= 0 && cls < (int)n ? cls : fallback;
+  return t + (size_t)c * (size_t)G;
+}
+
+CANTUS_RT void cantus_lstm_step_form(const CantusLstmNet *net,
+                                     CantusLstmState *st,
+                                     int token,
+                                     int pos_tick,
+                                     int pos_beat,
+                                     const CantusLookbackFeatures *form,
+                                     float *logits)
+{
+  const CantusDims *d = &net->dims;
+  step_input(net, st, token, pos_tick, pos_beat);
+  if (cantus_dims_is_v2(d)) {
+    const int G = 4 * (int)d->n_hidden;
+    const int V = cantus_vocab_size(&d->vocab);
+    const uint32_t nlb = cantus_dims_lb_rows(d);
+    float *pre = st->pre;
+    // The rows to add: one per lag, the phrase bar, the bars left.
+    const float *row[CANTUS_LOOKBACK_N_LAGS + 2];
+    int n = 0;
+    for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+      if (net->lb_proj[i]) {
+        row[n++] = table_row(net->lb_proj[i], nlb, form ? form->look[i] : V, V, G);
+      }
+    }
+    if (net->phrase_proj) {
+      row[n++] = table_row(net->phrase_proj, d->n_phrase, form ? form->phrase_bar : 0, 0, G);
+    }
+    if (net->bars_left_proj) {
+      row[n++] = table_row(net->bars_left_proj,
+                           d->n_bars_left,
+                           form ? form->bars_left : CANTUS_BARS_LEFT_UNKNOWN,
+                           CANTUS_BARS_LEFT_UNKNOWN,
+                           G);
+    }
+    if (n == CANTUS_LOOKBACK_N_LAGS + 2) {
+      // Every form input (what the trainer writes): one pass over pre.
+      const float *restrict r0 = row[0], *restrict r1 = row[1], *restrict r2 = row[2],
+                            *restrict r3 = row[3], *restrict r4 = row[4], *restrict r5 = row[5];
+      float *restrict out = pre;
+      for (int r = 0; r < G; r++) {
+        out[r] += ((r0[r] + r1[r]) + (r2[r] + r3[r])) + (r4[r] + r5[r]);
+      }
+    } else {
+      for (int j = 0; j < n; j++) {
+        const float *rj = row[j];
+        for (int r = 0; r < G; r++) {
+          pre[r] += rj[r];
+        }
+      }
+    }
   }
-
-  matvec(net->wtype, net->w_out, V, st->h[d->n_layers - 1], H, NULL, 0, net->b_out, logits);
+  step_rest(net, st, logits);
 }

@@ -3,10 +3,15 @@
 // inference step (batch 1).  Gate order i,f,g,o (PyTorch).
 //
 // At step t the layer-0 input is [emb(token) | style | onehot(pos_tick) |
-// onehot(pos_beat)].  Its projection is three lookups and a once-per-change
-// vector, so per step layer 0 costs only its recurrent product:
+// onehot(pos_beat)], and in format version 2 (the form inputs of
+// lookback.h) also [lb_emb(look[i]) for each lag i in lookback_lags |
+// onehot(phrase_bar) | onehot(bars_left) | chord (reserved, width 0)].
+// Its projection is lookups and a once-per-change vector, so per step
+// layer 0 costs only its recurrent product:
 //   pre0 = tok_proj[token] + pos_tick_proj[pt] + pos_beat_proj[pb]
-//        + l0_static + W_hh0 h0          with l0_static = b0 + W_style s.
+//        + l0_static + W_hh0 h0          with l0_static = b0 + W_style s,
+// plus in version 2  sum_i lb_proj[i][look[i]] + phrase_proj[pb16]
+//        + bars_left_proj[bl]            (tables built by cantus_lstm_prepare).
 // Layers k > 0: pre_k = b_k + W_ih_k h_{k-1} + W_hh_k h_k; logits = W_out h_L + b_out.
 //
 // Allocation contract: none.  cantus_lstm_prepare() lays the run-time
@@ -18,6 +23,7 @@
 #ifndef CANTUS_LSTM_H
 #define CANTUS_LSTM_H
 
+#include "lookback.h"
 #include "rt.h"
 #include "vocab.h"
 
@@ -33,20 +39,66 @@ typedef struct {
   uint32_t n_pos_tick;  // one-hot classes of the tick within the quarter (= vocab.tpq)
   uint32_t n_pos_beat;  // one-hot classes of the quarter within the bar
   CantusVocab vocab;    // V = cantus_vocab_size(&vocab)
+  // Form inputs (format version 2, issue 10); all 0 with a version 1 vocabulary.
+  uint32_t lookback_lags; // bit i: lookback at cantus_lookback_lag(i) bars (i = 0..3)
+  uint32_t n_phrase;      // phrase-bar classes: 0 or CANTUS_PHRASE_BARS (16)
+  uint32_t n_bars_left;   // bars-left classes: 0 or CANTUS_BARS_LEFT_CLASSES (18)
+  uint32_t n_chord;       // chord input width, reserved for issue 11: 0
 } CantusDims;
+
+// A version 2 network: its vocabulary is the version 2 layout.
+static inline bool cantus_dims_is_v2(const CantusDims *d)
+{
+  return cantus_vocab_is_v2(&d->vocab);
+}
+// Lookback inputs (set bits of lookback_lags, at most 4).
+static inline uint32_t cantus_dims_n_lags(const CantusDims *d)
+{
+  uint32_t n = 0;
+  for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+    n += (d->lookback_lags >> i) & 1u;
+  }
+  return n;
+}
+// Rows of lb_emb: V + 1 (the last is NONE) when there are lookback inputs, else 0.
+static inline uint32_t cantus_dims_lb_rows(const CantusDims *d)
+{
+  return d->lookback_lags ? (uint32_t)cantus_vocab_size(&d->vocab) + 1u : 0u;
+}
+// First layer-0 column of the lookback inputs (lag after lag, E each), then
+// phrase one-hot, bars-left one-hot, chord.
+static inline uint32_t cantus_dims_col_lookback(const CantusDims *d)
+{
+  return d->n_embed + d->n_style_dim + d->n_pos_tick + d->n_pos_beat;
+}
+static inline uint32_t cantus_dims_col_phrase(const CantusDims *d)
+{
+  return cantus_dims_col_lookback(d) + cantus_dims_n_lags(d) * d->n_embed;
+}
+static inline uint32_t cantus_dims_col_bars_left(const CantusDims *d)
+{
+  return cantus_dims_col_phrase(d) + d->n_phrase;
+}
+static inline uint32_t cantus_dims_col_chord(const CantusDims *d)
+{
+  return cantus_dims_col_bars_left(d) + d->n_bars_left;
+}
 
 // Input width of layer k.
 static inline uint32_t cantus_dims_input(const CantusDims *d, uint32_t k)
 {
-  return k == 0 ? d->n_embed + d->n_style_dim + d->n_pos_tick + d->n_pos_beat : d->n_hidden;
+  return k == 0 ? cantus_dims_col_chord(d) + d->n_chord : d->n_hidden;
 }
 
 // Parameters, fp32, as stored in the file.
 typedef struct {
   float *tok_emb;   // (V, E)   token embedding
   float *style_emb; // (NS, S)  style vectors
+  float *lb_emb;    // (V+1, E) lookback embedding shared by the lags (row V = NONE);
+                    // NULL without lookback inputs (version 1)
   struct {
-    float *w_ih; // (4H, Ik) input weights; layer 0 columns: [emb | style | pos_tick | pos_beat]
+    float *w_ih; // (4H, Ik) input weights; layer 0 columns: [emb | style | pos_tick |
+                 // pos_beat | lb_emb x n_lags | phrase | bars_left | chord]
     float *w_hh; // (4H, H)  recurrent weights
     float *b;    // (4H)     b_ih + b_hh
   } layer[CANTUS_MAX_LAYERS];
@@ -64,11 +116,14 @@ typedef enum { CANTUS_ISA_SCALAR = 0, CANTUS_ISA_AVX2 = 1, CANTUS_ISA_AVX512 = 2
 typedef struct {
   CantusDims dims;
   CantusWeightType wtype;
-  const float *tok_proj;                // (V, 4H)
-  const float *pos_tick_proj;           // (n_pos_tick, 4H)
-  const float *pos_beat_proj;           // (n_pos_beat, 4H)
-  const float *style_w;                 // (S, 4H) layer-0 style columns, transposed
-  const float *b0;                      // (4H)
+  const float *tok_proj;                        // (V, 4H)
+  const float *pos_tick_proj;                   // (n_pos_tick, 4H)
+  const float *pos_beat_proj;                   // (n_pos_beat, 4H)
+  const float *style_w;                         // (S, 4H) layer-0 style columns, transposed
+  const float *b0;                              // (4H)
+  const float *lb_proj[CANTUS_LOOKBACK_N_LAGS]; // (V+1, 4H) per lag in lookback_lags, else NULL
+  const float *phrase_proj;                     // (n_phrase, 4H) or NULL
+  const float *bars_left_proj;                  // (n_bars_left, 4H) or NULL
   const void *w_rec[CANTUS_MAX_LAYERS]; // recurrent (+ input for k > 0) weights, kernel layout
   const float *b[CANTUS_MAX_LAYERS];    // (4H)
   const void *w_out;                    // (V, H) kernel layout
@@ -113,6 +168,19 @@ CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
                                 int pos_tick,
                                 int pos_beat,
                                 float *logits);
+
+// The same step for a version 2 network, with the form inputs of this
+// position (cantus_lookback_features; lookback NONE = V); form may be NULL
+// for "none" (every lookback NONE, phrase bar 0, bars left unknown).
+// Inputs the network lacks are ignored; out-of-range values are clamped to
+// a valid row.  A version 1 network takes exactly cantus_lstm_step.  [RT]
+CANTUS_RT void cantus_lstm_step_form(const CantusLstmNet *net,
+                                     CantusLstmState *st,
+                                     int token,
+                                     int pos_tick,
+                                     int pos_beat,
+                                     const CantusLookbackFeatures *form,
+                                     float *logits);
 
 // The one definition of the cell update, shared with the trainer:
 //   i=σ(pre[0:H]) f=σ(pre[H:2H]) g=tanh(pre[2H:3H]) o=σ(pre[3H:4H])

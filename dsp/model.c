@@ -24,12 +24,12 @@
 static void refresh_meters(CantusModel *m);
 
 enum {
-  HEADER_SIZE = 256,      // bytes of the version-1 header
-  HEADER_SIZE_MAX = 4096, // larger header_size values are refused
-  ALIGN = 64,             // section and tensor alignment in the file and in memory
-  DIR_ENTRY_SIZE = 64,    // bytes per tensor directory entry
-  TENSOR_NAME_LEN = 24,   // bytes of a tensor name, NUL padded
-  MAX_TENSORS = 4 + 3 * CANTUS_MAX_LAYERS,
+  HEADER_SIZE = 256,                       // bytes of the version-1 header
+  HEADER_SIZE_MAX = 4096,                  // larger header_size values are refused
+  ALIGN = 64,                              // section and tensor alignment in the file and in memory
+  DIR_ENTRY_SIZE = 64,                     // bytes per tensor directory entry
+  TENSOR_NAME_LEN = 24,                    // bytes of a tensor name, NUL padded
+  MAX_TENSORS = 5 + 3 * CANTUS_MAX_LAYERS, // version 2 adds lb_emb
   GATE_ORDER_IFGO = 0,
   DTYPE_F32 = 0,
   CRC_OFFSET = 24, // header_crc, zeroed while the header CRC is computed
@@ -62,8 +62,16 @@ typedef struct {
   uint64_t meta_offset, meta_size;
   uint64_t dir_offset, dir_size;
   uint64_t data_offset, data_size;
-  char name[32];        // model name, NUL-terminated, NUL padded
-  uint8_t reserved[56]; // zero
+  char name[32]; // model name, NUL-terminated, NUL padded
+  // Version 2 (zero in version 1, where bytes 200..255 are all reserved):
+  uint32_t n_parts;       // parts of the vocabulary, 1..CANTUS_MAX_PARTS
+  uint32_t n_dur;         // duration bins, 1..2*tpq+14
+  uint32_t lookback_lags; // bit i: lookback at 2^i bars, i = 0..3
+  uint32_t n_phrase;      // 0 or 16
+  uint32_t n_bars_left;   // 0 or 18
+  uint32_t n_chord;       // 0 (reserved for chord inputs)
+  uint32_t form_flags;    // 0 (reserved)
+  uint8_t reserved[28];   // zero
 } FileHeader;
 
 _Static_assert(sizeof(FileHeader) == HEADER_SIZE, "the header is 256 bytes");
@@ -71,7 +79,8 @@ _Static_assert(offsetof(FileHeader, header_crc) == CRC_OFFSET, "stable prefix");
 _Static_assert(offsetof(FileHeader, n_layers) == 32, "stable prefix is 32 bytes");
 _Static_assert(offsetof(FileHeader, n_params) == 96, "n_params at 96");
 _Static_assert(offsetof(FileHeader, name) == 168, "name at 168");
-_Static_assert(offsetof(FileHeader, reserved) == 200, "reserve at 200");
+_Static_assert(offsetof(FileHeader, n_parts) == 200, "version 2 fields at 200");
+_Static_assert(offsetof(FileHeader, reserved) == 228, "reserve at 228");
 _Static_assert(sizeof(float) == 4, "fp32 is 4 bytes");
 
 // One tensor of the file, in file order.
@@ -336,6 +345,9 @@ static CantusStatus check_vocab(uint32_t pitch_lo,
                                 uint32_t n_shift,
                                 uint32_t n_vel,
                                 uint32_t tpq,
+                                uint32_t n_parts,
+                                uint32_t n_dur,
+                                bool v2,
                                 CantusError *err)
 {
   if (pitch_lo > pitch_hi || pitch_hi > 127) {
@@ -359,7 +371,32 @@ static CantusStatus check_vocab(uint32_t pitch_lo,
     return cantus_error(
       err, CANTUS_ERR_TOO_LARGE, "velocity bins %" PRIu32 " over the limit 32", n_vel);
   }
-  const uint32_t v = 2 + 2 * (pitch_hi - pitch_lo + 1) + n_shift + n_vel;
+  if (v2) {
+    if (n_parts > CANTUS_MAX_PARTS) {
+      return cantus_error(err,
+                          CANTUS_ERR_TOO_LARGE,
+                          "part count %" PRIu32 " over the limit %d",
+                          n_parts,
+                          CANTUS_MAX_PARTS);
+    }
+    if (n_parts < 1) {
+      return cantus_error(err, CANTUS_ERR_FORMAT, "part count 0 under the minimum 1");
+    }
+    const uint32_t rule = (uint32_t)cantus_vocab_dur_rule_len((int)tpq);
+    if (n_dur < 1 || n_dur > rule) {
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "duration bins %" PRIu32 " outside 1..%" PRIu32 " (the rule at %" PRIu32
+                          " ticks per quarter)",
+                          n_dur,
+                          rule,
+                          tpq);
+    }
+  } else if (n_parts || n_dur) {
+    return cantus_error(err, CANTUS_ERR_FORMAT, "version 1 layout with parts or durations");
+  }
+  const uint32_t n_pitch = pitch_hi - pitch_lo + 1;
+  const uint32_t v = 2 + (v2 ? n_parts * n_pitch + n_dur : 2 * n_pitch) + n_shift + n_vel;
   if (v > CANTUS_MAX_VOCAB) {
     return cantus_error(err,
                         CANTUS_ERR_TOO_LARGE,
@@ -387,6 +424,45 @@ static CantusStatus check_range(const char *what,
   return CANTUS_OK;
 }
 
+// The form inputs: none in version 1; in version 2 lags 1, 2, 4, 8 bars
+// (any subset), phrase 0 or 16 classes, bars left 0 or 18, no chord yet.
+static CantusStatus check_form(const CantusDims *d, bool v2, CantusError *err)
+{
+  if (!v2) {
+    if (d->lookback_lags || d->n_phrase || d->n_bars_left || d->n_chord) {
+      return cantus_error(err, CANTUS_ERR_FORMAT, "form inputs need a version 2 vocabulary");
+    }
+    return CANTUS_OK;
+  }
+  if (d->lookback_lags >> CANTUS_LOOKBACK_N_LAGS) {
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "lookback lags 0x%" PRIx32 " invalid (bits 0..3: 1, 2, 4, 8 bars)",
+                        d->lookback_lags);
+  }
+  if (d->n_phrase != 0 && d->n_phrase != CANTUS_PHRASE_BARS) {
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "phrase classes %" PRIu32 " invalid (0 or %d)",
+                        d->n_phrase,
+                        CANTUS_PHRASE_BARS);
+  }
+  if (d->n_bars_left != 0 && d->n_bars_left != CANTUS_BARS_LEFT_CLASSES) {
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "bars-left classes %" PRIu32 " invalid (0 or %d)",
+                        d->n_bars_left,
+                        CANTUS_BARS_LEFT_CLASSES);
+  }
+  if (d->n_chord != 0) {
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "chord inputs %" PRIu32 " unsupported (this build reads 0)",
+                        d->n_chord);
+  }
+  return CANTUS_OK;
+}
+
 CantusStatus cantus_model_check_dims(const CantusDims *d, CantusError *err)
 {
   CantusStatus st;
@@ -404,7 +480,9 @@ CantusStatus cantus_model_check_dims(const CantusDims *d, CantusError *err)
     return st;
   }
   const CantusVocab *v = &d->vocab;
-  if ((st = check_vocab(v->pitch_lo, v->pitch_hi, v->n_shift, v->n_vel, v->tpq, err))) {
+  const bool v2 = v->n_dur > 0 || v->n_parts > 0;
+  if ((st = check_vocab(
+         v->pitch_lo, v->pitch_hi, v->n_shift, v->n_vel, v->tpq, v->n_parts, v->n_dur, v2, err))) {
     return st;
   }
   if (!cantus_vocab_valid(v)) {
@@ -427,7 +505,7 @@ CantusStatus cantus_model_check_dims(const CantusDims *d, CantusError *err)
                         d->n_pos_tick + d->n_pos_beat,
                         CANTUS_MAX_POS);
   }
-  return CANTUS_OK;
+  return check_form(d, v2, err);
 }
 
 // Fills t[] with every tensor in file order (names, shapes, element counts;
@@ -451,6 +529,9 @@ static uint32_t list_tensors(const CantusDims *d, const CantusParams *p, TensorS
   } while (0)
   ADD("tok_emb", p->tok_emb, V, d->n_embed);                   // (V, E)
   ADD("style_emb", p->style_emb, d->n_styles, d->n_style_dim); // (NS, S)
+  if (d->lookback_lags) {
+    ADD("lb_emb", p->lb_emb, cantus_dims_lb_rows(d), d->n_embed); // (V+1, E)
+  }
   for (uint32_t k = 0; k < L; k++) {
     char name[TENSOR_NAME_LEN];
     snprintf(name, sizeof name, "l%" PRIu32 ".w_ih", k);
@@ -487,6 +568,10 @@ void cantus_model_layout(const CantusDims *d, float *base, CantusParams *p)
   q += V * d->n_embed;
   p->style_emb = q; // (NS, S)
   q += (size_t)d->n_styles * d->n_style_dim;
+  if (d->lookback_lags) {
+    p->lb_emb = q; // (V+1, E)
+    q += (size_t)cantus_dims_lb_rows(d) * d->n_embed;
+  }
   for (uint32_t k = 0; k < L; k++) {
     p->layer[k].w_ih = q; // (4H, Ik)
     q += G * cantus_dims_input(d, k);
@@ -512,7 +597,7 @@ static void plan_file(const CantusDims *d,
   memset(f, 0, sizeof *f);
   f->n_tensors = list_tensors(d, p, f->t);
   f->names_offset = align_up(header_size);
-  f->names_size = (uint64_t)d->n_styles * CANTUS_STYLE_NAME_LEN;
+  f->names_size = ((uint64_t)d->n_styles + d->vocab.n_parts) * CANTUS_STYLE_NAME_LEN;
   f->meta_offset = align_up(f->names_offset + f->names_size);
   f->meta_size = meta_size;
   f->dir_offset = align_up(f->meta_offset + f->meta_size);
@@ -571,6 +656,8 @@ static CantusStatus alloc_model(const CantusDims *d,
   size_t at = align_up(sizeof(ModelBlock));
   const size_t names_at = at;
   at = align_up(at + (size_t)d->n_styles * CANTUS_STYLE_NAME_LEN);
+  const size_t parts_at = at;
+  at = align_up(at + (size_t)CANTUS_MAX_PARTS * CANTUS_STYLE_NAME_LEN);
   const size_t meta_at = at;
   at = align_up(at + CANTUS_META_MAX + 1);
   const size_t params_at = at;
@@ -596,13 +683,14 @@ static CantusStatus alloc_model(const CantusDims *d,
   m->dims = *d;
   m->n_params = (uint32_t)n_params;
   m->style_names = (char(*)[CANTUS_STYLE_NAME_LEN])(void *)(base + names_at);
+  m->part_names = (char(*)[CANTUS_STYLE_NAME_LEN])(void *)(base + parts_at);
   m->meta = (char *)(base + meta_at);
   cantus_model_layout(d, (float *)(void *)(base + params_at), &m->p);
   m->logits = (float *)(void *)(base + logits_at);
   m->extra = o.extra_size ? base + extra_at : NULL;
   m->extra_size = o.extra_size;
   m->alloc_size = at;
-  m->version = CANTUS_FORMAT_VERSION;
+  m->version = cantus_dims_is_v2(d) ? 2 : 1;
   blk->wtype = o.weights;
   blk->net_mem = base + net_at;
   blk->state_mem = base + state_at;
@@ -638,6 +726,9 @@ CantusStatus cantus_model_create(const CantusDims *dims,
   }
   for (uint32_t i = 0; i < dims->n_styles; i++) {
     snprintf(blk->m.style_names[i], CANTUS_STYLE_NAME_LEN, "style%" PRIu32, i);
+  }
+  for (uint32_t i = 0; i < dims->vocab.n_parts; i++) {
+    snprintf(blk->m.part_names[i], CANTUS_STYLE_NAME_LEN, "part%" PRIu32, i);
   }
   cantus_model_finish(&blk->m);
   *out = &blk->m;
@@ -678,6 +769,31 @@ CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError
   copy_text(m->meta, text ? text : "", CANTUS_META_MAX, false);
   refresh_meters(m);
   return CANTUS_OK;
+}
+
+void cantus_model_set_part_name(CantusModel *m, int i, const char *name)
+{
+  if (!m || i < 0 || i >= m->dims.vocab.n_parts) {
+    return;
+  }
+  char buf[CANTUS_STYLE_NAME_LEN] = { 0 };
+  if (!name || !copy_text(buf, name, CANTUS_STYLE_NAME_LEN - 1, true)) {
+    snprintf(buf, sizeof buf, "part%d", i);
+  }
+  memcpy(m->part_names[i], buf, sizeof buf);
+}
+
+int cantus_model_find_part(const CantusModel *m, const char *name)
+{
+  if (!m || !name) {
+    return -1;
+  }
+  for (int i = 0; i < m->dims.vocab.n_parts; i++) {
+    if (!strcasecmp(m->part_names[i], name)) {
+      return i;
+    }
+  }
+  return -1;
 }
 
 int cantus_model_find_style(const CantusModel *m, const char *s)
@@ -892,6 +1008,15 @@ static CantusStatus serialise(const CantusModel *m,
                           i);
     }
   }
+  for (uint32_t i = 0; i < m->dims.vocab.n_parts; i++) {
+    if (!name_field_ok(m->part_names[i], CANTUS_STYLE_NAME_LEN, false)) {
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s: cannot save: part %" PRIu32 " name is empty or not UTF-8 text",
+                          who,
+                          i);
+    }
+  }
   const size_t meta_len = strnlen(m->meta, CANTUS_META_MAX + 1);
   if (meta_len > CANTUS_META_MAX) {
     return cantus_error(err,
@@ -925,7 +1050,8 @@ static CantusStatus serialise(const CantusModel *m,
   }
   const CantusDims *d = &m->dims;
   memcpy(b, magic_bytes, 8);
-  put32(b + offsetof(FileHeader, version), CANTUS_FORMAT_VERSION);
+  const bool v2 = cantus_dims_is_v2(d);
+  put32(b + offsetof(FileHeader, version), v2 ? 2 : 1);
   put32(b + offsetof(FileHeader, header_size), HEADER_SIZE);
   put64(b + offsetof(FileHeader, file_size), f.file_size);
   put32(b + offsetof(FileHeader, n_layers), d->n_layers);
@@ -954,8 +1080,20 @@ static CantusStatus serialise(const CantusModel *m,
   put64(b + offsetof(FileHeader, data_offset), f.data_offset);
   put64(b + offsetof(FileHeader, data_size), f.data_size);
   memcpy(b + offsetof(FileHeader, name), m->name, sizeof m->name);
+  if (v2) {
+    put32(b + offsetof(FileHeader, n_parts), d->vocab.n_parts);
+    put32(b + offsetof(FileHeader, n_dur), d->vocab.n_dur);
+    put32(b + offsetof(FileHeader, lookback_lags), d->lookback_lags);
+    put32(b + offsetof(FileHeader, n_phrase), d->n_phrase);
+    put32(b + offsetof(FileHeader, n_bars_left), d->n_bars_left);
+    put32(b + offsetof(FileHeader, n_chord), d->n_chord);
+  }
 
-  memcpy(b + f.names_offset, m->style_names, (size_t)f.names_size);
+  const size_t style_bytes = (size_t)d->n_styles * CANTUS_STYLE_NAME_LEN;
+  memcpy(b + f.names_offset, m->style_names, style_bytes);
+  memcpy(b + f.names_offset + style_bytes,
+         m->part_names,
+         (size_t)d->vocab.n_parts * CANTUS_STYLE_NAME_LEN);
   memcpy(b + f.meta_offset, m->meta, meta_len);
   for (uint32_t i = 0; i < f.n_tensors; i++) {
     const TensorSpec *t = &f.t[i];
@@ -1194,8 +1332,10 @@ static CantusStatus check_checksum(const uint8_t *b,
 // parameter count.
 static CantusStatus read_dims(const uint8_t *b, const char *who, CantusDims *d, CantusError *err)
 {
-  // The fields of version 1.  Bytes hsize > 256 adds are skipped.
-  for (size_t i = offsetof(FileHeader, reserved); i < HEADER_SIZE; i++) {
+  // The fields of versions 1 and 2.  Bytes hsize > 256 adds are skipped.
+  const bool v2 = get32(b + offsetof(FileHeader, version)) >= 2;
+  const size_t reserved_from = v2 ? offsetof(FileHeader, reserved) : offsetof(FileHeader, n_parts);
+  for (size_t i = reserved_from; i < HEADER_SIZE; i++) {
     if (b[i]) {
       return cantus_error(
         err, CANTUS_ERR_FORMAT, "%s: reserved header byte %zu is not zero", who, i);
@@ -1217,12 +1357,23 @@ static CantusStatus read_dims(const uint8_t *b, const char *who, CantusDims *d, 
                         who,
                         dtype);
   }
+  const uint32_t flags = get32(b + offsetof(FileHeader, form_flags));
+  if (flags) {
+    return cantus_error(err,
+                        CANTUS_ERR_FORMAT,
+                        "%s: form flags 0x%" PRIx32 " unsupported (this build reads 0)",
+                        who,
+                        flags);
+  }
   CantusError e;
   CantusStatus st = check_vocab(get32(b + offsetof(FileHeader, pitch_lo)),
                                 get32(b + offsetof(FileHeader, pitch_hi)),
                                 get32(b + offsetof(FileHeader, n_shift)),
                                 get32(b + offsetof(FileHeader, n_vel)),
                                 get32(b + offsetof(FileHeader, tpq)),
+                                get32(b + offsetof(FileHeader, n_parts)),
+                                get32(b + offsetof(FileHeader, n_dur)),
+                                v2,
                                 &e);
   if (st) {
     return cantus_error(err, st, "%s: %s", who, e.msg);
@@ -1240,6 +1391,12 @@ static CantusStatus read_dims(const uint8_t *b, const char *who, CantusDims *d, 
   d->vocab.n_shift = (uint16_t)get32(b + offsetof(FileHeader, n_shift));
   d->vocab.n_vel = (uint16_t)get32(b + offsetof(FileHeader, n_vel));
   d->vocab.tpq = (uint16_t)get32(b + offsetof(FileHeader, tpq));
+  d->vocab.n_parts = (uint16_t)get32(b + offsetof(FileHeader, n_parts));
+  d->vocab.n_dur = (uint16_t)get32(b + offsetof(FileHeader, n_dur));
+  d->lookback_lags = get32(b + offsetof(FileHeader, lookback_lags));
+  d->n_phrase = get32(b + offsetof(FileHeader, n_phrase));
+  d->n_bars_left = get32(b + offsetof(FileHeader, n_bars_left));
+  d->n_chord = get32(b + offsetof(FileHeader, n_chord));
   if ((st = cantus_model_check_dims(d, &e))) {
     return cantus_error(err, st, "%s: %s", who, e.msg);
   }
@@ -1405,6 +1562,17 @@ static CantusStatus check_text(const uint8_t *b,
                           i);
     }
   }
+  for (uint32_t i = 0; i < d->vocab.n_parts; i++) {
+    const char *s =
+      (const char *)b + f->names_offset + ((uint64_t)d->n_styles + i) * CANTUS_STYLE_NAME_LEN;
+    if (!name_field_ok(s, CANTUS_STYLE_NAME_LEN, false)) {
+      return cantus_error(err,
+                          CANTUS_ERR_FORMAT,
+                          "%s: part %" PRIu32 " name is empty, unterminated or not UTF-8 text",
+                          who,
+                          i);
+    }
+  }
   const size_t bad = bad_text_at(b + f->meta_offset, (size_t)f->meta_size, false);
   if (bad != f->meta_size) {
     return cantus_error(
@@ -1490,7 +1658,9 @@ CantusStatus cantus_model_load_mem(const void *data,
   }
   CantusModel *m = &blk->m;
   memcpy(m->name, b + offsetof(FileHeader, name), sizeof m->name);
-  memcpy(m->style_names, b + f.names_offset, (size_t)f.names_size);
+  const size_t style_bytes = (size_t)d.n_styles * CANTUS_STYLE_NAME_LEN;
+  memcpy(m->style_names, b + f.names_offset, style_bytes);
+  memcpy(m->part_names, b + f.names_offset + style_bytes, (size_t)f.names_size - style_bytes);
   memcpy(m->meta, b + f.meta_offset, (size_t)f.meta_size);
   m->meta[f.meta_size] = '\0';
   // Decode into the parameters: the model's layout and the file's tensor

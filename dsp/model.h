@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CANTUS_FORMAT_VERSION 1
+#define CANTUS_FORMAT_VERSION 2       // the newest version this build reads and writes
 #define CANTUS_META_MAX (64 * 1024)   // bytes of free-text metadata
 #define CANTUS_MODEL_MAGIC "CANTUSMD" // the file's first 8 bytes (no NUL)
 
@@ -31,6 +31,7 @@ typedef struct {
   uint32_t n_params;                          // total fp32 parameters
   char name[32];                              // short model name, NUL-terminated
   char (*style_names)[CANTUS_STYLE_NAME_LEN]; // [n_styles], NUL-terminated
+  char (*part_names)[CANTUS_STYLE_NAME_LEN];  // [dims.vocab.n_parts] (version 2), NUL-terminated
   char *meta;            // free-text metadata ("key: value" lines), NUL-terminated
   CantusParams p;        // fp32 parameters
   CantusLstmNet net;     // run-time layout (fp32 or fp16 weights), from p
@@ -39,8 +40,8 @@ typedef struct {
   void *extra;           // extra_size zeroed bytes, 64-byte aligned, or NULL
   size_t extra_size;
   size_t alloc_size; // bytes of the whole allocation
-  uint32_t version;  // format version of the file it was loaded from
-                     // (CANTUS_FORMAT_VERSION when created)
+  uint32_t version;  // format version of the file it was loaded from (when
+                     // created: 2 for a version 2 vocabulary, else 1)
   uint32_t crc;      // payload CRC-32 stored in that file (0 when created)
   // Each style's usual metre (numerator, denominator) as the metadata names
   // it, {0, 0} when it does not (cantus_model_style_meter() reads it).
@@ -56,6 +57,10 @@ typedef struct {
 // Default options: fp16 run-time weights, no extra region.
 CantusModelOptions cantus_model_options_default(void);
 
+// A model is version 2 exactly when its vocabulary is (cantus_dims_is_v2):
+// then it also records parts and part names and may have form inputs
+// (lookback, phrase bar, bars left; models/FORMAT.md).  The saver writes
+// version 1 for a version 1 vocabulary, byte for byte as before.
 // Checks dims against the hard caps (layers 1..4, hidden 16..1024 and a
 // multiple of 16, vocab <= 1024, styles 1..64, embed/style 1..256, positions
 // <= CANTUS_MAX_POS) and the vocabulary; fills err on failure.
@@ -89,6 +94,11 @@ void cantus_model_finish(CantusModel *m);
 // of the allocation, sized CANTUS_META_MAX.
 void cantus_model_set_style_name(CantusModel *m, int i, const char *name);
 CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError *err);
+// Sets part i's name (version 2), as cantus_model_set_style_name; an empty
+// name becomes "partN".  Created models have "part0"...
+void cantus_model_set_part_name(CantusModel *m, int i, const char *name);
+// Part index by name (case-insensitive); -1 if none.
+int cantus_model_find_part(const CantusModel *m, const char *name);
 
 // Reads and checks a .cantus file.  Refuses, with one line in err naming the
 // file and the problem, any of: missing or unreadable file, bad magic, newer

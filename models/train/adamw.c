@@ -23,6 +23,11 @@ int cantus_adamw_spans(const CantusDims *d, int what, CantusTensorSpan *spans)
                                    (size_t)d->n_styles * d->n_style_dim,
                                    false,
                                    lstm || (what & CANTUS_GRAD_STYLE) };
+  if (d->lookback_lags) {
+    spans[n++] = (CantusTensorSpan){
+      (size_t)(p.lb_emb - base), (size_t)cantus_dims_lb_rows(d) * d->n_embed, false, lstm
+    };
+  }
   for (uint32_t k = 0; k < d->n_layers; k++) {
     size_t in = cantus_dims_input(d, k);
     spans[n++] = (CantusTensorSpan){ (size_t)(p.layer[k].w_ih - base), G * in, true, lstm };

@@ -84,18 +84,29 @@ void train_plan_seek(Plan *pl, const CantusCorpus *c, int k, int T)
   }
 }
 
+// The token moved by d semitones (NOTE_ON/NOTE_OFF, or NOTE within its
+// part; DUR, SHIFT and the rest unchanged).  The epoch order keeps every
+// piece's notes in range; a note that would leave it stays put.
 static int transpose_token(const CantusVocab *v, int tok, int d)
 {
-  if (d == 0 || tok < CANTUS_TOK_FIRST_NOTE || tok >= cantus_vocab_shift_base(v)) {
+  if (d == 0) {
     return tok;
   }
-  return tok + d; // NOTE_ON and NOTE_OFF blocks both shift by d
+  const int t = cantus_vocab_transpose(v, tok, d);
+  return t >= 0 ? t : tok;
+}
+
+// A lookback input moved likewise; NONE (= V) stays NONE.
+static uint16_t transpose_look(const CantusVocab *v, int look, int d)
+{
+  return look >= cantus_vocab_size(v) ? (uint16_t)look : (uint16_t)transpose_token(v, look, d);
 }
 
 // Fills the next chunk from the cursors and advances them.
 void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
 {
   const int B = pl->B;
+  const int V = cantus_vocab_size(&c->vocab);
   for (int b = 0; b < B; b++) {
     int it = pl->cur_item[b];
     uint32_t off = pl->cur_off[b];
@@ -107,6 +118,11 @@ void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
         ch->style[r] = 0;
         ch->pos_tick[r] = 0;
         ch->pos_beat[r] = 0;
+        for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+          ch->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i] = (uint16_t)V;
+        }
+        ch->phrase[r] = 0;
+        ch->bars_left[r] = CANTUS_BARS_LEFT_UNKNOWN;
         continue;
       }
       const CantusPiece *pc = &c->pieces[pl->row[b][it].piece];
@@ -116,6 +132,15 @@ void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
       ch->style[r] = (int16_t)pc->style;
       ch->pos_tick[r] = pc->pos_tick[off];
       ch->pos_beat[r] = pc->pos_beat[off];
+      if (pc->form) {
+        const CantusLookbackFeatures *f = &pc->form[off];
+        for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+          ch->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i] =
+            transpose_look(&c->vocab, f->look[i], d);
+        }
+        ch->phrase[r] = f->phrase_bar;
+        ch->bars_left[r] = pl->row[b][it].no_end ? CANTUS_BARS_LEFT_UNKNOWN : f->bars_left;
+      }
       if (++off >= pc->n_tok) {
         off = 0;
         it++;
@@ -140,7 +165,7 @@ Item *train_epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, int
   n = 0;
   for (int i = 0; i < c->n_pieces; i++) {
     if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
-      o[n++] = (Item){ i, 0 };
+      o[n++] = (Item){ i, 0, false };
     }
   }
   uint64_t s = cantus_splitmix64_mix(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)epoch + 1);
@@ -157,6 +182,15 @@ Item *train_epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, int
     hi = hi < c->vocab.pitch_hi - pc->pitch_max ? hi : c->vocab.pitch_hi - pc->pitch_max;
     o[i].transpose =
       (int8_t)(lo <= hi ? lo + (int)train_rng_below(&s, (uint32_t)(hi - lo + 1)) : 0);
+  }
+  // Version 2 end dropout: a seeded share of the pieces sees bars left
+  // "unknown" throughout (its own stream, so the shuffle and the
+  // transpositions are those of version 1).
+  uint64_t s_end =
+    cantus_splitmix64_mix(cfg->seed * 0x9e3779b97f4a7c15ull + 0xe7dull + (uint64_t)epoch);
+  const uint32_t end_thresh = (uint32_t)(cfg->end_dropout * 65536.0f + 0.5f);
+  for (int i = 0; i < n; i++) {
+    o[i].no_end = train_rng_below(&s_end, 65536) < end_thresh;
   }
   *n_out = n;
   return o;
@@ -176,7 +210,7 @@ Item *train_split_order(const CantusCorpus *c, int split, int *n_out)
   n = 0;
   for (int i = 0; i < c->n_pieces; i++) {
     if (c->pieces[i].split == split) {
-      o[n++] = (Item){ i, 0 };
+      o[n++] = (Item){ i, 0, false };
     }
   }
   // insertion sort by length, descending; stable, so ties keep corpus order

@@ -9,6 +9,7 @@
 // cantus_tokens_from_notes() in dsp/tokens.c, the definition the engine's
 // themes share; this file adds the track filter, the length cap, the metric
 // positions and the counts.  Non-RT.
+#include "lookback.h"
 #include "tokens.h"
 #include "train.h"
 
@@ -37,6 +38,7 @@ void cantus_corpus_piece_free(CantusPiece *p)
   free(p->tok);
   free(p->pos_tick);
   free(p->pos_beat);
+  free(p->form);
   memset(p, 0, sizeof *p);
 }
 
@@ -108,6 +110,50 @@ static bool keep_track(const CantusMidiNote *mn, void *user)
   return track_selected(f->tracks, tname, mn->channel);
 }
 
+// The name a note's track goes by in the part list: its track name, or
+// "trackN" (N = the track's index in the file) when it has none.
+static void track_label(const CantusMidiFile *mf, int track, char *buf, size_t n)
+{
+  const char *name = (mf->track_names && track < mf->n_tracks) ? mf->track_names[track] : "";
+  if (*name) {
+    snprintf(buf, n, "%s", name);
+  } else {
+    snprintf(buf, n, "track%d", track);
+  }
+}
+
+typedef struct {
+  const CantusMidiFile *mf;
+  const CantusCorpus *c;
+} PartMap;
+
+// Version 2 part of a note: the index of its track label in the part list.
+static int part_of(const CantusMidiNote *mn, void *user)
+{
+  const PartMap *pm = user;
+  char label[64];
+  track_label(pm->mf, mn->track, label, sizeof label);
+  for (int k = 0; k < pm->c->vocab.n_parts; k++) {
+    if (!strcasecmp(pm->c->part_names[k], label)) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+// Metre slot of a time signature: 4/4 3/4 2/4 6/8 9/8 12/8 2/2 other.
+static int meter_slot(int num, int den)
+{
+  return (num == 4 && den == 4)    ? 0
+         : (num == 3 && den == 4)  ? 1
+         : (num == 2 && den == 4)  ? 2
+         : (num == 6 && den == 8)  ? 3
+         : (num == 9 && den == 8)  ? 4
+         : (num == 12 && den == 8) ? 5
+         : (num == 2 && den == 2)  ? 6
+                                   : 7;
+}
+
 uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick,
                                    const uint32_t *ts_bar_len,
                                    int n_ts,
@@ -139,6 +185,11 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
   to.start_end = true;
   to.keep = keep_track;
   to.keep_user = &filter;
+  PartMap pmap = { mf, c };
+  if (cantus_vocab_is_v2(v) && c->part_names[0][0]) {
+    to.part = part_of;
+    to.part_user = &pmap;
+  }
   size_t len = 4 * mf->n_notes + 64;
   len = len < cap ? len : cap;
   uint16_t *tok = malloc(len * sizeof *tok);
@@ -194,6 +245,7 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
   // Time-signature map on the grid; an implicit 4/4 before the first one.
   enum { MAX_TS = 256 };
   uint32_t ts_tick[MAX_TS], ts_bar[MAX_TS];
+  uint8_t ts_slot[MAX_TS];
   int n_ts = 0;
   uint8_t first_num = 4, first_den = 4;
   for (size_t i = 0; i < mf->n_timesigs && n_ts < MAX_TS; i++) {
@@ -207,21 +259,37 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
       first_num = tsig->num ? tsig->num : 4;
       first_den = (uint8_t)den;
     }
+    const uint8_t slot = (uint8_t)meter_slot(tsig->num ? tsig->num : 4, (int)den);
     if (n_ts == 0 && t > 0) {
       ts_tick[n_ts] = 0;
+      ts_slot[n_ts] = 0;
       ts_bar[n_ts++] = 4 * g;
     }
     if (n_ts > 0 && ts_tick[n_ts - 1] == t) {
       ts_bar[n_ts - 1] = bar; // the last of several at one tick wins
+      ts_slot[n_ts - 1] = slot;
+    } else if (n_ts > 0 && t < ts_tick[n_ts - 1]) {
+      continue; // out of order after snapping: the earlier one stands
     } else {
       ts_tick[n_ts] = t;
+      ts_slot[n_ts] = slot;
       ts_bar[n_ts++] = bar;
     }
   }
   if (n_ts == 0) {
     ts_tick[0] = 0;
     ts_bar[0] = 4 * g;
+    ts_slot[0] = 0;
     n_ts = 1;
+  }
+  // Bars under each metre, up to the last note-off.
+  memset(pc->meter_bars, 0, sizeof pc->meter_bars);
+  for (int i = 0; i < n_ts; i++) {
+    const uint64_t from = ts_tick[i];
+    const uint64_t until = i + 1 < n_ts ? ts_tick[i + 1] : ts.last_tick;
+    if (until > from) {
+      pc->meter_bars[ts_slot[i]] += (float)((until - from + ts_bar[i] - 1) / ts_bar[i]);
+    }
   }
 
   const size_t n_tok = ts.n_tokens;
@@ -245,6 +313,23 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
       cur += (uint32_t)val;
     }
   }
+  if (cantus_vocab_is_v2(v)) {
+    // The form inputs, with the piece's bar map and its known end.
+    const CantusBarMap map = { ts_tick, ts_bar, n_ts };
+    int64_t first_full = 0, last_bar = 0;
+    cantus_lookback_piece_bars(tok, n_tok, v, &map, &first_full, &last_bar);
+    pc->form = malloc(n_tok * sizeof *pc->form);
+    if (!pc->form) {
+      cantus_corpus_piece_free(pc);
+      return cantus_error(err, CANTUS_ERR_NO_MEMORY, "out of memory");
+    }
+    CantusStatus fs =
+      cantus_lookback_batch(tok, n_tok, v, &map, first_full, last_bar, pc->form, err);
+    if (fs != CANTUS_OK) {
+      cantus_corpus_piece_free(pc);
+      return fs;
+    }
+  }
   pc->n_tok = (uint32_t)n_tok;
   pc->pitch_min = ts.pitch_min;
   pc->pitch_max = ts.pitch_max;
@@ -266,6 +351,7 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
   c->n_merged += ts.n_merged;
   c->n_drum_notes += ts.n_drum;
   c->n_track_filtered += ts.n_filtered;
+  c->n_no_part += ts.n_no_part;
   return CANTUS_OK;
 }
 
@@ -521,14 +607,7 @@ static CantusStatus load_style_dir(CantusCorpus *c,
     }
     int num = pc.ts_num, den = pc.ts_den;
     // Votes for the style's usual metre: 4/4 3/4 2/4 6/8 9/8 12/8 2/2 other.
-    int slot = (num == 4 && den == 4)    ? 0
-               : (num == 3 && den == 4)  ? 1
-               : (num == 2 && den == 4)  ? 2
-               : (num == 6 && den == 8)  ? 3
-               : (num == 9 && den == 8)  ? 4
-               : (num == 12 && den == 8) ? 5
-               : (num == 2 && den == 2)  ? 6
-                                         : 7;
+    int slot = meter_slot(num, den);
     st->ts_count[slot]++;
   }
   free_list(files, nf);
@@ -585,6 +664,140 @@ static void ensure_validation(CantusCorpus *c, FILE *log)
   }
 }
 
+// ---- the part list (version 2) ---------------------------------------------------
+
+// Adds a label to the list unless present (case-insensitive); false when
+// the list is full.
+static bool add_part(char (*names)[CANTUS_STYLE_NAME_LEN], int *n, int cap, const char *label)
+{
+  for (int k = 0; k < *n && k < cap; k++) {
+    if (!strcasecmp(names[k], label)) {
+      return true;
+    }
+  }
+  if (*n < cap) {
+    snprintf(names[*n], CANTUS_STYLE_NAME_LEN, "%s", label);
+  }
+  (*n)++;
+  return *n <= cap;
+}
+
+// The track labels with kept notes in one folder's files, in file order
+// then track order, added to names (up to cap; *n counts every one).
+static void collect_dir_parts(const char *dir,
+                              const CantusCorpusOptions *opt,
+                              char (*names)[CANTUS_STYLE_NAME_LEN],
+                              int *n,
+                              int cap)
+{
+  int nf = 0;
+  char **files = list_dir(dir, false, &nf);
+  for (int i = 0; i < nf; i++) {
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    CantusMidiFile *mf = NULL;
+    if (cantus_midi_read(path, &mf, NULL) != CANTUS_OK) {
+      continue;
+    }
+    bool *used = calloc(mf->n_tracks ? mf->n_tracks : 1, sizeof *used);
+    if (used) {
+      for (size_t j = 0; j < mf->n_notes; j++) {
+        const CantusMidiNote *mn = &mf->notes[j];
+        if ((mn->channel == 9 && !opt->keep_drums) || mn->track >= mf->n_tracks) {
+          continue;
+        }
+        if (track_selected(
+              opt->tracks, mf->track_names ? mf->track_names[mn->track] : "", mn->channel)) {
+          used[mn->track] = true;
+        }
+      }
+      for (int t = 0; t < mf->n_tracks; t++) {
+        if (used[t]) {
+          char label[64];
+          track_label(mf, t, label, sizeof label);
+          add_part(names, n, cap, label);
+        }
+      }
+      free(used);
+    }
+    cantus_midi_free(mf);
+  }
+  free_list(files, nf);
+}
+
+// The part list: opt->parts, or every track label with notes in the
+// folders the corpus reads.  Sets c->part_names and c->vocab.n_parts.
+static CantusStatus find_parts(CantusCorpus *c,
+                               const char *const *dirs,
+                               int n_dirs,
+                               const CantusCorpusOptions *opt,
+                               CantusError *err)
+{
+  enum { CAP = 64 };
+  char names[CAP][CANTUS_STYLE_NAME_LEN];
+  int n = 0;
+  if (opt->parts && *opt->parts) {
+    const char *q = opt->parts;
+    while (*q) {
+      const char *e = strchr(q, ',');
+      const size_t len = e ? (size_t)(e - q) : strlen(q);
+      char label[CANTUS_STYLE_NAME_LEN];
+      snprintf(label, sizeof label, "%.*s", (int)(len < sizeof label ? len : sizeof label - 1), q);
+      if (len > 0) {
+        add_part(names, &n, CAP, label);
+      }
+      q += len + (e ? 1 : 0);
+    }
+  } else {
+    for (int di = 0; di < n_dirs; di++) {
+      int nd = 0;
+      char **subs = list_dir(dirs[di], true, &nd);
+      if (nd == 0) {
+        const char *base = strrchr(dirs[di], '/');
+        char name[CANTUS_STYLE_NAME_LEN];
+        snprintf(name, sizeof name, "%.31s", base && base[1] ? base + 1 : dirs[di]);
+        if (!opt->styles || list_has(opt->styles, name)) {
+          collect_dir_parts(dirs[di], opt, names, &n, CAP);
+        }
+      }
+      for (int i = 0; i < nd; i++) {
+        if (opt->styles && !list_has(opt->styles, subs[i])) {
+          continue;
+        }
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", dirs[di], subs[i]);
+        collect_dir_parts(dir, opt, names, &n, CAP);
+      }
+      free_list(subs, nd);
+    }
+  }
+  if (n == 0) {
+    snprintf(names[0], CANTUS_STYLE_NAME_LEN, "all");
+    n = 1; // no notes anywhere: the load fails later with its own message
+  }
+  if (n > CANTUS_MAX_PARTS) {
+    char list[512] = "";
+    for (int k = 0; k < n && k < CAP; k++) {
+      if (strlen(list) + CANTUS_STYLE_NAME_LEN + 3 < sizeof list) {
+        strcat(list, k ? ", " : "");
+        strcat(list, names[k]);
+      }
+    }
+    return cantus_error(err,
+                        CANTUS_ERR_ARGUMENT,
+                        "corpus: %d parts (track names: %s) but a model has at most %d; choose "
+                        "them with --parts",
+                        n,
+                        list,
+                        CANTUS_MAX_PARTS);
+  }
+  for (int k = 0; k < n; k++) {
+    memcpy(c->part_names[k], names[k], CANTUS_STYLE_NAME_LEN);
+  }
+  c->vocab.n_parts = (uint16_t)n;
+  return CANTUS_OK;
+}
+
 CantusStatus cantus_corpus_load(CantusCorpus *c,
                                 const char *const *dirs,
                                 int n_dirs,
@@ -598,6 +811,21 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
   if (!cantus_vocab_valid(&opt->vocab) || opt->n_pos_beat < 1 || opt->n_pos_beat > 64) {
     return cantus_error(err, CANTUS_ERR_ARGUMENT, "corpus: invalid grid or pitch range");
   }
+  CantusCorpusOptions o2 = *opt; // the vocabulary with the corpus's part count
+  if (cantus_vocab_is_v2(&opt->vocab)) {
+    CantusStatus ps = find_parts(c, dirs, n_dirs, opt, err);
+    if (ps != CANTUS_OK) {
+      return ps;
+    }
+    if (!cantus_vocab_valid(&c->vocab)) {
+      return cantus_error(err,
+                          CANTUS_ERR_ARGUMENT,
+                          "corpus: %d parts make the vocabulary too large",
+                          c->vocab.n_parts);
+    }
+    o2.vocab = c->vocab;
+  }
+  opt = &o2;
   int cap = 0;
   for (int di = 0; di < n_dirs; di++) {
     const char *root = dirs[di];
@@ -714,6 +942,11 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
     CantusStyleStats *st = &c->styles[c->pieces[i].style];
     st->n_pieces[c->pieces[i].split]++;
     st->n_tokens[c->pieces[i].split] += c->pieces[i].n_tok;
+    if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
+      for (int j = 0; j < 8; j++) {
+        st->meter_bars[j] += (double)c->pieces[i].meter_bars[j];
+      }
+    }
   }
   static const uint8_t ts_num[8] = { 4, 3, 2, 6, 9, 12, 2, 4 },
                        ts_den[8] = { 4, 4, 4, 8, 8, 8, 2, 4 };
@@ -724,6 +957,17 @@ CantusStatus cantus_corpus_load(CantusCorpus *c,
     }
     c->styles[s].ts_num = ts_num[best];
     c->styles[s].ts_den = ts_den[best];
+    // The usual metre: most bars of the training pieces ("other" metres
+    // count only when nothing else has bars; then the first-signature vote).
+    int mb = -1;
+    for (int j = 0; j < 7; j++) {
+      if (c->styles[s].meter_bars[j] > 0 &&
+          (mb < 0 || c->styles[s].meter_bars[j] > c->styles[s].meter_bars[mb])) {
+        mb = j;
+      }
+    }
+    c->styles[s].meter_num = mb >= 0 ? ts_num[mb] : ts_num[best];
+    c->styles[s].meter_den = mb >= 0 ? ts_den[mb] : ts_den[best];
   }
   return CANTUS_OK;
 }
@@ -817,6 +1061,16 @@ void cantus_corpus_print(const CantusCorpus *c, FILE *f)
           (unsigned long long)c->n_merged,
           (unsigned long long)c->n_drum_notes,
           (unsigned long long)c->n_track_filtered);
+  if (cantus_vocab_is_v2(&c->vocab)) {
+    fprintf(f, "parts:");
+    for (int k = 0; k < c->vocab.n_parts; k++) {
+      fprintf(f, " %d=%s", k, c->part_names[k]);
+    }
+    fprintf(f,
+            "; %llu notes of other tracks left out; duration bins %u\n",
+            (unsigned long long)c->n_no_part,
+            c->vocab.n_dur);
+  }
   if (!c->had_split_file) {
     fprintf(f, "split: no split.tsv; hash of the file name, 80/10/10\n");
   }

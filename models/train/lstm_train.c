@@ -317,6 +317,16 @@ struct CantusLstmTrainImpl {
   float *panel_b;                 // P x (4H, H/P) backward panels of W_hh
   int panel_p;                    // P the panels are sized for, 0 = none (OpenBLAS per step)
   double *nll;                    // (R) per-row nll of the last forward
+  // Version 2 form inputs: x0 holds only the dense columns [emb | style |
+  // tick | beat | phrase | bars left] (I0c of them); each lag's lb_emb
+  // columns go through a table instead, as in the plugin's step:
+  // lbt[i] (V+1, 4H) = lb_emb W_ih0[:, lag i]^T, pre += lbt[i][look].
+  // Backward sums dpre per lookback class (lbd) and multiplies those.
+  bool form;  // version 2 layout of x0
+  int I0c;    // columns of an x0 row (v2: the dense ones), = I0 in v1
+  int n_lags; // lookback inputs
+  float *lbt; // (n_lags, V+1, 4H) tables of the last forward (gate rows in block order)
+  float *lbd; // (V+1, 4H) per-class dpre sums
   SpinBarrier bar;
 };
 
@@ -372,7 +382,11 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d,
   n->chunk.style = calloc(R, sizeof(int16_t));
   n->chunk.pos_tick = calloc(R, 1);
   n->chunk.pos_beat = calloc(R, 1);
-  ok = n->chunk.tok && n->chunk.tgt && n->chunk.style && n->chunk.pos_tick && n->chunk.pos_beat;
+  n->chunk.look = calloc(R * CANTUS_LOOKBACK_N_LAGS, sizeof(uint16_t));
+  n->chunk.phrase = calloc(R, 1);
+  n->chunk.bars_left = calloc(R, 1);
+  ok = n->chunk.tok && n->chunk.tgt && n->chunk.style && n->chunk.pos_tick && n->chunk.pos_beat &&
+       n->chunk.look && n->chunk.phrase && n->chunk.bars_left;
   n->x0 = falloc(R * (size_t)n->I0, &ok);
   for (int k = 0; k < n->L; k++) {
     n->act[k] = falloc(R * G, &ok);
@@ -399,6 +413,16 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d,
     n->b[k] = falloc(G, &ok);
   }
   n->gtmp = falloc(G * wide, &ok);
+  n->form = cantus_dims_is_v2(d);
+  n->n_lags = (int)cantus_dims_n_lags(d);
+  n->I0c =
+    n->form
+      ? (int)(cantus_dims_col_lookback(d) + (cantus_dims_input(d, 0) - cantus_dims_col_phrase(d)))
+      : n->I0;
+  if (n->n_lags) {
+    n->lbt = falloc((size_t)n->n_lags * (V + 1) * G, &ok);
+    n->lbd = falloc((V + 1) * G, &ok);
+  }
   n->nll = calloc(R, sizeof(double));
   ok = ok && n->nll;
   if (!ok) {
@@ -427,6 +451,9 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
   free(n->chunk.style);
   free(n->chunk.pos_tick);
   free(n->chunk.pos_beat);
+  free(n->chunk.look);
+  free(n->chunk.phrase);
+  free(n->chunk.bars_left);
   free(n->x0);
   for (int k = 0; k < CANTUS_MAX_LAYERS; k++) {
     free(n->act[k]);
@@ -441,6 +468,8 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
     free(n->b[k]);
   }
   free(n->gtmp);
+  free(n->lbt);
+  free(n->lbd);
   free(n->nll);
   free(n->panel_f);
   free(n->panel_b);
@@ -582,10 +611,23 @@ static void make_mask(float *mask, size_t n, float p, uint64_t seed)
   }
 }
 
-// Layer-0 input rows: [tok_emb[tok] | style_emb[style] | onehot(tick) | onehot(beat)].
+// Lookback class of row r at lag index i, clamped to 0..V (V = NONE).
+static int look_class(const CantusLstmTrain *n, size_t r, int i)
+{
+  const int c = n->chunk.look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i];
+  return c <= n->V ? c : n->V;
+}
+
+// Layer-0 input rows: [tok_emb[tok] | style_emb[style] | onehot(tick) |
+// onehot(beat)], and in version 2 then [onehot(phrase) | onehot(bars
+// left)]: FORMAT.md's columns without the lookback ones, which
+// add_lookback() supplies through tables.
 static void build_x0(CantusLstmTrain *n, const CantusParams *p)
 {
-  const int E = n->E, S = n->S, I0 = n->I0;
+  const int E = n->E, S = n->S, I0 = n->I0c;
+  const CantusDims *d = &n->d;
+  const int c_lb = (int)cantus_dims_col_lookback(d);
+  const int c_bl = c_lb + (int)d->n_phrase; // in x0, the phrase one-hot starts at c_lb
   for (size_t r = 0; r < n->R; r++) {
     float *x = n->x0 + r * (size_t)I0;
     memset(x, 0, (size_t)I0 * sizeof(float));
@@ -595,7 +637,21 @@ static void build_x0(CantusLstmTrain *n, const CantusParams *p)
     memcpy(x + E, p->style_emb + (size_t)st * (size_t)S, (size_t)S * sizeof(float));
     x[E + S + n->chunk.pos_tick[r]] = 1.0f;
     x[E + S + n->NT + n->chunk.pos_beat[r]] = 1.0f;
+    if (d->n_phrase) {
+      const int ph = n->chunk.phrase[r];
+      x[c_lb + (ph < (int)d->n_phrase ? ph : 0)] = 1.0f;
+    }
+    if (d->n_bars_left) {
+      const int bl = n->chunk.bars_left[r];
+      x[c_bl + (bl < (int)d->n_bars_left ? bl : CANTUS_BARS_LEFT_UNKNOWN)] = 1.0f;
+    }
   }
+}
+
+// Layer-0 columns of lookback input j (the j-th set bit of lookback_lags).
+static int lag_col(const CantusLstmTrain *n, int j)
+{
+  return (int)cantus_dims_col_lookback(&n->d) + j * n->E;
 }
 
 // g[j] += sum over rows of m[r][j], accumulated in double row by row (a
@@ -709,6 +765,66 @@ static void softmax_part(void *arg, int w, int nw)
   }
 }
 
+// Version 2 layer-0 input projection, added into n->pre: the dense columns
+// of x0 against theirs of W_ih0 (before the lookback columns, and after
+// them), then per lag a table lookup.
+static void forward_form_input(CantusLstmTrain *n, const CantusParams *p)
+{
+  const int G = n->G, I0 = n->I0, I0c = n->I0c, V1 = n->V + 1;
+  const int c_lb = (int)cantus_dims_col_lookback(&n->d), c_ph = (int)cantus_dims_col_phrase(&n->d);
+  const float *w = lw_ih(n, p, 0);
+  const int R = (int)n->R;
+  par_sgemm(
+    n->pool, n->P, CblasNoTrans, CblasTrans, R, G, c_lb, 1.0f, n->x0, I0c, w, I0, 1.0f, n->pre, G);
+  if (I0 > c_ph) {
+    par_sgemm(n->pool,
+              n->P,
+              CblasNoTrans,
+              CblasTrans,
+              R,
+              G,
+              I0 - c_ph,
+              1.0f,
+              n->x0 + c_lb,
+              I0c,
+              w + c_ph,
+              I0,
+              1.0f,
+              n->pre,
+              G);
+  }
+  for (int j = 0, i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+    if (!((n->d.lookback_lags >> i) & 1u)) {
+      continue;
+    }
+    float *t = n->lbt + (size_t)j * (size_t)V1 * (size_t)G;
+    // t (V+1, 4H) = lb_emb (V+1, E) W_ih0[:, lag j]^T
+    par_sgemm(n->pool,
+              n->P,
+              CblasNoTrans,
+              CblasTrans,
+              V1,
+              G,
+              n->E,
+              1.0f,
+              p->lb_emb,
+              n->E,
+              w + lag_col(n, j),
+              I0,
+              0.0f,
+              t,
+              G);
+    for (size_t r = 0; r < n->R; r++) {
+      const float *tr = t + (size_t)look_class(n, r, i) * (size_t)G;
+      float *pr = n->pre + r * (size_t)G;
+      for (int c = 0; c < G; c++) {
+        pr[c] += tr[c];
+      }
+    }
+    j++;
+  }
+}
+
 double cantus_lstm_train_forward(CantusLstmTrain *n,
                                  const CantusParams *p,
                                  float dropout,
@@ -753,21 +869,25 @@ double cantus_lstm_train_forward(CantusLstmTrain *n,
     for (size_t r = 0; r < R; r++) {
       memcpy(n->pre + r * (size_t)G, lb(n, p, k), (size_t)G * sizeof(float));
     }
-    par_sgemm(n->pool,
-              n->P,
-              CblasNoTrans,
-              CblasTrans,
-              (int)R,
-              G,
-              in_w,
-              1.0f,
-              x,
-              in_w,
-              lw_ih(n, p, k),
-              in_w,
-              1.0f,
-              n->pre,
-              G);
+    if (k == 0 && n->form) {
+      forward_form_input(n, p);
+    } else {
+      par_sgemm(n->pool,
+                n->P,
+                CblasNoTrans,
+                CblasTrans,
+                (int)R,
+                G,
+                in_w,
+                1.0f,
+                x,
+                in_w,
+                lw_ih(n, p, k),
+                in_w,
+                1.0f,
+                n->pre,
+                G);
+    }
     n->wk = lw_hh(n, p, k);
     run_rows(n, k, 0);
     memcpy(hs, n->h[k] + (R - (size_t)B) * (size_t)H, (size_t)B * (size_t)H * sizeof(float));
@@ -1066,6 +1186,113 @@ static void add_weight_grad(CantusLstmTrain *n, float *dw, const float *x, int c
   }
 }
 
+// dW[:, col0 .. col0+cols) (rows of ld_dw floats, canonical order) +=
+// dpre^T (4H,R) x (R,cols) with x's rows ldx apart; dpre in block order.
+static void add_weight_grad_cols(CantusLstmTrain *n,
+                                 float *dw,
+                                 int ld_dw,
+                                 int col0,
+                                 const float *x,
+                                 int ldx,
+                                 int cols)
+{
+  par_sgemm(n->pool,
+            n->P,
+            CblasTrans,
+            CblasNoTrans,
+            n->G,
+            cols,
+            (int)n->R,
+            1.0f,
+            n->pre,
+            n->G,
+            x,
+            ldx,
+            0.0f,
+            n->gtmp,
+            cols);
+  for (int c = 0; c < n->G; c++) {
+    const float *src = n->gtmp + (n->P > 1 ? perm_row(n->H, n->P, c) : (size_t)c) * (size_t)cols;
+    float *dst = dw + (size_t)c * (size_t)ld_dw + (size_t)col0;
+    for (int j = 0; j < cols; j++) {
+      dst[j] += src[j];
+    }
+  }
+}
+
+// Version 2, layer 0: the gradient of W_ih0's dense columns, and through the
+// lookback tables that of the lag columns and of lb_emb.
+static void backward_form_weights(CantusLstmTrain *n,
+                                  const CantusParams *p,
+                                  CantusParams *g,
+                                  int what)
+{
+  const int G = n->G, I0 = n->I0, I0c = n->I0c, V1 = n->V + 1, E = n->E;
+  const int c_lb = (int)cantus_dims_col_lookback(&n->d), c_ph = (int)cantus_dims_col_phrase(&n->d);
+  if (!(what & CANTUS_GRAD_LSTM)) {
+    return;
+  }
+  add_weight_grad_cols(n, g->layer[0].w_ih, I0, 0, n->x0, I0c, c_lb);
+  if (I0 > c_ph) {
+    add_weight_grad_cols(n, g->layer[0].w_ih, I0, c_ph, n->x0 + c_lb, I0c, I0 - c_ph);
+  }
+  const float *w = lw_ih(n, p, 0);
+  for (int j = 0, i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+    if (!((n->d.lookback_lags >> i) & 1u)) {
+      continue;
+    }
+    // lbd[v] = sum of dpre over the rows that looked up class v, in row order.
+    memset(n->lbd, 0, (size_t)V1 * (size_t)G * sizeof(float));
+    for (size_t r = 0; r < n->R; r++) {
+      float *dv = n->lbd + (size_t)look_class(n, r, i) * (size_t)G;
+      const float *dr = n->pre + r * (size_t)G;
+      for (int c = 0; c < G; c++) {
+        dv[c] += dr[c];
+      }
+    }
+    // dW_ih0[:, lag j] (4H, E) += lbd^T (4H, V+1) lb_emb (V+1, E)
+    par_sgemm(n->pool,
+              n->P,
+              CblasTrans,
+              CblasNoTrans,
+              G,
+              E,
+              V1,
+              1.0f,
+              n->lbd,
+              G,
+              p->lb_emb,
+              E,
+              0.0f,
+              n->gtmp,
+              E);
+    for (int c = 0; c < G; c++) {
+      const float *src = n->gtmp + (n->P > 1 ? perm_row(n->H, n->P, c) : (size_t)c) * (size_t)E;
+      float *dst = g->layer[0].w_ih + (size_t)c * (size_t)I0 + (size_t)lag_col(n, j);
+      for (int q = 0; q < E; q++) {
+        dst[q] += src[q];
+      }
+    }
+    // d lb_emb (V+1, E) += lbd (V+1, 4H) W_ih0[:, lag j] (4H, E), both in block order
+    par_sgemm(n->pool,
+              n->P,
+              CblasNoTrans,
+              CblasNoTrans,
+              V1,
+              E,
+              G,
+              1.0f,
+              n->lbd,
+              G,
+              w + lag_col(n, j),
+              I0,
+              1.0f,
+              g->lb_emb,
+              E);
+    j++;
+  }
+}
+
 void cantus_lstm_train_backward(CantusLstmTrain *n,
                                 const CantusParams *p,
                                 CantusParams *g,
@@ -1123,10 +1350,15 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
     run_rows(n, k, 1); // dpre in n->pre
     const float *x = k == 0 ? n->x0 : n->y[k - 1];
     int in_w = k == 0 ? n->I0 : H;
+    const bool form0 = k == 0 && n->form;
     if (what & CANTUS_GRAD_LSTM) {
       // dW_hh (4H,H) += dpre^T (4H,R) hin (R,H); dW_ih (4H,I) += dpre^T x (R,I)
       add_weight_grad(n, g->layer[k].w_hh, n->hin[k], H);
-      add_weight_grad(n, g->layer[k].w_ih, x, in_w);
+      if (form0) {
+        backward_form_weights(n, p, g, what);
+      } else {
+        add_weight_grad(n, g->layer[k].w_ih, x, in_w);
+      }
       if (n->P > 1) {
         memset(n->gtmp, 0, (size_t)G * sizeof(float));
         add_colsum(n, n->gtmp, n->pre, R, G);
@@ -1135,13 +1367,15 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
         add_colsum(n, g->layer[k].b, n->pre, R, G);
       }
     }
-    // dx (R,I) = dpre (R,4H) W_ih (4H,I); both in block order
+    // dx (R,I) = dpre (R,4H) W_ih (4H,I); both in block order.  Version 2,
+    // layer 0: only the embedding and style columns, the ones with a use.
+    const int dx_w = form0 ? n->E + n->S : in_w;
     par_sgemm(n->pool,
               n->P,
               CblasNoTrans,
               CblasNoTrans,
               (int)R,
-              in_w,
+              dx_w,
               G,
               1.0f,
               n->pre,
@@ -1150,7 +1384,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
               in_w,
               0.0f,
               n->dx,
-              in_w);
+              dx_w);
     if (k > 0) {
       float *t = n->dy;
       n->dy = n->dx;
@@ -1159,7 +1393,7 @@ void cantus_lstm_train_backward(CantusLstmTrain *n,
   }
   serial_end(n);
   // n->dx holds dLoss/dx0 (R, I0): scatter into the embeddings, rows in order.
-  const int E = n->E, S = n->S, I0 = n->I0;
+  const int E = n->E, S = n->S, I0 = n->form ? E + S : n->I0; // dx's row width
   for (size_t r = 0; r < R; r++) {
     const float *dxr = n->dx + r * (size_t)I0;
     if (what & CANTUS_GRAD_LSTM) {

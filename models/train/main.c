@@ -35,6 +35,14 @@ static void usage(FILE *f)
           "  --shifts N            longest time-shift token in ticks (default 4*tpq)\n"
           "  --beats N             quarter-in-bar position classes (default 8)\n"
           "  --transpose LO,HI     augmentation range in semitones (default -5,6)\n"
+          "  --format 1|2          model format (default 1: the NOTE_ON/NOTE_OFF model; 2: notes\n"
+          "                        with part and duration, form inputs: lookback 1/2/4/8 bars,\n"
+          "                        phrase bar, bars left; the players do not play format 2 yet).\n"
+          "                        --add-style keeps the base's format\n"
+          "  --parts A,B,...       format 2: the parts, as track names (default: every track\n"
+          "                        name with notes in the corpus, in order of first appearance)\n"
+          "  --end-dropout F       format 2: share of pieces per epoch trained with the end\n"
+          "                        unknown (0.3)\n"
           "network:\n"
           "  --layers N (2)  --hidden N (256)  --embed N (64)  --style-dim N (16)\n"
           "training:\n"
@@ -81,6 +89,7 @@ typedef struct {
   int n_dirs;
   const char *add_dir;
   char *log_prefix;
+  int format; // --format: 1 or 2; 0 = not given (1 until the engine plays format 2)
 } Args;
 
 // Parses argv[first..argc) into cfg/a.  Returns 0, or 2 after printing
@@ -151,6 +160,15 @@ static int parse(int argc,
       INT(1, 384);
       cfg->corpus.vocab.n_shift = (uint16_t)n;
       *shifts_set = true;
+    } else if (!strcmp(o, "--format")) {
+      INT(1, 2);
+      a->format = (int)n;
+    } else if (!strcmp(o, "--parts")) {
+      NEED();
+      cfg->corpus.parts = v;
+    } else if (!strcmp(o, "--end-dropout")) {
+      FLT(0.0, 1.0);
+      cfg->end_dropout = (float)x;
     } else if (!strcmp(o, "--beats")) {
       INT(1, 64);
       cfg->corpus.n_pos_beat = (int)n;
@@ -351,6 +369,15 @@ static int sample_main(int argc, char **argv)
     fprintf(stderr, "cantus-train: %s\n", err.msg);
     return 1;
   }
+  if (cantus_dims_is_v2(&m->dims)) {
+    // The engine does not play version 2 models yet (issue 10's engine step).
+    fprintf(stderr,
+            "cantus-train --sample: %s is a format 2 model; sampling it needs the engine's "
+            "version 2 support, not in this build yet (train with --format 1 to sample)\n",
+            model);
+    cantus_model_free(m);
+    return 1;
+  }
   int s = style ? cantus_model_find_style(m, style) : cantus_model_default_style(m);
   if (s < 0) {
     char list[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 4)];
@@ -420,6 +447,13 @@ static int bench_main(int argc, char **argv)
     return 2;
   }
   free(rest);
+  if (a.format == 2) {
+    cfg.corpus.vocab.n_dur = (uint16_t)cantus_vocab_dur_rule_len(cfg.corpus.vocab.tpq);
+    cfg.corpus.vocab.n_parts = 2;
+    cfg.dims.lookback_lags = 0xf;
+    cfg.dims.n_phrase = CANTUS_PHRASE_BARS;
+    cfg.dims.n_bars_left = CANTUS_BARS_LEFT_CLASSES;
+  }
   cfg.dims.vocab = cfg.corpus.vocab;
   cfg.dims.n_pos_tick = cfg.corpus.vocab.tpq;
   cfg.dims.n_pos_beat = (uint32_t)cfg.corpus.n_pos_beat;
@@ -515,6 +549,11 @@ int main(int argc, char **argv)
   if (!shifts_set) {
     int ns = 4 * cfg.corpus.vocab.tpq;
     cfg.corpus.vocab.n_shift = (uint16_t)(ns > 48 && cfg.corpus.vocab.tpq == 12 ? 48 : ns);
+  }
+  if (a.format == 2) {
+    // Version 2: every duration bin of the rule; the corpus sets the parts.
+    cfg.corpus.vocab.n_dur = (uint16_t)cantus_vocab_dur_rule_len(cfg.corpus.vocab.tpq);
+    cfg.corpus.vocab.n_parts = 1;
   }
   if (cfg.add_style) {
     if (!cfg.base_path) {

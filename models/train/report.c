@@ -260,6 +260,9 @@ CantusStatus train_write_model(const Trainer *tr, CantusError *err)
   for (uint32_t i = 0; i < tr->d.n_styles; i++) {
     cantus_model_set_style_name(m, (int)i, tr->style_names[i]);
   }
+  for (int k = 0; k < tr->d.vocab.n_parts; k++) {
+    cantus_model_set_part_name(m, k, tr->corpus.part_names[k]);
+  }
   size_t cap = CANTUS_META_MAX;
   char *meta = malloc(cap);
   if (!meta) {
@@ -295,6 +298,20 @@ CantusStatus train_write_model(const Trainer *tr, CantusError *err)
   META("position: input token's tick; tick-in-quarter %u classes, quarter-in-bar %u classes\n",
        tr->d.n_pos_tick,
        tr->d.n_pos_beat);
+  if (cantus_dims_is_v2(&tr->d)) {
+    META("format: 2 (notes with part and duration, %u duration bins)\n", tr->d.vocab.n_dur);
+    META("parts:");
+    for (int k = 0; k < tr->d.vocab.n_parts; k++) {
+      META("%s%s", k ? ", " : " ", tr->corpus.part_names[k]);
+    }
+    META("\n");
+    META("form: lookback lags 0x%x (1/2/4/8 bars), phrase %u classes, bars left %u classes, end "
+         "dropout %.2f\n",
+         tr->d.lookback_lags,
+         tr->d.n_phrase,
+         tr->d.n_bars_left,
+         (double)cfg->end_dropout);
+  }
   META("command: %s\n", cfg->command_line ? cfg->command_line : "(library call)");
   char blas[128];
   cantus_train_blas_info(blas, sizeof blas);
@@ -320,6 +337,35 @@ CantusStatus train_write_model(const Trainer *tr, CantusError *err)
          tr->corpus.styles[s2].ts_num,
          tr->corpus.styles[s2].ts_den);
   }
+  // Each style's usual metre (most bars of its training pieces), one line
+  // that cantus_model_meta_get(m, "meter") reads; --add-style appends the
+  // new style to the base model's list.
+  char base_meter[2048] = "";
+  if (tr->base_meta) {
+    const char *q = tr->base_meta;
+    while (*q) {
+      const char *e = strchr(q, '\n');
+      const size_t len = e ? (size_t)(e - q) : strlen(q);
+      if (len > 6 && !strncmp(q, "meter:", 6)) {
+        const char *v = q + 6;
+        while (*v == ' ') {
+          v++;
+        }
+        snprintf(base_meter, sizeof base_meter, "%.*s", (int)(len - (size_t)(v - q)), v);
+      }
+      q += len + (e ? 1 : 0);
+    }
+  }
+  META("meter: %s", base_meter);
+  for (int s2 = 0; s2 < tr->corpus.n_styles; s2++) {
+    int idx = tr->base_meta ? tr->new_style : s2;
+    META("%s%s=%u/%u",
+         (s2 || base_meter[0]) ? "," : "",
+         tr->style_names[idx],
+         tr->corpus.styles[s2].meter_num,
+         tr->corpus.styles[s2].meter_den);
+  }
+  META("\n");
   META("date: %s\n", date);
   if (cfg->default_style) {
     // The style players hear first (cantus_model_default_style()).
@@ -336,8 +382,10 @@ CantusStatus train_write_model(const Trainer *tr, CantusError *err)
     while (*q && at + 8 < cap) {
       const char *e = strchr(q, '\n');
       size_t len = e ? (size_t)(e - q) : strlen(q);
-      if (strncmp(q, "metre.", 6) == 0 || strncmp(q, "meter:", 6) == 0 ||
-          (strncmp(q, "default_style:", 14) == 0 && !cfg->default_style)) {
+      if (strncmp(q, "meter:", 6) == 0) {
+        // merged into this model's meter line above
+      } else if (strncmp(q, "metre.", 6) == 0 ||
+                 (strncmp(q, "default_style:", 14) == 0 && !cfg->default_style)) {
         META("%.*s\n", (int)len, q);
       } else if (len > 0) {
         META("base.%.*s\n", (int)len, q);

@@ -53,6 +53,7 @@ CantusTrainConfig cantus_train_config_default(void)
   c.patience = 3;
   c.transpose_lo = -5;
   c.transpose_hi = 6;
+  c.end_dropout = 0.3f;
   c.threads = 0;
   c.seed = 1;
   c.model_name = "cantus";
@@ -77,6 +78,9 @@ void cantus_train_init_params(const CantusDims *d, uint64_t seed, float *flat)
   }
   for (size_t i = 0; i < (size_t)d->n_styles * d->n_style_dim; i++) {
     p.style_emb[i] = rng_uniform(&s, 1.0f);
+  }
+  for (size_t i = 0; i < (size_t)cantus_dims_lb_rows(d) * d->n_embed; i++) {
+    p.lb_emb[i] = rng_uniform(&s, 1.0f); // version 2 lookback embedding
   }
   for (uint32_t l = 0; l < d->n_layers; l++) {
     size_t in = cantus_dims_input(d, l);
@@ -155,6 +159,14 @@ CantusStatus cantus_train_bench(const CantusDims *d,
         ch->style[r] = (int16_t)train_rng_below(&s, d->n_styles);
         ch->pos_tick[r] = (uint8_t)train_rng_below(&s, d->n_pos_tick);
         ch->pos_beat[r] = (uint8_t)train_rng_below(&s, d->n_pos_beat);
+        if (cantus_dims_is_v2(d)) {
+          for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+            ch->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i] =
+              (uint16_t)train_rng_below(&s, (uint32_t)V + 1u);
+          }
+          ch->phrase[r] = (uint8_t)train_rng_below(&s, CANTUS_PHRASE_BARS);
+          ch->bars_left[r] = (uint8_t)train_rng_below(&s, CANTUS_BARS_LEFT_CLASSES);
+        }
       }
       memset(g, 0, np * sizeof(float));
       cantus_lstm_train_forward(net, &P, dropout, (uint64_t)k, NULL, NULL);
@@ -332,6 +344,16 @@ static CantusStatus load_base(const CantusTrainConfig *cfg,
   co->vocab = b->dims.vocab;
   co->n_pos_beat = (int)b->dims.n_pos_beat;
   co->styles = NULL;
+  if (cantus_dims_is_v2(&b->dims)) {
+    // The base model's parts, in its order (a version 1 base stays version 1).
+    static char parts[CANTUS_MAX_PARTS * (CANTUS_STYLE_NAME_LEN + 1)];
+    parts[0] = '\0';
+    for (int k = 0; k < b->dims.vocab.n_parts; k++) {
+      strcat(parts, k ? "," : "");
+      strcat(parts, b->part_names[k]);
+    }
+    co->parts = parts;
+  }
   *base = b;
   return CANTUS_OK;
 }
@@ -352,6 +374,7 @@ static void adopt_base(Trainer *tr, const CantusModel *base, const CantusTrainCo
     }
     for (int j = 0; j < 8; j++) {
       merged.ts_count[j] += st->ts_count[j];
+      merged.meter_bars[j] += st->meter_bars[j];
     }
     merged.n_unreadable += st->n_unreadable;
     merged.n_empty += st->n_empty;
@@ -359,6 +382,21 @@ static void adopt_base(Trainer *tr, const CantusModel *base, const CantusTrainCo
     if (i == 0 || st->n_pieces[0] > tr->corpus.styles[0].n_pieces[0]) {
       merged.ts_num = st->ts_num;
       merged.ts_den = st->ts_den;
+    }
+  }
+  // The new style's usual metre: most bars of all its folders' training pieces.
+  merged.meter_num = tr->corpus.styles[0].meter_num;
+  merged.meter_den = tr->corpus.styles[0].meter_den;
+  double most = 0.0;
+  for (int i = 0; i < tr->corpus.n_styles; i++) {
+    double bars = 0.0;
+    for (int j = 0; j < 8; j++) {
+      bars = tr->corpus.styles[i].meter_bars[j] > bars ? tr->corpus.styles[i].meter_bars[j] : bars;
+    }
+    if (bars > most) {
+      most = bars;
+      merged.meter_num = tr->corpus.styles[i].meter_num;
+      merged.meter_den = tr->corpus.styles[i].meter_den;
     }
   }
   tr->corpus.styles[0] = merged;
@@ -369,6 +407,9 @@ static void adopt_base(Trainer *tr, const CantusModel *base, const CantusTrainCo
   }
   tr->d = base->dims;
   tr->d.n_styles = base->dims.n_styles + 1;
+  for (int k = 0; k < base->dims.vocab.n_parts; k++) {
+    snprintf(tr->corpus.part_names[k], CANTUS_STYLE_NAME_LEN, "%s", base->part_names[k]);
+  }
   for (uint32_t i = 0; i < base->dims.n_styles; i++) {
     snprintf(tr->style_names[i], CANTUS_STYLE_NAME_LEN, "%s", base->style_names[i]);
   }
@@ -381,7 +422,16 @@ static void adopt_base(Trainer *tr, const CantusModel *base, const CantusTrainCo
 static void fresh_dims(Trainer *tr, const CantusTrainConfig *cfg, const CantusCorpusOptions *co)
 {
   tr->d = cfg->dims;
-  tr->d.vocab = co->vocab;
+  tr->d.vocab = tr->corpus.vocab; // version 2: n_parts from the corpus's part list
+  if (cantus_dims_is_v2(&tr->d)) {
+    // Every form input of lookback.h (FORMAT.md version 2).
+    tr->d.lookback_lags = (1u << CANTUS_LOOKBACK_N_LAGS) - 1u;
+    tr->d.n_phrase = CANTUS_PHRASE_BARS;
+    tr->d.n_bars_left = CANTUS_BARS_LEFT_CLASSES;
+    tr->d.n_chord = 0;
+  } else {
+    tr->d.lookback_lags = tr->d.n_phrase = tr->d.n_bars_left = tr->d.n_chord = 0;
+  }
   tr->d.n_pos_tick = co->vocab.tpq;
   tr->d.n_pos_beat = (uint32_t)co->n_pos_beat;
   tr->d.n_styles = (uint32_t)tr->corpus.n_styles;
@@ -440,6 +490,9 @@ static void copy_base_params(Trainer *tr, const CantusModel *base)
   const size_t S = tr->d.n_style_dim, NS = base->dims.n_styles;
   memcpy(tr->p.tok_emb, bp.tok_emb, V * tr->d.n_embed * sizeof(float));
   memcpy(tr->p.style_emb, bp.style_emb, NS * S * sizeof(float));
+  if (tr->d.lookback_lags) {
+    memcpy(tr->p.lb_emb, bp.lb_emb, cantus_dims_lb_rows(&tr->d) * tr->d.n_embed * sizeof(float));
+  }
   for (size_t j = 0; j < S; j++) {
     double sum = 0.0;
     for (size_t i = 0; i < NS; i++) {
@@ -525,6 +578,13 @@ static CantusStatus check_config(const CantusTrainConfig *cfg, CantusError *err)
     return cantus_error(err,
                         CANTUS_ERR_ARGUMENT,
                         "--dump-chunks needs --dropout 0 and a fresh run (no --resume, no --base)");
+  }
+  if (cfg->dump_path && cantus_vocab_is_v2(&cfg->corpus.vocab)) {
+    // tests/ref/replay_train.py replays the version 1 network only.
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "--dump-chunks needs --format 1");
+  }
+  if (!(cfg->end_dropout >= 0.0f && cfg->end_dropout <= 1.0f)) {
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "--end-dropout must be within 0..1");
   }
   if (cfg->batch < 1 || cfg->bptt < 2 || cfg->epochs < 1 || !(cfg->lr > 0) || cfg->dropout < 0 ||
       cfg->dropout >= 1 || cfg->transpose_lo > cfg->transpose_hi || !cfg->out_path) {

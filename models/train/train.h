@@ -13,6 +13,7 @@
 #ifndef CANTUS_TRAIN_H
 #define CANTUS_TRAIN_H
 
+#include "lookback.h"
 #include "lstm.h"
 #include "midifile.h"
 #include "model.h"
@@ -50,6 +51,10 @@ typedef struct {
   int pitch_min, pitch_max; // sounding pitch extent (transposition limits)
   uint32_t n_notes;
   uint8_t ts_num, ts_den; // first time signature (4/4 when none)
+  float meter_bars[8];    // bars under each metre slot (see CantusStyleStats.ts_count)
+  // Version 2: the form inputs of every token as a step input
+  // (cantus_lookback_batch with the piece's bar map and known end), NULL in v1.
+  CantusLookbackFeatures *form; // (n_tok)
 } CantusPiece;
 
 typedef struct {
@@ -61,13 +66,23 @@ typedef struct {
   int n_too_long;         // files over the token cap
   int ts_count[8];        // votes for the most common metre, see ts_num/ts_den
   uint8_t ts_num, ts_den; // most common first time signature
+  // Bars of the training pieces under each metre slot (4/4 3/4 2/4 6/8 9/8
+  // 12/8 2/2 other), and the usual metre they give (the metadata's meter).
+  double meter_bars[8];
+  uint8_t meter_num, meter_den;
 } CantusStyleStats;
 
 typedef struct {
-  const char *tracks;  // comma list: track names (case-insensitive) or chN
-                       // (1-based MIDI channel) to keep; NULL or "" = all
-  bool keep_drums;     // keep MIDI channel 10 (0-based 9)
-  const char *styles;  // comma list of style folders to use; NULL = all
+  const char *tracks; // comma list: track names (case-insensitive) or chN
+                      // (1-based MIDI channel) to keep; NULL or "" = all
+  bool keep_drums;    // keep MIDI channel 10 (0-based 9)
+  const char *styles; // comma list of style folders to use; NULL = all
+  // With a version 2 vocabulary (vocab.n_dur > 0): the part list, a comma
+  // list of track names (case-insensitive; part k = the k-th name; notes of
+  // other tracks are left out).  NULL or "" = every track name that carries
+  // notes in the folders, in order of first appearance (files in name
+  // order, tracks in file order); vocab.n_parts is then set from it.
+  const char *parts;
   CantusVocab vocab;   // grid and pitch range
   int n_pos_beat;      // quarter-within-bar classes
   uint32_t max_tokens; // per piece; longer files are skipped (0 = 1,000,000)
@@ -75,8 +90,10 @@ typedef struct {
 } CantusCorpusOptions;
 
 typedef struct {
-  CantusVocab vocab;
+  CantusVocab vocab; // as read (version 2: n_parts from the part list)
   int n_pos_beat;
+  char part_names[CANTUS_MAX_PARTS][CANTUS_STYLE_NAME_LEN]; // version 2
+  uint64_t n_no_part; // version 2: notes of tracks outside the part list
   CantusPiece *pieces;
   int n_pieces;
   CantusStyleStats styles[CANTUS_MAX_STYLES];
@@ -149,6 +166,10 @@ typedef struct {
   int16_t *style;    // (T*B) style of the piece the input belongs to
   uint8_t *pos_tick; // (T*B)
   uint8_t *pos_beat; // (T*B)
+  // Version 2 form inputs (unused in version 1):
+  uint16_t *look;     // (T*B*4) lookback token per lag index 0..3, V = NONE
+  uint8_t *phrase;    // (T*B) 0..15
+  uint8_t *bars_left; // (T*B) 0..17
 } CantusChunk;
 
 typedef struct CantusLstmTrainImpl CantusLstmTrain;
@@ -288,6 +309,8 @@ typedef struct {
   int schedule;                   // 0 cosine over epochs, 1 plateau halving, 2 constant
   int patience;                   // epochs without validation improvement before stopping
   int transpose_lo, transpose_hi; // augmentation range, semitones
+  float end_dropout;              // version 2: share of pieces per epoch that see bars left
+                                  // "unknown" throughout (default 0.3)
   int threads;                    // OpenBLAS threads (0 = all cores)
   uint64_t seed;
   double max_minutes;       // 0 = no limit

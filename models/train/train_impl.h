@@ -23,6 +23,7 @@
 typedef struct {
   int piece;
   int8_t transpose;
+  bool no_end; // version 2: bars left "unknown" throughout (end dropout)
 } Item;
 
 typedef struct {

@@ -62,6 +62,24 @@ static void print_text(const CantusModel *m, const Info *in)
   printf("  positions   %u tick classes, %u beat classes\n",
          (unsigned)d->n_pos_tick,
          (unsigned)d->n_pos_beat);
+  if (cantus_dims_is_v2(d)) {
+    // Format 2: notes with part and duration, and the form inputs.
+    printf("  parts       %u:", (unsigned)v->n_parts);
+    for (int k = 0; k < v->n_parts; k++) {
+      printf("%s %d=%s", k ? "," : "", k, m->part_names[k]);
+    }
+    printf("; %u duration bins\n", (unsigned)v->n_dur);
+    printf("  form        lookback at");
+    for (int i = 0, n = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+      if ((d->lookback_lags >> i) & 1u) {
+        printf("%s %d", n++ ? "," : "", cantus_lookback_lag(i));
+      }
+    }
+    printf("%s bars; phrase bar %u classes; bars left %u classes\n",
+           d->lookback_lags ? "" : " no",
+           (unsigned)d->n_phrase,
+           (unsigned)d->n_bars_left);
+  }
   printf("  parameters  %u (%zu bytes fp32 in the file; run-time weights %zu bytes fp16,"
          " whole model %zu bytes)\n",
          (unsigned)m->n_params,

@@ -200,6 +200,19 @@ typedef struct {
   double warm_ns, cold_ns;
 } Timing;
 
+// When set, time_steps runs the version 2 step with these form inputs
+// (rotating through 4 of them, so the lookups move like a real stream).
+static const CantusLookbackFeatures *bench_form;
+
+static void step(const CantusLstmNet *net, CantusLstmState *st, int tok, int i, float *logits)
+{
+  if (bench_form) {
+    cantus_lstm_step_form(net, st, tok, i % 12, i % 4, &bench_form[i & 3], logits);
+  } else {
+    cantus_lstm_step(net, st, tok, i % 12, i % 4, logits);
+  }
+}
+
 // Median ns per step, warm (back-to-back steps) and cold (caches flushed
 // before each timed step).
 static Timing time_steps(const Params *pp, CantusWeightType wt, double budget_ns, int max_cold)
@@ -219,14 +232,14 @@ static Timing time_steps(const Params *pp, CantusWeightType wt, double budget_ns
   Timing r;
 
   for (int i = 0; i < 20; i++) { // warm-up: caches, page faults, clocks
-    cantus_lstm_step(&net, &st, tok, i % 12, i % 4, logits);
+    step(&net, &st, tok, i, logits);
     tok = (tok + 37) % V;
   }
   int n = 0;
   double start = now_ns();
   while (n < MAX_SAMPLES && (n < 15 || now_ns() - start < budget_ns)) {
     double t0 = now_ns();
-    cantus_lstm_step(&net, &st, tok, n % 12, n % 4, logits);
+    step(&net, &st, tok, n, logits);
     t[n++] = now_ns() - t0;
     tok = (tok + 37) % V;
   }
@@ -237,7 +250,7 @@ static Timing time_steps(const Params *pp, CantusWeightType wt, double budget_ns
   while (n < max_cold && (n < 7 || now_ns() - start < budget_ns)) {
     flush_caches();
     double t0 = now_ns();
-    cantus_lstm_step(&net, &st, tok, n % 12, n % 4, logits);
+    step(&net, &st, tok, n, logits);
     t[n++] = now_ns() - t0;
     tok = (tok + 37) % V;
   }
@@ -246,6 +259,53 @@ static Timing time_steps(const Params *pp, CantusWeightType wt, double budget_ns
   free(st_mem);
   free(logits);
   return r;
+}
+
+// Format version 2 (issue 10): the 2x256 step of the default grid and
+// range, version 1 (226 tokens) against version 2 with 2 parts (264 tokens)
+// and every form input (4 lookback lags, phrase, bars left), fp16, warm.
+static void bench_form_inputs(CantusIsa best, double budget, bool quick)
+{
+  cantus_lstm_force_isa(best);
+  CantusDims d1 = bench_dims(2, 256), d2;
+  d1.vocab = cantus_vocab_default();
+  d2 = d1;
+  d2.vocab = cantus_vocab_default_v2(2);
+  d2.lookback_lags = 0xf;
+  d2.n_phrase = CANTUS_PHRASE_BARS;
+  d2.n_bars_left = CANTUS_BARS_LEFT_CLASSES;
+  const int V2 = cantus_vocab_size(&d2.vocab);
+  const CantusLookbackFeatures form[4] = {
+    { { (uint16_t)V2, 40, 7, 100 }, 0, 17 },
+    { { 3, (uint16_t)V2, 60, 9 }, 3, 16 },
+    { { 200, 201, 202, (uint16_t)V2 }, 7, 4 },
+    { { 5, 80, 150, 250 }, 15, 0 },
+  };
+  Params p1, p2;
+  params_init(&p1, &d1);
+  params_init(&p2, &d2);
+  const int cold = quick ? 15 : 101;
+  Timing t1 = time_steps(&p1, CANTUS_WEIGHTS_F16, budget, cold);
+  Timing t2 = time_steps(&p2, CANTUS_WEIGHTS_F16, budget, cold);
+  bench_form = form;
+  Timing t2f = time_steps(&p2, CANTUS_WEIGHTS_F16, budget, cold);
+  bench_form = NULL;
+  printf("\nformat v2 form inputs, 2x256 fp16 warm (cold): v1 V=%d %.1f us (%.1f), v2 V=%d without "
+         "form %.1f us (%.1f), with form %.1f us (%.1f): %+.1f %% over v1, %+.1f %% over the v2 "
+         "step without form\n",
+         cantus_vocab_size(&d1.vocab),
+         t1.warm_ns * 1e-3,
+         t1.cold_ns * 1e-3,
+         V2,
+         t2.warm_ns * 1e-3,
+         t2.cold_ns * 1e-3,
+         t2f.warm_ns * 1e-3,
+         t2f.cold_ns * 1e-3,
+         100.0 * (t2f.warm_ns / t1.warm_ns - 1.0),
+         100.0 * (t2f.warm_ns / t2.warm_ns - 1.0));
+  fflush(stdout);
+  free(p1.flat);
+  free(p2.flat);
 }
 
 // Weights one step multiplies (padded rows included), and the bytes it
@@ -391,6 +451,7 @@ int main(int argc, char **argv)
          stack_ns[0] * 1e-3,
          166e3 / stack_ns[1]);
   fflush(stdout);
+  bench_form_inputs(best, budget, quick);
   free(flush_buf);
   if (cantus_bench_engine) {
     printf("\n");

@@ -56,6 +56,19 @@ static void exercise(CantusModel *m, const uint8_t *data, size_t size)
   if (cantus_model_find_style(m, m->style_names[0]) != 0) {
     __builtin_trap();
   }
+  // Version 2: every form input, in range and out of it (clamped), and NULL.
+  const CantusLookbackFeatures form[3] = {
+    { { (uint16_t)V, 0, (uint16_t)(V - 1), (uint16_t)V }, 15, 17 },
+    { { 0xffff, 0xffff, 0xffff, 0xffff }, 255, 255 },
+    { { 1, 2, 3, 4 }, 0, 0 },
+  };
+  for (int i = 0; i < 3; i++) {
+    cantus_lstm_step_form(&m->net, &m->state, tokens[i], 0, 0, &form[i], m->logits);
+  }
+  cantus_lstm_step_form(&m->net, &m->state, 0, 0, 0, NULL, m->logits);
+  if (d->vocab.n_parts && cantus_model_find_part(m, m->part_names[0]) != 0) {
+    __builtin_trap();
+  }
 }
 
 static void try_load(const uint8_t *data, size_t size, CantusWeightType wt)

@@ -25,6 +25,17 @@ CantusDims cantus_fixture_dims_tiny(void)
                        .vocab = v };
 }
 
+CantusDims cantus_fixture_dims_tiny2(void)
+{
+  CantusDims d = cantus_fixture_dims_tiny();
+  d.vocab.n_parts = 2;
+  d.vocab.n_dur = (uint16_t)cantus_vocab_dur_rule_len(d.vocab.tpq);
+  d.lookback_lags = 0xf;
+  d.n_phrase = CANTUS_PHRASE_BARS;
+  d.n_bars_left = CANTUS_BARS_LEFT_CLASSES;
+  return d;
+}
+
 static uint32_t next(uint32_t *s)
 {
   uint32_t x = *s;
@@ -43,8 +54,8 @@ static float uniform(uint32_t *s, float scale)
 
 static bool is_tiny(const CantusDims *d)
 {
-  const CantusDims t = cantus_fixture_dims_tiny();
-  return !memcmp(d, &t, sizeof t);
+  const CantusDims t = cantus_fixture_dims_tiny(), t2 = cantus_fixture_dims_tiny2();
+  return !memcmp(d, &t, sizeof t) || !memcmp(d, &t2, sizeof t2);
 }
 
 CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeightType wt)
@@ -74,9 +85,18 @@ CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeig
   float *b = m->p.b_out;
   b[CANTUS_TOK_START] = -4.0f;
   b[CANTUS_TOK_END] = -4.0f;
-  for (int i = 0; i < np; i++) {
-    b[cantus_vocab_on_base(v) + i] += 0.25f;
-    b[cantus_vocab_off_base(v) + i] += 2.5f;
+  if (cantus_vocab_is_v2(v)) {
+    // NOTE(part, pitch) a little likely; the DUR after it is forced by the
+    // consumer, so its bias only shapes the lengths (quarter notes).
+    for (int i = 0; i < cantus_vocab_n_note_tokens(v); i++) {
+      b[cantus_vocab_on_base(v) + i] += 0.25f;
+    }
+    b[cantus_vocab_dur(v, cantus_vocab_dur_bin(v, v->tpq))] += 2.5f;
+  } else {
+    for (int i = 0; i < np; i++) {
+      b[cantus_vocab_on_base(v) + i] += 0.25f;
+      b[cantus_vocab_off_base(v) + i] += 2.5f;
+    }
   }
   for (int k = 1; k <= v->n_shift; k++) {
     const bool musical = k == 3 || k == 6 || k == 12;
@@ -94,7 +114,11 @@ CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeig
     cantus_model_set_style_name(m, 1, "beta");
     cantus_model_set_style_name(m, 2, "gamma");
   }
-  snprintf(m->name, sizeof m->name, "%s", tiny ? "tiny" : "fixture");
+  static const char *const part_names[CANTUS_MAX_PARTS] = { "melody", "bass", "alto", "tenor" };
+  for (int k = 0; k < v->n_parts; k++) {
+    cantus_model_set_part_name(m, k, part_names[k]);
+  }
+  snprintf(m->name, sizeof m->name, "%s", !tiny ? "fixture" : v->n_parts ? "tiny2" : "tiny");
   char meta[256];
   snprintf(meta,
            sizeof meta,

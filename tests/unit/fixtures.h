@@ -11,6 +11,9 @@
 // L=2, H=32, E=16, S=8, 3 styles ("alpha", "beta", "gamma"), the default
 // vocabulary narrowed to pitches 48..84, n_pos_tick 12, n_pos_beat 8.
 CantusDims cantus_fixture_dims_tiny(void);
+// The tiny network with a version 2 vocabulary (2 parts "melody" and
+// "bass", every duration bin) and every form input: tests/data/tiny2.cantus.
+CantusDims cantus_fixture_dims_tiny2(void);
 
 // A model of these sizes with weights drawn uniformly from
 // [-scale, scale] (scale = 1/sqrt(H)) by a seeded generator, a bias

@@ -51,7 +51,16 @@ enum {
   H_DIR_OFFSET = 136,
   H_DATA_OFFSET = 152,
   H_NAME = 168,
-  H_RESERVED = 200,
+  H_RESERVED = 200, // version 1: reserved to 256
+  // Version 2 fields (FORMAT.md, "Header", version 2).
+  H_N_PARTS = 200,
+  H_N_DUR = 204,
+  H_LOOKBACK_LAGS = 208,
+  H_N_PHRASE = 212,
+  H_N_BARS_LEFT = 216,
+  H_N_CHORD = 220,
+  H_FORM_FLAGS = 224,
+  H_RESERVED2 = 228,
   HEADER = 256,
   DIR_ENTRY = 64,
 };
@@ -159,6 +168,24 @@ static bool refused(const uint8_t *b, size_t n, CantusStatus want_st, const char
 
 // Patches a u32 header field of a copy of the tiny file, re-CRCs it, and
 // expects a refusal.
+static uint8_t *tiny2_bytes(size_t *n)
+{
+  const CantusDims d = cantus_fixture_dims_tiny2();
+  return fixture_bytes(&d, 1, n);
+}
+
+// The same on the version 2 tiny file.
+static bool refused_field2(size_t off, uint32_t value, CantusStatus want_st, const char *want)
+{
+  size_t n;
+  uint8_t *b = tiny2_bytes(&n);
+  wr32(b + off, value);
+  recrc(b, n);
+  const bool ok = refused(b, n, want_st, want);
+  free(b);
+  return ok;
+}
+
 static bool refused_field(size_t off, uint32_t value, CantusStatus want_st, const char *want)
 {
   size_t n;
@@ -382,7 +409,7 @@ TEST(model_round_trip_memory)
     CHECK(!strcmp(b->style_names[0], "alpha") && !strcmp(b->style_names[2], "gamma"));
     CHECK(!strcmp(b->name, "tiny"));
     CHECK(strstr(b->meta, "\xc3\xa9t\xc3\xa9") != NULL);
-    CHECK_EQ(b->version, CANTUS_FORMAT_VERSION);
+    CHECK_EQ(b->version, 1); // a version 1 vocabulary saves as version 1
     CHECK_EQ(b->crc, rd32((uint8_t *)data + H_PAYLOAD_CRC));
     CHECK(b->crc != 0);
     // The format is canonical: saving what was loaded gives the same bytes.
@@ -421,7 +448,18 @@ TEST(model_round_trip_file_atomic)
   cantus_model_free(a);
 }
 
-// One LSTM step computed here from the fp32 parameters.
+// One LSTM step computed here from the fp32 parameters; form (version 2)
+// fills the layer-0 columns FORMAT.md lists after the beat one-hot.
+static void ref_step_form(const CantusModel *m,
+                          const float *style,
+                          float *h,
+                          float *c,
+                          int token,
+                          int pt,
+                          int pb,
+                          const CantusLookbackFeatures *form,
+                          float *logits);
+
 static void ref_step(const CantusModel *m,
                      const float *style,
                      float *h,
@@ -430,6 +468,19 @@ static void ref_step(const CantusModel *m,
                      int pt,
                      int pb,
                      float *logits)
+{
+  ref_step_form(m, style, h, c, token, pt, pb, NULL, logits);
+}
+
+static void ref_step_form(const CantusModel *m,
+                          const float *style,
+                          float *h,
+                          float *c,
+                          int token,
+                          int pt,
+                          int pb,
+                          const CantusLookbackFeatures *form,
+                          float *logits)
 {
   const CantusDims *d = &m->dims;
   const int H = (int)d->n_hidden, G = 4 * H, E = (int)d->n_embed, S = (int)d->n_style_dim;
@@ -443,6 +494,23 @@ static void ref_step(const CantusModel *m,
       memcpy(x + E, style, sizeof(float) * (size_t)S);
       x[E + S + pt] = 1.0f;
       x[E + S + (int)d->n_pos_tick + pb] = 1.0f;
+      if (form) {
+        // [lb_emb(look[i]) per lag | onehot phrase (16) | onehot bars left (18)]
+        int col = E + S + (int)d->n_pos_tick + (int)d->n_pos_beat;
+        for (int l = 0; l < 4; l++) {
+          if ((d->lookback_lags >> l) & 1u) {
+            memcpy(x + col, m->p.lb_emb + form->look[l] * E, sizeof(float) * (size_t)E);
+            col += E;
+          }
+        }
+        if (d->n_phrase) {
+          x[col + form->phrase_bar] = 1.0f;
+          col += 16;
+        }
+        if (d->n_bars_left) {
+          x[col + form->bars_left] = 1.0f;
+        }
+      }
     } else {
       memcpy(x, h + (k - 1) * H, sizeof(float) * (size_t)H);
     }
@@ -530,6 +598,110 @@ TEST(model_runtime_fp32)
 TEST(model_runtime_fp16)
 {
   check_runtime(CANTUS_WEIGHTS_F16, 2e-2);
+}
+
+// The version 2 step: the lookback, phrase and bars-left tables built by
+// prepare give what the full layer-0 product gives.
+static void check_runtime_v2(CantusWeightType wt, double tol)
+{
+  size_t n;
+  uint8_t *bytes = tiny2_bytes(&n);
+  const CantusModelOptions opt = { .weights = wt, .extra_size = 0 };
+  CantusModel *m = NULL;
+  CantusError err;
+  CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &m, &err), CANTUS_OK);
+  free(bytes);
+  if (!m) {
+    return;
+  }
+  const CantusDims *d = &m->dims;
+  const CantusVocab *v = &d->vocab;
+  const int V = cantus_vocab_size(v);
+  CHECK_EQ(V, 2 + 2 * 37 + 38 + 48);
+  float h[2 * 32] = { 0 }, c[2 * 32] = { 0 }, want[256];
+  const float *style = m->p.style_emb + 2 * d->n_style_dim;
+  cantus_lstm_set_style(&m->net, &m->state, style);
+  const int n1 = cantus_vocab_note(v, 1, 60), d1 = cantus_vocab_dur(v, 11);
+  const int tokens[5][3] = { { 0, 0, 0 },
+                             { n1, 0, 1 },
+                             { d1, 0, 1 },
+                             { cantus_vocab_shift(v, 6), 6, 1 },
+                             { cantus_vocab_note(v, 0, 72), 0, 2 } };
+  const CantusLookbackFeatures form[5] = {
+    { { (uint16_t)V, (uint16_t)V, (uint16_t)V, (uint16_t)V }, 15, 17 },
+    { { (uint16_t)n1, (uint16_t)V, 3, (uint16_t)d1 }, 0, 16 },
+    { { (uint16_t)d1, (uint16_t)n1, (uint16_t)V, 7 }, 3, 5 },
+    { { 4, 5, 6, (uint16_t)V }, 7, 0 },
+    { { 1, 1, (uint16_t)V - 1, 0 }, 12, 17 },
+  };
+  double worst = 0, moved = 0;
+  for (int s = 0; s < 5; s++) {
+    cantus_lstm_step_form(
+      &m->net, &m->state, tokens[s][0], tokens[s][1], tokens[s][2], &form[s], m->logits);
+    ref_step_form(m, style, h, c, tokens[s][0], tokens[s][1], tokens[s][2], &form[s], want);
+    for (int k = 0; k < V; k++) {
+      worst = fmax(worst, fabs((double)m->logits[k] - (double)want[k]));
+    }
+  }
+  // Same state, other form inputs: a different next distribution.
+  float a[256], b[256];
+  float hc[2 * 2 * 32];
+  memcpy(hc, m->state.hc, sizeof hc);
+  cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &form[1], a);
+  memcpy(m->state.hc, hc, sizeof hc);
+  cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &form[2], b);
+  for (int k = 0; k < V; k++) {
+    moved = fmax(moved, fabs((double)a[k] - (double)b[k]));
+  }
+  // NULL form = every lookback NONE, phrase bar 0, bars left unknown.
+  const CantusLookbackFeatures none = { { (uint16_t)V, (uint16_t)V, (uint16_t)V, (uint16_t)V },
+                                        0,
+                                        17 };
+  memcpy(m->state.hc, hc, sizeof hc);
+  cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, NULL, a);
+  memcpy(m->state.hc, hc, sizeof hc);
+  cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &none, b);
+  CHECK(!memcmp(a, b, sizeof(float) * (size_t)V));
+  CHECK_MSG(worst <= tol, "max logit error %g over %g", worst, tol);
+  CHECK_MSG(moved > 1e-3, "form inputs move the logits by only %g", moved);
+  cantus_model_free(m);
+}
+
+TEST(model_v1_step_form_is_the_v1_step)
+{
+  // A version 1 network ignores the form inputs: cantus_lstm_step_form gives
+  // cantus_lstm_step's floats bit for bit, so an engine may call it always.
+  size_t n;
+  uint8_t *bytes = tiny_bytes(&n);
+  CantusModel *a = NULL, *b = NULL;
+  const CantusModelOptions opt = cantus_model_options_default(); // fp16 kernels
+  CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &a, NULL), CANTUS_OK);
+  CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &b, NULL), CANTUS_OK);
+  free(bytes);
+  if (!a || !b) {
+    return;
+  }
+  const CantusLookbackFeatures form = { { 3, 4, 5, 6 }, 7, 8 };
+  float la[124], lb[124];
+  bool same = true;
+  for (int t = 0; t < 20; t++) {
+    const int tok = (t * 37) % 124;
+    cantus_lstm_step(&a->net, &a->state, tok, t % 12, t % 8, la);
+    cantus_lstm_step_form(&b->net, &b->state, tok, t % 12, t % 8, t % 2 ? &form : NULL, lb);
+    same = same && !memcmp(la, lb, sizeof la);
+  }
+  CHECK(same);
+  cantus_model_free(a);
+  cantus_model_free(b);
+}
+
+TEST(model_v2_runtime_fp32)
+{
+  check_runtime_v2(CANTUS_WEIGHTS_F32, 1e-4);
+}
+TEST(model_v2_runtime_fp16)
+{
+  check_runtime_v2(CANTUS_WEIGHTS_F16, 2e-2);
 }
 
 TEST(model_fp16_allocation_is_smaller)
@@ -710,11 +882,214 @@ TEST(model_refuses_nan_and_inf)
 TEST(model_refuses_newer_and_zero_version)
 {
   CHECK(refused_field(H_VERSION,
-                      2,
+                      3,
                       CANTUS_ERR_VERSION,
-                      "t.cantus: format version 2 is newer than this build reads (1)"));
-  CHECK(refused_field(H_VERSION, 3, CANTUS_ERR_VERSION, "format version 3 is newer"));
+                      "t.cantus: format version 3 is newer than this build reads (2)"));
+  CHECK(refused_field(H_VERSION, 4, CANTUS_ERR_VERSION, "format version 4 is newer"));
+  // A version 1 file relabelled 2 lacks the version 2 fields.
+  CHECK(refused_field(H_VERSION, 2, CANTUS_ERR_FORMAT, "part count 0 under the minimum 1"));
   CHECK(refused_field(H_VERSION, 0, CANTUS_ERR_FORMAT, "format version 0 is invalid"));
+}
+
+// ---- version 2 --------------------------------------------------------------
+
+TEST(model_v2_layout_and_round_trip)
+{
+  const CantusDims d = cantus_fixture_dims_tiny2();
+  const size_t V = 2 + 2 * 37 + 38 + 48, H = 32, G = 4 * H, E = 16;
+  const size_t I0 = 16 + 8 + 12 + 8 + 4 * E + 16 + 18;
+  CHECK_EQ(cantus_vocab_size(&d.vocab), V);
+  CHECK_EQ(cantus_dims_input(&d, 0), I0);
+  CHECK_EQ(cantus_dims_col_lookback(&d), 44);
+  CHECK_EQ(cantus_dims_col_phrase(&d), 44 + 4 * E);
+  CHECK_EQ(cantus_dims_col_bars_left(&d), 44 + 4 * E + 16);
+  const size_t want =
+    V * E + 3 * 8 + (V + 1) * E + (G * I0 + G * H + G) + (G * H + G * H + G) + V * H + V;
+  CHECK_EQ(cantus_model_param_count(&d), want);
+  float *base = calloc(want, sizeof(float));
+  CantusParams p;
+  cantus_model_layout(&d, base, &p);
+  CHECK(p.lb_emb == p.style_emb + 3 * 8);
+  CHECK(p.layer[0].w_ih == p.lb_emb + (V + 1) * E);
+  CHECK(p.b_out + V == base + want);
+  free(base);
+  // Version 1 dims have no lb_emb.
+  const CantusDims d1 = cantus_fixture_dims_tiny();
+  float probe[1];
+  cantus_model_layout(&d1, probe, &p);
+  CHECK(p.lb_emb == NULL);
+
+  size_t n;
+  uint8_t *b = tiny2_bytes(&n);
+  CHECK_EQ(rd32(b + H_VERSION), 2);
+  CHECK_EQ(rd32(b + H_N_PARTS), 2);
+  CHECK_EQ(rd32(b + H_N_DUR), 38);
+  CHECK_EQ(rd32(b + H_LOOKBACK_LAGS), 0xf);
+  CHECK_EQ(rd32(b + H_N_PHRASE), 16);
+  CHECK_EQ(rd32(b + H_N_BARS_LEFT), 18);
+  CHECK_EQ(rd32(b + H_N_CHORD), 0);
+  CHECK_EQ(rd32(b + H_FORM_FLAGS), 0);
+  CHECK_EQ(rd32(b + H_N_VOCAB), V);
+  CHECK_EQ(rd32(b + H_N_TENSORS), 3 * 2 + 5);
+  // Names: 3 styles then 2 parts, 32 bytes each.
+  const uint64_t names = rd64(b + H_NAMES_OFFSET);
+  CHECK_EQ(rd64(b + H_NAMES_OFFSET + 8), 5 * 32);
+  CHECK(!strcmp((const char *)b + names + 2 * 32, "gamma"));
+  CHECK(!strcmp((const char *)b + names + 3 * 32, "melody"));
+  CHECK(!strcmp((const char *)b + names + 4 * 32, "bass"));
+  // lb_emb is the third tensor, (V+1, E).
+  const int lb = tensor_index(b, "lb_emb");
+  CHECK_EQ(lb, 2);
+  const uint8_t *e = b + rd64(b + H_DIR_OFFSET) + 2 * DIR_ENTRY;
+  CHECK_EQ(rd32(e + 28), 2);
+  CHECK_EQ(rd32(e + 32), V + 1);
+  CHECK_EQ(rd32(e + 36), E);
+  const uint8_t *w0 = b + rd64(b + H_DIR_OFFSET) + 3 * DIR_ENTRY;
+  CHECK(!strcmp((const char *)w0, "l0.w_ih"));
+  CHECK_EQ(rd32(w0 + 36), I0);
+  CantusModel *m;
+  CantusError err;
+  CHECK_EQ(load(b, n, &m, &err), CANTUS_OK);
+  if (m) {
+    CantusModel *fx = cantus_fixture_model(&d, 1, CANTUS_WEIGHTS_F32);
+    CHECK(same_model(m, fx));
+    CHECK_EQ(m->version, 2);
+    CHECK(!strcmp(m->part_names[0], "melody") && !strcmp(m->part_names[1], "bass"));
+    CHECK_EQ(cantus_model_find_part(m, "BASS"), 1);
+    CHECK_EQ(cantus_model_find_part(m, "alto"), -1);
+    void *again;
+    size_t n2;
+    CHECK_EQ(cantus_model_save_mem(m, &again, &n2, &err), CANTUS_OK);
+    CHECK(n2 == n && !memcmp(again, b, n));
+    free(again);
+    // An invalid part name is refused by the saver, as a style name is.
+    m->part_names[1][0] = '\0';
+    CHECK_EQ(cantus_model_save_mem(m, &again, &n2, &err), CANTUS_ERR_FORMAT);
+    CHECK(strstr(err.msg, "part 1 name is empty") != NULL);
+    cantus_model_free(fx);
+    cantus_model_free(m);
+  }
+  free(b);
+}
+
+TEST(model_v2_check_dims)
+{
+  CantusError err;
+  const CantusDims ok = cantus_fixture_dims_tiny2();
+  CHECK_EQ(cantus_model_check_dims(&ok, &err), CANTUS_OK);
+  CantusDims d;
+#define EXPECT(edit, status, text)                                                  \
+  do {                                                                              \
+    d = ok;                                                                         \
+    edit;                                                                           \
+    err.msg[0] = '\0';                                                              \
+    CHECK_EQ(cantus_model_check_dims(&d, &err), status);                            \
+    CHECK_MSG(strstr(err.msg, text) != NULL, "\"%s\" lacks \"%s\"", err.msg, text); \
+  } while (0)
+  EXPECT(d.vocab.n_parts = 5, CANTUS_ERR_TOO_LARGE, "part count 5 over the limit 4");
+  EXPECT(d.vocab.n_parts = 0, CANTUS_ERR_FORMAT, "part count 0 under the minimum 1");
+  EXPECT(d.vocab.n_dur = 39, CANTUS_ERR_FORMAT, "duration bins 39 outside 1..38");
+  EXPECT(d.lookback_lags = 0x10, CANTUS_ERR_FORMAT, "lookback lags 0x10 invalid");
+  EXPECT(d.n_phrase = 8, CANTUS_ERR_FORMAT, "phrase classes 8 invalid");
+  EXPECT(d.n_bars_left = 17, CANTUS_ERR_FORMAT, "bars-left classes 17 invalid");
+  EXPECT(d.n_chord = 13, CANTUS_ERR_FORMAT, "chord inputs 13 unsupported");
+  // Form inputs only with a version 2 vocabulary.
+  EXPECT((d.vocab.n_parts = 0, d.vocab.n_dur = 0),
+         CANTUS_ERR_FORMAT,
+         "form inputs need a version 2 vocabulary");
+#undef EXPECT
+  // Any subset of the form inputs is a valid version 2 network.
+  d = ok;
+  d.lookback_lags = 0x5;
+  d.n_phrase = 0;
+  CHECK_EQ(cantus_model_check_dims(&d, &err), CANTUS_OK);
+  CHECK_EQ(cantus_dims_n_lags(&d), 2);
+  d.lookback_lags = 0;
+  d.n_bars_left = 0;
+  CHECK_EQ(cantus_model_check_dims(&d, &err), CANTUS_OK);
+  CHECK_EQ(cantus_dims_lb_rows(&d), 0);
+  CHECK_EQ(cantus_dims_input(&d, 0), 44);
+}
+
+TEST(model_v2_refuses_each_field)
+{
+  CHECK(
+    refused_field2(H_N_PARTS, 5, CANTUS_ERR_TOO_LARGE, "t.cantus: part count 5 over the limit 4"));
+  CHECK(refused_field2(H_N_PARTS, 0, CANTUS_ERR_FORMAT, "part count 0 under the minimum 1"));
+  CHECK(refused_field2(H_N_PARTS, 1, CANTUS_ERR_FORMAT, "vocabulary size 162 does not match"));
+  CHECK(refused_field2(H_N_DUR, 0, CANTUS_ERR_FORMAT, "duration bins 0 outside 1..38"));
+  CHECK(refused_field2(H_N_DUR, 39, CANTUS_ERR_FORMAT, "duration bins 39 outside 1..38"));
+  CHECK(refused_field2(H_N_DUR, 37, CANTUS_ERR_FORMAT, "vocabulary size 162 does not match"));
+  CHECK(refused_field2(H_LOOKBACK_LAGS, 0x1f, CANTUS_ERR_FORMAT, "lookback lags 0x1f invalid"));
+  CHECK(refused_field2(H_LOOKBACK_LAGS, 0x7, CANTUS_ERR_FORMAT, "parameter count"));
+  CHECK(refused_field2(H_N_PHRASE, 15, CANTUS_ERR_FORMAT, "phrase classes 15 invalid (0 or 16)"));
+  CHECK(refused_field2(H_N_PHRASE, 0, CANTUS_ERR_FORMAT, "parameter count"));
+  CHECK(refused_field2(H_N_BARS_LEFT, 17, CANTUS_ERR_FORMAT, "bars-left classes 17 invalid"));
+  CHECK(refused_field2(H_N_CHORD, 13, CANTUS_ERR_FORMAT, "chord inputs 13 unsupported"));
+  CHECK(refused_field2(H_FORM_FLAGS, 1, CANTUS_ERR_FORMAT, "form flags 0x1 unsupported"));
+  CHECK(refused_field2(H_RESERVED2, 1, CANTUS_ERR_FORMAT, "reserved header byte 228"));
+  CHECK(refused_field2(H_RESERVED2 + 24, 1u << 24, CANTUS_ERR_FORMAT, "reserved header byte 255"));
+  // A version 2 file relabelled 1: its version 2 fields are reserved bytes there.
+  CHECK(refused_field2(H_VERSION, 1, CANTUS_ERR_FORMAT, "reserved header byte 200"));
+  CHECK(refused_field2(H_VERSION, 3, CANTUS_ERR_VERSION, "format version 3 is newer"));
+  CHECK(refused_field2(H_N_TENSORS, 10, CANTUS_ERR_FORMAT, "10 tensors where 2 layers need 11"));
+  CHECK(refused_field2(H_NAMES_OFFSET + 8, 96, CANTUS_ERR_FORMAT, "style name section"));
+  // The directory: lb_emb's shape follows V.
+  size_t n;
+  uint8_t *b = tiny2_bytes(&n);
+  const uint64_t dir = rd64(b + H_DIR_OFFSET);
+  wr32(b + dir + 2 * DIR_ENTRY + 32, 162);
+  recrc(b, n);
+  CHECK(refused(b, n, CANTUS_ERR_FORMAT, "tensor directory entry 2 (\"lb_emb\") does not match"));
+  free(b);
+  // Part names: empty, unterminated, invalid UTF-8.
+  b = tiny2_bytes(&n);
+  const uint64_t part1 = rd64(b + H_NAMES_OFFSET) + 4 * 32;
+  uint8_t save[32];
+  memcpy(save, b + part1, 32);
+  memset(b + part1, 0, 32);
+  recrc(b, n);
+  CHECK(refused(b, n, CANTUS_ERR_FORMAT, "part 1 name is empty, unterminated or not UTF-8"));
+  memset(b + part1, 'a', 32);
+  recrc(b, n);
+  CHECK(refused(b, n, CANTUS_ERR_FORMAT, "part 1 name is empty"));
+  memcpy(b + part1, save, 32);
+  b[part1 + 1] = 0xff;
+  recrc(b, n);
+  CHECK(refused(b, n, CANTUS_ERR_FORMAT, "part 1 name"));
+  memcpy(b + part1, save, 32);
+  recrc(b, n);
+  CantusModel *m;
+  CantusError err;
+  CHECK_EQ(load(b, n, &m, &err), CANTUS_OK); // restored, it loads again
+  cantus_model_free(m);
+  // A NaN in lb_emb.
+  const uint64_t lbo = tensor_offset(b, 2);
+  wr32(b + lbo + 4 * 5, 0x7fc00000u);
+  recrc(b, n);
+  CHECK(refused(b, n, CANTUS_ERR_NOT_FINITE, "tensor lb_emb holds NaN at element 5"));
+  free(b);
+}
+
+TEST(model_v2_refuses_truncation_and_flipped_bytes)
+{
+  size_t n;
+  uint8_t *b = tiny2_bytes(&n);
+  const size_t data = (size_t)rd64(b + H_DATA_OFFSET);
+  CHECK_EQ(flip_range(b, n, 0, data, 1), 0);
+  CHECK_EQ(flip_range(b, n, data, n, 97), 0);
+  int bad = 0;
+  for (size_t cut = 0; cut < n && bad < 5; cut += cut < 1024 ? 1 : 4093) {
+    CantusModel *m;
+    CantusError err;
+    const CantusStatus st = load(b, cut, &m, &err);
+    if (st != CANTUS_ERR_TRUNCATED || m) {
+      printf("  cut %zu: status %d, \"%s\"\n", cut, st, err.msg);
+      bad++;
+    }
+  }
+  CHECK_EQ(bad, 0);
+  free(b);
 }
 
 TEST(model_refuses_each_cap_in_the_file)
@@ -981,13 +1356,22 @@ static void write_fuzz_seeds(void)
     .n_pos_beat = 4,
     .vocab = { .pitch_lo = 60, .pitch_hi = 67, .n_shift = 8, .n_vel = 0, .tpq = 2 }
   };
+  // Version 2: two parts, four duration bins, lags 1 and 2 bars, phrase
+  // and bars left.
+  CantusDims micro2 = micro;
+  micro2.vocab.n_parts = 2;
+  micro2.vocab.n_dur = 4;
+  micro2.lookback_lags = 0x3;
+  micro2.n_phrase = 16;
+  micro2.n_bars_left = 18;
   struct {
     const char *name;
     const CantusDims *d;
     size_t cut;
   } seeds[] = { { "micro.cantus", &micro, 0 },
                 { "small.cantus", &small, 0 },
-                { "micro-cut.cantus", &micro, 300 } };
+                { "micro-cut.cantus", &micro, 300 },
+                { "micro2.cantus", &micro2, 0 } };
   for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
     size_t n;
     uint8_t *b = fixture_bytes(seeds[i].d, 5, &n);
@@ -1004,23 +1388,19 @@ static void write_fuzz_seeds(void)
   }
 }
 
-TEST(model_committed_tiny_loads_and_matches_fixture)
+// The committed file at path loads and equals, byte for byte, what this
+// build's saver writes for the fixture of dims d (seed 1).
+static void check_committed(const char *path, const CantusDims d, bool regen)
 {
-  // CANTUS_REGEN_TINY=1 rewrites the file and the fuzzer's seeds (after a
-  // deliberate format change).
-  const char *path = "tests/data/tiny.cantus";
-  const CantusDims d = cantus_fixture_dims_tiny();
   CantusModel *fx = cantus_fixture_model(&d, 1, CANTUS_WEIGHTS_F32);
   CantusError err;
-  if (getenv("CANTUS_REGEN_TINY")) {
+  if (regen) {
     CHECK_EQ(cantus_model_save(fx, path, &err), CANTUS_OK);
-    write_fuzz_seeds();
   }
   CantusModel *m = NULL;
   const CantusModelOptions opt = { .weights = CANTUS_WEIGHTS_F32, .extra_size = 0 };
   CHECK_MSG(cantus_model_load(path, &opt, &m, &err) == CANTUS_OK, "%s", err.msg);
   CHECK(m && same_model(m, fx));
-  // Byte for byte: the committed file is what this build's saver writes.
   void *data;
   size_t n;
   CHECK_EQ(cantus_model_save_mem(fx, &data, &n, &err), CANTUS_OK);
@@ -1124,4 +1504,20 @@ TEST(model_style_meter_reader)
     }
   }
   cantus_model_free(m);
+}
+
+TEST(model_committed_tiny_loads_and_matches_fixture)
+{
+  // CANTUS_REGEN_TINY=1 rewrites the files and the fuzzer's seeds (after a
+  // deliberate format change).  tiny.cantus stays version 1: the v1 fixture.
+  const bool regen = getenv("CANTUS_REGEN_TINY") != NULL;
+  check_committed("tests/data/tiny.cantus", cantus_fixture_dims_tiny(), regen);
+  check_committed("tests/data/tiny2.cantus", cantus_fixture_dims_tiny2(), regen);
+  if (regen) {
+    write_fuzz_seeds();
+  }
+  size_t n;
+  uint8_t *b = tiny_bytes(&n);
+  CHECK_EQ(rd32(b + H_VERSION), 1);
+  free(b);
 }

@@ -12,6 +12,7 @@
 #include "sample.h"
 #include "test.h"
 #include "train.h"
+#include "train_impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -487,6 +488,200 @@ TEST(train_forward_matches_plugin_step)
     worst = e > worst ? e : worst;
   }
   CHECK_MSG(worst <= 1e-5, "carried state: logits differ by %g", worst);
+  cantus_lstm_train_free(n);
+  cantus_model_free(m);
+}
+
+// ---- format version 2: form inputs ----------------------------------------------------
+
+// Random version 2 inputs for a chunk: tokens, styles, positions, and form
+// inputs over their whole ranges (lookback NONE = V included).
+static void fill_chunk_v2(CantusChunk *c, const CantusDims *d, int B, int T, uint32_t seed)
+{
+  const int V = cantus_vocab_size(&d->vocab);
+  uint32_t s = seed;
+#define NEXT(n) ((s = s * 1664525u + 1013904223u), (int)((s >> 8) % (uint32_t)(n)))
+  for (int t = 0; t < T; t++) {
+    for (int b = 0; b < B; b++) {
+      const size_t r = (size_t)t * (size_t)B + (size_t)b;
+      c->tok[r] = t == 0 ? CANTUS_TOK_START : 1 + NEXT(V - 1);
+      c->tgt[r] = 1 + NEXT(V - 1);
+      c->style[r] = (int16_t)NEXT(d->n_styles);
+      c->pos_tick[r] = (uint8_t)NEXT(d->n_pos_tick);
+      c->pos_beat[r] = (uint8_t)NEXT(d->n_pos_beat);
+      for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+        c->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i] = (uint16_t)NEXT(V + 1);
+      }
+      c->phrase[r] = (uint8_t)NEXT(CANTUS_PHRASE_BARS);
+      c->bars_left[r] = (uint8_t)NEXT(CANTUS_BARS_LEFT_CLASSES);
+    }
+  }
+#undef NEXT
+}
+
+static CantusDims small_dims_v2(void)
+{
+  CantusDims d = cantus_fixture_dims_tiny2();
+  d.n_hidden = 16;
+  d.n_embed = 4;
+  d.n_style_dim = 3;
+  d.vocab.pitch_lo = 60;
+  d.vocab.pitch_hi = 64;
+  d.vocab.n_shift = 6;
+  d.vocab.n_dur = 5;
+  return d;
+}
+
+static double chunk_loss_v2(CantusLstmTrain *n, const CantusDims *d, const CantusParams *p)
+{
+  fill_chunk_v2(cantus_lstm_train_chunk(n), d, 3, 12, 99);
+  cantus_lstm_train_reset(n);
+  int scored = 0;
+  double s = cantus_lstm_train_forward(n, p, 0.0f, 0, NULL, &scored);
+  return s / scored;
+}
+
+TEST(train_v2_gradient_finite_differences)
+{
+  // The lookback embedding and layer 0's form columns get the gradient the
+  // loss has (central differences), and so do the other tensors.
+  const CantusDims d = small_dims_v2();
+  const size_t np = cantus_model_param_count(&d);
+  float *params = malloc(np * sizeof(float)), *grads = calloc(np, sizeof(float));
+  cantus_train_init_params(&d, 3, params);
+  CantusParams p, g;
+  cantus_model_layout(&d, params, &p);
+  cantus_model_layout(&d, grads, &g);
+  CantusLstmTrain *n = NULL;
+  CantusError err;
+  CHECK_EQ(cantus_lstm_train_new(&d, 3, 12, &n, &err), CANTUS_OK);
+  chunk_loss_v2(n, &d, &p);
+  cantus_lstm_train_backward(n, &p, &g, CANTUS_GRAD_ALL);
+  const float eps = 2e-3f;
+  const size_t lb0 = (size_t)(p.lb_emb - params), lb1 = lb0 + cantus_dims_lb_rows(&d) * d.n_embed;
+  const size_t I0 = cantus_dims_input(&d, 0), c_form = cantus_dims_col_lookback(&d);
+  const size_t w0 = (size_t)(p.layer[0].w_ih - params);
+  int checked = 0, bad = 0, lb_nonzero = 0, form_cols = 0;
+  for (size_t i = 0; i < np; i++) {
+    const bool in_lb = i >= lb0 && i < lb1;
+    const bool in_form = i >= w0 && i < w0 + 4 * d.n_hidden * I0 && (i - w0) % I0 >= c_form;
+    // Every lb_emb weight and form column; every 13th other parameter.
+    if (!in_lb && !in_form && i % 13) {
+      continue;
+    }
+    float keep = params[i];
+    params[i] = keep + eps;
+    double lp = chunk_loss_v2(n, &d, &p);
+    params[i] = keep - eps;
+    double lm = chunk_loss_v2(n, &d, &p);
+    params[i] = keep;
+    double fd = (lp - lm) / (2.0 * (double)eps);
+    double an = (double)grads[i];
+    if (fabs(fd - an) > 2e-4 + 0.02 * fabs(fd)) {
+      if (bad < 5) {
+        printf("param %zu%s: finite difference %.6g, backward %.6g\n",
+               i,
+               in_lb     ? " (lb_emb)"
+               : in_form ? " (form column)"
+                         : "",
+               fd,
+               an);
+      }
+      bad++;
+    }
+    lb_nonzero += in_lb && fabs(an) > 1e-6;
+    form_cols += in_form;
+    checked++;
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(lb_nonzero > 50); // the check is not vacuous: lookups carry gradient
+  CHECK_EQ(form_cols, (int)(4 * d.n_hidden * (I0 - c_form)));
+  cantus_lstm_train_free(n);
+  free(params);
+  free(grads);
+}
+
+TEST(train_v2_threads_match)
+{
+  // Two unit blocks (gate rows permuted) give the gradient one block gives,
+  // the lookback tables and lb_emb included.
+  const CantusDims d = small_dims_v2();
+  const size_t np = cantus_model_param_count(&d);
+  float *params = malloc(np * sizeof(float));
+  float *grads[2] = { calloc(np, sizeof(float)), calloc(np, sizeof(float)) };
+  cantus_train_init_params(&d, 4, params);
+  CantusParams p, g;
+  cantus_model_layout(&d, params, &p);
+  double loss[2];
+  for (int th = 0; th < 2; th++) {
+    openblas_set_num_threads(th + 1);
+    CantusLstmTrain *n = NULL;
+    CantusError err;
+    CHECK_EQ(cantus_lstm_train_new(&d, 3, 12, &n, &err), CANTUS_OK);
+    cantus_model_layout(&d, grads[th], &g);
+    loss[th] = chunk_loss_v2(n, &d, &p);
+    cantus_lstm_train_backward(n, &p, &g, CANTUS_GRAD_ALL);
+    cantus_lstm_train_free(n);
+  }
+  openblas_set_num_threads(1);
+  CHECK_MSG(fabs(loss[0] - loss[1]) <= 1e-6, "loss %g vs %g", loss[0], loss[1]);
+  const double dg = max_abs_diff(grads[1], grads[0], np, NULL);
+  CHECK_MSG(dg <= 1e-6, "two threads vs one: gradient differs by %g", dg);
+  free(params);
+  free(grads[0]);
+  free(grads[1]);
+}
+
+TEST(train_v2_forward_matches_plugin_step)
+{
+  // The trainer's version 2 forward against cantus_lstm_step_form on the
+  // tiny v2 fixture, form inputs and a START mid-chunk included.
+  CantusDims d = cantus_fixture_dims_tiny2();
+  CantusModel *m = cantus_fixture_model(&d, 7, CANTUS_WEIGHTS_F32);
+  enum { B = 2, T = 40 };
+  CantusLstmTrain *n = NULL;
+  CantusError err;
+  CHECK_EQ(cantus_lstm_train_new(&d, B, T, &n, &err), CANTUS_OK);
+  CantusChunk *c = cantus_lstm_train_chunk(n);
+  const int V = cantus_vocab_size(&d.vocab);
+  fill_chunk_v2(c, &d, B, T, 4242);
+  c->tok[17 * B + 1] = CANTUS_TOK_START;
+  for (int t = 0; t < T; t++) {
+    c->style[t * B] = 1; // a style holds for a piece
+    c->style[t * B + 1] = (int16_t)(t < 17 ? 2 : 0);
+  }
+  cantus_lstm_train_reset(n);
+  cantus_lstm_train_forward(n, &m->p, 0.0f, 0, NULL, NULL);
+  const float *lg = cantus_lstm_train_logits(n);
+  double worst = 0.0, moved = 0.0;
+  for (int b = 0; b < B; b++) {
+    for (int t = 0; t < T; t++) {
+      const size_t r = (size_t)t * B + (size_t)b;
+      if (c->tok[r] == CANTUS_TOK_START) {
+        cantus_lstm_reset(&m->net, &m->state);
+        cantus_lstm_set_style(
+          &m->net, &m->state, m->p.style_emb + (size_t)c->style[r] * d.n_style_dim);
+      }
+      CantusLookbackFeatures f;
+      for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+        f.look[i] = c->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i];
+      }
+      f.phrase_bar = c->phrase[r];
+      f.bars_left = c->bars_left[r];
+      cantus_lstm_step_form(
+        &m->net, &m->state, c->tok[r], c->pos_tick[r], c->pos_beat[r], &f, m->logits);
+      double e = max_abs_diff(m->logits, lg + r * (size_t)V, (size_t)V, NULL);
+      worst = e > worst ? e : worst;
+    }
+  }
+  CHECK_MSG(worst <= 1e-5, "trainer and plugin logits differ by %g", worst);
+  // Without the form inputs the plugin's logits differ: the test sees them.
+  cantus_lstm_reset(&m->net, &m->state);
+  cantus_lstm_set_style(&m->net, &m->state, m->p.style_emb + 1 * d.n_style_dim);
+  cantus_lstm_step_form(
+    &m->net, &m->state, c->tok[0], c->pos_tick[0], c->pos_beat[0], NULL, m->logits);
+  moved = max_abs_diff(m->logits, lg, (size_t)V, NULL);
+  CHECK_MSG(moved > 1e-3, "form inputs change the logits by only %g", moved);
   cantus_lstm_train_free(n);
   cantus_model_free(m);
 }
@@ -998,6 +1193,176 @@ TEST(train_resume_is_bit_exact)
   cantus_train_interrupt = 0;
   free(pa);
   free(pb);
+  remove_tree(dir);
+}
+
+// The tiny configuration with the version 2 vocabulary (the parts come
+// from the corpus: its one unnamed track is "track1").
+static CantusTrainConfig tiny_config_v2(const char *const *dirs, const char *out)
+{
+  CantusTrainConfig cfg = tiny_config(dirs, out);
+  cfg.corpus.vocab.n_dur = (uint16_t)cantus_vocab_dur_rule_len(cfg.corpus.vocab.tpq);
+  cfg.corpus.vocab.n_parts = 1;
+  return cfg;
+}
+
+TEST(train_v2_short_run_learns_and_records_form)
+{
+  char dir[256], out[300];
+  CHECK(make_corpus(dir, sizeof dir, 8));
+  const char *dirs[1] = { dir };
+  snprintf(out, sizeof out, "%s/v2.cantus", dir);
+  CantusTrainConfig cfg = tiny_config_v2(dirs, out);
+  cfg.epochs = 30;
+  CantusTrainResult r;
+  CantusError err;
+  err.msg[0] = 0;
+  CHECK_MSG(cantus_train_run(&cfg, &r, &err) == CANTUS_OK, "%s", err.msg);
+  // The untrained network scores about log V = 5.2 nats; scales with their
+  // durations are nearly all context.
+  CHECK_MSG(r.best_valid < 1.5, "validation loss %g", r.best_valid);
+  CantusModel *m = NULL;
+  CantusModelOptions mo = cantus_model_options_default();
+  CHECK_EQ(cantus_model_load(out, &mo, &m, &err), CANTUS_OK);
+  if (m) {
+    CHECK_EQ(m->version, 2);
+    CHECK(cantus_dims_is_v2(&m->dims));
+    CHECK_EQ(m->dims.vocab.n_parts, 1);
+    CHECK(!strcmp(m->part_names[0], "track1"));
+    CHECK_EQ(m->dims.lookback_lags, 0xf);
+    CHECK_EQ(m->dims.n_phrase, 16);
+    CHECK_EQ(m->dims.n_bars_left, 18);
+    char v[64];
+    CHECK(cantus_model_meta_get(m, "meter", v, sizeof v) && !strcmp(v, "down=3/4,up=4/4"));
+    CHECK(strstr(m->meta, "parts: track1\n") != NULL);
+    cantus_model_free(m);
+  }
+  remove_tree(dir);
+}
+
+TEST(train_v2_resume_is_bit_exact)
+{
+  char dir[256], outa[300], outb[300], ckpt[300];
+  CHECK(make_corpus(dir, sizeof dir, 6));
+  const char *dirs[1] = { dir };
+  snprintf(outa, sizeof outa, "%s/a.cantus", dir);
+  snprintf(outb, sizeof outb, "%s/b.cantus", dir);
+  snprintf(ckpt, sizeof ckpt, "%s/b.ckpt", dir);
+  CantusTrainConfig cfg = tiny_config_v2(dirs, outa);
+  cfg.epochs = 4;
+  cfg.max_steps = 45; // crosses epoch boundaries (new end dropout draws), stops mid-epoch
+  CantusTrainResult r;
+  CantusError err;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
+  CHECK_EQ(r.steps, 45);
+  cfg.out_path = outb;
+  cfg.max_steps = 17;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
+  cfg.max_steps = 28;
+  cfg.resume_path = ckpt;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
+  CHECK_EQ(r.steps, 45);
+  size_t na = 0, nb = 0;
+  float *pa = model_params(outa, &na), *pb = model_params(outb, &nb);
+  CHECK(pa && pb && na == nb && memcmp(pa, pb, na * sizeof *pa) == 0);
+  // The end dropout changes what is learnt (it is applied at all).
+  cfg = tiny_config_v2(dirs, outb);
+  cfg.epochs = 4;
+  cfg.max_steps = 45;
+  cfg.end_dropout = 0.0f;
+  CHECK_EQ(cantus_train_run(&cfg, &r, &err), CANTUS_OK);
+  float *pc = model_params(outb, &nb);
+  CHECK(pa && pc && na == nb && memcmp(pa, pc, na * sizeof *pa) != 0);
+  free(pa);
+  free(pb);
+  free(pc);
+  remove_tree(dir);
+}
+
+TEST(train_v2_corpus_form_and_transposition)
+{
+  // A version 2 corpus carries the form inputs of cantus_lookback_batch;
+  // a transposed item moves NOTE tokens and the lookback tokens by the same
+  // interval (DUR, SHIFT and NONE stay), and end dropout hides bars left.
+  char dir[256];
+  CHECK(make_corpus(dir, sizeof dir, 3));
+  const char *dirs[1] = { dir };
+  CantusTrainConfig cfg = tiny_config_v2(dirs, "unused");
+  CantusCorpus c;
+  CantusError err;
+  CHECK_EQ(cantus_corpus_load(&c, dirs, 1, &cfg.corpus, NULL, &err), CANTUS_OK);
+  CHECK_EQ(c.vocab.n_parts, 1);
+  CHECK(!strcmp(c.part_names[0], "track1"));
+  const CantusVocab *v = &c.vocab;
+  const int V = cantus_vocab_size(v);
+  const CantusPiece *pc = &c.pieces[0];
+  CHECK(pc->form != NULL);
+  // The stored features are the batch function's.
+  const uint32_t tick0[1] = { 0 }, bar[1] = { (uint32_t)(pc->ts_num * v->tpq) };
+  const CantusBarMap map = { tick0, bar, 1 };
+  int64_t first = 0, last = 0;
+  cantus_lookback_piece_bars(pc->tok, pc->n_tok, v, &map, &first, &last);
+  CantusLookbackFeatures *f = malloc(pc->n_tok * sizeof *f);
+  CHECK_EQ(cantus_lookback_batch(pc->tok, pc->n_tok, v, &map, first, last, f, &err), CANTUS_OK);
+  CHECK(!memcmp(f, pc->form, pc->n_tok * sizeof *f));
+  free(f);
+  // Bar 0's lookback is NONE; later bars of a scale look back at notes.
+  int n_note_looks = 0;
+  for (uint32_t i = 0; i < pc->n_tok; i++) {
+    n_note_looks += pc->form[i].look[0] < V &&
+                    cantus_vocab_decode(v, pc->form[i].look[0], &(int){ 0 }) == CANTUS_EV_NOTE;
+  }
+  CHECK(pc->form[0].look[0] == V && n_note_looks > 4);
+  CHECK_EQ(pc->form[0].bars_left, 3); // 4 bars, last note in bar 3
+  Item items[2] = { { 0, 2, false }, { 0, 2, true } };
+  Plan pl;
+  enum { T = 64 };
+  CHECK(train_plan_build(&pl, &c, items, 2, 2, T));
+  CantusLstmTrain *n = NULL;
+  CHECK_EQ(cantus_lstm_train_new(&cfg.dims, 2, T, &n, &err), CANTUS_OK);
+  // cfg.dims carries the v1 vocabulary; the chunk buffers are what matter.
+  CantusChunk *ch = cantus_lstm_train_chunk(n);
+  train_plan_fill(&pl, &c, ch, T);
+  int moved = 0, bad = 0;
+  for (int t = 0; t < T && t < (int)pc->n_tok; t++) {
+    for (int b = 0; b < 2; b++) {
+      const size_t r = (size_t)t * 2 + (size_t)b;
+      bad += ch->tok[r] != cantus_vocab_transpose(v, pc->tok[t], 2);
+      for (int i = 0; i < CANTUS_LOOKBACK_N_LAGS; i++) {
+        const int orig = pc->form[t].look[i],
+                  got = ch->look[r * CANTUS_LOOKBACK_N_LAGS + (size_t)i];
+        const int want = orig == V ? V : cantus_vocab_transpose(v, orig, 2);
+        bad += got != want;
+        int p0 = 0, p1 = 0;
+        if (orig < V && cantus_vocab_decode(v, orig, &p0) == CANTUS_EV_NOTE) {
+          cantus_vocab_decode(v, got, &p1);
+          moved += p1 == p0 + 2;
+        }
+        if (orig < V && cantus_vocab_decode(v, orig, &p0) == CANTUS_EV_DUR) {
+          bad += got != orig;
+        }
+      }
+      bad += ch->phrase[r] != pc->form[t].phrase_bar;
+      bad += ch->bars_left[r] != (b == 1 ? CANTUS_BARS_LEFT_UNKNOWN : pc->form[t].bars_left);
+    }
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(moved > 4);
+  // Over an epoch about 30 % of the pieces get end dropout.
+  cfg.end_dropout = 0.3f;
+  int n_order = 0, n_no_end = 0, total = 0;
+  for (int e = 0; e < 50; e++) {
+    Item *o = train_epoch_order(&c, &cfg, e, &n_order);
+    for (int i = 0; i < n_order; i++) {
+      n_no_end += o[i].no_end;
+      total++;
+    }
+    free(o);
+  }
+  CHECK_MSG(n_no_end > total / 5 && n_no_end < total * 2 / 5, "%d of %d", n_no_end, total);
+  cantus_lstm_train_free(n);
+  train_plan_free(&pl);
+  cantus_corpus_free(&c);
   remove_tree(dir);
 }
 
