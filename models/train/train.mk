@@ -28,6 +28,7 @@ TEST_LIBS += $(OPENBLAS_LIBS)
 
 all: $(TRAIN_BINS)
 INSTALL_BINS += $(TRAIN_BINS)
+MAN_PAGES += models/train/cantus-train.1 models/train/cantus-eval.1
 
 .PHONY: need-openblas bench-train
 need-openblas:

@@ -10,6 +10,7 @@ TOOLS := $(B)/bin/cantus-gen $(B)/bin/cantus-info
 all: tools
 tools: $(TOOLS)
 INSTALL_BINS += $(TOOLS)
+MAN_PAGES += plugin/cli/cantus-gen.1 plugin/cli/cantus-info.1
 
 # args.o: the option parsing every program shares (also cantus-jack,
 # cantus-train and cantus-eval).

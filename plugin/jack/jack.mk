@@ -21,6 +21,7 @@ jack: $(JACK_BIN)
 jack-test-helpers: $(JACK_TEST_HELPERS)
 all: $(JACK_BIN)
 INSTALL_BINS += $(JACK_BIN)
+MAN_PAGES += plugin/jack/cantus-jack.1
 TEST_HELPERS += $(JACK_TEST_HELPERS)
 
 jack-check-deps:
