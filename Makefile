@@ -172,12 +172,19 @@ lint:
 # them (BINDIR/../share/cantus), so a build installs under any PREFIX.
 # `make uninstall` with the same variables removes what `install` put there:
 # the files, the bundle, and the data folder when nothing else is in it.
+# A folder it cannot write stops it before it writes anything, naming
+# `make install-user`.
 # For one user, no root needed: `make install-user` is `make install
 # PREFIX=$$HOME/.local LV2DIR=$$HOME/.lv2` (~/.local/bin is on PATH,
 # ~/.local/share/man on man's path, ~/.lv2 on every LV2 host's).
 INSTALL_LV2 := $(LV2_FILES:$(LV2_BUNDLE)/%=%)
 INSTALL_MODELS := $(filter models/%.cantus,$(INSTALL_LV2))
 install: all
+	@for d in $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(LV2DIR); do \
+	  p=$$d; while [ ! -e "$$p" ]; do p=$$(dirname "$$p"); done; \
+	  [ -w "$$p" ] || { echo "error: cannot write to $$p; run this as root, or install for yourself" \
+	    "with \`make install-user\` (PREFIX=\$$HOME/.local LV2DIR=\$$HOME/.lv2)" >&2; exit 1; }; \
+	done
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
 	@set -e; for f in $(INSTALL_LV2); do \

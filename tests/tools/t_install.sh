@@ -11,7 +11,9 @@
 # installed bundle plays its default model (lilv_host); man finds the pages through
 # PATH.  `make uninstall` with the same variables removes exactly what
 # install put there: a model of the user's own in the data folder stays,
-# and without one the data folder goes too.
+# and without one the data folder goes too.  And `make install
+# LV2DIR=~/.lv2` with the default PREFIX stops before writing anything and
+# names install-user.
 # Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
@@ -55,6 +57,21 @@ files() { (cd "$home" && find . ! -type d | sort); }
 as_user mkdir -p "$home/.local/share/cantus/models"
 as_user cp tests/data/tiny.cantus "$home/.local/share/cantus/models/mine.cantus"
 files >"$tmp/before"
+
+# The install of the issue: the default PREFIX, the plugin for one user.
+# Unless that PREFIX is writable, it stops before writing anything, naming
+# install-user (it used to stop half-way, at /usr/local/bin).
+prefix=$(make -s --no-print-directory -C "$root" -pn 2>/dev/null | sed -n 's/^PREFIX ?= //p' | tail -1)
+probe=$prefix
+while [ ! -e "$probe" ]; do probe=$(dirname "$probe"); done
+if as_user test -w "$probe"; then
+  skip default-prefix "$prefix is writable by $user"
+else
+  as_user make --no-print-directory -C "$root" install LV2DIR="$home/.lv2" B="$B" >"$tmp/install0.log" 2>&1
+  check "make install LV2DIR=~/.lv2 as $user: fails" test $? -ne 0
+  check "... saying to use make install-user" grep -q "make install-user" "$tmp/install0.log"
+  check "... before writing anything" test "$(files)" = "$(cat "$tmp/before")" -a ! -e "$home/.lv2"
+fi
 
 as_user make --no-print-directory -C "$root" install-user B="$B" >"$tmp/install.log" 2>&1
 rc=$?

@@ -82,7 +82,7 @@ for page in plugin/cli/cantus-gen.1 plugin/cli/cantus-info.1 plugin/jack/cantus-
     ko "$tool: groff -man -ww on $page: $(head -3 "$tmp/groff" | tr '\n' ' ')"
   fi
   if command -v man >/dev/null; then
-    MANWIDTH=80 man -l "$page" 2>"$tmp/man.err" | col -bx 2>/dev/null | tr -s " " >"$tmp/man.txt"
+    LC_ALL=C MANWIDTH=80 man -l "$page" 2>"$tmp/man.err" | col -bx 2>/dev/null | tr -s " " >"$tmp/man.txt"
     check "$tool: man -l shows NAME and the data folder's FILES" \
       bash -c "grep -q '^NAME' '$tmp/man.txt' && grep -q -- '$tool - ' '$tmp/man.txt' && grep -q 'share/cantus' '$tmp/man.txt' && [ ! -s '$tmp/man.err' ]"
   else
