@@ -145,9 +145,11 @@ fuzz: $(FUZZ_TARGETS)
 	done
 
 # ---- running ---------------------------------------------------------------
+# exec: the shell between make and run.sh would die of Ctrl-C's SIGINT
+# (make then prints "*** [run] Interrupt"); run.sh ends quietly itself.
 run: deps-run
 	@$(MAKE) --no-print-directory all
-	@B=$(B) plugin/run.sh
+	@B=$(B) exec plugin/run.sh
 
 # ---- dependencies: install when root, else print the apt-get line ----------
 deps deps-run:

@@ -206,11 +206,37 @@ static void reset_model_state(CantusEngine *e, CantusBlockOut *out)
 
 // The block's time as the host reports it (or free-running).
 typedef struct {
-  bool has_pos, rolling; // a valid host position; the transport rolls
-  double sr;             // sample rate, clamped
-  double host;           // the host's position at frame 0, in ticks
-  double tpf;            // ticks per frame at the block's tempo
+  bool has_pos, rolling;  // a valid host position; the transport rolls
+  double sr;              // sample rate, clamped
+  double host;            // the host's position at frame 0, in ticks
+  double tpf;             // ticks per frame at the block's tempo
+  int64_t prev_bar_ticks; // the bar length of the previous block
 } BlockTime;
+
+// Free run: the metre is the usual one of the style played (style A), 4/4
+// when the model names none.  A style change brings its metre in at the
+// next bar line: the first block that starts in a later bar than the
+// previous block switches (follow_host() then keeps the bar number and the
+// offset into the bar, so the new bar starts where the old grid put it).
+static void free_run_meter(CantusEngine *e)
+{
+  int num = 4, den = 4;
+  cantus_model_style_meter(e->model, e->ctl.style, &num, &den);
+  EngineTransport *tr = &e->transport;
+  if (num == tr->free_num && den == tr->free_den) {
+    return;
+  }
+  if (tr->started && tr->free_num > 0) {
+    const double p = cantus_schedule_clock_tick(&tr->clock, tr->frame_now);
+    const int64_t bar = floor_div((int64_t)floor(p + TOL_TICKS), tr->bar_ticks);
+    const int64_t prev = floor_div((int64_t)floor(tr->play_tick + TOL_TICKS), tr->bar_ticks);
+    if (bar == prev) {
+      return; // not at a bar line yet
+    }
+  }
+  tr->free_num = num;
+  tr->free_den = den;
+}
 
 // Transport: tempo, meter and the host's position at frame 0.
 static BlockTime read_transport(CantusEngine *e, const CantusBlockIn *in, bool *meter_changed)
@@ -222,9 +248,15 @@ static BlockTime read_transport(CantusEngine *e, const CantusBlockIn *in, bool *
   t.sr = finite_or(in->sample_rate, 48000.0);
   t.sr = t.sr < 1000.0 ? 1000.0 : t.sr > 1e6 ? 1e6 : t.sr;
   const double bpm = cantus_engine_bpm(t.has_pos ? tp->bpm : -1.0, e->ctl.bpm);
-  double bpb = t.has_pos ? finite_or(tp->beats_per_bar, 4.0) : 4.0;
+  if (!t.has_pos) {
+    free_run_meter(e);
+  } else {
+    e->transport.free_num = e->transport.free_den = 0; // back to free run: the style's at once
+  }
+  double bpb = t.has_pos ? finite_or(tp->beats_per_bar, 4.0) : e->transport.free_num;
   bpb = bpb < 1.0 ? 1.0 : bpb > 64.0 ? 64.0 : bpb;
-  const int unit = t.has_pos && tp->beat_unit >= 1 && tp->beat_unit <= 64 ? tp->beat_unit : 4;
+  const int unit = t.has_pos ? (tp->beat_unit >= 1 && tp->beat_unit <= 64 ? tp->beat_unit : 4)
+                             : e->transport.free_den;
   const double tpb = vocab(e)->tpq * 4.0 / unit;
   int64_t bt = (int64_t)llround(bpb * tpb);
   bt = bt < 1 ? 1 : bt;
@@ -237,6 +269,7 @@ static BlockTime read_transport(CantusEngine *e, const CantusBlockIn *in, bool *
     t.host = (double)bar * (double)bt + bb * tpb;
   }
   t.tpf = cantus_schedule_ticks_per_frame(bpm, tpb, t.sr);
+  t.prev_bar_ticks = e->transport.bar_ticks;
   *meter_changed =
     e->transport.started && (bt != e->transport.bar_ticks || tpb != e->transport.tpb);
   e->transport.tpb = tpb;
@@ -263,7 +296,16 @@ static void follow_host(CantusEngine *e,
     const double p = cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now);
     if (meter_changed) {
       e->timeline.id++; // the bar grid moved: the checkpoints no longer line up
-      relocate(e, out, t->has_pos ? t->host : p, t->tpf);
+      double to = t->host;
+      if (!t->has_pos) {
+        // Free run: the same bar and offset into it on the new grid.
+        const int64_t bar = floor_div((int64_t)floor(p + TOL_TICKS), t->prev_bar_ticks);
+        double in_bar = p - (double)bar * (double)t->prev_bar_ticks;
+        in_bar = in_bar < 0.0 ? 0.0 : in_bar;
+        in_bar = in_bar < (double)e->transport.bar_ticks ? in_bar : 0.0;
+        to = (double)bar * (double)e->transport.bar_ticks + in_bar;
+      }
+      relocate(e, out, to, t->tpf);
     } else if (t->has_pos && t->rolling && e->transport.rolling) {
       if (fabs(t->host - p) >= TOL_TICKS) {
         relocate(e, out, t->host, t->tpf); // seek or loop wrap

@@ -104,6 +104,9 @@ typedef struct {
   double start_beats; // free-run start after a model swap, in beats
   double play_tick;   // block start (P) of the current block
   double end_tick;    // block end of the current block
+  // Free run (no host position): the metre played, the style's usual one
+  // (cantus_model_style_meter); 0 before the first block.
+  int free_num, free_den;
 } EngineTransport;
 
 // What the controls did last block, and the style and sampler settings

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void refresh_meters(CantusModel *m);
+
 enum {
   HEADER_SIZE = 256,      // bytes of the version-1 header
   HEADER_SIZE_MAX = 4096, // larger header_size values are refused
@@ -657,6 +659,7 @@ void cantus_model_set_style_name(CantusModel *m, int i, const char *name)
     snprintf(buf, sizeof buf, "style%d", i);
   }
   memcpy(m->style_names[i], buf, sizeof buf);
+  refresh_meters(m);
 }
 
 CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError *err)
@@ -673,6 +676,7 @@ CantusStatus cantus_model_set_meta(CantusModel *m, const char *text, CantusError
                         CANTUS_META_MAX);
   }
   copy_text(m->meta, text ? text : "", CANTUS_META_MAX, false);
+  refresh_meters(m);
   return CANTUS_OK;
 }
 
@@ -731,6 +735,117 @@ int cantus_model_default_style(const CantusModel *m)
   }
   const int s = cantus_model_find_style(m, name);
   return s >= 0 ? s : 0;
+}
+
+// ---- the styles' metres ------------------------------------------------------------
+
+// Parses "N/D" in [p, e) (blanks around it allowed): N 1..32, D 1, 2, 4, 8
+// or 16, nothing else.  Digits are counted, so no overflow on long input.
+static bool parse_meter(const char *p, const char *e, int *num, int *den)
+{
+  int v[2] = { 0, 0 };
+  for (int k = 0; k < 2; k++) {
+    while (p < e && (*p == ' ' || *p == '\t')) {
+      p++;
+    }
+    int n_digits = 0;
+    while (p < e && *p >= '0' && *p <= '9' && n_digits < 3) {
+      v[k] = v[k] * 10 + (*p++ - '0');
+      n_digits++;
+    }
+    if (n_digits == 0 || (p < e && *p >= '0' && *p <= '9')) {
+      return false;
+    }
+    while (p < e && (*p == ' ' || *p == '\t')) {
+      p++;
+    }
+    if (k == 0) {
+      if (p >= e || *p != '/') {
+        return false;
+      }
+      p++;
+    }
+  }
+  if (p != e || v[0] < 1 || v[0] > 32 ||
+      (v[1] != 1 && v[1] != 2 && v[1] != 4 && v[1] != 8 && v[1] != 16)) {
+    return false;
+  }
+  *num = v[0];
+  *den = v[1];
+  return true;
+}
+
+// The style named by [p, e) (blanks trimmed, case-insensitive), or -1.
+static int style_of_name(const CantusModel *m, const char *p, const char *e)
+{
+  while (p < e && (*p == ' ' || *p == '\t')) {
+    p++;
+  }
+  while (e > p && (e[-1] == ' ' || e[-1] == '\t')) {
+    e--;
+  }
+  const size_t len = (size_t)(e - p);
+  for (uint32_t i = 0; i < m->dims.n_styles && len > 0 && len < CANTUS_STYLE_NAME_LEN; i++) {
+    if (strlen(m->style_names[i]) == len && !strncasecmp(m->style_names[i], p, len)) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+// Fills m->style_meter from the metadata: the "meter:" list first, then the
+// "metre.NAME:" lines for the styles it leaves out.
+static void refresh_meters(CantusModel *m)
+{
+  memset(m->style_meter, 0, sizeof m->style_meter);
+  if (!m->meta) {
+    return;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    for (const char *line = m->meta; *line;) {
+      const char *end = strchr(line, '\n');
+      const char *e = end ? end : line + strlen(line);
+      if (pass == 0 && e - line > 6 && !strncmp(line, "meter:", 6)) {
+        for (const char *q = line + 6; q < e;) {
+          const char *c = memchr(q, ',', (size_t)(e - q));
+          const char *ie = c ? c : e;
+          if (ie > q && ie[-1] == '\r') {
+            ie--;
+          }
+          const char *eq = memchr(q, '=', (size_t)(ie - q));
+          int s = eq ? style_of_name(m, q, eq) : -1, num = 0, den = 0;
+          if (s >= 0 && !m->style_meter[s][0] && parse_meter(eq + 1, ie, &num, &den)) {
+            m->style_meter[s][0] = (uint8_t)num;
+            m->style_meter[s][1] = (uint8_t)den;
+          }
+          q = c ? c + 1 : e;
+        }
+      } else if (pass == 1 && e - line > 6 && !strncmp(line, "metre.", 6)) {
+        const char *colon = memchr(line, ':', (size_t)(e - line));
+        const char *ve = e > line && e[-1] == '\r' ? e - 1 : e;
+        int s = colon ? style_of_name(m, line + 6, colon) : -1, num = 0, den = 0;
+        if (s >= 0 && !m->style_meter[s][0] && colon < ve &&
+            parse_meter(colon + 1, ve, &num, &den)) {
+          m->style_meter[s][0] = (uint8_t)num;
+          m->style_meter[s][1] = (uint8_t)den;
+        }
+      }
+      line = end ? end + 1 : e;
+    }
+  }
+}
+
+CANTUS_RT bool cantus_model_style_meter(const CantusModel *m, int s, int *num, int *den)
+{
+  *num = 4;
+  *den = 4;
+  if (!m || s < 0 || (uint32_t)s >= m->dims.n_styles || s >= CANTUS_MAX_STYLES ||
+      !m->style_meter[s][0]) {
+    return false;
+  }
+  *num = m->style_meter[s][0];
+  *den = m->style_meter[s][1];
+  return true;
 }
 
 // ---- saving ---------------------------------------------------------------------
@@ -1390,6 +1505,7 @@ CantusStatus cantus_model_load_mem(const void *data,
   }
   m->version = get32(b + offsetof(FileHeader, version));
   m->crc = get32(b + offsetof(FileHeader, payload_crc));
+  refresh_meters(m);
   cantus_model_finish(m);
   *out = m;
   return CANTUS_OK;

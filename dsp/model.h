@@ -42,6 +42,10 @@ typedef struct {
   uint32_t version;  // format version of the file it was loaded from
                      // (CANTUS_FORMAT_VERSION when created)
   uint32_t crc;      // payload CRC-32 stored in that file (0 when created)
+  // Each style's usual metre (numerator, denominator) as the metadata names
+  // it, {0, 0} when it does not (cantus_model_style_meter() reads it).
+  // Derived from meta and style_names whenever either is set.
+  uint8_t style_meter[CANTUS_MAX_STYLES][2];
 } CantusModel;
 
 typedef struct {
@@ -129,6 +133,17 @@ bool cantus_model_meta_get(const CantusModel *m, const char *key, char *buf, siz
 // else 0.  Used by cantus-gen, cantus-jack and the LV2 bundle's style port
 // default.  Non-RT.
 int cantus_model_default_style(const CantusModel *m);
+
+// The usual metre of style s: *num / *den from the metadata, whose two
+// spellings are a list line "meter: NAME=N/D,NAME=N/D,..." (style names as
+// in the model, case-insensitive; blanks around items allowed) and per-style
+// lines "metre.NAME: N/D" (what cantus-train writes); the list (every
+// "meter:" line, in order) wins where both name a style.  N is 1..32, D 1, 2, 4, 8 or 16; a
+// malformed entry, an unknown name or a repeated name (after its first entry) is ignored. Returns
+// true when the metadata names the style's metre, else false with 4/4 (also for a NULL model or an
+// index out of range).  Reads a table filled when the metadata or a style name is set or loaded, so
+// it is bounded and allocation-free: [RT].
+CANTUS_RT bool cantus_model_style_meter(const CantusModel *m, int s, int *num, int *den);
 
 // Frees the one allocation.  NULL is allowed.
 void cantus_model_free(CantusModel *m);

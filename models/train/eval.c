@@ -6,8 +6,9 @@
 // split) and scored on the same tokens; then pieces generated for each
 // style with the real engine (cantus_engine_process, as the plugin runs
 // it) compared with that style's real test pieces: pitch-class, interval,
-// onset-position and duration histograms and their distances.  --json for
-// scripts.  Non-RT.
+// onset-position and duration histograms and their distances, and the
+// measures of form (form.h, models/README.md) of the generated pieces beside
+// those of the real ones.  --json for scripts.  Non-RT.
 #include "args.h"
 #include "genstats.h"
 #include "train.h"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
           "  --bars N             bars per generated piece, 1..1000 (default 32)\n"
           "  --seed N             first generation seed (default 1)\n"
           "  --temperature X      sampling temperature for generation (default 1.0)\n"
+          "  --form-bars N        measure form on the first N bars only (default 0: all)\n"
           "  --tracks LIST        track filter (default: the one recorded in the model)\n"
           "  --json               machine-readable output on stdout\n"
           "  -q                   no per-file corpus messages\n"
@@ -63,7 +65,7 @@ static void json_num(FILE *f, double v)
 
 typedef struct {
   const char *model_path, *dirs[64];
-  int n_dirs, max_order, n_gen, bars, split;
+  int n_dirs, max_order, n_gen, bars, split, form_bars;
   uint32_t seed;
   float temperature;
   bool json, quiet;
@@ -92,6 +94,11 @@ typedef struct {
   int n_pieces_real[CANTUS_MAX_STYLES];
   int metre_num[CANTUS_MAX_STYLES], metre_den[CANTUS_MAX_STYLES];
   bool gen_ok;
+  // Measures of form: generated pieces (voices by rank), the real pieces of
+  // the scored split with voices by track (their parts) and by rank.
+  CantusFormCounts form_gen[CANTUS_MAX_STYLES], form_real[CANTUS_MAX_STYLES],
+    form_real_rank[CANTUS_MAX_STYLES];
+  int form_unread; // real pieces cantus_midi_read refused (left out)
 } GenReport;
 
 // Returns -1 to go on, else the exit status.
@@ -150,6 +157,11 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
         return 2;
       }
       op->temperature = (float)t;
+      i++;
+    } else if (v && !strcmp(o, "--form-bars")) {
+      if (!cantus_args_int(PROG, o, v, 0, 100000, &op->form_bars)) {
+        return 2;
+      }
       i++;
     } else if (v && !strcmp(o, "--tracks")) {
       op->tracks = v;
@@ -306,13 +318,54 @@ static void real_stats(const EvalOptions *op,
     }
   }
   for (uint32_t s = 0; s < d->n_styles; s++) {
-    char key[64], val[32];
-    snprintf(key, sizeof key, "metre.%s", m->style_names[s]);
-    gr->metre_num[s] = 4;
-    gr->metre_den[s] = 4;
-    if (cantus_model_meta_get(m, key, val, sizeof val)) {
-      sscanf(val, "%d/%d", &gr->metre_num[s], &gr->metre_den[s]);
+    cantus_model_style_meter(m, (int)s, &gr->metre_num[s], &gr->metre_den[s]);
+  }
+}
+
+// The measures of form of the real pieces of the scored split, read again
+// from their files (cantus_midi_read: every track with its identity, the
+// file's own ticks and time signatures), as cantus-formstat does.
+static void real_form(const EvalOptions *op,
+                      const CantusModel *m,
+                      const CantusCorpus *c,
+                      GenReport *gr)
+{
+  for (uint32_t s = 0; s < m->dims.n_styles; s++) {
+    cantus_form_init(&gr->form_gen[s]);
+    cantus_form_init(&gr->form_real[s]);
+    cantus_form_init(&gr->form_real_rank[s]);
+  }
+  for (int i = 0; i < c->n_pieces; i++) {
+    const CantusPiece *pc = &c->pieces[i];
+    if (pc->split != op->split || pc->style < 0 || (uint32_t)pc->style >= m->dims.n_styles) {
+      continue;
     }
+    CantusMidiFile *mf = NULL;
+    CantusError err;
+    if (!pc->path || cantus_midi_read(pc->path, &mf, &err) != CANTUS_OK) {
+      gr->form_unread++;
+      continue;
+    }
+    CantusFormPiece p = { .notes = mf->notes,
+                          .n_notes = mf->n_notes,
+                          .tpq = mf->tpq,
+                          .timesigs = mf->timesigs,
+                          .n_timesigs = mf->n_timesigs,
+                          .voices_by_track = true,
+                          .max_bars = (uint32_t)op->form_bars };
+    CantusStatus st = cantus_form_add_piece(&gr->form_real[pc->style], &p, &err);
+    p.voices_by_track = false;
+    st = st ? st : cantus_form_add_piece(&gr->form_real_rank[pc->style], &p, &err);
+    if (st != CANTUS_OK) {
+      fprintf(stderr, "cantus-eval: %s: %s (left out of the form measures)\n", pc->path, err.msg);
+      gr->form_unread++;
+    }
+    cantus_midi_free(mf);
+  }
+  if (gr->form_unread) {
+    fprintf(stderr,
+            "cantus-eval: %d real piece(s) could not be read again for the form measures\n",
+            gr->form_unread);
   }
 }
 
@@ -329,15 +382,17 @@ static void generate_and_compare(const EvalOptions *op, CantusModel *m, GenRepor
       continue;
     }
     for (int k = 0; k < op->n_gen; k++) {
-      CantusStatus st = cantus_genstats_generate(m,
-                                                 (int)s,
-                                                 gr->metre_num[s],
-                                                 gr->metre_den[s],
-                                                 op->bars,
-                                                 op->seed + (uint32_t)k,
-                                                 op->temperature,
-                                                 &gr->gen[s],
-                                                 &err);
+      CantusStatus st = cantus_genstats_generate_form(m,
+                                                      (int)s,
+                                                      gr->metre_num[s],
+                                                      gr->metre_den[s],
+                                                      op->bars,
+                                                      op->seed + (uint32_t)k,
+                                                      op->temperature,
+                                                      &gr->gen[s],
+                                                      &gr->form_gen[s],
+                                                      (uint32_t)op->form_bars,
+                                                      &err);
       if (st != CANTUS_OK) {
         fprintf(stderr, "cantus-eval: generation failed: %s\n", err.msg);
         gr->gen_ok = false;
@@ -365,6 +420,22 @@ static void generate_and_compare(const EvalOptions *op, CantusModel *m, GenRepor
       }
     }
   }
+}
+
+// {"pieces": N, "bar-repeat": x, ...} with the measures' names as keys;
+// with by_rank, also "parallels-by-rank" from it.
+static void json_form(const CantusFormCounts *f, const CantusFormCounts *by_rank)
+{
+  printf("{\"pieces\": %d", f->pieces);
+  for (int k = 0; k < CANTUS_FORM_N; k++) {
+    printf(", \"%s\": ", cantus_form_name((CantusFormMeasure)k));
+    json_num(stdout, cantus_form_value(f, (CantusFormMeasure)k));
+  }
+  if (by_rank) {
+    printf(", \"parallels-by-rank\": ");
+    json_num(stdout, cantus_form_value(by_rank, CANTUS_FORM_PARALLELS));
+  }
+  printf("}");
 }
 
 static void print_json(const EvalOptions *op,
@@ -419,6 +490,11 @@ static void print_json(const EvalOptions *op,
       }
       printf(", \"nearest_other_distance\": ");
       json_num(stdout, gr->cross[s]);
+      printf(
+        "}, \"form\": {\"metre\": \"%d/%d\", \"generated\": ", gr->metre_num[s], gr->metre_den[s]);
+      json_form(&gr->form_gen[s], NULL);
+      printf(", \"real\": ");
+      json_form(&gr->form_real[s], &gr->form_real_rank[s]);
       printf("}");
     }
     printf("}");
@@ -588,6 +664,45 @@ static void print_generated(const EvalOptions *op,
   printf("distances: total variation (0 = same histogram, 1 = disjoint); 'all' is their mean\n");
 }
 
+// The measures of form, generated beside real, per style.
+static void print_form(const EvalOptions *op,
+                       const CantusModel *m,
+                       const char *split_name,
+                       const GenReport *gr)
+{
+  char bars[48] = "";
+  if (op->form_bars > 0) {
+    snprintf(bars, sizeof bars, ", first %d bars", op->form_bars);
+  }
+  printf("\nform (models/README.md \"Measures of form\"%s): generated (voices by rank) vs real %s "
+         "pieces (voices by track; par-rank: by rank):\n",
+         bars,
+         split_name);
+  printf("%-12s %-5s %-4s %6s", "style", "metre", "set", "pieces");
+  for (int k = 0; k < CANTUS_FORM_N; k++) {
+    printf(" %12s", cantus_form_name((CantusFormMeasure)k));
+  }
+  printf(" %12s\n", "par-rank");
+  for (uint32_t s = 0; s < m->dims.n_styles; s++) {
+    if (!gr->have[s]) {
+      continue;
+    }
+    char metre[16];
+    snprintf(metre, sizeof metre, "%d/%d", gr->metre_num[s], gr->metre_den[s]);
+    for (int set = 0; set < 2; set++) {
+      const CantusFormCounts *f = set ? &gr->form_real[s] : &gr->form_gen[s];
+      const CantusFormCounts *r = set ? &gr->form_real_rank[s] : &gr->form_gen[s];
+      printf("%-12s %-5s %-4s %6d", m->style_names[s], metre, set ? "real" : "gen", f->pieces);
+      for (int k = 0; k < CANTUS_FORM_N; k++) {
+        printf(" %12.3f", cantus_form_value(f, (CantusFormMeasure)k));
+      }
+      printf(" %12.3f\n", cantus_form_value(r, CANTUS_FORM_PARALLELS));
+    }
+  }
+  printf("ratios 0..1 but long/32 (notes of 8 beats or more per 32 bars) and par/100 (parallel "
+         "fifths or octaves per 100 onsets); nan: nothing to count\n");
+}
+
 int main(int argc, char **argv)
 {
   EvalOptions op;
@@ -634,6 +749,9 @@ int main(int argc, char **argv)
   }
   static GenReport gr; // zeroed; large
   real_stats(&op, m, &c, &gr);
+  if (op.n_gen > 0) {
+    real_form(&op, m, &c, &gr);
+  }
   generate_and_compare(&op, m, &gr);
 
   const char *split_name = op.split == CANTUS_SPLIT_TEST    ? "test"
@@ -645,6 +763,7 @@ int main(int argc, char **argv)
     print_losses(&op, m, split_name, &sc, &gr);
     if (gr.gen_ok) {
       print_generated(&op, m, split_name, &gr);
+      print_form(&op, m, split_name, &gr);
     }
   }
   cantus_corpus_free(&c);

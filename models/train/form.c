@@ -70,8 +70,8 @@ const char *cantus_form_describe(CantusFormMeasure k)
 
 // ---- key ----------------------------------------------------------------------
 
-// Krumhansl & Kessler (1982) probe-tone ratings, tonic first (also in
-// genstats.c, which estimates from onset counts instead of durations).
+// Krumhansl & Kessler (1982) probe-tone ratings, tonic first (genstats.c
+// estimates keys through cantus_form_key_of too, from onset counts).
 static const double major_profile[12] = { 6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
                                           2.52, 5.19, 2.39, 3.66, 2.29, 2.88 };
 static const double minor_profile[12] = { 6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
@@ -114,9 +114,17 @@ bool cantus_form_key(const CantusMidiNote *notes, size_t n, int *tonic, bool *mi
   if (!any) {
     return false;
   }
+  cantus_form_key_of(pc, tonic, minor);
+  return true;
+}
+
+void cantus_form_key_of(const double pc[12], int *tonic, bool *minor)
+{
   // Ties go to the lower root and to major (strict >), so the answer is
   // deterministic.
   double best = -2.0;
+  *tonic = 0;
+  *minor = false;
   for (int r = 0; r < 12; r++) {
     double a = correlate(pc, major_profile, r), b = correlate(pc, minor_profile, r);
     if (a > best) {
@@ -130,7 +138,6 @@ bool cantus_form_key(const CantusMidiNote *notes, size_t n, int *tonic, bool *mi
       *minor = true;
     }
   }
-  return true;
 }
 
 // Tonic- and dominant-chord tones relative to the tonic.  Major: I = 1 3 5,

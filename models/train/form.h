@@ -87,5 +87,8 @@ const char *cantus_form_describe(CantusFormMeasure k);
 // pitch-class histogram; *tonic 0..11 (C = 0), *minor.  Returns false (and
 // sets C major) when there is no note.
 bool cantus_form_key(const CantusMidiNote *notes, size_t n, int *tonic, bool *minor);
+// The same estimate from a pitch-class histogram (any weights): the best of
+// the 24 Krumhansl-Kessler keys, ties to the lower root and to major.
+void cantus_form_key_of(const double pc[12], int *tonic, bool *minor);
 
 #endif

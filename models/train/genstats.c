@@ -7,6 +7,7 @@
 // blocks with a rolling transport, reading the frame-stamped MIDI it emits.
 // Non-RT.
 #include "genstats.h"
+#include "form.h"
 
 #include "engine.h"
 
@@ -20,43 +21,13 @@ void cantus_genstats_init(CantusGenStats *s)
   memset(s, 0, sizeof *s);
 }
 
-static const double major_profile[12] = { 6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
-                                          2.52, 5.19, 2.39, 3.66, 2.29, 2.88 };
-static const double minor_profile[12] = { 6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
-                                          2.54, 4.75, 3.98, 2.69, 3.34, 3.17 };
-
-static double correlate(const double *x, const double *prof, int root)
-{
-  double mx = 0, my = 0;
-  for (int i = 0; i < 12; i++) {
-    mx += x[i];
-    my += prof[i];
-  }
-  mx /= 12;
-  my /= 12;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (int i = 0; i < 12; i++) {
-    double a = x[(i + root) % 12] - mx, b = prof[i] - my;
-    sxy += a * b;
-    sxx += a * a;
-    syy += b * b;
-  }
-  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0.0;
-}
-
+// The key's tonic by the Krumhansl-Kessler profiles (form.c).
 static int tonic_of(const double *pc)
 {
-  int best = 0;
-  double bc = -2.0;
-  for (int r = 0; r < 12; r++) {
-    double a = correlate(pc, major_profile, r), b = correlate(pc, minor_profile, r);
-    double c = a > b ? a : b;
-    if (c > bc) {
-      bc = c;
-      best = r;
-    }
-  }
-  return best;
+  int tonic = 0;
+  bool minor = false;
+  cantus_form_key_of(pc, &tonic, &minor);
+  return tonic;
 }
 
 void cantus_genstats_add_onsets(CantusGenStats *s,
@@ -281,6 +252,63 @@ CantusStatus cantus_genstats_generate(const CantusModel *m,
                                       CantusGenStats *s,
                                       CantusError *err)
 {
+  return cantus_genstats_generate_form(
+    m, style, num, den, n_bars, seed, temperature, s, NULL, 0, err);
+}
+
+// Generated notes (frames at 48 kHz, 120 quarter notes per minute) as MIDI
+// notes at 480 ticks per quarter: 50 frames a tick.
+static CantusMidiNote midi_note(const GenNote *g, uint16_t track)
+{
+  const uint32_t on = (uint32_t)(g->on / 50), off = (uint32_t)(g->off / 50);
+  return (CantusMidiNote){ .on_tick = on,
+                           .off_tick = off > on ? off : on + 1,
+                           .pitch = g->pitch,
+                           .velocity = g->vel,
+                           .channel = 0,
+                           .track = track };
+}
+
+static CantusStatus add_form(CantusFormCounts *form,
+                             const GenNote *notes,
+                             size_t n,
+                             int num,
+                             int den,
+                             uint32_t form_bars,
+                             CantusError *err)
+{
+  CantusMidiNote *mn = malloc((n + 1) * sizeof *mn);
+  if (!mn) {
+    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "generation: out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    mn[i] = midi_note(&notes[i], 0);
+  }
+  const CantusMidiTimeSig ts = { 0, (uint8_t)(num > 0 ? num : 4), (uint8_t)(den > 0 ? den : 4) };
+  const CantusFormPiece piece = { .notes = mn,
+                                  .n_notes = n,
+                                  .tpq = 480,
+                                  .timesigs = &ts,
+                                  .n_timesigs = 1,
+                                  .voices_by_track = false,
+                                  .max_bars = form_bars };
+  CantusStatus st = cantus_form_add_piece(form, &piece, err);
+  free(mn);
+  return st;
+}
+
+CantusStatus cantus_genstats_generate_form(const CantusModel *m,
+                                           int style,
+                                           int num,
+                                           int den,
+                                           int n_bars,
+                                           uint32_t seed,
+                                           float temperature,
+                                           CantusGenStats *s,
+                                           CantusFormCounts *form,
+                                           uint32_t form_bars,
+                                           CantusError *err)
+{
   GenNote *notes = NULL;
   size_t n = 0;
   CantusStatus st = gen_notes(m, style, num, den, n_bars, seed, temperature, &notes, &n, err);
@@ -301,6 +329,9 @@ CantusStatus cantus_genstats_generate(const CantusModel *m,
       pitch[i] = notes[i].pitch;
     }
     cantus_genstats_add_onsets(s, tick, pitch, tib, (int)n, tpq);
+    if (form) {
+      st = add_form(form, notes, n, num, den, form_bars, err);
+    }
   }
   free(tick);
   free(tib);
@@ -337,14 +368,7 @@ CantusStatus cantus_genstats_sample_midi(const CantusModel *m,
     mf->n_timesigs = 1;
     snprintf(mf->track_names[1], 64, "%s", m->style_names[style]);
     for (size_t i = 0; i < n; i++) {
-      // 48 kHz at 120 quarter notes per minute: 24000 frames per 480 ticks.
-      uint32_t on = (uint32_t)(notes[i].on / 50), off = (uint32_t)(notes[i].off / 50);
-      mf->notes[i] = (CantusMidiNote){ .on_tick = on,
-                                       .off_tick = off > on ? off : on + 1,
-                                       .pitch = notes[i].pitch,
-                                       .velocity = notes[i].vel,
-                                       .channel = 0,
-                                       .track = 1 };
+      mf->notes[i] = midi_note(&notes[i], 1);
     }
     mf->n_notes = n;
     mf->end_tick = n ? mf->notes[n - 1].off_tick : 0;

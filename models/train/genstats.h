@@ -10,6 +10,7 @@
 #ifndef CANTUS_GENSTATS_H
 #define CANTUS_GENSTATS_H
 
+#include "form.h"
 #include "model.h"
 #include "status.h"
 #include "vocab.h"
@@ -60,6 +61,22 @@ CantusStatus cantus_genstats_generate(const CantusModel *m,
                                       float temperature,
                                       CantusGenStats *s,
                                       CantusError *err);
+
+// The same, and when form is non-NULL also adds the piece's measures of
+// form (form.h) to *form: its notes (onset and release) at 480 ticks per
+// quarter, one time signature num/den, voices by rank (generated notes
+// carry no parts), the first form_bars bars (0 = all).
+CantusStatus cantus_genstats_generate_form(const CantusModel *m,
+                                           int style,
+                                           int num,
+                                           int den,
+                                           int n_bars,
+                                           uint32_t seed,
+                                           float temperature,
+                                           CantusGenStats *s,
+                                           CantusFormCounts *form,
+                                           uint32_t form_bars,
+                                           CantusError *err);
 
 // Generates one piece as genstats_generate does and writes it as a MIDI
 // file (format 1, 480 ticks per quarter, 120 quarter notes per minute).

@@ -330,12 +330,13 @@ CantusStatus train_write_model(const Trainer *tr, CantusError *err)
     META("added_style: %s (%s)\n",
          tr->style_names[tr->new_style],
          cfg->add_style_output ? "style vector and output layer" : "style vector only");
-    // Keep the base model's history (its own metre lines etc.), prefixed.
+    // Keep the base model's history, prefixed, but its metre lines (both
+    // spellings, cantus_model_style_meter) and default style as they are.
     const char *q = tr->base_meta;
     while (*q && at + 8 < cap) {
       const char *e = strchr(q, '\n');
       size_t len = e ? (size_t)(e - q) : strlen(q);
-      if (strncmp(q, "metre.", 6) == 0 ||
+      if (strncmp(q, "metre.", 6) == 0 || strncmp(q, "meter:", 6) == 0 ||
           (strncmp(q, "default_style:", 14) == 0 && !cfg->default_style)) {
         META("%.*s\n", (int)len, q);
       } else if (len > 0) {

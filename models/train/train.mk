@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The offline trainer (cantus-train), its evaluator (cantus-eval), the
-# measures-of-form tool (cantus-formstat), the test runner's link of the
-# trainer code, the shipped models (`make models`) and
-# the training benchmark (`make bench-train`).  Included by the root Makefile.
+# measures-of-form tool (cantus-formstat), the metre tool (cantus-metre),
+# the test runner's link of the trainer code, the shipped models (`make
+# models`) and the training benchmark (`make bench-train`).  Included by the root Makefile.
 # The trainer is the only code that links OpenBLAS.
 
 OPENBLAS_CFLAGS := $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
@@ -11,7 +11,7 @@ ifeq ($(strip $(OPENBLAS_LIBS)),)
 OPENBLAS_LIBS := -lopenblas
 endif
 
-TRAIN_MAINS := models/train/main.c models/train/eval.c models/train/formstat.c
+TRAIN_MAINS := models/train/main.c models/train/eval.c models/train/formstat.c models/train/metre.c
 TRAIN_LIB_SRC := $(filter-out $(TRAIN_MAINS),$(sort $(wildcard models/train/*.c)))
 TRAIN_LIB_OBJ := $(TRAIN_LIB_SRC:%.c=$(B)/obj/%.o)
 TRAIN_BINS := $(B)/bin/cantus-train $(B)/bin/cantus-eval
@@ -47,6 +47,12 @@ $(B)/bin/cantus-eval: $(B)/obj/models/train/eval.o $(TRAIN_LIB_OBJ) $(CLI_ARGS_O
 # The measures of form of MIDI files (a development tool, not installed):
 # form.c needs only dsp/, so no OpenBLAS.
 $(B)/bin/cantus-formstat: $(B)/obj/models/train/formstat.o $(B)/obj/models/train/form.o $(LIBDSP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
+
+# Each style's usual metre from a corpus's training split, written into a
+# model's metadata ("meter:" line; a development tool, not installed).
+$(B)/bin/cantus-metre: $(B)/obj/models/train/metre.o $(LIBDSP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 

@@ -48,7 +48,8 @@ static void usage(FILE *f)
         "                         the data folder's, named below)\n"
         "  --bars N               bars to generate, 1..1000 (default 16)\n"
         "  --bpm X                tempo in beats per minute, 10..999 (default 120)\n"
-        "  --meter N/D            time signature (default 4/4), e.g. 6/8\n"
+        "  --meter N/D            time signature, e.g. 6/8 (default the style's usual\n"
+        "                         metre from the model's metadata, else 4/4)\n"
         "  --range LO-HI          --note-lo LO --note-hi HI in one: C3-C5, 48-72\n"
         "  --theme FILE.mid       play this theme first and continue it\n"
         "  --theme-bars N         use at most N bars of the theme, 1..1000 (default all)\n"
@@ -69,7 +70,7 @@ static void usage(FILE *f)
 typedef struct {
   const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path;
   double bars, bpm, rate;
-  int num, den, block, theme_bars;
+  int num, den, block, theme_bars; // num 0: the style's metre (resolved with the model)
   bool quiet;
   CantusControls c;
 } Args;
@@ -112,8 +113,6 @@ static int parse_args(int argc, char **argv, Args *a)
   *a = (Args){ .bars = 16,
                .bpm = 120,
                .rate = 48000,
-               .num = 4,
-               .den = 4,
                .block = 256,
                .out_path = "cantus.mid",
                .c = cantus_controls_default() };
@@ -208,8 +207,17 @@ static int parse_args(int argc, char **argv, Args *a)
       return 2;
     }
   }
-  // The MIDI file holds the tempo in 24 bits of microseconds per quarter
-  // (and MAX_BARS always fit its 32-bit ticks).
+  // The simulated host's transport carries the tempo; the free-run tempo
+  // control follows it (clamped to its range by the engine, never used).
+  a->c.bpm = (float)a->bpm;
+  return 0;
+}
+
+// The tempo check that needs the metre (known once the style is): the MIDI
+// file holds the tempo in 24 bits of microseconds per quarter (and
+// MAX_BARS always fit its 32-bit ticks).  Returns 0 or 2.
+static int check_meter_limits(const Args *a)
+{
   if (60e6 * a->den / (4.0 * a->bpm) > 0xFFFFFF) {
     fprintf(stderr,
             "cantus-gen: --bpm %g in %d/%d is slower than a MIDI file holds (at least %.2f)\n",
@@ -219,9 +227,6 @@ static int parse_args(int argc, char **argv, Args *a)
             ceil(60e6 * a->den / (4.0 * 0xFFFFFF) * 100.0) / 100.0);
     return 2;
   }
-  // The simulated host's transport carries the tempo; the free-run tempo
-  // control follows it (clamped to its range by the engine, never used).
-  a->c.bpm = (float)a->bpm;
   return 0;
 }
 
@@ -434,6 +439,14 @@ int main(int argc, char **argv)
   if (a.c.style < 0 || a.c.style_b < 0) {
     cantus_model_free(m);
     return 1;
+  }
+  if (a.num == 0) {
+    // No --meter: the (first) style's usual metre, 4/4 when the model has none.
+    cantus_model_style_meter(m, a.c.style, &a.num, &a.den);
+  }
+  if (check_meter_limits(&a) != 0) {
+    cantus_model_free(m);
+    return 2;
   }
   CantusTheme *theme = NULL;
   if (a.theme_path) {

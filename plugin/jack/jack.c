@@ -41,8 +41,9 @@ typedef struct {
   const char *name, *server;
   const char *connect_out[MAX_CONNECT], *connect_in[MAX_CONNECT];
   int n_connect_out, n_connect_in;
-  double beats_per_bar;
+  double beats_per_bar; // --meter (meter_given), else the style's usual metre
   int beat_unit;
+  bool meter_given;
   bool free_run, master, list_devices, no_ui;
   const char *midi_out, *midi_in;
   int midi_latency_ms;
@@ -75,20 +76,17 @@ typedef struct {
   bool prompting;
   char messages[N_MESSAGES][256];
   int n_messages;
+  struct timespec started; // for the exit summary
   int exit_code;
 } Main;
 
 static volatile sig_atomic_t quit_signal, reload_signal;
 
 // libjack's own complaints ("Cannot connect to server socket" ...) would
-// bury our one-line message when there is no server: quiet while opening.
+// bury our one-line messages: quiet (see open_jack).
 static void jack_quiet(const char *msg)
 {
   (void)msg;
-}
-static void jack_to_stderr(const char *msg)
-{
-  fprintf(stderr, "%s\n", msg);
 }
 
 static void on_quit(int sig)
@@ -142,7 +140,9 @@ static void usage(FILE *f)
           "  -s, --server NAME        JACK server (default $JACK_DEFAULT_SERVER or 'default')\n"
           "  -o, --connect-out PORT   connect midi_out to PORT (repeatable)\n"
           "  -i, --connect-in PORT    connect PORT to midi_in (repeatable)\n"
-          "      --meter N/D          own meter (default 4/4); own tempo is --bpm\n"
+          "      --meter N/D          own meter (default the style's usual metre from the\n"
+          "                           model, which follows the style at the next bar\n"
+          "                           line; else 4/4); own tempo is --bpm\n"
           "      --free               ignore the JACK transport: play at --bpm from the start\n"
           "      --timebase-master    be the JACK timebase master (publishes --bpm, --meter)\n"
           "      --list-devices       list PortMidi devices and exit\n"
@@ -280,6 +280,7 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     }
     o->beats_per_bar = num;
     o->beat_unit = den;
+    o->meter_given = true;
   } else if (IS("--midi-out", "--midi-out")) {
     o->midi_out = val;
   } else if (IS("--midi-in", "--midi-in")) {
@@ -367,6 +368,8 @@ static bool check_record_path(const char *path)
   return true;
 }
 
+static bool send_ctl(Main *g, int ctl, double v);
+
 // ---- models ------------------------------------------------------------------------------
 
 static void request_model(Main *g, const char *path)
@@ -377,17 +380,52 @@ static void request_model(Main *g, const char *path)
   }
 }
 
+// The style a newly loaded model starts with: the one of the same name as
+// the style playing now (style names are the musician's handle: a reel
+// stays a reel across models), else the new model's default style.
+static int style_for(const CantusModel *m, const char *name)
+{
+  for (uint32_t i = 0; name[0] && i < m->dims.n_styles; i++) {
+    if (!strcmp(m->style_names[i], name)) {
+      return (int)i;
+    }
+  }
+  return cantus_model_default_style(m);
+}
+
 // The one place g->model changes after start-up (with the push to to_rt,
-// inside cantus_jackloader_poll).
+// inside cantus_jackloader_poll).  The styles are chosen by name (style_for)
+// and sent after the model: the audio thread installs a model before it
+// applies the control messages of the same cycle.
 static void poll_loader(Main *g)
 {
-  char msg[700];
+  char msg[700], style[32] = "", style_b[32] = "";
+  const CantusModel *old = g->model;
+  if (g->loader.busy && old) {
+    const int ns = (int)old->dims.n_styles;
+    if (g->view.style >= 0 && g->view.style < ns) {
+      snprintf(style, sizeof style, "%s", old->style_names[g->view.style]);
+    }
+    if (g->view.style_b >= 0 && g->view.style_b < ns) {
+      snprintf(style_b, sizeof style_b, "%s", old->style_names[g->view.style_b]);
+    }
+  }
   const CantusJackLoadResult r = cantus_jackloader_poll(&g->loader, &g->model, msg, sizeof msg);
   if (r == CANTUS_JACKLOADER_HANDED) {
     snprintf(g->model_path, sizeof g->model_path, "%s", g->loader.path);
-    const int ns = (int)g->model->dims.n_styles;
-    g->view.style = g->view.style < ns ? g->view.style : ns - 1;
-    g->view.style_b = g->view.style_b < ns ? g->view.style_b : ns - 1;
+    const int s = style_for(g->model, style), sb = style_for(g->model, style_b);
+    send_ctl(g, CANTUS_CONTROL_STYLE, s);
+    send_ctl(g, CANTUS_CONTROL_STYLE_B, sb);
+    const char *name = g->model->style_names[s];
+    char line[800];
+    snprintf(line,
+             sizeof line,
+             "%s; style %s%s",
+             msg,
+             name,
+             strcmp(name, style) ? " (the model's default)" : " (kept)");
+    say(g, "%s", line);
+    return;
   }
   if (r != CANTUS_JACKLOADER_IDLE) {
     say(g, "%s", msg);
@@ -501,7 +539,8 @@ static void print_status(Main *g)
     CANTUS_CONTROL_TEMPERATURE, (double)g->view.temperature, g->model, temp, sizeof temp);
   say(g,
       "status: %s bar %lld beat %.2f tempo %.2f meter %g/%d mode '%s' style %s temperature %s "
-      "xruns %llu notes-on %llu notes-off %llu sounding %d models %llu dropped %llu late %llu",
+      "xruns %llu notes-on %llu notes-off %llu sounding %d model-changes %llu dropped %llu "
+      "late %llu",
       s->rolling ? "rolling" : "stopped",
       (long long)s->bar + 1,
       s->bar_beat + 1,
@@ -1033,8 +1072,15 @@ static int start_engine(Main *g, Inputs *in)
   a->n_styles = (int)in->model->dims.n_styles;
   a->free_run = o->free_run;
   a->timebase_master = o->master;
-  a->beats_per_bar = o->beats_per_bar;
-  a->beat_unit = o->beat_unit;
+  // Own tempo: --meter, else the start style's usual metre (4/4 when the
+  // model names none), which then follows the style (jack_rt.c).
+  a->meter_fixed = o->meter_given;
+  int num = (int)o->beats_per_bar, den = o->beat_unit;
+  if (!o->meter_given) {
+    cantus_model_style_meter(in->model, g->view.style, &num, &den);
+  }
+  a->beats_per_bar = num;
+  a->beat_unit = den;
   cantus_jackclock_reset(&a->clock);
   a->to_rt = ring(64);
   a->from_rt = ring(64);
@@ -1047,7 +1093,7 @@ static int start_engine(Main *g, Inputs *in)
     return 1;
   }
   cantus_jackloader_init(&g->loader, a);
-  cantus_jackrec_init(&g->rec, o->record != NULL, o->beats_per_bar, o->beat_unit);
+  cantus_jackrec_init(&g->rec, o->record != NULL, a->beats_per_bar, a->beat_unit);
   return 0;
 }
 
@@ -1080,7 +1126,10 @@ static int open_jack(Main *g, const Inputs *in)
     }
     return 1;
   }
-  jack_set_error_function(jack_to_stderr);
+  // libjack keeps talking on its own threads, above all when the server
+  // goes away ("Cannot read socket fd", "CheckRes error"): cantus-jack says
+  // what matters itself (the shutdown callback's reason, failed connects),
+  // so the library stays quiet for good.
   a->sample_rate = jack_get_sample_rate(a->client);
   a->out_port =
     jack_port_register(a->client, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
@@ -1141,6 +1190,49 @@ static int open_jack(Main *g, const Inputs *in)
   return 0;
 }
 
+// The exit summary, for the player: how long, how many notes, whether any
+// was left sounding, model changes, and only then what went wrong (xruns
+// are the audio dropouts a musician hears as clicks).  One line, so the
+// tests and a log can grep it.
+static void print_summary(const Main *g, const CantusStats *st)
+{
+  const CantusJackApp *a = g->app;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const long secs = (long)(now.tv_sec - g->started.tv_sec);
+  const int sounding = cantus_jackrec_sounding(&g->rec);
+  const unsigned long long xruns = (unsigned long long)atomic_load(&a->xruns),
+                           changes = (unsigned long long)atomic_load(&a->models_swapped),
+                           lost = (unsigned long long)atomic_load(&a->port_drops);
+  char extra[256] = "";
+  if (st->events_dropped || st->late_events || lost) {
+    snprintf(extra,
+             sizeof extra,
+             " Trouble: %llu notes dropped (too many at once), %llu late, %llu lost at the "
+             "JACK port.",
+             (unsigned long long)st->events_dropped,
+             (unsigned long long)st->late_events,
+             lost);
+  }
+  char ended[64];
+  if (sounding == 0) {
+    snprintf(ended, sizeof ended, "none left sounding");
+  } else {
+    snprintf(ended, sizeof ended, "%d left sounding (send panic)", sounding);
+  }
+  printf("cantus-jack: stopped after %ld:%02ld. Played %llu notes, %s. %llu model change%s. "
+         "Audio dropouts (xruns): %llu.%s\n",
+         secs / 60,
+         secs % 60,
+         (unsigned long long)g->rec.n_on,
+         ended,
+         changes,
+         changes == 1 ? "" : "s",
+         xruns,
+         extra);
+  fflush(stdout);
+}
+
 // After the client has deactivated (the audio thread is gone): free the
 // models, write the recording, print the statistics, close everything.
 static int finish(Main *g, int rc)
@@ -1168,17 +1260,7 @@ static int finish(Main *g, int rc)
   }
   CantusStats st;
   cantus_engine_get_stats(engine, &st); // the audio thread is gone
-  printf("cantus-jack: stopped: xruns %llu, notes on %llu off %llu, sounding %d, events dropped "
-         "%llu, port drops %llu, late %llu, relocations %llu, models installed %llu\n",
-         (unsigned long long)atomic_load(&a->xruns),
-         (unsigned long long)g->rec.n_on,
-         (unsigned long long)g->rec.n_off,
-         cantus_jackrec_sounding(&g->rec),
-         (unsigned long long)st.events_dropped,
-         (unsigned long long)atomic_load(&a->port_drops),
-         (unsigned long long)st.late_events,
-         (unsigned long long)st.relocations,
-         (unsigned long long)st.models_installed);
+  print_summary(g, &st);
   jack_client_close(a->client);
   if (g->pm_used || o->midi_out || o->midi_in) {
     cantus_jackpm_terminate();
@@ -1220,6 +1302,7 @@ int main(int argc, char **argv)
       (unsigned)in.model->dims.vocab.tpq);
   g->ui = !o->no_ui;
   g->stdin_open = true;
+  clock_gettime(CLOCK_MONOTONIC, &g->started);
   rc = run(g);
   shut_down(g);
   return finish(g, rc);

@@ -73,12 +73,17 @@ typedef struct {
   CantusCcMap ccmap;
   bool free_run;        // --free: ignore the transport
   bool timebase_master; // --timebase-master
-  double beats_per_bar; // --meter
-  int beat_unit;
+  bool meter_fixed;     // --meter given: the own metre never changes
   double sample_rate;
   jack_ringbuffer_t *to_rt, *from_rt, *ctl_in, *ctl_out, *played, *status;
 
-  // ---- audio thread only ----
+  // ---- audio thread only (set before jack_activate()) ----
+  // The own metre (own tempo, --free, timebase master): --meter, else the
+  // style's usual metre, switched at the next bar line when the style
+  // changes (follow_style_meter() in jack_rt.c).
+  double beats_per_bar;
+  int beat_unit;
+  int64_t meter_bar; // bar at the last cycle's start, to see a bar line pass
   CantusControls controls;
   CantusJackClock clock;
   CantusModel *retired; // old model waiting for room in from_rt
@@ -107,6 +112,16 @@ typedef struct {
 // from_rt (kept in a->retired while from_rt is full), then, only if none is
 // waiting, installs at most one model from to_rt.  [RT]
 CANTUS_RT void cantus_jack_swap_model(CantusJackApp *a);
+
+// One cycle of the musical clock (jackclock.h) at transport p: first the
+// own metre follows the style when --meter was not given (at the next bar
+// line, see jack_rt.c), then the clock fills *t.  use_bbt: follow a
+// timebase master when there is one.  [RT]
+CANTUS_RT void cantus_jack_clock_cycle(CantusJackApp *a,
+                                       const CantusJackPos *p,
+                                       bool use_bbt,
+                                       uint32_t n_frames,
+                                       CantusTransport *t);
 
 // JACK callbacks.  [RT]
 CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg);

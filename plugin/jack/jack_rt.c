@@ -224,16 +224,57 @@ static void post_status(CantusJackApp *a, const CantusTransport *t, jack_nframes
   jack_ringbuffer_write(a->status, (const char *)&s, sizeof s);
 }
 
+// Without --meter the own metre is the usual one of the style played (the
+// model's metadata, 4/4 when it names none).  A style change brings its
+// metre in at the next bar line: the first cycle that starts in a later
+// bar than the last one switches, and the clock keeps bar and beat there
+// (jackclock.h), so the new bar starts where the old metre put its line.
+// Stopped, or before the own clock runs (first cycle, following a master),
+// it switches at once.
+static void follow_style_meter(CantusJackApp *a, const CantusJackPos *p)
+{
+  if (a->meter_fixed) {
+    return;
+  }
+  int num = 4, den = 4;
+  cantus_model_style_meter(cantus_engine_model(a->engine), a->controls.style, &num, &den);
+  if (num == a->beats_per_bar && den == a->beat_unit) {
+    return;
+  }
+  if (a->clock.source == CANTUS_CLOCK_OWN && p->rolling) {
+    const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
+    int64_t bar = 0;
+    double bb = 0;
+    cantus_jackclock_position(&a->clock, &own, p->frame, p->sample_rate, &bar, &bb);
+    if (bar == a->meter_bar) {
+      return; // not at a bar line yet
+    }
+  }
+  a->beats_per_bar = num;
+  a->beat_unit = den;
+}
+
+CANTUS_RT void cantus_jack_clock_cycle(CantusJackApp *a,
+                                       const CantusJackPos *p,
+                                       bool use_bbt,
+                                       uint32_t n_frames,
+                                       CantusTransport *t)
+{
+  follow_style_meter(a, p);
+  const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
+  cantus_jackclock_cycle(&a->clock, p, use_bbt, &own, n_frames, t);
+  a->meter_bar = t->bar;
+}
+
 static void read_transport(CantusJackApp *a, jack_nframes_t n_frames, CantusTransport *t)
 {
-  const CantusJackTempo own = { a->controls.bpm, a->beats_per_bar, a->beat_unit };
   if (a->free_run) {
     // Our own clock on our own frame count, always rolling: --bpm and
     // --meter apply, the JACK transport does not.
     const CantusJackPos p = { .rolling = true,
                               .frame = a->free_frame,
                               .sample_rate = a->sample_rate };
-    cantus_jackclock_cycle(&a->clock, &p, false, &own, n_frames, t);
+    cantus_jack_clock_cycle(a, &p, false, n_frames, t);
     a->free_frame += n_frames;
     return;
   }
@@ -254,7 +295,7 @@ static void read_transport(CantusJackApp *a, jack_nframes_t n_frames, CantusTran
     p.beat_type = (double)pos.beat_type;
     p.bpm = pos.beats_per_minute;
   }
-  cantus_jackclock_cycle(&a->clock, &p, !a->timebase_master, &own, n_frames, t);
+  cantus_jack_clock_cycle(a, &p, !a->timebase_master, n_frames, t);
 }
 
 CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)

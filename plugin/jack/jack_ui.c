@@ -92,36 +92,48 @@ int cantus_jackui_key(void)
   return c;
 }
 
+// A frame never has more lines than the terminal: the last one ends
+// without a newline (a newline there would scroll the header away), and
+// anything after it is dropped.
 typedef struct {
   char buf[65536];
   size_t n;
+  int n_lines, max_lines;
 } Frame;
 
 __attribute__((format(printf, 2, 3))) static void put(Frame *f, const char *fmt, ...)
 {
-  if (f->n >= sizeof f->buf) {
-    return;
-  }
   va_list ap;
   va_start(ap, fmt);
-  int k = vsnprintf(f->buf + f->n, sizeof f->buf - f->n, fmt, ap);
-  va_end(ap);
-  if (k > 0) {
-    f->n += (size_t)k;
-    if (f->n > sizeof f->buf) {
-      f->n = sizeof f->buf;
+  if (f->n < sizeof f->buf && f->n_lines < f->max_lines) {
+    int k = vsnprintf(f->buf + f->n, sizeof f->buf - f->n, fmt, ap);
+    if (k > 0) {
+      f->n += (size_t)k;
+      if (f->n > sizeof f->buf) {
+        f->n = sizeof f->buf;
+      }
     }
   }
+  va_end(ap);
 }
 
 static void endline(Frame *f)
 {
-  put(f, "\x1b[K\r\n");
+  if (f->n_lines + 1 < f->max_lines) {
+    put(f, "\x1b[K\r\n");
+  } else {
+    put(f, "\x1b[K");
+  }
+  f->n_lines++;
 }
 
 static const char *const pitch_names[12] = { "C",  "C#", "D",  "D#", "E",  "F",
                                              "F#", "G",  "G#", "A",  "A#", "B" };
 
+// The piano roll: the last 4 bars, one row per pitch, or per group of
+// neighbouring pitches when the range played lately (every note still in
+// the roll's memory, so the range stays put while the music moves) needs
+// more rows than there are: a chorale's bass and soprano both stay in view.
 static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
 {
   const CantusJackStatus *s = v->status;
@@ -139,11 +151,8 @@ static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
   int lo = 128, hi = -1;
   for (int k = 0; k < r->roll_n; k++) {
     const CantusRollNote *n = &r->roll[k];
-    const double off = n->off < 0 ? now : n->off;
-    if (off >= t0 && n->on <= t1) {
-      lo = n->pitch < lo ? n->pitch : lo;
-      hi = n->pitch > hi ? n->pitch : hi;
-    }
+    lo = n->pitch < lo ? n->pitch : lo;
+    hi = n->pitch > hi ? n->pitch : hi;
   }
   if (hi < 0) {
     lo = 60;
@@ -155,14 +164,18 @@ static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
       lo -= lo > 0;
     }
   }
-  if (hi - lo + 1 > rows) {
-    lo = hi - rows + 1;
-  }
+  rows = rows < 1 ? 1 : rows;
+  const int per_row = (hi - lo + 1 + rows - 1) / rows; // semitones a row
+  const int n_rows = (hi - lo + 1 + per_row - 1) / per_row;
   put(f, "\x1b[2m---- last %d bars (bar %lld)", bars, s ? (long long)s->bar + 1 : 1LL);
+  if (per_row > 1) {
+    put(f, ", %d semitones a row", per_row);
+  }
   put(f, " ----\x1b[0m");
   endline(f);
   static char line[512];
-  for (int p = hi; p >= lo; p--) {
+  for (int row = n_rows - 1; row >= 0; row--) {
+    const int p_lo = lo + row * per_row, p_hi = p_lo + per_row - 1;
     for (int c = 0; c < cols && c < (int)sizeof line - 1; c++) {
       const double t = t0 + c * per_col;
       const double rel = (t - t0) / bpb;
@@ -180,7 +193,7 @@ static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
     line[cols] = '\0';
     for (int k = 0; k < r->roll_n; k++) {
       const CantusRollNote *n = &r->roll[k];
-      if (n->pitch != p) {
+      if (n->pitch < p_lo || n->pitch > p_hi) {
         continue;
       }
       const double off = n->off < 0 ? now : n->off;
@@ -191,7 +204,7 @@ static void draw_roll(Frame *f, const CantusJackView *v, int width, int rows)
         line[c] = c == c0 && n->on >= t0 ? '[' : '=';
       }
     }
-    put(f, "%-3s%d %s", pitch_names[p % 12], p / 12 - 1, line);
+    put(f, "%-3s%d %s", pitch_names[p_lo % 12], p_lo / 12 - 1, line);
     endline(f);
   }
 }
@@ -253,6 +266,8 @@ void cantus_jackui_draw(const CantusJackView *v)
     cols = ws.ws_col;
     lines = ws.ws_row;
   }
+  f.n_lines = 0;
+  f.max_lines = lines;
   put(&f, "\x1b[H");
   const CantusModel *m = v->model;
   put(&f,
@@ -261,7 +276,7 @@ void cantus_jackui_draw(const CantusJackView *v)
       m ? m->name : "none",
       v->model_path ? v->model_path : "-");
   endline(&f);
-  const int style_lines = draw_styles(&f, v, cols);
+  draw_styles(&f, v, cols); // the layout below counts the lines it took
   const CantusJackStatus *s = v->status;
   char tempo[160];
   if (s) {
@@ -297,13 +312,15 @@ void cantus_jackui_draw(const CantusJackView *v)
         (unsigned long long)s->stats.late_events);
   }
   endline(&f);
-  // Space: 4 header lines, roll title + rows, controls title + rows, keys,
-  // messages/prompt.
-  int free_lines = lines - 4 - 2 - 2 - 3 - (style_lines - 1);
-  int roll_rows = free_lines * 3 / 5;
-  roll_rows = roll_rows < 6 ? 6 : roll_rows > 36 ? 36 : roll_rows;
+  // Below the header (however many lines it took): the roll title and
+  // rows, the controls title and rows, the keys, the message area (title,
+  // then the typed model path and the last messages, oldest first).
+  const int n_msg = lines >= 30 ? 4 : lines >= 20 ? 3 : 1;
+  int free_lines = lines - f.n_lines - 4 - n_msg;
+  int roll_rows = free_lines * 2 / 3;
+  roll_rows = roll_rows < 3 ? 3 : roll_rows > 36 ? 36 : roll_rows;
   int ctl_rows = free_lines - roll_rows;
-  ctl_rows = ctl_rows < 3 ? 3 : ctl_rows;
+  ctl_rows = ctl_rows < 1 ? 1 : ctl_rows;
   int width = cols - 6;
   width = width > 256 ? 256 : width < 16 ? 16 : width;
   draw_roll(&f, v, width, roll_rows);
@@ -314,15 +331,28 @@ void cantus_jackui_draw(const CantusJackView *v)
       "\x1b[2m1-9 [ ] style  p panic  r regen  h hold  l listen  c call/resp  "
       "m model  q quit\x1b[0m");
   endline(&f);
+  put(&f, "\x1b[2m---- messages ----\x1b[0m");
+  endline(&f);
+  int shown = 0;
   if (v->prompt) {
     put(&f, "model file: %s\x1b[7m \x1b[0m  (Enter load, Esc cancel)", v->prompt);
     endline(&f);
+    shown++;
   }
-  for (int i = 0; i < v->n_messages; i++) {
+  const int first = v->n_messages - (n_msg - shown) > 0 ? v->n_messages - (n_msg - shown) : 0;
+  for (int i = first; i < v->n_messages; i++) {
     put(&f, "%s", v->messages[i]);
     endline(&f);
+    shown++;
   }
-  put(&f, "\x1b[J");
+  for (; shown < n_msg; shown++) {
+    endline(&f);
+  }
+  static const char clear_below[] = "\x1b[J";
+  if (f.n + sizeof clear_below - 1 <= sizeof f.buf) {
+    memcpy(f.buf + f.n, clear_below, sizeof clear_below - 1);
+    f.n += sizeof clear_below - 1;
+  }
   size_t off = 0;
   while (off < f.n) {
     ssize_t w = write(1, f.buf + off, f.n - off);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // cantus-jack's terminal view: plain ANSI escapes and termios (no curses).
 // It shows the model, its styles (the current one marked), transport, tempo,
-// bar, temperature, xruns, a scrolling piano roll of the last bars and the
-// controls, and reads single keys.  Thread class: non-RT (main thread).
+// bar, temperature, xruns, a scrolling piano roll of the last bars (its rows
+// scaled to the range of the notes played lately) and the controls, with a
+// message area at the bottom, and reads single keys.  A frame never has
+// more lines than the terminal, so the header never scrolls away.  Thread
+// class: non-RT (main thread).
 #ifndef CANTUS_JACK_UI_H
 #define CANTUS_JACK_UI_H
 
@@ -32,7 +35,8 @@ typedef struct {
   uint64_t xruns;
   const CantusJackRec *rec;
   const char *mode;            // "following JACK master", "own tempo" ...
-  const char *const *messages; // the last few, oldest first
+  const char *const *messages; // the last few, oldest first (the area shows
+                               // as many of the newest as fit)
   int n_messages;
   const char *prompt; // non-NULL: a line being typed (model path)
 } CantusJackView;

@@ -173,7 +173,7 @@ jt_xruns() {
   log=$(tail -n +"$((${JT_LOG_FROM:-0} + 1))" "$JT_JACKD_LOG")
   blamed=$(grep -cE "client = $1 was not finished|client $1 finished after" <<<"$log")
   others=$(grep -c 'XRun' <<<"$log")
-  counted=$(sed -n 's/.*stopped: xruns \([0-9]*\),.*/\1/p' "$2" | tail -1)
+  counted=$(sed -n 's/^cantus-jack: stopped after .*(xruns): \([0-9]*\)\..*/\1/p' "$2" | tail -1)
   JT_XRUN_MSG="cantus-jack counted ${counted:-?}; jackd blamed $1 for $blamed of $others logged"
   [ "$blamed" -eq 0 ] && [ -n "$counted" ]
 }

@@ -5,7 +5,7 @@
 # for 12 model loads, alternating tiny.cantus and a second fixture model
 # (tests/jack_mkmodel, other weights), every 0.4 s; a missing and a corrupt
 # model in between must be refused with a message while it keeps playing.
-#   swaps-installed  the audio thread installed all 12 (status "models 12")
+#   swaps-installed  the audio thread installed all 12 (status "model-changes 12")
 #   bad-swap-refused both bad files are reported, the model is unchanged
 #   no-xrun          no xrun caused by cantus-jack (jackd's log blames no
 #                    cycle on it) and its xrun count is explained by the
@@ -15,7 +15,9 @@
 #   still-playing    notes after the last swap
 #   sighup-reload    SIGHUP reloads the model file
 #   sigint-exit      SIGINT stops it cleanly (exit status 0)
-# Then swaps while MIDI CCs and program changes arrive (cc-swap-*, below).
+# Then swaps while MIDI CCs and program changes arrive (cc-swap-*, below),
+# and the style across a swap (swap-keeps-style, swap-default-style) with
+# the exit summary's count (exit-summary-counts), at the end.
 # Run again (up to 4 times) if a check failed while jackd logged an xrun
 # (a loaded machine: jackd then blames whichever client it was waiting for).
 # Last line: "N passed, N failed, N skipped".
@@ -59,8 +61,9 @@ phase_swap() {
   grep -E '^status:|model|xruns' "$W/hs.out" | tail -8
 
   st=$(grep '^status:' "$W/hs.out" | head -1)
-  echo "$st" | grep -q ' models 12 '
-  jt_pcheck "swaps-installed ($(echo "$st" | grep -o 'models [0-9]*'))" $?
+  echo "$st" | grep -q ' model-changes 12 '
+  r=$?
+  jt_pcheck "swaps-installed ($(echo "$st" | grep -o 'model-changes [0-9]*'))" $r
   grep -q "model not changed: $W/missing.cantus: cannot open" "$W/hs.out" &&
     grep -q "model not changed: $W/broken.cantus: truncated" "$W/hs.out"
   jt_pcheck bad-swap-refused $?
@@ -68,7 +71,7 @@ phase_swap() {
   jt_pcheck "no-xrun ($JT_XRUN_MSG)" $?
   $CHK balance "$W/cap.txt"
   r=$?
-  grep -q 'sounding 0,' "$W/hs.out" && [ $r -eq 0 ]
+  grep -q 'none left sounding' "$W/hs.out" && [ $r -eq 0 ]
   jt_pcheck no-stuck-note $?
   # a note-on after the last swap (transport frame of the last request)
   swap_frame=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 48000 }')
@@ -76,8 +79,9 @@ phase_swap() {
   [ "$last" -gt "$swap_frame" ]
   jt_pcheck "still-playing (last note-on at frame $last, last swap about $swap_frame)" $?
   st2=$(grep '^status:' "$W/hs.out" | tail -1)
-  echo "$st2" | grep -q ' models 13 '
-  jt_pcheck "sighup-reload ($(echo "$st2" | grep -o 'models [0-9]*'))" $?
+  echo "$st2" | grep -q ' model-changes 13 '
+  r=$?
+  jt_pcheck "sighup-reload ($(echo "$st2" | grep -o 'model-changes [0-9]*'))" $r
   [ "$rc_int" -eq 0 ]
   jt_pcheck "sigint-exit (exit status $rc_int)" $?
 }
@@ -91,7 +95,7 @@ jt_phase swap phase_swap
 # that also reports controls.  Under the sanitizer build (CANTUS_SAN=1) a
 # read of a freed model stops cantus-jack with an AddressSanitizer report.
 #   cc-swap-clean-exit  SIGINT exit status 0, nothing from a sanitizer on stderr
-#   cc-swap-installed   the audio thread installed all 20 models ("models 20")
+#   cc-swap-installed   the audio thread installed all 20 models ("model-changes 20")
 #   cc-swap-interleaved every swap message sits among "midi:" control lines
 #                       (so controls were handled in the passes around it),
 #                       and both CCs and program changes were reported
@@ -131,8 +135,9 @@ phase_swap_cc() {
   [ "$rc" -eq 0 ] && [ -z "$san" ]
   jt_pcheck "cc-swap-clean-exit (exit status $rc${san:+, $san})" $?
   st=$(grep '^status:' "$W/sc.out" | tail -1)
-  echo "$st" | grep -q " models $n_req "
-  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'models [0-9]*') of $n_req)" $?
+  echo "$st" | grep -q " model-changes $n_req "
+  r=$?
+  jt_pcheck "cc-swap-installed ($(echo "$st" | grep -o 'model-changes [0-9]*') of $n_req)" $r
   n_swaps=$(grep -c 'loaded while playing' "$W/sc.out")
   n_inter=$(awk '/loaded while playing/ { s[NR] = 1 } /^midi: / { m[NR] = 1 }
     END { for (k in s) if (m[k - 1] && m[k + 1]) n++; print n + 0 }' "$W/sc.out")
@@ -143,5 +148,41 @@ phase_swap_cc() {
   jt_pcheck "cc-swap-interleaved ($n_inter of $n_swaps swaps among control lines; $n_cc CC, $n_pc program lines)" $?
 }
 jt_phase swap-cc phase_swap_cc
+
+# A swap keeps the style by name (issue 9, section 5): beta stays beta in a
+# model that has a beta at another index; a model without it starts on its
+# own default style (metadata default_style), not on the first.
+#   swap-keeps-style      tiny (beta = index 1) -> beta,gamma,alpha: beta
+#   swap-default-style    -> reel,jig,waltz with default_style waltz: waltz
+"$B/tests/jack_mkmodel" 6 "$W/reorder.cantus" beta,gamma,alpha &&
+  "$B/tests/jack_mkmodel" 7 "$W/dances.cantus" reel,jig,waltz waltz ||
+  fail_suite "jack_mkmodel could not write the style models"
+jt_cantus st --model "$JT_MODEL" --seed 4 --free
+jt_cmd st "set style beta"
+sleep 0.3
+jt_cmd st "model $W/reorder.cantus"
+jt_wait "$W/st.out" "reorder.cantus: .*loaded while playing" 5
+sleep 0.3
+jt_cmd st status
+jt_wait "$W/st.out" '^status:' 5
+jt_cmd st "model $W/dances.cantus"
+jt_wait "$W/st.out" "dances.cantus: .*loaded while playing" 5
+sleep 0.3
+jt_cmd st status
+sleep 0.5
+jt_stop_cantus st INT
+grep -E 'loaded while playing|^status:' "$W/st.out" | sed 's/^/  /'
+s1=$(grep '^status:' "$W/st.out" | head -1)
+s2=$(grep '^status:' "$W/st.out" | sed -n 2p)
+grep -q 'reorder.cantus: .*style beta (kept)' "$W/st.out" && [[ "$s1" =~ \ style\ [^\ ]*beta ]]
+r=$?
+jt_check "swap-keeps-style ($(grep -o 'style [^ ]*' <<<"$s1" | head -1))" $r
+grep -q "dances.cantus: .*style waltz (the model's default)" "$W/st.out" &&
+  [[ "$s2" =~ \ style\ [^\ ]*waltz ]]
+r=$?
+jt_check "swap-default-style ($(grep -o 'style [^ ]*' <<<"$s2" | head -1))" $r
+grep -q "^cantus-jack: stopped after [0-9]*:[0-9][0-9]\. Played [0-9]* notes, none left sounding\. 2 model changes\. Audio dropouts (xruns): [0-9]*\." "$W/st.out"
+r=$?
+jt_check "exit-summary-counts ($(grep -o '[0-9]* model changes\?' "$W/st.out"))" $r
 
 jt_finish

@@ -9,6 +9,10 @@
 #   key-*-style      the shipped 11-style model on an 80x24 view
 #       (tests/hosts/jack_ui_styles.py): every style listed as "N:name",
 #       wrapped within 80 columns; ] and [ step through all of them
+#   view-*-80x24, view-*-120x40   the chorale model's view replayed through a
+#       small terminal: the header stays on the top rows (nothing scrolls),
+#       the piano roll covers every pitch played, key messages land in the
+#       message area, q quits
 #   record-file      --record FILE.mid: a MIDI file with the notes played
 #                    (as many as the capture saw), the tempo (200 bpm) and
 #                    the meter
@@ -36,6 +40,23 @@ python3 "$JT_ROOT/tests/hosts/jack_ui_styles.py" "$JT_BIN" "$JT_ROOT/models/defa
 cat "$W/ui_styles.txt"
 T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$W/ui_styles.txt")))
 T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$W/ui_styles.txt")))
+# ---- the view fits the terminal: 80x24 and 120x40 with the chorale model ------------------
+# (models/chorales.cantus: four voices over three octaves; the transport
+# plays 6 s at 160 bpm, then stops; the capture tells the roll's range)
+jt_capture lay
+for size in "24 80" "40 120"; do
+  { printf 'master\ntempo 160\nlocate 0\nplay\n'; sleep 6; printf 'stop\n'; sleep 8; } \
+    | jack_transport >>"$W/transport.log" 2>&1 &
+  TP=$!
+  python3 "$JT_ROOT/tests/hosts/jack_ui_drive.py" --layout $size "$JT_BIN" \
+    "$JT_ROOT/models/chorales.cantus" "$W/lay.txt" "$W/lay-${size// /x}.log" -- --seed 3 \
+    --connect-out lay:in >"$W/lay.ui" 2>&1
+  cat "$W/lay.ui"
+  T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$W/lay.ui")))
+  T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$W/lay.ui")))
+  kill $TP 2>/dev/null; wait $TP 2>/dev/null
+done
+jt_stop_capture lay
 
 # ---- --record ----------------------------------------------------------------------------------
 jt_capture cap

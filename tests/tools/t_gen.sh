@@ -66,6 +66,22 @@ done
 "$gen" --model "$tiny" --bars 8 --density 0.5 --seed 2 -q -o "$tmp/c.mid"
 check "another seed, other music" bash -c "! cmp -s '$tmp/a.mid' '$tmp/c.mid'"
 
+# The style's own metre (issue 10): without --meter, the metre the model's
+# metadata gives the style; --meter wins; a model naming none plays 4/4.
+folk=models/default.cantus
+"$gen" --model "$folk" --style waltz --bars 2 -q -o "$tmp/w.mid" --svg "$tmp/w.svg"
+check "waltz without --meter: exit 0" test $? -eq 0
+check "waltz without --meter: the title says 3/4" grep -q '2 bars of 3/4 at 120 bpm' "$tmp/w.svg"
+"$gen" --model "$folk" --style waltz --bars 2 --meter 4/4 -q -o "$tmp/w4.mid"
+"$gen" --model "$folk" --style jig --bars 2 -q -o "$tmp/j.mid"
+"$gen" --model "$folk" --style jig --bars 2 --meter 6/8 -q -o "$tmp/j68.mid"
+check "jig without --meter = jig with --meter 6/8 (same file)" cmp "$tmp/j.mid" "$tmp/j68.mid"
+if [ "$have_mido" = 1 ]; then
+  ts_of() { "$py" -c 'import sys, mido; f = mido.MidiFile(sys.argv[1]); print(*[f"{m.numerator}/{m.denominator}" for t in f.tracks for m in t if m.type == "time_signature"])' "$1"; }
+  check "--style waltz writes a 3/4 time signature" test "$(ts_of "$tmp/w.mid")" = 3/4
+  check "--style waltz --meter 4/4: --meter wins" test "$(ts_of "$tmp/w4.mid")" = 4/4
+  check "--style jig writes 6/8" test "$(ts_of "$tmp/j.mid")" = 6/8
+fi
 # Styles by name or by number counted from 1 (as the view and cantus-info
 # list them): --style 3 is gamma, the same file as --style gamma.
 "$gen" --model "$tiny" --bars 4 --density 0.5 --style gamma --style-b beta --blend 0.5 -q -o "$tmp/g1.mid"

@@ -90,6 +90,24 @@ for s in d["styles"]:
     g = s["generated"]
     assert g["notes_per_quarter"] > 0.2 and 0 <= g["all"] < 1, s
 ' "$tmp/eval.json"
+check "eval: measures of form, generated beside real, in the style's metre" python3 -c '
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+names = ["bar-repeat", "section", "end-tonic", "phrase-end", "chord-chance", "clash",
+         "long/32", "par/100", "leaps"]
+for s in d["styles"]:
+    f = s["form"]
+    assert f["metre"] == {"jig": "6/8", "reel": "4/4"}[s["style"]], f
+    assert f["generated"]["pieces"] == 2 and f["real"]["pieces"] == s["pieces"] >= 10, (s["style"], f)
+    for k in names:
+        for v in (f["generated"][k], f["real"][k]):
+            assert v is None or v >= 0, (k, v)
+    assert "parallels-by-rank" in f["real"]
+    # real Nottingham tunes repeat their bars (about 0.6 over the test split)
+    assert f["real"]["bar-repeat"] > 0.3, f["real"]
+' "$tmp/eval.json"
+"$eval" "$tmp/m.cantus" "$slice" -q --split valid --pieces 1 --bars 8 --form-bars 4 >"$tmp/evalf.txt" 2>&1
+check "eval: form table, first 4 bars" bash -c "grep -q 'Measures of form\", first 4 bars' '$tmp/evalf.txt' && grep -qE '^jig +6/8 +gen +1 ' '$tmp/evalf.txt' && grep -qE '^reel +4/4 +real +1[0-9] ' '$tmp/evalf.txt'"
 "$eval" "$tmp/m.cantus" "$slice" -q --pieces 0 >"$tmp/eval.txt" 2>&1
 check "eval: text table" grep -qE "^jig +12 +[0-9]+ +[0-9.]+ +[0-9.]+% +[0-9.]+" "$tmp/eval.txt"
 check "eval: verdict in plain words" \

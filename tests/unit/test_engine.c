@@ -1032,8 +1032,8 @@ TEST(engine_locate_while_stopped_starts_on_time)
       found |= h.rec[i].status == 0x90 && h.rec[i].pitch == first[k].pitch &&
                h.rec[i].frame == h.frame - 64;
     }
-    CHECK_MSG(found, "note %d at tick %g not at frame 0 of the first rolling block",
-              first[k].pitch, at);
+    CHECK_MSG(
+      found, "note %d at tick %g not at frame 0 of the first rolling block", first[k].pitch, at);
     tested++;
   }
   CHECK(tested >= 2);
@@ -1045,8 +1045,8 @@ TEST(engine_key_names_parse_and_print)
   const struct {
     const char *name;
     int pc;
-  } cases[] = { { "C", 0 },  { "c#", 1 }, { "Db", 1 },   { "Fs", 6 },  { "B", 11 }, { "Cb", 11 },
-                { "B#", 0 }, { "a", 9 },  { "Ab", 8 },   { "H", -1 },  { "", -1 },  { "C##", -1 },
+  } cases[] = { { "C", 0 },   { "c#", 1 }, { "Db", 1 },   { "Fs", 6 }, { "B", 11 }, { "Cb", 11 },
+                { "B#", 0 },  { "a", 9 },  { "Ab", 8 },   { "H", -1 }, { "", -1 },  { "C##", -1 },
                 { "Cx", -1 }, { "#", -1 }, { "Dbb", -1 }, { "1", -1 } };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     CHECK_MSG(cantus_key_parse(cases[i].name) == cases[i].pc,
@@ -1060,4 +1060,58 @@ TEST(engine_key_names_parse_and_print)
   }
   CHECK(!strcmp(cantus_key_name(1), "C#"));
   CHECK(!strcmp(cantus_key_name(-1), "B"));
+}
+
+// Free run plays the style's usual metre (model metadata), a live style
+// change switches it at the next bar line of the old metre, and a host
+// position rules over it.  120 bpm at 48 kHz: a beat is 24000 frames.
+static int bar_after_beats(Harness *h, const CantusControls *c, double beats)
+{
+  const int64_t until = (int64_t)llround(beats * 24000.0);
+  h_run_free(h, c, 256, until - h->frame);
+  return (int)h->out.bar;
+}
+
+TEST(engine_free_run_plays_the_styles_metre)
+{
+  Harness h;
+  h_init(&h, 1.0, 48000);
+  CantusError err;
+  CHECK_EQ(cantus_model_set_meta(h.m, "meter: beta=3/4\n", &err), CANTUS_OK);
+  CantusControls c = ctl_default();
+  c.style = 1; // beta, 3/4
+  // (the bar output is the bar at the last block's start: 256 frames back)
+  CHECK_EQ(bar_after_beats(&h, &c, 2.9), 0);
+  CHECK_EQ(bar_after_beats(&h, &c, 3.1), 1);
+  CHECK_EQ(bar_after_beats(&h, &c, 6.1), 2);
+  // To alpha (no metre named: 4/4) at bar 2 beat 0.1: bar 2 ends in 3/4
+  // (beat 9), then 4/4 bars: bar 3 on beats 9-13, bar 4 from 13.
+  c.style = 0;
+  CHECK_EQ(bar_after_beats(&h, &c, 8.9), 2);
+  CHECK_EQ(bar_after_beats(&h, &c, 9.1), 3);
+  CHECK_EQ(bar_after_beats(&h, &c, 12.9), 3); // a 3/4 grid would say 4
+  CHECK_EQ(bar_after_beats(&h, &c, 13.1), 4);
+  // Back to beta mid-bar (bar 4 beat 0.5): bar 4 stays 4/4 until beat 17.
+  c.style = 1;
+  CHECK_EQ(bar_after_beats(&h, &c, 13.6), 4);
+  CHECK_EQ(bar_after_beats(&h, &c, 16.9), 4);
+  CHECK_EQ(bar_after_beats(&h, &c, 17.1), 5);
+  CHECK_EQ(bar_after_beats(&h, &c, 20.1), 6);
+  CHECK(h_count_on(&h) > 0);
+  CHECK_EQ(h.violations, 0);
+  CHECK_EQ(h.unmatched_off, 0);
+  h_free(&h);
+
+  // A host position rules: 4/4 from the host with the 3/4 style.
+  h_init(&h, 1.0, 48000);
+  CHECK_EQ(cantus_model_set_meta(h.m, "meter: beta=3/4\n", &err), CANTUS_OK);
+  c = ctl_default();
+  c.style = 1;
+  double tick = 0;
+  for (int i = 0; i < 7 * 24000 / 256; i++) {
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick = h.host_tick;
+  }
+  CHECK_EQ(h.out.bar, 1); // 4/4: beat 7 is in bar 1 (3/4 would be bar 2)
+  h_free(&h);
 }

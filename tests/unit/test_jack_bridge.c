@@ -605,3 +605,79 @@ TEST(jack_model_handover_one_per_cycle_and_retry)
   jack_ringbuffer_free(a.to_rt);
   jack_ringbuffer_free(a.from_rt);
 }
+
+// cantus-jack's own metre (jack_rt.c, cantus_jack_clock_cycle): without
+// --meter it is the style's usual metre from the model, a style change
+// switching at the next bar line of the old metre; --meter wins; a master
+// rules while there is one.  120 bpm at 48 kHz: a beat is 24000 frames.
+static void own_cycles_until(CantusJackApp *a, uint32_t *frame, double beats, CantusTransport *t)
+{
+  while (*frame + 256 <= (uint32_t)llround(beats * 24000.0)) {
+    const CantusJackPos p = { .rolling = true, .frame = *frame, .sample_rate = 48000 };
+    cantus_jack_clock_cycle(a, &p, true, 256, t);
+    *frame += 256;
+  }
+}
+
+TEST(jack_own_metre_follows_the_style)
+{
+  static CantusJackApp a;
+  memset(&a, 0, sizeof a);
+  CantusError err = { { 0 } };
+  CHECK_EQ(cantus_engine_new(1.0, &a.engine, &err), CANTUS_OK);
+  CantusModel *m = load_tiny(); // styles alpha, beta, gamma
+  CHECK_EQ(cantus_model_set_meta(m, "meter: beta=3/4,gamma=6/8\n", &err), CANTUS_OK);
+  CHECK(cantus_engine_install_model(a.engine, m) == NULL);
+  a.sample_rate = 48000;
+  a.controls = cantus_controls_default();
+  a.controls.bpm = 120;
+  a.controls.style = 0; // alpha: no metre named, 4/4
+  a.beats_per_bar = 3;  // as if started on another style
+  a.beat_unit = 4;
+  cantus_jackclock_reset(&a.clock);
+  CantusTransport t;
+  uint32_t frame = 0;
+  cantus_guard_arm();
+  own_cycles_until(&a, &frame, 6.0, &t); // the first cycle takes the style's at once
+  CantusGuardCounts g = cantus_guard_disarm();
+  CHECK_EQ(g.allocs + g.frees + g.locks, 0);
+  CHECK(t.beats_per_bar == 4 && t.beat_unit == 4 && t.bar == 1);
+  a.controls.style = 1; // beta, 3/4: from beat 8, where bar 2 starts
+  own_cycles_until(&a, &frame, 7.95, &t);
+  CHECK(t.beats_per_bar == 4 && t.bar == 1);
+  own_cycles_until(&a, &frame, 8.1, &t);
+  CHECK(t.beats_per_bar == 3 && t.beat_unit == 4 && t.bar == 2);
+  CHECK_MSG(t.bar_beat < 0.1, "bar 2 starts on the old bar line (beat %g)", t.bar_beat);
+  own_cycles_until(&a, &frame, 10.9, &t);
+  CHECK(t.bar == 2);
+  own_cycles_until(&a, &frame, 11.1, &t);
+  CHECK(t.bar == 3 && t.bar_beat < 0.1);
+  a.controls.style = 2; // gamma, 6/8 (eighth-note beats) at bar 4 (beat 14)
+  own_cycles_until(&a, &frame, 13.9, &t);
+  CHECK(t.beats_per_bar == 3 && t.bar == 3);
+  own_cycles_until(&a, &frame, 14.1, &t);
+  CHECK(t.beats_per_bar == 6 && t.beat_unit == 8 && t.bar == 4);
+  // --meter wins: the style no longer moves it.
+  a.meter_fixed = true;
+  a.controls.style = 1;
+  own_cycles_until(&a, &frame, 20.0, &t);
+  CHECK(t.beats_per_bar == 6 && t.beat_unit == 8);
+  // Following a master: its metre rules; the own one follows the style at
+  // once (used when the master goes away).
+  a.meter_fixed = false;
+  const CantusJackPos mp = { .rolling = true,
+                             .frame = frame,
+                             .sample_rate = 48000,
+                             .bbt = true,
+                             .bar = 3,
+                             .beat = 1,
+                             .ticks_per_beat = 1920,
+                             .beats_per_bar = 5,
+                             .beat_type = 4,
+                             .bpm = 100 };
+  cantus_jack_clock_cycle(&a, &mp, true, 256, &t);
+  CHECK(t.beats_per_bar == 5 && t.bar == 2);
+  CHECK(a.beats_per_bar == 3 && a.beat_unit == 4);
+  cantus_model_free(cantus_engine_install_model(a.engine, NULL));
+  cantus_engine_free(a.engine);
+}

@@ -648,6 +648,60 @@ TEST(lv2_free_run_without_transport)
   lv2h_free(h);
 }
 
+// Free run plays the style's usual metre from the model's metadata (the
+// bundle's default model: reel 4/4, waltz 3/4), a style change switching
+// at the next bar line; with a host position the host's metre rules.  120
+// bpm at 48 kHz: a beat is 24000 frames; the bar port shows the bar at the
+// last block's start.
+static float bar_at_beats(Lv2Host *h, double beats)
+{
+  while ((double)lv2h_now(h) < beats * 24000.0 - 1.0) {
+    lv2h_run(h, 480);
+  }
+  return lv2h_get(h, "bar");
+}
+
+TEST(lv2_free_run_plays_the_styles_metre)
+{
+  Lv2Host *h = open_host(LV2H_WORKER_DEFERRED, 48000.0);
+  if (!h) {
+    return;
+  }
+  lv2h_set(h, "bpm", 120.0f);
+  lv2h_set(h, "free_run", 1.0f);
+  lv2h_set(h, "style", 5.0f); // reel, 4/4
+  const uint64_t t0 = lv2h_now(h);
+  CHECK_EQ(t0, 0);
+  // (the bar port counts from 1)
+  CHECK_NEAR(bar_at_beats(h, 3.5), 1.0, 0.0);
+  CHECK_NEAR(bar_at_beats(h, 6.0), 2.0, 0.0);
+  lv2h_set(h, "style", 7.0f); // waltz, 3/4: from the next bar line (beat 8)
+  CHECK_NEAR(bar_at_beats(h, 7.9), 2.0, 0.0);
+  CHECK_NEAR(bar_at_beats(h, 8.1), 3.0, 0.0);
+  CHECK_NEAR(bar_at_beats(h, 10.9), 3.0, 0.0);
+  CHECK_NEAR(bar_at_beats(h, 11.1), 4.0, 0.0); // 4/4 would still be bar 3
+  CHECK_NEAR(bar_at_beats(h, 13.9), 4.0, 0.0);
+  CHECK_NEAR(bar_at_beats(h, 14.1), 5.0, 0.0);
+  size_t n;
+  const Lv2hEvent *ev = lv2h_events(h, &n);
+  CHECK(lv2h_count_note_ons(ev, n, 0, UINT64_MAX) > 0);
+  CHECK(lv2h_check_sorted(ev, n));
+  lv2h_free(h);
+
+  // A host position in 4/4 rules over the waltz's 3/4.
+  h = open_host(LV2H_WORKER_DEFERRED, 48000.0);
+  if (!h) {
+    return;
+  }
+  lv2h_set(h, "style", 7.0f);
+  Lv2hClock c = clock_at(120.0, 4.0);
+  Blocks b = { .fixed = 480 };
+  drive(h, &c, NULL, 0, 7 * 24000, &b, POS_ON_CHANGE);
+  // (this host counts bars from 1: beat 7 of 4/4 is bar 2; 3/4 would say 3)
+  CHECK_NEAR(lv2h_get(h, "bar"), 2.0, 0.0);
+  lv2h_free(h);
+}
+
 TEST(lv2_frame_only_positions)
 {
   // jalv without a timebase master: frame and speed, no tempo; the beat is

@@ -9,6 +9,7 @@
 // are updated together.
 #include "fixtures.h"
 #include "model.h"
+#include "sample.h"
 #include "test.h"
 
 #include <errno.h>
@@ -1035,4 +1036,92 @@ TEST(model_committed_tiny_loads_and_matches_fixture)
   free(data);
   cantus_model_free(m);
   cantus_model_free(fx);
+}
+
+// The styles' metres (cantus_model_style_meter): both spellings, the list
+// winning, malformed entries ignored, and random metadata never crashing or
+// yielding a metre outside N 1..32, D 1/2/4/8/16.
+TEST(model_style_meter_reader)
+{
+  const CantusDims d = cantus_fixture_dims_tiny(); // styles alpha, beta, gamma
+  CantusModel *m = cantus_fixture_model(&d, 1, CANTUS_WEIGHTS_F32);
+  int num = 0, den = 0;
+  CHECK_EQ(cantus_model_set_meta(m, "", NULL), CANTUS_OK);
+  CHECK(!cantus_model_style_meter(m, 0, &num, &den));
+  CHECK(num == 4 && den == 4);
+  CHECK(!cantus_model_style_meter(NULL, 0, &num, &den) && num == 4 && den == 4);
+  CHECK(!cantus_model_style_meter(m, -1, &num, &den));
+  CHECK(!cantus_model_style_meter(m, 3, &num, &den));
+  static const struct {
+    const char *meta;
+    int want[3][2]; // {0, 0}: not named (4/4)
+  } t[] = {
+    { "meter: alpha=6/8,beta=3/4\n", { { 6, 8 }, { 3, 4 }, { 0, 0 } } },
+    { "x: 1\nmeter:  ALPHA = 9/8 ,\tgamma=12/8\r\n", { { 9, 8 }, { 0, 0 }, { 12, 8 } } },
+    { "metre.beta: 3/4\nmetre.gamma: 2/2\r\n", { { 0, 0 }, { 3, 4 }, { 2, 2 } } },
+    // the list wins over metre.NAME; metre.NAME fills the rest
+    { "metre.alpha: 2/4\nmeter: alpha=6/8\nmetre.beta: 5/4\n", { { 6, 8 }, { 5, 4 }, { 0, 0 } } },
+    // malformed entries are ignored, the good ones kept
+    { "meter: alpha=7/3,beta=0/4,gamma=33/4\n", { { 0, 0 }, { 0, 0 }, { 0, 0 } } },
+    { "meter: alpha=3/4x,beta=3,gamma=/4\n", { { 0, 0 }, { 0, 0 }, { 0, 0 } } },
+    { "meter: alpha 3/4,=3/4,delta=3/4,,beta=99999999999999999999/4,gamma=3/4\n",
+      { { 0, 0 }, { 0, 0 }, { 3, 4 } } },
+    // every list line counts; a style's first entry wins
+    { "meter: alpha=3/4,alpha=6/8\nmeter: beta=6/8\n", { { 3, 4 }, { 6, 8 }, { 0, 0 } } },
+    { "meter:alpha=3/4", { { 3, 4 }, { 0, 0 }, { 0, 0 } } },
+    { "metre.alpha 3/4\nmetre.beta:\nmetre.: 3/4\nmetre.gamma: 3 / 4\n",
+      { { 0, 0 }, { 0, 0 }, { 3, 4 } } },
+    { "meters: alpha=3/4\n meter: beta=3/4\n", { { 0, 0 }, { 0, 0 }, { 0, 0 } } },
+  };
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+    CHECK_EQ(cantus_model_set_meta(m, t[i].meta, NULL), CANTUS_OK);
+    for (int s = 0; s < 3; s++) {
+      const bool named = cantus_model_style_meter(m, s, &num, &den);
+      const int wn = t[i].want[s][0] ? t[i].want[s][0] : 4,
+                wd = t[i].want[s][1] ? t[i].want[s][1] : 4;
+      CHECK_MSG(named == (t[i].want[s][0] != 0) && num == wn && den == wd,
+                "meta %zu style %d: %s %d/%d, want %d/%d",
+                i,
+                s,
+                named ? "named" : "not named",
+                num,
+                den,
+                wn,
+                wd);
+    }
+  }
+  // A renamed style follows its name; the table survives a save and load.
+  CHECK_EQ(cantus_model_set_meta(m, "meter: delta=3/4\n", NULL), CANTUS_OK);
+  CHECK(!cantus_model_style_meter(m, 1, &num, &den));
+  cantus_model_set_style_name(m, 1, "delta");
+  CHECK(cantus_model_style_meter(m, 1, &num, &den) && num == 3 && den == 4);
+  void *bytes = NULL;
+  size_t size = 0;
+  CHECK_EQ(cantus_model_save_mem(m, &bytes, &size, NULL), CANTUS_OK);
+  CantusModelOptions opt = cantus_model_options_default();
+  CantusModel *m2 = NULL;
+  CHECK_EQ(cantus_model_load_mem(bytes, size, "mem", &opt, &m2, NULL), CANTUS_OK);
+  CHECK(m2 && cantus_model_style_meter(m2, 1, &num, &den) && num == 3 && den == 4);
+  cantus_model_free(m2);
+  free(bytes);
+  // Random metadata built from the characters that matter: never a crash,
+  // never a metre out of range.
+  CantusRng rng;
+  cantus_rng_seed(&rng, 7);
+  static const char alphabet[] = "meter:=,/0123456789 \t\r\nalphbgmd.x";
+  char buf[256];
+  for (int k = 0; k < 3000; k++) {
+    const size_t len = (size_t)(cantus_rng_next(&rng) % (sizeof buf - 1));
+    memcpy(buf, k % 2 ? "meter: " : "metre.", 6 + (k % 2));
+    for (size_t j = 7; j < len; j++) {
+      buf[j] = alphabet[cantus_rng_next(&rng) % (sizeof alphabet - 1)];
+    }
+    buf[len > 7 ? len : 7] = 0;
+    CHECK_EQ(cantus_model_set_meta(m, buf, NULL), CANTUS_OK);
+    for (int s = 0; s < 3; s++) {
+      cantus_model_style_meter(m, s, &num, &den);
+      CHECK(num >= 1 && num <= 32 && (den == 1 || den == 2 || den == 4 || den == 8 || den == 16));
+    }
+  }
+  cantus_model_free(m);
 }
