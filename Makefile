@@ -23,6 +23,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LV2DIR ?= $(PREFIX)/lib/lv2
 DATADIR ?= $(PREFIX)/share/cantus
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 SHARED ?= ../shared
@@ -63,10 +64,13 @@ BENCH_BIN := $(B)/bin/cantus-bench
 # Programs the shell suites run besides the installed ones (fragments add
 # theirs); `make test-build` builds them with `all` and the C runner.
 TEST_HELPERS :=
-# What `make install` puts in $(BINDIR) (fragments add theirs; all of `all`).
+# What `make install` puts in $(BINDIR) (fragments add theirs; all of `all`),
+# and the programs' man pages (beside their sources) it puts in $(MANDIR)/man1.
 INSTALL_BINS :=
+MAN_PAGES :=
 
-.PHONY: all tools test test-build check-tests bench run fuzz lint install uninstall clean deps \
+.PHONY: all tools test test-build check-tests bench run fuzz lint install uninstall install-user \
+        uninstall-user clean deps \
         deps-run deps-test plugin jack models memcheck
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -163,13 +167,27 @@ lint:
 	  $$($(PKG_CONFIG) --cflags lv2 jack 2>/dev/null)
 
 # ---- install ------------------------------------------------------------------
-# Exactly what `all` builds: the programs, the LV2 bundle file by file, and
-# the bundle's models (the same default.cantus cantus-jack falls back to) in
-# $(DATADIR)/models.  A missing file stops the install.
+# Exactly what `all` builds: the programs, the LV2 bundle file by file, the
+# bundle's models (the same default.cantus cantus-jack falls back to) in
+# $(DATADIR)/models, and the man pages in $(MANDIR)/man1.  A missing file
+# stops the install.  The programs find their data folder at run time beside
+# them (BINDIR/../share/cantus), so a build installs under any PREFIX.
+# `make uninstall` with the same variables removes what `install` put there:
+# the files, the bundle, and the data folder when nothing else is in it.
+# A folder it cannot write stops it before it writes anything, naming
+# `make install-user`.
+# For one user, no root needed: `make install-user` is `make install
+# PREFIX=$$HOME/.local LV2DIR=$$HOME/.lv2` (~/.local/bin is on PATH,
+# ~/.local/share/man on man's path, ~/.lv2 on every LV2 host's).
 INSTALL_LV2 := $(LV2_FILES:$(LV2_BUNDLE)/%=%)
 INSTALL_MODELS := $(filter models/%.cantus,$(INSTALL_LV2))
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models
+	@for d in $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(LV2DIR); do \
+	  p=$$d; while [ ! -e "$$p" ]; do p=$$(dirname "$$p"); done; \
+	  [ -w "$$p" ] || { echo "error: cannot write to $$p; run this as root, or install for yourself" \
+	    "with \`make install-user\` (PREFIX=\$$HOME/.local LV2DIR=\$$HOME/.lv2)" >&2; exit 1; }; \
+	done
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
 	@set -e; for f in $(INSTALL_LV2); do \
 	  m=644; case $$f in *$(LV2_LIB_EXT)) m=755;; esac; \
@@ -177,10 +195,19 @@ install: all
 	  install -D -m $$m $(LV2_BUNDLE)/$$f $(DESTDIR)$(LV2DIR)/cantus.lv2/$$f; \
 	done
 	install -m 644 $(INSTALL_MODELS:%=$(LV2_BUNDLE)/%) $(DESTDIR)$(DATADIR)/models/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BINS)))
-	rm -rf $(DESTDIR)$(LV2DIR)/cantus.lv2 $(DESTDIR)$(DATADIR)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/,$(INSTALL_MODELS))
+	rm -rf $(DESTDIR)$(LV2DIR)/cantus.lv2
+	@for d in $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR); do \
+	  [ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d"; \
+	done
+
+install-user uninstall-user:
+	@$(MAKE) --no-print-directory $(@:-user=) PREFIX="$(HOME)/.local" LV2DIR="$(HOME)/.lv2"
 
 # Only this build's directory: `make clean SAN=1` for build-san, B=dir for dir.
 clean:

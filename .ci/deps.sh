@@ -7,7 +7,7 @@
 # installs everything.
 set -u
 RUN_PKGS="gcc make pkg-config lv2-dev liblilv-dev libjack-jackd2-dev libportmidi-dev libopenblas-dev jackd2"
-TEST_PKGS="$RUN_PKGS lilv-utils sordi clang libclang-rt-14-dev valgrind python3 python3-mido fluidsynth timgm6mb-soundfont"
+TEST_PKGS="$RUN_PKGS lilv-utils sordi clang libclang-rt-14-dev valgrind python3 python3-mido fluidsynth timgm6mb-soundfont groff-base man-db"
 # package:suite that skips without it
 OPTIONAL_HOSTS="ardour:t_lv2_ardour jalv:t_lv2_jalv"
 case "${1:-all}" in

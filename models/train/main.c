@@ -25,7 +25,7 @@ static void usage(FILE *f)
           "folder with one sub-folder of .mid files per style, and an optional split.tsv\n"
           "(file, style, train/valid/test); several folders merge styles by name.  A model\n"
           "from scratch needs about a hundred tunes or more; for a few dozen, use --add-style\n"
-          "on the shipped folk model (models/folk.cantus).\n"
+          "on the shipped folk model (models/folk.cantus here, else the data folder's).\n"
           "corpus:\n"
           "  --styles A,B,...      use only these style folders\n"
           "  --tracks LIST         keep only these tracks (names) or channels (ch1..ch16)\n"
@@ -75,6 +75,7 @@ static void usage(FILE *f)
           "               [--steps N]   training tokens/s on random tokens (make bench-train)\n"
           "OpenBLAS: the core in use is printed at start; if it says Prescott on a modern CPU,\n"
           "set OPENBLAS_CORETYPE (e.g. Haswell, SkylakeX, Zen) for 2-4x the speed.\n");
+  cantus_args_datadir_help(f);
 }
 
 static void on_sigint(int sig)

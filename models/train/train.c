@@ -14,6 +14,8 @@
 // is bit-identical.  Non-RT.
 #include "train_impl.h"
 
+#include "args.h"
+
 #include <cblas.h>
 #include <errno.h>
 #include <limits.h>
@@ -733,24 +735,10 @@ static void ngram_baseline(Trainer *tr, int val_split, FILE *log)
 }
 
 // The shipped folk model, for the advice to add a small collection to it:
-// models/folk.cantus here, else beside an installed binary, else NULL.
+// models/folk.cantus here, else in the data folder, else NULL.
 static const char *folk_model_path(char *buf, size_t n)
 {
-  struct stat st;
-  if (stat("models/folk.cantus", &st) == 0 && S_ISREG(st.st_mode)) {
-    return "models/folk.cantus";
-  }
-  char exe[PATH_MAX];
-  const ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  char *slash = k > 0 ? (exe[k] = 0, strrchr(exe, '/')) : NULL;
-  if (slash) {
-    *slash = 0;
-    snprintf(buf, n, "%s/../share/cantus/models/folk.cantus", exe);
-    if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
-      return buf;
-    }
-  }
-  return NULL;
+  return cantus_args_data_file("models/folk.cantus", buf, n);
 }
 
 // The measurement behind CANTUS_TRAIN_ADVICE_TOKENS (models/README.md).

@@ -18,8 +18,9 @@ TRAIN_BINS := $(B)/bin/cantus-train $(B)/bin/cantus-eval
 
 $(B)/obj/models/train/%.o: XCFLAGS += $(OPENBLAS_CFLAGS) -Imodels/train
 $(B)/obj/tests/unit/test_train.o $(B)/obj/tests/unit/test_form.o: XCFLAGS += -Imodels/train
-# The mains share the command-line parsing of plugin/cli (args.c).
-$(TRAIN_MAINS:%.c=$(B)/obj/%.o): XCFLAGS += -iquote plugin/cli
+# The mains share the command-line parsing of plugin/cli (args.c); train.c
+# finds the shipped folk model with it.
+$(TRAIN_MAINS:%.c=$(B)/obj/%.o) $(B)/obj/models/train/train.o: XCFLAGS += -iquote plugin/cli
 
 # The C test runner links the trainer code (minus its mains) and OpenBLAS.
 TEST_EXTRA_SRC += $(TRAIN_LIB_SRC)
@@ -27,6 +28,7 @@ TEST_LIBS += $(OPENBLAS_LIBS)
 
 all: $(TRAIN_BINS)
 INSTALL_BINS += $(TRAIN_BINS)
+MAN_PAGES += models/train/cantus-train.1 models/train/cantus-eval.1
 
 .PHONY: need-openblas bench-train
 need-openblas:

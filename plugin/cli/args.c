@@ -4,10 +4,13 @@
 #include "args.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cantus_args_usage(const char *prog, const char *fmt, ...)
 {
@@ -44,6 +47,65 @@ const char *cantus_args_version_string(void)
 void cantus_args_version(const char *prog)
 {
   printf("%s %s\n", prog, CANTUS_VERSION);
+}
+
+// The data folder compiled in (the Makefile's DATADIR); the last resort,
+// when the program was moved away from its share/cantus.
+#ifndef CANTUS_DATADIR
+#  define CANTUS_DATADIR "/usr/local/share/cantus"
+#endif
+
+static bool is_dir(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_file(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *cantus_args_datadir(void)
+{
+  static char dir[PATH_MAX + 16];
+  if (dir[0]) {
+    return dir;
+  }
+  // /proc/self/exe has its links resolved: PREFIX/bin/PROG, so dropping the
+  // last two parts gives PREFIX.
+  char exe[PATH_MAX];
+  const ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (k > 0) {
+    exe[k] = '\0';
+    for (int up = 0; up < 2; up++) {
+      char *slash = strrchr(exe, '/');
+      if (slash) {
+        *slash = '\0';
+      }
+    }
+    snprintf(dir, sizeof dir, "%s/share/cantus", exe);
+    if (exe[0] == '/' && is_dir(dir)) {
+      return dir;
+    }
+  }
+  snprintf(dir, sizeof dir, "%s", CANTUS_DATADIR);
+  return dir;
+}
+
+void cantus_args_datadir_help(FILE *f)
+{
+  fprintf(f, "Data folder (the shipped models): %s\n", cantus_args_datadir());
+}
+
+const char *cantus_args_data_file(const char *rel, char *buf, size_t n)
+{
+  if (is_file(rel)) {
+    return rel;
+  }
+  const int len = snprintf(buf, n, "%s/%s", cantus_args_datadir(), rel);
+  return len > 0 && (size_t)len < n && is_file(buf) ? buf : NULL;
 }
 
 bool cantus_args_long(const char *prog, const char *opt, const char *s, long lo, long hi, long *out)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Command-line parsing shared by cantus-gen, cantus-info, cantus-jack,
-// cantus-train and cantus-eval: numbers with a range, --version, and one
+// cantus-train and cantus-eval: numbers with a range, --version, the data
+// folder (the shipped models) the program really uses, and one
 // message form for every usage error, one line: "PROG: option --x: 5 is
 // outside 0..2 (see PROG --help)", "PROG: unknown option '--x' (see PROG
 // --help)"; and the engine-control options of the control table
@@ -32,6 +33,23 @@ const char *cantus_args_version_string(void);
 
 // Prints "PROG VERSION\n" (e.g. "cantus-gen 0.2.1") to stdout: --version.
 void cantus_args_version(const char *prog);
+
+// The data folder, where the shipped models are (DIR/models/*.cantus), found
+// at run time: PREFIX/share/cantus beside the running program
+// (PREFIX/bin/PROG: wherever `make install` put it, and $(B)/share/cantus in
+// the build tree, whose models/ is a link to the source tree's), else the
+// folder compiled in (DATADIR, PREFIX/share/cantus of the build).  The
+// string is static; --help prints it.
+const char *cantus_args_datadir(void);
+
+// The last line of --help: "Data folder (the shipped models): DIR".
+void cantus_args_datadir_help(FILE *f);
+
+// A shipped data file, REL relative to the data folder ("models/
+// default.cantus"): ./REL when it is a file (the source tree's models/, when
+// run there), else DATADIR/REL written into buf.  NULL when neither is a
+// file.
+const char *cantus_args_data_file(const char *rel, char *buf, size_t n);
 
 // Parses s as a whole number in lo..hi into *out.  On failure prints the
 // usage error "option OPT: S is outside LO..HI" (or "'S' is not a whole

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_MODEL "models/default.cantus"
@@ -45,7 +44,8 @@ static void usage(FILE *f)
   fputs("usage: cantus-gen [options]\n"
         "Generates music with a Cantus model offline, through the same engine and\n"
         "block loop as the plugin, and writes a MIDI file (and an SVG piano roll).\n"
-        "  --model FILE           model file (default " DEFAULT_MODEL ")\n"
+        "  --model FILE           model file (default " DEFAULT_MODEL " here, else\n"
+        "                         the data folder's, named below)\n"
         "  --bars N               bars to generate, 1..1000 (default 16)\n"
         "  --bpm X                tempo in beats per minute, 10..999 (default 120)\n"
         "  --meter N/D            time signature, e.g. 6/8 (default the style's usual\n"
@@ -64,6 +64,7 @@ static void usage(FILE *f)
         "--key and --voices are short for --key-root and --max-voices):\n",
         f);
   cantus_args_control_help(f, gen_skips);
+  cantus_args_datadir_help(f);
 }
 
 typedef struct {
@@ -227,35 +228,6 @@ static int check_meter_limits(const Args *a)
     return 2;
   }
   return 0;
-}
-
-static bool file_exists(const char *p)
-{
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// The default model: models/default.cantus here, else next to an installed
-// binary (PREFIX/share/cantus/models/default.cantus).
-static const char *default_model(char *buf, size_t n)
-{
-  if (file_exists(DEFAULT_MODEL)) {
-    return DEFAULT_MODEL;
-  }
-  char exe[PATH_MAX];
-  const ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (k > 0) {
-    exe[k] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = 0;
-      snprintf(buf, n, "%s/../share/cantus/models/default.cantus", exe);
-      if (file_exists(buf)) {
-        return buf;
-      }
-    }
-  }
-  return NULL;
 }
 
 // The style given by --style or --style-b (opt), named or numbered from 1;
@@ -446,11 +418,13 @@ int main(int argc, char **argv)
   }
   char buf[PATH_MAX + 64];
   if (!a.model_path) {
-    a.model_path = default_model(buf, sizeof buf);
+    a.model_path = cantus_args_data_file(DEFAULT_MODEL, buf, sizeof buf);
     if (!a.model_path) {
       fprintf(stderr,
-              "cantus-gen: no model: %s not found (run `make models`, or pass --model FILE)\n",
-              DEFAULT_MODEL);
+              "cantus-gen: no model: %s not found here or in %s (run `make models`, or pass "
+              "--model FILE)\n",
+              DEFAULT_MODEL,
+              cantus_args_datadir());
       return 1;
     }
   }

@@ -30,10 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef CANTUS_DATADIR
-#  define CANTUS_DATADIR "/usr/local/share/cantus"
-#endif
-
 enum { MAX_CONNECT = 32, MAX_SETS = 128, N_MESSAGES = 4, MAX_THEME_BARS = 1000 };
 
 // Options.sets[].ctl of --range LO-HI (note_lo and note_hi in one).
@@ -137,8 +133,8 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: cantus-jack [options]\n"
           "Cantus, the neural MIDI generator, as a JACK client for live performance.\n\n"
-          "  -m, --model FILE         model (default models/default.cantus, then\n"
-          "                           " CANTUS_DATADIR "/models/default.cantus)\n"
+          "  -m, --model FILE         model (default models/default.cantus here, else\n"
+          "                           the data folder's, named below)\n"
           "  -n, --name NAME          JACK client name (default cantus); ports NAME:midi_out,\n"
           "                           NAME:midi_in\n"
           "  -s, --server NAME        JACK server (default $JACK_DEFAULT_SERVER or 'default')\n"
@@ -178,6 +174,7 @@ static void usage(FILE *f)
   fprintf(f,
           "\nstdin commands (--no-ui): set NAME VALUE | NAME VALUE | set range LO-HI |\n"
           "  model FILE | reload | panic | regenerate | status | quit\n");
+  cantus_args_datadir_help(f);
 }
 
 // An engine-control option: the value is checked now, except a style's
@@ -357,15 +354,6 @@ static int parse_options(int argc, char **argv, Options *o)
 }
 
 // ---- bad input: every check before JACK ---------------------------------------------
-
-static const char *find_default_model(char *buf, size_t size)
-{
-  if (access("models/default.cantus", R_OK) == 0) {
-    return "models/default.cantus";
-  }
-  snprintf(buf, size, "%s/models/default.cantus", CANTUS_DATADIR);
-  return access(buf, R_OK) == 0 ? buf : NULL;
-}
 
 static bool check_record_path(const char *path)
 {
@@ -982,12 +970,12 @@ static int check_inputs(Main *g, Inputs *in)
   CantusJackApp *a = g->app;
   static char def[4096];
   if (!o->model_given) {
-    o->model_path = find_default_model(def, sizeof def);
+    o->model_path = cantus_args_data_file("models/default.cantus", def, sizeof def);
     if (!o->model_path) {
       fprintf(stderr,
               "cantus-jack: no model: models/default.cantus not found here or in "
               "%s/models; pass --model FILE\n",
-              CANTUS_DATADIR);
+              cantus_args_datadir());
       return 1;
     }
   }

@@ -21,6 +21,7 @@ jack: $(JACK_BIN)
 jack-test-helpers: $(JACK_TEST_HELPERS)
 all: $(JACK_BIN)
 INSTALL_BINS += $(JACK_BIN)
+MAN_PAGES += plugin/jack/cantus-jack.1
 TEST_HELPERS += $(JACK_TEST_HELPERS)
 
 jack-check-deps:
@@ -31,7 +32,7 @@ $(JACK_APP_OBJ): | jack-check-deps
 $(JACK_APP_OBJ): XCFLAGS += $(JACK_CFLAGS)
 $(B)/obj/tests/unit/test_jack_bridge.o $(B)/obj/tests/unit/test_jack_loader.o: \
   XCFLAGS += $(JACK_CFLAGS) -Iplugin/jack
-$(B)/obj/plugin/jack/jack.o: XCFLAGS += -iquote plugin/cli -DCANTUS_DATADIR='"$(DATADIR)"'
+$(B)/obj/plugin/jack/jack.o: XCFLAGS += -iquote plugin/cli
 
 # The option parsing shared with the command-line tools (plugin/cli/cli.mk).
 $(JACK_BIN): $(JACK_APP_OBJ) $(CLI_ARGS_OBJ) $(LIBDSP)

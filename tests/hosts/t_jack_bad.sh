@@ -42,11 +42,18 @@ cp "$M" "$W/flip.cantus"
 size=$(stat -c %s "$W/flip.cantus")
 printf '\x55' | dd of="$W/flip.cantus" bs=1 seek=$((size - 100)) conv=notrunc 2>/dev/null
 expect_bad corrupt-model "flip\.cantus" --model "$W/flip.cantus"
-mkdir -p "$W/empty"
-if [ ! -e /usr/local/share/cantus/models/default.cantus ]; then
-  (cd "$W/empty" && expect_bad no-default-model "no model.*--model FILE")
+# A copy of the program away from the build tree's data folder ($B/share/cantus,
+# found beside $B/bin) looks in the folder compiled in.
+mkdir -p "$W/empty" "$W/away/bin"
+cp "$JT_BIN" "$W/away/bin/"
+datadir=$("$W/away/bin/cantus-jack" --help | sed -n 's/^Data folder (the shipped models): //p')
+if [ -z "$datadir" ]; then
+  jt_check no-default-model 1
+elif [ ! -e "$datadir/models/default.cantus" ]; then
+  (cd "$W/empty" && JT_BIN="$W/away/bin/cantus-jack" \
+    expect_bad no-default-model "no model: models/default.cantus not found here or in $datadir/models; pass --model FILE")
 else
-  skip no-default-model "an installed model exists: /usr/local/share/cantus/models/default.cantus"
+  skip no-default-model "an installed model exists: $datadir/models/default.cantus"
 fi
 expect_bad unknown-style "^cantus-jack: option --style: unknown style 'nosuch' \(1:alpha 2:beta 3:gamma\)$" --model "$M" --style nosuch
 expect_bad style-number "^cantus-jack: option --style-b: style 4 is outside 1\.\.3 \(1:alpha 2:beta 3:gamma\)$" --model "$M" --style-b 4

@@ -165,9 +165,33 @@ check "not a note: says so" grep -q -- "option --note-lo: 'H4' is not a note" "$
 "$gen" --model "$tmp/missing.cantus" -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
 check "missing model: exit 1" test $? -eq 1
 check "missing model: names the file" grep -q "missing.cantus" "$tmp/err"
-(cd "$tmp" && "$OLDPWD/$gen" -o x.mid >out 2>err; echo $? >rc)
-check "no default model: exit 1" test "$(cat "$tmp/rc")" -eq 1
-check "no default model: says what to do" grep -q "models/default.cantus not found (run \`make models\`, or pass --model FILE)" "$tmp/err"
+# The data folder: $B/share/cantus beside $B/bin (its models/ is the source
+# tree's), found from any folder; a copy of the program away from it falls
+# back to the folder compiled in.
+(cd "$tmp" && "$OLDPWD/$gen" --bars 1 -o x.mid >out 2>err; echo $? >rc)
+check "default model from the build tree's data folder, from any folder" test "$(cat "$tmp/rc")" -eq 0
+datadir=$("$gen" --help | sed -n 's/^Data folder (the shipped models): //p')
+check "--help names the build tree's data folder ($datadir)" \
+  test "$datadir" = "$(cd "$B" && pwd -P)/share/cantus" -a "$datadir/models" -ef models
+mkdir -p "$tmp/away/bin"
+cp "$gen" "$tmp/away/bin/"
+compiled=$("$tmp/away/bin/cantus-gen" --help | sed -n 's/^Data folder (the shipped models): //p')
+check "a copy away from its data folder names the folder compiled in ($compiled)" \
+  test -n "$compiled" -a "$compiled" != "$datadir"
+if [ -e "$compiled/models/default.cantus" ]; then
+  skip no-default-model "an installed model exists: $compiled/models/default.cantus"
+else
+  (cd "$tmp" && "$tmp/away/bin/cantus-gen" -o x.mid >out 2>err; echo $? >rc)
+  check "no default model: exit 1" test "$(cat "$tmp/rc")" -eq 1
+  check "no default model: says where it looked and what to do" grep -qF \
+    "models/default.cantus not found here or in $compiled (run \`make models\`, or pass --model FILE)" "$tmp/err"
+fi
+mkdir -p "$tmp/away/share/cantus/models"
+cp "$tiny" "$tmp/away/share/cantus/models/default.cantus"
+(cd "$tmp" && "$tmp/away/bin/cantus-gen" --bars 1 -o x.mid >out 2>err; echo $? >rc)
+check "a copy in PREFIX/bin finds PREFIX/share/cantus/models/default.cantus" \
+  test "$(cat "$tmp/rc")" -eq 0 -a "$("$tmp/away/bin/cantus-gen" --help | tail -1)" = \
+  "Data folder (the shipped models): $(cd "$tmp" && pwd -P)/away/share/cantus"
 printf 'not a model' >"$tmp/bad.cantus"
 "$gen" --model "$tmp/bad.cantus" >"$tmp/out" 2>"$tmp/err"
 check "bad model: exit 1" test $? -eq 1
