@@ -161,6 +161,16 @@ CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out
 // extra region); a model without that room, or NULL, leaves the engine
 // silent.  In free-run the play head keeps its place (in beats).  [RT]
 CANTUS_RT CantusModel *cantus_engine_install_model(CantusEngine *e, CantusModel *m);
+
+// Test tap: from now on, each LSTM step of a format 2 model writes its
+// input token to tok[n] and its form inputs to form[n] while n < cap
+// (caller-owned arrays; NULL, 0 stops).  Returns the steps tapped so far
+// with cantus_engine_tapped.  Call between blocks.
+void cantus_engine_tap_steps(CantusEngine *e,
+                             uint16_t *tok,
+                             CantusLookbackFeatures *form,
+                             size_t cap);
+size_t cantus_engine_tapped(const CantusEngine *e);
 const CantusModel *cantus_engine_model(const CantusEngine *e);
 
 // Processes one block.  [RT]: no allocation, no locks, no I/O; at most

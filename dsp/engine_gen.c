@@ -30,7 +30,8 @@ static bool theme_usable(const CantusEngine *e)
 {
   const CantusVocab *a = &e->theme.vocab, *b = vocab(e);
   return e->theme.set && a->pitch_lo == b->pitch_lo && a->pitch_hi == b->pitch_hi &&
-         a->n_shift == b->n_shift && a->n_vel == b->n_vel && a->tpq == b->tpq;
+         a->n_shift == b->n_shift && a->n_vel == b->n_vel && a->tpq == b->tpq &&
+         a->n_parts == b->n_parts && a->n_dur == b->n_dur;
 }
 
 // A new start of the token stream at bar `bar`: zero state, START token,
@@ -43,6 +44,12 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
   engine_gen_reseed(e, (uint64_t)bar);
   e->gen.cur.last_token = CANTUS_TOK_START;
   e->gen.cur.vel = 0;
+  e->gen.form = cantus_vocab_is_v2(vocab(e));
+  if (e->gen.form) {
+    // Live play: the phrase starts at this bar, the end is unknown.
+    cantus_lookback_init(&e->gen.lb, vocab(e), e->transport.bar_ticks, bar);
+    cantus_lookback_set_form(&e->gen.lb, bar, CANTUS_LOOKBACK_END_UNKNOWN);
+  }
   uint32_t pos = 0;
   if (theme_usable(e)) {
     while (pos < e->theme.n && e->theme.ev[pos].tick < t0) {
@@ -50,6 +57,30 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
     }
   }
   e->gen.cur.theme_pos = pos;
+}
+
+// The cursor moved `ticks` forward without tokens (a skipped player
+// pause, a released hold): the form tracker follows with silence, or,
+// after more than its 8 bars of memory, starts over at the cursor's bar.
+void engine_gen_form_skip(CantusEngine *e, int64_t ticks)
+{
+  if (!e->gen.form || ticks <= 0) {
+    return;
+  }
+  const int64_t bt = e->transport.bar_ticks;
+  int64_t rest = ticks;
+  if (ticks > 9 * bt) {
+    const int64_t c = e->gen.cur.ns.tick, bar = floor_div(c, bt);
+    cantus_lookback_init(&e->gen.lb, vocab(e), bt, bar);
+    cantus_lookback_set_form(&e->gen.lb, bar, CANTUS_LOOKBACK_END_UNKNOWN);
+    rest = c - bar * bt;
+  }
+  const int n = vocab(e)->n_shift;
+  for (int k = 0; k < 10 * CANTUS_LOOKBACK_MAX_BAR && rest > 0; k++) {
+    const int s = rest > n ? n : (int)rest;
+    cantus_lookback_push(&e->gen.lb, cantus_vocab_shift(vocab(e), s));
+    rest -= s;
+  }
 }
 
 // Entering bar `bar` while generating.  A checkpoint written on an earlier
@@ -69,7 +100,8 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
   // never get their OFF token: end them at the bar line.
   const EngineSnapHdr *h = snap_hdr(slot);
   const CantusVocab *v = vocab(e);
-  for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
+  // (Format 2 notes have their note-off scheduled with their onset.)
+  for (int p = v->pitch_lo; p <= v->pitch_hi && !e->gen.form; p++) {
     if (e->gen.cur.ns.on[p] && !h->g.ns.on[p] &&
         e->gen.cur.ns.onset_tick[p] >= e->gen.suppress_before) {
       engine_sched_push(e,
@@ -85,6 +117,33 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
   engine_snap_load(e, slot);
 }
 
+// Format 2: the DUR that completes the pending NOTE.  The note sounds from
+// here for its length x gate (the longest note caps it); its note-off is
+// scheduled with it.
+static void consume_dur(CantusEngine *e, int ticks, bool audible)
+{
+  const CantusNoteState *ns = &e->gen.cur.ns;
+  if (ns->pending < 0) {
+    return;
+  }
+  int pitch = 0, part = 0;
+  cantus_vocab_decode_part(vocab(e), ns->pending, &pitch, &part);
+  const bool taken = !((ns->on[pitch] >> part) & 1u) && ns->n_ends < CANTUS_NOTES_MAX_SOUNDING;
+  const int64_t c0 = ns->tick;
+  if (!taken || !audible || c0 < e->gen.suppress_before) {
+    return;
+  }
+  const double cap = max_note_ticks(e);
+  int64_t len = ticks < 1 ? 1 : ticks;
+  if (cap >= 1.0 && (double)len > cap) {
+    len = (int64_t)cap;
+  }
+  engine_sched_on(e, c0, c0, (uint8_t)pitch, (uint8_t)e->gen.cur.vel, 0);
+  engine_sched_off(e, c0, c0 + len, c0, (uint8_t)pitch, 0);
+  engine_hist_add(e, c0, (uint8_t)pitch, (uint8_t)e->gen.cur.vel);
+  engine_hist_close(e, (uint8_t)pitch, c0 + len);
+}
+
 static void consume(CantusEngine *e, int token, int src)
 {
   const CantusVocab *v = vocab(e);
@@ -92,7 +151,17 @@ static void consume(CantusEngine *e, int token, int src)
   const CantusEventKind kind = cantus_vocab_decode(v, token, &val);
   const int64_t c0 = e->gen.cur.ns.tick;
   const bool audible = src != SRC_PLAYER;
+  if (e->gen.form) {
+    cantus_lookback_push(&e->gen.lb, token);
+  }
   switch (kind) {
+  case CANTUS_EV_NOTE:
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
+    break;
+  case CANTUS_EV_DUR:
+    consume_dur(e, val, audible);
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
+    break;
   case CANTUS_EV_NOTE_ON:
     if (!e->gen.cur.ns.on[val] && audible && c0 >= e->gen.suppress_before) {
       engine_sched_on(e, c0, c0, (uint8_t)val, (uint8_t)e->gen.cur.vel, 0);
@@ -122,8 +191,10 @@ static void consume(CantusEngine *e, int token, int src)
   }
   case CANTUS_EV_VELOCITY:
     e->gen.cur.vel = cantus_vocab_bin_to_vel(v, val);
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
   default:
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
   }
   e->gen.cur.last_token = token;
@@ -146,13 +217,25 @@ static void do_step(CantusEngine *e, int token, int src)
   }
   int pt = 0, pb = 0;
   position(e, at, &pt, &pb);
-  cantus_lstm_step(&m->net, &m->state, e->gen.cur.last_token, pt, pb, m->logits);
+  if (e->gen.form) {
+    CantusLookbackFeatures f;
+    cantus_lookback_features(&e->gen.lb, &f);
+    if (e->gen.tap_n < e->gen.tap_cap) {
+      e->gen.tap_tok[e->gen.tap_n] = (uint16_t)e->gen.cur.last_token;
+      e->gen.tap_form[e->gen.tap_n] = f;
+      e->gen.tap_n++;
+    }
+    cantus_lstm_step_form(&m->net, &m->state, e->gen.cur.last_token, pt, pb, &f, m->logits);
+  } else {
+    cantus_lstm_step(&m->net, &m->state, e->gen.cur.last_token, pt, pb, m->logits);
+  }
   if (token < 0) {
     float lp = 0.0f;
     token = cantus_sample_token(
       vocab(e), m->logits, e->gen.scratch, &e->ctrl.sp, &e->gen.cur.ns, &e->gen.cur.rng, &lp);
     int val = 0;
-    if (cantus_vocab_decode(vocab(e), token, &val) == CANTUS_EV_NOTE_ON) {
+    const CantusEventKind k = cantus_vocab_decode(vocab(e), token, &val);
+    if (k == CANTUS_EV_NOTE_ON || k == CANTUS_EV_NOTE) {
       e->surprise = -lp;
     }
   }
@@ -202,6 +285,7 @@ static void skip_ticks(CantusEngine *e, int64_t ticks)
 {
   const int64_t b0 = floor_div(e->gen.cur.ns.tick, e->transport.bar_ticks);
   e->gen.cur.ns.tick += ticks;
+  engine_gen_form_skip(e, ticks);
   const int64_t b1 = floor_div(e->gen.cur.ns.tick, e->transport.bar_ticks);
   if (b1 > b0) {
     engine_ckpt_store(e, b1);

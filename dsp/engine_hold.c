@@ -168,6 +168,10 @@ void engine_hold_release(CantusEngine *e)
       e->gen.cur.ns.onset_tick[p] += d;
     }
   }
+  for (int i = 0; i < e->gen.cur.ns.n_ends; i++) {
+    e->gen.cur.ns.ends[i].end += d;
+  }
+  engine_gen_form_skip(e, d);
   e->timeline.ring_n = 0;
   e->hold.hist_n = 0;
   engine_ckpt_invalidate_after(

@@ -18,6 +18,7 @@
 #define CANTUS_ENGINE_IMPL_H
 
 #include "engine.h"
+#include "lookback.h"
 #include "sample.h"
 #include "schedule.h"
 
@@ -39,8 +40,9 @@ typedef struct {
   uint32_t reserved;
 } EngineGen;
 
-// A snapshot: this header, then cantus_lstm_state_floats() floats at
-// hdr_size.  (Which bar a checkpoint slot holds, and whether it is valid,
+// A snapshot: this header, then (format 2 models) the form tracker
+// (CantusLookback) at hdr_size, then cantus_lstm_state_floats() floats at
+// state_off.  (Which bar a checkpoint slot holds, and whether it is valid,
 // is kept in the engine: ck_bar, ck_id.)
 typedef struct {
   EngineGen g;
@@ -48,6 +50,8 @@ typedef struct {
 
 typedef struct {
   size_t hdr_size;     // bytes of the header, rounded to 64
+  size_t lb_size;      // bytes of the form tracker (0 for format 1 models), rounded to 64
+  size_t state_off;    // hdr_size + lb_size
   size_t state_floats; // 2*L*H
   size_t snap_size;    // bytes of one snapshot, a multiple of 64
   size_t total;        // (CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * snap_size
@@ -127,6 +131,16 @@ typedef struct {
   EngineGen cur;           // where the token stream stands; snapshots copy it
   int64_t suppress_before; // tokens before this tick are replayed silently
   float scratch[CANTUS_MAX_VOCAB];
+  // Format 2: the form inputs of the stream (lookback, phrase bar, bars
+  // left); it has seen every token consumed, so its features are those of
+  // the next step's input.  Snapshots copy it with cur.
+  bool form;
+  CantusLookback lb;
+  // Test tap (cantus_engine_tap_steps): each step's input token and form
+  // features, written while n < cap.
+  uint16_t *tap_tok;
+  CantusLookbackFeatures *tap_form;
+  size_t tap_cap, tap_n;
 } EngineGenerator;
 
 // Lookahead queue and output note tracker (engine_voices.c).
@@ -287,6 +301,7 @@ CANTUS_RT void engine_rollback(CantusEngine *e, int64_t tick);
 
 CANTUS_RT void engine_gen_reseed(CantusEngine *e, uint64_t index);
 CANTUS_RT void engine_gen_fresh_start(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_gen_form_skip(CantusEngine *e, int64_t ticks);
 CANTUS_RT void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate);
 
 // ---- engine_voices.c: scheduling into the lookahead queue, note output (all [RT])

@@ -79,8 +79,10 @@ EngineLayout cantus_engine_snap_layout(const CantusDims *d)
 {
   EngineLayout l;
   l.hdr_size = round64(sizeof(EngineSnapHdr));
+  l.lb_size = cantus_vocab_is_v2(&d->vocab) ? round64(sizeof(CantusLookback)) : 0;
+  l.state_off = l.hdr_size + l.lb_size;
   l.state_floats = 2u * d->n_layers * d->n_hidden;
-  l.snap_size = l.hdr_size + round64(l.state_floats * sizeof(float));
+  l.snap_size = l.state_off + round64(l.state_floats * sizeof(float));
   l.total = (size_t)(CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * l.snap_size;
   return l;
 }
@@ -231,4 +233,20 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
     }
   }
   return CANTUS_OK;
+}
+
+void cantus_engine_tap_steps(CantusEngine *e,
+                             uint16_t *tok,
+                             CantusLookbackFeatures *form,
+                             size_t cap)
+{
+  e->gen.tap_tok = tok;
+  e->gen.tap_form = form;
+  e->gen.tap_cap = tok && form ? cap : 0;
+  e->gen.tap_n = 0;
+}
+
+size_t cantus_engine_tapped(const CantusEngine *e)
+{
+  return e->gen.tap_n;
 }
