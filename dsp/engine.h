@@ -146,9 +146,8 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
 void cantus_engine_free(CantusEngine *e); // does not free an installed model
 
 // Loads and checks a model file, with room for this engine version's
-// timeline memory (CANTUS_TIMELINE_BARS checkpoints).  Non-RT.  A format 2
-// model is refused (CANTUS_ERR_VERSION, "a format 2 model ..."): this
-// engine version plays format 1 only.
+// timeline memory (CANTUS_TIMELINE_BARS checkpoints; with a format 2 model
+// each also holds the form tracker).  Non-RT.  Formats 1 and 2.
 CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, CantusError *err);
 // The same for a model already in memory (the trainer, tests): allocates a
 // copy with the timeline region.  Non-RT.

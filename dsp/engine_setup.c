@@ -112,27 +112,9 @@ void cantus_engine_free(CantusEngine *e)
   free(e);
 }
 
-// Format 2 models (parts, durations, form inputs) load in the format's
-// code and train, but this engine version plays only format 1: refuse them
-// with the reason rather than play them wrongly.
-static CantusStatus check_playable(const CantusDims *d, const char *name, CantusError *err)
-{
-  if (cantus_dims_is_v2(d)) {
-    return cantus_error(err,
-                        CANTUS_ERR_VERSION,
-                        "%s: a format 2 model (parts and form inputs); this version of the "
-                        "engine plays format 1 models only",
-                        name);
-  }
-  return CANTUS_OK;
-}
-
 CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out, CantusError *err)
 {
   *out = NULL;
-  if (check_playable(&src->net.dims, src->name[0] ? src->name : "model", err) != CANTUS_OK) {
-    return CANTUS_ERR_VERSION;
-  }
   void *bytes = NULL;
   size_t size = 0;
   CantusStatus st = cantus_model_save_mem(src, &bytes, &size, err);
@@ -156,11 +138,6 @@ CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, Cantu
   CantusModelOptions opt = cantus_model_options_default();
   CantusStatus st = cantus_model_load(path, &opt, &m, err);
   if (st != CANTUS_OK) {
-    return st;
-  }
-  st = check_playable(&m->net.dims, path, err);
-  if (st != CANTUS_OK) {
-    cantus_model_free(m);
     return st;
   }
   void *bytes = NULL;

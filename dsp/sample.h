@@ -52,7 +52,7 @@ CANTUS_RT static inline uint64_t cantus_splitmix64_next(uint64_t *state)
 // ends[] the sounding notes' ends (at most CANTUS_NOTES_MAX_SOUNDING; a
 // note beyond that is not taken and NOTE is masked while the list is full),
 // pending the NOTE token still waiting for its DUR (-1: none).
-#define CANTUS_NOTES_MAX_SOUNDING 32
+#define CANTUS_NOTES_MAX_SOUNDING CANTUS_MAX_VOICES
 typedef struct {
   int64_t end; // tick the note stops sounding for the model
   uint8_t part, pitch;
