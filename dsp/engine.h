@@ -201,6 +201,14 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
                                     int max_bars,
                                     CantusTheme *theme,
                                     CantusError *err);
+// The same for model m: with a format 2 model, notes go to the part whose
+// name (m->part_names) their track bears, when any track bears one (notes
+// of other tracks are then left out); else all to part 1.  Non-RT.
+CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
+                                    const CantusModel *m,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err);
 // Sets (theme non-NULL) or clears the theme; takes effect from bar 0 of the
 // timeline, which it resets.  A theme whose vocabulary differs from the
 // model's is ignored.  [RT] (bounded copy)

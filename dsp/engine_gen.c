@@ -259,14 +259,30 @@ static int theme_next(CantusEngine *e)
   }
   const CantusVocab *v = vocab(e);
   const int64_t c = e->gen.cur.ns.tick;
+  if (e->gen.cur.ns.pending >= 0) {
+    // Format 2: the theme's NOTE is followed by its DUR (else the sampler,
+    // which then allows only DUR, gives one).
+    const uint32_t pos = e->gen.cur.theme_pos;
+    int val = 0;
+    if (pos < e->theme.n && e->theme.ev[pos].tick == c &&
+        cantus_vocab_decode(v, e->theme.ev[pos].token, &val) == CANTUS_EV_DUR) {
+      e->gen.cur.theme_pos++;
+      return e->theme.ev[pos].token;
+    }
+    return -1;
+  }
   for (uint32_t k = 0; k <= CANTUS_MAX_THEME && e->gen.cur.theme_pos < e->theme.n; k++) {
     const EngineThemeEvent *ev = &e->theme.ev[e->gen.cur.theme_pos];
     if (ev->tick > c) {
       return shift_token(e, ev->tick - c);
     }
-    int val = 0;
-    const CantusEventKind kind = cantus_vocab_decode(v, ev->token, &val);
+    int val = 0, part = 0;
+    const CantusEventKind kind = cantus_vocab_decode_part(v, ev->token, &val, &part);
     e->gen.cur.theme_pos++;
+    if ((kind == CANTUS_EV_NOTE && !((e->gen.cur.ns.on[val] >> part) & 1u)) ||
+        (kind == CANTUS_EV_DUR && e->gen.cur.ns.pending >= 0)) {
+      return ev->token;
+    }
     if ((kind == CANTUS_EV_NOTE_ON && !e->gen.cur.ns.on[val]) ||
         (kind == CANTUS_EV_NOTE_OFF && e->gen.cur.ns.on[val]) || kind == CANTUS_EV_VELOCITY) {
       return ev->token;
@@ -360,6 +376,32 @@ void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate)
       }
       if (f->kind == FIFO_MOVE) {
         engine_fifo_pop(e);
+        continue;
+      }
+      if (f->kind == FIFO_NOTE) {
+        // Format 2: NOTE, then its DUR; wait while the player holds it
+        // (up to the longest duration bin).
+        const int64_t longest = cantus_vocab_dur_ticks(v, v->n_dur - 1);
+        if (f->dur < 0 && e->transport.play_tick - (double)f->tick >= (double)longest) {
+          f->dur = longest;
+        }
+        int pitch = 0, part = 0;
+        cantus_vocab_decode_part(v, f->token, &pitch, &part);
+        if (e->gen.cur.ns.pending < 0 && (e->gen.cur.ns.on[pitch] >> part) & 1u) {
+          engine_fifo_pop(e); // sounding in its part: left out
+          continue;
+        }
+        if (f->dur < 0) {
+          break;
+        }
+        if (e->gen.cur.ns.pending < 0) {
+          do_step(e, f->token, SRC_PLAYER);
+        } else {
+          const int64_t dur = f->dur;
+          engine_fifo_pop(e);
+          do_step(e, cantus_vocab_dur(v, cantus_vocab_dur_bin(v, dur)), SRC_PLAYER);
+        }
+        steps++;
         continue;
       }
       int val = 0;

@@ -57,11 +57,14 @@ typedef struct {
   size_t total;        // (CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * snap_size
 } EngineLayout;
 
-enum { FIFO_TOKEN = 0, FIFO_MOVE = 1 };
+// FIFO_NOTE (format 2): a player's NOTE, fed with its DUR once the
+// note-off gives its length (dur >= 0); the generator waits for it.
+enum { FIFO_TOKEN = 0, FIFO_MOVE = 1, FIFO_NOTE = 2 };
 typedef struct {
   int64_t tick;  // play tick of the observed token / the cursor target
-  int32_t token; // FIFO_TOKEN: token id
+  int32_t token; // FIFO_TOKEN, FIFO_NOTE: token id
   int32_t kind;
+  int64_t dur; // FIFO_NOTE: length in ticks, -1 while the note is held
 } EngineFifoEntry;
 
 typedef struct {
@@ -77,7 +80,7 @@ typedef struct {
 
 typedef struct {
   int64_t tick;   // theme tick from bar 0
-  uint16_t token; // NOTE_ON, NOTE_OFF or VELOCITY
+  uint16_t token; // NOTE_ON, NOTE_OFF or VELOCITY; format 2: NOTE, DUR or VELOCITY
 } EngineThemeEvent;
 
 enum { LISTEN_GEN = 0, LISTEN_FOLLOW, LISTEN_ANSWER, LISTEN_WAIT };

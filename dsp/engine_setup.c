@@ -154,8 +154,34 @@ CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, Cantu
 
 // ---- themes -------------------------------------------------------------------
 
+static CantusStatus theme_from_midi(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    char (*part_names)[CANTUS_STYLE_NAME_LEN],
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err);
+
 CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
                                     const CantusVocab *v,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err)
+{
+  return theme_from_midi(mf, v, NULL, max_bars, theme, err);
+}
+
+CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
+                                    const CantusModel *m,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err)
+{
+  return theme_from_midi(mf, &m->dims.vocab, m->part_names, max_bars, theme, err);
+}
+
+static CantusStatus theme_from_midi(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    char (*part_names)[CANTUS_STYLE_NAME_LEN],
                                     int max_bars,
                                     CantusTheme *theme,
                                     CantusError *err)
@@ -187,6 +213,20 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
   opt.velocities = true;
   opt.truncate = true;
   opt.end_tick = max_bars > 0 ? (uint64_t)max_bars * (uint64_t)bar_ticks : 0;
+  // Format 2: a note's part is the model part its track is named after;
+  // with no track named so, every note is part 1's.
+  CantusTokensPartNames names = { .mf = mf };
+  bool named = false;
+  for (int k = 0; cantus_vocab_is_v2(v) && part_names && k < v->n_parts; k++) {
+    names.names[k] = part_names[k];
+    for (size_t i = 0; i < mf->n_notes && !named; i++) {
+      named = cantus_tokens_part_by_track_name(&mf->notes[i], &names) >= 0;
+    }
+  }
+  if (named) {
+    opt.part = cantus_tokens_part_by_track_name;
+    opt.part_user = &names;
+  }
   CantusTokensStats st;
   CantusStatus s = cantus_tokens_from_notes(
     mf->notes, mf->n_notes, mf->tpq, v, &opt, theme->tokens, CANTUS_MAX_THEME, &st, err);

@@ -73,6 +73,26 @@ void cantus_notes_reset(CantusNoteState *ns, int64_t tick)
   ns->n_ends = 0;
 }
 
+// Version 2: the notes whose end the stream reached stop sounding.
+static void release_v2(CantusNoteState *ns)
+{
+  for (int i = ns->n_ends; i-- > 0;) {
+    if (ns->ends[i].end <= ns->tick) {
+      ns->on[ns->ends[i].pitch] &= (uint8_t) ~(1u << ns->ends[i].part);
+      ns->ends[i] = ns->ends[--ns->n_ends];
+      ns->n_on--;
+    }
+  }
+}
+
+void cantus_notes_cut(CantusNoteState *ns, int64_t tick)
+{
+  for (int i = 0; i < ns->n_ends; i++) {
+    ns->ends[i].end = ns->ends[i].end > tick ? tick : ns->ends[i].end;
+  }
+  release_v2(ns);
+}
+
 static void notes_apply_v2(CantusNoteState *ns, const CantusVocab *v, int token)
 {
   int value = 0, part = -1;
@@ -98,13 +118,7 @@ static void notes_apply_v2(CantusNoteState *ns, const CantusVocab *v, int token)
   case CANTUS_EV_SHIFT:
     ns->tick += value;
     ns->pending = -1;
-    for (int i = ns->n_ends; i-- > 0;) {
-      if (ns->ends[i].end <= ns->tick) {
-        ns->on[ns->ends[i].pitch] &= (uint8_t) ~(1u << ns->ends[i].part);
-        ns->ends[i] = ns->ends[--ns->n_ends];
-        ns->n_on--;
-      }
-    }
+    release_v2(ns);
     break;
   default:
     ns->pending = -1;

@@ -73,6 +73,9 @@ CANTUS_RT void cantus_notes_reset(CantusNoteState *ns, int64_t tick);
 // version 2: NOTE waits for its DUR, DUR starts the note, a shift ends the
 // notes whose end it reaches).
 CANTUS_RT void cantus_notes_apply(CantusNoteState *ns, const CantusVocab *v, int token);
+// Version 2: every sounding note ends at `tick` at the latest (those it
+// reached already stop now).  No effect on a version 1 state.  [RT]
+CANTUS_RT void cantus_notes_cut(CantusNoteState *ns, int64_t tick);
 
 typedef struct {
   float temperature;      // 0 = argmax; else logits / T (clamped to >= 0.05)

@@ -479,7 +479,7 @@ int main(int argc, char **argv)
     CantusMidiFile *mf = NULL;
     theme = malloc(sizeof *theme);
     if (!theme || cantus_midi_read(a.theme_path, &mf, &err) != CANTUS_OK ||
-        cantus_theme_from_midi(mf, &m->dims.vocab, a.theme_bars, theme, &err) != CANTUS_OK) {
+        cantus_theme_for_model(mf, m, a.theme_bars, theme, &err) != CANTUS_OK) {
       fprintf(stderr, "cantus-gen: %s\n", theme ? err.msg : "out of memory");
       cantus_midi_free(mf);
       free(theme);

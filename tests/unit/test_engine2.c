@@ -310,3 +310,117 @@ TEST(engine2_snapshot_memory)
   cantus_model_free(m1);
   cantus_model_free(m2);
 }
+
+// A theme in the format 2 vocabulary plays first (its NOTE and DUR tokens
+// are the steps' inputs), then the network continues.
+TEST(engine2_theme_plays_first_then_continues)
+{
+  Harness h;
+  h_init_with(&h, 1.0, 48000, h_tiny2_model());
+  static CantusTheme theme;
+  memset(&theme, 0, sizeof theme);
+  theme.vocab = h.m->net.dims.vocab;
+  const CantusVocab *v = &theme.vocab;
+  const int pitches[8] = { 60, 62, 64, 65, 67, 69, 71, 72 };
+  for (int i = 0; i < 8; i++) { // eighth notes over two beats... a bar of 8ths
+    theme.tokens[theme.n_tokens++] = (uint16_t)cantus_vocab_note(v, i % 2, pitches[i]);
+    theme.tokens[theme.n_tokens++] = (uint16_t)cantus_vocab_dur(v, cantus_vocab_dur_bin(v, 5));
+    theme.tokens[theme.n_tokens++] = (uint16_t)cantus_vocab_shift(v, 6);
+  }
+  cantus_engine_set_theme(h.e, &theme);
+  cantus_engine_tap_steps(h.e, tap_tok, tap_form, TAP_CAP);
+  CantusControls c = ctl2();
+  h_run_free(&h, &c, 256, 48000 * 8); // 4 bars
+  HNote got[256];
+  const size_t n = h_notes(&h, got, 256, 0, 48 - 0.5);
+  CHECK_EQ(n, 8);
+  for (size_t i = 0; i < n && i < 8; i++) {
+    CHECK_EQ(got[i].pitch, pitches[i]);
+    CHECK(labs(got[i].tick_milli - (long)i * 6000) <= 500);
+  }
+  // every note of the theme lasts 5 ticks
+  for (size_t r = 0; r < h.n_rec; r++) {
+    if (h.rec[r].status == 0x90 && h.rec[r].tick < 47.5) {
+      for (size_t s = r + 1; s < h.n_rec; s++) {
+        if (h.rec[s].status == 0x80 && h.rec[s].pitch == h.rec[r].pitch) {
+          CHECK(fabs(h.rec[s].tick - (floor(h.rec[r].tick + 0.5) + 5)) < 0.01);
+          break;
+        }
+      }
+    }
+  }
+  CHECK(h_notes(&h, got, 256, 48, 4 * 48) >= 3); // the network goes on
+  const size_t nt = cantus_engine_tapped(h.e);
+  CHECK(nt > 24);
+  for (uint32_t i = 0; i < 24 && i + 1 < nt; i++) {
+    CHECK_EQ(tap_tok[i + 1], theme.tokens[i]);
+  }
+  CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}
+
+// Listen with a format 2 model: the player's quarter notes reach the
+// network as NOTE(part 1) and a DUR of their length; the model is silent
+// while the player plays and resumes after; nothing hangs.
+TEST(engine2_listen_feeds_the_players_notes)
+{
+  Harness h;
+  h_init_with(&h, 1.0, 48000, h_tiny2_model());
+  cantus_engine_tap_steps(h.e, tap_tok, tap_form, TAP_CAP);
+  CantusControls c = ctl2();
+  c.listen = true;
+  c.wait_beats = 2;
+  const double tpf = h_tpf(120, 12, 4, h.rate);
+  const uint32_t block = 256;
+  double tick = 0;
+  const int64_t frames = (int64_t)(10 * 48 / tpf);
+  // The player: 8-tick notes on each quarter in bars 2 and 3.
+  for (int64_t done = 0; done < frames; done += block) {
+    CantusMidiEvent in[8];
+    uint32_t n_in = 0;
+    for (double q = ceil(tick / 12.0) * 12.0; q < tick + block * tpf; q += 12.0) {
+      if (q >= 96 && q < 192) {
+        const uint32_t fr = (uint32_t)((q - tick) / tpf);
+        in[n_in++] = (CantusMidiEvent){ .frame = fr, .size = 3, .data = { 0x90, 64, 100 } };
+      }
+    }
+    for (double q = ceil((tick - 8) / 12.0) * 12.0 + 8; q < tick + block * tpf; q += 12.0) {
+      if (q >= 104 && q < 200 && q >= tick) {
+        const uint32_t fr = (uint32_t)((q - tick) / tpf);
+        in[n_in++] = (CantusMidiEvent){ .frame = fr, .size = 3, .data = { 0x80, 64, 0 } };
+      }
+    }
+    // (events in frame order: at most one on and one off per block here)
+    if (n_in == 2 && in[1].frame < in[0].frame) {
+      const CantusMidiEvent t = in[0];
+      in[0] = in[1];
+      in[1] = t;
+    }
+    h_block_at(&h, &c, block, tick, 120, true, in, n_in);
+    tick += block * tpf;
+  }
+  const CantusVocab *v = &h.m->net.dims.vocab;
+  const size_t nt = cantus_engine_tapped(h.e);
+  int n_player = 0;
+  for (size_t i = 0; i + 1 < nt; i++) {
+    if (tap_tok[i] == cantus_vocab_note(v, 0, 64)) {
+      int len = 0;
+      CHECK(cantus_vocab_decode(v, tap_tok[i + 1], &len) == CANTUS_EV_DUR);
+      n_player += len == 8;
+    }
+  }
+  CHECK_MSG(n_player >= 6, "%d player notes fed with their length", n_player);
+  int during = 0, after = 0;
+  for (size_t i = 0; i < h.n_rec; i++) {
+    during += h.rec[i].status == 0x90 && h.rec[i].tick > 96.5 && h.rec[i].tick < 4 * 48 + 24 - 0.5;
+    after += h.rec[i].status == 0x90 && h.rec[i].tick >= 4 * 48 + 24;
+  }
+  CHECK_EQ(during, 0);
+  CHECK(after >= 3);
+  CantusBlockOut out;
+  cantus_engine_flush(h.e, &out);
+  h_take(&h, &out, 1, 0, 0);
+  CHECK_EQ(h.n_sounding, 0);
+  CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}
