@@ -87,6 +87,9 @@ typedef struct {
   float bpm;            // free-run tempo, 20..300 (used when the transport carries none)
   bool panic;           // rising edge: all notes off now
   int max_note_beats;   // longest allowed note in beats (forced note-off), 1..32
+  // Output channels of parts 2..4 of a format 2 model, 1..16; 0 mutes the
+  // part.  Part 1 plays on `channel`; a model without parts uses only that.
+  int part2_channel, part3_channel, part4_channel;
 } CantusControls;
 
 // Every control at its default, from the control table (dsp/controls.h,

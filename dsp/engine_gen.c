@@ -138,10 +138,11 @@ static void consume_dur(CantusEngine *e, int ticks, bool audible)
   if (cap >= 1.0 && (double)len > cap) {
     len = (int64_t)cap;
   }
-  engine_sched_on(e, c0, c0, (uint8_t)pitch, (uint8_t)e->gen.cur.vel, 0);
-  engine_sched_off(e, c0, c0 + len, c0, (uint8_t)pitch, 0);
-  engine_hist_add(e, c0, (uint8_t)pitch, (uint8_t)e->gen.cur.vel);
-  engine_hist_close(e, (uint8_t)pitch, c0 + len);
+  const uint16_t key = note_key(pitch, part);
+  engine_sched_on(e, c0, c0, key, (uint8_t)e->gen.cur.vel, 0);
+  engine_sched_off(e, c0, c0 + len, c0, key, 0);
+  engine_hist_add(e, c0, key, (uint8_t)e->gen.cur.vel);
+  engine_hist_close(e, key, c0 + len);
 }
 
 static void consume(CantusEngine *e, int token, int src)

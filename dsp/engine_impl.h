@@ -67,15 +67,18 @@ typedef struct {
   int64_t dur; // FIFO_NOTE: length in ticks, -1 while the note is held
 } EngineFifoEntry;
 
+// A note's key: its model pitch | part << 7 (part 0 in format 1).
 typedef struct {
   int64_t on, off; // play ticks; off < 0 while open
-  uint8_t key, vel;
+  uint16_t key;
+  uint8_t vel;
 } EngineHistNote;
 
 typedef struct {
   int64_t on, off; // relative to the loop start
   int64_t hum;     // original onset (humanise seed)
-  uint8_t key, vel;
+  uint16_t key;
+  uint8_t vel;
 } EngineHoldNote;
 
 typedef struct {
@@ -244,6 +247,19 @@ CANTUS_RT static inline const CantusVocab *vocab(const CantusEngine *e)
   return &e->model->net.dims.vocab;
 }
 
+// The scheduling key of a note: model pitch | part << 7.
+CANTUS_RT static inline uint16_t note_key(int pitch, int part)
+{
+  return (uint16_t)(pitch | part << 7);
+}
+
+// Keys in use: 128 per part (format 1: one part).
+CANTUS_RT static inline int n_keys(const CantusEngine *e)
+{
+  const int n = e->model->net.dims.vocab.n_parts;
+  return 128 * (n > 0 ? n : 1);
+}
+
 CANTUS_RT static inline bool listening(const CantusControls *c)
 {
   return c->listen || c->call_response;
@@ -315,28 +331,28 @@ CANTUS_RT void engine_sched_push(CantusEngine *e,
                                  int64_t src,
                                  int64_t hum,
                                  uint8_t kind,
-                                 uint8_t key,
+                                 uint16_t key,
                                  uint8_t vel,
                                  uint8_t flags);
 CANTUS_RT void engine_sched_on(CantusEngine *e,
                                int64_t tick,
                                int64_t hum,
-                               uint8_t key,
+                               uint16_t key,
                                uint8_t vel,
                                uint8_t flags);
 CANTUS_RT void engine_sched_off(CantusEngine *e,
                                 int64_t on,
                                 int64_t off,
                                 int64_t src,
-                                uint8_t key,
+                                uint16_t key,
                                 uint8_t flags);
 CANTUS_RT void engine_voices_emit(CantusEngine *e, CantusBlockOut *out, uint32_t n);
 CANTUS_RT void engine_voices_guard(CantusEngine *e, CantusBlockOut *out, uint32_t n);
 
 // ---- engine_hold.c: note history and the held loop (all [RT])
 
-CANTUS_RT void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel);
-CANTUS_RT void engine_hist_close(CantusEngine *e, uint8_t key, int64_t off);
+CANTUS_RT void engine_hist_add(CantusEngine *e, int64_t on, uint16_t key, uint8_t vel);
+CANTUS_RT void engine_hist_close(CantusEngine *e, uint16_t key, int64_t off);
 CANTUS_RT void engine_hist_cut(CantusEngine *e, int64_t tick);
 CANTUS_RT void engine_hold_engage(CantusEngine *e);
 CANTUS_RT void engine_hold_freeze(CantusEngine *e);

@@ -68,9 +68,13 @@ void engine_listen_silence(CantusEngine *e, int64_t tick)
   cantus_schedule_queue_drop_from(&e->voices.q, tick, CANTUS_SCHED_ON);
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
+    for (int k = 0; k < 8; k++) { // (format 1: on[p] is 1, part 0)
+      if ((e->gen.cur.ns.on[p] >> k) & 1u) {
+        engine_sched_push(
+          e, (double)tick, tick, tick, CANTUS_SCHED_OFF, note_key(p, k), 0, CANTUS_SCHED_KEEP);
+      }
+    }
     if (e->gen.cur.ns.on[p]) {
-      engine_sched_push(
-        e, (double)tick, tick, tick, CANTUS_SCHED_OFF, (uint8_t)p, 0, CANTUS_SCHED_KEEP);
       if (!e->gen.form) { // (format 2 has no NOTE_OFF: see the cut below)
         engine_fifo_push(e, tick, cantus_vocab_note_off(v, p), FIFO_TOKEN);
       }

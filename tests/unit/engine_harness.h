@@ -21,6 +21,7 @@ typedef struct {
   int64_t frame; // absolute frame
   double tick;   // play tick at that frame (host's view)
   uint8_t status, pitch, vel;
+  uint8_t ch; // MIDI channel 0..15
 } HRec;
 
 typedef struct {
@@ -146,7 +147,8 @@ static inline void h_take(Harness *h,
                                  .tick = tick0 + ev->frame * tpf,
                                  .status = st,
                                  .pitch = p,
-                                 .vel = ev->data[2] };
+                                 .vel = ev->data[2],
+                                 .ch = ch };
   }
 }
 

@@ -424,3 +424,87 @@ TEST(engine2_listen_feeds_the_players_notes)
   CHECK_EQ(h.violations, 0);
   h_free(&h);
 }
+
+// Runs 8 bars free with the part channels given; returns the tapped steps.
+static size_t run_parts(Harness *h, int part2_channel)
+{
+  h_init_with(h, 1.0, 48000, h_tiny2_model());
+  cantus_engine_tap_steps(h->e, tap_tok, tap_form, TAP_CAP);
+  CantusControls c = ctl2();
+  c.max_voices = 16;
+  c.channel = 2; // MIDI channel 3 for part 1
+  c.part2_channel = part2_channel;
+  h_run_free(h, &c, 256, 48000 * 16);
+  CantusBlockOut out;
+  cantus_engine_flush(h->e, &out);
+  h_take(h, &out, 1, 0, 0);
+  return cantus_engine_tapped(h->e);
+}
+
+// Part 1 plays on `channel`, part 2 on part2_channel; 0 mutes part 2
+// entirely (no note-on, no stray note-off) and leaves part 1 unchanged.
+TEST(engine2_parts_go_to_their_channels)
+{
+  Harness h;
+  const size_t n = run_parts(&h, 5); // MIDI channel 5 = index 4
+  const CantusVocab *v = &h.m->net.dims.vocab;
+  CHECK_EQ(v->n_parts, 2);
+  int64_t tick = 0;
+  int expect[2] = { 0, 0 }, found[2] = { 0, 0 };
+  for (size_t i = 0; i + 1 < n; i++) {
+    int val = 0, part = -1;
+    const CantusEventKind k = cantus_vocab_decode_part(v, tap_tok[i], &val, &part);
+    if (k == CANTUS_EV_SHIFT) {
+      tick += val;
+    } else if (k == CANTUS_EV_NOTE && tick < 6 * 48) {
+      expect[part]++;
+      for (size_t r = 0; r < h.n_rec; r++) {
+        const HRec *a = &h.rec[r];
+        if (a->status == 0x90 && a->vel > 0 && a->pitch == val && fabs(a->tick - tick) < 0.5) {
+          found[part] += a->ch == (part == 0 ? 2 : 4);
+        }
+      }
+    }
+  }
+  CHECK(expect[0] >= 3 && expect[1] >= 3);
+  CHECK_MSG(found[0] >= expect[0] && found[1] >= expect[1],
+            "part 1: %d of %d on channel 3, part 2: %d of %d on channel 5",
+            found[0],
+            expect[0],
+            found[1],
+            expect[1]);
+  int other = 0;
+  for (size_t r = 0; r < h.n_rec; r++) {
+    other += h.rec[r].ch != 2 && h.rec[r].ch != 4;
+  }
+  CHECK_EQ(other, 0);
+  CHECK_EQ(h.unmatched_off, 0);
+  CHECK_EQ(h.violations, 0);
+  CHECK_EQ(h.n_sounding, 0);
+  static HNote p1[1024], p1m[1024];
+  size_t n1 = 0;
+  for (size_t r = 0; r < h.n_rec && n1 < 1024; r++) {
+    if (h.rec[r].status == 0x90 && h.rec[r].ch == 2) {
+      p1[n1++] = (HNote){ h.rec[r].pitch, lround(h.rec[r].tick * 1000.0) };
+    }
+  }
+  h_free(&h);
+
+  Harness m;
+  run_parts(&m, 0);
+  size_t n1m = 0;
+  for (size_t r = 0; r < m.n_rec; r++) {
+    CHECK_EQ(m.rec[r].ch, 2); // nothing at all from the muted part
+    if (m.rec[r].status == 0x90 && m.rec[r].ch == 2 && n1m < 1024) {
+      p1m[n1m++] = (HNote){ m.rec[r].pitch, lround(m.rec[r].tick * 1000.0) };
+    }
+  }
+  CHECK_EQ(n1m, n1);
+  for (size_t i = 0; i < n1 && i < n1m; i++) {
+    CHECK(p1[i].pitch == p1m[i].pitch && p1[i].tick_milli == p1m[i].tick_milli);
+  }
+  CHECK_EQ(m.unmatched_off, 0);
+  CHECK_EQ(m.violations, 0);
+  CHECK_EQ(m.n_sounding, 0);
+  h_free(&m);
+}
