@@ -164,6 +164,13 @@ CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out
 // silent.  In free-run the play head keeps its place (in beats).  [RT]
 CANTUS_RT CantusModel *cantus_engine_install_model(CantusEngine *e, CantusModel *m);
 
+// A piece with an end (offline rendering: cantus-gen --bars N): bar
+// last_bar (counted from 0) is the last, which a format 2 model sees as its
+// bars-left input; < 0 = no end (live play, the default).  No effect on a
+// format 1 model.  Call between blocks; like a theme it restarts the
+// timeline.
+void cantus_engine_set_end(CantusEngine *e, int64_t last_bar);
+
 // Test tap: from now on, each LSTM step of a format 2 model writes its
 // input token to tok[n] and its form inputs to form[n] while n < cap
 // (caller-owned arrays; NULL, 0 stops).  Returns the steps tapped so far

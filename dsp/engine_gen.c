@@ -46,9 +46,10 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
   e->gen.cur.vel = 0;
   e->gen.form = cantus_vocab_is_v2(vocab(e));
   if (e->gen.form) {
-    // Live play: the phrase starts at this bar, the end is unknown.
+    // The phrase starts at this bar; live play has no end (unless a
+    // renderer set one: cantus_engine_set_end).
     cantus_lookback_init(&e->gen.lb, vocab(e), e->transport.bar_ticks, bar);
-    cantus_lookback_set_form(&e->gen.lb, bar, CANTUS_LOOKBACK_END_UNKNOWN);
+    cantus_lookback_set_form(&e->gen.lb, bar, e->gen.end_bar);
   }
   uint32_t pos = 0;
   if (theme_usable(e)) {
@@ -72,7 +73,7 @@ void engine_gen_form_skip(CantusEngine *e, int64_t ticks)
   if (ticks > 9 * bt) {
     const int64_t c = e->gen.cur.ns.tick, bar = floor_div(c, bt);
     cantus_lookback_init(&e->gen.lb, vocab(e), bt, bar);
-    cantus_lookback_set_form(&e->gen.lb, bar, CANTUS_LOOKBACK_END_UNKNOWN);
+    cantus_lookback_set_form(&e->gen.lb, bar, e->gen.end_bar);
     rest = c - bar * bt;
   }
   const int n = vocab(e)->n_shift;

@@ -142,6 +142,7 @@ typedef struct {
   // the next step's input.  Snapshots copy it with cur.
   bool form;
   CantusLookback lb;
+  int64_t end_bar; // the piece's last bar (cantus_engine_set_end), or END_UNKNOWN
   // Test tap (cantus_engine_tap_steps): each step's input token and form
   // features, written while n < cap.
   uint16_t *tap_tok;

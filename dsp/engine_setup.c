@@ -103,6 +103,7 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
   e->timeline.id = 1;
   e->transport.tpb = 12.0;
   e->transport.bar_ticks = 48;
+  e->gen.end_bar = CANTUS_LOOKBACK_END_UNKNOWN;
   *out = e;
   return CANTUS_OK;
 }
@@ -266,4 +267,11 @@ void cantus_engine_tap_steps(CantusEngine *e,
 size_t cantus_engine_tapped(const CantusEngine *e)
 {
   return e->gen.tap_n;
+}
+
+void cantus_engine_set_end(CantusEngine *e, int64_t last_bar)
+{
+  e->gen.end_bar = last_bar < 0 ? CANTUS_LOOKBACK_END_UNKNOWN : last_bar;
+  e->timeline.id++; // the bars ahead are decided again with the end in view
+  e->restart_pending = e->transport.started;
 }

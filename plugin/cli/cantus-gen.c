@@ -506,6 +506,7 @@ int main(int argc, char **argv)
   if (theme) {
     cantus_engine_set_theme(e, theme);
   }
+  cantus_engine_set_end(e, a.bars - 1); // a format 2 model knows the bars left
 
   // The simulated host: a rolling transport that sends its exact position
   // every block, as a DAW does.

@@ -508,3 +508,35 @@ TEST(engine2_parts_go_to_their_channels)
   CHECK_EQ(m.n_sounding, 0);
   h_free(&m);
 }
+
+// An offline piece with an end (cantus-gen --bars 6): the network's
+// bars-left input counts down to the last bar, as the trainer's does.
+TEST(engine2_piece_end_gives_bars_left)
+{
+  Harness h;
+  h_init_with(&h, 1.0, 48000, h_tiny2_model());
+  cantus_engine_set_end(h.e, 5);
+  cantus_engine_tap_steps(h.e, tap_tok, tap_form, TAP_CAP);
+  CantusControls c = ctl2();
+  h_run_free(&h, &c, 512, 48000 * 12); // 6 bars
+  const size_t n = cantus_engine_tapped(h.e);
+  CHECK(n > 50);
+  const CantusVocab *v = &h.m->net.dims.vocab;
+  static CantusLookbackFeatures fb[TAP_CAP];
+  const uint32_t tick0 = 0, bar48 = 48;
+  const CantusBarMap map = { .tick = &tick0, .bar_ticks = &bar48, .n = 1 };
+  CantusError err;
+  CHECK_EQ(cantus_lookback_batch(tap_tok, n, v, &map, 0, 5, fb, &err), CANTUS_OK);
+  size_t bad = 0;
+  int seen[CANTUS_BARS_LEFT_CLASSES] = { 0 };
+  for (size_t i = 0; i < n; i++) {
+    bad += memcmp(&fb[i], &tap_form[i], sizeof fb[i]) != 0;
+    seen[tap_form[i].bars_left]++;
+  }
+  CHECK_EQ(bad, 0);
+  for (int b = 0; b <= 5; b++) {
+    CHECK_MSG(seen[b] > 0, "bars left %d never seen", b);
+  }
+  CHECK_EQ(seen[CANTUS_BARS_LEFT_UNKNOWN], 0);
+  h_free(&h);
+}
