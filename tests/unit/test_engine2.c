@@ -540,3 +540,46 @@ TEST(engine2_piece_end_gives_bars_left)
   CHECK_EQ(seen[CANTUS_BARS_LEFT_UNKNOWN], 0);
   h_free(&h);
 }
+
+// Hold with a format 2 model: bars 3-4 repeat exactly from bar 5 on, with
+// their durations; nothing hangs.
+TEST(engine2_hold_repeats_the_last_bars_exactly)
+{
+  enum { CAP = 2048 };
+  static HNote got[CAP], orig[CAP], rep1[CAP], rep2[CAP];
+  Harness h;
+  h_init_with(&h, 1.0, 48000, h_tiny2_model());
+  CantusControls c = ctl2();
+  c.hold_bars = 2;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 0;
+  while (tick < 10 * 48) {
+    c.hold = tick >= 4 * 48;
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+    tick += 256 * tpf;
+  }
+  const size_t n = h_notes(&h, got, CAP, 0, 10 * 48);
+  size_t no = 0, n1 = 0, n2 = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double t = got[i].tick_milli / 1000.0;
+    if (t >= 144 && t < 240) {
+      orig[no++] = got[i];
+    } else if (t >= 240 && t < 336) {
+      rep1[n1++] = got[i];
+    } else if (t >= 336 && t < 432) {
+      rep2[n2++] = got[i];
+    }
+  }
+  CHECK(no >= 3);
+  CHECK_EQ(n1, no);
+  CHECK_EQ(n2, no);
+  for (size_t i = 0; i < no && i < n1 && i < n2; i++) {
+    CHECK_EQ(rep1[i].pitch, orig[i].pitch);
+    CHECK_EQ(rep2[i].pitch, orig[i].pitch);
+    CHECK_EQ(rep1[i].tick_milli, orig[i].tick_milli + 96000);
+    CHECK_EQ(rep2[i].tick_milli, orig[i].tick_milli + 192000);
+  }
+  CHECK_EQ(h.violations, 0);
+  CHECK_EQ(h.unmatched_off, 0);
+  h_free(&h);
+}
