@@ -8,8 +8,8 @@
 # The one version of Cantus: every tool's --version ("cantus-gen 0.2.1")
 # and the LV2 plugin's lv2:minorVersion/microVersion.  Odd numbers are
 # development versions; a moved port index is a minor bump.
-CANTUS_MINOR := 2
-CANTUS_MICRO := 1
+CANTUS_MINOR := 3
+CANTUS_MICRO := 0
 CANTUS_VERSION := 0.$(CANTUS_MINOR).$(CANTUS_MICRO)
 
 CC ?= cc

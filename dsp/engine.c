@@ -484,6 +484,8 @@ void cantus_engine_set_theme(CantusEngine *e, const CantusTheme *theme)
         break;
       case CANTUS_EV_NOTE_ON:
       case CANTUS_EV_NOTE_OFF:
+      case CANTUS_EV_NOTE:
+      case CANTUS_EV_DUR:
       case CANTUS_EV_VELOCITY:
         e->theme.ev[e->theme.n++] = (EngineThemeEvent){ .tick = t, .token = (uint16_t)tok };
         break;

@@ -87,6 +87,9 @@ typedef struct {
   float bpm;            // free-run tempo, 20..300 (used when the transport carries none)
   bool panic;           // rising edge: all notes off now
   int max_note_beats;   // longest allowed note in beats (forced note-off), 1..32
+  // Output channels of parts 2..4 of a format 2 model, 1..16; 0 mutes the
+  // part.  Part 1 plays on `channel`; a model without parts uses only that.
+  int part2_channel, part3_channel, part4_channel;
 } CantusControls;
 
 // Every control at its default, from the control table (dsp/controls.h,
@@ -146,9 +149,8 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
 void cantus_engine_free(CantusEngine *e); // does not free an installed model
 
 // Loads and checks a model file, with room for this engine version's
-// timeline memory (CANTUS_TIMELINE_BARS checkpoints).  Non-RT.  A format 2
-// model is refused (CANTUS_ERR_VERSION, "a format 2 model ..."): this
-// engine version plays format 1 only.
+// timeline memory (CANTUS_TIMELINE_BARS checkpoints; with a format 2 model
+// each also holds the form tracker).  Non-RT.  Formats 1 and 2.
 CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, CantusError *err);
 // The same for a model already in memory (the trainer, tests): allocates a
 // copy with the timeline region.  Non-RT.
@@ -161,6 +163,23 @@ CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out
 // extra region); a model without that room, or NULL, leaves the engine
 // silent.  In free-run the play head keeps its place (in beats).  [RT]
 CANTUS_RT CantusModel *cantus_engine_install_model(CantusEngine *e, CantusModel *m);
+
+// A piece with an end (offline rendering: cantus-gen --bars N): bar
+// last_bar (counted from 0) is the last, which a format 2 model sees as its
+// bars-left input; < 0 = no end (live play, the default).  No effect on a
+// format 1 model.  Call between blocks; like a theme it restarts the
+// timeline.
+void cantus_engine_set_end(CantusEngine *e, int64_t last_bar);
+
+// Test tap: from now on, each LSTM step of a format 2 model writes its
+// input token to tok[n] and its form inputs to form[n] while n < cap
+// (caller-owned arrays; NULL, 0 stops).  Returns the steps tapped so far
+// with cantus_engine_tapped.  Call between blocks.
+void cantus_engine_tap_steps(CantusEngine *e,
+                             uint16_t *tok,
+                             CantusLookbackFeatures *form,
+                             size_t cap);
+size_t cantus_engine_tapped(const CantusEngine *e);
 const CantusModel *cantus_engine_model(const CantusEngine *e);
 
 // Processes one block.  [RT]: no allocation, no locks, no I/O; at most
@@ -189,6 +208,14 @@ typedef struct {
 // note closed).  Non-RT.
 CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
                                     const CantusVocab *v,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err);
+// The same for model m: with a format 2 model, notes go to the part whose
+// name (m->part_names) their track bears, when any track bears one (notes
+// of other tracks are then left out); else all to part 1.  Non-RT.
+CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
+                                    const CantusModel *m,
                                     int max_bars,
                                     CantusTheme *theme,
                                     CantusError *err);

@@ -30,7 +30,8 @@ static bool theme_usable(const CantusEngine *e)
 {
   const CantusVocab *a = &e->theme.vocab, *b = vocab(e);
   return e->theme.set && a->pitch_lo == b->pitch_lo && a->pitch_hi == b->pitch_hi &&
-         a->n_shift == b->n_shift && a->n_vel == b->n_vel && a->tpq == b->tpq;
+         a->n_shift == b->n_shift && a->n_vel == b->n_vel && a->tpq == b->tpq &&
+         a->n_parts == b->n_parts && a->n_dur == b->n_dur;
 }
 
 // A new start of the token stream at bar `bar`: zero state, START token,
@@ -43,6 +44,13 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
   engine_gen_reseed(e, (uint64_t)bar);
   e->gen.cur.last_token = CANTUS_TOK_START;
   e->gen.cur.vel = 0;
+  e->gen.form = cantus_vocab_is_v2(vocab(e));
+  if (e->gen.form) {
+    // The phrase starts at this bar; live play has no end (unless a
+    // renderer set one: cantus_engine_set_end).
+    cantus_lookback_init(&e->gen.lb, vocab(e), e->transport.bar_ticks, bar);
+    cantus_lookback_set_form(&e->gen.lb, bar, e->gen.end_bar);
+  }
   uint32_t pos = 0;
   if (theme_usable(e)) {
     while (pos < e->theme.n && e->theme.ev[pos].tick < t0) {
@@ -50,6 +58,30 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
     }
   }
   e->gen.cur.theme_pos = pos;
+}
+
+// The cursor moved `ticks` forward without tokens (a skipped player
+// pause, a released hold): the form tracker follows with silence, or,
+// after more than its 8 bars of memory, starts over at the cursor's bar.
+void engine_gen_form_skip(CantusEngine *e, int64_t ticks)
+{
+  if (!e->gen.form || ticks <= 0) {
+    return;
+  }
+  const int64_t bt = e->transport.bar_ticks;
+  int64_t rest = ticks;
+  if (ticks > 9 * bt) {
+    const int64_t c = e->gen.cur.ns.tick, bar = floor_div(c, bt);
+    cantus_lookback_init(&e->gen.lb, vocab(e), bt, bar);
+    cantus_lookback_set_form(&e->gen.lb, bar, e->gen.end_bar);
+    rest = c - bar * bt;
+  }
+  const int n = vocab(e)->n_shift;
+  for (int k = 0; k < 10 * CANTUS_LOOKBACK_MAX_BAR && rest > 0; k++) {
+    const int s = rest > n ? n : (int)rest;
+    cantus_lookback_push(&e->gen.lb, cantus_vocab_shift(vocab(e), s));
+    rest -= s;
+  }
 }
 
 // Entering bar `bar` while generating.  A checkpoint written on an earlier
@@ -69,7 +101,8 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
   // never get their OFF token: end them at the bar line.
   const EngineSnapHdr *h = snap_hdr(slot);
   const CantusVocab *v = vocab(e);
-  for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
+  // (Format 2 notes have their note-off scheduled with their onset.)
+  for (int p = v->pitch_lo; p <= v->pitch_hi && !e->gen.form; p++) {
     if (e->gen.cur.ns.on[p] && !h->g.ns.on[p] &&
         e->gen.cur.ns.onset_tick[p] >= e->gen.suppress_before) {
       engine_sched_push(e,
@@ -85,6 +118,34 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
   engine_snap_load(e, slot);
 }
 
+// Format 2: the DUR that completes the pending NOTE.  The note sounds from
+// here for its length x gate (the longest note caps it); its note-off is
+// scheduled with it.
+static void consume_dur(CantusEngine *e, int ticks, bool audible)
+{
+  const CantusNoteState *ns = &e->gen.cur.ns;
+  if (ns->pending < 0) {
+    return;
+  }
+  int pitch = 0, part = 0;
+  cantus_vocab_decode_part(vocab(e), ns->pending, &pitch, &part);
+  const bool taken = !((ns->on[pitch] >> part) & 1u) && ns->n_ends < CANTUS_NOTES_MAX_SOUNDING;
+  const int64_t c0 = ns->tick;
+  if (!taken || !audible || c0 < e->gen.suppress_before) {
+    return;
+  }
+  const double cap = max_note_ticks(e);
+  int64_t len = ticks < 1 ? 1 : ticks;
+  if (cap >= 1.0 && (double)len > cap) {
+    len = (int64_t)cap;
+  }
+  const uint16_t key = note_key(pitch, part);
+  engine_sched_on(e, c0, c0, key, (uint8_t)e->gen.cur.vel, 0);
+  engine_sched_off(e, c0, c0 + len, c0, key, 0);
+  engine_hist_add(e, c0, key, (uint8_t)e->gen.cur.vel);
+  engine_hist_close(e, key, c0 + len);
+}
+
 static void consume(CantusEngine *e, int token, int src)
 {
   const CantusVocab *v = vocab(e);
@@ -92,7 +153,17 @@ static void consume(CantusEngine *e, int token, int src)
   const CantusEventKind kind = cantus_vocab_decode(v, token, &val);
   const int64_t c0 = e->gen.cur.ns.tick;
   const bool audible = src != SRC_PLAYER;
+  if (e->gen.form) {
+    cantus_lookback_push(&e->gen.lb, token);
+  }
   switch (kind) {
+  case CANTUS_EV_NOTE:
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
+    break;
+  case CANTUS_EV_DUR:
+    consume_dur(e, val, audible);
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
+    break;
   case CANTUS_EV_NOTE_ON:
     if (!e->gen.cur.ns.on[val] && audible && c0 >= e->gen.suppress_before) {
       engine_sched_on(e, c0, c0, (uint8_t)val, (uint8_t)e->gen.cur.vel, 0);
@@ -122,8 +193,10 @@ static void consume(CantusEngine *e, int token, int src)
   }
   case CANTUS_EV_VELOCITY:
     e->gen.cur.vel = cantus_vocab_bin_to_vel(v, val);
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
   default:
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
   }
   e->gen.cur.last_token = token;
@@ -146,13 +219,25 @@ static void do_step(CantusEngine *e, int token, int src)
   }
   int pt = 0, pb = 0;
   position(e, at, &pt, &pb);
-  cantus_lstm_step(&m->net, &m->state, e->gen.cur.last_token, pt, pb, m->logits);
+  if (e->gen.form) {
+    CantusLookbackFeatures f;
+    cantus_lookback_features(&e->gen.lb, &f);
+    if (e->gen.tap_n < e->gen.tap_cap) {
+      e->gen.tap_tok[e->gen.tap_n] = (uint16_t)e->gen.cur.last_token;
+      e->gen.tap_form[e->gen.tap_n] = f;
+      e->gen.tap_n++;
+    }
+    cantus_lstm_step_form(&m->net, &m->state, e->gen.cur.last_token, pt, pb, &f, m->logits);
+  } else {
+    cantus_lstm_step(&m->net, &m->state, e->gen.cur.last_token, pt, pb, m->logits);
+  }
   if (token < 0) {
     float lp = 0.0f;
     token = cantus_sample_token(
       vocab(e), m->logits, e->gen.scratch, &e->ctrl.sp, &e->gen.cur.ns, &e->gen.cur.rng, &lp);
     int val = 0;
-    if (cantus_vocab_decode(vocab(e), token, &val) == CANTUS_EV_NOTE_ON) {
+    const CantusEventKind k = cantus_vocab_decode(vocab(e), token, &val);
+    if (k == CANTUS_EV_NOTE_ON || k == CANTUS_EV_NOTE) {
       e->surprise = -lp;
     }
   }
@@ -176,14 +261,30 @@ static int theme_next(CantusEngine *e)
   }
   const CantusVocab *v = vocab(e);
   const int64_t c = e->gen.cur.ns.tick;
+  if (e->gen.cur.ns.pending >= 0) {
+    // Format 2: the theme's NOTE is followed by its DUR (else the sampler,
+    // which then allows only DUR, gives one).
+    const uint32_t pos = e->gen.cur.theme_pos;
+    int val = 0;
+    if (pos < e->theme.n && e->theme.ev[pos].tick == c &&
+        cantus_vocab_decode(v, e->theme.ev[pos].token, &val) == CANTUS_EV_DUR) {
+      e->gen.cur.theme_pos++;
+      return e->theme.ev[pos].token;
+    }
+    return -1;
+  }
   for (uint32_t k = 0; k <= CANTUS_MAX_THEME && e->gen.cur.theme_pos < e->theme.n; k++) {
     const EngineThemeEvent *ev = &e->theme.ev[e->gen.cur.theme_pos];
     if (ev->tick > c) {
       return shift_token(e, ev->tick - c);
     }
-    int val = 0;
-    const CantusEventKind kind = cantus_vocab_decode(v, ev->token, &val);
+    int val = 0, part = 0;
+    const CantusEventKind kind = cantus_vocab_decode_part(v, ev->token, &val, &part);
     e->gen.cur.theme_pos++;
+    if ((kind == CANTUS_EV_NOTE && !((e->gen.cur.ns.on[val] >> part) & 1u)) ||
+        (kind == CANTUS_EV_DUR && e->gen.cur.ns.pending >= 0)) {
+      return ev->token;
+    }
     if ((kind == CANTUS_EV_NOTE_ON && !e->gen.cur.ns.on[val]) ||
         (kind == CANTUS_EV_NOTE_OFF && e->gen.cur.ns.on[val]) || kind == CANTUS_EV_VELOCITY) {
       return ev->token;
@@ -202,6 +303,7 @@ static void skip_ticks(CantusEngine *e, int64_t ticks)
 {
   const int64_t b0 = floor_div(e->gen.cur.ns.tick, e->transport.bar_ticks);
   e->gen.cur.ns.tick += ticks;
+  engine_gen_form_skip(e, ticks);
   const int64_t b1 = floor_div(e->gen.cur.ns.tick, e->transport.bar_ticks);
   if (b1 > b0) {
     engine_ckpt_store(e, b1);
@@ -276,6 +378,32 @@ void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate)
       }
       if (f->kind == FIFO_MOVE) {
         engine_fifo_pop(e);
+        continue;
+      }
+      if (f->kind == FIFO_NOTE) {
+        // Format 2: NOTE, then its DUR; wait while the player holds it
+        // (up to the longest duration bin).
+        const int64_t longest = cantus_vocab_dur_ticks(v, v->n_dur - 1);
+        if (f->dur < 0 && e->transport.play_tick - (double)f->tick >= (double)longest) {
+          f->dur = longest;
+        }
+        int pitch = 0, part = 0;
+        cantus_vocab_decode_part(v, f->token, &pitch, &part);
+        if (e->gen.cur.ns.pending < 0 && (e->gen.cur.ns.on[pitch] >> part) & 1u) {
+          engine_fifo_pop(e); // sounding in its part: left out
+          continue;
+        }
+        if (f->dur < 0) {
+          break;
+        }
+        if (e->gen.cur.ns.pending < 0) {
+          do_step(e, f->token, SRC_PLAYER);
+        } else {
+          const int64_t dur = f->dur;
+          engine_fifo_pop(e);
+          do_step(e, cantus_vocab_dur(v, cantus_vocab_dur_bin(v, dur)), SRC_PLAYER);
+        }
+        steps++;
         continue;
       }
       int val = 0;

@@ -13,7 +13,7 @@ static EngineHistNote *hist_at(CantusEngine *e, uint32_t i)
   return &e->hold.hist[(e->hold.hist_head + i) % ENGINE_HIST_CAP];
 }
 
-void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel)
+void engine_hist_add(CantusEngine *e, int64_t on, uint16_t key, uint8_t vel)
 {
   if (e->hold.hist_n == ENGINE_HIST_CAP) {
     e->hold.hist_head = (e->hold.hist_head + 1) % ENGINE_HIST_CAP;
@@ -22,7 +22,7 @@ void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel)
   *hist_at(e, e->hold.hist_n++) = (EngineHistNote){ .on = on, .off = -1, .key = key, .vel = vel };
 }
 
-void engine_hist_close(CantusEngine *e, uint8_t key, int64_t off)
+void engine_hist_close(CantusEngine *e, uint16_t key, int64_t off)
 {
   for (uint32_t i = e->hold.hist_n; i-- > 0;) {
     EngineHistNote *h = hist_at(e, i);
@@ -79,15 +79,17 @@ void engine_hold_freeze(CantusEngine *e)
   }
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
-    if (e->gen.cur.ns.on[p]) {
-      engine_sched_push(e,
-                        (double)e->hold.le,
-                        e->hold.le,
-                        e->hold.le,
-                        CANTUS_SCHED_OFF,
-                        (uint8_t)p,
-                        0,
-                        CANTUS_SCHED_KEEP);
+    for (int k = 0; k < 8; k++) { // (format 1: on[p] is 1, part 0)
+      if ((e->gen.cur.ns.on[p] >> k) & 1u) {
+        engine_sched_push(e,
+                          (double)e->hold.le,
+                          e->hold.le,
+                          e->hold.le,
+                          CANTUS_SCHED_OFF,
+                          note_key(p, k),
+                          0,
+                          CANTUS_SCHED_KEEP);
+      }
     }
   }
   e->hold.rep_base = e->hold.le;
@@ -156,8 +158,8 @@ void engine_hold_release(CantusEngine *e)
       i++;
     }
   }
-  for (int p = 0; p < 128; p++) {
-    cantus_schedule_queue_clip_off(&e->voices.q, (uint8_t)p, (double)end);
+  for (int key = 0; key < n_keys(e); key++) {
+    cantus_schedule_queue_clip_off(&e->voices.q, (uint16_t)key, (double)end);
   }
   // The generator continues from where it froze, moved by whole bars so
   // that its metric position is unchanged.
@@ -168,6 +170,10 @@ void engine_hold_release(CantusEngine *e)
       e->gen.cur.ns.onset_tick[p] += d;
     }
   }
+  for (int i = 0; i < e->gen.cur.ns.n_ends; i++) {
+    e->gen.cur.ns.ends[i].end += d;
+  }
+  engine_gen_form_skip(e, d);
   e->timeline.ring_n = 0;
   e->hold.hist_n = 0;
   engine_ckpt_invalidate_after(

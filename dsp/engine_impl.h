@@ -18,6 +18,7 @@
 #define CANTUS_ENGINE_IMPL_H
 
 #include "engine.h"
+#include "lookback.h"
 #include "sample.h"
 #include "schedule.h"
 
@@ -39,8 +40,9 @@ typedef struct {
   uint32_t reserved;
 } EngineGen;
 
-// A snapshot: this header, then cantus_lstm_state_floats() floats at
-// hdr_size.  (Which bar a checkpoint slot holds, and whether it is valid,
+// A snapshot: this header, then (format 2 models) the form tracker
+// (CantusLookback) at hdr_size, then cantus_lstm_state_floats() floats at
+// state_off.  (Which bar a checkpoint slot holds, and whether it is valid,
 // is kept in the engine: ck_bar, ck_id.)
 typedef struct {
   EngineGen g;
@@ -48,32 +50,40 @@ typedef struct {
 
 typedef struct {
   size_t hdr_size;     // bytes of the header, rounded to 64
+  size_t lb_size;      // bytes of the form tracker (0 for format 1 models), rounded to 64
+  size_t state_off;    // hdr_size + lb_size
   size_t state_floats; // 2*L*H
   size_t snap_size;    // bytes of one snapshot, a multiple of 64
   size_t total;        // (CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * snap_size
 } EngineLayout;
 
-enum { FIFO_TOKEN = 0, FIFO_MOVE = 1 };
+// FIFO_NOTE (format 2): a player's NOTE, fed with its DUR once the
+// note-off gives its length (dur >= 0); the generator waits for it.
+enum { FIFO_TOKEN = 0, FIFO_MOVE = 1, FIFO_NOTE = 2 };
 typedef struct {
   int64_t tick;  // play tick of the observed token / the cursor target
-  int32_t token; // FIFO_TOKEN: token id
+  int32_t token; // FIFO_TOKEN, FIFO_NOTE: token id
   int32_t kind;
+  int64_t dur; // FIFO_NOTE: length in ticks, -1 while the note is held
 } EngineFifoEntry;
 
+// A note's key: its model pitch | part << 7 (part 0 in format 1).
 typedef struct {
   int64_t on, off; // play ticks; off < 0 while open
-  uint8_t key, vel;
+  uint16_t key;
+  uint8_t vel;
 } EngineHistNote;
 
 typedef struct {
   int64_t on, off; // relative to the loop start
   int64_t hum;     // original onset (humanise seed)
-  uint8_t key, vel;
+  uint16_t key;
+  uint8_t vel;
 } EngineHoldNote;
 
 typedef struct {
   int64_t tick;   // theme tick from bar 0
-  uint16_t token; // NOTE_ON, NOTE_OFF or VELOCITY
+  uint16_t token; // NOTE_ON, NOTE_OFF or VELOCITY; format 2: NOTE, DUR or VELOCITY
 } EngineThemeEvent;
 
 enum { LISTEN_GEN = 0, LISTEN_FOLLOW, LISTEN_ANSWER, LISTEN_WAIT };
@@ -127,6 +137,17 @@ typedef struct {
   EngineGen cur;           // where the token stream stands; snapshots copy it
   int64_t suppress_before; // tokens before this tick are replayed silently
   float scratch[CANTUS_MAX_VOCAB];
+  // Format 2: the form inputs of the stream (lookback, phrase bar, bars
+  // left); it has seen every token consumed, so its features are those of
+  // the next step's input.  Snapshots copy it with cur.
+  bool form;
+  CantusLookback lb;
+  int64_t end_bar; // the piece's last bar (cantus_engine_set_end), or END_UNKNOWN
+  // Test tap (cantus_engine_tap_steps): each step's input token and form
+  // features, written while n < cap.
+  uint16_t *tap_tok;
+  CantusLookbackFeatures *tap_form;
+  size_t tap_cap, tap_n;
 } EngineGenerator;
 
 // Lookahead queue and output note tracker (engine_voices.c).
@@ -227,6 +248,19 @@ CANTUS_RT static inline const CantusVocab *vocab(const CantusEngine *e)
   return &e->model->net.dims.vocab;
 }
 
+// The scheduling key of a note: model pitch | part << 7.
+CANTUS_RT static inline uint16_t note_key(int pitch, int part)
+{
+  return (uint16_t)(pitch | part << 7);
+}
+
+// Keys in use: 128 per part (format 1: one part).
+CANTUS_RT static inline int n_keys(const CantusEngine *e)
+{
+  const int n = e->model->net.dims.vocab.n_parts;
+  return 128 * (n > 0 ? n : 1);
+}
+
 CANTUS_RT static inline bool listening(const CantusControls *c)
 {
   return c->listen || c->call_response;
@@ -287,6 +321,7 @@ CANTUS_RT void engine_rollback(CantusEngine *e, int64_t tick);
 
 CANTUS_RT void engine_gen_reseed(CantusEngine *e, uint64_t index);
 CANTUS_RT void engine_gen_fresh_start(CantusEngine *e, int64_t bar);
+CANTUS_RT void engine_gen_form_skip(CantusEngine *e, int64_t ticks);
 CANTUS_RT void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate);
 
 // ---- engine_voices.c: scheduling into the lookahead queue, note output (all [RT])
@@ -297,28 +332,28 @@ CANTUS_RT void engine_sched_push(CantusEngine *e,
                                  int64_t src,
                                  int64_t hum,
                                  uint8_t kind,
-                                 uint8_t key,
+                                 uint16_t key,
                                  uint8_t vel,
                                  uint8_t flags);
 CANTUS_RT void engine_sched_on(CantusEngine *e,
                                int64_t tick,
                                int64_t hum,
-                               uint8_t key,
+                               uint16_t key,
                                uint8_t vel,
                                uint8_t flags);
 CANTUS_RT void engine_sched_off(CantusEngine *e,
                                 int64_t on,
                                 int64_t off,
                                 int64_t src,
-                                uint8_t key,
+                                uint16_t key,
                                 uint8_t flags);
 CANTUS_RT void engine_voices_emit(CantusEngine *e, CantusBlockOut *out, uint32_t n);
 CANTUS_RT void engine_voices_guard(CantusEngine *e, CantusBlockOut *out, uint32_t n);
 
 // ---- engine_hold.c: note history and the held loop (all [RT])
 
-CANTUS_RT void engine_hist_add(CantusEngine *e, int64_t on, uint8_t key, uint8_t vel);
-CANTUS_RT void engine_hist_close(CantusEngine *e, uint8_t key, int64_t off);
+CANTUS_RT void engine_hist_add(CantusEngine *e, int64_t on, uint16_t key, uint8_t vel);
+CANTUS_RT void engine_hist_close(CantusEngine *e, uint16_t key, int64_t off);
 CANTUS_RT void engine_hist_cut(CantusEngine *e, int64_t tick);
 CANTUS_RT void engine_hold_engage(CantusEngine *e);
 CANTUS_RT void engine_hold_freeze(CantusEngine *e);

@@ -15,7 +15,7 @@ void engine_fifo_push(CantusEngine *e, int64_t tick, int token, int kind)
     return;
   }
   e->listen.fifo[(e->listen.fifo_head + e->listen.fifo_n) % ENGINE_FIFO_CAP] =
-    (EngineFifoEntry){ .tick = tick, .token = token, .kind = kind };
+    (EngineFifoEntry){ .tick = tick, .token = token, .kind = kind, .dur = -1 };
   e->listen.fifo_n++;
 }
 
@@ -28,6 +28,27 @@ void engine_fifo_pop(CantusEngine *e)
 {
   e->listen.fifo_head = (e->listen.fifo_head + 1) % ENGINE_FIFO_CAP;
   e->listen.fifo_n--;
+}
+
+// Format 2: the length of the player's held note at pitch mp (model
+// pitch), ended at `tick`; every held note with tick < 0.
+static void fifo_note_end(CantusEngine *e, int mp, int64_t tick)
+{
+  for (uint32_t i = e->listen.fifo_n; i-- > 0;) {
+    EngineFifoEntry *f = &e->listen.fifo[(e->listen.fifo_head + i) % ENGINE_FIFO_CAP];
+    if (f->kind != FIFO_NOTE || f->dur >= 0) {
+      continue;
+    }
+    int pitch = 0;
+    cantus_vocab_decode(vocab(e), f->token, &pitch);
+    if (tick < 0 || pitch == mp) {
+      const int64_t end = tick < 0 ? -tick : tick;
+      f->dur = end > f->tick ? end - f->tick : 1;
+      if (tick >= 0) {
+        return;
+      }
+    }
+  }
 }
 
 static int64_t fifo_last_tick(CantusEngine *e)
@@ -47,11 +68,20 @@ void engine_listen_silence(CantusEngine *e, int64_t tick)
   cantus_schedule_queue_drop_from(&e->voices.q, tick, CANTUS_SCHED_ON);
   const CantusVocab *v = vocab(e);
   for (int p = v->pitch_lo; p <= v->pitch_hi; p++) {
-    if (e->gen.cur.ns.on[p]) {
-      engine_sched_push(
-        e, (double)tick, tick, tick, CANTUS_SCHED_OFF, (uint8_t)p, 0, CANTUS_SCHED_KEEP);
-      engine_fifo_push(e, tick, cantus_vocab_note_off(v, p), FIFO_TOKEN);
+    for (int k = 0; k < 8; k++) { // (format 1: on[p] is 1, part 0)
+      if ((e->gen.cur.ns.on[p] >> k) & 1u) {
+        engine_sched_push(
+          e, (double)tick, tick, tick, CANTUS_SCHED_OFF, note_key(p, k), 0, CANTUS_SCHED_KEEP);
+      }
     }
+    if (e->gen.cur.ns.on[p]) {
+      if (!e->gen.form) { // (format 2 has no NOTE_OFF: see the cut below)
+        engine_fifo_push(e, tick, cantus_vocab_note_off(v, p), FIFO_TOKEN);
+      }
+    }
+  }
+  if (e->gen.form) {
+    cantus_notes_cut(&e->gen.cur.ns, tick); // they end for the network too
   }
 }
 
@@ -105,6 +135,14 @@ void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
     const int64_t last = fifo_last_tick(e);
     t = t < last ? last : t;
     t = t < e->gen.cur.ns.tick ? e->gen.cur.ns.tick : t;
+    if (e->gen.form) {
+      if (on) {
+        engine_fifo_push(e, t, cantus_vocab_note(v, 0, mp), FIFO_NOTE); // the player is part 1
+      } else {
+        fifo_note_end(e, mp, t);
+      }
+      continue;
+    }
     engine_fifo_push(
       e, t, on ? cantus_vocab_note_on(v, mp) : cantus_vocab_note_off(v, mp), FIFO_TOKEN);
   }
@@ -118,6 +156,7 @@ void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
       // On the next beat.
       int64_t r = ceil_tick(ceil(r0 / e->transport.tpb - 1e-9) * e->transport.tpb);
       r = r < t_min ? t_min : r;
+      fifo_note_end(e, 0, -r); // notes still held end here
       engine_fifo_push(e, r, 0, FIFO_MOVE);
       memset(e->listen.held_in, 0, sizeof e->listen.held_in);
       e->listen.n_held_in = 0;

@@ -79,8 +79,10 @@ EngineLayout cantus_engine_snap_layout(const CantusDims *d)
 {
   EngineLayout l;
   l.hdr_size = round64(sizeof(EngineSnapHdr));
+  l.lb_size = cantus_vocab_is_v2(&d->vocab) ? round64(sizeof(CantusLookback)) : 0;
+  l.state_off = l.hdr_size + l.lb_size;
   l.state_floats = 2u * d->n_layers * d->n_hidden;
-  l.snap_size = l.hdr_size + round64(l.state_floats * sizeof(float));
+  l.snap_size = l.state_off + round64(l.state_floats * sizeof(float));
   l.total = (size_t)(CANTUS_TIMELINE_BARS + ENGINE_RING_CAP) * l.snap_size;
   return l;
 }
@@ -101,6 +103,7 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
   e->timeline.id = 1;
   e->transport.tpb = 12.0;
   e->transport.bar_ticks = 48;
+  e->gen.end_bar = CANTUS_LOOKBACK_END_UNKNOWN;
   *out = e;
   return CANTUS_OK;
 }
@@ -110,27 +113,9 @@ void cantus_engine_free(CantusEngine *e)
   free(e);
 }
 
-// Format 2 models (parts, durations, form inputs) load in the format's
-// code and train, but this engine version plays only format 1: refuse them
-// with the reason rather than play them wrongly.
-static CantusStatus check_playable(const CantusDims *d, const char *name, CantusError *err)
-{
-  if (cantus_dims_is_v2(d)) {
-    return cantus_error(err,
-                        CANTUS_ERR_VERSION,
-                        "%s: a format 2 model (parts and form inputs); this version of the "
-                        "engine plays format 1 models only",
-                        name);
-  }
-  return CANTUS_OK;
-}
-
 CantusStatus cantus_engine_adopt_model(const CantusModel *src, CantusModel **out, CantusError *err)
 {
   *out = NULL;
-  if (check_playable(&src->net.dims, src->name[0] ? src->name : "model", err) != CANTUS_OK) {
-    return CANTUS_ERR_VERSION;
-  }
   void *bytes = NULL;
   size_t size = 0;
   CantusStatus st = cantus_model_save_mem(src, &bytes, &size, err);
@@ -156,11 +141,6 @@ CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, Cantu
   if (st != CANTUS_OK) {
     return st;
   }
-  st = check_playable(&m->net.dims, path, err);
-  if (st != CANTUS_OK) {
-    cantus_model_free(m);
-    return st;
-  }
   void *bytes = NULL;
   size_t size = 0;
   st = cantus_model_save_mem(m, &bytes, &size, err);
@@ -175,8 +155,34 @@ CantusStatus cantus_engine_load_model(const char *path, CantusModel **out, Cantu
 
 // ---- themes -------------------------------------------------------------------
 
+static CantusStatus theme_from_midi(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    char (*part_names)[CANTUS_STYLE_NAME_LEN],
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err);
+
 CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
                                     const CantusVocab *v,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err)
+{
+  return theme_from_midi(mf, v, NULL, max_bars, theme, err);
+}
+
+CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
+                                    const CantusModel *m,
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err)
+{
+  return theme_from_midi(mf, &m->dims.vocab, m->part_names, max_bars, theme, err);
+}
+
+static CantusStatus theme_from_midi(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    char (*part_names)[CANTUS_STYLE_NAME_LEN],
                                     int max_bars,
                                     CantusTheme *theme,
                                     CantusError *err)
@@ -208,6 +214,20 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
   opt.velocities = true;
   opt.truncate = true;
   opt.end_tick = max_bars > 0 ? (uint64_t)max_bars * (uint64_t)bar_ticks : 0;
+  // Format 2: a note's part is the model part its track is named after;
+  // with no track named so, every note is part 1's.
+  CantusTokensPartNames names = { .mf = mf };
+  bool named = false;
+  for (int k = 0; cantus_vocab_is_v2(v) && part_names && k < v->n_parts; k++) {
+    names.names[k] = part_names[k];
+    for (size_t i = 0; i < mf->n_notes && !named; i++) {
+      named = cantus_tokens_part_by_track_name(&mf->notes[i], &names) >= 0;
+    }
+  }
+  if (named) {
+    opt.part = cantus_tokens_part_by_track_name;
+    opt.part_user = &names;
+  }
   CantusTokensStats st;
   CantusStatus s = cantus_tokens_from_notes(
     mf->notes, mf->n_notes, mf->tpq, v, &opt, theme->tokens, CANTUS_MAX_THEME, &st, err);
@@ -231,4 +251,27 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
     }
   }
   return CANTUS_OK;
+}
+
+void cantus_engine_tap_steps(CantusEngine *e,
+                             uint16_t *tok,
+                             CantusLookbackFeatures *form,
+                             size_t cap)
+{
+  e->gen.tap_tok = tok;
+  e->gen.tap_form = form;
+  e->gen.tap_cap = tok && form ? cap : 0;
+  e->gen.tap_n = 0;
+}
+
+size_t cantus_engine_tapped(const CantusEngine *e)
+{
+  return e->gen.tap_n;
+}
+
+void cantus_engine_set_end(CantusEngine *e, int64_t last_bar)
+{
+  e->gen.end_bar = last_bar < 0 ? CANTUS_LOOKBACK_END_UNKNOWN : last_bar;
+  e->timeline.id++; // the bars ahead are decided again with the end in view
+  e->restart_pending = e->transport.started;
 }

@@ -13,7 +13,10 @@ void engine_snap_store(CantusEngine *e, uint8_t *slot)
 {
   EngineSnapHdr *h = snap_hdr(slot);
   h->g = e->gen.cur;
-  memcpy(slot + e->timeline.lay.hdr_size,
+  if (e->timeline.lay.lb_size) {
+    memcpy(slot + e->timeline.lay.hdr_size, &e->gen.lb, sizeof e->gen.lb);
+  }
+  memcpy(slot + e->timeline.lay.state_off,
          e->model->state.hc,
          e->timeline.lay.state_floats * sizeof(float));
 }
@@ -21,8 +24,11 @@ void engine_snap_store(CantusEngine *e, uint8_t *slot)
 void engine_snap_load(CantusEngine *e, uint8_t *slot)
 {
   e->gen.cur = snap_hdr(slot)->g;
+  if (e->timeline.lay.lb_size) {
+    memcpy(&e->gen.lb, slot + e->timeline.lay.hdr_size, sizeof e->gen.lb);
+  }
   memcpy(e->model->state.hc,
-         slot + e->timeline.lay.hdr_size,
+         slot + e->timeline.lay.state_off,
          e->timeline.lay.state_floats * sizeof(float));
 }
 

@@ -67,6 +67,13 @@ static bool pitch_allowed(const CantusControls *c, int p)
   return (cantus_scale_mask(c->scale) >> pc) & 1u;
 }
 
+// Output channel 0..15 of part k, -1 when the part is muted.
+static int part_channel(const CantusControls *c, int k)
+{
+  const int ch = k == 1 ? c->part2_channel : k == 2 ? c->part3_channel : c->part4_channel;
+  return k == 0 ? c->channel : ch >= 1 && ch <= 16 ? ch - 1 : -1;
+}
+
 static void emit_on(CantusEngine *e,
                     CantusBlockOut *out,
                     const CantusSchedEvent *ev,
@@ -74,15 +81,16 @@ static void emit_on(CantusEngine *e,
                     bool late)
 {
   const CantusControls *c = &e->ctl;
-  const int p = ev->key + c->transpose;
-  if (!pitch_allowed(c, p)) {
-    return; // range, key or transpose changed since it was generated
+  const int p = (ev->key & 127) + c->transpose;
+  const int channel = part_channel(c, ev->key >> 7);
+  if (!pitch_allowed(c, p) || channel < 0) {
+    return; // range, key or transpose changed since it was generated; a muted part
   }
   int i = cantus_schedule_tracker_find_key(&e->voices.tr, ev->key);
   if (i >= 0) {
     voice_off(e, out, i, frame);
   }
-  i = cantus_schedule_tracker_find_out(&e->voices.tr, (uint8_t)c->channel, (uint8_t)p);
+  i = cantus_schedule_tracker_find_out(&e->voices.tr, (uint8_t)channel, (uint8_t)p);
   if (i >= 0) {
     voice_off(e, out, i, frame); // never strike a sounding pitch: end it first
   }
@@ -94,9 +102,9 @@ static void emit_on(CantusEngine *e,
     e->st.events_dropped++;
     return;
   }
-  out_write(e, out, frame, (uint8_t)(0x90 | c->channel), (uint8_t)p, (uint8_t)out_velocity(e, ev));
+  out_write(e, out, frame, (uint8_t)(0x90 | channel), (uint8_t)p, (uint8_t)out_velocity(e, ev));
   const CantusSchedVoice v = {
-    .key = ev->key, .channel = (uint8_t)c->channel, .pitch = (uint8_t)p, .onset = ev->time
+    .key = ev->key, .channel = (uint8_t)channel, .pitch = (uint8_t)p, .onset = ev->time
   };
   cantus_schedule_tracker_add(&e->voices.tr, &v);
   if (late) {
@@ -125,7 +133,7 @@ void engine_sched_push(CantusEngine *e,
                        int64_t src,
                        int64_t hum,
                        uint8_t kind,
-                       uint8_t key,
+                       uint16_t key,
                        uint8_t vel,
                        uint8_t flags)
 {
@@ -144,7 +152,7 @@ void engine_sched_push(CantusEngine *e,
 void engine_sched_on(CantusEngine *e,
                      int64_t tick,
                      int64_t hum,
-                     uint8_t key,
+                     uint16_t key,
                      uint8_t vel,
                      uint8_t flags)
 {
@@ -163,7 +171,7 @@ void engine_sched_off(CantusEngine *e,
                       int64_t on,
                       int64_t off,
                       int64_t src,
-                      uint8_t key,
+                      uint16_t key,
                       uint8_t flags)
 {
   const double raw = (double)(off > on ? off - on : 1);

@@ -49,7 +49,7 @@
 #include <stdint.h>
 
 #define CANTUS_LOOKBACK_N_LAGS 4      // lags 1, 2, 4, 8 bars (cantus_lookback_lag)
-#define CANTUS_LOOKBACK_CAP 2048      // events the tracker remembers (8 bars + the current one)
+#define CANTUS_LOOKBACK_CAP 512       // events the tracker remembers (8 bars + the current one)
 #define CANTUS_LOOKBACK_MAX_METERS 8  // pending bar-length changes of the tracker
 #define CANTUS_LOOKBACK_MAX_BAR 65536 // longest bar the tracker accepts, ticks
 #define CANTUS_PHRASE_BARS 16         // phrase bar classes 0..15
@@ -111,7 +111,7 @@ CantusStatus cantus_lookback_batch(const uint16_t *tokens,
 // oldest are forgotten (n_dropped counts them) and a lookback that would
 // need them is NONE -- never a wrong token, never an overrun.  Within the
 // cap (and with bars up to CANTUS_LOOKBACK_MAX_BAR ticks) it agrees with
-// cantus_lookback_batch at every position.  Size: about 12.6 KB, of which
+// cantus_lookback_batch at every position.  Size: about 3.4 KB, of which
 // 6 bytes per event slot; the densest corpus stream (Nottingham melody +
 // accompaniment) holds at most 390 events at once.
 typedef struct {

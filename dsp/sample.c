@@ -69,10 +69,69 @@ void cantus_notes_reset(CantusNoteState *ns, int64_t tick)
   }
   ns->n_on = 0;
   ns->tick = tick;
+  ns->pending = -1;
+  ns->n_ends = 0;
+}
+
+// Version 2: the notes whose end the stream reached stop sounding.
+static void release_v2(CantusNoteState *ns)
+{
+  for (int i = ns->n_ends; i-- > 0;) {
+    if (ns->ends[i].end <= ns->tick) {
+      ns->on[ns->ends[i].pitch] &= (uint8_t) ~(1u << ns->ends[i].part);
+      ns->ends[i] = ns->ends[--ns->n_ends];
+      ns->n_on--;
+    }
+  }
+}
+
+void cantus_notes_cut(CantusNoteState *ns, int64_t tick)
+{
+  for (int i = 0; i < ns->n_ends; i++) {
+    ns->ends[i].end = ns->ends[i].end > tick ? tick : ns->ends[i].end;
+  }
+  release_v2(ns);
+}
+
+static void notes_apply_v2(CantusNoteState *ns, const CantusVocab *v, int token)
+{
+  int value = 0, part = -1;
+  switch (cantus_vocab_decode_part(v, token, &value, &part)) {
+  case CANTUS_EV_NOTE:
+    ns->pending = token;
+    break;
+  case CANTUS_EV_DUR:
+    if (ns->pending >= 0) {
+      int pitch = 0, k = 0;
+      cantus_vocab_decode_part(v, ns->pending, &pitch, &k);
+      const uint8_t bit = (uint8_t)(1u << k);
+      if (!(ns->on[pitch] & bit) && ns->n_ends < CANTUS_NOTES_MAX_SOUNDING) {
+        ns->on[pitch] |= bit;
+        ns->onset_tick[pitch] = ns->tick;
+        ns->ends[ns->n_ends++] =
+          (CantusNoteEnd){ .end = ns->tick + value, .part = (uint8_t)k, .pitch = (uint8_t)pitch };
+        ns->n_on++;
+      }
+    }
+    ns->pending = -1;
+    break;
+  case CANTUS_EV_SHIFT:
+    ns->tick += value;
+    ns->pending = -1;
+    release_v2(ns);
+    break;
+  default:
+    ns->pending = -1;
+    break;
+  }
 }
 
 void cantus_notes_apply(CantusNoteState *ns, const CantusVocab *v, int token)
 {
+  if (cantus_vocab_is_v2(v)) {
+    notes_apply_v2(ns, v, token);
+    return;
+  }
   int value = 0;
   switch (cantus_vocab_decode(v, token, &value)) {
   case CANTUS_EV_NOTE_ON:
@@ -102,7 +161,7 @@ static int forced_note_off(const CantusVocab *v,
                            const CantusSampleParams *sp,
                            const CantusNoteState *ns)
 {
-  if (sp->max_note_ticks <= 0 || ns->n_on <= 0) {
+  if (sp->max_note_ticks <= 0 || ns->n_on <= 0 || cantus_vocab_is_v2(v)) {
     return -1;
   }
   int oldest = -1;
@@ -122,6 +181,40 @@ static bool note_on_allowed(const CantusSampleParams *sp, const CantusNoteState 
   }
   const int pc = ((p - sp->key_root) % 12 + 12) % 12;
   return (sp->scale_mask >> pc) & 1u;
+}
+
+// Version 2 masks of token i (see cantus_sample_token).
+static bool allowed_v2(const CantusVocab *v,
+                       const CantusSampleParams *sp,
+                       const CantusNoteState *ns,
+                       int i,
+                       bool want_dur,
+                       bool voices_free)
+{
+  const int dur_base = cantus_vocab_dur_base(v), shift_base = cantus_vocab_shift_base(v);
+  if (want_dur || (i >= dur_base && i < shift_base)) {
+    return want_dur && i >= dur_base && i < shift_base;
+  }
+  if (i == CANTUS_TOK_START) {
+    return false;
+  }
+  if (i == CANTUS_TOK_END) {
+    return sp->allow_end;
+  }
+  if (i < dur_base) {
+    const int np = cantus_vocab_n_pitch(v), k = (i - CANTUS_TOK_FIRST_NOTE) / np;
+    const int p = v->pitch_lo + (i - CANTUS_TOK_FIRST_NOTE) % np;
+    if (!voices_free || ns->n_ends >= CANTUS_NOTES_MAX_SOUNDING || (ns->on[p] >> k) & 1u ||
+        p < sp->pitch_lo || p > sp->pitch_hi) {
+      return false;
+    }
+    const int pc = ((p - sp->key_root) % 12 + 12) % 12;
+    return (sp->scale_mask >> pc) & 1u;
+  }
+  if (i < cantus_vocab_vel_base(v)) {
+    return true;
+  }
+  return sp->allow_velocity;
 }
 
 // p[a] ranks above p[b]: more probable, ties to the lower id.
@@ -161,7 +254,9 @@ int cantus_sample_token(const CantusVocab *v,
   if (n_tok > CANTUS_MAX_VOCAB) {
     n_tok = CANTUS_MAX_VOCAB; // an invalid layout never loads; stay in bounds anyway
   }
-  const int fallback = cantus_vocab_shift(v, 1);
+  const bool v2 = cantus_vocab_is_v2(v);
+  const bool want_dur = v2 && ns->pending >= 0;
+  const int fallback = want_dur ? cantus_vocab_dur(v, 0) : cantus_vocab_shift(v, 1);
   if (logp) {
     *logp = 0.0f;
   }
@@ -189,7 +284,12 @@ int cantus_sample_token(const CantusVocab *v,
   for (int i = 0; i < n_tok; i++) {
     bool allowed;
     float bias = 0.0f;
-    if (i == CANTUS_TOK_START) {
+    if (v2) {
+      allowed = allowed_v2(v, sp, ns, i, want_dur, voices_free);
+      if (allowed && i >= shift_base && i < vel_base) {
+        bias = density * (2.0f - shift_step * (float)(i - shift_base));
+      }
+    } else if (i == CANTUS_TOK_START) {
       allowed = false;
     } else if (i == CANTUS_TOK_END) {
       allowed = sp->allow_end;

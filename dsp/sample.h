@@ -47,16 +47,35 @@ CANTUS_RT static inline uint64_t cantus_splitmix64_next(uint64_t *state)
 
 // Model-level note state: which pitches the token stream has sounding, and
 // since when.  Updated by cantus_notes_apply() with each consumed token.
+// Version 2 (notes with part and duration): a note sounds from its DUR
+// token's tick until onset + length; on[p] holds a bit per part (1 << k),
+// ends[] the sounding notes' ends (at most CANTUS_NOTES_MAX_SOUNDING; a
+// note beyond that is not taken and NOTE is masked while the list is full),
+// pending the NOTE token still waiting for its DUR (-1: none).
+#define CANTUS_NOTES_MAX_SOUNDING CANTUS_MAX_VOICES
 typedef struct {
-  uint8_t on[128];         // 1 = sounding in the token stream
-  int64_t onset_tick[128]; // tick of its NOTE_ON
-  int n_on;                // number of sounding pitches
+  int64_t end; // tick the note stops sounding for the model
+  uint8_t part, pitch;
+} CantusNoteEnd;
+
+typedef struct {
+  uint8_t on[128];         // version 1: 1 = sounding; version 2: bit k = sounding in part k
+  int64_t onset_tick[128]; // tick of its NOTE_ON (version 2: of the latest DUR at p)
+  int n_on;                // number of sounding notes
   int64_t tick;            // tick of the stream (sum of shifts consumed)
+  int32_t pending;         // version 2: the NOTE token waiting for its DUR, -1 none
+  int32_t n_ends;          // version 2: entries of ends
+  CantusNoteEnd ends[CANTUS_NOTES_MAX_SOUNDING];
 } CantusNoteState;
 
 CANTUS_RT void cantus_notes_reset(CantusNoteState *ns, int64_t tick);
-// Advances the state by one token (shift moves the tick, on/off toggle).
+// Advances the state by one token (shift moves the tick, on/off toggle;
+// version 2: NOTE waits for its DUR, DUR starts the note, a shift ends the
+// notes whose end it reaches).
 CANTUS_RT void cantus_notes_apply(CantusNoteState *ns, const CantusVocab *v, int token);
+// Version 2: every sounding note ends at `tick` at the latest (those it
+// reached already stop now).  No effect on a version 1 state.  [RT]
+CANTUS_RT void cantus_notes_cut(CantusNoteState *ns, int64_t tick);
 
 typedef struct {
   float temperature;      // 0 = argmax; else logits / T (clamped to >= 0.05)
@@ -78,7 +97,11 @@ typedef struct {
 // sounded longer than max_note_ticks only the NOTE_OFF of the oldest such
 // note is allowed.  If the masks leave nothing (cannot happen with a sane
 // vocabulary, but a hostile model must not break it) the smallest allowed
-// SHIFT is returned.  *logp receives the log-probability of the drawn token
+// SHIFT is returned.  Version 2: right after a NOTE only DUR is allowed,
+// DUR nowhere else; NOTE(k, p) is masked when p sounds in part k, at max
+// voices, and by range and scale (whatever the part); there is no forced
+// note-off (the engine ends each note at its DUR, capped by the longest
+// note).  *logp receives the log-probability of the drawn token
 // under the masked, tempered distribution (for the "surprise" output), when
 // non-NULL.  scratch must hold V floats.
 CANTUS_RT int cantus_sample_token(const CantusVocab *v,

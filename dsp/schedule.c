@@ -112,7 +112,7 @@ uint32_t cantus_schedule_queue_drop_from(CantusSchedQueue *q, int64_t tick, int 
   return n - w;
 }
 
-void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint8_t key, double time)
+void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint16_t key, double time)
 {
   // Find the offs, take them out, and re-insert them at `time`: at most a
   // few per key, so the re-insertion loop is bounded by the queue size.
@@ -137,7 +137,7 @@ void cantus_schedule_tracker_clear(CantusNoteTracker *t)
   t->n = 0;
 }
 
-int cantus_schedule_tracker_find_key(const CantusNoteTracker *t, uint8_t key)
+int cantus_schedule_tracker_find_key(const CantusNoteTracker *t, uint16_t key)
 {
   for (int i = 0; i < t->n; i++) {
     if (t->v[i].key == key) {

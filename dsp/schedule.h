@@ -64,7 +64,7 @@ typedef struct {
   int64_t src_tick; // tick of the token that produced it (rollback key)
   int64_t hum_tick; // tick that seeds its humanise draw (stable across replays)
   uint8_t kind;     // CANTUS_SCHED_OFF / CANTUS_SCHED_ON
-  uint8_t key;      // model pitch (what the tracker matches offs by)
+  uint16_t key;     // model pitch | part << 7 (what the tracker matches offs by)
   uint8_t vel;      // model velocity 1..127, 0 = none given
   uint8_t flags;    // CANTUS_SCHED_KEEP ...
 } CantusSchedEvent;
@@ -92,12 +92,12 @@ CANTUS_RT void cantus_schedule_queue_remove(CantusSchedQueue *q, uint32_t i);
 CANTUS_RT uint32_t cantus_schedule_queue_drop_from(CantusSchedQueue *q, int64_t tick, int kind);
 // Moves every queued note-off of `key` later than `time` to `time` (the
 // re-strike rule: a note ends no later than the next note-on of its pitch).
-CANTUS_RT void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint8_t key, double time);
+CANTUS_RT void cantus_schedule_queue_clip_off(CantusSchedQueue *q, uint16_t key, double time);
 
 // ---- output note tracker ----------------------------------------------------
 
 typedef struct {
-  uint8_t key;     // model pitch the note came from
+  uint16_t key;    // model pitch | part << 7 the note came from
   uint8_t channel; // 0..15
   uint8_t pitch;   // MIDI pitch sent
   double onset;    // play tick of its note-on
@@ -112,7 +112,7 @@ typedef struct {
 
 CANTUS_RT void cantus_schedule_tracker_clear(CantusNoteTracker *t);
 // Index of the voice holding `key` / sounding (channel, pitch), or -1.
-CANTUS_RT int cantus_schedule_tracker_find_key(const CantusNoteTracker *t, uint8_t key);
+CANTUS_RT int cantus_schedule_tracker_find_key(const CantusNoteTracker *t, uint16_t key);
 CANTUS_RT int cantus_schedule_tracker_find_out(const CantusNoteTracker *t,
                                                uint8_t channel,
                                                uint8_t pitch);

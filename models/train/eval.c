@@ -384,14 +384,6 @@ static void generate_and_compare(const EvalOptions *op, CantusModel *m, GenRepor
   CantusError err;
   err.msg[0] = 0;
   gr->gen_ok = op->n_gen > 0;
-  if (gr->gen_ok && cantus_dims_is_v2(d)) {
-    // Generation runs the engine, which plays version 1 models only so far.
-    fprintf(stderr,
-            "cantus-eval: %s is a format 2 model: generated pieces are not compared (the "
-            "engine's version 2 support is not in this build); losses only\n",
-            op->model_path);
-    gr->gen_ok = false;
-  }
   for (uint32_t s = 0; s < d->n_styles && gr->gen_ok; s++) {
     if (!gr->have[s]) {
       continue;

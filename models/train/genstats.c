@@ -147,6 +147,7 @@ static CantusStatus gen_notes(const CantusModel *m,
     return st;
   }
   cantus_engine_install_model(e, mm);
+  cantus_engine_set_end(e, n_bars - 1); // as cantus-gen --bars
   num = num > 0 ? num : 4;
   den = den > 0 ? den : 4;
   const double sr = 48000.0, quarter_bpm = 120.0;

@@ -370,15 +370,6 @@ static int sample_main(int argc, char **argv)
     fprintf(stderr, "cantus-train: %s\n", err.msg);
     return 1;
   }
-  if (cantus_dims_is_v2(&m->dims)) {
-    // The engine does not play version 2 models yet (issue 10's engine step).
-    fprintf(stderr,
-            "cantus-train --sample: %s is a format 2 model; sampling it needs the engine's "
-            "version 2 support, not in this build yet (train with --format 1 to sample)\n",
-            model);
-    cantus_model_free(m);
-    return 1;
-  }
   int s = style ? cantus_model_find_style(m, style) : cantus_model_default_style(m);
   if (s < 0) {
     char list[CANTUS_MAX_STYLES * (CANTUS_STYLE_NAME_LEN + 4)];

@@ -453,7 +453,7 @@ int main(int argc, char **argv)
     CantusMidiFile *mf = NULL;
     theme = malloc(sizeof *theme);
     if (!theme || cantus_midi_read(a.theme_path, &mf, &err) != CANTUS_OK ||
-        cantus_theme_from_midi(mf, &m->dims.vocab, a.theme_bars, theme, &err) != CANTUS_OK) {
+        cantus_theme_for_model(mf, m, a.theme_bars, theme, &err) != CANTUS_OK) {
       fprintf(stderr, "cantus-gen: %s\n", theme ? err.msg : "out of memory");
       cantus_midi_free(mf);
       free(theme);
@@ -480,6 +480,7 @@ int main(int argc, char **argv)
   if (theme) {
     cantus_engine_set_theme(e, theme);
   }
+  cantus_engine_set_end(e, a.bars - 1); // a format 2 model knows the bars left
 
   // The simulated host: a rolling transport that sends its exact position
   // every block, as a DAW does.

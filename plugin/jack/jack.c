@@ -1009,7 +1009,7 @@ static int check_inputs(Main *g, Inputs *in)
     CantusMidiFile *mf = NULL;
     CantusStatus st = cantus_midi_read(o->theme, &mf, &err);
     if (st == CANTUS_OK) {
-      st = cantus_theme_from_midi(mf, &model->dims.vocab, o->theme_bars, theme, &err);
+      st = cantus_theme_for_model(mf, model, o->theme_bars, theme, &err);
       cantus_midi_free(mf);
     }
     if (st != CANTUS_OK) {

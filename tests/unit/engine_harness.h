@@ -21,6 +21,7 @@ typedef struct {
   int64_t frame; // absolute frame
   double tick;   // play tick at that frame (host's view)
   uint8_t status, pitch, vel;
+  uint8_t ch; // MIDI channel 0..15
 } HRec;
 
 typedef struct {
@@ -53,6 +54,34 @@ static inline CantusModel *h_tiny_model(void)
   }
   cantus_model_free(src);
   return m;
+}
+
+// The format 2 fixture (tests/data/tiny2.cantus), laid out for the engine.
+static inline CantusModel *h_tiny2_model(void)
+{
+  CantusModel *m = NULL;
+  CantusError err;
+  if (cantus_engine_load_model("tests/data/tiny2.cantus", &m, &err) != CANTUS_OK) {
+    printf("load: %s\n", err.msg);
+    abort();
+  }
+  return m;
+}
+
+// As h_init with a model of the caller's (the harness owns it).
+static inline void h_init_with(Harness *h, double lookahead, double rate, CantusModel *m)
+{
+  memset(h, 0, sizeof *h);
+  CantusError err;
+  if (cantus_engine_new(lookahead, &h->e, &err) != CANTUS_OK) {
+    abort();
+  }
+  h->m = m;
+  CantusModel *old = cantus_engine_install_model(h->e, h->m);
+  (void)old;
+  h->rate = rate;
+  h->cap = 4096;
+  h->rec = malloc(h->cap * sizeof *h->rec);
 }
 
 static inline void h_init(Harness *h, double lookahead, double rate)
@@ -118,7 +147,8 @@ static inline void h_take(Harness *h,
                                  .tick = tick0 + ev->frame * tpf,
                                  .status = st,
                                  .pitch = p,
-                                 .vel = ev->data[2] };
+                                 .vel = ev->data[2],
+                                 .ch = ch };
   }
 }
 

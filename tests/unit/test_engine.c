@@ -1115,25 +1115,3 @@ TEST(engine_free_run_plays_the_styles_metre)
   CHECK_EQ(h.out.bar, 1); // 4/4: beat 7 is in bar 1 (3/4 would be bar 2)
   h_free(&h);
 }
-
-// A format 2 model (tests/data/tiny2.cantus) loads in the format's code but
-// this engine plays format 1 only: refused with the reason, from a file and
-// from memory, and nothing is handed out.
-TEST(engine_refuses_format2_models)
-{
-  CantusModel *m = (CantusModel *)1;
-  CantusError err = { { 0 } };
-  CHECK_EQ(cantus_engine_load_model("tests/data/tiny2.cantus", &m, &err), CANTUS_ERR_VERSION);
-  CHECK(m == NULL);
-  CHECK_MSG(strstr(err.msg, "tests/data/tiny2.cantus: a format 2 model") != NULL, "%s", err.msg);
-  CantusModel *src = NULL;
-  const CantusModelOptions opt = cantus_model_options_default();
-  CHECK_EQ(cantus_model_load("tests/data/tiny2.cantus", &opt, &src, &err), CANTUS_OK);
-  m = (CantusModel *)1;
-  CHECK_EQ(cantus_engine_adopt_model(src, &m, &err), CANTUS_ERR_VERSION);
-  CHECK(m == NULL);
-  cantus_model_free(src);
-  // The format 1 fixture still loads.
-  CHECK_EQ(cantus_engine_load_model("tests/data/tiny.cantus", &m, &err), CANTUS_OK);
-  cantus_model_free(m);
-}
