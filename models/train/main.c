@@ -37,7 +37,7 @@ static void usage(FILE *f)
           "  --transpose LO,HI     augmentation range in semitones (default -5,6)\n"
           "  --format 1|2          model format (default 1: the NOTE_ON/NOTE_OFF model; 2: notes\n"
           "                        with part and duration, form inputs: lookback 1/2/4/8 bars,\n"
-          "                        phrase bar, bars left; the players do not play format 2 yet).\n"
+          "                        phrase bar, bars left; the shipped models are still format 1).\n"
           "                        --add-style keeps the base's format\n"
           "  --parts A,B,...       format 2: the parts, as track names (default: every track\n"
           "                        name with notes in the corpus, in order of first appearance)\n"
@@ -90,7 +90,7 @@ typedef struct {
   int n_dirs;
   const char *add_dir;
   char *log_prefix;
-  int format; // --format: 1 or 2; 0 = not given (1 until the engine plays format 2)
+  int format; // --format: 1 or 2; 0 = not given (1 until the shipped models are format 2)
 } Args;
 
 // Parses argv[first..argc) into cfg/a.  Returns 0, or 2 after printing
