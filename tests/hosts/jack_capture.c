@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // jack_capture: the JACK MIDI capture client of the host suites (cantus-jack's
 // tests/hosts/t_jack_*.sh and t_run.sh, the plugin in jalv t_lv2_jalv.sh);
-// adapted from ../shared/hosts/jack_capture.c and jmidicap.c, whose features
+// adapted from ../shared/hosts/jack_capture.c and the former jmidicap.c, whose features
 // it has.  Usage: jack_capture [-t] CLIENT [SECONDS]
 // Registers CLIENT:in and prints one line per event on stdout:
 //   <frame> <hex bytes...>

@@ -3,7 +3,7 @@
 // given LV2 path, forges its input sequence (MIDI, time:Position, patch:Set
 // and patch:Get), runs blocks, collects the MIDI output with absolute frames
 // and the patch:Set notifications, runs the worker in one of three modes,
-// and saves and restores state through lilv.  Used by tests/test_lv2.c (the
+// and saves and restores state through lilv.  Used by tests/unit/test_lv2.c (the
 // C runner) and tests/hosts/lilv_host.c (the command-line host of the shell
 // suites).  Thread class: everything runs on the caller's thread; the calls
 // the plugin makes into the host from run() (schedule_work, respond) use

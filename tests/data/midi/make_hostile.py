@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Writes the hostile and edge-case MIDI files of tests/data/midi/ from raw
 # bytes (no MIDI library, so every defect is exactly the one intended).
-# tests/test_midifile.c holds what the reader must say about each file.
+# tests/unit/test_midifile.c holds what the reader must say about each file.
 # The files are committed; CI never runs this script.
 # Usage: tests/data/midi/make_hostile.py   (writes next to itself)
 import os
