@@ -119,6 +119,11 @@ typedef struct {
   CantusControls controls;
   const CantusMidiEvent *midi_in; // sorted by frame
   uint32_t n_midi_in;
+  // The Chords input (issue 11: the LV2 "Chords" port, cantus-jack
+  // --chord-in / --chord-device), sorted by frame; read when the chord
+  // source control says so.  NULL / 0 when the host has none.
+  const CantusMidiEvent *chord_in;
+  uint32_t n_chord_in;
 } CantusBlockIn;
 
 typedef struct {
