@@ -43,6 +43,12 @@ static const CantusControlPoint channel_points[] = {
   { 16, "Channel 16", NULL },
 };
 
+static const CantusControlPoint chord_source_points[] = {
+  { 0, "Off", "off" },
+  { 1, "Chord input", "input" },
+  { 2, "MIDI input below the split", "split" },
+};
+
 static const CantusControlPoint hold_points[] = {
   { 1, "1 bar", NULL },
   { 2, "2 bars", NULL },

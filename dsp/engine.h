@@ -90,6 +90,13 @@ typedef struct {
   // Output channels of parts 2..4 of a format 2 model, 1..16; 0 mutes the
   // part.  Part 1 plays on `channel`; a model without parts uses only that.
   int part2_channel, part3_channel, part4_channel;
+  // Chord following (issue 11, dsp/chord.h).  chord_source: 0 off, 1 the
+  // Chords input (CantusBlockIn.chord_in), 2 the MIDI input's notes below
+  // chord_split.  chord_strength 0..1: a soft pull toward chord tones on
+  // top of the network's own chord input (0 = the network alone).
+  int chord_source;
+  int chord_split;
+  float chord_strength;
 } CantusControls;
 
 // Every control at its default, from the control table (dsp/controls.h,

@@ -212,6 +212,7 @@ CantusStatus cantus_lookback_batch(const uint16_t *tokens,
     }
     out[i].phrase_bar = phrase_bar(bar, first_full_bar);
     out[i].bars_left = bars_left(bar, end_bar);
+    out[i].chord = 0;
   }
   free(ev_tick);
   free(ev_tok);
@@ -422,4 +423,5 @@ void cantus_lookback_features(const CantusLookback *lb, CantusLookbackFeatures *
   }
   out->phrase_bar = phrase_bar(lb->bar, lb->first_full_bar);
   out->bars_left = bars_left(lb->bar, lb->end_bar);
+  out->chord = 0;
 }

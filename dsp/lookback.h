@@ -69,6 +69,11 @@ typedef struct {
   uint16_t look[CANTUS_LOOKBACK_N_LAGS]; // token, or NONE = vocabulary size
   uint8_t phrase_bar;                    // 0..15
   uint8_t bars_left;                     // 0..17
+  // The chord in force (issue 11): a pitch-class set as CantusChord.pcs
+  // (dsp/chord.h), 0 = no chord.  Not a lookback feature: the tracker and
+  // cantus_lookback_batch write 0, the caller (engine, trainer) sets it; a
+  // network with n_chord = CANTUS_CHORD_INPUTS reads it.
+  uint16_t chord;
 } CantusLookbackFeatures;
 
 // A bar map on the grid: from tick[k] on, bar lines every bar_ticks[k]
