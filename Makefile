@@ -9,7 +9,7 @@
 # and the LV2 plugin's lv2:minorVersion/microVersion.  Odd numbers are
 # development versions; a moved port index is a minor bump.
 CANTUS_MINOR := 3
-CANTUS_MICRO := 0
+CANTUS_MICRO := 1
 CANTUS_VERSION := 0.$(CANTUS_MINOR).$(CANTUS_MICRO)
 
 CC ?= cc

@@ -104,6 +104,10 @@ typedef struct {
   PtrMsg parked[N_PARKED]; // retired objects the worker queue refused; retried each run
   uint32_t n_parked;
   CantusMidiEvent midi_in[CANTUS_MAX_EVENTS];
+  const LV2_Atom_Sequence *chords;             // the Chords port
+  CantusMidiEvent chord_ev[CANTUS_MAX_EVENTS]; // its MIDI events this block, block frames
+  uint32_t n_chord_ev;
+  CantusMidiEvent chord_seg[CANTUS_MAX_EVENTS]; // those of the segment being processed
   CantusBlockIn block;
   CantusBlockOut out;
   CantusSchedGate gate;    // keeps room in the MIDI output for every owed note-off
@@ -310,6 +314,9 @@ static void connect_port(LV2_Handle instance, uint32_t port, void *data)
     break;
   case CANTUS_PORT_SURPRISE:
     self->surprise_out = data;
+    break;
+  case CANTUS_PORT_CHORDS:
+    self->chords = data;
     break;
   case CANTUS_N_PORTS:
     break;
@@ -585,6 +592,17 @@ CANTUS_RT static void process_segment(Cantus *self,
   in->controls = *c;
   in->midi_in = self->midi_in;
   in->n_midi_in = n_in;
+  // The Chords port's events of [start, start + len), rebased.
+  uint32_t n_ch = 0;
+  for (uint32_t i = 0; i < self->n_chord_ev; i++) {
+    const CantusMidiEvent *ev = &self->chord_ev[i];
+    if (ev->frame >= start && ev->frame < start + len) {
+      self->chord_seg[n_ch] = *ev;
+      self->chord_seg[n_ch++].frame = ev->frame - start;
+    }
+  }
+  in->chord_in = self->chord_seg;
+  in->n_chord_in = n_ch;
   cantus_engine_process(self->engine, in, &self->out);
   write_midi(self, start);
   advance(&self->xport, len, self->rate, c->bpm);
@@ -712,6 +730,25 @@ CANTUS_RT static void run(LV2_Handle instance, uint32_t n_frames)
   read_controls(self, &c);
   const bool free_run = port_bool(self, CANTUS_PORT_FREE_RUN, false);
 
+  self->n_chord_ev = 0;
+  if (self->chords) {
+    LV2_ATOM_SEQUENCE_FOREACH(self->chords, ev)
+    {
+      const int64_t t64 = ev->time.frames;
+      if (ev->body.type != u->midi_MidiEvent || t64 < 0 || t64 >= (int64_t)n_frames ||
+          ev->body.size < 1 || ev->body.size > 3) {
+        continue;
+      }
+      if (self->n_chord_ev == CANTUS_MAX_EVENTS) {
+        self->in_dropped++;
+        continue;
+      }
+      CantusMidiEvent *m = &self->chord_ev[self->n_chord_ev++];
+      m->frame = (uint32_t)t64;
+      m->size = (uint8_t)ev->body.size;
+      memcpy(m->data, LV2_ATOM_BODY_CONST(&ev->body), ev->body.size);
+    }
+  }
   uint32_t seg = 0;  // start frame of the current segment
   uint32_t n_in = 0; // MIDI input events collected for it (frames relative to seg)
   if (self->control) {

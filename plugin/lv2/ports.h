@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The LV2 ports of the Cantus plugin.  The engine controls' ports (indices
-// 3..28, 30, 31 and 34..36) are rows of the control table (dsp/controls.h: index,
+// 3..28, 30, 31 and 34..39) are rows of the control table (dsp/controls.h: index,
 // symbol, range, default); this header names the others: the atom ports,
 // free_run (a host option, not an engine control) and the two outputs.
 // ttl/cantus.ttl.in holds the non-control ports and plugin/lv2/lv2_ttl.c
@@ -22,7 +22,9 @@ typedef enum {
   CANTUS_PORT_FREE_RUN = 29, // toggle: ignore the host transport, play at bpm
   CANTUS_PORT_BAR = 32,      // output: current bar, counted from 1
   CANTUS_PORT_SURPRISE = 33, // output: -log p of the last note-on, nats
-  CANTUS_N_PORTS = 37        // 34..36: part2_channel .. part4_channel (control table)
+  CANTUS_PORT_CHORDS = 40,   // atom in: MIDI whose notes are chords (chord source "input")
+  CANTUS_N_PORTS = 41        // 34..36: part2_channel .. part4_channel, 37..39: chord_source,
+                             // chord_split, chord_strength (control table)
 } CantusPort;
 
 // The free_run port, described as a table row so the TTL generator and the
@@ -68,6 +70,8 @@ static inline const char *cantus_port_symbol(uint32_t p)
     return "bar";
   case CANTUS_PORT_SURPRISE:
     return "surprise";
+  case CANTUS_PORT_CHORDS:
+    return "chords";
   default:
     return t && p < CANTUS_N_PORTS ? t->symbol : "";
   }

@@ -53,9 +53,9 @@ fi
 if lv2ls 2>/dev/null | grep -qx "$URI"; then ok "lv2ls lists $URI"; else ko "lv2ls"; fi
 lv2info "$URI" >"$W/info.txt" 2>&1
 n_ports=$(grep -cE '^[[:space:]]*Port [0-9]+:' "$W/info.txt")
-if [ "$n_ports" -eq 37 ] && grep -qE 'Symbol: +midi_out' "$W/info.txt" \
-   && grep -qE 'Symbol: +surprise' "$W/info.txt" && grep -qE 'Symbol: +part4_channel' "$W/info.txt"; then
-  ok "lv2info: 37 ports (midi_out ... surprise, part4_channel)"
+if [ "$n_ports" -eq 41 ] && grep -qE 'Symbol: +midi_out' "$W/info.txt" \
+   && grep -qE 'Symbol: +surprise' "$W/info.txt" && grep -qE 'Symbol: +part4_channel' "$W/info.txt" && grep -qE 'Symbol: +chords' "$W/info.txt"; then
+  ok "lv2info: 41 ports (midi_out ... surprise, part4_channel, chords)"
 else
   head -20 "$W/info.txt"
   ko "lv2info: $n_ports ports"

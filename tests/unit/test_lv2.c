@@ -347,6 +347,9 @@ TEST(lv2_ttl_ports_match_enum)
     case CANTUS_PORT_NOTIFY:
       CHECK(!is_in && is_atom && lilv_port_supports_event(p, lp, msg));
       break;
+    case CANTUS_PORT_CHORDS:
+      CHECK(is_in && is_atom && lilv_port_supports_event(p, lp, midi));
+      break;
     case CANTUS_PORT_BAR:
     case CANTUS_PORT_SURPRISE:
       CHECK(!is_in && is_control);
