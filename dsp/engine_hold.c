@@ -52,9 +52,21 @@ static int64_t next_bar_line(const CantusEngine *e, int64_t tick)
   return -floor_div(-tick, e->transport.bar_ticks) * e->transport.bar_ticks;
 }
 
+// The held loop starts and ends on phrase lines: its end le is the first
+// bar line at or after the play head whose bar, counted from the phrase
+// origin (a format 2 stream's first full bar, else bar 0), is a multiple
+// of hold_bars; so the phrase in progress plays out and then repeats.
 void engine_hold_engage(CantusEngine *e)
 {
-  const int64_t le = next_bar_line(e, ceil_tick(e->transport.play_tick));
+  const int64_t bt = e->transport.bar_ticks;
+  int64_t le = next_bar_line(e, ceil_tick(e->transport.play_tick));
+  const int64_t origin = e->gen.form ? e->gen.lb.first_full_bar : 0;
+  const int64_t hb = e->ctl.hold_bars > 0 ? e->ctl.hold_bars : 1;
+  int64_t r = (floor_div(le, bt) - origin) % hb;
+  r = r < 0 ? r + hb : r;
+  if (r != 0) {
+    le += (hb - r) * bt;
+  }
   engine_rollback(e, le);
   e->hold.le = le;
   e->hold.len = (int64_t)e->ctl.hold_bars * e->transport.bar_ticks;

@@ -405,17 +405,18 @@ TEST(engine_hold_repeats_the_last_bars_exactly)
   CantusControls c = ctl_default();
   c.hold_bars = 2;
   c.density = 0.5f;
-  // hold pressed during bar 4: bars 3-4 repeat from bar 5 on
+  // hold pressed during bar 4: the loop keeps to 2-bar phrases, so bars
+  // 4-5 play out and repeat from bar 6 on
   const size_t n = run_notes(&c, 4, hold_on, got, CAP);
   HNote orig[CAP], rep1[CAP], rep2[CAP];
   size_t no = 0, n1 = 0, n2 = 0;
   for (size_t i = 0; i < n; i++) {
     const double t = got[i].tick_milli / 1000.0;
-    if (t >= 144 && t < 240) {
+    if (t >= 192 && t < 288) {
       orig[no++] = got[i];
-    } else if (t >= 240 && t < 336) {
+    } else if (t >= 288 && t < 384) {
       rep1[n1++] = got[i];
-    } else if (t >= 336 && t < 432) {
+    } else if (t >= 384 && t < 480) {
       rep2[n2++] = got[i];
     }
   }
@@ -975,21 +976,21 @@ TEST(engine_hold_survives_a_relocation_in_phase)
   const double tpf = h_tpf(120, 12, 4, 48000);
   double tick = 0;
   while (tick < 8 * 48) {
-    c.hold = tick >= 4 * 48 + 6; // pressed in bar 4: bars 3-4 loop from bar 5
+    c.hold = tick >= 4 * 48 + 6; // pressed in bar 4: bars 4-5 loop from bar 6
     h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
     tick += 256 * tpf;
   }
   HNote orig[512];
-  const size_t no = h_notes(&h, orig, 512, 144, 240 - 0.5);
+  const size_t no = h_notes(&h, orig, 512, 192, 288 - 0.5);
   CHECK(no >= 2);
-  // seek to bar 1 (an odd bar: the loop's first bar, like bars 5 and 7)
+  // seek to bar 2 (an even bar: the loop's first bar, like bars 6 and 8)
   const size_t mark = h.n_rec;
-  play_host(&h, &c, 256, 48, 4, false);
+  play_host(&h, &c, 256, 96, 4, false);
   Harness view = h;
   view.rec = h.rec + mark;
   view.n_rec = h.n_rec - mark;
   HNote again[512];
-  const size_t na = h_notes(&view, again, 512, 48, 48 + 192 - 0.5);
+  const size_t na = h_notes(&view, again, 512, 96, 96 + 192 - 0.5);
   CHECK_EQ(na, 2 * no);
   for (size_t i = 0; i < na && i < 2 * no; i++) {
     CHECK_EQ(again[i].pitch, orig[i % no].pitch);

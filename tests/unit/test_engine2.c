@@ -541,8 +541,9 @@ TEST(engine2_piece_end_gives_bars_left)
   h_free(&h);
 }
 
-// Hold with a format 2 model: bars 3-4 repeat exactly from bar 5 on, with
-// their durations; nothing hangs.
+// Hold with a format 2 model, pressed at bar 4's line: bars 4-5 (a 2-bar
+// phrase from the stream's first full bar, 0) play out and repeat exactly
+// from bar 6 on, with their durations; nothing hangs.
 TEST(engine2_hold_repeats_the_last_bars_exactly)
 {
   enum { CAP = 2048 };
@@ -553,20 +554,20 @@ TEST(engine2_hold_repeats_the_last_bars_exactly)
   c.hold_bars = 2;
   const double tpf = h_tpf(120, 12, 4, 48000);
   double tick = 0;
-  while (tick < 10 * 48) {
+  while (tick < 11 * 48) {
     c.hold = tick >= 4 * 48;
     h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
     tick += 256 * tpf;
   }
-  const size_t n = h_notes(&h, got, CAP, 0, 10 * 48);
+  const size_t n = h_notes(&h, got, CAP, 0, 11 * 48);
   size_t no = 0, n1 = 0, n2 = 0;
   for (size_t i = 0; i < n; i++) {
     const double t = got[i].tick_milli / 1000.0;
-    if (t >= 144 && t < 240) {
+    if (t >= 192 && t < 288) {
       orig[no++] = got[i];
-    } else if (t >= 240 && t < 336) {
+    } else if (t >= 288 && t < 384) {
       rep1[n1++] = got[i];
-    } else if (t >= 336 && t < 432) {
+    } else if (t >= 384 && t < 480) {
       rep2[n2++] = got[i];
     }
   }
