@@ -231,6 +231,15 @@ CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
                                     int max_bars,
                                     CantusTheme *theme,
                                     CantusError *err);
+// The same from a vocabulary and a copy of the model's part names
+// (part_names[k] for part k < v->n_parts; NULL: every note to part 1), for
+// a host thread that keeps those rather than the model.  Non-RT.
+CantusStatus cantus_theme_for_parts(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    char (*part_names)[CANTUS_STYLE_NAME_LEN],
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err);
 // Sets (theme non-NULL) or clears the theme; takes effect from bar 0 of the
 // timeline, which it resets.  A theme whose vocabulary differs from the
 // model's is ignored.  [RT] (bounded copy)

@@ -171,6 +171,16 @@ CantusStatus cantus_theme_from_midi(const CantusMidiFile *mf,
   return theme_from_midi(mf, v, NULL, max_bars, theme, err);
 }
 
+CantusStatus cantus_theme_for_parts(const CantusMidiFile *mf,
+                                    const CantusVocab *v,
+                                    char (*part_names)[CANTUS_STYLE_NAME_LEN],
+                                    int max_bars,
+                                    CantusTheme *theme,
+                                    CantusError *err)
+{
+  return theme_from_midi(mf, v, part_names, max_bars, theme, err);
+}
+
 CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
                                     const CantusModel *m,
                                     int max_bars,

@@ -45,6 +45,22 @@ typedef struct {
   char names[NAMES_CAP]; // the model's style names, one per line
 } Slot;
 
+// What a theme is built for: a model's vocabulary and part names (a copy,
+// so the worker needs no access to the model the audio thread plays).
+typedef struct {
+  CantusVocab vocab;
+  char parts[CANTUS_MAX_PARTS][CANTUS_STYLE_NAME_LEN];
+} ThemeTarget;
+
+static void target_of(ThemeTarget *t, const CantusModel *m)
+{
+  memset(t, 0, sizeof *t);
+  t->vocab = m->dims.vocab;
+  for (uint32_t k = 0; m->part_names && k < t->vocab.n_parts && k < CANTUS_MAX_PARTS; k++) {
+    memcpy(t->parts[k], m->part_names[k], CANTUS_STYLE_NAME_LEN);
+  }
+}
+
 // A primer theme built for one model's vocabulary; n_tokens 0 = no theme.
 typedef struct {
   CantusTheme theme;
@@ -120,7 +136,7 @@ typedef struct {
   // Worker side (non-RT threads only), guarded by `lock`.
   pthread_mutex_t lock;
   char theme_path[PATH_CAP]; // the theme wanted with the next model ("" = none)
-  CantusVocab vocab;         // vocabulary of the model most recently loaded
+  ThemeTarget target;        // vocabulary and part names of the model most recently loaded
   bool have_vocab;
   char bundle[PATH_CAP]; // bundle path, with a trailing '/'
 } Cantus;
@@ -192,7 +208,7 @@ static void free_slot(Slot *s)
 
 // Builds a theme box from a MIDI file for vocabulary v; "" gives an empty
 // box (no theme).  Logs and returns NULL on failure.
-static ThemeBox *load_theme(Cantus *self, const char *path, const CantusVocab *v)
+static ThemeBox *load_theme(Cantus *self, const char *path, ThemeTarget *v)
 {
   if (strlen(path) >= PATH_CAP) {
     lv2_log_error(&self->logger, "cantus: theme path too long; keeping the current theme\n");
@@ -217,7 +233,8 @@ static ThemeBox *load_theme(Cantus *self, const char *path, const CantusVocab *v
   CantusError err = { { 0 } };
   CantusStatus st = cantus_midi_read(path, &mf, &err);
   if (st == CANTUS_OK) {
-    st = cantus_theme_from_midi(mf, v, 0, &box->theme, &err);
+    st = cantus_theme_for_parts(
+      mf, &v->vocab, v->vocab.n_parts ? v->parts : NULL, 0, &box->theme, &err);
     cantus_midi_free(mf);
   }
   if (st != CANTUS_OK) {
@@ -290,7 +307,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor,
   self->slot = load_slot(self, path);
   if (self->slot) {
     cantus_engine_install_model(self->engine, self->slot->model);
-    self->vocab = self->slot->model->dims.vocab;
+    target_of(&self->target, self->slot->model);
     self->have_vocab = true;
   }
   return self;
@@ -843,19 +860,20 @@ static LV2_Worker_Status work(LV2_Handle instance,
     // A model comes with its theme rebuilt for its vocabulary.
     reply.slot = load_slot(self, path);
     if (reply.slot) {
-      const CantusVocab *v = &reply.slot->model->dims.vocab;
-      reply.theme = load_theme(self, theme_path, v);
+      ThemeTarget v;
+      target_of(&v, reply.slot->model);
+      reply.theme = load_theme(self, theme_path, &v);
       if (!reply.theme) {
-        reply.theme = load_theme(self, "", v);
+        reply.theme = load_theme(self, "", &v);
       }
       pthread_mutex_lock(&self->lock);
-      self->vocab = *v;
+      self->target = v;
       self->have_vocab = true;
       pthread_mutex_unlock(&self->lock);
     }
   } else {
     pthread_mutex_lock(&self->lock);
-    const CantusVocab v = self->vocab;
+    ThemeTarget v = self->target;
     const bool have = self->have_vocab;
     pthread_mutex_unlock(&self->lock);
     reply.theme = load_theme(self, path, have ? &v : NULL);
@@ -1086,11 +1104,11 @@ static LV2_State_Status restore(LV2_Handle instance,
       old_slot = self->slot;
       cantus_engine_install_model(self->engine, s->model);
       self->slot = s;
-      self->vocab = s->model->dims.vocab;
+      target_of(&self->target, s->model);
       self->have_vocab = true;
     }
     const bool have_vocab = self->have_vocab;
-    const CantusVocab vocab = self->vocab;
+    ThemeTarget vocab = self->target;
     pthread_mutex_unlock(&self->lock);
     ThemeBox *t = load_theme(self, theme, have_vocab ? &vocab : NULL);
     pthread_mutex_lock(&self->lock);

@@ -1560,6 +1560,46 @@ TEST(lv2_theme_set_announced_and_saved)
   lv2h_free(h);
 }
 
+// A theme for a format 2 model puts each track's notes in the part named
+// like the track: the melody on channel 1 and the bass on part 2's channel.
+TEST(lv2_theme_parts_by_track_name)
+{
+  char model[PATH_MAX], theme[PATH_MAX];
+  CHECK(realpath("tests/data/tiny2.cantus", model) != NULL);
+  CHECK(realpath("tests/data/midi/parts.mid", theme) != NULL);
+  Lv2Host *h = open_host(LV2H_WORKER_SYNC, 48000.0);
+  if (!h) {
+    return;
+  }
+  lv2h_set(h, "part2_channel", 5.0f);
+  lv2h_patch_set_path(h, 0, CANTUS__model, model);
+  lv2h_run(h, 512);
+  lv2h_patch_set_path(h, 0, CANTUS__theme, theme);
+  for (int c = 0; c < 8 && !lv2h_notified(h, CANTUS__theme); c++) {
+    lv2h_run(h, 512);
+  }
+  CHECK_MSG(lv2h_notified(h, CANTUS__theme), "theme not set (log: %s)", lv2h_last_log(h));
+  lv2h_clear_events(h);
+  Lv2hClock c = clock_at(120.0, 4.0);
+  Blocks b = { .fixed = 512 };
+  drive(h, &c, NULL, 0, lv2h_now(h) + 48000, &b, POS_ON_CHANGE); // bar 0's first half
+  size_t n;
+  const Lv2hEvent *ev = lv2h_events(h, &n);
+  int melody = 0, bass = 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((ev[i].data[0] & 0xF0) != 0x90 || ev[i].data[2] == 0) {
+      continue;
+    }
+    const int ch = ev[i].data[0] & 0x0F, pitch = ev[i].data[1];
+    melody += (pitch == 76 || pitch == 77) && ch == 0;
+    bass += pitch == 48 && ch == 4;
+    CHECK_MSG(!(pitch == 48 && ch == 0), "the bass note played as part 1");
+  }
+  CHECK_EQ(melody, 2);
+  CHECK_EQ(bass, 1);
+  lv2h_free(h);
+}
+
 TEST(lv2_deactivate_sends_offs_after_activate)
 {
   Lv2Host *h = open_host(LV2H_WORKER_DEFERRED, 48000.0);

@@ -175,6 +175,15 @@ FILES["trailing_garbage.mid"] = header(0, 1) + simple_track() + b"garbage\x00\xf
 # Absurd track count with a tiny file: refused before allocating.
 FILES["many_tracks.mid"] = header(1, 65535) + simple_track()
 
+# A theme with parts: tracks named "melody" (E5 then F5, a quarter each)
+# and "bass" (C3, a half note) in 4/4, for a format 2 model whose parts
+# bear those names (tests/data/tiny2.cantus).
+FILES["parts.mid"] = header(1, 3) + chunk(events((0, name("conductor")), (0, timesig(4, 2)),
+                                                 (0, tempo(500000)), EOT)) + \
+    chunk(events((0, name("melody")), (0, [0x90, 76, 100]), (480, [0x80, 76, 64]),
+                 (0, [0x90, 77, 90]), (480, [0x80, 77, 0]), EOT)) + \
+    chunk(events((0, name("bass")), (0, [0x91, 48, 100]), (960, [0x81, 48, 64]), EOT))
+
 if __name__ == "__main__":
     for fname, data in sorted(FILES.items()):
         with open(os.path.join(HERE, fname), "wb") as f:
