@@ -175,9 +175,13 @@ static CantusStatus gen_notes(const CantusModel *m,
   in.transport.bpm = bpm;
   in.transport.beats_per_bar = num;
   in.transport.beat_unit = den;
-  long open[128];
-  for (int p = 0; p < 128; p++) {
-    open[p] = -1;
+  // The note sounding per (channel, pitch): parts of a format 2 model play
+  // on their own channels, and two parts may sound the same pitch.
+  long open[16][128];
+  for (int ch = 0; ch < 16; ch++) {
+    for (int p = 0; p < 128; p++) {
+      open[ch][p] = -1;
+    }
   }
   for (int64_t f0 = 0; !st && f0 < total + (int64_t)block; f0 += block) {
     double beats = (double)f0 / frames_per_beat;
@@ -191,13 +195,13 @@ static CantusStatus gen_notes(const CantusModel *m,
       if (ev->size != 3) {
         continue;
       }
-      int kind = ev->data[0] & 0xf0, p = ev->data[1] & 0x7f;
+      int kind = ev->data[0] & 0xf0, ch = ev->data[0] & 0x0f, p = ev->data[1] & 0x7f;
       int64_t at = f0 + ev->frame;
       bool is_on = kind == 0x90 && ev->data[2] > 0;
       bool is_off = kind == 0x80 || (kind == 0x90 && ev->data[2] == 0);
-      if ((is_on || is_off) && open[p] >= 0) {
-        notes[open[p]].off = at;
-        open[p] = -1;
+      if ((is_on || is_off) && open[ch][p] >= 0) {
+        notes[open[ch][p]].off = at;
+        open[ch][p] = -1;
       }
       if (is_on) {
         if (n == cap) {
@@ -210,13 +214,15 @@ static CantusStatus gen_notes(const CantusModel *m,
           notes = nn;
         }
         notes[n] = (GenNote){ at, -1, (uint8_t)p, ev->data[2] };
-        open[p] = (long)n++;
+        open[ch][p] = (long)n++;
       }
     }
   }
-  for (int p = 0; p < 128; p++) {
-    if (open[p] >= 0) {
-      notes[open[p]].off = total;
+  for (int ch = 0; ch < 16; ch++) {
+    for (int p = 0; p < 128; p++) {
+      if (open[ch][p] >= 0) {
+        notes[open[ch][p]].off = total;
+      }
     }
   }
   free(out);
