@@ -254,9 +254,14 @@ CANTUS_RT static void new_bar(CantusLookback *lb, int64_t t)
 
 // Moves the stream to tick `to` (> tick), laying bar lines and applying
 // the meter changes on the way.
+// Each pass consumes a pending meter change or crosses a bar line of at
+// least one tick; it is called with one SHIFT (at most n_shift <= 4 * 96
+// ticks, cantus_vocab_valid), so ADVANCE_MAX passes always suffice.
+enum { ADVANCE_MAX = 4 * 96 + CANTUS_LOOKBACK_MAX_METERS + 1 };
+
 CANTUS_RT static void advance(CantusLookback *lb, int64_t to)
 {
-  for (;;) {
+  for (int pass = 0; pass < ADVANCE_MAX; pass++) {
     const int64_t change = lb->n_meter ? lb->meter_tick[0] : INT64_MAX;
     const int64_t line = lb->next_line;
     if ((change < line ? change : line) > to) {
