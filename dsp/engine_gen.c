@@ -44,6 +44,7 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
   engine_gen_reseed(e, (uint64_t)bar);
   e->gen.cur.last_token = CANTUS_TOK_START;
   e->gen.cur.vel = 0;
+  e->gen.cur.ended = 0;
   e->gen.form = cantus_vocab_is_v2(vocab(e));
   if (e->gen.form) {
     // The phrase starts at this bar; live play has no end (unless a
@@ -195,6 +196,10 @@ static void consume(CantusEngine *e, int token, int src)
     e->gen.cur.vel = cantus_vocab_bin_to_vel(v, val);
     cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
+  case CANTUS_EV_END:
+    e->gen.cur.ended = 1; // the piece is over: the notes sounding end by their durations
+    cantus_notes_apply(&e->gen.cur.ns, v, token);
+    break;
   default:
     cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
@@ -233,8 +238,13 @@ static void do_step(CantusEngine *e, int token, int src)
   }
   if (token < 0) {
     float lp = 0.0f;
+    // A piece with an end (cantus_engine_set_end) may end in its last bar:
+    // the model places END there, after its cadence, as in training.
+    e->ctrl.sp.allow_end = e->gen.form && e->gen.end_bar != CANTUS_LOOKBACK_END_UNKNOWN &&
+                           floor_div(e->gen.cur.ns.tick, e->transport.bar_ticks) >= e->gen.end_bar;
     token = cantus_sample_token(
       vocab(e), m->logits, e->gen.scratch, &e->ctrl.sp, &e->gen.cur.ns, &e->gen.cur.rng, &lp);
+    e->ctrl.sp.allow_end = false;
     int val = 0;
     const CantusEventKind k = cantus_vocab_decode(vocab(e), token, &val);
     if (k == CANTUS_EV_NOTE_ON || k == CANTUS_EV_NOTE) {
@@ -322,7 +332,7 @@ uint32_t cantus_engine_step_budget(uint32_t n_frames, double sample_rate)
 static bool gen_wanted(CantusEngine *e, double target)
 {
   if (e->listen.mode == LISTEN_FOLLOW || e->listen.mode == LISTEN_WAIT ||
-      e->hold.state == HOLD_LOOP) {
+      e->hold.state == HOLD_LOOP || e->gen.cur.ended) {
     return false;
   }
   return (double)e->gen.cur.ns.tick < target;

@@ -37,7 +37,7 @@ typedef struct {
   int32_t last_token; // the input of the next step
   int32_t vel;        // model velocity from VELOCITY tokens, 0 = none yet
   uint32_t theme_pos; // next theme event
-  uint32_t reserved;
+  uint32_t ended;     // 1 once the model played END (a piece with an end): no more steps
 } EngineGen;
 
 // A snapshot: this header, then (format 2 models) the form tracker
