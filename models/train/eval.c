@@ -170,7 +170,7 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
       op->tracks = v;
       i++;
     } else if (v && !strcmp(o, "--chords")) {
-      if (strcmp(v, "on") && strcmp(v, "off")) {
+      if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
         fprintf(stderr, "cantus-eval: --chords: '%s' is not on or off\n", v);
         return 2;
       }

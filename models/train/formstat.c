@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(a, "--max-bars") && has_arg) {
       max_bars = (uint32_t)strtoul(argv[++i], NULL, 10);
     } else if (!strcmp(a, "--chords") && has_arg) {
-      if (strcmp(argv[++i], "own")) {
+      if (strcmp(argv[++i], "own") != 0) {
         fprintf(stderr, "cantus-formstat: --chords: only 'own' is known here\n");
         return 2;
       }
