@@ -18,7 +18,7 @@
 # Last line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-B=${B:-${CANTUS_BUILD:-build}}
+B=${CANTUS_BUILD:-${B:-build}}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . tests/lib.sh
