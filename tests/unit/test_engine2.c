@@ -584,3 +584,55 @@ TEST(engine2_hold_repeats_the_last_bars_exactly)
   CHECK_EQ(h.unmatched_off, 0);
   h_free(&h);
 }
+
+// A piece with an end ends: the model's END (here made the likeliest token)
+// is allowed from the last bar on, and after it nothing more is generated;
+// the notes sounding end.  Live (no end set) END is never played.
+static size_t run_with_end(int64_t last_bar, HNote *got, size_t cap, uint64_t *steps)
+{
+  const CantusDims d = cantus_fixture_dims_tiny2();
+  CantusModel *src = cantus_fixture_model(&d, 3, CANTUS_WEIGHTS_F32);
+  src->p.b_out[CANTUS_TOK_END] = 30.0f;
+  cantus_model_finish(src);
+  CantusModel *m = NULL;
+  CantusError err;
+  CHECK_EQ(cantus_engine_adopt_model(src, &m, &err), CANTUS_OK);
+  cantus_model_free(src);
+  Harness h;
+  h_init_with(&h, 1.0, 48000, m);
+  cantus_engine_set_end(h.e, last_bar);
+  CantusControls c = ctl2();
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  for (double tick = 0; tick < 8 * 48; tick += 256 * tpf) {
+    h_block_at(&h, &c, 256, tick, 120, true, NULL, 0);
+  }
+  CantusStats st;
+  cantus_engine_get_stats(h.e, &st);
+  *steps = st.steps;
+  const size_t n = h_notes(&h, got, cap, 0, 8 * 48);
+  CHECK_EQ(h.violations, 0);
+  CHECK_EQ(h.unmatched_off, 0);
+  if (last_bar >= 0) {
+    CHECK_EQ(h.n_sounding, 0); // ended: every note has ended
+  }
+  h_free(&h);
+  return n;
+}
+
+TEST(engine2_a_piece_with_an_end_ends_in_its_last_bar)
+{
+  enum { CAP = 2048 };
+  static HNote got[CAP];
+  uint64_t steps_end = 0, steps_live = 0;
+  const size_t n = run_with_end(3, got, CAP, &steps_end);
+  CHECK(n > 0);
+  for (size_t i = 0; i < n; i++) {
+    CHECK_MSG(got[i].tick_milli < 4 * 48 * 1000,
+              "a note at tick %.3f after the last bar (3)",
+              got[i].tick_milli / 1000.0);
+  }
+  const size_t n_live = run_with_end(-1, got, CAP, &steps_live);
+  CHECK(n_live > n);
+  CHECK(got[n_live - 1].tick_milli >= 7 * 48 * 1000); // live: playing to the end
+  CHECK(steps_end < steps_live / 2);
+}
