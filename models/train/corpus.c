@@ -132,6 +132,9 @@ typedef struct {
 static int part_of(const CantusMidiNote *mn, void *user)
 {
   const PartMap *pm = user;
+  if (pm->c->vocab.n_parts == 1 && !strcasecmp(pm->c->part_names[0], "all")) {
+    return 0; // --parts all: every track's notes in the one part
+  }
   char label[64];
   track_label(pm->mf, mn->track, label, sizeof label);
   for (int k = 0; k < pm->c->vocab.n_parts; k++) {
