@@ -18,6 +18,8 @@
 
 #  include <float.h>
 #  include <immintrin.h>
+#  include <stdbool.h>
+#  include <string.h>
 
 #  define TGT2 __attribute__((target("avx2,fma,f16c")))
 #  define TGT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
@@ -160,47 +162,61 @@ TGT2 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx2(const uint16_t *w,
   }
 }
 
-INL TGT2 __m256 exp_avx2(__m256 x)
+// a*b + c and c - a*b: fused (one rounding) for fp32/fp16 networks, or
+// unfused (two, as the scalar path) for int8 ones.  `fused` is a constant
+// at every call, so each kernel compiles to one or the other.
+INL TGT2 __m256 madd_avx2(__m256 a, __m256 b, __m256 c, bool fused)
+{
+  return fused ? _mm256_fmadd_ps(a, b, c) : _mm256_add_ps(_mm256_mul_ps(a, b), c);
+}
+
+INL TGT2 __m256 nmadd_avx2(__m256 a, __m256 b, __m256 c, bool fused)
+{
+  return fused ? _mm256_fnmadd_ps(a, b, c) : _mm256_sub_ps(c, _mm256_mul_ps(a, b));
+}
+
+INL TGT2 __m256 exp_avx2(__m256 x, bool fused)
 {
   x = _mm256_min_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_HI));
   x = _mm256_max_ps(x, _mm256_set1_ps(CANTUS_ACT_EXP_LO));
   // n = x log2 e rounded to nearest, as the scalar path's 1.5 * 2^23 trick.
   __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(CANTUS_ACT_LOG2E)),
                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_HI), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(CANTUS_ACT_LN2_LO), r);
+  __m256 r = nmadd_avx2(n, _mm256_set1_ps(CANTUS_ACT_LN2_HI), x, fused);
+  r = nmadd_avx2(n, _mm256_set1_ps(CANTUS_ACT_LN2_LO), r, fused);
   __m256 z = _mm256_mul_ps(r, r);
   __m256 y = _mm256_set1_ps(CANTUS_ACT_EP0);
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP1));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP2));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP3));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP4));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(CANTUS_ACT_EP5));
-  y = _mm256_add_ps(_mm256_fmadd_ps(y, z, r), _mm256_set1_ps(1.0f));
+  y = madd_avx2(y, r, _mm256_set1_ps(CANTUS_ACT_EP1), fused);
+  y = madd_avx2(y, r, _mm256_set1_ps(CANTUS_ACT_EP2), fused);
+  y = madd_avx2(y, r, _mm256_set1_ps(CANTUS_ACT_EP3), fused);
+  y = madd_avx2(y, r, _mm256_set1_ps(CANTUS_ACT_EP4), fused);
+  y = madd_avx2(y, r, _mm256_set1_ps(CANTUS_ACT_EP5), fused);
+  y = _mm256_add_ps(madd_avx2(y, z, r, fused), _mm256_set1_ps(1.0f));
   __m256i e =
     _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-INL TGT2 __m256 sigmoid_avx2(__m256 x)
+INL TGT2 __m256 sigmoid_avx2(__m256 x, bool fused)
 {
   __m256 one = _mm256_set1_ps(1.0f);
-  return _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+  return _mm256_div_ps(one,
+                       _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x), fused)));
 }
 
-INL TGT2 __m256 tanh_avx2(__m256 x)
+INL TGT2 __m256 tanh_avx2(__m256 x, bool fused)
 {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 ax = _mm256_andnot_ps(sign, x);
   __m256 z = _mm256_mul_ps(x, x);
   __m256 p = _mm256_set1_ps(CANTUS_ACT_TP0);
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP1));
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP2));
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP3));
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CANTUS_ACT_TP4));
-  __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+  p = madd_avx2(p, z, _mm256_set1_ps(CANTUS_ACT_TP1), fused);
+  p = madd_avx2(p, z, _mm256_set1_ps(CANTUS_ACT_TP2), fused);
+  p = madd_avx2(p, z, _mm256_set1_ps(CANTUS_ACT_TP3), fused);
+  p = madd_avx2(p, z, _mm256_set1_ps(CANTUS_ACT_TP4), fused);
+  __m256 small = madd_avx2(_mm256_mul_ps(p, z), x, x, fused);
   __m256 one = _mm256_set1_ps(1.0f);
-  __m256 e = exp_avx2(_mm256_add_ps(ax, ax));
+  __m256 e = exp_avx2(_mm256_add_ps(ax, ax), fused);
   __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
   big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
   __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(CANTUS_ACT_TANH_SPLIT), _CMP_LT_OQ);
@@ -213,23 +229,19 @@ INL TGT2 __m256 flush_avx2(__m256 v)
   return _mm256_and_ps(v, _mm256_cmp_ps(ax, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ));
 }
 
-TGT2 CANTUS_RT void cantus_lstm_x86_gates_avx2(int n,
-                                               const float *pre,
-                                               const float *c_prev,
-                                               float *c,
-                                               float *h,
-                                               float *act)
+INL TGT2 void
+gates_avx2(int n, const float *pre, const float *c_prev, float *c, float *h, float *act, bool fused)
 {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int j = 0; j < n; j += 8) {
     __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lane); // lanes still in range
-    __m256 i = sigmoid_avx2(_mm256_maskload_ps(pre + j, k));
-    __m256 f = sigmoid_avx2(_mm256_maskload_ps(pre + n + j, k));
-    __m256 g = tanh_avx2(_mm256_maskload_ps(pre + 2 * n + j, k));
-    __m256 o = sigmoid_avx2(_mm256_maskload_ps(pre + 3 * n + j, k));
-    __m256 cv = _mm256_fmadd_ps(f, _mm256_maskload_ps(c_prev + j, k), _mm256_mul_ps(i, g));
+    __m256 i = sigmoid_avx2(_mm256_maskload_ps(pre + j, k), fused);
+    __m256 f = sigmoid_avx2(_mm256_maskload_ps(pre + n + j, k), fused);
+    __m256 g = tanh_avx2(_mm256_maskload_ps(pre + 2 * n + j, k), fused);
+    __m256 o = sigmoid_avx2(_mm256_maskload_ps(pre + 3 * n + j, k), fused);
+    __m256 cv = madd_avx2(f, _mm256_maskload_ps(c_prev + j, k), _mm256_mul_ps(i, g), fused);
     cv = flush_avx2(cv);
-    __m256 hv = flush_avx2(_mm256_mul_ps(o, tanh_avx2(cv)));
+    __m256 hv = flush_avx2(_mm256_mul_ps(o, tanh_avx2(cv, fused)));
     _mm256_maskstore_ps(c + j, k, cv);
     _mm256_maskstore_ps(h + j, k, hv);
     if (act) {
@@ -239,6 +251,25 @@ TGT2 CANTUS_RT void cantus_lstm_x86_gates_avx2(int n,
       _mm256_maskstore_ps(act + 3 * n + j, k, o);
     }
   }
+}
+
+TGT2 CANTUS_RT void cantus_lstm_x86_gates_avx2(int n,
+                                               const float *pre,
+                                               const float *c_prev,
+                                               float *c,
+                                               float *h,
+                                               float *act)
+{
+  gates_avx2(n, pre, c_prev, c, h, act, true);
+}
+
+TGT2 CANTUS_RT void cantus_lstm_x86_gates_exact_avx2(int n,
+                                                     const float *pre,
+                                                     const float *c_prev,
+                                                     float *c,
+                                                     float *h)
+{
+  gates_avx2(n, pre, c_prev, c, h, NULL, false);
 }
 
 // ==== AVX-512 ======================================================================
@@ -331,43 +362,60 @@ TGT512 CANTUS_RT void cantus_lstm_x86_matvec_f16_avx512(const uint16_t *w,
   }
 }
 
-INL TGT512 __m512 exp_avx512(__m512 x)
+INL TGT512 __m512 madd_avx512(__m512 a, __m512 b, __m512 c, bool fused)
+{
+  return fused ? _mm512_fmadd_ps(a, b, c) : _mm512_add_ps(_mm512_mul_ps(a, b), c);
+}
+
+INL TGT512 __m512 nmadd_avx512(__m512 a, __m512 b, __m512 c, bool fused)
+{
+  return fused ? _mm512_fnmadd_ps(a, b, c) : _mm512_sub_ps(c, _mm512_mul_ps(a, b));
+}
+
+INL TGT512 __m512 exp_avx512(__m512 x, bool fused)
 {
   x = _mm512_min_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_HI));
   x = _mm512_max_ps(x, _mm512_set1_ps(CANTUS_ACT_EXP_LO));
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(CANTUS_ACT_LOG2E)),
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_HI), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(CANTUS_ACT_LN2_LO), r);
+  __m512 r = nmadd_avx512(n, _mm512_set1_ps(CANTUS_ACT_LN2_HI), x, fused);
+  r = nmadd_avx512(n, _mm512_set1_ps(CANTUS_ACT_LN2_LO), r, fused);
   __m512 z = _mm512_mul_ps(r, r);
   __m512 y = _mm512_set1_ps(CANTUS_ACT_EP0);
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP1));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP2));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP3));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP4));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(CANTUS_ACT_EP5));
-  y = _mm512_add_ps(_mm512_fmadd_ps(y, z, r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, n);
+  y = madd_avx512(y, r, _mm512_set1_ps(CANTUS_ACT_EP1), fused);
+  y = madd_avx512(y, r, _mm512_set1_ps(CANTUS_ACT_EP2), fused);
+  y = madd_avx512(y, r, _mm512_set1_ps(CANTUS_ACT_EP3), fused);
+  y = madd_avx512(y, r, _mm512_set1_ps(CANTUS_ACT_EP4), fused);
+  y = madd_avx512(y, r, _mm512_set1_ps(CANTUS_ACT_EP5), fused);
+  y = _mm512_add_ps(madd_avx512(y, z, r, fused), _mm512_set1_ps(1.0f));
+  if (fused) {
+    return _mm512_scalef_ps(y, n);
+  }
+  // 2^n built from its bits and multiplied, exactly as the scalar path.
+  __m512i e =
+    _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
-INL TGT512 __m512 sigmoid_avx512(__m512 x)
+INL TGT512 __m512 sigmoid_avx512(__m512 x, bool fused)
 {
   __m512 one = _mm512_set1_ps(1.0f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+  return _mm512_div_ps(
+    one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x), fused)));
 }
 
-INL TGT512 __m512 tanh_avx512(__m512 x)
+INL TGT512 __m512 tanh_avx512(__m512 x, bool fused)
 {
   __m512 ax = _mm512_abs_ps(x);
   __m512 z = _mm512_mul_ps(x, x);
   __m512 p = _mm512_set1_ps(CANTUS_ACT_TP0);
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP1));
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP2));
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP3));
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CANTUS_ACT_TP4));
-  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+  p = madd_avx512(p, z, _mm512_set1_ps(CANTUS_ACT_TP1), fused);
+  p = madd_avx512(p, z, _mm512_set1_ps(CANTUS_ACT_TP2), fused);
+  p = madd_avx512(p, z, _mm512_set1_ps(CANTUS_ACT_TP3), fused);
+  p = madd_avx512(p, z, _mm512_set1_ps(CANTUS_ACT_TP4), fused);
+  __m512 small = madd_avx512(_mm512_mul_ps(p, z), x, x, fused);
   __m512 one = _mm512_set1_ps(1.0f);
-  __m512 e = exp_avx512(_mm512_add_ps(ax, ax));
+  __m512 e = exp_avx512(_mm512_add_ps(ax, ax), fused);
   __m512 big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
   big = _mm512_or_ps(big, _mm512_and_ps(_mm512_set1_ps(-0.0f), x));
   __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(CANTUS_ACT_TANH_SPLIT), _CMP_LT_OQ);
@@ -380,22 +428,23 @@ INL TGT512 __m512 flush_avx512(__m512 v)
   return _mm512_maskz_mov_ps(normal, v);
 }
 
-TGT512 CANTUS_RT void cantus_lstm_x86_gates_avx512(int n,
-                                                   const float *pre,
-                                                   const float *c_prev,
-                                                   float *c,
-                                                   float *h,
-                                                   float *act)
+INL TGT512 void gates_avx512(int n,
+                             const float *pre,
+                             const float *c_prev,
+                             float *c,
+                             float *h,
+                             float *act,
+                             bool fused)
 {
   for (int j = 0; j < n; j += PANEL) {
     const __mmask16 k = rows_mask(n - j);
-    __m512 i = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + j));
-    __m512 f = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + n + j));
-    __m512 g = tanh_avx512(_mm512_maskz_loadu_ps(k, pre + 2 * n + j));
-    __m512 o = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + 3 * n + j));
-    __m512 cv = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(k, c_prev + j), _mm512_mul_ps(i, g));
+    __m512 i = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + j), fused);
+    __m512 f = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + n + j), fused);
+    __m512 g = tanh_avx512(_mm512_maskz_loadu_ps(k, pre + 2 * n + j), fused);
+    __m512 o = sigmoid_avx512(_mm512_maskz_loadu_ps(k, pre + 3 * n + j), fused);
+    __m512 cv = madd_avx512(f, _mm512_maskz_loadu_ps(k, c_prev + j), _mm512_mul_ps(i, g), fused);
     cv = flush_avx512(cv);
-    __m512 hv = flush_avx512(_mm512_mul_ps(o, tanh_avx512(cv)));
+    __m512 hv = flush_avx512(_mm512_mul_ps(o, tanh_avx512(cv, fused)));
     _mm512_mask_storeu_ps(c + j, k, cv);
     _mm512_mask_storeu_ps(h + j, k, hv);
     if (act) {
@@ -404,6 +453,326 @@ TGT512 CANTUS_RT void cantus_lstm_x86_gates_avx512(int n,
       _mm512_mask_storeu_ps(act + 2 * n + j, k, g);
       _mm512_mask_storeu_ps(act + 3 * n + j, k, o);
     }
+  }
+}
+
+TGT512 CANTUS_RT void cantus_lstm_x86_gates_avx512(int n,
+                                                   const float *pre,
+                                                   const float *c_prev,
+                                                   float *c,
+                                                   float *h,
+                                                   float *act)
+{
+  gates_avx512(n, pre, c_prev, c, h, act, true);
+}
+
+TGT512 CANTUS_RT void cantus_lstm_x86_gates_exact_avx512(int n,
+                                                         const float *pre,
+                                                         const float *c_prev,
+                                                         float *c,
+                                                         float *h)
+{
+  gates_avx512(n, pre, c_prev, c, h, NULL, false);
+}
+
+// ==== int8 ======================================================================
+// A 16-row int8 panel holds, per group of 4 columns, 64 bytes: row i's 4
+// weights at 4i.  One 32-bit broadcast of x's 4 bytes then multiplies a
+// whole group.  AVX2 and AVX-512 without VNNI use vpmaddubsw, which needs
+// an unsigned operand: |x| times w with x's sign moved onto w, so each pair
+// sum is at most 2 * 127 * 127 and never saturates.  VNNI's vpdpbusd adds
+// 4 products into 32 bits without saturation: it takes x + 128 (unsigned)
+// and the row sum times 128 comes off at the end.  Either way the sums are
+// the exact integers the scalar path computes.
+
+#  define TGTVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#  define TGT512VNNI \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
+
+// x's 4 bytes of group g as a 32-bit value.
+static inline int32_t x4(const int8_t *x, int g)
+{
+  int32_t v;
+  memcpy(&v, x + 4 * g, sizeof v);
+  return v;
+}
+
+// The scales after the panels: scale[2][mp] floats, then rowsum[2][mp].
+static inline const float *i8_scale(const int8_t *w, int m, int n, int seg)
+{
+  const int mp = (m + PANEL - 1) / PANEL * PANEL;
+  return (const float *)(const void *)(w + (size_t)mp * (size_t)n) + (size_t)seg * (size_t)mp;
+}
+
+static inline const int32_t *i8_rowsum(const int8_t *w, int m, int n, int seg)
+{
+  const int mp = (m + PANEL - 1) / PANEL * PANEL;
+  return (const int32_t *)(const void *)(w + (size_t)mp * (size_t)n + 8 * (size_t)mp) +
+         (size_t)seg * (size_t)mp;
+}
+
+// ---- AVX2 / AVX-VNNI: a panel is two 8-row halves of 32 bytes per group.
+
+INL TGT2 __m256i dot4_avx2(__m256i w, __m256i xs, __m256i xa)
+{
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, xs)), _mm256_set1_epi16(1));
+}
+
+// d[0..1] (rows 0-7, 8-15) = the panel's integer sums over n columns.
+INL TGT2 void seg_i8_avx2(const int8_t *wp, const int8_t *x, int n, __m256i d[2])
+{
+  __m256i a[4] = {
+    _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()
+  };
+  const int ng = n / 4;
+  int g = 0;
+  for (; g + 2 <= ng; g += 2) {
+    const int8_t *w = wp + (size_t)g * 4 * PANEL;
+    __m256i x0 = _mm256_set1_epi32(x4(x, g)), x1 = _mm256_set1_epi32(x4(x, g + 1));
+    __m256i ax0 = _mm256_abs_epi8(x0), ax1 = _mm256_abs_epi8(x1);
+    const __m256i *wv = (const __m256i *)(const void *)w;
+    a[0] = _mm256_add_epi32(a[0], dot4_avx2(_mm256_loadu_si256(wv + 0), x0, ax0));
+    a[1] = _mm256_add_epi32(a[1], dot4_avx2(_mm256_loadu_si256(wv + 1), x0, ax0));
+    a[2] = _mm256_add_epi32(a[2], dot4_avx2(_mm256_loadu_si256(wv + 2), x1, ax1));
+    a[3] = _mm256_add_epi32(a[3], dot4_avx2(_mm256_loadu_si256(wv + 3), x1, ax1));
+  }
+  for (; g < ng; g++) {
+    const __m256i *wv = (const __m256i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    __m256i x0 = _mm256_set1_epi32(x4(x, g)), ax0 = _mm256_abs_epi8(x0);
+    a[0] = _mm256_add_epi32(a[0], dot4_avx2(_mm256_loadu_si256(wv + 0), x0, ax0));
+    a[1] = _mm256_add_epi32(a[1], dot4_avx2(_mm256_loadu_si256(wv + 1), x0, ax0));
+  }
+  d[0] = _mm256_add_epi32(a[0], a[2]);
+  d[1] = _mm256_add_epi32(a[1], a[3]);
+}
+
+// The same sums with vpdpbusd on (x + 128), corrected by 128 * rowsum.
+INL TGTVNNI void seg_i8_avxvnni(const int8_t *wp,
+                                const int8_t *x,
+                                int n,
+                                const int32_t *rowsum,
+                                __m256i d[2])
+{
+  __m256i a[4] = {
+    _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()
+  };
+  const int ng = n / 4;
+  const int32_t flip = (int32_t)0x80808080u;
+  int g = 0;
+  for (; g + 2 <= ng; g += 2) {
+    const __m256i *wv = (const __m256i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    __m256i x0 = _mm256_set1_epi32(x4(x, g) ^ flip), x1 = _mm256_set1_epi32(x4(x, g + 1) ^ flip);
+    a[0] = _mm256_dpbusd_avx_epi32(a[0], x0, _mm256_loadu_si256(wv + 0));
+    a[1] = _mm256_dpbusd_avx_epi32(a[1], x0, _mm256_loadu_si256(wv + 1));
+    a[2] = _mm256_dpbusd_avx_epi32(a[2], x1, _mm256_loadu_si256(wv + 2));
+    a[3] = _mm256_dpbusd_avx_epi32(a[3], x1, _mm256_loadu_si256(wv + 3));
+  }
+  for (; g < ng; g++) {
+    const __m256i *wv = (const __m256i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    __m256i x0 = _mm256_set1_epi32(x4(x, g) ^ flip);
+    a[0] = _mm256_dpbusd_avx_epi32(a[0], x0, _mm256_loadu_si256(wv + 0));
+    a[1] = _mm256_dpbusd_avx_epi32(a[1], x0, _mm256_loadu_si256(wv + 1));
+  }
+  const __m256i *rs = (const __m256i *)(const void *)rowsum;
+  d[0] = _mm256_sub_epi32(_mm256_add_epi32(a[0], a[2]),
+                          _mm256_slli_epi32(_mm256_loadu_si256(rs + 0), 7));
+  d[1] = _mm256_sub_epi32(_mm256_add_epi32(a[1], a[3]),
+                          _mm256_slli_epi32(_mm256_loadu_si256(rs + 1), 7));
+}
+
+// y[0..rows) = (bias + d1 * (s1 * sx1)) + d2 * (s2 * sx2), unfused.
+INL TGT2 void end_i8_avx2(const __m256i d1[2],
+                          const __m256i d2[2],
+                          const float *s1,
+                          float sx1,
+                          const float *s2,
+                          float sx2,
+                          const float *bias,
+                          int rows,
+                          float *y)
+{
+  float b[PANEL] = { 0 }, t[PANEL];
+  for (int i = 0; i < rows; i++) {
+    b[i] = bias[i];
+  }
+  for (int h = 0; h < 2; h++) {
+    __m256 t1 = _mm256_mul_ps(_mm256_loadu_ps(s1 + 8 * h), _mm256_set1_ps(sx1));
+    __m256 t2 = _mm256_mul_ps(_mm256_loadu_ps(s2 + 8 * h), _mm256_set1_ps(sx2));
+    __m256 v =
+      _mm256_add_ps(_mm256_loadu_ps(b + 8 * h), _mm256_mul_ps(_mm256_cvtepi32_ps(d1[h]), t1));
+    v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(d2[h]), t2));
+    _mm256_storeu_ps(t + 8 * h, v);
+  }
+  for (int i = 0; i < rows; i++) {
+    y[i] = t[i];
+  }
+}
+
+TGT2 CANTUS_RT void cantus_lstm_x86_matvec_i8_avx2(const int8_t *w,
+                                                   int m,
+                                                   const int8_t *x1,
+                                                   int n1,
+                                                   float sx1,
+                                                   const int8_t *x2,
+                                                   int n2,
+                                                   float sx2,
+                                                   const float *bias,
+                                                   float *y)
+{
+  const int n = n1 + n2;
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const int8_t *wp = w + (size_t)r0 * (size_t)n;
+    const int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    __m256i d1[2], d2[2];
+    seg_i8_avx2(wp, x1, n1, d1);
+    seg_i8_avx2(wp + (size_t)n1 * PANEL, x2, n2, d2);
+    end_i8_avx2(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, rows, y + r0);
+  }
+}
+
+TGTVNNI CANTUS_RT void cantus_lstm_x86_matvec_i8_avxvnni(const int8_t *w,
+                                                         int m,
+                                                         const int8_t *x1,
+                                                         int n1,
+                                                         float sx1,
+                                                         const int8_t *x2,
+                                                         int n2,
+                                                         float sx2,
+                                                         const float *bias,
+                                                         float *y)
+{
+  const int n = n1 + n2;
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+  const int32_t *q1 = i8_rowsum(w, m, n, 0), *q2 = i8_rowsum(w, m, n, 1);
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const int8_t *wp = w + (size_t)r0 * (size_t)n;
+    const int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    __m256i d1[2], d2[2];
+    seg_i8_avxvnni(wp, x1, n1, q1 + r0, d1);
+    seg_i8_avxvnni(wp + (size_t)n1 * PANEL, x2, n2, q2 + r0, d2);
+    end_i8_avx2(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, rows, y + r0);
+  }
+}
+
+// ---- AVX-512 / AVX512-VNNI: a panel group is one 64-byte vector.
+
+INL TGT512 __m512i dot4_avx512(__m512i w, __mmask64 neg, __m512i xa)
+{
+  __m512i sw = _mm512_mask_sub_epi8(w, neg, _mm512_setzero_si512(), w); // w * sign(x)
+  return _mm512_madd_epi16(_mm512_maddubs_epi16(xa, sw), _mm512_set1_epi16(1));
+}
+
+INL TGT512 __m512i seg_i8_avx512(const int8_t *wp, const int8_t *x, int n)
+{
+  __m512i a[4] = {
+    _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()
+  };
+  const int ng = n / 4;
+  int g = 0;
+  for (; g + 4 <= ng; g += 4) {
+    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    for (int u = 0; u < 4; u++) {
+      __m512i xv = _mm512_set1_epi32(x4(x, g + u));
+      a[u] = _mm512_add_epi32(
+        a[u],
+        dot4_avx512(_mm512_loadu_si512(wv + u), _mm512_movepi8_mask(xv), _mm512_abs_epi8(xv)));
+    }
+  }
+  for (; g < ng; g++) {
+    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    __m512i xv = _mm512_set1_epi32(x4(x, g));
+    a[0] = _mm512_add_epi32(
+      a[0], dot4_avx512(_mm512_loadu_si512(wv), _mm512_movepi8_mask(xv), _mm512_abs_epi8(xv)));
+  }
+  return _mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3]));
+}
+
+INL TGT512VNNI __m512i seg_i8_avx512vnni(const int8_t *wp,
+                                         const int8_t *x,
+                                         int n,
+                                         const int32_t *rowsum)
+{
+  __m512i a[4] = {
+    _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()
+  };
+  const int ng = n / 4;
+  const int32_t flip = (int32_t)0x80808080u;
+  int g = 0;
+  for (; g + 4 <= ng; g += 4) {
+    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    for (int u = 0; u < 4; u++) {
+      a[u] = _mm512_dpbusd_epi32(
+        a[u], _mm512_set1_epi32(x4(x, g + u) ^ flip), _mm512_loadu_si512(wv + u));
+    }
+  }
+  for (; g < ng; g++) {
+    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
+    a[0] = _mm512_dpbusd_epi32(a[0], _mm512_set1_epi32(x4(x, g) ^ flip), _mm512_loadu_si512(wv));
+  }
+  __m512i s = _mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3]));
+  return _mm512_sub_epi32(s, _mm512_slli_epi32(_mm512_loadu_si512(rowsum), 7));
+}
+
+INL TGT512 void end_i8_avx512(__m512i d1,
+                              __m512i d2,
+                              const float *s1,
+                              float sx1,
+                              const float *s2,
+                              float sx2,
+                              const float *bias,
+                              int rows,
+                              float *y)
+{
+  const __mmask16 k = rows_mask(rows);
+  __m512 t1 = _mm512_mul_ps(_mm512_loadu_ps(s1), _mm512_set1_ps(sx1));
+  __m512 t2 = _mm512_mul_ps(_mm512_loadu_ps(s2), _mm512_set1_ps(sx2));
+  __m512 v =
+    _mm512_add_ps(_mm512_maskz_loadu_ps(k, bias), _mm512_mul_ps(_mm512_cvtepi32_ps(d1), t1));
+  v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_cvtepi32_ps(d2), t2));
+  _mm512_mask_storeu_ps(y, k, v);
+}
+
+TGT512 CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512(const int8_t *w,
+                                                       int m,
+                                                       const int8_t *x1,
+                                                       int n1,
+                                                       float sx1,
+                                                       const int8_t *x2,
+                                                       int n2,
+                                                       float sx2,
+                                                       const float *bias,
+                                                       float *y)
+{
+  const int n = n1 + n2;
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const int8_t *wp = w + (size_t)r0 * (size_t)n;
+    __m512i d1 = seg_i8_avx512(wp, x1, n1);
+    __m512i d2 = seg_i8_avx512(wp + (size_t)n1 * PANEL, x2, n2);
+    end_i8_avx512(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, m - r0, y + r0);
+  }
+}
+
+TGT512VNNI CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512vnni(const int8_t *w,
+                                                               int m,
+                                                               const int8_t *x1,
+                                                               int n1,
+                                                               float sx1,
+                                                               const int8_t *x2,
+                                                               int n2,
+                                                               float sx2,
+                                                               const float *bias,
+                                                               float *y)
+{
+  const int n = n1 + n2;
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+  const int32_t *q1 = i8_rowsum(w, m, n, 0), *q2 = i8_rowsum(w, m, n, 1);
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const int8_t *wp = w + (size_t)r0 * (size_t)n;
+    __m512i d1 = seg_i8_avx512vnni(wp, x1, n1, q1 + r0);
+    __m512i d2 = seg_i8_avx512vnni(wp + (size_t)n1 * PANEL, x2, n2, q2 + r0);
+    end_i8_avx512(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, m - r0, y + r0);
   }
 }
 

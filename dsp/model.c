@@ -642,7 +642,7 @@ static CantusStatus alloc_model(const CantusDims *d,
 {
   const CantusModelOptions o = opt ? *opt : cantus_model_options_default();
   *out = NULL;
-  if (o.weights != CANTUS_WEIGHTS_F32 && o.weights != CANTUS_WEIGHTS_F16) {
+  if (!cantus_lstm_weights_name(o.weights)) {
     return cantus_error(
       err, CANTUS_ERR_ARGUMENT, "%s: unknown run-time weight type %d", who, (int)o.weights);
   }

@@ -34,7 +34,7 @@ typedef struct {
   char (*part_names)[CANTUS_STYLE_NAME_LEN];  // [dims.vocab.n_parts] (version 2), NUL-terminated
   char *meta;            // free-text metadata ("key: value" lines), NUL-terminated
   CantusParams p;        // fp32 parameters
-  CantusLstmNet net;     // run-time layout (fp32 or fp16 weights), from p
+  CantusLstmNet net;     // run-time layout (fp32, fp16 or int8 weights), from p
   CantusLstmState state; // h, c of every layer; zero after load
   float *logits;         // (V) scratch for the step
   void *extra;           // extra_size zeroed bytes, 64-byte aligned, or NULL
