@@ -627,9 +627,24 @@ static void encode_dir_entry(uint8_t *b, const TensorSpec *t)
 
 // ---- the allocation -------------------------------------------------------------
 
+// -1 until cantus_model_set_default_weights(); then the CantusWeightType.
+static int default_weights = -1;
+
+void cantus_model_set_default_weights(CantusWeightType wt)
+{
+  default_weights = cantus_lstm_weights_name(wt) ? (int)wt : -1;
+}
+
 CantusModelOptions cantus_model_options_default(void)
 {
-  return (CantusModelOptions){ .weights = CANTUS_WEIGHTS_F16, .extra_size = 0 };
+  CantusWeightType wt = CANTUS_WEIGHTS_F16;
+  const char *env = getenv("CANTUS_WEIGHTS");
+  if (default_weights >= 0) {
+    wt = (CantusWeightType)default_weights;
+  } else if (env && !cantus_lstm_weights_parse(env, &wt)) {
+    wt = CANTUS_WEIGHTS_F16; // an unknown name changes nothing
+  }
+  return (CantusModelOptions){ .weights = wt, .extra_size = 0 };
 }
 
 // Allocates and lays out a zeroed model for checked dims.  `who` names the

@@ -54,8 +54,14 @@ typedef struct {
   size_t extra_size;        // bytes reserved for the caller in `extra`
 } CantusModelOptions;
 
-// Default options: fp16 run-time weights, no extra region.
+// Default options: the process's default run-time weights, no extra region.
+// That default is fp16, unless cantus_model_set_default_weights() chose
+// another, or else the environment variable CANTUS_WEIGHTS names one
+// ("fp32", "fp16", "int8"; how a plugin host picks it).  Non-RT.
 CantusModelOptions cantus_model_options_default(void);
+// Sets the process's default run-time weights (cantus-gen and cantus-jack
+// --weights); call before loading models.  Non-RT.
+void cantus_model_set_default_weights(CantusWeightType wt);
 
 // A model is version 2 exactly when its vocabulary is (cantus_dims_is_v2):
 // then it also records parts and part names and may have form inputs
