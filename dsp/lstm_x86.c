@@ -26,6 +26,8 @@
 #  define INL static inline __attribute__((always_inline))
 
 enum { PANEL = 16 };
+// Longest int8 activation vector (one segment: a layer's hidden size).
+#  define CANTUS_MAX_HIDDEN_X 1024
 
 // ==== AVX2 ======================================================================
 
@@ -478,23 +480,35 @@ TGT512 CANTUS_RT void cantus_lstm_x86_gates_exact_avx512(int n,
 // ==== int8 ======================================================================
 // A 16-row int8 panel holds, per group of 4 columns, 64 bytes: row i's 4
 // weights at 4i.  One 32-bit broadcast of x's 4 bytes then multiplies a
-// whole group.  AVX2 and AVX-512 without VNNI use vpmaddubsw, which needs
-// an unsigned operand: |x| times w with x's sign moved onto w, so each pair
-// sum is at most 2 * 127 * 127 and never saturates.  VNNI's vpdpbusd adds
-// 4 products into 32 bits without saturation: it takes x + 128 (unsigned)
-// and the row sum times 128 comes off at the end.  Either way the sums are
-// the exact integers the scalar path computes.
+// whole group, and it is shared by a block of up to 4 panels (64 rows) at
+// a time, which also gives enough independent accumulators.  AVX2 and
+// AVX-512 without VNNI use vpmaddubsw, which needs an unsigned operand:
+// |x| times w with x's sign moved onto w, so each pair sum is at most
+// 2 * 127 * 127 and never saturates.  VNNI's vpdpbusd adds 4 products into
+// 32 bits without saturation: it takes x + 128 (unsigned) and 128 times the
+// row sum comes off at the end.  Either way the sums are the exact integers
+// the scalar path computes.
 
 #  define TGTVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 #  define TGT512VNNI \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
 
+enum { BLOCK_PANELS = 4 };
+
 // x's 4 bytes of group g as a 32-bit value.
-static inline int32_t x4(const int8_t *x, int g)
+static inline int32_t x4(const void *x, int g)
 {
   int32_t v;
-  memcpy(&v, x + 4 * g, sizeof v);
+  memcpy(&v, (const unsigned char *)x + 4 * g, sizeof v);
   return v;
+}
+
+// x + 128 as unsigned bytes, for vpdpbusd (n a multiple of 4, <= 2048).
+static inline void flip_x(const int8_t *x, int n, uint8_t *xu)
+{
+  for (int j = 0; j < n; j++) {
+    xu[j] = (uint8_t)(x[j] ^ 0x80);
+  }
 }
 
 // The scales after the panels: scale[2][mp] floats, then rowsum[2][mp].
@@ -518,66 +532,44 @@ INL TGT2 __m256i dot4_avx2(__m256i w, __m256i xs, __m256i xa)
   return _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, xs)), _mm256_set1_epi16(1));
 }
 
-// d[0..1] (rows 0-7, 8-15) = the panel's integer sums over n columns.
-INL TGT2 void seg_i8_avx2(const int8_t *wp, const int8_t *x, int n, __m256i d[2])
+// d[2p], d[2p+1] (rows 0-7, 8-15 of panel p < np) += the sums over one
+// segment: n columns of x, the panels `stride` bytes apart.
+INL TGT2 void seg_i8_avx2(const int8_t *wp,
+                          size_t stride,
+                          int np,
+                          const int8_t *x,
+                          int n,
+                          __m256i *d)
 {
-  __m256i a[4] = {
-    _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()
-  };
-  const int ng = n / 4;
-  int g = 0;
-  for (; g + 2 <= ng; g += 2) {
-    const int8_t *w = wp + (size_t)g * 4 * PANEL;
-    __m256i x0 = _mm256_set1_epi32(x4(x, g)), x1 = _mm256_set1_epi32(x4(x, g + 1));
-    __m256i ax0 = _mm256_abs_epi8(x0), ax1 = _mm256_abs_epi8(x1);
-    const __m256i *wv = (const __m256i *)(const void *)w;
-    a[0] = _mm256_add_epi32(a[0], dot4_avx2(_mm256_loadu_si256(wv + 0), x0, ax0));
-    a[1] = _mm256_add_epi32(a[1], dot4_avx2(_mm256_loadu_si256(wv + 1), x0, ax0));
-    a[2] = _mm256_add_epi32(a[2], dot4_avx2(_mm256_loadu_si256(wv + 2), x1, ax1));
-    a[3] = _mm256_add_epi32(a[3], dot4_avx2(_mm256_loadu_si256(wv + 3), x1, ax1));
+  for (int g = 0; g < n / 4; g++) {
+    const __m256i xs = _mm256_set1_epi32(x4(x, g)), xa = _mm256_abs_epi8(xs);
+#  pragma GCC unroll 8
+    for (int p = 0; p < np; p++) {
+      const __m256i *wv = (const __m256i *)(const void *)(wp + p * stride + (size_t)g * 4 * PANEL);
+      d[2 * p] = _mm256_add_epi32(d[2 * p], dot4_avx2(_mm256_loadu_si256(wv), xs, xa));
+      d[2 * p + 1] = _mm256_add_epi32(d[2 * p + 1], dot4_avx2(_mm256_loadu_si256(wv + 1), xs, xa));
+    }
   }
-  for (; g < ng; g++) {
-    const __m256i *wv = (const __m256i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    __m256i x0 = _mm256_set1_epi32(x4(x, g)), ax0 = _mm256_abs_epi8(x0);
-    a[0] = _mm256_add_epi32(a[0], dot4_avx2(_mm256_loadu_si256(wv + 0), x0, ax0));
-    a[1] = _mm256_add_epi32(a[1], dot4_avx2(_mm256_loadu_si256(wv + 1), x0, ax0));
-  }
-  d[0] = _mm256_add_epi32(a[0], a[2]);
-  d[1] = _mm256_add_epi32(a[1], a[3]);
 }
 
-// The same sums with vpdpbusd on (x + 128), corrected by 128 * rowsum.
+// The same sums with vpdpbusd on xu = x + 128; the caller takes off 128 *
+// rowsum.
 INL TGTVNNI void seg_i8_avxvnni(const int8_t *wp,
-                                const int8_t *x,
+                                size_t stride,
+                                int np,
+                                const uint8_t *xu,
                                 int n,
-                                const int32_t *rowsum,
-                                __m256i d[2])
+                                __m256i *d)
 {
-  __m256i a[4] = {
-    _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()
-  };
-  const int ng = n / 4;
-  const int32_t flip = (int32_t)0x80808080u;
-  int g = 0;
-  for (; g + 2 <= ng; g += 2) {
-    const __m256i *wv = (const __m256i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    __m256i x0 = _mm256_set1_epi32(x4(x, g) ^ flip), x1 = _mm256_set1_epi32(x4(x, g + 1) ^ flip);
-    a[0] = _mm256_dpbusd_avx_epi32(a[0], x0, _mm256_loadu_si256(wv + 0));
-    a[1] = _mm256_dpbusd_avx_epi32(a[1], x0, _mm256_loadu_si256(wv + 1));
-    a[2] = _mm256_dpbusd_avx_epi32(a[2], x1, _mm256_loadu_si256(wv + 2));
-    a[3] = _mm256_dpbusd_avx_epi32(a[3], x1, _mm256_loadu_si256(wv + 3));
+  for (int g = 0; g < n / 4; g++) {
+    const __m256i xv = _mm256_set1_epi32(x4(xu, g));
+#  pragma GCC unroll 8
+    for (int p = 0; p < np; p++) {
+      const __m256i *wv = (const __m256i *)(const void *)(wp + p * stride + (size_t)g * 4 * PANEL);
+      d[2 * p] = _mm256_dpbusd_avx_epi32(d[2 * p], xv, _mm256_loadu_si256(wv));
+      d[2 * p + 1] = _mm256_dpbusd_avx_epi32(d[2 * p + 1], xv, _mm256_loadu_si256(wv + 1));
+    }
   }
-  for (; g < ng; g++) {
-    const __m256i *wv = (const __m256i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    __m256i x0 = _mm256_set1_epi32(x4(x, g) ^ flip);
-    a[0] = _mm256_dpbusd_avx_epi32(a[0], x0, _mm256_loadu_si256(wv + 0));
-    a[1] = _mm256_dpbusd_avx_epi32(a[1], x0, _mm256_loadu_si256(wv + 1));
-  }
-  const __m256i *rs = (const __m256i *)(const void *)rowsum;
-  d[0] = _mm256_sub_epi32(_mm256_add_epi32(a[0], a[2]),
-                          _mm256_slli_epi32(_mm256_loadu_si256(rs + 0), 7));
-  d[1] = _mm256_sub_epi32(_mm256_add_epi32(a[1], a[3]),
-                          _mm256_slli_epi32(_mm256_loadu_si256(rs + 1), 7));
 }
 
 // y[0..rows) = (bias + d1 * (s1 * sx1)) + d2 * (s2 * sx2), unfused.
@@ -592,19 +584,97 @@ INL TGT2 void end_i8_avx2(const __m256i d1[2],
                           float *y)
 {
   float b[PANEL] = { 0 }, t[PANEL];
-  for (int i = 0; i < rows; i++) {
-    b[i] = bias[i];
+  const float *bp = bias;
+  float *yp = y;
+  if (rows < PANEL) {
+    for (int i = 0; i < rows; i++) {
+      b[i] = bias[i];
+    }
+    bp = b;
+    yp = t;
   }
   for (int h = 0; h < 2; h++) {
     __m256 t1 = _mm256_mul_ps(_mm256_loadu_ps(s1 + 8 * h), _mm256_set1_ps(sx1));
     __m256 t2 = _mm256_mul_ps(_mm256_loadu_ps(s2 + 8 * h), _mm256_set1_ps(sx2));
     __m256 v =
-      _mm256_add_ps(_mm256_loadu_ps(b + 8 * h), _mm256_mul_ps(_mm256_cvtepi32_ps(d1[h]), t1));
+      _mm256_add_ps(_mm256_loadu_ps(bp + 8 * h), _mm256_mul_ps(_mm256_cvtepi32_ps(d1[h]), t1));
     v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(d2[h]), t2));
-    _mm256_storeu_ps(t + 8 * h, v);
+    _mm256_storeu_ps(yp + 8 * h, v);
   }
-  for (int i = 0; i < rows; i++) {
+  for (int i = 0; rows < PANEL && i < rows; i++) {
     y[i] = t[i];
+  }
+}
+
+// np panels from row r0 (vnni: with xu1, xu2 and the row-sum correction).
+INL TGT2 void block_i8_avx2(const int8_t *w,
+                            int m,
+                            int n1,
+                            int n2,
+                            int r0,
+                            int np,
+                            const int8_t *x1,
+                            float sx1,
+                            const int8_t *x2,
+                            float sx2,
+                            const float *bias,
+                            float *y)
+{
+  const int n = n1 + n2;
+  const size_t stride = (size_t)PANEL * (size_t)n;
+  const int8_t *wp = w + (size_t)r0 * (size_t)n;
+  __m256i d1[2 * BLOCK_PANELS], d2[2 * BLOCK_PANELS];
+#  pragma GCC unroll 8
+  for (int i = 0; i < 2 * np; i++) {
+    d1[i] = _mm256_setzero_si256();
+    d2[i] = _mm256_setzero_si256();
+  }
+  seg_i8_avx2(wp, stride, np, x1, n1, d1);
+  seg_i8_avx2(wp + (size_t)n1 * PANEL, stride, np, x2, n2, d2);
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+#  pragma GCC unroll 8
+  for (int p = 0; p < np; p++) {
+    const int r = r0 + p * PANEL, rows = m - r < PANEL ? m - r : PANEL;
+    end_i8_avx2(d1 + 2 * p, d2 + 2 * p, s1 + r, sx1, s2 + r, sx2, bias + r, rows, y + r);
+  }
+}
+
+INL TGTVNNI void block_i8_avxvnni(const int8_t *w,
+                                  int m,
+                                  int n1,
+                                  int n2,
+                                  int r0,
+                                  int np,
+                                  const uint8_t *xu1,
+                                  float sx1,
+                                  const uint8_t *xu2,
+                                  float sx2,
+                                  const float *bias,
+                                  float *y)
+{
+  const int n = n1 + n2;
+  const size_t stride = (size_t)PANEL * (size_t)n;
+  const int8_t *wp = w + (size_t)r0 * (size_t)n;
+  __m256i d1[2 * BLOCK_PANELS], d2[2 * BLOCK_PANELS];
+#  pragma GCC unroll 8
+  for (int i = 0; i < 2 * np; i++) {
+    d1[i] = _mm256_setzero_si256();
+    d2[i] = _mm256_setzero_si256();
+  }
+  seg_i8_avxvnni(wp, stride, np, xu1, n1, d1);
+  seg_i8_avxvnni(wp + (size_t)n1 * PANEL, stride, np, xu2, n2, d2);
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+  const int32_t *q1 = i8_rowsum(w, m, n, 0), *q2 = i8_rowsum(w, m, n, 1);
+#  pragma GCC unroll 8
+  for (int p = 0; p < np; p++) {
+    const int r = r0 + p * PANEL, rows = m - r < PANEL ? m - r : PANEL;
+    for (int h = 0; h < 2; h++) {
+      const __m256i c1 = _mm256_loadu_si256((const __m256i *)(const void *)(q1 + r + 8 * h));
+      const __m256i c2 = _mm256_loadu_si256((const __m256i *)(const void *)(q2 + r + 8 * h));
+      d1[2 * p + h] = _mm256_sub_epi32(d1[2 * p + h], _mm256_slli_epi32(c1, 7));
+      d2[2 * p + h] = _mm256_sub_epi32(d2[2 * p + h], _mm256_slli_epi32(c2, 7));
+    }
+    end_i8_avx2(d1 + 2 * p, d2 + 2 * p, s1 + r, sx1, s2 + r, sx2, bias + r, rows, y + r);
   }
 }
 
@@ -619,15 +689,12 @@ TGT2 CANTUS_RT void cantus_lstm_x86_matvec_i8_avx2(const int8_t *w,
                                                    const float *bias,
                                                    float *y)
 {
-  const int n = n1 + n2;
-  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
-  for (int r0 = 0; r0 < m; r0 += PANEL) {
-    const int8_t *wp = w + (size_t)r0 * (size_t)n;
-    const int rows = m - r0 < PANEL ? m - r0 : PANEL;
-    __m256i d1[2], d2[2];
-    seg_i8_avx2(wp, x1, n1, d1);
-    seg_i8_avx2(wp + (size_t)n1 * PANEL, x2, n2, d2);
-    end_i8_avx2(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, rows, y + r0);
+  int r0 = 0;
+  for (; r0 + BLOCK_PANELS * PANEL <= m; r0 += BLOCK_PANELS * PANEL) {
+    block_i8_avx2(w, m, n1, n2, r0, BLOCK_PANELS, x1, sx1, x2, sx2, bias, y);
+  }
+  for (; r0 < m; r0 += PANEL) {
+    block_i8_avx2(w, m, n1, n2, r0, 1, x1, sx1, x2, sx2, bias, y);
   }
 }
 
@@ -642,76 +709,77 @@ TGTVNNI CANTUS_RT void cantus_lstm_x86_matvec_i8_avxvnni(const int8_t *w,
                                                          const float *bias,
                                                          float *y)
 {
-  const int n = n1 + n2;
-  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
-  const int32_t *q1 = i8_rowsum(w, m, n, 0), *q2 = i8_rowsum(w, m, n, 1);
-  for (int r0 = 0; r0 < m; r0 += PANEL) {
-    const int8_t *wp = w + (size_t)r0 * (size_t)n;
-    const int rows = m - r0 < PANEL ? m - r0 : PANEL;
-    __m256i d1[2], d2[2];
-    seg_i8_avxvnni(wp, x1, n1, q1 + r0, d1);
-    seg_i8_avxvnni(wp + (size_t)n1 * PANEL, x2, n2, q2 + r0, d2);
-    end_i8_avx2(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, rows, y + r0);
+  _Alignas(64) uint8_t xu1[CANTUS_MAX_HIDDEN_X], xu2[CANTUS_MAX_HIDDEN_X];
+  flip_x(x1, n1, xu1);
+  flip_x(x2, n2, xu2);
+  int r0 = 0;
+  for (; r0 + BLOCK_PANELS * PANEL <= m; r0 += BLOCK_PANELS * PANEL) {
+    block_i8_avxvnni(w, m, n1, n2, r0, BLOCK_PANELS, xu1, sx1, xu2, sx2, bias, y);
+  }
+  for (; r0 < m; r0 += PANEL) {
+    block_i8_avxvnni(w, m, n1, n2, r0, 1, xu1, sx1, xu2, sx2, bias, y);
   }
 }
 
 // ---- AVX-512 / AVX512-VNNI: a panel group is one 64-byte vector.
 
-INL TGT512 __m512i dot4_avx512(__m512i w, __mmask64 neg, __m512i xa)
+INL TGT512 void seg_i8_avx512(const int8_t *wp,
+                              size_t stride,
+                              int np,
+                              const int8_t *x,
+                              int n,
+                              __m512i *d)
 {
-  __m512i sw = _mm512_mask_sub_epi8(w, neg, _mm512_setzero_si512(), w); // w * sign(x)
-  return _mm512_madd_epi16(_mm512_maddubs_epi16(xa, sw), _mm512_set1_epi16(1));
+  const __m512i ones = _mm512_set1_epi16(1);
+  for (int g = 0; g < n / 4; g++) {
+    const __m512i xs = _mm512_set1_epi32(x4(x, g)), xa = _mm512_abs_epi8(xs);
+    const __mmask64 neg = _mm512_movepi8_mask(xs);
+#  pragma GCC unroll 8
+    for (int p = 0; p < np; p++) {
+      __m512i wv = _mm512_loadu_si512(wp + p * stride + (size_t)g * 4 * PANEL);
+      wv = _mm512_mask_sub_epi8(wv, neg, _mm512_setzero_si512(), wv); // w * sign(x)
+      d[p] = _mm512_add_epi32(d[p], _mm512_madd_epi16(_mm512_maddubs_epi16(xa, wv), ones));
+    }
+  }
 }
 
-INL TGT512 __m512i seg_i8_avx512(const int8_t *wp, const int8_t *x, int n)
+// Two groups at a time into two sets of accumulators: vpdpbusd's latency
+// needs more than 4 independent chains.
+INL TGT512VNNI void seg_i8_avx512vnni(const int8_t *wp,
+                                      size_t stride,
+                                      int np,
+                                      const uint8_t *xu,
+                                      int n,
+                                      __m512i *d)
 {
-  __m512i a[4] = {
-    _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()
-  };
+  __m512i e[BLOCK_PANELS];
+#  pragma GCC unroll 8
+  for (int p = 0; p < np; p++) {
+    e[p] = _mm512_setzero_si512();
+  }
   const int ng = n / 4;
   int g = 0;
-  for (; g + 4 <= ng; g += 4) {
-    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    for (int u = 0; u < 4; u++) {
-      __m512i xv = _mm512_set1_epi32(x4(x, g + u));
-      a[u] = _mm512_add_epi32(
-        a[u],
-        dot4_avx512(_mm512_loadu_si512(wv + u), _mm512_movepi8_mask(xv), _mm512_abs_epi8(xv)));
+  for (; g + 2 <= ng; g += 2) {
+    const __m512i xv = _mm512_set1_epi32(x4(xu, g)), xw = _mm512_set1_epi32(x4(xu, g + 1));
+#  pragma GCC unroll 8
+    for (int p = 0; p < np; p++) {
+      const int8_t *w = wp + p * stride + (size_t)g * 4 * PANEL;
+      d[p] = _mm512_dpbusd_epi32(d[p], xv, _mm512_loadu_si512(w));
+      e[p] = _mm512_dpbusd_epi32(e[p], xw, _mm512_loadu_si512(w + 4 * PANEL));
     }
   }
   for (; g < ng; g++) {
-    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    __m512i xv = _mm512_set1_epi32(x4(x, g));
-    a[0] = _mm512_add_epi32(
-      a[0], dot4_avx512(_mm512_loadu_si512(wv), _mm512_movepi8_mask(xv), _mm512_abs_epi8(xv)));
-  }
-  return _mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3]));
-}
-
-INL TGT512VNNI __m512i seg_i8_avx512vnni(const int8_t *wp,
-                                         const int8_t *x,
-                                         int n,
-                                         const int32_t *rowsum)
-{
-  __m512i a[4] = {
-    _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()
-  };
-  const int ng = n / 4;
-  const int32_t flip = (int32_t)0x80808080u;
-  int g = 0;
-  for (; g + 4 <= ng; g += 4) {
-    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    for (int u = 0; u < 4; u++) {
-      a[u] = _mm512_dpbusd_epi32(
-        a[u], _mm512_set1_epi32(x4(x, g + u) ^ flip), _mm512_loadu_si512(wv + u));
+    const __m512i xv = _mm512_set1_epi32(x4(xu, g));
+#  pragma GCC unroll 8
+    for (int p = 0; p < np; p++) {
+      d[p] =
+        _mm512_dpbusd_epi32(d[p], xv, _mm512_loadu_si512(wp + p * stride + (size_t)g * 4 * PANEL));
     }
   }
-  for (; g < ng; g++) {
-    const __m512i *wv = (const __m512i *)(const void *)(wp + (size_t)g * 4 * PANEL);
-    a[0] = _mm512_dpbusd_epi32(a[0], _mm512_set1_epi32(x4(x, g) ^ flip), _mm512_loadu_si512(wv));
+#  pragma GCC unroll 8
+  for (int p = 0; p < np; p++) {
+    d[p] = _mm512_add_epi32(d[p], e[p]);
   }
-  __m512i s = _mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3]));
-  return _mm512_sub_epi32(s, _mm512_slli_epi32(_mm512_loadu_si512(rowsum), 7));
 }
 
 INL TGT512 void end_i8_avx512(__m512i d1,
@@ -733,6 +801,81 @@ INL TGT512 void end_i8_avx512(__m512i d1,
   _mm512_mask_storeu_ps(y, k, v);
 }
 
+INL TGT512 void block_i8_avx512(const int8_t *w,
+                                int m,
+                                int n1,
+                                int n2,
+                                int r0,
+                                int np,
+                                const int8_t *x1,
+                                float sx1,
+                                const int8_t *x2,
+                                float sx2,
+                                const float *bias,
+                                float *y)
+{
+  const int n = n1 + n2;
+  const size_t stride = (size_t)PANEL * (size_t)n;
+  const int8_t *wp = w + (size_t)r0 * (size_t)n;
+  __m512i d1[BLOCK_PANELS], d2[BLOCK_PANELS];
+#  pragma GCC unroll 8
+  for (int i = 0; i < np; i++) {
+    d1[i] = _mm512_setzero_si512();
+    d2[i] = _mm512_setzero_si512();
+  }
+  seg_i8_avx512(wp, stride, np, x1, n1, d1);
+  seg_i8_avx512(wp + (size_t)n1 * PANEL, stride, np, x2, n2, d2);
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+#  pragma GCC unroll 8
+  for (int p = 0; p < np; p++) {
+    const int r = r0 + p * PANEL;
+    end_i8_avx512(d1[p], d2[p], s1 + r, sx1, s2 + r, sx2, bias + r, m - r, y + r);
+  }
+}
+
+INL TGT512VNNI void block_i8_avx512vnni(const int8_t *w,
+                                        int m,
+                                        int n1,
+                                        int n2,
+                                        int r0,
+                                        int np,
+                                        const uint8_t *xu1,
+                                        float sx1,
+                                        const uint8_t *xu2,
+                                        float sx2,
+                                        const float *bias,
+                                        float *y)
+{
+  const int n = n1 + n2;
+  const size_t stride = (size_t)PANEL * (size_t)n;
+  const int8_t *wp = w + (size_t)r0 * (size_t)n;
+  __m512i d1[BLOCK_PANELS], d2[BLOCK_PANELS];
+#  pragma GCC unroll 8
+  for (int i = 0; i < np; i++) {
+    d1[i] = _mm512_setzero_si512();
+    d2[i] = _mm512_setzero_si512();
+  }
+  seg_i8_avx512vnni(wp, stride, np, xu1, n1, d1);
+  seg_i8_avx512vnni(wp + (size_t)n1 * PANEL, stride, np, xu2, n2, d2);
+  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
+  const int32_t *q1 = i8_rowsum(w, m, n, 0), *q2 = i8_rowsum(w, m, n, 1);
+#  pragma GCC unroll 8
+  for (int p = 0; p < np; p++) {
+    const int r = r0 + p * PANEL;
+    __m512i c1 = _mm512_slli_epi32(_mm512_loadu_si512(q1 + r), 7);
+    __m512i c2 = _mm512_slli_epi32(_mm512_loadu_si512(q2 + r), 7);
+    end_i8_avx512(_mm512_sub_epi32(d1[p], c1),
+                  _mm512_sub_epi32(d2[p], c2),
+                  s1 + r,
+                  sx1,
+                  s2 + r,
+                  sx2,
+                  bias + r,
+                  m - r,
+                  y + r);
+  }
+}
+
 TGT512 CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512(const int8_t *w,
                                                        int m,
                                                        const int8_t *x1,
@@ -744,13 +887,12 @@ TGT512 CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512(const int8_t *w,
                                                        const float *bias,
                                                        float *y)
 {
-  const int n = n1 + n2;
-  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
-  for (int r0 = 0; r0 < m; r0 += PANEL) {
-    const int8_t *wp = w + (size_t)r0 * (size_t)n;
-    __m512i d1 = seg_i8_avx512(wp, x1, n1);
-    __m512i d2 = seg_i8_avx512(wp + (size_t)n1 * PANEL, x2, n2);
-    end_i8_avx512(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, m - r0, y + r0);
+  int r0 = 0;
+  for (; r0 + BLOCK_PANELS * PANEL <= m; r0 += BLOCK_PANELS * PANEL) {
+    block_i8_avx512(w, m, n1, n2, r0, BLOCK_PANELS, x1, sx1, x2, sx2, bias, y);
+  }
+  for (; r0 < m; r0 += PANEL) {
+    block_i8_avx512(w, m, n1, n2, r0, 1, x1, sx1, x2, sx2, bias, y);
   }
 }
 
@@ -765,14 +907,15 @@ TGT512VNNI CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512vnni(const int8_t *w,
                                                                const float *bias,
                                                                float *y)
 {
-  const int n = n1 + n2;
-  const float *s1 = i8_scale(w, m, n, 0), *s2 = i8_scale(w, m, n, 1);
-  const int32_t *q1 = i8_rowsum(w, m, n, 0), *q2 = i8_rowsum(w, m, n, 1);
-  for (int r0 = 0; r0 < m; r0 += PANEL) {
-    const int8_t *wp = w + (size_t)r0 * (size_t)n;
-    __m512i d1 = seg_i8_avx512vnni(wp, x1, n1, q1 + r0);
-    __m512i d2 = seg_i8_avx512vnni(wp + (size_t)n1 * PANEL, x2, n2, q2 + r0);
-    end_i8_avx512(d1, d2, s1 + r0, sx1, s2 + r0, sx2, bias + r0, m - r0, y + r0);
+  _Alignas(64) uint8_t xu1[CANTUS_MAX_HIDDEN_X], xu2[CANTUS_MAX_HIDDEN_X];
+  flip_x(x1, n1, xu1);
+  flip_x(x2, n2, xu2);
+  int r0 = 0;
+  for (; r0 + BLOCK_PANELS * PANEL <= m; r0 += BLOCK_PANELS * PANEL) {
+    block_i8_avx512vnni(w, m, n1, n2, r0, BLOCK_PANELS, xu1, sx1, xu2, sx2, bias, y);
+  }
+  for (; r0 < m; r0 += PANEL) {
+    block_i8_avx512vnni(w, m, n1, n2, r0, 1, xu1, sx1, xu2, sx2, bias, y);
   }
 }
 

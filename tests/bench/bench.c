@@ -5,7 +5,7 @@
 // steps, next to a lower bound (FLOPs at FMA peak, weight bytes at the
 // bandwidth of the cache level they live in).  Then the engine's figures
 // when tests/bench/bench_engine.c is linked.  Informational, never pass/fail.
-// Usage: cantus-bench [--quick | --engine]
+// Usage: cantus-bench [--quick | --engine | --families]
 #include "lstm.h"
 #include "model.h"
 
@@ -247,14 +247,15 @@ static Timing time_steps(const Params *pp, CantusWeightType wt, double budget_ns
 
   n = 0;
   start = now_ns();
-  while (n < max_cold && (n < 7 || now_ns() - start < budget_ns)) {
+  // max_cold 0: warm only.
+  while (max_cold > 0 && n < max_cold && (n < 7 || now_ns() - start < budget_ns)) {
     flush_caches();
     double t0 = now_ns();
     step(&net, &st, tok, n, logits);
     t[n++] = now_ns() - t0;
     tok = (tok + 37) % V;
   }
-  r.cold_ns = median(t, n);
+  r.cold_ns = n ? median(t, n) : 0.0;
   free(net_mem);
   free(st_mem);
   free(logits);
@@ -308,6 +309,78 @@ static void bench_form_inputs(CantusIsa best, double budget, bool quick)
   free(p2.flat);
 }
 
+// The CPU's name from /proc/cpuinfo ("unknown" elsewhere).
+static void cpu_name(char *buf, size_t n)
+{
+  snprintf(buf, n, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f)) {
+    const char *c = strchr(line, ':');
+    if (!strncmp(line, "model name", 10) && c) {
+      snprintf(buf, n, "%s", c + 2);
+      buf[strcspn(buf, "\n")] = 0;
+      break;
+    }
+  }
+  if (f) {
+    fclose(f);
+  }
+}
+
+// The reference stack (2 x LSTM 256 + dense 256->300) and folk-rnn's size
+// (3 x 512) on every kernel family this CPU has, fp32, fp16 and int8 weights,
+// warm medians measured in this one run, so the ratios compare like with
+// like (absolute figures move with the load on the machine).
+static void bench_families(double budget)
+{
+  static const CantusIsa fam[] = { CANTUS_ISA_SCALAR,
+                                   CANTUS_ISA_AVX2,
+                                   CANTUS_ISA_AVX2_VNNI,
+                                   CANTUS_ISA_AVX512,
+                                   CANTUS_ISA_AVX512_VNNI };
+  static const struct {
+    int L, H;
+  } nets[] = { { 2, 256 }, { 3, 512 } };
+  char cpu[128];
+  cpu_name(cpu, sizeof cpu);
+  printf("\nKernel families, us per step (warm median, this run), CPU: %s\n", cpu);
+  printf("%-7s %-12s %8s %8s %8s | %9s %9s\n",
+         "net",
+         "family",
+         "fp32",
+         "fp16",
+         "int8",
+         "fp32/int8",
+         "fp16/int8");
+  for (size_t k = 0; k < sizeof nets / sizeof nets[0]; k++) {
+    CantusDims d = bench_dims(nets[k].L, nets[k].H);
+    Params pp;
+    params_init(&pp, &d);
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+      if (cantus_lstm_force_isa(fam[f]) != fam[f]) {
+        continue;
+      }
+      double us[CANTUS_WEIGHTS_N];
+      for (int w = 0; w < CANTUS_WEIGHTS_N; w++) {
+        us[w] = time_steps(&pp, (CantusWeightType)w, budget, 0).warm_ns * 1e-3;
+      }
+      printf("%dx%-5d %-12s %8.1f %8.1f %8.1f | %9.2f %9.2f\n",
+             nets[k].L,
+             nets[k].H,
+             cantus_lstm_isa_name(fam[f]),
+             us[0],
+             us[1],
+             us[2],
+             us[0] / us[2],
+             us[1] / us[2]);
+      fflush(stdout);
+    }
+    free(pp.flat);
+  }
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
+}
+
 // Weights one step multiplies (padded rows included), and the bytes it
 // reads: those weights plus the fp32 lookup rows and biases.
 static double step_weights(const CantusDims *d)
@@ -343,6 +416,10 @@ int main(int argc, char **argv)
     cantus_bench_engine();
     return 0;
   }
+  if (argc > 1 && strcmp(argv[1], "--families") == 0) {
+    bench_families(100e6);
+    return 0;
+  }
   const double budget = quick ? 20e6 : 150e6;
   flush_buf = aligned_alloc(64, FLUSH_BYTES);
   if (!flush_buf) {
@@ -350,7 +427,7 @@ int main(int argc, char **argv)
     return 1;
   }
   memset(flush_buf, 1, FLUSH_BYTES);
-  const CantusIsa best = cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  const CantusIsa best = cantus_lstm_force_isa(cantus_lstm_isa_best());
   const char *bname = cantus_lstm_isa_name(best);
   const size_t l2 = cache_bytes(2, (size_t)1 << 20), l3 = cache_bytes(3, (size_t)32 << 20);
   // Measured here: read bandwidth from L2 (a quarter of it), L3 (an eighth
@@ -451,6 +528,7 @@ int main(int argc, char **argv)
          stack_ns[0] * 1e-3,
          166e3 / stack_ns[1]);
   fflush(stdout);
+  bench_families(quick ? 20e6 : 100e6);
   bench_form_inputs(best, budget, quick);
   free(flush_buf);
   if (cantus_bench_engine) {
