@@ -32,28 +32,42 @@ enum { PANEL = 16 };
 // ==== AVX2 ======================================================================
 
 // acc[0..7] (lo/hi halves of a 16-row panel, 4 columns in flight) += W x.
+// The accumulators live in locals for the loop: with the array itself GCC
+// stores all eight back to the stack every iteration, and those stores,
+// not the FMAs, set the speed (the loads, FMAs and their order are the
+// same either way, so the results are too).
 INL TGT2 void seg_f32_avx2(const float *wp, const float *x, int n, __m256 acc[8])
 {
+  __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  __m256 a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
   int j = 0;
   for (; j + 4 <= n; j += 4) {
     const float *w = wp + (size_t)j * PANEL;
     __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
     __m256 x2 = _mm256_broadcast_ss(x + j + 2), x3 = _mm256_broadcast_ss(x + j + 3);
-    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 0), x0, acc[0]);
-    acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, acc[1]);
-    acc[2] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x1, acc[2]);
-    acc[3] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), x1, acc[3]);
-    acc[4] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 32), x2, acc[4]);
-    acc[5] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 40), x2, acc[5]);
-    acc[6] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 48), x3, acc[6]);
-    acc[7] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 56), x3, acc[7]);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 0), x0, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x1, a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), x1, a3);
+    a4 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 32), x2, a4);
+    a5 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 40), x2, a5);
+    a6 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 48), x3, a6);
+    a7 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 56), x3, a7);
   }
   for (; j < n; j++) {
     const float *w = wp + (size_t)j * PANEL;
     __m256 xj = _mm256_broadcast_ss(x + j);
-    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 0), xj, acc[0]);
-    acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), xj, acc[1]);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 0), xj, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), xj, a1);
   }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  acc[4] = a4;
+  acc[5] = a5;
+  acc[6] = a6;
+  acc[7] = a7;
 }
 
 INL TGT2 __m256 h2f_avx2(const uint16_t *p)
@@ -63,26 +77,36 @@ INL TGT2 __m256 h2f_avx2(const uint16_t *p)
 
 INL TGT2 void seg_f16_avx2(const uint16_t *wp, const float *x, int n, __m256 acc[8])
 {
+  __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  __m256 a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
   int j = 0;
   for (; j + 4 <= n; j += 4) {
     const uint16_t *w = wp + (size_t)j * PANEL;
     __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
     __m256 x2 = _mm256_broadcast_ss(x + j + 2), x3 = _mm256_broadcast_ss(x + j + 3);
-    acc[0] = _mm256_fmadd_ps(h2f_avx2(w + 0), x0, acc[0]);
-    acc[1] = _mm256_fmadd_ps(h2f_avx2(w + 8), x0, acc[1]);
-    acc[2] = _mm256_fmadd_ps(h2f_avx2(w + 16), x1, acc[2]);
-    acc[3] = _mm256_fmadd_ps(h2f_avx2(w + 24), x1, acc[3]);
-    acc[4] = _mm256_fmadd_ps(h2f_avx2(w + 32), x2, acc[4]);
-    acc[5] = _mm256_fmadd_ps(h2f_avx2(w + 40), x2, acc[5]);
-    acc[6] = _mm256_fmadd_ps(h2f_avx2(w + 48), x3, acc[6]);
-    acc[7] = _mm256_fmadd_ps(h2f_avx2(w + 56), x3, acc[7]);
+    a0 = _mm256_fmadd_ps(h2f_avx2(w + 0), x0, a0);
+    a1 = _mm256_fmadd_ps(h2f_avx2(w + 8), x0, a1);
+    a2 = _mm256_fmadd_ps(h2f_avx2(w + 16), x1, a2);
+    a3 = _mm256_fmadd_ps(h2f_avx2(w + 24), x1, a3);
+    a4 = _mm256_fmadd_ps(h2f_avx2(w + 32), x2, a4);
+    a5 = _mm256_fmadd_ps(h2f_avx2(w + 40), x2, a5);
+    a6 = _mm256_fmadd_ps(h2f_avx2(w + 48), x3, a6);
+    a7 = _mm256_fmadd_ps(h2f_avx2(w + 56), x3, a7);
   }
   for (; j < n; j++) {
     const uint16_t *w = wp + (size_t)j * PANEL;
     __m256 xj = _mm256_broadcast_ss(x + j);
-    acc[0] = _mm256_fmadd_ps(h2f_avx2(w + 0), xj, acc[0]);
-    acc[1] = _mm256_fmadd_ps(h2f_avx2(w + 8), xj, acc[1]);
+    a0 = _mm256_fmadd_ps(h2f_avx2(w + 0), xj, a0);
+    a1 = _mm256_fmadd_ps(h2f_avx2(w + 8), xj, a1);
   }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  acc[4] = a4;
+  acc[5] = a5;
+  acc[6] = a6;
+  acc[7] = a7;
 }
 
 // Starts a panel's accumulators from the bias (the partial last panel reads
