@@ -637,12 +637,15 @@ void cantus_model_set_default_weights(CantusWeightType wt)
 
 CantusModelOptions cantus_model_options_default(void)
 {
-  CantusWeightType wt = CANTUS_WEIGHTS_F16;
+  // int8 by default: the fastest storage on every kernel family, and its
+  // held-out loss is within 0.15 % of fp32 for every style of the shipped
+  // models (cantus-eval --weights int8; issue 12).
+  CantusWeightType wt = CANTUS_WEIGHTS_I8;
   const char *env = getenv("CANTUS_WEIGHTS");
   if (default_weights >= 0) {
     wt = (CantusWeightType)default_weights;
   } else if (env && !cantus_lstm_weights_parse(env, &wt)) {
-    wt = CANTUS_WEIGHTS_F16; // an unknown name changes nothing
+    wt = CANTUS_WEIGHTS_I8; // an unknown name changes nothing
   }
   return (CantusModelOptions){ .weights = wt, .extra_size = 0 };
 }

@@ -50,12 +50,12 @@ typedef struct {
 } CantusModel;
 
 typedef struct {
-  CantusWeightType weights; // run-time weight storage (CANTUS_WEIGHTS_F16 default)
+  CantusWeightType weights; // run-time weight storage (CANTUS_WEIGHTS_I8 default)
   size_t extra_size;        // bytes reserved for the caller in `extra`
 } CantusModelOptions;
 
 // Default options: the process's default run-time weights, no extra region.
-// That default is fp16, unless cantus_model_set_default_weights() chose
+// That default is int8, unless cantus_model_set_default_weights() chose
 // another, or else the environment variable CANTUS_WEIGHTS names one
 // ("fp32", "fp16", "int8"; how a plugin host picks it).  Non-RT.
 CantusModelOptions cantus_model_options_default(void);

@@ -34,7 +34,7 @@ static void usage(FILE *f)
           "  --tracks LIST        track filter (default: the one recorded in the model)\n"
           "  --weights fp32|fp16|int8  score and generate with the plugin's step on weights\n"
           "                       stored so (default: the trainer's fp32 forward pass to\n"
-          "                       score, fp16 to generate, as the plugin)\n"
+          "                       score, int8 to generate, as the plugin)\n"
           "  --json               machine-readable output on stdout\n"
           "  -q                   no per-file corpus messages\n"
           "  -h, --help           print this help\n"

@@ -57,7 +57,7 @@ static void usage(FILE *f)
         "  --rate HZ              sample rate of the simulated host (default 48000)\n"
         "  -o FILE.mid            output MIDI file (default cantus.mid)\n"
         "  --svg FILE.svg         also write a piano roll\n"
-        "  --weights TYPE         run-time weights: fp32, fp16 (default) or int8\n"
+        "  --weights TYPE         run-time weights: fp32, fp16 or int8 (default)\n"
         "  --quiet                print nothing on success\n"
         "  --help, --version      print this help, the version\n"
         "Engine controls (--NAME=VALUE works too; a style by name or by number from 1,\n"

@@ -155,7 +155,7 @@ static void usage(FILE *f)
           "      --theme-bars N       bars of the theme, 0..1000 (default 0: all)\n"
           "      --record FILE.mid    write what was played to FILE.mid on exit\n"
           "      --lookahead BEATS    generation lookahead (default 1)\n"
-          "      --weights TYPE       run-time weights: fp32, fp16 (default) or int8\n"
+          "      --weights TYPE       run-time weights: fp32, fp16 or int8 (default)\n"
           "      --no-ui              headless: no terminal view; commands on stdin\n"
           "      --range LO-HI        --note-lo LO --note-hi HI in one: C3-C5, 48-72\n"
           "  -h, --help               print this help\n"

@@ -5,7 +5,7 @@
 // steps, next to a lower bound (FLOPs at FMA peak, weight bytes at the
 // bandwidth of the cache level they live in).  Then the engine's figures
 // when tests/bench/bench_engine.c is linked.  Informational, never pass/fail.
-// Usage: cantus-bench [--quick | --engine | --families]
+// Usage: cantus-bench [--quick | --engine | --families | --peers]
 #include "lstm.h"
 #include "model.h"
 
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 void cantus_bench_engine(void) __attribute__((weak));
+void cantus_bench_peers(void) __attribute__((weak));
 
 // Machine figures the bounds use (REFERENCE.md): FMA peak per core, L2 and
 // L3 read bandwidth per core.  DRAM bandwidth is measured below.
@@ -414,6 +415,12 @@ int main(int argc, char **argv)
   const bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
   if (argc > 1 && strcmp(argv[1], "--engine") == 0) {
     cantus_bench_engine();
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--peers") == 0) {
+    if (cantus_bench_peers) {
+      cantus_bench_peers();
+    }
     return 0;
   }
   if (argc > 1 && strcmp(argv[1], "--families") == 0) {

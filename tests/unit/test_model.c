@@ -437,7 +437,7 @@ TEST(model_round_trip_file_atomic)
   CantusModel *b = NULL;
   CHECK_EQ(cantus_model_load(path, NULL, &b, &err), CANTUS_OK);
   CHECK(b && same_model(a, b));
-  CHECK(b && b->net.wtype == CANTUS_WEIGHTS_F16); // the default run-time storage
+  CHECK(b && b->net.wtype == CANTUS_WEIGHTS_I8); // the default run-time storage
   // Overwriting an existing file works the same way.
   CHECK_EQ(cantus_model_save(b, path, &err), CANTUS_OK);
   cantus_model_free(b);
