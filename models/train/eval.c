@@ -336,14 +336,13 @@ static void score_runtime(const EvalOptions *op, CantusModel *m, const CantusCor
                             m->logits);
       const float *l = m->logits;
       int best = 0;
-      double mx = l[0];
       for (int v = 1; v < V; v++) {
         best = l[v] > l[best] ? v : best;
-        mx = fmax(mx, (double)l[v]);
       }
-      double z = 0.0;
+      const double mx = l[best];
+      double z = 1.0; // exp(l[best] - mx)
       for (int v = 0; v < V; v++) {
-        z += exp((double)l[v] - mx);
+        z += v != best ? exp((double)l[v] - mx) : 0.0;
       }
       const int tgt = pc->tok[t + 1];
       sc->lstm_sum[s] += mx + log(z) - (double)l[tgt];
