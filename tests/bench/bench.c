@@ -3,8 +3,11 @@
 // hidden 128/256/512 and 1-3 layers, scalar kernels and the dispatched
 // family, fp32 and fp16 weights, warm and with the caches flushed between
 // steps, next to a lower bound (FLOPs at FMA peak, weight bytes at the
-// bandwidth of the cache level they live in).  Then the engine's figures
-// when tests/bench/bench_engine.c is linked.  Informational, never pass/fail.
+// bandwidth of the cache level they live in).  Then every kernel family
+// with fp32, fp16 and int8 weights (--families alone), and the engine's
+// figures when tests/bench/bench_engine.c is linked; --peers prints the
+// reference stack beside OpenBLAS for tests/bench/peers.sh.
+// Informational, never pass/fail.
 // Usage: cantus-bench [--quick | --engine | --families | --peers]
 #include "lstm.h"
 #include "model.h"

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The LSTM step and cell update against a double-precision reference written
 // here straight from the math in lstm.h (with the same fp16-rounded weights
-// when the run-time storage is fp16), for every kernel family the CPU has,
+// when the run-time storage is fp16; for int8 a reference with the same
+// quantisation, and every family bit for bit against the scalar one), for
+// every kernel family the CPU has,
 // several sizes and multi-step sequences; plus set_style, reset, the state
 // layout and the bounds of the caller's memory.  Models are built by hand in
 // a flat float buffer so this file depends only on lstm.h.
