@@ -3,9 +3,9 @@
 // here straight from the math in lstm.h (with the same fp16-rounded weights
 // when the run-time storage is fp16; for int8 a reference with the same
 // quantisation, and every family bit for bit against the scalar one), for
-// every kernel family the CPU has,
-// several sizes and multi-step sequences; plus set_style, reset, the state
-// layout and the bounds of the caller's memory.  Models are built by hand in
+// every kernel family the CPU has, several sizes and multi-step sequences;
+// plus set_style, reset, the state layout and the bounds of the caller's
+// memory.  Models are built by hand in
 // a flat float buffer so this file depends only on lstm.h.
 #include "lstm.h"
 #include "test.h"
