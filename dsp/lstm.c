@@ -937,7 +937,8 @@ CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net,
 // ---- the step -------------------------------------------------------------------------
 
 // x (n floats) as symmetric int8, max |x| -> 127, rounded to nearest
-// even; returns the scale (x ~ scale * q), 0 for an all-zero x.  Plain C
+// even; returns the scale (x ~ scale * q), 0 for an x that is all zero or
+// below 1e-30.  Plain C
 // shared by every family, so every family multiplies the same integers.
 static float quantize(const float *x, int n, int8_t *q)
 {
@@ -946,7 +947,7 @@ static float quantize(const float *x, int n, int8_t *q)
     const float a = fabsf(x[j]);
     mx = a > mx ? a : mx;
   }
-  if (!(mx > 0.0f)) {
+  if (!(mx > 1e-30f)) { // zero (or so small that 127 / mx would overflow)
     memset(q, 0, (size_t)n);
     return 0.0f;
   }

@@ -758,11 +758,11 @@ static double ref_quant_x(const float *x, size_t n, double *q)
   for (size_t j = 0; j < n; j++) {
     mx = fmaxf(mx, fabsf(x[j]));
   }
-  float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+  float inv = mx > 1e-30f ? 127.0f / mx : 0.0f;
   for (size_t j = 0; j < n; j++) {
     q[j] = (double)nearbyintf(x[j] * inv);
   }
-  return (double)(mx / 127.0f);
+  return mx > 1e-30f ? (double)(mx / 127.0f) : 0.0;
 }
 
 // sum_j Wq[r, j] xq[j] * s_r * sx over one segment (W row-major (m, n)).
