@@ -27,6 +27,7 @@
 #include "rt.h"
 #include "vocab.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
