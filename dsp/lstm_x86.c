@@ -511,7 +511,10 @@ TGT512 CANTUS_RT void cantus_lstm_x86_gates_exact_avx512(int n,
 // 2 * 127 * 127 and never saturates.  VNNI's vpdpbusd adds 4 products into
 // 32 bits without saturation: it takes x + 128 (unsigned) and 128 times the
 // row sum comes off at the end.  Either way the sums are the exact integers
-// the scalar path computes.
+// the scalar path computes.  The unfused float steps (rescale, gates_exact)
+// rely on no FP contraction: -std=c11 gives GCC -ffp-contract=off, and
+// clang contracts only within one C expression; test_int8 and test_lstm
+// catch a build that fuses them.
 
 #  define TGTVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 #  define TGT512VNNI \
