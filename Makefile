@@ -118,13 +118,18 @@ memcheck: $(TEST_BIN)
 	  --trace-children=yes $(TEST_BIN) --no-fork $(T)
 
 # ---- benchmarks (informational, never pass/fail) --------------------------
+# bench_peers.c times OpenBLAS sgemv beside Cantus: the bench (never dsp/)
+# links OpenBLAS.
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c)) tests/unit/fixtures.c
+$(B)/obj/tests/bench/bench_peers.o: XCFLAGS += $(OPENBLAS_CFLAGS)
+$(B)/obj/tests/bench/bench_peers.o: | need-openblas
 $(BENCH_BIN): $(BENCH_SRC:%.c=$(B)/obj/%.o) $(LIBDSP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(OPENBLAS_LIBS) -lm -lpthread
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
+	tests/bench/peers.sh $(BENCH_BIN)
 
 # ---- fuzzing (clang libFuzzer) --------------------------------------------
 FUZZ_SECONDS ?= 60

@@ -16,6 +16,16 @@
 // nearest even, saturating at +-65504 rather than becoming Inf); the math is
 // fp32 in every family.
 // Layer k > 0 stores [W_ih_k | W_hh_k] as one (4H, 2H) matrix.
+// int8 storage ("int8 panels") groups 4 columns per row so a 32-bit lane
+// holds one row's 4 products for vpmaddubsw / vpdpbusd: for an (M, N)
+// matrix, N a multiple of 4,
+//   elem(r, j) = w[(r/16)*16*N + (j/4)*64 + (r%16)*4 + j%4]
+// followed by float scale[2][Mp] (per row; [0] for columns before the
+// segment split, [1] after it) and int32 rowsum[2][Mp] (the sum of the
+// row's int8 weights per segment, for the u8 offset of vpdpbusd), Mp = M
+// rounded up to 16.  The activations are quantised in plain C here, the
+// integer sums are exact in every family, and the rescale and the cell
+// update use the same unfused float operations in every family.
 // tok_proj rows are W_ih0[:, 0:E] tok_emb[v] accumulated in double and
 // rounded once to float; l0_static likewise (set_style).
 // The step calls no libm and allocates nothing; the cell update flushes
@@ -308,48 +318,175 @@ static void matvec_f16_scalar(const uint16_t *w,
   }
 }
 
+// int8: a panel's 16 rows, one int32 sum per row, over n columns (n a
+// multiple of 4) of x.
+static void panel_i8(int32_t *acc, const int8_t *wp, const int8_t *x, int n)
+{
+  int32_t a[PANEL];
+  memcpy(a, acc, sizeof a);
+  for (int g = 0; g < n / 4; g++) {
+    const int8_t *wg = wp + (size_t)g * 4 * PANEL;
+    const int8_t *xg = x + 4 * g;
+    for (int i = 0; i < PANEL; i++) {
+      a[i] +=
+        wg[4 * i] * xg[0] + wg[4 * i + 1] * xg[1] + wg[4 * i + 2] * xg[2] + wg[4 * i + 3] * xg[3];
+    }
+  }
+  memcpy(acc, a, sizeof a);
+}
+
+// y = (bias + d1 * t1) + d2 * t2, one rounding per operation (separate
+// statements: no contraction into an FMA), as every SIMD family does it.
+static inline float dequant_i8(float bias, int32_t d1, float t1, int32_t d2, float t2)
+{
+  float p1 = (float)d1 * t1;
+  float y = bias + p1;
+  float p2 = (float)d2 * t2;
+  return y + p2;
+}
+
+static void matvec_i8_scalar(const int8_t *w,
+                             int m,
+                             const int8_t *x1,
+                             int n1,
+                             float sx1,
+                             const int8_t *x2,
+                             int n2,
+                             float sx2,
+                             const float *bias,
+                             float *y)
+{
+  const int n = n1 + n2;
+  const int mp = (int)round_panel((uint32_t)m);
+  const float *s1 = (const float *)(const void *)(w + (size_t)mp * (size_t)n), *s2 = s1 + mp;
+  for (int r0 = 0; r0 < m; r0 += PANEL) {
+    const int8_t *wp = w + (size_t)r0 * (size_t)n;
+    int rows = m - r0 < PANEL ? m - r0 : PANEL;
+    int32_t a1[PANEL] = { 0 }, a2[PANEL] = { 0 };
+    panel_i8(a1, wp, x1, n1);
+    panel_i8(a2, wp + (size_t)n1 * PANEL, x2, n2);
+    for (int i = 0; i < rows; i++) {
+      const float t1 = s1[r0 + i] * sx1, t2 = s2[r0 + i] * sx2;
+      y[r0 + i] = dequant_i8(bias[r0 + i], a1[i], t1, a2[i], t2);
+    }
+  }
+}
+
 // ---- dispatch ------------------------------------------------------------------
 
 // CPUID and XGETBV directly (no libgcc __cpu_model, which would also be an
 // extra dynamic symbol in the plugin): a family is usable when the CPU has
 // its instructions and the OS saves its register state.
-static CantusIsa detect_isa(void)
+// Returns the families the CPU has, bit (1 << CantusIsa) each.
+static unsigned detect_isas(void)
 {
+  unsigned have = 1u << CANTUS_ISA_SCALAR;
 #if defined(__x86_64__)
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) {
-    return CANTUS_ISA_SCALAR;
+    return have;
   }
   const bool fma = c & bit_FMA, f16c = c & bit_F16C, osxsave = c & bit_OSXSAVE;
   if (!osxsave || !(c & bit_AVX) || !fma || !f16c) {
-    return CANTUS_ISA_SCALAR;
+    return have;
   }
   unsigned xlo, xhi;
   __asm__ __volatile__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
   (void)xhi;
   if ((xlo & 0x6u) != 0x6u || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
-    return CANTUS_ISA_SCALAR; // no YMM state
+    return have; // no YMM state
   }
+  if (!(b & bit_AVX2)) {
+    return have;
+  }
+  have |= 1u << CANTUS_ISA_AVX2;
   const unsigned avx512 = bit_AVX512F | bit_AVX512DQ | bit_AVX512BW | bit_AVX512VL;
   if ((b & avx512) == avx512 && (xlo & 0xe6u) == 0xe6u) { // + opmask, ZMM state
-    return CANTUS_ISA_AVX512;
+    have |= 1u << CANTUS_ISA_AVX512;
+    if (c & (1u << 11)) { // CPUID.7.0:ECX AVX512_VNNI
+      have |= 1u << CANTUS_ISA_AVX512_VNNI;
+    }
   }
-  if (b & bit_AVX2) {
-    return CANTUS_ISA_AVX2;
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) { // CPUID.7.1:EAX AVX-VNNI
+    have |= 1u << CANTUS_ISA_AVX2_VNNI;
   }
 #endif
-  return CANTUS_ISA_SCALAR;
+  return have;
 }
 
 // The family in use.  Set before main() by the constructor (so the audio
 // thread only ever reads it) and changed only by cantus_lstm_force_isa.
+static unsigned isa_have = 1u << CANTUS_ISA_SCALAR;
 static CantusIsa isa_best = CANTUS_ISA_SCALAR;
 static CantusIsa isa_cur = CANTUS_ISA_SCALAR;
 
+// The fallback of a family the CPU lacks: avx512-vnni, avx512, avx2-vnni,
+// avx2, scalar (the best first).
+static CantusIsa isa_fallback(CantusIsa isa)
+{
+  switch (isa) {
+  case CANTUS_ISA_AVX512_VNNI:
+    return CANTUS_ISA_AVX512;
+  case CANTUS_ISA_AVX512:
+    return CANTUS_ISA_AVX2_VNNI;
+  case CANTUS_ISA_AVX2_VNNI:
+    return CANTUS_ISA_AVX2;
+  case CANTUS_ISA_AVX2:
+  case CANTUS_ISA_SCALAR:
+  default:
+    return CANTUS_ISA_SCALAR;
+  }
+}
+
+static CantusIsa isa_clamp(CantusIsa isa)
+{
+  if ((int)isa < 0) {
+    isa = CANTUS_ISA_SCALAR;
+  } else if ((int)isa >= CANTUS_ISA_N) {
+    isa = CANTUS_ISA_AVX512_VNNI;
+  }
+  while (!(isa_have & (1u << isa))) {
+    isa = isa_fallback(isa);
+  }
+  return isa;
+}
+
 __attribute__((constructor)) static void init_isa(void)
 {
-  isa_best = detect_isa();
+  isa_have = detect_isas();
+  isa_best = isa_clamp(CANTUS_ISA_AVX512_VNNI);
   isa_cur = isa_best;
+}
+
+CantusIsa cantus_lstm_isa_best(void)
+{
+  return isa_best;
+}
+
+const char *cantus_lstm_weights_name(CantusWeightType wt)
+{
+  switch (wt) {
+  case CANTUS_WEIGHTS_F32:
+    return "fp32";
+  case CANTUS_WEIGHTS_F16:
+    return "fp16";
+  case CANTUS_WEIGHTS_I8:
+    return "int8";
+  default:
+    return NULL;
+  }
+}
+
+bool cantus_lstm_weights_parse(const char *name, CantusWeightType *wt)
+{
+  static const char *const names[][2] = { { "fp32", "f32" }, { "fp16", "f16" }, { "int8", "i8" } };
+  for (int i = 0; name && i < CANTUS_WEIGHTS_N; i++) {
+    if (!strcmp(name, names[i][0]) || !strcmp(name, names[i][1])) {
+      *wt = (CantusWeightType)i;
+      return true;
+    }
+  }
+  return false;
 }
 
 CantusIsa cantus_lstm_isa(void)
@@ -364,6 +501,10 @@ const char *cantus_lstm_isa_name(CantusIsa isa)
     return "avx2";
   case CANTUS_ISA_AVX512:
     return "avx512";
+  case CANTUS_ISA_AVX2_VNNI:
+    return "avx2-vnni";
+  case CANTUS_ISA_AVX512_VNNI:
+    return "avx512-vnni";
   case CANTUS_ISA_SCALAR:
   default:
     return "scalar";
@@ -372,11 +513,16 @@ const char *cantus_lstm_isa_name(CantusIsa isa)
 
 CantusIsa cantus_lstm_force_isa(CantusIsa isa)
 {
-  if (isa < CANTUS_ISA_SCALAR) {
-    isa = CANTUS_ISA_SCALAR;
-  }
-  isa_cur = isa > isa_best ? isa_best : isa;
+  isa_cur = isa_clamp(isa);
   return isa_cur;
+}
+
+// The fp32/fp16 kernels of a family (a VNNI family uses its plain one).
+static CantusIsa float_family(CantusIsa isa)
+{
+  return isa == CANTUS_ISA_AVX512_VNNI ? CANTUS_ISA_AVX512
+         : isa == CANTUS_ISA_AVX2_VNNI ? CANTUS_ISA_AVX2
+                                       : isa;
 }
 
 static void matvec(CantusWeightType wt,
@@ -390,7 +536,8 @@ static void matvec(CantusWeightType wt,
                    float *y)
 {
 #if defined(__x86_64__)
-  if (isa_cur == CANTUS_ISA_AVX512) {
+  const CantusIsa isa = float_family(isa_cur);
+  if (isa == CANTUS_ISA_AVX512) {
     if (wt == CANTUS_WEIGHTS_F16) {
       cantus_lstm_x86_matvec_f16_avx512(w, m, x1, n1, x2, n2, bias, y);
     } else {
@@ -398,7 +545,7 @@ static void matvec(CantusWeightType wt,
     }
     return;
   }
-  if (isa_cur == CANTUS_ISA_AVX2) {
+  if (isa == CANTUS_ISA_AVX2) {
     if (wt == CANTUS_WEIGHTS_F16) {
       cantus_lstm_x86_matvec_f16_avx2(w, m, x1, n1, x2, n2, bias, y);
     } else {
@@ -422,11 +569,12 @@ CANTUS_RT void cantus_lstm_gates(int n_hidden,
                                  float *act)
 {
 #if defined(__x86_64__)
-  if (isa_cur == CANTUS_ISA_AVX512) {
+  const CantusIsa isa = float_family(isa_cur);
+  if (isa == CANTUS_ISA_AVX512) {
     cantus_lstm_x86_gates_avx512(n_hidden, pre, c_prev, c, h, act);
     return;
   }
-  if (isa_cur == CANTUS_ISA_AVX2) {
+  if (isa == CANTUS_ISA_AVX2) {
     cantus_lstm_x86_gates_avx2(n_hidden, pre, c_prev, c, h, act);
     return;
   }
@@ -434,11 +582,75 @@ CANTUS_RT void cantus_lstm_gates(int n_hidden,
   gates_scalar(n_hidden, pre, c_prev, c, h, act);
 }
 
+// int8 products: the same integers and float operations in every family.
+static void matvec_i8(const void *w,
+                      int m,
+                      const int8_t *x1,
+                      int n1,
+                      float sx1,
+                      const int8_t *x2,
+                      int n2,
+                      float sx2,
+                      const float *bias,
+                      float *y)
+{
+#if defined(__x86_64__)
+  switch (isa_cur) {
+  case CANTUS_ISA_AVX512_VNNI:
+    cantus_lstm_x86_matvec_i8_avx512vnni(w, m, x1, n1, sx1, x2, n2, sx2, bias, y);
+    return;
+  case CANTUS_ISA_AVX512:
+    cantus_lstm_x86_matvec_i8_avx512(w, m, x1, n1, sx1, x2, n2, sx2, bias, y);
+    return;
+  case CANTUS_ISA_AVX2_VNNI:
+    cantus_lstm_x86_matvec_i8_avxvnni(w, m, x1, n1, sx1, x2, n2, sx2, bias, y);
+    return;
+  case CANTUS_ISA_AVX2:
+    cantus_lstm_x86_matvec_i8_avx2(w, m, x1, n1, sx1, x2, n2, sx2, bias, y);
+    return;
+  case CANTUS_ISA_SCALAR:
+  default:
+    break;
+  }
+#endif
+  matvec_i8_scalar(w, m, x1, n1, sx1, x2, n2, sx2, bias, y);
+}
+
+// The cell update of an int8 network: the scalar path's unfused operations
+// in every family, so the families agree bit for bit (the fp32/fp16 SIMD
+// cell update uses FMA and agrees with the scalar one to a few ulp).
+static void gates_exact(int n_hidden, const float *pre, const float *c_prev, float *c, float *h)
+{
+#if defined(__x86_64__)
+  const CantusIsa isa = float_family(isa_cur);
+  if (isa == CANTUS_ISA_AVX512) {
+    cantus_lstm_x86_gates_exact_avx512(n_hidden, pre, c_prev, c, h);
+    return;
+  }
+  if (isa == CANTUS_ISA_AVX2) {
+    cantus_lstm_x86_gates_exact_avx2(n_hidden, pre, c_prev, c, h);
+    return;
+  }
+#endif
+  gates_scalar(n_hidden, pre, c_prev, c, h, NULL);
+}
+
 // ---- layout ----------------------------------------------------------------------
 
 static size_t wsize(CantusWeightType wt)
 {
   return wt == CANTUS_WEIGHTS_F16 ? 2 : 4;
+}
+
+// Bytes of an (m, n) matrix in the run-time storage: int8 panels with their
+// scales and row sums, else fp32/fp16 panels.
+static size_t matrix_bytes(CantusWeightType wt, uint32_t m, uint32_t n)
+{
+  const size_t mp = round_panel(m);
+  if (wt == CANTUS_WEIGHTS_I8) {
+    return mp * n + 4 * mp * 4; // + scale[2][mp], rowsum[2][mp]
+  }
+  return mp * n * wsize(wt);
 }
 
 // Columns of layer k's run-time matrix: H for layer 0 (recurrent only), 2H
@@ -463,9 +675,9 @@ size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt)
   s += d->n_layers * align64(g * sizeof(float));
   s += align64(v * sizeof(float));
   for (uint32_t k = 0; k < d->n_layers; k++) {
-    s += align64(g * rec_cols(d, k) * wsize(wt));
+    s += align64(matrix_bytes(wt, (uint32_t)g, rec_cols(d, k)));
   }
-  s += align64(round_panel((uint32_t)v) * (size_t)d->n_hidden * wsize(wt));
+  s += align64(matrix_bytes(wt, (uint32_t)v, d->n_hidden));
   return s;
 }
 
@@ -492,6 +704,42 @@ static void pack_cols(void *dst,
         ((float *)dst)[at] = v;
       }
     }
+  }
+}
+
+// int8: writes segment `seg` (0 or 1) of an (m, n) int8-panel matrix,
+// columns col0 .. col0+ncols-1, from src (m, ncols) with row stride ld: each
+// row scaled so its largest |w| is 127, its scale and integer sum beside.
+static void pack_i8(int8_t *dst,
+                    uint32_t m,
+                    uint32_t n,
+                    uint32_t col0,
+                    const float *src,
+                    size_t ld,
+                    uint32_t ncols,
+                    int seg)
+{
+  const size_t mp = round_panel(m);
+  float *scale = (float *)(void *)(dst + mp * n) + (size_t)seg * mp; // (mp)
+  int32_t *rowsum = (int32_t *)(void *)(dst + mp * n + 2 * mp * 4) + (size_t)seg * mp;
+  for (uint32_t r = 0; r < m; r++) {
+    const float *row = src + (size_t)r * ld;
+    double mx = 0.0;
+    for (uint32_t j = 0; j < ncols; j++) {
+      mx = fmax(mx, fabs((double)row[j]));
+    }
+    int32_t sum = 0;
+    for (uint32_t j = 0; j < ncols; j++) {
+      const uint32_t c = col0 + j;
+      double q = mx > 0.0 ? nearbyint((double)row[j] * 127.0 / mx) : 0.0;
+      q = q > 127.0 ? 127.0 : q < -127.0 ? -127.0 : q;
+      size_t at = (size_t)(r / PANEL) * PANEL * n + (size_t)(c / 4) * 4 * PANEL +
+                  (size_t)(r % PANEL) * 4 + c % 4;
+      dst[at] = (int8_t)q;
+      sum += (int32_t)q;
+    }
+    scale[r] = (float)(mx / 127.0);
+    rowsum[r] = sum;
   }
 }
 
@@ -613,8 +861,13 @@ void cantus_lstm_prepare(CantusLstmNet *net,
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
     uint32_t n = rec_cols(d, k);
-    void *w = take(&at, (size_t)G * n * wsize(wt)); // (4H, n) panels
-    if (k == 0) {
+    void *w = take(&at, matrix_bytes(wt, G, n)); // (4H, n) panels
+    if (wt == CANTUS_WEIGHTS_I8 && k == 0) {
+      pack_i8(w, G, n, 0, p->layer[0].w_hh, H, H, 0);
+    } else if (wt == CANTUS_WEIGHTS_I8) {
+      pack_i8(w, G, n, 0, p->layer[k].w_ih, H, H, 0);
+      pack_i8(w, G, n, H, p->layer[k].w_hh, H, H, 1);
+    } else if (k == 0) {
       pack_cols(w, wt, G, n, 0, p->layer[0].w_hh, H, H);
     } else {
       pack_cols(w, wt, G, n, 0, p->layer[k].w_ih, H, H);
@@ -624,7 +877,11 @@ void cantus_lstm_prepare(CantusLstmNet *net,
   }
 
   void *wo = at; // (V, H) panels, V rounded up to 16
-  pack_cols(wo, wt, V, H, 0, p->w_out, H, H);
+  if (wt == CANTUS_WEIGHTS_I8) {
+    pack_i8(wo, V, H, 0, p->w_out, H, H, 0);
+  } else {
+    pack_cols(wo, wt, V, H, 0, p->w_out, H, H);
+  }
   net->w_out = wo;
 }
 
@@ -693,6 +950,52 @@ CANTUS_RT void cantus_lstm_set_style(const CantusLstmNet *net,
 
 // ---- the step -------------------------------------------------------------------------
 
+// x (n floats) as symmetric int8, max |x| -> 127, rounded to nearest
+// even; returns the scale (x ~ scale * q), 0 for an x that is all zero or
+// below 1e-30.  Plain C
+// shared by every family, so every family multiplies the same integers.
+static float quantize(const float *x, int n, int8_t *q)
+{
+  float mx = 0.0f;
+  for (int j = 0; j < n; j++) {
+    const float a = fabsf(x[j]);
+    mx = a > mx ? a : mx;
+  }
+  if (!(mx > 1e-30f)) { // zero (or so small that 127 / mx would overflow)
+    memset(q, 0, (size_t)n);
+    return 0.0f;
+  }
+  const float inv = 127.0f / mx;
+  for (int j = 0; j < n; j++) {
+    // Round to nearest even with the 1.5 * 2^23 trick (|v| <= 127, no libm).
+    float v = x[j] * inv;
+    v = (v + 0x1.8p23f) - 0x1.8p23f;
+    q[j] = (int8_t)(int)v;
+  }
+  return mx / 127.0f;
+}
+
+// step_rest for int8 storage: each product quantises its inputs first.
+static void step_rest_i8(const CantusLstmNet *net, CantusLstmState *st, float *logits)
+{
+  const CantusDims *d = &net->dims;
+  const int H = (int)d->n_hidden, G = 4 * H;
+  const int V = cantus_vocab_size(&d->vocab);
+  _Alignas(64) int8_t xa[CANTUS_MAX_HIDDEN], xb[CANTUS_MAX_HIDDEN];
+  float *pre = st->pre;
+  float sa = quantize(st->h[0], H, xa);
+  matvec_i8(net->w_rec[0], G, xa, H, sa, NULL, 0, 0.0f, pre, pre);
+  gates_exact(H, pre, st->c[0], st->c[0], st->h[0]);
+  for (uint32_t k = 1; k < d->n_layers; k++) {
+    sa = quantize(st->h[k - 1], H, xa);
+    const float sb = quantize(st->h[k], H, xb);
+    matvec_i8(net->w_rec[k], G, xa, H, sa, xb, H, sb, net->b[k], pre);
+    gates_exact(H, pre, st->c[k], st->c[k], st->h[k]);
+  }
+  sa = quantize(st->h[d->n_layers - 1], H, xa);
+  matvec_i8(net->w_out, V, xa, H, sa, NULL, 0, 0.0f, net->b_out, logits);
+}
+
 // Layers from pre (layer 0's input part already in it) to the logits.
 static void step_rest(const CantusLstmNet *net, CantusLstmState *st, float *logits)
 {
@@ -700,6 +1003,10 @@ static void step_rest(const CantusLstmNet *net, CantusLstmState *st, float *logi
   const int H = (int)d->n_hidden, G = 4 * H;
   const int V = cantus_vocab_size(&d->vocab);
   float *pre = st->pre;
+  if (net->wtype == CANTUS_WEIGHTS_I8) {
+    step_rest_i8(net, st, logits);
+    return;
+  }
   matvec(net->wtype, net->w_rec[0], G, st->h[0], H, NULL, 0, pre, pre);
   cantus_lstm_gates(H, pre, st->c[0], st->c[0], st->h[0], NULL);
 

@@ -31,6 +31,7 @@
 #include "rt.h"
 #include "vocab.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,10 +111,38 @@ typedef struct {
   float *b_out; // (V)
 } CantusParams;
 
-typedef enum { CANTUS_WEIGHTS_F32 = 0, CANTUS_WEIGHTS_F16 = 1 } CantusWeightType;
+// Run-time storage of the matrices the step multiplies (recurrent, fused
+// input+recurrent of layers > 0, output), chosen at load time.  fp32 and
+// fp16 compute in fp32.  int8 stores each row as int8 with its own scale
+// (symmetric, max |w| -> 127; per row and per input segment, so a layer's
+// W_ih and W_hh rows scale separately) and quantises the activations of
+// each product per step (symmetric, max |x| -> 127, as PyTorch's dynamic
+// quantisation), sums the products in 32-bit integers and rescales once
+// per row: every kernel family gets the same integers, so an int8 network
+// gives bit-identical logits, state and notes on every family.
+typedef enum {
+  CANTUS_WEIGHTS_F32 = 0,
+  CANTUS_WEIGHTS_F16 = 1,
+  CANTUS_WEIGHTS_I8 = 2,
+} CantusWeightType;
+#define CANTUS_WEIGHTS_N 3
 
-// Kernel families, chosen at run time from the CPU (cantus_lstm_isa).
-typedef enum { CANTUS_ISA_SCALAR = 0, CANTUS_ISA_AVX2 = 1, CANTUS_ISA_AVX512 = 2 } CantusIsa;
+// "fp32", "fp16", "int8" (NULL for an unknown value), and the inverse
+// (also accepting "f32", "f16", "i8"); false for an unknown name.
+const char *cantus_lstm_weights_name(CantusWeightType wt);
+bool cantus_lstm_weights_parse(const char *name, CantusWeightType *wt);
+
+// Kernel families, chosen at run time from the CPU (cantus_lstm_isa).  The
+// VNNI families are AVX2 / AVX-512 plus AVX-VNNI / AVX512-VNNI (vpdpbusd)
+// for int8; their fp32 and fp16 kernels are those of the plain family.
+typedef enum {
+  CANTUS_ISA_SCALAR = 0,
+  CANTUS_ISA_AVX2 = 1,
+  CANTUS_ISA_AVX512 = 2,
+  CANTUS_ISA_AVX2_VNNI = 3,
+  CANTUS_ISA_AVX512_VNNI = 4,
+} CantusIsa;
+#define CANTUS_ISA_N 5
 
 // Run-time layout, read-only after prepare.  Matrix storage order is the
 // kernels' business; tests and tools use only the functions below.
@@ -206,11 +235,15 @@ CANTUS_RT void cantus_lstm_gates(int n_hidden,
                                  float *h,
                                  float *act);
 
-// The kernel family in use, and its name ("scalar", "avx2", "avx512").
+// The kernel family in use, and its name ("scalar", "avx2", "avx512",
+// "avx2-vnni", "avx512-vnni").
 CantusIsa cantus_lstm_isa(void);
 const char *cantus_lstm_isa_name(CantusIsa isa);
-// Forces a family for tests and benchmarks (clamped to what the CPU has);
-// returns the one in effect.  Non-RT; call before stepping.
+// Forces a family for tests and benchmarks; returns the one in effect.  A
+// family the CPU lacks falls back along avx512-vnni, avx512, avx2-vnni,
+// avx2, scalar to the first it has.  Non-RT; call before stepping.
 CantusIsa cantus_lstm_force_isa(CantusIsa isa);
+// The best family this CPU has (what is in use unless forced).
+CantusIsa cantus_lstm_isa_best(void);
 
 #endif

@@ -8,6 +8,14 @@
 // matvec: y = bias + W [x1; x2] for W (m, n1+n2) in lstm.c's panel layout
 // (16-row panels, 16 row values per column, rows past m zero); y and bias
 // hold m floats and may alias.  gates: exactly cantus_lstm_gates().
+//
+// matvec_i8: y = (bias + (W1 x1) * (scale1 * sx1)) + (W2 x2) * (scale2 * sx2)
+// row by row for W = [W1 | W2] (m, n1+n2) in lstm.c's int8 panels (scales
+// and row sums after the panels), x1, x2 int8 in -127..127 (n1, n2
+// multiples of 4; n2 may be 0), the integer sums exact and the float
+// operations unfused, in this order, in every family.  gates_exact: the
+// cell update with the scalar path's unfused operations (bit-identical to
+// it); no act output.
 #ifndef CANTUS_LSTM_X86_H
 #define CANTUS_LSTM_X86_H
 
@@ -36,6 +44,57 @@
 #define CANTUS_ACT_TANH_SPLIT 0.625f
 
 #if defined(__x86_64__)
+CANTUS_RT void cantus_lstm_x86_matvec_i8_avx2(const int8_t *w,
+                                              int m,
+                                              const int8_t *x1,
+                                              int n1,
+                                              float sx1,
+                                              const int8_t *x2,
+                                              int n2,
+                                              float sx2,
+                                              const float *bias,
+                                              float *y);
+CANTUS_RT void cantus_lstm_x86_matvec_i8_avxvnni(const int8_t *w,
+                                                 int m,
+                                                 const int8_t *x1,
+                                                 int n1,
+                                                 float sx1,
+                                                 const int8_t *x2,
+                                                 int n2,
+                                                 float sx2,
+                                                 const float *bias,
+                                                 float *y);
+CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512(const int8_t *w,
+                                                int m,
+                                                const int8_t *x1,
+                                                int n1,
+                                                float sx1,
+                                                const int8_t *x2,
+                                                int n2,
+                                                float sx2,
+                                                const float *bias,
+                                                float *y);
+CANTUS_RT void cantus_lstm_x86_matvec_i8_avx512vnni(const int8_t *w,
+                                                    int m,
+                                                    const int8_t *x1,
+                                                    int n1,
+                                                    float sx1,
+                                                    const int8_t *x2,
+                                                    int n2,
+                                                    float sx2,
+                                                    const float *bias,
+                                                    float *y);
+CANTUS_RT void cantus_lstm_x86_gates_exact_avx2(int n,
+                                                const float *pre,
+                                                const float *c_prev,
+                                                float *c,
+                                                float *h);
+CANTUS_RT void cantus_lstm_x86_gates_exact_avx512(int n,
+                                                  const float *pre,
+                                                  const float *c_prev,
+                                                  float *c,
+                                                  float *h);
+
 CANTUS_RT void cantus_lstm_x86_matvec_f32_avx2(const float *w,
                                                int m,
                                                const float *x1,

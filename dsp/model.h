@@ -34,7 +34,7 @@ typedef struct {
   char (*part_names)[CANTUS_STYLE_NAME_LEN];  // [dims.vocab.n_parts] (version 2), NUL-terminated
   char *meta;            // free-text metadata ("key: value" lines), NUL-terminated
   CantusParams p;        // fp32 parameters
-  CantusLstmNet net;     // run-time layout (fp32 or fp16 weights), from p
+  CantusLstmNet net;     // run-time layout (fp32, fp16 or int8 weights), from p
   CantusLstmState state; // h, c of every layer; zero after load
   float *logits;         // (V) scratch for the step
   void *extra;           // extra_size zeroed bytes, 64-byte aligned, or NULL
@@ -50,12 +50,18 @@ typedef struct {
 } CantusModel;
 
 typedef struct {
-  CantusWeightType weights; // run-time weight storage (CANTUS_WEIGHTS_F16 default)
+  CantusWeightType weights; // run-time weight storage (CANTUS_WEIGHTS_I8 default)
   size_t extra_size;        // bytes reserved for the caller in `extra`
 } CantusModelOptions;
 
-// Default options: fp16 run-time weights, no extra region.
+// Default options: the process's default run-time weights, no extra region.
+// That default is int8, unless cantus_model_set_default_weights() chose
+// another, or else the environment variable CANTUS_WEIGHTS names one
+// ("fp32", "fp16", "int8"; how a plugin host picks it).  Non-RT.
 CantusModelOptions cantus_model_options_default(void);
+// Sets the process's default run-time weights (cantus-gen and cantus-jack
+// --weights); call before loading models.  Non-RT.
+void cantus_model_set_default_weights(CantusWeightType wt);
 
 // A model is version 2 exactly when its vocabulary is (cantus_dims_is_v2):
 // then it also records parts and part names and may have form inputs

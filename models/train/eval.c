@@ -34,6 +34,9 @@ static void usage(FILE *f)
           "  --tracks LIST        track filter (default: the one recorded in the model)\n"
           "  --chords on|off      a chord model scored with the corpus's own chords (on, the\n"
           "                       default) or with none (off: as it plays without chords)\n"
+          "  --weights fp32|fp16|int8  score and generate with the plugin's step on weights\n"
+          "                       stored so (default: the trainer's fp32 forward pass to\n"
+          "                       score, int8 to generate, as the plugin)\n"
           "  --json               machine-readable output on stdout\n"
           "  -q                   no per-file corpus messages\n"
           "  -h, --help           print this help\n"
@@ -72,7 +75,9 @@ typedef struct {
   float temperature;
   bool json, quiet;
   const char *tracks;
-  bool no_chords; // --chords off: score a chord model with no chord input
+  bool no_chords;     // --chords off: score a chord model with no chord input
+  bool weights_given; // --weights: score with the run-time step on these weights
+  CantusWeightType weights;
 } EvalOptions;
 
 // Losses per model style: the model's (with its next-token hits) and the
@@ -175,12 +180,17 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
         return 2;
       }
       op->no_chords = !strcmp(v, "off");
+    } else if (v && !strcmp(o, "--weights")) {
+      if (!cantus_lstm_weights_parse(v, &op->weights)) {
+        fprintf(stderr, "%s: option --weights: '%s' is not fp32, fp16 or int8\n", PROG, v);
+        return 2;
+      }
+      op->weights_given = true;
       i++;
     } else if (o[0] == '-') {
-      static const char *const with_value[] = {
-        "--split", "--max-order",   "--pieces", "--bars",
-        "--seed",  "--temperature", "--tracks", "--chords"
-      };
+      static const char *const with_value[] = { "--split",  "--max-order", "--pieces",
+                                                "--bars",   "--seed",      "--temperature",
+                                                "--tracks", "--chords",    "--weights" };
       for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
         if (!strcmp(o, with_value[k])) {
           return cantus_args_missing(PROG, o);
@@ -299,6 +309,56 @@ static CantusStatus score_ngram(const EvalOptions *op,
   }
   cantus_ngram_free(ng);
   return CANTUS_OK;
+}
+
+// The model's loss with the plugin's own step (the run-time weights the
+// model was loaded with: fp32, fp16 or int8), piece by piece from a reset
+// state, on the same tokens and inputs as cantus_train_evaluate.
+static void score_runtime(const EvalOptions *op, CantusModel *m, const CantusCorpus *c, Scores *sc)
+{
+  const CantusDims *d = &m->dims;
+  const int V = cantus_vocab_size(&d->vocab);
+  for (uint32_t s = 0; s < d->n_styles; s++) {
+    sc->lstm_sum[s] = 0.0;
+    sc->lstm_n[s] = 0;
+    sc->lstm_ok[s] = 0;
+  }
+  for (int i = 0; i < c->n_pieces; i++) {
+    const CantusPiece *pc = &c->pieces[i];
+    if (pc->split != op->split) {
+      continue;
+    }
+    const int s = pc->style;
+    cantus_lstm_set_style(&m->net, &m->state, m->p.style_emb + (size_t)s * d->n_style_dim);
+    cantus_lstm_reset(&m->net, &m->state);
+    for (uint32_t t = 0; t + 1 < pc->n_tok; t++) {
+      if (pc->tok[t] == CANTUS_TOK_START) {
+        cantus_lstm_reset(&m->net, &m->state); // as the trainer: START restarts the state
+      }
+      cantus_lstm_step_form(&m->net,
+                            &m->state,
+                            pc->tok[t],
+                            pc->pos_tick[t],
+                            pc->pos_beat[t],
+                            pc->form ? &pc->form[t] : NULL,
+                            m->logits);
+      const float *l = m->logits;
+      int best = 0;
+      for (int v = 1; v < V; v++) {
+        best = l[v] > l[best] ? v : best;
+      }
+      const double mx = l[best];
+      double z = 1.0; // exp(l[best] - mx)
+      for (int v = 0; v < V; v++) {
+        z += v != best ? exp((double)l[v] - mx) : 0.0;
+      }
+      const int tgt = pc->tok[t + 1];
+      sc->lstm_sum[s] += mx + log(z) - (double)l[tgt];
+      sc->lstm_n[s]++;
+      sc->lstm_ok[s] += best == tgt;
+    }
+  }
+  cantus_lstm_reset(&m->net, &m->state);
 }
 
 // Histograms of the real pieces: the scored split per style, and the
@@ -739,6 +799,9 @@ int main(int argc, char **argv)
   err.msg[0] = 0;
   CantusModel *m = NULL;
   CantusModelOptions mo = cantus_model_options_default();
+  if (op.weights_given) {
+    mo.weights = op.weights;
+  }
   if (cantus_model_load(op.model_path, &mo, &m, &err) != CANTUS_OK) {
     fprintf(stderr, "cantus-eval: %s\n", err.msg);
     return 1;
@@ -770,9 +833,11 @@ int main(int argc, char **argv)
       c.pieces[i].style = ms;
     }
   }
-  if (cantus_train_evaluate(
-        d, m->p.tok_emb, &c, op.split, 32, 64, sc.lstm_sum, sc.lstm_n, sc.lstm_ok, &err) !=
-      CANTUS_OK) {
+  if (op.weights_given) {
+    score_runtime(&op, m, &c, &sc);
+  } else if (cantus_train_evaluate(
+               d, m->p.tok_emb, &c, op.split, 32, 64, sc.lstm_sum, sc.lstm_n, sc.lstm_ok, &err) !=
+             CANTUS_OK) {
     fprintf(stderr, "cantus-eval: %s\n", err.msg);
     return 1;
   }

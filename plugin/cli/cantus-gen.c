@@ -57,6 +57,7 @@ static void usage(FILE *f)
         "  --rate HZ              sample rate of the simulated host (default 48000)\n"
         "  -o FILE.mid            output MIDI file (default cantus.mid)\n"
         "  --svg FILE.svg         also write a piano roll\n"
+        "  --weights TYPE         run-time weights: fp32, fp16 or int8 (default)\n"
         "  --quiet                print nothing on success\n"
         "  --help, --version      print this help, the version\n"
         "Engine controls (--NAME=VALUE works too; a style by name or by number from 1,\n"
@@ -84,8 +85,8 @@ typedef struct {
 static bool takes_value(const char *o)
 {
   static const char *const names[] = {
-    "--model",      "--bars",  "--bpm",  "--meter", "--range",  "--theme",
-    "--theme-bars", "--block", "--rate", "-o",      "--output", "--svg",
+    "--model", "--bars", "--bpm", "--meter",  "--range", "--theme",   "--theme-bars",
+    "--block", "--rate", "-o",    "--output", "--svg",   "--weights",
   };
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     if (!strcmp(o, names[k])) {
@@ -202,6 +203,12 @@ static int parse_args(int argc, char **argv, Args *a)
       a->out_path = v;
     } else if (!strcmp(o, "--svg")) {
       a->svg_path = v;
+    } else if (!strcmp(o, "--weights")) {
+      CantusWeightType wt;
+      if (!cantus_lstm_weights_parse(v, &wt)) {
+        return cantus_args_usage(PROG, "option --weights: '%s' is not fp32, fp16 or int8", v);
+      }
+      cantus_model_set_default_weights(wt);
     }
     if (!ok) {
       return 2;

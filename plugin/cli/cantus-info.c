@@ -27,7 +27,9 @@ static const char usage[] =
 typedef struct {
   const char *path;
   long long file_size;
-  size_t net_f16; // run-time weight bytes with fp16 storage
+  size_t net_f16;           // run-time weight bytes with fp16 storage
+  size_t net;               // run-time weight bytes with the default storage
+  CantusWeightType weights; // the default storage (the plugin's)
 } Info;
 
 static void print_text(const CantusModel *m, const Info *in)
@@ -83,11 +85,12 @@ static void print_text(const CantusModel *m, const Info *in)
       printf("  chords      %u inputs (12 pitch classes + no chord)\n", (unsigned)d->n_chord);
     }
   }
-  printf("  parameters  %u (%zu bytes fp32 in the file; run-time weights %zu bytes fp16,"
+  printf("  parameters  %u (%zu bytes fp32 in the file; run-time weights %zu bytes %s,"
          " whole model %zu bytes)\n",
          (unsigned)m->n_params,
          (size_t)m->n_params * 4,
-         in->net_f16,
+         in->net,
+         cantus_lstm_weights_name(in->weights),
          m->alloc_size);
   printf("  styles      %u\n", (unsigned)d->n_styles);
   for (uint32_t i = 0; i < d->n_styles; i++) {
@@ -173,13 +176,18 @@ static void print_json(const CantusModel *m, const Info *in, const char *indent)
          (unsigned)d->n_pos_tick,
          (unsigned)d->n_pos_beat);
   printf("%s  \"params\": %u,\n%s  \"param_bytes_fp32\": %zu,\n%s  \"runtime_weight_bytes_fp16\": "
-         "%zu,\n%s  \"model_bytes\": %zu,\n",
+         "%zu,\n%s  \"runtime_weights\": \"%s\",\n%s  \"runtime_weight_bytes\": %zu,\n"
+         "%s  \"model_bytes\": %zu,\n",
          indent,
          (unsigned)m->n_params,
          indent,
          (size_t)m->n_params * 4,
          indent,
          in->net_f16,
+         indent,
+         cantus_lstm_weights_name(in->weights),
+         indent,
+         in->net,
          indent,
          m->alloc_size);
   printf("%s  \"styles\": [", indent);
@@ -226,7 +234,7 @@ int main(int argc, char **argv)
     printf("[\n");
   }
   for (int i = first; i < argc; i++) {
-    const CantusModelOptions opt = cantus_model_options_default(); // fp16, as the plugin
+    const CantusModelOptions opt = cantus_model_options_default(); // as the plugin
     CantusModel *m = NULL;
     CantusError err;
     if (cantus_model_load(argv[i], &opt, &m, &err) != CANTUS_OK) {
@@ -238,7 +246,9 @@ int main(int argc, char **argv)
     struct stat sb;
     Info in = { .path = argv[i],
                 .file_size = stat(argv[i], &sb) == 0 ? (long long)sb.st_size : -1,
-                .net_f16 = cantus_lstm_net_size(&m->dims, CANTUS_WEIGHTS_F16) };
+                .net_f16 = cantus_lstm_net_size(&m->dims, CANTUS_WEIGHTS_F16),
+                .net = cantus_lstm_net_size(&m->dims, opt.weights),
+                .weights = opt.weights };
     if (json) {
       printf("%s", printed && array ? ",\n" : "");
       print_json(m, &in, array ? "  " : "");

@@ -155,6 +155,7 @@ static void usage(FILE *f)
           "      --theme-bars N       bars of the theme, 0..1000 (default 0: all)\n"
           "      --record FILE.mid    write what was played to FILE.mid on exit\n"
           "      --lookahead BEATS    generation lookahead (default 1)\n"
+          "      --weights TYPE       run-time weights: fp32, fp16 or int8 (default)\n"
           "      --no-ui              headless: no terminal view; commands on stdin\n"
           "      --range LO-HI        --note-lo LO --note-hi HI in one: C3-C5, 48-72\n"
           "  -h, --help               print this help\n"
@@ -234,10 +235,10 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     return 0;
   }
   static const char *const with_value[] = {
-    "-m",          "--model",        "-n",       "--name",       "-s",           "--server",
-    "-o",          "--connect-out",  "-i",       "--connect-in", "--meter",      "--midi-out",
-    "--midi-in",   "--midi-latency", "--cc-map", "--theme",      "--theme-bars", "--record",
-    "--lookahead", "--range",
+    "-m",          "--model",        "-n",        "--name",       "-s",           "--server",
+    "-o",          "--connect-out",  "-i",        "--connect-in", "--meter",      "--midi-out",
+    "--midi-in",   "--midi-latency", "--cc-map",  "--theme",      "--theme-bars", "--record",
+    "--lookahead", "--range",        "--weights",
   };
   bool known = false;
   for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -297,6 +298,12 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     o->record = val;
   } else if (IS("--lookahead", "--lookahead")) {
     return cantus_args_double(PROG, opt, val, 0.25, 16, &o->lookahead) ? 0 : 2;
+  } else if (IS("--weights", "--weights")) {
+    CantusWeightType wt;
+    if (!cantus_lstm_weights_parse(val, &wt)) {
+      return cantus_args_usage(PROG, "option --weights: '%s' is not fp32, fp16 or int8", val);
+    }
+    cantus_model_set_default_weights(wt); // before any model is loaded
   }
   return 0;
 #undef IS

@@ -3,9 +3,12 @@
 // hidden 128/256/512 and 1-3 layers, scalar kernels and the dispatched
 // family, fp32 and fp16 weights, warm and with the caches flushed between
 // steps, next to a lower bound (FLOPs at FMA peak, weight bytes at the
-// bandwidth of the cache level they live in).  Then the engine's figures
-// when tests/bench/bench_engine.c is linked.  Informational, never pass/fail.
-// Usage: cantus-bench [--quick | --engine]
+// bandwidth of the cache level they live in).  Then every kernel family
+// with fp32, fp16 and int8 weights (--families alone), and the engine's
+// figures when tests/bench/bench_engine.c is linked; --peers prints the
+// reference stack beside OpenBLAS for tests/bench/peers.sh.
+// Informational, never pass/fail.
+// Usage: cantus-bench [--quick | --engine | --families | --peers]
 #include "lstm.h"
 #include "model.h"
 
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 void cantus_bench_engine(void) __attribute__((weak));
+void cantus_bench_peers(void) __attribute__((weak));
 
 // Machine figures the bounds use (REFERENCE.md): FMA peak per core, L2 and
 // L3 read bandwidth per core.  DRAM bandwidth is measured below.
@@ -247,14 +251,15 @@ static Timing time_steps(const Params *pp, CantusWeightType wt, double budget_ns
 
   n = 0;
   start = now_ns();
-  while (n < max_cold && (n < 7 || now_ns() - start < budget_ns)) {
+  // max_cold 0: warm only.
+  while (max_cold > 0 && n < max_cold && (n < 7 || now_ns() - start < budget_ns)) {
     flush_caches();
     double t0 = now_ns();
     step(&net, &st, tok, n, logits);
     t[n++] = now_ns() - t0;
     tok = (tok + 37) % V;
   }
-  r.cold_ns = median(t, n);
+  r.cold_ns = n ? median(t, n) : 0.0;
   free(net_mem);
   free(st_mem);
   free(logits);
@@ -276,10 +281,10 @@ static void bench_form_inputs(CantusIsa best, double budget, bool quick)
   d2.n_bars_left = CANTUS_BARS_LEFT_CLASSES;
   const int V2 = cantus_vocab_size(&d2.vocab);
   const CantusLookbackFeatures form[4] = {
-    { { (uint16_t)V2, 40, 7, 100 }, 0, 17 },
-    { { 3, (uint16_t)V2, 60, 9 }, 3, 16 },
-    { { 200, 201, 202, (uint16_t)V2 }, 7, 4 },
-    { { 5, 80, 150, 250 }, 15, 0 },
+    { { (uint16_t)V2, 40, 7, 100 }, 0, 17, 0 },
+    { { 3, (uint16_t)V2, 60, 9 }, 3, 16, 0 },
+    { { 200, 201, 202, (uint16_t)V2 }, 7, 4, 0 },
+    { { 5, 80, 150, 250 }, 15, 0, 0 },
   };
   Params p1, p2;
   params_init(&p1, &d1);
@@ -306,6 +311,78 @@ static void bench_form_inputs(CantusIsa best, double budget, bool quick)
   fflush(stdout);
   free(p1.flat);
   free(p2.flat);
+}
+
+// The CPU's name from /proc/cpuinfo ("unknown" elsewhere).
+static void cpu_name(char *buf, size_t n)
+{
+  snprintf(buf, n, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f)) {
+    const char *c = strchr(line, ':');
+    if (!strncmp(line, "model name", 10) && c) {
+      snprintf(buf, n, "%s", c + 2);
+      buf[strcspn(buf, "\n")] = 0;
+      break;
+    }
+  }
+  if (f) {
+    fclose(f);
+  }
+}
+
+// The reference stack (2 x LSTM 256 + dense 256->300) and folk-rnn's size
+// (3 x 512) on every kernel family this CPU has, fp32, fp16 and int8 weights,
+// warm medians measured in this one run, so the ratios compare like with
+// like (absolute figures move with the load on the machine).
+static void bench_families(double budget)
+{
+  static const CantusIsa fam[] = { CANTUS_ISA_SCALAR,
+                                   CANTUS_ISA_AVX2,
+                                   CANTUS_ISA_AVX2_VNNI,
+                                   CANTUS_ISA_AVX512,
+                                   CANTUS_ISA_AVX512_VNNI };
+  static const struct {
+    int L, H;
+  } nets[] = { { 2, 256 }, { 3, 512 } };
+  char cpu[128];
+  cpu_name(cpu, sizeof cpu);
+  printf("\nKernel families, us per step (warm median, this run), CPU: %s\n", cpu);
+  printf("%-7s %-12s %8s %8s %8s | %9s %9s\n",
+         "net",
+         "family",
+         "fp32",
+         "fp16",
+         "int8",
+         "fp32/int8",
+         "fp16/int8");
+  for (size_t k = 0; k < sizeof nets / sizeof nets[0]; k++) {
+    CantusDims d = bench_dims(nets[k].L, nets[k].H);
+    Params pp;
+    params_init(&pp, &d);
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+      if (cantus_lstm_force_isa(fam[f]) != fam[f]) {
+        continue;
+      }
+      double us[CANTUS_WEIGHTS_N];
+      for (int w = 0; w < CANTUS_WEIGHTS_N; w++) {
+        us[w] = time_steps(&pp, (CantusWeightType)w, budget, 0).warm_ns * 1e-3;
+      }
+      printf("%dx%-5d %-12s %8.1f %8.1f %8.1f | %9.2f %9.2f\n",
+             nets[k].L,
+             nets[k].H,
+             cantus_lstm_isa_name(fam[f]),
+             us[0],
+             us[1],
+             us[2],
+             us[0] / us[2],
+             us[1] / us[2]);
+      fflush(stdout);
+    }
+    free(pp.flat);
+  }
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
 }
 
 // Weights one step multiplies (padded rows included), and the bytes it
@@ -343,6 +420,16 @@ int main(int argc, char **argv)
     cantus_bench_engine();
     return 0;
   }
+  if (argc > 1 && strcmp(argv[1], "--peers") == 0) {
+    if (cantus_bench_peers) {
+      cantus_bench_peers();
+    }
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--families") == 0) {
+    bench_families(100e6);
+    return 0;
+  }
   const double budget = quick ? 20e6 : 150e6;
   flush_buf = aligned_alloc(64, FLUSH_BYTES);
   if (!flush_buf) {
@@ -350,7 +437,7 @@ int main(int argc, char **argv)
     return 1;
   }
   memset(flush_buf, 1, FLUSH_BYTES);
-  const CantusIsa best = cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  const CantusIsa best = cantus_lstm_force_isa(cantus_lstm_isa_best());
   const char *bname = cantus_lstm_isa_name(best);
   const size_t l2 = cache_bytes(2, (size_t)1 << 20), l3 = cache_bytes(3, (size_t)32 << 20);
   // Measured here: read bandwidth from L2 (a quarter of it), L3 (an eighth
@@ -443,14 +530,15 @@ int main(int argc, char **argv)
       free(pp.flat);
     }
   }
-  printf("\nREFERENCE.md's stack (2x LSTM256 + dense 256->300, warm, softmax excluded here): "
-         "%s fp16 %.1f us, fp32 %.1f us.\n  REFERENCE: RTNeural 166 us (%.1fx slower than fp16 "
-         "here), OpenBLAS sgemv 181 us, hand AVX-512 fp32 142 us / fp16 46 us.\n",
+  // Figures of other machines are not quoted: the peers (OpenBLAS, PyTorch)
+  // are timed in this run by tests/bench/peers.sh.
+  printf("\nThe reference stack (2x LSTM256 + dense 256->300, warm, softmax excluded here): "
+         "%s fp16 %.1f us, fp32 %.1f us; int8 and the peers below, in this run.\n",
          bname,
          stack_ns[1] * 1e-3,
-         stack_ns[0] * 1e-3,
-         166e3 / stack_ns[1]);
+         stack_ns[0] * 1e-3);
   fflush(stdout);
+  bench_families(quick ? 20e6 : 100e6);
   bench_form_inputs(best, budget, quick);
   free(flush_buf);
   if (cantus_bench_engine) {

@@ -95,7 +95,7 @@ static void try_load(const uint8_t *data, size_t size, CantusWeightType wt)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  const CantusWeightType wt = (size & 1) ? CANTUS_WEIGHTS_F32 : CANTUS_WEIGHTS_F16;
+  const CantusWeightType wt = (CantusWeightType)(size % CANTUS_WEIGHTS_N); // fp32, fp16, int8
   try_load(data, size, wt);
   if (size < 32) {
     return 0;

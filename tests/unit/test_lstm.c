@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The LSTM step and cell update against a double-precision reference written
 // here straight from the math in lstm.h (with the same fp16-rounded weights
-// when the run-time storage is fp16), for every kernel family the CPU has,
-// several sizes and multi-step sequences; plus set_style, reset, the state
-// layout and the bounds of the caller's memory.  Models are built by hand in
+// when the run-time storage is fp16; for int8 a reference with the same
+// quantisation, and every family bit for bit against the scalar one), for
+// every kernel family the CPU has, several sizes and multi-step sequences;
+// plus set_style, reset, the state layout and the bounds of the caller's
+// memory.  Models are built by hand in
 // a flat float buffer so this file depends only on lstm.h.
 #include "lstm.h"
 #include "test.h"
@@ -312,12 +314,16 @@ static void rt_free(Rt *rt)
   free(rt->st_mem);
 }
 
-static const CantusIsa all_isas[] = { CANTUS_ISA_SCALAR, CANTUS_ISA_AVX2, CANTUS_ISA_AVX512 };
+static const CantusIsa all_isas[] = { CANTUS_ISA_SCALAR,
+                                      CANTUS_ISA_AVX2,
+                                      CANTUS_ISA_AVX512,
+                                      CANTUS_ISA_AVX2_VNNI,
+                                      CANTUS_ISA_AVX512_VNNI };
 
 // Forces isa; false (after saying so once per test) when the CPU lacks it.
 static bool use_isa(CantusIsa isa)
 {
-  static bool said[3];
+  static bool said[CANTUS_ISA_N];
   if (cantus_lstm_force_isa(isa) != isa) {
     if (!said[isa]) {
       printf("  skipped %s kernels: not supported by this CPU\n", cantus_lstm_isa_name(isa));
@@ -406,7 +412,7 @@ static void check_sizes(CantusWeightType wt)
     }
     model_free(&m);
   }
-  cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
 }
 
 TEST(lstm_step_matches_double_reference_fp32)
@@ -472,7 +478,7 @@ TEST(lstm_gates_match_double_with_activations)
     CHECK(memcmp(c2, c, sizeof c) == 0);
     CHECK(memcmp(h2, h, sizeof h) == 0);
   }
-  cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
 }
 
 TEST(lstm_gates_flush_denormal_cells)
@@ -505,7 +511,7 @@ TEST(lstm_gates_flush_denormal_cells)
     CHECK_EQ(kept, 0);
     CHECK_NEAR(c[H - 1], 2.0f * FLT_MIN, (double)FLT_MIN * 1e-3);
   }
-  cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
 }
 
 // ---- style, reset, state layout, memory bounds ------------------------------------------
@@ -546,7 +552,7 @@ TEST(lstm_set_style_changes_layer0_input)
       CHECK_MSG(e <= 1.0, "%s: %.3g", cantus_lstm_isa_name(all_isas[k]), e);
     }
   }
-  cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
   // Setting a zero style restores b0 exactly.
   memset(m.style, 0, d.n_style_dim * sizeof(float));
   cantus_lstm_set_style(&rt.net, &rt.st, m.style);
@@ -560,7 +566,7 @@ TEST(lstm_state_layout_reset_and_checkpoint)
   CantusDims d = make_dims(3, 16, 37);
   Model m;
   model_init(&m, &d, 12);
-  for (int wt = 0; wt < 2; wt++) {
+  for (int wt = 0; wt < CANTUS_WEIGHTS_N; wt++) {
     Rt rt;
     rt_init(&rt, &m, (CantusWeightType)wt);
     const size_t H = d.n_hidden, V = 37;
@@ -648,7 +654,7 @@ TEST(lstm_fp16_storage_saturates)
               (double)l[0],
               want);
   }
-  cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
   rt_free(&rt);
   model_free(&m);
 }
@@ -673,7 +679,7 @@ TEST(lstm_avx2_and_avx512_agree_bitwise)
     for (int t = 0; t < 50; t++) {
       cantus_lstm_force_isa(CANTUS_ISA_AVX2);
       cantus_lstm_step(&a.net, &a.st, (t * 37) % 300, t % 12, t % 7, la);
-      cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+      cantus_lstm_force_isa(cantus_lstm_isa_best());
       cantus_lstm_step(&b.net, &b.st, (t * 37) % 300, t % 12, t % 7, lb);
       same &= memcmp(la, lb, sizeof la) == 0;
       same &= memcmp(a.st.hc, b.st.hc, cantus_lstm_state_floats(&d) * sizeof(float)) == 0;
@@ -694,7 +700,18 @@ TEST(lstm_force_isa_clamps_and_names)
   CHECK(strcmp(cantus_lstm_isa_name(CANTUS_ISA_SCALAR), "scalar") == 0);
   CHECK(strcmp(cantus_lstm_isa_name(CANTUS_ISA_AVX2), "avx2") == 0);
   CHECK(strcmp(cantus_lstm_isa_name(CANTUS_ISA_AVX512), "avx512") == 0);
+  CHECK(strcmp(cantus_lstm_isa_name(CANTUS_ISA_AVX2_VNNI), "avx2-vnni") == 0);
+  CHECK(strcmp(cantus_lstm_isa_name(CANTUS_ISA_AVX512_VNNI), "avx512-vnni") == 0);
   CHECK(cantus_lstm_force_isa(CANTUS_ISA_AVX512) == best);
+  // Out of range clamps; a missing family falls back to one the CPU has.
+  CHECK(cantus_lstm_force_isa((CantusIsa)-3) == CANTUS_ISA_SCALAR);
+  CHECK(cantus_lstm_force_isa((CantusIsa)99) == cantus_lstm_isa_best());
+  for (int i = 0; i < CANTUS_ISA_N; i++) {
+    CantusIsa got = cantus_lstm_force_isa((CantusIsa)i);
+    CHECK(got == (CantusIsa)i || got < (CantusIsa)i || got == CANTUS_ISA_AVX2_VNNI);
+    CHECK(cantus_lstm_force_isa(got) == got); // what it returns is usable as is
+  }
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -703,6 +720,306 @@ TEST(lstm_force_isa_clamps_and_names)
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     CHECK(best == CANTUS_ISA_AVX2);
   }
-  printf("  kernels in use: %s\n", cantus_lstm_isa_name(best));
+  CantusIsa top = cantus_lstm_isa_best();
+  if (__builtin_cpu_supports("avx512vnni") && best == CANTUS_ISA_AVX512) {
+    CHECK(top == CANTUS_ISA_AVX512_VNNI);
+  }
+  CHECK(cantus_lstm_force_isa(CANTUS_ISA_AVX512_VNNI) == top);
+  printf("  kernels in use: %s (best %s)\n", cantus_lstm_isa_name(best), cantus_lstm_isa_name(top));
 #endif
+}
+
+// ---- int8 storage ----------------------------------------------------------------------
+// The reference below is written from lstm.h's description: each row of a
+// matrix segment scaled so its largest |w| is 127 (rounded to nearest), the
+// activations of each product scaled so their largest |x| is 127 (in float,
+// as the step does), products summed exactly and rescaled; everything else
+// in double.  Each layer is checked on its own from the run-time net's
+// inputs (the old h of its layer, the new h of the layer below), so the two
+// sides always quantise identical activations.
+
+// Row `row` (n values) as int8 values q and its scale s (w ~ s * q).
+static void ref_quant_row(const float *row, size_t n, double *q, double *s)
+{
+  double mx = 0.0;
+  for (size_t j = 0; j < n; j++) {
+    mx = fmax(mx, fabs((double)row[j]));
+  }
+  for (size_t j = 0; j < n; j++) {
+    q[j] = mx > 0.0 ? fmax(-127.0, fmin(127.0, nearbyint((double)row[j] * 127.0 / mx))) : 0.0;
+  }
+  *s = (double)(float)(mx / 127.0);
+}
+
+// Activations as the step quantises them; returns the scale.
+static double ref_quant_x(const float *x, size_t n, double *q)
+{
+  float mx = 0.0f;
+  for (size_t j = 0; j < n; j++) {
+    mx = fmaxf(mx, fabsf(x[j]));
+  }
+  float inv = mx > 1e-30f ? 127.0f / mx : 0.0f;
+  for (size_t j = 0; j < n; j++) {
+    q[j] = (double)nearbyintf(x[j] * inv);
+  }
+  return mx > 1e-30f ? (double)(mx / 127.0f) : 0.0;
+}
+
+// sum_j Wq[r, j] xq[j] * s_r * sx over one segment (W row-major (m, n)).
+static double ref_seg(const float *wrow, size_t n, const double *xq, double sx, double *qbuf)
+{
+  double s;
+  ref_quant_row(wrow, n, qbuf, &s);
+  double dot = 0.0;
+  for (size_t j = 0; j < n; j++) {
+    dot += qbuf[j] * xq[j];
+  }
+  return dot * s * sx;
+}
+
+// One step of the run-time int8 net checked layer by layer against the
+// reference; returns the worst error ratio to a 1e-5 allowance.
+static double i8_step_check(Rt *rt, const Model *m, int tok, int pt, int pb, float *logits)
+{
+  const CantusDims *d = &m->d;
+  const CantusParams *p = &m->p;
+  const size_t H = d->n_hidden, G = 4 * H, E = d->n_embed, S = d->n_style_dim;
+  const size_t NT = d->n_pos_tick, L = d->n_layers;
+  const size_t V = (size_t)cantus_vocab_size(&d->vocab);
+  const size_t nhc = cantus_lstm_state_floats(d);
+  float *old = malloc(nhc * sizeof(float));
+  double *xa = malloc(H * sizeof(double)), *xb = malloc(H * sizeof(double));
+  double *qb = malloc(H * sizeof(double)), *pre = malloc(G * sizeof(double));
+  memcpy(old, rt->st.hc, nhc * sizeof(float));
+  cantus_lstm_step(&rt->net, &rt->st, tok, pt, pb, logits);
+  double w = 0.0;
+  for (size_t k = 0; k < L; k++) {
+    const float *h_old = old + 2 * k * H, *c_old = old + (2 * k + 1) * H;
+    const size_t in = cantus_dims_input(d, k);
+    const double sb = ref_quant_x(h_old, H, xb);
+    double sa = 0.0;
+    if (k > 0) {
+      sa = ref_quant_x(rt->st.h[k - 1], H, xa);
+    }
+    for (size_t g = 0; g < G; g++) {
+      double acc = (double)p->layer[k].b[g];
+      const float *wi = p->layer[k].w_ih + g * in;
+      if (k == 0) {
+        for (size_t e = 0; e < E; e++) {
+          acc += (double)wi[e] * (double)p->tok_emb[(size_t)tok * E + e];
+        }
+        for (size_t s = 0; s < S; s++) {
+          acc += (double)wi[E + s] * (double)m->style[s];
+        }
+        acc += (double)wi[E + S + (size_t)pt] + (double)wi[E + S + NT + (size_t)pb];
+      } else {
+        acc += ref_seg(wi, H, xa, sa, qb);
+      }
+      acc += ref_seg(p->layer[k].w_hh + g * H, H, xb, sb, qb);
+      pre[g] = acc;
+    }
+    for (size_t j = 0; j < H; j++) {
+      double i = sigm(pre[j]), f = sigm(pre[H + j]), gg = tanh(pre[2 * H + j]);
+      double o = sigm(pre[3 * H + j]);
+      double c = f * (double)c_old[j] + i * gg, h = o * tanh(c);
+      w = fmax(w, fabs((double)rt->st.c[k][j] - c) / (1e-5 * fmax(1.0, fabs(c))));
+      w = fmax(w, fabs((double)rt->st.h[k][j] - h) / (1e-5 * fmax(1.0, fabs(h))));
+    }
+  }
+  const double sl = ref_quant_x(rt->st.h[L - 1], H, xa);
+  for (size_t v = 0; v < V; v++) {
+    double want = (double)p->b_out[v] + ref_seg(p->w_out + v * H, H, xa, sl, qb);
+    w = fmax(w, fabs((double)logits[v] - want) / (1e-5 * fmax(1.0, fabs(want))));
+  }
+  free(old);
+  free(xa);
+  free(xb);
+  free(qb);
+  free(pre);
+  return w;
+}
+
+TEST(lstm_int8_step_matches_quantised_reference)
+{
+  static const int shapes[][3] = {
+    { 1, 16, 37 }, { 2, 16, 300 }, { 3, 32, 300 }, { 4, 32, 64 }, { 2, 256, 300 }
+  };
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    CantusDims d = make_dims(shapes[s][0], shapes[s][1], shapes[s][2]);
+    Model m;
+    model_init(&m, &d, 200 + s);
+    for (uint32_t i = 0; i < d.n_style_dim; i++) {
+      m.style[i] = frand(1.0);
+    }
+    // A zero row (scale 0) and a row with one huge weight (coarse scale).
+    memset(m.p.w_out + 5 * d.n_hidden, 0, d.n_hidden * sizeof(float));
+    m.p.w_out[6 * d.n_hidden + 2] = 40.0f;
+    const size_t V = (size_t)shapes[s][2];
+    float *l = malloc(V * sizeof(float));
+    for (size_t k = 0; k < sizeof all_isas / sizeof all_isas[0]; k++) {
+      if (!use_isa(all_isas[k])) {
+        continue;
+      }
+      Rt rt;
+      rt_init(&rt, &m, CANTUS_WEIGHTS_I8);
+      cantus_lstm_set_style(&rt.net, &rt.st, m.style);
+      CHECK(rt.net.wtype == CANTUS_WEIGHTS_I8);
+      double w = 0.0;
+      rng_seed(9 + s);
+      const int steps = shapes[s][1] >= 256 ? 6 : 25;
+      for (int t = 0; t < steps; t++) {
+        int tok = irand((int)V), pt = irand((int)d.n_pos_tick), pb = irand((int)d.n_pos_beat);
+        w = fmax(w, i8_step_check(&rt, &m, tok, pt, pb, l));
+        CHECK(l[5] == m.p.b_out[5]); // the zero row adds exactly nothing
+      }
+      CHECK_MSG(w <= 1.0,
+                "%s int8 L=%d H=%d V=%d: error %.3g x the 1e-5 allowance",
+                cantus_lstm_isa_name(all_isas[k]),
+                shapes[s][0],
+                shapes[s][1],
+                shapes[s][2],
+                w);
+      if (cantus_test_verbose) {
+        printf("  %s int8 L=%d H=%d V=%d: worst %.3g of allowance\n",
+               cantus_lstm_isa_name(all_isas[k]),
+               shapes[s][0],
+               shapes[s][1],
+               shapes[s][2],
+               w);
+      }
+      rt_free(&rt);
+    }
+    free(l);
+    model_free(&m);
+  }
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
+}
+
+// Greedy generation (each step feeds back the argmax token) with int8
+// weights on family `isa`: the tokens, the final logits and state.
+static void i8_generate(const Model *m, CantusIsa isa, int n, int *toks, float *logits, float *hc)
+{
+  const CantusDims *d = &m->d;
+  const int V = cantus_vocab_size(&d->vocab);
+  Rt rt;
+  cantus_lstm_force_isa(isa);
+  rt_init(&rt, m, CANTUS_WEIGHTS_I8);
+  cantus_lstm_set_style(&rt.net, &rt.st, m->style);
+  int tok = 1;
+  for (int t = 0; t < n; t++) {
+    cantus_lstm_step(&rt.net, &rt.st, tok, t % (int)d->n_pos_tick, t % (int)d->n_pos_beat, logits);
+    int best = 0;
+    for (int v = 1; v < V; v++) {
+      best = logits[v] > logits[best] ? v : best;
+    }
+    // Every 7th step a fixed token instead, so the walk does not settle.
+    tok = t % 7 == 6 ? (t * 31) % V : best;
+    toks[t] = tok;
+  }
+  memcpy(hc, rt.st.hc, cantus_lstm_state_floats(d) * sizeof(float));
+  rt_free(&rt);
+}
+
+// Integer sums make every family compute the same numbers: the same notes,
+// bit-identical logits and state, whatever the CPU.
+TEST(lstm_int8_every_family_bit_identical)
+{
+  static const int shapes[][3] = { { 3, 48, 300 }, { 2, 256, 300 } };
+  int n_families = 0;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    CantusDims d = make_dims(shapes[s][0], shapes[s][1], shapes[s][2]);
+    Model m;
+    model_init(&m, &d, 300 + s);
+    for (uint32_t i = 0; i < d.n_style_dim; i++) {
+      m.style[i] = frand(1.0);
+    }
+    enum { N = 120 };
+    const size_t V = (size_t)shapes[s][2], nhc = cantus_lstm_state_floats(&d);
+    int t0[N], t1[N];
+    float *l0 = malloc(V * sizeof(float)), *l1 = malloc(V * sizeof(float));
+    float *h0 = malloc(nhc * sizeof(float)), *h1 = malloc(nhc * sizeof(float));
+    i8_generate(&m, CANTUS_ISA_SCALAR, N, t0, l0, h0);
+    int distinct = 0;
+    for (int t = 1; t < N; t++) {
+      distinct += t0[t] != t0[t - 1];
+    }
+    CHECK(distinct > N / 4); // the walk really moves
+    n_families = 0;
+    for (size_t k = 1; k < sizeof all_isas / sizeof all_isas[0]; k++) {
+      if (!use_isa(all_isas[k])) {
+        continue;
+      }
+      n_families++;
+      i8_generate(&m, all_isas[k], N, t1, l1, h1);
+      CHECK_MSG(
+        memcmp(t0, t1, sizeof t0) == 0, "%s: other tokens", cantus_lstm_isa_name(all_isas[k]));
+      CHECK_MSG(memcmp(l0, l1, V * sizeof(float)) == 0,
+                "%s: logits differ from scalar",
+                cantus_lstm_isa_name(all_isas[k]));
+      CHECK_MSG(memcmp(h0, h1, nhc * sizeof(float)) == 0,
+                "%s: state differs from scalar",
+                cantus_lstm_isa_name(all_isas[k]));
+    }
+    free(l0);
+    free(l1);
+    free(h0);
+    free(h1);
+    model_free(&m);
+  }
+  cantus_lstm_force_isa(cantus_lstm_isa_best());
+  if (n_families == 0) {
+    SKIP("no SIMD family on this CPU to compare with scalar");
+  }
+}
+
+// int8 stays close to fp32 on the same model: logits within a few percent
+// of their spread over a free-running sequence.
+TEST(lstm_int8_close_to_fp32)
+{
+  CantusDims d = make_dims(2, 128, 300);
+  Model m;
+  model_init(&m, &d, 17);
+  Rt a, b;
+  rt_init(&a, &m, CANTUS_WEIGHTS_F32);
+  rt_init(&b, &m, CANTUS_WEIGHTS_I8);
+  float la[300], lb[300];
+  double worst_rel = 0.0;
+  rng_seed(4);
+  for (int t = 0; t < 40; t++) {
+    int tok = irand(300), pt = irand(12), pb = irand(7);
+    cantus_lstm_step(&a.net, &a.st, tok, pt, pb, la);
+    cantus_lstm_step(&b.net, &b.st, tok, pt, pb, lb);
+    double lo = la[0], hi = la[0], e = 0.0;
+    for (int v = 0; v < 300; v++) {
+      lo = fmin(lo, la[v]);
+      hi = fmax(hi, la[v]);
+      e = fmax(e, fabs((double)la[v] - (double)lb[v]));
+    }
+    worst_rel = fmax(worst_rel, e / (hi - lo));
+  }
+  CHECK_MSG(worst_rel < 0.05, "int8 logits off by %.3g of the fp32 spread", worst_rel);
+  if (cantus_test_verbose) {
+    printf("  int8 vs fp32: worst %.3g of the logit spread\n", worst_rel);
+  }
+  rt_free(&a);
+  rt_free(&b);
+  model_free(&m);
+}
+
+TEST(lstm_weight_type_names)
+{
+  CantusWeightType wt = CANTUS_WEIGHTS_F32;
+  CHECK(cantus_lstm_weights_parse("int8", &wt) && wt == CANTUS_WEIGHTS_I8);
+  CHECK(cantus_lstm_weights_parse("fp16", &wt) && wt == CANTUS_WEIGHTS_F16);
+  CHECK(cantus_lstm_weights_parse("f32", &wt) && wt == CANTUS_WEIGHTS_F32);
+  CHECK(!cantus_lstm_weights_parse("int4", &wt) && wt == CANTUS_WEIGHTS_F32);
+  CHECK(!cantus_lstm_weights_parse(NULL, &wt));
+  for (int i = 0; i < CANTUS_WEIGHTS_N; i++) {
+    CHECK(cantus_lstm_weights_parse(cantus_lstm_weights_name((CantusWeightType)i), &wt) &&
+          wt == (CantusWeightType)i);
+  }
+  CHECK(cantus_lstm_weights_name((CantusWeightType)CANTUS_WEIGHTS_N) == NULL);
+  // int8 storage is the smallest: a quarter of fp32 plus the row scales.
+  CantusDims d = make_dims(2, 256, 300);
+  CHECK(cantus_lstm_net_size(&d, CANTUS_WEIGHTS_I8) < cantus_lstm_net_size(&d, CANTUS_WEIGHTS_F16));
 }

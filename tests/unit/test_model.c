@@ -438,7 +438,7 @@ TEST(model_round_trip_file_atomic)
   CantusModel *b = NULL;
   CHECK_EQ(cantus_model_load(path, NULL, &b, &err), CANTUS_OK);
   CHECK(b && same_model(a, b));
-  CHECK(b && b->net.wtype == CANTUS_WEIGHTS_F16); // the default run-time storage
+  CHECK(b && b->net.wtype == CANTUS_WEIGHTS_I8); // the default run-time storage
   // Overwriting an existing file works the same way.
   CHECK_EQ(cantus_model_save(b, path, &err), CANTUS_OK);
   cantus_model_free(b);
@@ -595,7 +595,10 @@ static void check_runtime(CantusWeightType wt, double tol)
     }
   }
   CHECK_MSG(worst <= tol, "max logit error %g over %g", worst, tol);
-  CHECK(worst > 0 || wt == CANTUS_WEIGHTS_F32); // fp16 storage really is rounded
+  if (cantus_test_verbose) {
+    printf("  %d: max logit error %g\n", (int)wt, worst);
+  }
+  CHECK(worst > 0 || wt == CANTUS_WEIGHTS_F32); // fp16/int8 storage really is rounded
   cantus_model_free(m);
 }
 
@@ -606,6 +609,10 @@ TEST(model_runtime_fp32)
 TEST(model_runtime_fp16)
 {
   check_runtime(CANTUS_WEIGHTS_F16, 2e-2);
+}
+TEST(model_runtime_int8)
+{
+  check_runtime(CANTUS_WEIGHTS_I8, 5e-3);
 }
 
 // The version 2 step: the lookback, phrase, bars-left (and chord) tables
@@ -678,6 +685,9 @@ static void check_runtime_v2(CantusWeightType wt, double tol, bool chords)
   cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &none, b);
   CHECK(!memcmp(a, b, sizeof(float) * (size_t)V));
   CHECK_MSG(worst <= tol, "max logit error %g over %g", worst, tol);
+  if (cantus_test_verbose) {
+    printf("  v2 %d: max logit error %g\n", (int)wt, worst);
+  }
   CHECK_MSG(moved > 1e-3, "form inputs move the logits by only %g", moved);
   if (chords) {
     // The chord alone moves the logits; the cached chord vector never
@@ -807,6 +817,15 @@ TEST(model_chord_step_same_on_every_isa)
   }
   cantus_lstm_force_isa(best);
   free(bytes);
+}
+TEST(model_v2_runtime_int8)
+{
+  check_runtime_v2(CANTUS_WEIGHTS_I8, 5e-3, false);
+}
+
+TEST(model_v2_chord_runtime_int8)
+{
+  check_runtime_v2(CANTUS_WEIGHTS_I8, 5e-3, true);
 }
 
 TEST(model_fp16_allocation_is_smaller)
