@@ -74,6 +74,9 @@ static int fail(char *err, size_t size, const char *text, size_t len, const char
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
   snprintf(err, size, "bad chord '%s': %s", q, why);
+  for (char *p = err; *p; p++) {
+    *p = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?'; // one printable line
+  }
   return -1;
 }
 
