@@ -97,6 +97,34 @@ CANTUS_RT CantusChord cantus_chord_of_span(const int64_t *on,
                                            int64_t t1,
                                            int64_t min_overlap);
 
+// Which spans make the chord of a moment: the bar is cut into windows of
+// `span` ticks from its bar line (the last may be shorter), and a note
+// counts in a window when it sounds there for min_overlap ticks or its
+// whole length (cantus_chord_of_span).  The one rule for the trainer (the
+// chord of every position of a corpus piece) and the engine.
+//  - CANTUS_CHORD_SPAN_ACCOMP, an oom-pah accompaniment (Nottingham's
+//    `accompaniment` track: bass on the beat, chord off it): one
+//    bass-and-chord cycle, so a chord is read whole.  Two quarters in
+//    metres of whole half notes (4/4, 2/2, 2/4, 6/4, 3/2), a dotted
+//    quarter in compound metres (6/8, 9/8, 12/8: num a multiple of 3 over
+//    3, den 8 or 16), else the whole bar (3/4: bass and two chords; 5/4,
+//    7/8).  min_overlap a quarter of the span.
+//  - CANTUS_CHORD_SPAN_VOICES, held chorale voices (alto, tenor, bass):
+//    one beat (the den-note; a dotted beat in compound metres);
+//    min_overlap half of it, so a note held a moment past the beat does not
+//    count in the next.
+// A span never exceeds the bar.  num 1..64 and den a power of two 1..32
+// (else 4/4); tpq >= 1.  [RT]
+typedef enum { CANTUS_CHORD_SPAN_ACCOMP = 0, CANTUS_CHORD_SPAN_VOICES = 1 } CantusChordSpanKind;
+typedef struct {
+  int64_t span;        // ticks, >= 1
+  int64_t min_overlap; // ticks, >= 1
+} CantusChordWindow;
+CANTUS_RT CantusChordWindow cantus_chord_window(int num,
+                                                int den,
+                                                int tpq,
+                                                CantusChordSpanKind kind);
+
 // The live chord reader.  Notes are fed with their tick; the chord changes
 // when a note starts that is not in the current chord after `window` ticks
 // have passed since the current chord began (the new chord is that note and
