@@ -185,9 +185,9 @@ typedef struct {
 // source (the reader's changes), a known timeline (progression, chord
 // track) or, answering a call, the chords of the call.  Chords are kept in
 // player pitch space; a step rotates them by -transpose.
-#define ENGINE_CHORD_RING 64  // live chord changes remembered
-#define ENGINE_CALL_CAP 256   // notes of a player's call remembered
-#define ENGINE_CALL_SPANS 64  // chord spans of a call
+#define ENGINE_CHORD_RING 64 // live chord changes remembered
+#define ENGINE_CALL_CAP 256  // notes of a player's call remembered
+#define ENGINE_CALL_SPANS 64 // chord spans of a call
 enum { CHORDS_NONE = 0, CHORDS_PROGRESSION, CHORDS_TRACK };
 typedef struct {
   int source;               // chord_source in force (live reading when != 0)
