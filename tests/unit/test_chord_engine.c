@@ -633,3 +633,59 @@ TEST(chord_answer_in_the_callers_key)
   CHECK_MSG(notes >= 12 * 3 * 8, "%d notes answered", notes);
   CHECK_MSG(share >= 0.985, "%.3f in the key", share);
 }
+
+// A chord network answering a call hears the call's chords: the chords of
+// the call's half bars, cycled over the answer; no chord before it.
+TEST(chord_answer_feeds_the_calls_chords)
+{
+  Harness h;
+  h_init_with(&h, 1.0, 48000, load("tests/data/tinyc.cantus"));
+  CantusControls c = ctl(2);
+  c.call_response = true;
+  c.response_bars = 2;
+  cantus_engine_tap_steps(h.e, tap_tok, tap_form, TAP_CAP);
+  // One bar of quarter notes C4 E4 | G4 B4, held 10 ticks each.
+  static const uint8_t call[4] = { 60, 64, 67, 71 };
+  const uint32_t n = 128;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 0;
+  for (int64_t f = 0; f < (int64_t)(5 * 48 / tpf); f += n) {
+    CantusMidiEvent in[4];
+    uint32_t k = 0;
+    for (int i = 0; i < 4; i++) {
+      const int64_t on = llround(i * 12 / tpf), off = llround((i * 12 + 10) / tpf);
+      if (on >= f && on < f + n) {
+        in[k++] = (CantusMidiEvent){ (uint32_t)(on - f), 3, { 0x90, call[i], 90 } };
+      }
+      if (off >= f && off < f + n) {
+        in[k++] = (CantusMidiEvent){ (uint32_t)(off - f), 3, { 0x80, call[i], 0 } };
+      }
+    }
+    block(&h, &c, n, tick, in, k, NULL, 0);
+    tick += n * tpf;
+  }
+  const size_t steps = cantus_engine_tapped(h.e);
+  const uint16_t ce = (uint16_t)(1u << 0 | 1u << 4), gb = (uint16_t)(1u << 7 | 1u << 11);
+  size_t with = 0, first = 0, second = 0, other = 0;
+  for (size_t i = 0; i < steps; i++) {
+    const uint16_t ch = tap_form[i].chord;
+    with += ch != 0;
+    first += ch == ce;
+    second += ch == gb;
+    other += ch != 0 && ch != ce && ch != gb;
+  }
+  if (cantus_test_verbose) {
+    printf("  %zu steps: %zu with chords (C-E %zu, G-B %zu, other %zu)\n",
+           steps,
+           with,
+           first,
+           second,
+           other);
+  }
+  CHECK(steps > 20);
+  CHECK(first > 0 && second > 0);
+  CHECK_EQ(other, 0u);
+  CHECK(with < steps); // the call itself is heard without chords
+  cantus_engine_tap_steps(h.e, NULL, NULL, 0);
+  h_free(&h);
+}
