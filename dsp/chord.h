@@ -17,13 +17,15 @@
 //    an arpeggiated or oom-pah input still reads as one chord, and a chord
 //    lasts until the next.  A chord track file is read with the same reader.
 //
-// Allocation contract: none.  Thread class: the parsers and the formatter
+// Allocation contract: none (cantus_chord_track_from_midi allocates
+// scratch and frees it before returning).  Thread class: the parsers and the formatter
 // are non-RT (no allocation, no I/O: messages go into the caller's buffer);
 // cantus_chord_input, cantus_chord_transpose, cantus_chord_of_span and
 // every CantusChordReader function are [RT].
 #ifndef CANTUS_CHORD_H
 #define CANTUS_CHORD_H
 
+#include "midifile.h"
 #include "rt.h"
 
 #include <stdbool.h>
@@ -133,12 +135,12 @@ CANTUS_RT CantusChordWindow cantus_chord_window(int num,
 // join it.  Releasing notes never changes the chord: it lasts until the next.
 // Fixed size, no allocation; a snapshot is a struct copy.
 typedef struct {
-  int64_t window;     // ticks (the engine: half a bar)
-  int64_t chord_tick; // where the current chord began
-  uint16_t held[8];   // held count per pitch class, saturating (12 x 4 bits)
-  CantusChord chord;  // the current chord (none at first)
-  int8_t low_held;    // lowest held MIDI pitch, -1 none
-  uint8_t pad[3];
+  int64_t window;         // ticks (the engine: half a bar)
+  int64_t chord_tick;     // where the current chord began
+  int64_t last_tick;      // the latest tick fed (ticks never go back)
+  CantusChord chord;      // the current chord (none at first)
+  int8_t low;             // lowest MIDI pitch of the current chord, -1 none
+  uint8_t pad[3];         //
   uint32_t held_notes[4]; // bitset of held MIDI pitches 0..127
 } CantusChordReader;
 
@@ -150,5 +152,28 @@ static inline CantusChord cantus_chord_reader_chord(const CantusChordReader *r)
 {
   return r->chord;
 }
+
+// A chord track: the chords of a MIDI file as (tick, chord) changes, on
+// the engine's grid (ticks from bar 0's downbeat); the last chord lasts to
+// the end.  Fixed size (about 12 KB): setting it is a bounded copy.
+#define CANTUS_MAX_CHORD_TRACK 1024
+typedef struct {
+  uint32_t n;                                // 0..CANTUS_MAX_CHORD_TRACK, ticks ascending
+  int64_t tick[CANTUS_MAX_CHORD_TRACK];      // where each chord begins
+  CantusChord chord[CANTUS_MAX_CHORD_TRACK]; //
+} CantusChordTrack;
+
+// Reads every note of a MIDI file (drums on channel 10 skipped) through a
+// CantusChordReader with a window of half a bar (the file's first time
+// signature, 4/4 without one) into a chord track on a grid of tpq ticks per
+// quarter.  Offline, a note that joins a chord within the window joins it
+// from the chord's start (live, from its own tick).  0, or -1 with one
+// line in err (no notes, more than CANTUS_MAX_CHORD_TRACK changes).
+// Non-RT (allocates scratch, frees it).
+int cantus_chord_track_from_midi(const CantusMidiFile *mf,
+                                 int tpq,
+                                 CantusChordTrack *out,
+                                 char *err,
+                                 size_t err_size);
 
 #endif
