@@ -264,6 +264,10 @@ CANTUS_RT void cantus_engine_set_chord_track(CantusEngine *e, const CantusChordT
 // by CANTUS_KEY_PULL (models without chord input).
 #define CANTUS_CHORD_PULL 2.0f
 #define CANTUS_KEY_PULL 2.0f
+// The ending of a piece with an end (cantus_engine_set_end): in its last
+// bar, END's logit gains this many nats right after a note on the piece's
+// tonic (dsp/ENGINE.md, "Endings").
+#define CANTUS_END_PULL 3.0f
 
 CANTUS_RT void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats);
 

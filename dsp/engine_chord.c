@@ -153,9 +153,69 @@ static CantusChord chord_at(const CantusEngine *e, int64_t tick)
   return cantus_chord_none();
 }
 
+// The ending of a piece with an end (cantus_engine_set_end: cantus-gen
+// --bars N), a cadence requested of the network: the key of the notes
+// played before its last two bars (Krumhansl-Kessler, as everywhere), the
+// chord input V (major, also in minor) in the next-to-last bar and I (i)
+// in the last, when no other source gives chords, and in the last bar a
+// pull toward the tonic.  Model pitch space.  Returns false when the tick
+// is before the last two bars (or there is no end).
+static bool ending_key(CantusEngine *e, int64_t tick, int64_t *bar_out)
+{
+  EngineGenerator *g = &e->gen;
+  if (!g->form || g->end_bar == CANTUS_LOOKBACK_END_UNKNOWN) {
+    return false;
+  }
+  const int64_t bt = e->transport.bar_ticks;
+  const int64_t bar = floor_div(tick, bt);
+  if (bar < g->end_bar - 1) {
+    return false;
+  }
+  if (g->end_tonic < 0) {
+    const int64_t before = (g->end_bar - 1) * bt;
+    double pc[12] = { 0 };
+    for (uint32_t i = 0; i < e->hold.hist_n; i++) {
+      const EngineHistNote *h = &e->hold.hist[(e->hold.hist_head + i) % ENGINE_HIST_CAP];
+      if (h->on >= before) {
+        continue;
+      }
+      const int64_t off = h->off < 0 || h->off > before ? before : h->off;
+      pc[(h->key & 127) % 12] += (double)(off > h->on ? off - h->on : 1);
+    }
+    int tonic = 0;
+    bool minor = false;
+    cantus_key_estimate(pc, &tonic, &minor);
+    g->end_tonic = (int8_t)tonic;
+    g->end_minor = minor;
+  }
+  *bar_out = bar;
+  return true;
+}
+
+void engine_chord_ending_forget(CantusEngine *e, int64_t tick)
+{
+  EngineGenerator *g = &e->gen;
+  if (g->end_bar != CANTUS_LOOKBACK_END_UNKNOWN &&
+      tick < (g->end_bar - 1) * e->transport.bar_ticks) {
+    g->end_tonic = -1;
+  }
+}
+
+static uint16_t triad(int root, bool minor)
+{
+  const int third = minor ? 3 : 4;
+  return (uint16_t)(1u << (root % 12) | 1u << ((root + third) % 12) | 1u << ((root + 7) % 12));
+}
+
 void engine_chord_step(CantusEngine *e, int64_t tick, CantusLookbackFeatures *f)
 {
-  const CantusChord ch = cantus_chord_transpose(chord_at(e, tick), -e->ctl.transpose);
+  CantusChord ch = cantus_chord_transpose(chord_at(e, tick), -e->ctl.transpose);
+  int64_t bar = 0;
+  const bool ending = ending_key(e, tick, &bar);
+  if (ending && cantus_chord_is_none(ch) && e->model->net.dims.n_chord != 0) {
+    const int t = e->gen.end_tonic;
+    ch.pcs = bar >= e->gen.end_bar ? triad(t, e->gen.end_minor) : triad(t + 7, false);
+  }
   if (f) {
     f->chord = ch.pcs;
   }
@@ -168,6 +228,10 @@ void engine_chord_step(CantusEngine *e, int64_t tick, CantusLookbackFeatures *f)
     // A network without chord input answers in the call's key.
     sp->pull_pcs[1] =
       cantus_chord_transpose((CantusChord){ e->chords.key_pcs, -1, -1 }, -e->ctl.transpose).pcs;
+    sp->pull[1] = CANTUS_KEY_PULL;
+  }
+  if (ending && bar >= e->gen.end_bar && sp->pull[1] <= 0.0f) {
+    sp->pull_pcs[1] = (uint16_t)(1u << e->gen.end_tonic);
     sp->pull[1] = CANTUS_KEY_PULL;
   }
 }

@@ -45,6 +45,8 @@ void engine_gen_fresh_start(CantusEngine *e, int64_t bar)
   e->gen.cur.last_token = CANTUS_TOK_START;
   e->gen.cur.vel = 0;
   e->gen.cur.ended = 0;
+  e->gen.cur.last_note = -1;
+  e->gen.end_tonic = -1;
   e->gen.form = cantus_vocab_is_v2(vocab(e));
   if (e->gen.form) {
     // The phrase starts at this bar; live play has no end (unless a
@@ -159,6 +161,7 @@ static void consume(CantusEngine *e, int token, int src)
   }
   switch (kind) {
   case CANTUS_EV_NOTE:
+    e->gen.cur.last_note = token;
     cantus_notes_apply(&e->gen.cur.ns, v, token);
     break;
   case CANTUS_EV_DUR:
@@ -207,6 +210,19 @@ static void consume(CantusEngine *e, int token, int src)
   e->gen.cur.last_token = token;
 }
 
+// In the last bar of a piece with an end: the note just played (its DUR
+// consumed) is on the ending's tonic (engine_chord.c).
+static bool ends_on_tonic(const CantusEngine *e)
+{
+  int val = 0, pitch = 0, part = 0;
+  if (e->gen.end_tonic < 0 || e->gen.cur.last_note < 0 ||
+      cantus_vocab_decode(vocab(e), e->gen.cur.last_token, &val) != CANTUS_EV_DUR) {
+    return false;
+  }
+  cantus_vocab_decode_part(vocab(e), e->gen.cur.last_note, &pitch, &part);
+  return pitch % 12 == e->gen.end_tonic;
+}
+
 // One LSTM step: consumes the previous token at the cursor's metric
 // position, then takes `token` (observed) or samples one (token < 0).
 static void do_step(CantusEngine *e, int token, int src)
@@ -247,6 +263,9 @@ static void do_step(CantusEngine *e, int token, int src)
     // the model places END there, after its cadence, as in training.
     e->ctrl.sp.allow_end = e->gen.form && e->gen.end_bar != CANTUS_LOOKBACK_END_UNKNOWN &&
                            floor_div(e->gen.cur.ns.tick, e->transport.bar_ticks) >= e->gen.end_bar;
+    if (e->ctrl.sp.allow_end && ends_on_tonic(e)) {
+      m->logits[CANTUS_TOK_END] += CANTUS_END_PULL; // the cadence's last note: end here
+    }
     token = cantus_sample_token(
       vocab(e), m->logits, e->gen.scratch, &e->ctrl.sp, &e->gen.cur.ns, &e->gen.cur.rng, &lp);
     e->ctrl.sp.allow_end = false;

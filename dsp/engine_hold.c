@@ -36,6 +36,7 @@ void engine_hist_close(CantusEngine *e, uint16_t key, int64_t off)
 // Undoes the history of tokens at or after `tick` (a rollback).
 void engine_hist_cut(CantusEngine *e, int64_t tick)
 {
+  engine_chord_ending_forget(e, tick); // the ending's key came from these notes
   while (e->hold.hist_n > 0 && hist_at(e, e->hold.hist_n - 1)->on >= tick) {
     e->hold.hist_n--;
   }

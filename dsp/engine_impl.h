@@ -39,6 +39,7 @@ typedef struct {
   int32_t vel;        // model velocity from VELOCITY tokens, 0 = none yet
   uint32_t theme_pos; // next theme event
   uint32_t ended;     // 1 once the model played END (a piece with an end): no more steps
+  int32_t last_note;  // the last NOTE token consumed (format 2), -1 none
 } EngineGen;
 
 // A snapshot: this header, then (format 2 models) the form tracker
@@ -144,6 +145,12 @@ typedef struct {
   bool form;
   CantusLookback lb;
   int64_t end_bar; // the piece's last bar (cantus_engine_set_end), or END_UNKNOWN
+  // The key of a piece with an end, for its requested cadence
+  // (engine_chord_step): estimated from the notes before its last two bars
+  // when the cursor first reaches them; end_tonic -1 = not yet (reset at
+  // every fresh start, new end, and rollback before those bars).
+  int8_t end_tonic;
+  bool end_minor;
   // Test tap (cantus_engine_tap_steps): each step's input token and form
   // features, written while n < cap.
   uint16_t *tap_tok;
@@ -412,6 +419,7 @@ CANTUS_RT bool engine_chord_heard(const CantusEngine *e, int note); // not a cho
 CANTUS_RT void engine_chord_input(CantusEngine *e, const CantusBlockIn *in);
 CANTUS_RT void engine_chord_restart(CantusEngine *e, int64_t tick);
 CANTUS_RT void engine_chord_step(CantusEngine *e, int64_t tick, CantusLookbackFeatures *f);
+CANTUS_RT void engine_chord_ending_forget(CantusEngine *e, int64_t tick);
 CANTUS_RT int engine_chord_split(const CantusEngine *e, int64_t tick, int token);
 CANTUS_RT bool engine_chord_live(const CantusEngine *e);
 CANTUS_RT void engine_chord_call_start(CantusEngine *e);

@@ -104,6 +104,7 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
   e->transport.tpb = 12.0;
   e->transport.bar_ticks = 48;
   e->gen.end_bar = CANTUS_LOOKBACK_END_UNKNOWN;
+  e->gen.end_tonic = -1;
   cantus_chord_reader_init(&e->chords.reader, e->transport.bar_ticks / 2);
   e->chords.base = cantus_chord_none();
   *out = e;
@@ -284,6 +285,7 @@ size_t cantus_engine_tapped(const CantusEngine *e)
 void cantus_engine_set_end(CantusEngine *e, int64_t last_bar)
 {
   e->gen.end_bar = last_bar < 0 ? CANTUS_LOOKBACK_END_UNKNOWN : last_bar;
+  e->gen.end_tonic = -1;
   e->timeline.id++; // the bars ahead are decided again with the end in view
   e->restart_pending = e->transport.started;
 }
