@@ -4,6 +4,7 @@
 // folder (its split.tsv), printed as one table row.  A development tool for
 // setting generated pieces beside real ones until cantus-eval reports the
 // same numbers; not installed.  Non-RT; the only main() of form.c.
+#include "chord.h"
 #include "form.h"
 
 #include <stdio.h>
@@ -27,13 +28,16 @@ static void usage(FILE *f)
           "                  file's own chords: its accompaniment track, else its alto,\n"
           "                  tenor and bass tracks (models/README.md); files without\n"
           "                  them count nothing there\n"
-          "  --chord-shift B move those chords B bars later (negative: earlier; 1.5, -1.5:\n"
+          "  --chords \"D G D A\"  against this progression from the first bar, cycling\n"
+          "                  (one chord a bar, \"D:2 G:2\" for beats; as cantus-gen --chords)\n"
+          "  --chord-shift B move the chords B bars later (negative: earlier; 1.5, -1.5:\n"
           "                  the chance level of the fit)\n");
 }
 
 typedef struct {
-  bool own;     // --chords own
-  double shift; // --chord-shift, bars
+  bool own;                      // --chords own
+  double shift;                  // --chord-shift, bars
+  const CantusProgression *prog; // --chords "D G D A"
 } ChordOpt;
 
 // Moves a chord timeline by `by` ticks; chords moved before tick 0 are cut there.
@@ -78,12 +82,24 @@ static int measure_file(const char *path,
   CantusStatus st = CANTUS_OK;
   if (co->own) {
     st = cantus_form_file_chords(&p, mf->track_names, mf->n_tracks, &chords, &err);
-    if (co->shift != 0.0) {
-      const CantusMidiTimeSig *ts = mf->n_timesigs ? &mf->timesigs[0] : NULL;
-      const double bar = ts && ts->den ? (double)ts->num * 4.0 * mf->tpq / ts->den : 4.0 * mf->tpq;
-      shift_chords(&chords, (int64_t)(co->shift * bar + (co->shift < 0 ? -0.5 : 0.5)));
-    }
     p.chords = &chords;
+  } else if (co->prog) {
+    uint16_t pcs[CANTUS_MAX_PROGRESSION], beats[CANTUS_MAX_PROGRESSION];
+    for (uint32_t k = 0; k < co->prog->n; k++) {
+      pcs[k] = co->prog->chord[k].pcs;
+      beats[k] = co->prog->beats[k];
+    }
+    uint32_t end = 0;
+    for (size_t i = 0; i < mf->n_notes; i++) {
+      end = mf->notes[i].off_tick > end ? mf->notes[i].off_tick : end;
+    }
+    st = cantus_form_progression_chords(&p, pcs, beats, co->prog->n, end, &chords, &err);
+    p.chords = &chords;
+  }
+  if (p.chords && co->shift != 0.0) {
+    const CantusMidiTimeSig *ts = mf->n_timesigs ? &mf->timesigs[0] : NULL;
+    const double bar = ts && ts->den ? (double)ts->num * 4.0 * mf->tpq / ts->den : 4.0 * mf->tpq;
+    shift_chords(&chords, (int64_t)(co->shift * bar + (co->shift < 0 ? -0.5 : 0.5)));
   }
   CantusFormCounts one;
   cantus_form_init(&one);
@@ -113,7 +129,8 @@ int main(int argc, char **argv)
   const char *style = NULL, *split = "test", *label = NULL;
   bool by_track = false, header = false, per_piece = false;
   uint32_t max_bars = 0;
-  ChordOpt co = { false, 0.0 };
+  ChordOpt co = { false, 0.0, NULL };
+  static CantusProgression prog;
   int first_file = argc;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -129,11 +146,16 @@ int main(int argc, char **argv)
     } else if (!strcmp(a, "--max-bars") && has_arg) {
       max_bars = (uint32_t)strtoul(argv[++i], NULL, 10);
     } else if (!strcmp(a, "--chords") && has_arg) {
-      if (strcmp(argv[++i], "own") != 0) {
-        fprintf(stderr, "cantus-formstat: --chords: only 'own' is known here\n");
+      const char *text = argv[++i];
+      char perr[256];
+      if (!strcmp(text, "own")) {
+        co.own = true;
+      } else if (cantus_progression_parse(text, &prog, perr, sizeof perr) == 0) {
+        co.prog = &prog;
+      } else {
+        fprintf(stderr, "cantus-formstat: --chords: %s\n", perr);
         return 2;
       }
-      co.own = true;
     } else if (!strcmp(a, "--chord-shift") && has_arg) {
       co.shift = strtod(argv[++i], NULL);
     } else if (!strcmp(a, "--by-track")) {
