@@ -88,7 +88,15 @@ models-chorales: $(B)/bin/cantus-train
 	@mkdir -p $(B)/models
 	$(MODEL_NICE) $(CHORALES_CMD) 2>&1 | tee $(B)/models/chorales.log
 
-# ---- benchmark (informational, never a test) ------------------------------------
+# ---- benchmarks (informational, never a test) -----------------------------------
+# Issue 11's chord following: the shipped folk model's reels over three
+# progressions at chord strength 0 (CHORD_STRENGTH=X to change), beside the
+# same pieces without chords.
+CHORD_STRENGTH ?= 0
+.PHONY: bench-chords
+bench-chords: $(B)/bin/cantus-gen $(B)/bin/cantus-formstat
+	@models/train/chordfit.sh $(B)/bin models/folk.cantus $(CHORD_STRENGTH)
+
 # Tokens/s at hidden 256, 2 layers, batch 32, BPTT 64 against PyTorch CPU.
 BENCH_TRAIN_STEPS ?= 40
 bench-train: $(B)/bin/cantus-train
