@@ -43,8 +43,8 @@ typedef enum { P_OTHER, P_CONTROL_IN, P_CONTROL_OUT, P_ATOM_IN, P_ATOM_OUT } Por
 typedef struct {
   PortType type;
   bool trigger;
-  bool discrete; // lv2:integer, lv2:toggled or lv2:enumeration
-  bool midi;     // atom output carrying MIDI
+  bool discrete;    // lv2:integer, lv2:toggled or lv2:enumeration
+  bool midi;        // atom output carrying MIDI
   bool unconnected; // lv2h_disconnect: connected to NULL, fed nothing
   float value;
   float min, max, dflt;

@@ -25,8 +25,8 @@ typedef struct {
   double rate;        // sample rate, Hz
   uint32_t max_block; // frames; input/output buffers are sized for it
   Lv2hWorkerMode worker;
-  uint32_t worker_delay; // cycles, DEFERRED only
-  bool quiet_log;        // drop the plugin's log lines instead of printing them
+  uint32_t worker_delay;  // cycles, DEFERRED only
+  bool quiet_log;         // drop the plugin's log lines instead of printing them
   uint32_t midi_out_size; // bytes the MIDI output buffer offers each run (0 = 128 KiB)
   // Called when the host enters / leaves code the plugin runs in the audio
   // context (run, work_response), e.g. to arm an allocation guard; the
