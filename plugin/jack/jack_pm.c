@@ -58,7 +58,9 @@ int cantus_jackpm_list(FILE *f)
     fprintf(f, "%s\n", no_devices_text);
     return 0;
   }
-  fprintf(f, "PortMidi devices (use the id or part of the name with --midi-out / --midi-in):\n");
+  fprintf(f,
+          "PortMidi devices (use the id or part of the name with --midi-out, --midi-in,\n"
+          "--chord-device):\n");
   for (int i = 0; i < n; i++) {
     const PmDeviceInfo *d = Pm_GetDeviceInfo(i);
     if (d) {
