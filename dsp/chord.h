@@ -17,13 +17,15 @@
 //    an arpeggiated or oom-pah input still reads as one chord, and a chord
 //    lasts until the next.  A chord track file is read with the same reader.
 //
-// Allocation contract: none.  Thread class: the parsers and the formatter
+// Allocation contract: none (cantus_chord_track_from_midi allocates
+// scratch and frees it before returning).  Thread class: the parsers and the formatter
 // are non-RT (no allocation, no I/O: messages go into the caller's buffer);
 // cantus_chord_input, cantus_chord_transpose, cantus_chord_of_span and
 // every CantusChordReader function are [RT].
 #ifndef CANTUS_CHORD_H
 #define CANTUS_CHORD_H
 
+#include "midifile.h"
 #include "rt.h"
 
 #include <stdbool.h>
@@ -95,6 +97,34 @@ CANTUS_RT CantusChord cantus_chord_of_span(const int64_t *on,
                                            int64_t t1,
                                            int64_t min_overlap);
 
+// Which spans make the chord of a moment: the bar is cut into windows of
+// `span` ticks from its bar line (the last may be shorter), and a note
+// counts in a window when it sounds there for min_overlap ticks or its
+// whole length (cantus_chord_of_span).  The one rule for the trainer (the
+// chord of every position of a corpus piece) and the engine.
+//  - CANTUS_CHORD_SPAN_ACCOMP, an oom-pah accompaniment (Nottingham's
+//    `accompaniment` track: bass on the beat, chord off it): one
+//    bass-and-chord cycle, so a chord is read whole.  Two quarters in
+//    metres of whole half notes (4/4, 2/2, 2/4, 6/4, 3/2), a dotted
+//    quarter in compound metres (6/8, 9/8, 12/8: num a multiple of 3 over
+//    3, den 8 or 16), else the whole bar (3/4: bass and two chords; 5/4,
+//    7/8).  min_overlap a quarter of the span.
+//  - CANTUS_CHORD_SPAN_VOICES, held chorale voices (alto, tenor, bass):
+//    one beat (the den-note; a dotted beat in compound metres);
+//    min_overlap half of it, so a note held a moment past the beat does not
+//    count in the next.
+// A span never exceeds the bar.  num 1..64 and den a power of two 1..32
+// (else 4/4); tpq >= 1.  [RT]
+typedef enum { CANTUS_CHORD_SPAN_ACCOMP = 0, CANTUS_CHORD_SPAN_VOICES = 1 } CantusChordSpanKind;
+typedef struct {
+  int64_t span;        // ticks, >= 1
+  int64_t min_overlap; // ticks, >= 1
+} CantusChordWindow;
+CANTUS_RT CantusChordWindow cantus_chord_window(int num,
+                                                int den,
+                                                int tpq,
+                                                CantusChordSpanKind kind);
+
 // The live chord reader.  Notes are fed with their tick; the chord changes
 // when a note starts that is not in the current chord after `window` ticks
 // have passed since the current chord began (the new chord is that note and
@@ -102,12 +132,12 @@ CANTUS_RT CantusChord cantus_chord_of_span(const int64_t *on,
 // join it.  Releasing notes never changes the chord: it lasts until the next.
 // Fixed size, no allocation; a snapshot is a struct copy.
 typedef struct {
-  int64_t window;     // ticks (the engine: half a bar)
-  int64_t chord_tick; // where the current chord began
-  uint16_t held[8];   // held count per pitch class, saturating (12 x 4 bits)
-  CantusChord chord;  // the current chord (none at first)
-  int8_t low_held;    // lowest held MIDI pitch, -1 none
-  uint8_t pad[3];
+  int64_t window;         // ticks (the engine: half a bar)
+  int64_t chord_tick;     // where the current chord began
+  int64_t last_tick;      // the latest tick fed (ticks never go back)
+  CantusChord chord;      // the current chord (none at first)
+  int8_t low;             // lowest MIDI pitch of the current chord, -1 none
+  uint8_t pad[3];         //
   uint32_t held_notes[4]; // bitset of held MIDI pitches 0..127
 } CantusChordReader;
 
@@ -119,5 +149,28 @@ static inline CantusChord cantus_chord_reader_chord(const CantusChordReader *r)
 {
   return r->chord;
 }
+
+// A chord track: the chords of a MIDI file as (tick, chord) changes, on
+// the engine's grid (ticks from bar 0's downbeat); the last chord lasts to
+// the end.  Fixed size (about 12 KB): setting it is a bounded copy.
+#define CANTUS_MAX_CHORD_TRACK 1024
+typedef struct {
+  uint32_t n;                                // 0..CANTUS_MAX_CHORD_TRACK, ticks ascending
+  int64_t tick[CANTUS_MAX_CHORD_TRACK];      // where each chord begins
+  CantusChord chord[CANTUS_MAX_CHORD_TRACK]; //
+} CantusChordTrack;
+
+// Reads every note of a MIDI file (drums on channel 10 skipped) through a
+// CantusChordReader with a window of half a bar (the file's first time
+// signature, 4/4 without one) into a chord track on a grid of tpq ticks per
+// quarter.  Offline, a note that joins a chord within the window joins it
+// from the chord's start (live, from its own tick).  0, or -1 with one
+// line in err (no notes, more than CANTUS_MAX_CHORD_TRACK changes).
+// Non-RT (allocates scratch, frees it).
+int cantus_chord_track_from_midi(const CantusMidiFile *mf,
+                                 int tpq,
+                                 CantusChordTrack *out,
+                                 char *err,
+                                 size_t err_size);
 
 #endif

@@ -140,6 +140,7 @@ static void restart_at(CantusEngine *e, double tick)
   memset(e->listen.held_in, 0, sizeof e->listen.held_in);
   e->listen.n_held_in = 0;
   e->gen.suppress_before = ceil_tick(tick);
+  engine_chord_restart(e, e->gen.suppress_before);
   if (e->hold.state == HOLD_LOOP) {
     engine_hold_align(e,
                       e->gen.suppress_before); // a held loop keeps playing, in phase with the bars
@@ -329,7 +330,11 @@ static void follow_host(CantusEngine *e,
 }
 
 // A stopped transport: notes off, the clock held, the lookahead pre-rolled.
-static void stopped_block(CantusEngine *e, CantusBlockOut *out, const BlockTime *t, uint32_t n)
+static void stopped_block(CantusEngine *e,
+                          const CantusBlockIn *in,
+                          CantusBlockOut *out,
+                          const BlockTime *t,
+                          uint32_t n)
 {
   if (e->transport.rolling) {
     engine_voices_all_off(e, out, 0);
@@ -352,6 +357,7 @@ static void stopped_block(CantusEngine *e, CantusBlockOut *out, const BlockTime 
       restart_at(e, e->transport.play_tick);
     }
     set_params(e);
+    engine_chord_input(e, in);
     engine_gen_run(e, n, t->sr); // pre-roll: nothing is emitted while stopped
   }
   e->transport.frame_now += n;
@@ -396,7 +402,7 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   follow_host(e, out, &bt, meter_changed);
 
   if (!bt.rolling) {
-    stopped_block(e, out, &bt, n);
+    stopped_block(e, in, out, &bt, n);
     write_outputs(e, out);
     return;
   }
@@ -417,6 +423,7 @@ void cantus_engine_process(CantusEngine *e, const CantusBlockIn *in, CantusBlock
   set_params(e);
   apply_controls(e, out);
   engine_ring_trim(e, ceil_tick(e->transport.play_tick));
+  engine_chord_input(e, in);
   engine_listen_input(e, in);
   engine_gen_run(e, n, bt.sr);
   engine_hold_replay(e);

@@ -23,6 +23,7 @@
 #ifndef CANTUS_ENGINE_H
 #define CANTUS_ENGINE_H
 
+#include "chord.h"
 #include "midifile.h"
 #include "model.h"
 #include "rt.h"
@@ -235,6 +236,24 @@ CantusStatus cantus_theme_for_model(const CantusMidiFile *mf,
 // timeline, which it resets.  A theme whose vocabulary differs from the
 // model's is ignored.  [RT] (bounded copy)
 CANTUS_RT void cantus_engine_set_theme(CantusEngine *e, const CantusTheme *theme);
+
+// A known chord timeline (offline rendering: cantus-gen --chords), in
+// output pitch space like the player's chords.  A progression cycles with
+// the engine's metre from bar 0 (a chord of 0 beats lasts a bar); a chord
+// track gives each chord's start tick on the model's grid (no chord before
+// the first).  Setting one replaces the other; NULL clears.  Like a theme
+// it restarts the timeline.  A live chord source (chord_source) takes
+// precedence while it is on.  [RT] (bounded copies)
+CANTUS_RT void cantus_engine_set_progression(CantusEngine *e, const CantusProgression *p);
+CANTUS_RT void cantus_engine_set_chord_track(CantusEngine *e, const CantusChordTrack *t);
+
+// Soft pull toward chord tones at chord_strength 1, in nats added to the
+// logits of chord-tone notes (dsp/sample.h, pull): e^2 = 7.4 times the odds
+// of a chord tone against another pitch, the notes' total probability
+// unchanged.  An answer in the player's key pulls toward the key's scale
+// by CANTUS_KEY_PULL (models without chord input).
+#define CANTUS_CHORD_PULL 2.0f
+#define CANTUS_KEY_PULL 2.0f
 
 CANTUS_RT void cantus_engine_get_stats(const CantusEngine *e, CantusStats *stats);
 

@@ -93,7 +93,7 @@ static void bar_enter(CantusEngine *e, int64_t bar, int64_t at)
     return; // the generator freezes here for a held loop
   }
   uint8_t *slot = ckpt_slot(e, bar);
-  if (!engine_ckpt_valid(e, bar) || listening(&e->ctl)) {
+  if (!engine_ckpt_valid(e, bar) || listening(&e->ctl) || engine_chord_live(e)) {
     engine_ckpt_store(e, bar);
     return;
   }
@@ -219,9 +219,11 @@ static void do_step(CantusEngine *e, int token, int src)
   }
   int pt = 0, pb = 0;
   position(e, at, &pt, &pb);
+  const int64_t c = e->gen.cur.ns.tick;
   if (e->gen.form) {
     CantusLookbackFeatures f;
     cantus_lookback_features(&e->gen.lb, &f);
+    engine_chord_step(e, c, &f); // the chord in force where the next token goes
     if (e->gen.tap_n < e->gen.tap_cap) {
       e->gen.tap_tok[e->gen.tap_n] = (uint16_t)e->gen.cur.last_token;
       e->gen.tap_form[e->gen.tap_n] = f;
@@ -229,8 +231,11 @@ static void do_step(CantusEngine *e, int token, int src)
     }
     cantus_lstm_step_form(&m->net, &m->state, e->gen.cur.last_token, pt, pb, &f, m->logits);
   } else {
+    engine_chord_step(e, c, NULL);
     cantus_lstm_step(&m->net, &m->state, e->gen.cur.last_token, pt, pb, m->logits);
   }
+  const CantusRng rng0 = e->gen.cur.rng;
+  const bool sampled = token < 0;
   if (token < 0) {
     float lp = 0.0f;
     token = cantus_sample_token(
@@ -240,6 +245,13 @@ static void do_step(CantusEngine *e, int token, int src)
     if (k == CANTUS_EV_NOTE_ON || k == CANTUS_EV_NOTE) {
       e->surprise = -lp;
     }
+  }
+  // A shift never crosses a live chord change: it stops there, and a drawn
+  // one is drawn again there (as after a rollback to the change).
+  const int cut = engine_chord_split(e, c, token);
+  if (cut != token) {
+    e->gen.cur.rng = sampled ? rng0 : e->gen.cur.rng;
+    token = cut;
   }
   consume(e, token, src);
   e->st.steps++;

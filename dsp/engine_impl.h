@@ -17,6 +17,7 @@
 #ifndef CANTUS_ENGINE_IMPL_H
 #define CANTUS_ENGINE_IMPL_H
 
+#include "chord.h"
 #include "engine.h"
 #include "lookback.h"
 #include "sample.h"
@@ -180,6 +181,37 @@ typedef struct {
   int64_t answer_end;
 } EngineListen;
 
+// Chords (engine_chord.c): the chord in force at every tick, from the live
+// source (the reader's changes), a known timeline (progression, chord
+// track) or, answering a call, the chords of the call.  Chords are kept in
+// player pitch space; a step rotates them by -transpose.
+#define ENGINE_CHORD_RING 64 // live chord changes remembered
+#define ENGINE_CALL_CAP 256  // notes of a player's call remembered
+#define ENGINE_CALL_SPANS 64 // chord spans of a call
+enum { CHORDS_NONE = 0, CHORDS_PROGRESSION, CHORDS_TRACK };
+typedef struct {
+  int source;               // chord_source in force (live reading when != 0)
+  CantusChordReader reader; // live chords
+  CantusChord base;         // the live chord before the oldest change kept
+  uint32_t head, n;         // the change ring
+  int64_t ch_tick[ENGINE_CHORD_RING];
+  CantusChord ch_chord[ENGINE_CHORD_RING];
+  int known; // CHORDS_*
+  CantusProgression prog;
+  CantusChordTrack track;
+  // A player's call (listen, call and response): its notes, and when the
+  // model answers, the chords of its spans (cycled by bars) and its key.
+  uint32_t n_call;
+  int64_t call_on[ENGINE_CALL_CAP], call_off[ENGINE_CALL_CAP]; // off < 0 while held
+  uint8_t call_pitch[ENGINE_CALL_CAP];
+  bool answer;
+  int64_t ans_start, ans_end; // the answer's ticks
+  int64_t call_bar0, span;    // first bar of the call, span length
+  int call_bars, spans_per_bar;
+  CantusChord call_chord[ENGINE_CALL_SPANS];
+  uint16_t key_pcs; // the call's key's scale, player pitch space
+} EngineChords;
+
 // The theme, as timed events (set by cantus_engine_set_theme, played by
 // the generator).
 typedef struct {
@@ -213,6 +245,7 @@ struct CantusEngineImpl {
   EngineHold hold;
   EngineListen listen;
   EngineTheme theme;
+  EngineChords chords;
 };
 
 // Snapshot layout for a model of these sizes (engine_setup.c; arithmetic
@@ -316,6 +349,10 @@ CANTUS_RT void engine_ckpt_invalidate_after(CantusEngine *e, int64_t bar);
 CANTUS_RT void engine_ckpt_invalidate_ahead(CantusEngine *e, int64_t bar);
 CANTUS_RT void engine_ring_trim(CantusEngine *e, int64_t tick);
 CANTUS_RT void engine_rollback(CantusEngine *e, int64_t tick);
+// The same without feeding the undone shift again as an observed one: the
+// generator decides again from the newest snapshot before `tick` (a chord
+// change, whose decisions must equal those made with the chord known).
+CANTUS_RT void engine_rollback_redecide(CantusEngine *e, int64_t tick);
 
 // ---- engine_gen.c: the generator and its loop (all [RT])
 
@@ -368,5 +405,17 @@ CANTUS_RT EngineFifoEntry *engine_fifo_front(CantusEngine *e);
 CANTUS_RT void engine_fifo_pop(CantusEngine *e);
 CANTUS_RT void engine_listen_silence(CantusEngine *e, int64_t tick);
 CANTUS_RT void engine_listen_input(CantusEngine *e, const CantusBlockIn *in);
+
+// ---- engine_chord.c: chords in force, live chord input, call chords (all [RT])
+
+CANTUS_RT bool engine_chord_heard(const CantusEngine *e, int note); // not a chord-split note
+CANTUS_RT void engine_chord_input(CantusEngine *e, const CantusBlockIn *in);
+CANTUS_RT void engine_chord_restart(CantusEngine *e, int64_t tick);
+CANTUS_RT void engine_chord_step(CantusEngine *e, int64_t tick, CantusLookbackFeatures *f);
+CANTUS_RT int engine_chord_split(const CantusEngine *e, int64_t tick, int token);
+CANTUS_RT bool engine_chord_live(const CantusEngine *e);
+CANTUS_RT void engine_chord_call_start(CantusEngine *e);
+CANTUS_RT void engine_chord_call_note(CantusEngine *e, int64_t tick, int pitch, bool on);
+CANTUS_RT void engine_chord_answer(CantusEngine *e, int64_t start, int64_t end);
 
 #endif

@@ -100,8 +100,8 @@ void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
     }
     const int st = ev->data[0] & 0xF0, note = ev->data[1] & 0x7F, vel = ev->data[2] & 0x7F;
     const bool on = st == 0x90 && vel > 0, off = st == 0x80 || (st == 0x90 && vel == 0);
-    if (!on && !off) {
-      continue;
+    if ((!on && !off) || !engine_chord_heard(e, note)) {
+      continue; // not a note, or a chord below the split (engine_chord.c)
     }
     const uint32_t fr = ev->frame < in->n_frames ? ev->frame : in->n_frames - 1;
     const double t_raw =
@@ -126,12 +126,15 @@ void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
       engine_listen_silence(e, t);
       e->gen.cur.theme_pos = THEME_ABANDONED; // the player's music replaces the theme
       e->listen.mode = LISTEN_FOLLOW;
+      engine_chord_call_start(e);
     } else if (on && e->listen.mode == LISTEN_WAIT) {
       e->listen.mode = LISTEN_FOLLOW;
+      engine_chord_call_start(e);
     }
     if (e->listen.mode != LISTEN_FOLLOW) {
       continue;
     }
+    engine_chord_call_note(e, t, note, on);
     const int64_t last = fifo_last_tick(e);
     t = t < last ? last : t;
     t = t < e->gen.cur.ns.tick ? e->gen.cur.ns.tick : t;
@@ -163,6 +166,7 @@ void engine_listen_input(CantusEngine *e, const CantusBlockIn *in)
       if (e->ctl.call_response) {
         e->listen.mode = LISTEN_ANSWER;
         e->listen.answer_end = r + (int64_t)e->ctl.response_bars * e->transport.bar_ticks;
+        engine_chord_answer(e, r, e->listen.answer_end); // in the call's key and chords
       } else {
         e->listen.mode = LISTEN_GEN;
       }

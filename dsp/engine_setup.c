@@ -104,6 +104,8 @@ CantusStatus cantus_engine_new(double lookahead_beats, CantusEngine **out, Cantu
   e->transport.tpb = 12.0;
   e->transport.bar_ticks = 48;
   e->gen.end_bar = CANTUS_LOOKBACK_END_UNKNOWN;
+  cantus_chord_reader_init(&e->chords.reader, e->transport.bar_ticks / 2);
+  e->chords.base = cantus_chord_none();
   *out = e;
   return CANTUS_OK;
 }

@@ -89,7 +89,7 @@ void engine_ring_trim(CantusEngine *e, int64_t tick)
 // again: restores the newest snapshot before it and drops what the undone
 // tokens scheduled.  Never undoes tokens before the play head (the ring is
 // trimmed there), so what already sounded stays consistent.
-void engine_rollback(CantusEngine *e, int64_t tick)
+static void rollback(CantusEngine *e, int64_t tick, bool observe)
 {
   if (e->gen.cur.ns.tick < tick || e->timeline.ring_n == 0) {
     return; // nothing at or after tick decided yet (or nothing to undo)
@@ -106,9 +106,19 @@ void engine_rollback(CantusEngine *e, int64_t tick)
   const int64_t cut = e->gen.cur.ns.tick > tick ? e->gen.cur.ns.tick : tick;
   cantus_schedule_queue_drop_from(&e->voices.q, cut, -1);
   engine_hist_cut(e, cut);
-  if (e->gen.cur.ns.tick < tick) {
+  if (observe && e->gen.cur.ns.tick < tick) {
     // The undone token was the shift across `tick`; it is fed again as an
     // observed token, so a new decision cannot land before `tick`.
     engine_fifo_push(e, tick, 0, FIFO_MOVE);
   }
+}
+
+void engine_rollback(CantusEngine *e, int64_t tick)
+{
+  rollback(e, tick, true);
+}
+
+void engine_rollback_redecide(CantusEngine *e, int64_t tick)
+{
+  rollback(e, tick, false);
 }

@@ -22,6 +22,7 @@
 // denormal c (the contract) and denormal h (so the next products stay
 // normal).
 #include "lstm.h"
+#include "chord.h"
 #include "lstm_x86.h"
 
 #include <float.h>
@@ -458,6 +459,7 @@ size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt)
   s += cantus_dims_n_lags(d) * align64(cantus_dims_lb_rows(d) * g * sizeof(float));
   s += align64(d->n_phrase * g * sizeof(float));
   s += align64(d->n_bars_left * g * sizeof(float));
+  s += align64(d->n_chord * g * sizeof(float));
   s += d->n_layers * align64(g * sizeof(float));
   s += align64(v * sizeof(float));
   for (uint32_t k = 0; k < d->n_layers; k++) {
@@ -587,6 +589,16 @@ void cantus_lstm_prepare(CantusLstmNet *net,
     }
     net->bars_left_proj = bp;
   }
+  if (d->n_chord) {
+    float *cp = take(&at, (size_t)d->n_chord * G * sizeof(float)); // (13, 4H)
+    const uint32_t c0 = cantus_dims_col_chord(d);
+    for (uint32_t r = 0; r < G; r++) {
+      for (uint32_t j = 0; j < d->n_chord; j++) {
+        cp[(size_t)j * G + r] = w0[(size_t)r * I0 + c0 + j];
+      }
+    }
+    net->chord_proj = cp;
+  }
 
   for (uint32_t k = 0; k < d->n_layers; k++) {
     float *b = take(&at, (size_t)G * sizeof(float)); // (4H)
@@ -626,7 +638,7 @@ size_t cantus_lstm_state_floats(const CantusDims *d)
 size_t cantus_lstm_state_size(const CantusDims *d)
 {
   size_t g = 4 * (size_t)d->n_hidden * sizeof(float);
-  return align64(cantus_lstm_state_floats(d) * sizeof(float)) + 2 * align64(g);
+  return align64(cantus_lstm_state_floats(d) * sizeof(float)) + (d->n_chord ? 3 : 2) * align64(g);
 }
 
 void cantus_lstm_state_init(CantusLstmState *st, void *mem, const CantusLstmNet *net)
@@ -644,6 +656,8 @@ void cantus_lstm_state_init(CantusLstmState *st, void *mem, const CantusLstmNet 
   st->pre = take(&at, G * sizeof(float));
   st->l0_static = take(&at, G * sizeof(float));
   memcpy(st->l0_static, net->b0, G * sizeof(float));
+  st->chord_sum = d->n_chord ? take(&at, G * sizeof(float)) : NULL;
+  st->chord_key = UINT32_MAX;
 }
 
 CANTUS_RT void cantus_lstm_reset(const CantusLstmNet *net, CantusLstmState *st)
@@ -751,6 +765,34 @@ static const float *table_row(const float *t, uint32_t n, int cls, int fallback,
   return t + (size_t)c * (size_t)G;
 }
 
+// The layer-0 contribution of chord `key` (a pitch-class set, 0 = no
+// chord): the no-chord row, or the pitch-class rows summed in ascending
+// order.  Always from the table, so the same chord gives the same floats.
+static void chord_vector(const CantusLstmNet *net, float *sum, uint32_t key)
+{
+  const size_t G = 4 * (size_t)net->dims.n_hidden;
+  const float *t = net->chord_proj;
+  if (!key) {
+    memcpy(sum, t + (size_t)CANTUS_CHORD_NONE_COL * G, G * sizeof(float));
+    return;
+  }
+  bool first = true;
+  for (int p = 0; p < 12; p++) {
+    if (!((key >> p) & 1u)) {
+      continue;
+    }
+    const float *restrict row = t + (size_t)p * G;
+    if (first) {
+      memcpy(sum, row, G * sizeof(float));
+      first = false;
+    } else {
+      for (size_t r = 0; r < G; r++) {
+        sum[r] += row[r];
+      }
+    }
+  }
+}
+
 CANTUS_RT void cantus_lstm_step_form(const CantusLstmNet *net,
                                      CantusLstmState *st,
                                      int token,
@@ -798,6 +840,18 @@ CANTUS_RT void cantus_lstm_step_form(const CantusLstmNet *net,
         for (int r = 0; r < G; r++) {
           pre[r] += rj[r];
         }
+      }
+    }
+    if (net->chord_proj) {
+      const uint32_t key = form ? (uint32_t)(form->chord & 0xfffu) : 0u;
+      if (key != st->chord_key) {
+        chord_vector(net, st->chord_sum, key);
+        st->chord_key = key;
+      }
+      const float *restrict cs = st->chord_sum;
+      float *restrict out = pre;
+      for (int r = 0; r < G; r++) {
+        out[r] += cs[r];
       }
     }
   }

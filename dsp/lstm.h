@@ -5,13 +5,17 @@
 // At step t the layer-0 input is [emb(token) | style | onehot(pos_tick) |
 // onehot(pos_beat)], and in format version 2 (the form inputs of
 // lookback.h) also [lb_emb(look[i]) for each lag i in lookback_lags |
-// onehot(phrase_bar) | onehot(bars_left) | chord (reserved, width 0)].
+// onehot(phrase_bar) | onehot(bars_left) | chord (issue 11: 0 or 13 columns,
+// cantus_chord_input of dsp/chord.h)].
 // Its projection is lookups and a once-per-change vector, so per step
 // layer 0 costs only its recurrent product:
 //   pre0 = tok_proj[token] + pos_tick_proj[pt] + pos_beat_proj[pb]
 //        + l0_static + W_hh0 h0          with l0_static = b0 + W_style s,
 // plus in version 2  sum_i lb_proj[i][look[i]] + phrase_proj[pb16]
-//        + bars_left_proj[bl]            (tables built by cantus_lstm_prepare).
+//        + bars_left_proj[bl]            (tables built by cantus_lstm_prepare)
+//        + chord_sum(form->chord)        with n_chord = 13: the sum of chord_proj's
+// pitch-class rows in ascending pitch-class order, or its no-chord row, kept
+// in the state and recomputed from scratch only when the chord changes.
 // Layers k > 0: pre_k = b_k + W_ih_k h_{k-1} + W_hh_k h_k; logits = W_out h_L + b_out.
 //
 // Allocation contract: none.  cantus_lstm_prepare() lays the run-time
@@ -43,7 +47,7 @@ typedef struct {
   uint32_t lookback_lags; // bit i: lookback at cantus_lookback_lag(i) bars (i = 0..3)
   uint32_t n_phrase;      // phrase-bar classes: 0 or CANTUS_PHRASE_BARS (16)
   uint32_t n_bars_left;   // bars-left classes: 0 or CANTUS_BARS_LEFT_CLASSES (18)
-  uint32_t n_chord;       // chord input width, reserved for issue 11: 0
+  uint32_t n_chord;       // chord input width: 0 or CANTUS_CHORD_INPUTS (13, dsp/chord.h)
 } CantusDims;
 
 // A version 2 network: its vocabulary is the version 2 layout.
@@ -124,6 +128,7 @@ typedef struct {
   const float *lb_proj[CANTUS_LOOKBACK_N_LAGS]; // (V+1, 4H) per lag in lookback_lags, else NULL
   const float *phrase_proj;                     // (n_phrase, 4H) or NULL
   const float *bars_left_proj;                  // (n_bars_left, 4H) or NULL
+  const float *chord_proj;                      // (n_chord, 4H) or NULL: W_ih0's chord columns
   const void *w_rec[CANTUS_MAX_LAYERS]; // recurrent (+ input for k > 0) weights, kernel layout
   const float *b[CANTUS_MAX_LAYERS];    // (4H)
   const void *w_out;                    // (V, H) kernel layout
@@ -138,6 +143,8 @@ typedef struct {
   float *c[CANTUS_MAX_LAYERS]; // (H), points into hc
   float *pre;                  // (4H) scratch
   float *l0_static;            // (4H) b0 + W_style s (cantus_lstm_set_style)
+  float *chord_sum;            // (4H) chord_proj rows of chord_key; NULL when n_chord = 0
+  uint32_t chord_key;          // the chord (pitch-class set) chord_sum holds; UINT32_MAX none yet
 } CantusLstmState;
 
 size_t cantus_lstm_net_size(const CantusDims *d, CantusWeightType wt);
@@ -171,7 +178,11 @@ CANTUS_RT void cantus_lstm_step(const CantusLstmNet *net,
 
 // The same step for a version 2 network, with the form inputs of this
 // position (cantus_lookback_features; lookback NONE = V); form may be NULL
-// for "none" (every lookback NONE, phrase bar 0, bars left unknown).
+// for "none" (every lookback NONE, phrase bar 0, bars left unknown, no
+// chord).  A chord network (n_chord = 13) reads form->chord (bits above 11
+// ignored, 0 = no chord); its 4H chord vector is cached in the state and
+// rebuilt from the table when the chord differs from the cached one, so the
+// result depends only on the inputs, never on earlier steps' chords.
 // Inputs the network lacks are ignored; out-of-range values are clamped to
 // a valid row.  A version 1 network takes exactly cantus_lstm_step.  [RT]
 CANTUS_RT void cantus_lstm_step_form(const CantusLstmNet *net,

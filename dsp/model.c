@@ -9,6 +9,7 @@
 // the saver would write for those parameters.  Thread class: non-RT (it
 // allocates and does file I/O).
 #include "model.h"
+#include "chord.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -69,7 +70,7 @@ typedef struct {
   uint32_t lookback_lags; // bit i: lookback at 2^i bars, i = 0..3
   uint32_t n_phrase;      // 0 or 16
   uint32_t n_bars_left;   // 0 or 18
-  uint32_t n_chord;       // 0 (reserved for chord inputs)
+  uint32_t n_chord;       // 0 or 13 (CANTUS_CHORD_INPUTS)
   uint32_t form_flags;    // 0 (reserved)
   uint8_t reserved[28];   // zero
 } FileHeader;
@@ -425,7 +426,7 @@ static CantusStatus check_range(const char *what,
 }
 
 // The form inputs: none in version 1; in version 2 lags 1, 2, 4, 8 bars
-// (any subset), phrase 0 or 16 classes, bars left 0 or 18, no chord yet.
+// (any subset), phrase 0 or 16 classes, bars left 0 or 18, chord 0 or 13.
 static CantusStatus check_form(const CantusDims *d, bool v2, CantusError *err)
 {
   if (!v2) {
@@ -454,11 +455,12 @@ static CantusStatus check_form(const CantusDims *d, bool v2, CantusError *err)
                         d->n_bars_left,
                         CANTUS_BARS_LEFT_CLASSES);
   }
-  if (d->n_chord != 0) {
+  if (d->n_chord != 0 && d->n_chord != CANTUS_CHORD_INPUTS) {
     return cantus_error(err,
                         CANTUS_ERR_FORMAT,
-                        "chord inputs %" PRIu32 " unsupported (this build reads 0)",
-                        d->n_chord);
+                        "chord inputs %" PRIu32 " unsupported (0 or %d)",
+                        d->n_chord,
+                        CANTUS_CHORD_INPUTS);
   }
   return CANTUS_OK;
 }

@@ -18,7 +18,11 @@
 // - temperature is clamped to [0.05, 100]; 0, negative or NaN means argmax;
 // - top_p >= 1 or NaN keeps every allowed token; top_p <= 0 keeps only the
 //   most probable one;
-// - max_note_ticks <= 0 disables the forced note-off.
+// - max_note_ticks <= 0 disables the forced note-off;
+// - the pitch pulls add pull[k] to the allowed note logits of their pitch
+//   classes, then subtract log(sum exp(pulled) / sum exp(unpulled)) over the
+//   allowed notes from every allowed note logit (the notes' mass is kept);
+//   without an active pull nothing is computed.
 #include "sample.h"
 
 #include <math.h>
@@ -217,6 +221,89 @@ static bool allowed_v2(const CantusVocab *v,
   return sp->allow_velocity;
 }
 
+#define PULL_MAX 20.0f // nats; beyond this a pull would be a mask
+
+// The most probable token (ties to the lower id) and its logit; -1 if every
+// logit is -inf.
+static int argmax_of(const float *logits, int n_tok, float *best)
+{
+  int arg = -1;
+  *best = -INFINITY;
+  for (int i = 0; i < n_tok; i++) {
+    if (logits[i] > *best) {
+      *best = logits[i];
+      arg = i;
+    }
+  }
+  return arg;
+}
+
+static bool pull_on(const CantusSampleParams *sp, int k)
+{
+  return sp->pull_pcs[k] != 0 && sp->pull[k] > 0.0f;
+}
+
+static bool pulls_active(const CantusSampleParams *sp)
+{
+  return pull_on(sp, 0) || pull_on(sp, 1);
+}
+
+// The pitch of note token i, or -1 when i is no note onset.
+static int note_pitch(const CantusVocab *v, int i)
+{
+  const int np = cantus_vocab_n_pitch(v);
+  if (cantus_vocab_is_v2(v)) {
+    return i >= CANTUS_TOK_FIRST_NOTE && i < cantus_vocab_dur_base(v)
+             ? v->pitch_lo + (i - CANTUS_TOK_FIRST_NOTE) % np
+             : -1;
+  }
+  const int on_base = cantus_vocab_on_base(v);
+  return i >= on_base && i < on_base + np ? v->pitch_lo + (i - on_base) : -1;
+}
+
+// Adds the pulls to the allowed note logits keeping the notes' total mass;
+// returns the new argmax (ties to the lower id) and its logit in *best.
+static int apply_pulls(const CantusVocab *v,
+                       const CantusSampleParams *sp,
+                       float *logits,
+                       int n_tok,
+                       float *best)
+{
+  float mx = -INFINITY;
+  for (int i = 0; i < n_tok; i++) {
+    if (note_pitch(v, i) >= 0 && logits[i] > mx) {
+      mx = logits[i];
+    }
+  }
+  if (mx == -INFINITY) {
+    return argmax_of(logits, n_tok, best); // no note allowed: nothing to pull
+  }
+  double before = 0.0, after = 0.0;
+  for (int i = 0; i < n_tok; i++) {
+    const int p = note_pitch(v, i);
+    if (p < 0 || logits[i] == -INFINITY) {
+      continue;
+    }
+    float add = 0.0f;
+    for (int k = 0; k < 2; k++) {
+      if (pull_on(sp, k) && ((sp->pull_pcs[k] >> (p % 12)) & 1u)) {
+        add += sp->pull[k] < PULL_MAX ? sp->pull[k] : PULL_MAX;
+      }
+    }
+    const double x = (double)(logits[i] - mx);
+    before += exp(x);
+    after += exp(x + (double)add);
+    logits[i] += add;
+  }
+  const float keep = (float)log(before / after);
+  for (int i = 0; i < n_tok; i++) {
+    if (note_pitch(v, i) >= 0 && logits[i] != -INFINITY) {
+      logits[i] += keep;
+    }
+  }
+  return argmax_of(logits, n_tok, best);
+}
+
 // p[a] ranks above p[b]: more probable, ties to the lower id.
 static bool ranks_above(const float *p, int a, int b)
 {
@@ -315,6 +402,9 @@ int cantus_sample_token(const CantusVocab *v,
   }
   if (arg < 0) {
     return fallback;
+  }
+  if (pulls_active(sp)) {
+    arg = apply_pulls(v, sp, logits, n_tok, &best);
   }
 
   float temp = sp->temperature;

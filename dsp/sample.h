@@ -88,6 +88,16 @@ typedef struct {
   int64_t max_note_ticks; // a note older than this forces its NOTE_OFF
   bool allow_velocity;    // VELOCITY tokens allowed
   bool allow_end;         // END allowed (false at run time: endless stream)
+  // Soft pulls toward pitch classes (chords and keys, issue 11): a NOTE_ON
+  // (version 2: NOTE of any part) whose pitch class, in model pitch space
+  // (C = 0, not relative to key_root), is in pull_pcs[k] gets pull[k]
+  // nats added to its logit; then every note logit is shifted by one
+  // amount so that the notes' total probability is unchanged (the pull
+  // chooses among pitches, never between a note and a shift).  Never a
+  // mask.  pull[k] <= 0 (or NaN) or pull_pcs[k] == 0: no pull; with no
+  // pull the draw is exactly the one without these fields.
+  uint16_t pull_pcs[2];
+  float pull[2];
 } CantusSampleParams;
 
 // Masks logits in place, applies temperature, top-p and density, draws a
@@ -101,7 +111,8 @@ typedef struct {
 // DUR nowhere else; NOTE(k, p) is masked when p sounds in part k, at max
 // voices, and by range and scale (whatever the part); there is no forced
 // note-off (the engine ends each note at its DUR, capped by the longest
-// note).  *logp receives the log-probability of the drawn token
+// note).  The pitch pulls (pull_pcs, pull) are applied after the masks and
+// density, before the temperature.  *logp receives the log-probability of the drawn token
 // under the masked, tempered distribution (for the "surprise" output), when
 // non-NULL.  scratch must hold V floats.
 CANTUS_RT int cantus_sample_token(const CantusVocab *v,

@@ -3,9 +3,10 @@
 // form".  A piece is cut into bars by its time-signature map; its top line
 // is the skyline (at each onset, the highest note starting there, unless a
 // higher note is still sounding); its key comes from Krumhansl-Kessler
-// profiles.  Each measure adds a numerator and a denominator, so sets of
+// profiles (dsp/key.c).  Each measure adds a numerator and a denominator, so sets of
 // pieces pool.  Non-RT.
 #include "form.h"
+#include "key.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,33 +71,6 @@ const char *cantus_form_describe(CantusFormMeasure k)
 
 // ---- key ----------------------------------------------------------------------
 
-// Krumhansl & Kessler (1982) probe-tone ratings, tonic first (genstats.c
-// estimates keys through cantus_form_key_of too, from onset counts).
-static const double major_profile[12] = { 6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
-                                          2.52, 5.19, 2.39, 3.66, 2.29, 2.88 };
-static const double minor_profile[12] = { 6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
-                                          2.54, 4.75, 3.98, 2.69, 3.34, 3.17 };
-
-// Pearson correlation of the histogram rotated to `root` with a profile.
-static double correlate(const double *x, const double *prof, int root)
-{
-  double mx = 0, my = 0;
-  for (int i = 0; i < 12; i++) {
-    mx += x[i];
-    my += prof[i];
-  }
-  mx /= 12;
-  my /= 12;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (int i = 0; i < 12; i++) {
-    double a = x[(i + root) % 12] - mx, b = prof[i] - my;
-    sxy += a * b;
-    sxx += a * a;
-    syy += b * b;
-  }
-  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0.0;
-}
-
 bool cantus_form_key(const CantusMidiNote *notes, size_t n, int *tonic, bool *minor)
 {
   double pc[12] = { 0 };
@@ -120,24 +94,7 @@ bool cantus_form_key(const CantusMidiNote *notes, size_t n, int *tonic, bool *mi
 
 void cantus_form_key_of(const double pc[12], int *tonic, bool *minor)
 {
-  // Ties go to the lower root and to major (strict >), so the answer is
-  // deterministic.
-  double best = -2.0;
-  *tonic = 0;
-  *minor = false;
-  for (int r = 0; r < 12; r++) {
-    double a = correlate(pc, major_profile, r), b = correlate(pc, minor_profile, r);
-    if (a > best) {
-      best = a;
-      *tonic = r;
-      *minor = false;
-    }
-    if (b > best) {
-      best = b;
-      *tonic = r;
-      *minor = true;
-    }
-  }
+  cantus_key_estimate(pc, tonic, minor); // dsp/key.c: the one definition
 }
 
 // Tonic- and dominant-chord tones relative to the tonic.  Major: I = 1 3 5,

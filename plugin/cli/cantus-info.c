@@ -79,6 +79,9 @@ static void print_text(const CantusModel *m, const Info *in)
            d->lookback_lags ? "" : " no",
            (unsigned)d->n_phrase,
            (unsigned)d->n_bars_left);
+    if (d->n_chord) {
+      printf("  chords      %u inputs (12 pitch classes + no chord)\n", (unsigned)d->n_chord);
+    }
   }
   printf("  parameters  %u (%zu bytes fp32 in the file; run-time weights %zu bytes fp16,"
          " whole model %zu bytes)\n",

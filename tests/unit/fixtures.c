@@ -5,6 +5,8 @@
 // test checks it still is.  Non-RT (allocates).
 #include "fixtures.h"
 
+#include "chord.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,13 @@ CantusDims cantus_fixture_dims_tiny2(void)
   return d;
 }
 
+CantusDims cantus_fixture_dims_tinyc(void)
+{
+  CantusDims d = cantus_fixture_dims_tiny2();
+  d.n_chord = CANTUS_CHORD_INPUTS;
+  return d;
+}
+
 static uint32_t next(uint32_t *s)
 {
   uint32_t x = *s;
@@ -54,8 +63,9 @@ static float uniform(uint32_t *s, float scale)
 
 static bool is_tiny(const CantusDims *d)
 {
-  const CantusDims t = cantus_fixture_dims_tiny(), t2 = cantus_fixture_dims_tiny2();
-  return !memcmp(d, &t, sizeof t) || !memcmp(d, &t2, sizeof t2);
+  const CantusDims t = cantus_fixture_dims_tiny(), t2 = cantus_fixture_dims_tiny2(),
+                   tc = cantus_fixture_dims_tinyc();
+  return !memcmp(d, &t, sizeof t) || !memcmp(d, &t2, sizeof t2) || !memcmp(d, &tc, sizeof tc);
 }
 
 CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeightType wt)
@@ -118,7 +128,13 @@ CantusModel *cantus_fixture_model(const CantusDims *d, uint32_t seed, CantusWeig
   for (int k = 0; k < v->n_parts; k++) {
     cantus_model_set_part_name(m, k, part_names[k]);
   }
-  snprintf(m->name, sizeof m->name, "%s", !tiny ? "fixture" : v->n_parts ? "tiny2" : "tiny");
+  snprintf(m->name,
+           sizeof m->name,
+           "%s",
+           !tiny        ? "fixture"
+           : d->n_chord ? "tinyc"
+           : v->n_parts ? "tiny2"
+                        : "tiny");
   char meta[256];
   snprintf(meta,
            sizeof meta,

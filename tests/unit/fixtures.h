@@ -14,6 +14,8 @@ CantusDims cantus_fixture_dims_tiny(void);
 // The tiny network with a version 2 vocabulary (2 parts "melody" and
 // "bass", every duration bin) and every form input: tests/data/tiny2.cantus.
 CantusDims cantus_fixture_dims_tiny2(void);
+// tiny2 with the chord input (n_chord = 13, issue 11): tests/data/tinyc.cantus.
+CantusDims cantus_fixture_dims_tinyc(void);
 
 // A model of these sizes with weights drawn uniformly from
 // [-scale, scale] (scale = 1/sqrt(H)) by a seeded generator, a bias

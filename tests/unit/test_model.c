@@ -7,6 +7,7 @@
 // written out here from FORMAT.md on purpose, so a change of the layout
 // fails these tests until the spec, the version and tests/data/tiny.cantus
 // are updated together.
+#include "chord.h"
 #include "fixtures.h"
 #include "model.h"
 #include "sample.h"
@@ -509,7 +510,14 @@ static void ref_step_form(const CantusModel *m,
         }
         if (d->n_bars_left) {
           x[col + form->bars_left] = 1.0f;
+          col += 18;
         }
+        if (d->n_chord) {
+          const CantusChord ch = { (uint16_t)(form->chord & 0xfffu), -1, -1 };
+          cantus_chord_input(ch, x + col);
+        }
+      } else if (d->n_chord) {
+        x[cantus_dims_col_chord(d) + CANTUS_CHORD_NONE_COL] = 1.0f; // NULL form: no chord
       }
     } else {
       memcpy(x, h + (k - 1) * H, sizeof(float) * (size_t)H);
@@ -600,21 +608,26 @@ TEST(model_runtime_fp16)
   check_runtime(CANTUS_WEIGHTS_F16, 2e-2);
 }
 
-// The version 2 step: the lookback, phrase and bars-left tables built by
-// prepare give what the full layer-0 product gives.
-static void check_runtime_v2(CantusWeightType wt, double tol)
+// The version 2 step: the lookback, phrase, bars-left (and chord) tables
+// built by prepare give what the full layer-0 product gives.
+static void check_runtime_v2(CantusWeightType wt, double tol, bool chords)
 {
   size_t n;
-  uint8_t *bytes = tiny2_bytes(&n);
+  const CantusDims dc = cantus_fixture_dims_tinyc();
+  uint8_t *bytes = chords ? fixture_bytes(&dc, 1, &n) : tiny2_bytes(&n);
   const CantusModelOptions opt = { .weights = wt, .extra_size = 0 };
   CantusModel *m = NULL;
   CantusError err;
   CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &m, &err), CANTUS_OK);
-  free(bytes);
+  uint8_t *bytes2 = bytes;
   if (!m) {
+    free(bytes2);
     return;
   }
   const CantusDims *d = &m->dims;
+  CHECK_EQ(d->n_chord, chords ? 13 : 0);
+  CHECK_EQ(cantus_dims_col_chord(d), 44 + 4 * 16 + 16 + 18);
+  CHECK_EQ(cantus_dims_input(d, 0), 142 + (chords ? 13 : 0));
   const CantusVocab *v = &d->vocab;
   const int V = cantus_vocab_size(v);
   CHECK_EQ(V, 2 + 2 * 37 + 38 + 48);
@@ -627,12 +640,14 @@ static void check_runtime_v2(CantusWeightType wt, double tol)
                              { d1, 0, 1 },
                              { cantus_vocab_shift(v, 6), 6, 1 },
                              { cantus_vocab_note(v, 0, 72), 0, 2 } };
+  // Chords (read only by the chord network): D major, none, G7, G7 again,
+  // a set with bits above 11 (ignored: C E G).
   const CantusLookbackFeatures form[5] = {
-    { { (uint16_t)V, (uint16_t)V, (uint16_t)V, (uint16_t)V }, 15, 17 },
-    { { (uint16_t)n1, (uint16_t)V, 3, (uint16_t)d1 }, 0, 16 },
-    { { (uint16_t)d1, (uint16_t)n1, (uint16_t)V, 7 }, 3, 5 },
-    { { 4, 5, 6, (uint16_t)V }, 7, 0 },
-    { { 1, 1, (uint16_t)V - 1, 0 }, 12, 17 },
+    { { (uint16_t)V, (uint16_t)V, (uint16_t)V, (uint16_t)V }, 15, 17, 0x244 },
+    { { (uint16_t)n1, (uint16_t)V, 3, (uint16_t)d1 }, 0, 16, 0 },
+    { { (uint16_t)d1, (uint16_t)n1, (uint16_t)V, 7 }, 3, 5, 0xaa0 },
+    { { 4, 5, 6, (uint16_t)V }, 7, 0, 0xaa0 },
+    { { 1, 1, (uint16_t)V - 1, 0 }, 12, 17, 0xf091 },
   };
   double worst = 0, moved = 0;
   for (int s = 0; s < 5; s++) {
@@ -653,10 +668,10 @@ static void check_runtime_v2(CantusWeightType wt, double tol)
   for (int k = 0; k < V; k++) {
     moved = fmax(moved, fabs((double)a[k] - (double)b[k]));
   }
-  // NULL form = every lookback NONE, phrase bar 0, bars left unknown.
-  const CantusLookbackFeatures none = { { (uint16_t)V, (uint16_t)V, (uint16_t)V, (uint16_t)V },
-                                        0,
-                                        17 };
+  // NULL form = every lookback NONE, phrase bar 0, bars left unknown, no chord.
+  const CantusLookbackFeatures none = {
+    { (uint16_t)V, (uint16_t)V, (uint16_t)V, (uint16_t)V }, 0, 17, 0
+  };
   memcpy(m->state.hc, hc, sizeof hc);
   cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, NULL, a);
   memcpy(m->state.hc, hc, sizeof hc);
@@ -664,6 +679,40 @@ static void check_runtime_v2(CantusWeightType wt, double tol)
   CHECK(!memcmp(a, b, sizeof(float) * (size_t)V));
   CHECK_MSG(worst <= tol, "max logit error %g over %g", worst, tol);
   CHECK_MSG(moved > 1e-3, "form inputs move the logits by only %g", moved);
+  if (chords) {
+    // The chord alone moves the logits; the cached chord vector never
+    // depends on the chords before: a step with chord X gives the same
+    // floats whether X was cached, or another chord, or none.
+    CantusLookbackFeatures fx = form[2], fy = form[2];
+    fy.chord = 0x091; // C E G
+    float ref[256], c1[256], c2[256];
+    memcpy(m->state.hc, hc, sizeof hc);
+    cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &fx, ref); // G7, cached
+    memcpy(m->state.hc, hc, sizeof hc);
+    cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &fy, b); // C, rebuilt
+    double chord_moved = 0;
+    for (int k = 0; k < V; k++) {
+      chord_moved = fmax(chord_moved, fabs((double)ref[k] - (double)b[k]));
+    }
+    CHECK_MSG(chord_moved > 1e-3, "the chord moves the logits by only %g", chord_moved);
+    memcpy(m->state.hc, hc, sizeof hc);
+    cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &fx, c1); // G7 after C
+    memcpy(m->state.hc, hc, sizeof hc);
+    cantus_lstm_step_form(&m->net, &m->state, tokens[1][0], 0, 1, &fx, c2); // G7 cached
+    CHECK(!memcmp(ref, c1, sizeof(float) * (size_t)V));
+    CHECK(!memcmp(ref, c2, sizeof(float) * (size_t)V));
+    // A fresh state (nothing cached) agrees too.
+    CantusModel *m2 = NULL;
+    CHECK_EQ(cantus_model_load_mem(bytes2, n, PATH, &opt, &m2, &err), CANTUS_OK);
+    if (m2) {
+      cantus_lstm_set_style(&m2->net, &m2->state, style);
+      memcpy(m2->state.hc, hc, sizeof hc);
+      cantus_lstm_step_form(&m2->net, &m2->state, tokens[1][0], 0, 1, &fx, c1);
+      CHECK(!memcmp(ref, c1, sizeof(float) * (size_t)V));
+      cantus_model_free(m2);
+    }
+  }
+  free(bytes2);
   cantus_model_free(m);
 }
 
@@ -681,7 +730,7 @@ TEST(model_v1_step_form_is_the_v1_step)
   if (!a || !b) {
     return;
   }
-  const CantusLookbackFeatures form = { { 3, 4, 5, 6 }, 7, 8 };
+  const CantusLookbackFeatures form = { { 3, 4, 5, 6 }, 7, 8, 0x91 };
   float la[124], lb[124];
   bool same = true;
   for (int t = 0; t < 20; t++) {
@@ -697,11 +746,67 @@ TEST(model_v1_step_form_is_the_v1_step)
 
 TEST(model_v2_runtime_fp32)
 {
-  check_runtime_v2(CANTUS_WEIGHTS_F32, 1e-4);
+  check_runtime_v2(CANTUS_WEIGHTS_F32, 1e-4, false);
 }
 TEST(model_v2_runtime_fp16)
 {
-  check_runtime_v2(CANTUS_WEIGHTS_F16, 2e-2);
+  check_runtime_v2(CANTUS_WEIGHTS_F16, 2e-2, false);
+}
+TEST(model_chord_runtime_fp32)
+{
+  check_runtime_v2(CANTUS_WEIGHTS_F32, 1e-4, true);
+}
+TEST(model_chord_runtime_fp16)
+{
+  check_runtime_v2(CANTUS_WEIGHTS_F16, 2e-2, true);
+}
+
+// The chord network steps the same floats on the AVX2 and AVX-512 kernels
+// while the chord changes (the chord vector is plain C, shared by every
+// family), and chord changes are all it takes to move the output.
+TEST(model_chord_step_same_on_every_isa)
+{
+  const CantusIsa best = cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+  if (best != CANTUS_ISA_AVX512) {
+    cantus_lstm_force_isa(best);
+    SKIP("this CPU lacks AVX-512");
+  }
+  const CantusDims d = cantus_fixture_dims_tinyc();
+  size_t n;
+  uint8_t *bytes = fixture_bytes(&d, 1, &n);
+  static const uint16_t chords[] = { 0, 0x091, 0x091, 0x884, 0, 0xaa0, 0x091 };
+  for (int wt = 0; wt < 2; wt++) {
+    const CantusModelOptions opt = { .weights = (CantusWeightType)wt, .extra_size = 0 };
+    CantusModel *a = NULL, *b = NULL;
+    CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &a, NULL), CANTUS_OK);
+    CHECK_EQ(cantus_model_load_mem(bytes, n, PATH, &opt, &b, NULL), CANTUS_OK);
+    if (!a || !b) {
+      cantus_model_free(a);
+      cantus_model_free(b);
+      break;
+    }
+    const int V = cantus_vocab_size(&d.vocab);
+    float la[256], lb[256];
+    bool same = true;
+    for (int t = 0; t < 40; t++) {
+      CantusLookbackFeatures f = { { (uint16_t)(t % V), (uint16_t)V, 3, (uint16_t)V },
+                                   (uint8_t)(t % 16),
+                                   (uint8_t)(t % 18),
+                                   chords[(t / 3) % 7] };
+      const int tok = (t * 37) % V;
+      cantus_lstm_force_isa(CANTUS_ISA_AVX2);
+      cantus_lstm_step_form(&a->net, &a->state, tok, t % 12, t % 8, &f, la);
+      cantus_lstm_force_isa(CANTUS_ISA_AVX512);
+      cantus_lstm_step_form(&b->net, &b->state, tok, t % 12, t % 8, &f, lb);
+      same = same && !memcmp(la, lb, sizeof(float) * (size_t)V) &&
+             !memcmp(a->state.hc, b->state.hc, sizeof(float) * 2 * 2 * 32);
+    }
+    CHECK_MSG(same, "%s weights", wt ? "fp16" : "fp32");
+    cantus_model_free(a);
+    cantus_model_free(b);
+  }
+  cantus_lstm_force_isa(best);
+  free(bytes);
 }
 
 TEST(model_fp16_allocation_is_smaller)
@@ -992,7 +1097,8 @@ TEST(model_v2_check_dims)
   EXPECT(d.lookback_lags = 0x10, CANTUS_ERR_FORMAT, "lookback lags 0x10 invalid");
   EXPECT(d.n_phrase = 8, CANTUS_ERR_FORMAT, "phrase classes 8 invalid");
   EXPECT(d.n_bars_left = 17, CANTUS_ERR_FORMAT, "bars-left classes 17 invalid");
-  EXPECT(d.n_chord = 13, CANTUS_ERR_FORMAT, "chord inputs 13 unsupported");
+  EXPECT(d.n_chord = 12, CANTUS_ERR_FORMAT, "chord inputs 12 unsupported (0 or 13)");
+  EXPECT(d.n_chord = 14, CANTUS_ERR_FORMAT, "chord inputs 14 unsupported");
   // Form inputs only with a version 2 vocabulary.
   EXPECT((d.vocab.n_parts = 0, d.vocab.n_dur = 0),
          CANTUS_ERR_FORMAT,
@@ -1025,7 +1131,10 @@ TEST(model_v2_refuses_each_field)
   CHECK(refused_field2(H_N_PHRASE, 15, CANTUS_ERR_FORMAT, "phrase classes 15 invalid (0 or 16)"));
   CHECK(refused_field2(H_N_PHRASE, 0, CANTUS_ERR_FORMAT, "parameter count"));
   CHECK(refused_field2(H_N_BARS_LEFT, 17, CANTUS_ERR_FORMAT, "bars-left classes 17 invalid"));
-  CHECK(refused_field2(H_N_CHORD, 13, CANTUS_ERR_FORMAT, "chord inputs 13 unsupported"));
+  CHECK(refused_field2(H_N_CHORD, 1, CANTUS_ERR_FORMAT, "chord inputs 1 unsupported (0 or 13)"));
+  CHECK(refused_field2(H_N_CHORD, 26, CANTUS_ERR_FORMAT, "chord inputs 26 unsupported"));
+  // 13 is valid, but the file's layer-0 width is then 13 columns short.
+  CHECK(refused_field2(H_N_CHORD, 13, CANTUS_ERR_FORMAT, "parameter count"));
   CHECK(refused_field2(H_FORM_FLAGS, 1, CANTUS_ERR_FORMAT, "form flags 0x1 unsupported"));
   CHECK(refused_field2(H_RESERVED2, 1, CANTUS_ERR_FORMAT, "reserved header byte 228"));
   CHECK(refused_field2(H_RESERVED2 + 24, 1u << 24, CANTUS_ERR_FORMAT, "reserved header byte 255"));
@@ -1364,6 +1473,8 @@ static void write_fuzz_seeds(void)
   micro2.lookback_lags = 0x3;
   micro2.n_phrase = 16;
   micro2.n_bars_left = 18;
+  CantusDims micro2c = micro2; // with the chord input (issue 11)
+  micro2c.n_chord = 13;
   struct {
     const char *name;
     const CantusDims *d;
@@ -1371,7 +1482,8 @@ static void write_fuzz_seeds(void)
   } seeds[] = { { "micro.cantus", &micro, 0 },
                 { "small.cantus", &small, 0 },
                 { "micro-cut.cantus", &micro, 300 },
-                { "micro2.cantus", &micro2, 0 } };
+                { "micro2.cantus", &micro2, 0 },
+                { "micro2c.cantus", &micro2c, 0 } };
   for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
     size_t n;
     uint8_t *b = fixture_bytes(seeds[i].d, 5, &n);
@@ -1513,6 +1625,7 @@ TEST(model_committed_tiny_loads_and_matches_fixture)
   const bool regen = getenv("CANTUS_REGEN_TINY") != NULL;
   check_committed("tests/data/tiny.cantus", cantus_fixture_dims_tiny(), regen);
   check_committed("tests/data/tiny2.cantus", cantus_fixture_dims_tiny2(), regen);
+  check_committed("tests/data/tinyc.cantus", cantus_fixture_dims_tinyc(), regen);
   if (regen) {
     write_fuzz_seeds();
   }
