@@ -9,7 +9,7 @@
 #   chord-in-follows     --chord-in SENDER:out --chord-strength 1 (chord
 #                        source input implied): the fit is at least 0.15
 #                        above the same run with --chord-source off and at
-#                        least 0.5
+#                        least 0.45
 #   chord-source-off     --chord-source off with --chord-in: the baseline
 #                        (the explicit option wins over the implied one)
 #   split-follows        --chord-source split --chord-split C4 with the
@@ -21,6 +21,7 @@
 #   chord-device-errors  no such device: one line, exit 1; the --midi-in
 #                        device again: one line, exit 1; no devices at all:
 #                        one line, runs on the JACK ports
+# The model is the shipped one (tiny.cantus plays too few notes to measure).
 # Timing phases run again (up to 4 times) if a check failed while jackd
 # logged an xrun.  Last line: "N passed, N failed, N skipped".
 . "$(dirname "$0")/jack_test_lib.sh"
@@ -31,7 +32,9 @@ CHK="python3 $JT_ROOT/tests/hosts/jack_check.py"
 RATE=48000
 BPM=120
 MARGIN=0.15
-MIN_FIT=0.5
+MIN_FIT=0.45
+# The shipped model: it plays enough notes in six bars to measure (tiny.cantus plays few).
+CH_MODEL=$JT_ROOT/models/default.cantus
 
 jt_server_start "$RATE" 256 || fail_suite "jackd did not start"
 
@@ -63,9 +66,9 @@ take() {
   if [ -n "$pm" ]; then
     : >"$pm"
     PM_FAKE_CHORD_INPUT="$pm" LD_PRELOAD="$JT_PMFAKE" \
-      jt_cantus "$name" --model "$JT_MODEL" --seed 2 --connect-out "cap_$name:in" "$@"
+      jt_cantus "$name" --model "$CH_MODEL" --seed 2 --connect-out "cap_$name:in" "$@"
   else
-    jt_cantus "$name" --model "$JT_MODEL" --seed 2 --connect-out "cap_$name:in" "$@"
+    jt_cantus "$name" --model "$CH_MODEL" --seed 2 --connect-out "cap_$name:in" "$@"
   fi
   [ "$to" = none ] || jack_connect "snd_$name:out" "$name:$to"
   jack_connect "snd_$name:out" "cap_$name:in"
