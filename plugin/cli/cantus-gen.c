@@ -53,6 +53,9 @@ static void usage(FILE *f)
         "  --range LO-HI          --note-lo LO --note-hi HI in one: C3-C5, 48-72\n"
         "  --theme FILE.mid       play this theme first and continue it\n"
         "  --theme-bars N         use at most N bars of the theme, 1..1000 (default all)\n"
+        "  --chords TEXT|FILE.mid chords to play over: \"D G D A\" one per bar, cycling;\n"
+        "                         \"D:2 G:2\" lengths in beats; or a MIDI chord track\n"
+        "                         (all its notes read as held chords)\n"
         "  --block N              frames per engine block (default 256)\n"
         "  --rate HZ              sample rate of the simulated host (default 48000)\n"
         "  -o FILE.mid            output MIDI file (default cantus.mid)\n"
@@ -68,7 +71,9 @@ static void usage(FILE *f)
 }
 
 typedef struct {
-  const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path;
+  const char *model_path, *style, *style_b, *theme_path, *out_path, *svg_path, *chords;
+  CantusProgression *prog;   // --chords TEXT
+  CantusMidiFile *chord_mid; // --chords FILE.mid
   double bars, bpm, rate;
   int num, den, block, theme_bars; // num 0: the style's metre (resolved with the model)
   bool quiet;
@@ -84,8 +89,8 @@ typedef struct {
 static bool takes_value(const char *o)
 {
   static const char *const names[] = {
-    "--model",      "--bars",  "--bpm",  "--meter", "--range",  "--theme",
-    "--theme-bars", "--block", "--rate", "-o",      "--output", "--svg",
+    "--model", "--bars", "--bpm", "--meter",  "--range", "--theme",  "--theme-bars",
+    "--block", "--rate", "-o",    "--output", "--svg",   "--chords",
   };
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     if (!strcmp(o, names[k])) {
@@ -105,6 +110,44 @@ static bool set_control(Args *a, const char *opt, int id, const char *text)
     return false;
   }
   cantus_controls_set(&a->c, id, v, 0);
+  return true;
+}
+
+// A MIDI file (by its name, or a file that exists), else chord symbols.
+static bool is_midi_name(const char *v)
+{
+  const size_t n = strlen(v);
+  const bool ext =
+    (n > 4 && !strcasecmp(v + n - 4, ".mid")) || (n > 5 && !strcasecmp(v + n - 5, ".midi"));
+  return ext || access(v, F_OK) == 0;
+}
+
+// --chords: a progression is parsed here; a chord file is read here and
+// turned into a chord track once the model's grid is known.
+static bool parse_chords(Args *a, const char *v)
+{
+  free(a->prog);
+  a->prog = NULL;
+  cantus_midi_free(a->chord_mid);
+  a->chord_mid = NULL;
+  if (is_midi_name(v)) {
+    CantusError err;
+    if (cantus_midi_read(v, &a->chord_mid, &err) != CANTUS_OK) {
+      fprintf(stderr, "%s: option --chords: %s\n", PROG, err.msg);
+      return false;
+    }
+    return true;
+  }
+  char msg[256];
+  a->prog = malloc(sizeof *a->prog);
+  if (!a->prog) {
+    fprintf(stderr, "%s: out of memory\n", PROG);
+    return false;
+  }
+  if (cantus_progression_parse(v, a->prog, msg, sizeof msg) != 0) {
+    cantus_args_usage(PROG, "option --chords: %s", msg);
+    return false;
+  }
   return true;
 }
 
@@ -202,6 +245,9 @@ static int parse_args(int argc, char **argv, Args *a)
       a->out_path = v;
     } else if (!strcmp(o, "--svg")) {
       a->svg_path = v;
+    } else if (!strcmp(o, "--chords")) {
+      a->chords = v;
+      ok = parse_chords(a, v);
     }
     if (!ok) {
       return 2;
@@ -469,6 +515,24 @@ int main(int argc, char **argv)
     }
   }
 
+  CantusChordTrack *track = NULL;
+  if (a.chord_mid) {
+    char msg[256];
+    track = malloc(sizeof *track);
+    if (!track ||
+        cantus_chord_track_from_midi(a.chord_mid, m->dims.vocab.tpq, track, msg, sizeof msg) != 0) {
+      fprintf(
+        stderr, "%s: option --chords: %s: %s\n", PROG, a.chords, track ? msg : "out of memory");
+      free(track);
+      free(theme);
+      cantus_midi_free(a.chord_mid);
+      cantus_model_free(m);
+      return 2;
+    }
+    cantus_midi_free(a.chord_mid);
+    a.chord_mid = NULL;
+  }
+
   CantusEngine *e = NULL;
   if (cantus_engine_new(1.0, &e, &err) != CANTUS_OK) {
     fprintf(stderr, "cantus-gen: %s\n", err.msg);
@@ -479,6 +543,11 @@ int main(int argc, char **argv)
   cantus_engine_install_model(e, m);
   if (theme) {
     cantus_engine_set_theme(e, theme);
+  }
+  if (a.prog) {
+    cantus_engine_set_progression(e, a.prog); // chords in the output's pitches
+  } else if (track) {
+    cantus_engine_set_chord_track(e, track);
   }
   cantus_engine_set_end(e, a.bars - 1); // a format 2 model knows the bars left
 
@@ -607,6 +676,8 @@ int main(int argc, char **argv)
   free(out);
   free(ns.v);
   free(theme);
+  free(track);
+  free(a.prog);
   cantus_engine_free(e);
   cantus_model_free(m);
   return status;

@@ -219,6 +219,34 @@ check "tempo past 24 bits: says the slowest" grep -q -- '--bpm 10 in 4/16 is slo
 "$gen" --frobnicate 1 >"$tmp/out" 2>"$tmp/err"
 check "unknown option: exit 2" test $? -eq 2
 check "unknown option: named" grep -qx "cantus-gen: unknown option '--frobnicate' (see cantus-gen --help)" "$tmp/err"
+# Chords (issue 11): a progression or a chord track; the chord input of
+# tinyc.cantus and --chord-strength change the notes, deterministically;
+# bad symbols and hostile files are one line and exit 2.
+tinyc=tests/data/tinyc.cantus
+"$gen" --model "$tinyc" --bars 8 -q -o "$tmp/c0.mid" 2>"$tmp/err"
+"$gen" --model "$tinyc" --bars 8 --chords "D G:2 A:2 | Bm" -q -o "$tmp/c1.mid" 2>"$tmp/err"
+check "--chords TEXT: exit 0, nothing on stderr" bash -c "test $? -eq 0 && test ! -s '$tmp/err'"
+check "--chords TEXT: the chord model plays other notes" bash -c "! cmp -s '$tmp/c0.mid' '$tmp/c1.mid'"
+"$gen" --model "$tinyc" --bars 8 --chords "D G:2 A:2 | Bm" --block 1000 --rate 44100 -q -o "$tmp/c2.mid"
+check "--chords TEXT: same file at block 1000, 44100 Hz" cmp "$tmp/c1.mid" "$tmp/c2.mid"
+"$gen" --model "$tiny" --bars 8 --chords "C F" --chord-strength 1 -q -o "$tmp/c3.mid"
+"$gen" --model "$tiny" --bars 8 -q -o "$tmp/c4.mid"
+check "--chord-strength 1 moves a model without chord input" bash -c "! cmp -s '$tmp/c3.mid' '$tmp/c4.mid'"
+"$gen" --model "$tiny" --bars 8 --chords "C F" -q -o "$tmp/c5.mid"
+check "--chords at strength 0 leaves a model without chord input alone" cmp "$tmp/c4.mid" "$tmp/c5.mid"
+"$gen" --model "$tinyc" --bars 8 --chords "$tmp/c1.mid" -q -o "$tmp/c6.mid" 2>"$tmp/err"
+check "--chords FILE.mid: exit 0" test $? -eq 0
+"$gen" --model "$tinyc" --bars 8 --chords "D Hm7" -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "bad chord: exit 2" test $? -eq 2
+check "bad chord: one line naming it" bash -c "test \"\$(wc -l <'$tmp/err')\" -eq 1 && grep -q \"bad chord 'Hm7'\" '$tmp/err'"
+head -c 300 /dev/urandom >"$tmp/hostile.mid"
+printf 'MThd\0\0\0\6\0\1\0\1\1\340MTrk\177\377\377\377' >>"$tmp/hostile2.mid"
+for f in hostile hostile2; do
+  "$gen" --model "$tinyc" --bars 2 --chords "$tmp/$f.mid" -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+  check "hostile chord file ($f): exit 2, one line" bash -c "test $? -eq 2 && test \"\$(wc -l <'$tmp/err')\" -eq 1"
+done
+"$gen" --model "$tinyc" --bars 2 --chords "$tmp/missing.mid" -o "$tmp/x.mid" >"$tmp/out" 2>"$tmp/err"
+check "missing chord file: exit 2, names it" bash -c "test $? -eq 2 && grep -q missing.mid '$tmp/err'"
 "$gen" --help >"$tmp/out" 2>&1
 check "help: exit 0" test $? -eq 0
 check "help: usage" grep -q '^usage: cantus-gen' "$tmp/out"
