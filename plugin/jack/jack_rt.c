@@ -3,10 +3,9 @@
 // control messages, MIDI in from the ports and from PortMidi, main and
 // Chords inputs, MIDI CC and program change, the musical clock, one engine
 // block, MIDI out to the port, to PortMidi and to the recorder) and the
-// timebase callback.  Thread
-// class: [RT] (everything but the xrun and shutdown callbacks, which only
-// bump a counter or set a flag).  Every loop is bounded by n_frames, the
-// ring capacities or CANTUS_MAX_EVENTS.
+// timebase callback.  Thread class: [RT] (everything but the xrun and
+// shutdown callbacks, which only bump a counter or set a flag).  Every loop
+// is bounded by n_frames, the ring capacities or CANTUS_MAX_EVENTS.
 #include "jack_app.h"
 
 #include <jack/midiport.h>
@@ -168,9 +167,13 @@ static uint32_t collect(CantusJackApp *a,
       if (je.size < 1 || je.size > 3) {
         continue;
       }
-      d = je.buffer, frame = je.time, size = (uint32_t)je.size;
+      d = je.buffer;
+      frame = je.time;
+      size = (uint32_t)je.size;
     } else if (h < n_hw) {
-      d = a->hw_in[h].data, frame = hw_frame[h], size = a->hw_in[h].size;
+      d = a->hw_in[h].data;
+      frame = hw_frame[h];
+      size = a->hw_in[h].size;
       h++;
     } else {
       continue;
