@@ -106,6 +106,10 @@ if mode == "prepare" then
   Session:maybe_enable_record(false)
   sleep(0.5)
   roll_and_stop(roll_s)
+  local sent, errors = ARDOUR.LuaAPI.get_processor_param(player, 0, false),
+    ARDOUR.LuaAPI.get_processor_param(player, 1, false)
+  check(sent >= 9 and errors == 0,
+    string.format("the chord player played %d chord notes (%d Lua errors)", sent, errors))
   gen:rec_enable_control():set_value(0, PBD.GroupControlDisposition.NoGroup)
   chords:output():disconnect_all(nil)
   local n_regions, n_chord_notes = 0, 0
