@@ -98,7 +98,7 @@ CANTUS_RT CantusChordWindow cantus_chord_window(int num, int den, int tpq, Cantu
   int64_t bar = ((int64_t)num * 4 * q + den / 2) / den;
   bar = bar > 0 ? bar : 1;
   const bool compound = den >= 8 && num % 3 == 0 && num > 3;
-  const int64_t dotted = 3 * 4 * q / den; // three den-notes: a dotted quarter in x/8
+  const int64_t dotted = (int64_t)12 * q / den; // three den-notes: a dotted quarter in x/8
   int64_t span;
   if (kind == CANTUS_CHORD_SPAN_VOICES) {
     // The chorales' lower voices: one chord per beat (a dotted beat in

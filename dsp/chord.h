@@ -114,7 +114,10 @@ CANTUS_RT CantusChord cantus_chord_of_span(const int64_t *on,
 //    min_overlap half of it, so a note held a moment past the beat does not
 //    count in the next.
 // A span never exceeds the bar.  num 1..64 and den a power of two 1..32
-// (else 4/4); tpq >= 1.  [RT]
+// (else 4/4); tpq >= 1.  The metre, not only the bar length, is needed:
+// 3/4 and 6/8 bars are equally long.  The trainer gives step i the chord
+// in force at the tick where token i+1 is emitted (the point the form
+// inputs describe), as CantusLookbackFeatures.chord.  [RT]
 typedef enum { CANTUS_CHORD_SPAN_ACCOMP = 0, CANTUS_CHORD_SPAN_VOICES = 1 } CantusChordSpanKind;
 typedef struct {
   int64_t span;        // ticks, >= 1

@@ -14,12 +14,13 @@
 // audio thread with cantus_engine_install_model(), which returns the model
 // it replaces for a non-RT thread to free.  Nothing in engine.c (or the
 // subsystem files beside it, engine_*.c) allocates.
-// Thread class: engine.c and engine_{gen,voices,timeline,hold,listen}.c are
-// [RT] (process, install, set_theme, panic); engine_setup.c is non-RT (new,
+// Thread class: engine.c and engine_{gen,voices,timeline,hold,listen,chord}.c
+// are [RT] (process, install, set_theme, set_progression, set_chord_track,
+// panic); engine_setup.c is non-RT (new,
 // free, load_model, theme_from_midi).
 //
 // Behaviour (time, continuity, lookahead, notes, controls, timeline memory,
-// hold, theme, listen, call and response): dsp/ENGINE.md.
+// hold, theme, listen, call and response, chords): dsp/ENGINE.md.
 #ifndef CANTUS_ENGINE_H
 #define CANTUS_ENGINE_H
 

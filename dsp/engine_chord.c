@@ -87,7 +87,7 @@ static CantusChord known_at(const CantusEngine *e, int64_t tick)
     for (uint32_t i = 0; i < n; i++) {
       period += prog_ticks(e, i);
     }
-    int64_t t = mod64(tick, period);
+    int64_t t = mod64(tick, period > 0 ? period : 1);
     for (uint32_t i = 0; i < n; i++) {
       const int64_t len = prog_ticks(e, i);
       if (t < len) {

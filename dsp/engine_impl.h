@@ -2,7 +2,7 @@
 // The engine's private state, shared by its files: the [RT] half, engine.c
 // (controls, transport, the block loop, the rest of the RT API) and one
 // file per subsystem (engine_timeline.c, engine_gen.c, engine_voices.c,
-// engine_hold.c, engine_listen.c), and the non-RT half, engine_setup.c.
+// engine_hold.c, engine_listen.c, engine_chord.c), and the non-RT half, engine_setup.c.
 // Each subsystem keeps its state in its own sub-struct of CantusEngineImpl;
 // the controls of the block (ctl), the counters (st) and the model are
 // shared.  The helpers one file calls in another are declared at the end,

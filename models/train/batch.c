@@ -102,8 +102,32 @@ static uint16_t transpose_look(const CantusVocab *v, int look, int d)
   return look >= cantus_vocab_size(v) ? (uint16_t)look : (uint16_t)transpose_token(v, look, d);
 }
 
-// Fills the next chunk from the cursors and advances them.
-void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
+// The chord input of position `off` of an item: the piece's chord moved
+// with the notes (cantus_chord_transpose), or none under chord dropout.
+static uint16_t item_chord(const Item *it, const CantusPiece *pc, uint32_t off, float span_drop)
+{
+  if (it->no_chord || !pc->form) {
+    return 0;
+  }
+  const uint16_t pcs = pc->form[off].chord;
+  if (!pcs) {
+    return 0;
+  }
+  if (span_drop > 0.0f) {
+    const uint64_t h =
+      cantus_splitmix64_mix(((uint64_t)it->chord_seed << 32) ^ (off / CHORD_SPAN_TOKENS));
+    if ((float)(h >> 40) * (1.0f / 16777216.0f) < span_drop) {
+      return 0;
+    }
+  }
+  const CantusChord c = { pcs, -1, -1 };
+  return cantus_chord_transpose(c, it->transpose).pcs;
+}
+
+// Fills the next chunk from the cursors and advances them.  span_drop: the
+// chance of a chord span without its chord (0 for validation).
+
+void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T, float span_drop)
 {
   const int B = pl->B;
   const int V = cantus_vocab_size(&c->vocab);
@@ -123,6 +147,7 @@ void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
         }
         ch->phrase[r] = 0;
         ch->bars_left[r] = CANTUS_BARS_LEFT_UNKNOWN;
+        ch->chord[r] = 0;
         continue;
       }
       const CantusPiece *pc = &c->pieces[pl->row[b][it].piece];
@@ -141,6 +166,7 @@ void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T)
         ch->phrase[r] = f->phrase_bar;
         ch->bars_left[r] = pl->row[b][it].no_end ? CANTUS_BARS_LEFT_UNKNOWN : f->bars_left;
       }
+      ch->chord[r] = item_chord(&pl->row[b][it], pc, off, span_drop);
       if (++off >= pc->n_tok) {
         off = 0;
         it++;
@@ -165,7 +191,7 @@ Item *train_epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, int
   n = 0;
   for (int i = 0; i < c->n_pieces; i++) {
     if (c->pieces[i].split == CANTUS_SPLIT_TRAIN) {
-      o[n++] = (Item){ i, 0, false };
+      o[n++] = (Item){ i, 0, false, false, 0 };
     }
   }
   uint64_t s = cantus_splitmix64_mix(cfg->seed * 0x2545f4914f6cdd1dull + (uint64_t)epoch + 1);
@@ -192,6 +218,16 @@ Item *train_epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, int
   for (int i = 0; i < n; i++) {
     o[i].no_end = train_rng_below(&s_end, 65536) < end_thresh;
   }
+  // Chord dropout (issue 11), again its own stream: a seeded share of the
+  // pieces sees no chord throughout; every piece gets the seed of its
+  // dropped spans.
+  uint64_t s_chord =
+    cantus_splitmix64_mix(cfg->seed * 0xd1b54a32d192ed03ull + 0xc40dull + (uint64_t)epoch);
+  const uint32_t chord_thresh = (uint32_t)(cfg->chord_dropout * 65536.0f + 0.5f);
+  for (int i = 0; i < n; i++) {
+    o[i].no_chord = train_rng_below(&s_chord, 65536) < chord_thresh;
+    o[i].chord_seed = (uint32_t)(cantus_splitmix64_next(&s_chord) >> 32);
+  }
   *n_out = n;
   return o;
 }
@@ -210,7 +246,7 @@ Item *train_split_order(const CantusCorpus *c, int split, int *n_out)
   n = 0;
   for (int i = 0; i < c->n_pieces; i++) {
     if (c->pieces[i].split == split) {
-      o[n++] = (Item){ i, 0, false };
+      o[n++] = (Item){ i, 0, false, false, 0 };
     }
   }
   // insertion sort by length, descending; stable, so ties keep corpus order

@@ -9,6 +9,7 @@
 // cantus_tokens_from_notes() in dsp/tokens.c, the definition the engine's
 // themes share; this file adds the track filter, the length cap, the metric
 // positions and the counts.  Non-RT.
+#include "form.h"
 #include "lookback.h"
 #include "tokens.h"
 #include "train.h"
@@ -166,6 +167,47 @@ uint32_t cantus_corpus_tick_in_bar(const uint32_t *ts_tick,
   return (t - ts_tick[i]) % ts_bar_len[i];
 }
 
+// The chord of every position (issue 11): the chord in force at the tick
+// after token i (where token i+1 is emitted, as for the form inputs), from
+// the file's own chord part on the file's ticks (cantus_form_file_chords:
+// the accompaniment's half-bar windows, the chorales' lower voices by
+// beat; a melody alone has none).  The chord part is read from the whole
+// file, whatever --tracks and --parts keep, so a melody-only model still
+// learns the chords its accompaniment played.
+static CantusStatus piece_chords(const CantusMidiFile *mf,
+                                 const CantusVocab *v,
+                                 CantusLookbackFeatures *form,
+                                 const uint16_t *tok,
+                                 size_t n_tok,
+                                 int *kind,
+                                 uint32_t *n_chorded,
+                                 CantusError *err)
+{
+  const uint32_t g = v->tpq, ftpq = mf->tpq ? mf->tpq : 480;
+  const CantusFormPiece fp = { .notes = mf->notes,
+                               .n_notes = mf->n_notes,
+                               .tpq = ftpq,
+                               .timesigs = mf->timesigs,
+                               .n_timesigs = mf->n_timesigs };
+  CantusFormChords fc;
+  CantusStatus st = cantus_form_file_chords(&fp, mf->track_names, mf->n_tracks, &fc, err);
+  *kind = fc.n ? fc.kind : -1;
+  *n_chorded = 0;
+  uint64_t tau = 0;
+  for (size_t i = 0; i < n_tok; i++) {
+    int val = 0;
+    if (cantus_vocab_decode(v, tok[i], &val) == CANTUS_EV_SHIFT) {
+      tau += (uint64_t)val;
+    }
+    const uint64_t t = tau * ftpq / g;
+    form[i].chord =
+      st == CANTUS_OK && t <= UINT32_MAX ? cantus_form_chords_at(&fc, (uint32_t)t) : 0;
+    *n_chorded += form[i].chord != 0;
+  }
+  cantus_form_chords_free(&fc);
+  return st;
+}
+
 CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
                                     const CantusMidiFile *mf,
                                     const CantusCorpusOptions *opt,
@@ -176,6 +218,8 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
   const uint32_t g = v->tpq, ftpq = mf->tpq ? mf->tpq : 480;
   const int npb = opt->n_pos_beat;
   const uint32_t cap = opt->max_tokens ? opt->max_tokens : 1000000;
+  pc->chord_kind = -1;
+  pc->n_chorded = 0;
 
   // The stream itself is dsp/tokens.c's, the definition the engine's themes
   // share; a first buffer fits almost every piece, a longer one is retried.
@@ -325,6 +369,9 @@ CantusStatus cantus_corpus_tokenize(CantusCorpus *c,
     }
     CantusStatus fs =
       cantus_lookback_batch(tok, n_tok, v, &map, first_full, last_bar, pc->form, err);
+    if (fs == CANTUS_OK) {
+      fs = piece_chords(mf, v, pc->form, tok, n_tok, &pc->chord_kind, &pc->n_chorded, err);
+    }
     if (fs != CANTUS_OK) {
       cantus_corpus_piece_free(pc);
       return fs;
@@ -604,6 +651,9 @@ static CantusStatus load_style_dir(CantusCorpus *c,
       cantus_corpus_piece_free(&pc);
       free_list(files, nf);
       return cantus_error(err, CANTUS_ERR_NO_MEMORY, "%s: out of memory", path);
+    }
+    if (pc.chord_kind >= 0 && pc.chord_kind < 2) {
+      c->n_chord_pieces[pc.chord_kind]++;
     }
     int num = pc.ts_num, den = pc.ts_den;
     // Votes for the style's usual metre: 4/4 3/4 2/4 6/8 9/8 12/8 2/2 other.
@@ -1070,6 +1120,12 @@ void cantus_corpus_print(const CantusCorpus *c, FILE *f)
             "; %llu notes of other tracks left out; duration bins %u\n",
             (unsigned long long)c->n_no_part,
             c->vocab.n_dur);
+    fprintf(f,
+            "chords: %d pieces from an accompaniment (half-bar windows), %d from lower voices "
+            "(beats), %d without a chord part\n",
+            c->n_chord_pieces[0],
+            c->n_chord_pieces[1],
+            c->n_pieces - c->n_chord_pieces[0] - c->n_chord_pieces[1]);
   }
   if (!c->had_split_file) {
     fprintf(f, "split: no split.tsv; hash of the file name, 80/10/10\n");

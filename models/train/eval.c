@@ -32,6 +32,8 @@ static void usage(FILE *f)
           "  --temperature X      sampling temperature for generation (default 1.0)\n"
           "  --form-bars N        measure form on the first N bars only (default 0: all)\n"
           "  --tracks LIST        track filter (default: the one recorded in the model)\n"
+          "  --chords on|off      a chord model scored with the corpus's own chords (on, the\n"
+          "                       default) or with none (off: as it plays without chords)\n"
           "  --json               machine-readable output on stdout\n"
           "  -q                   no per-file corpus messages\n"
           "  -h, --help           print this help\n"
@@ -70,6 +72,7 @@ typedef struct {
   float temperature;
   bool json, quiet;
   const char *tracks;
+  bool no_chords; // --chords off: score a chord model with no chord input
 } EvalOptions;
 
 // Losses per model style: the model's (with its next-token hits) and the
@@ -166,9 +169,18 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
     } else if (v && !strcmp(o, "--tracks")) {
       op->tracks = v;
       i++;
+    } else if (v && !strcmp(o, "--chords")) {
+      if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        fprintf(stderr, "cantus-eval: --chords: '%s' is not on or off\n", v);
+        return 2;
+      }
+      op->no_chords = !strcmp(v, "off");
+      i++;
     } else if (o[0] == '-') {
-      static const char *const with_value[] = { "--split", "--max-order",   "--pieces", "--bars",
-                                                "--seed",  "--temperature", "--tracks" };
+      static const char *const with_value[] = {
+        "--split", "--max-order",   "--pieces", "--bars",
+        "--seed",  "--temperature", "--tracks", "--chords"
+      };
       for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
         if (!strcmp(o, with_value[k])) {
           return cantus_args_missing(PROG, o);
@@ -360,13 +372,19 @@ static void real_form(const EvalOptions *op,
                           .n_timesigs = mf->n_timesigs,
                           .voices_by_track = true,
                           .max_bars = (uint32_t)op->form_bars };
-    CantusStatus st = cantus_form_add_piece(&gr->form_real[pc->style], &p, &err);
+    // The chord fit of a real piece: against its own chords (none for a
+    // melody alone).
+    CantusFormChords chords;
+    CantusStatus st = cantus_form_file_chords(&p, mf->track_names, mf->n_tracks, &chords, &err);
+    p.chords = &chords;
+    st = st ? st : cantus_form_add_piece(&gr->form_real[pc->style], &p, &err);
     p.voices_by_track = false;
     st = st ? st : cantus_form_add_piece(&gr->form_real_rank[pc->style], &p, &err);
     if (st != CANTUS_OK) {
       fprintf(stderr, "cantus-eval: %s: %s (left out of the form measures)\n", pc->path, err.msg);
       gr->form_unread++;
     }
+    cantus_form_chords_free(&chords);
     cantus_midi_free(mf);
   }
   if (gr->form_unread) {
@@ -739,8 +757,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "cantus-eval: %s\n", err.msg);
     return 1;
   }
-  // The model on the same tokens: pieces renumbered to model styles.
+  // The model on the same tokens: pieces renumbered to model styles (and,
+  // with --chords off, every chord input "no chord").
   for (int i = 0; i < c.n_pieces; i++) {
+    for (uint32_t k = 0; op.no_chords && c.pieces[i].form && k < c.pieces[i].n_tok; k++) {
+      c.pieces[i].form[k].chord = 0;
+    }
     int ms = map[c.pieces[i].style];
     if (ms < 0) {
       c.pieces[i].split = -1;

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
   MAX_BARS = 1000000, // a longer piece is refused (a note lasting for hours)
@@ -43,8 +44,8 @@ double cantus_form_value(const CantusFormCounts *c, CantusFormMeasure k)
 }
 
 static const char *const names[CANTUS_FORM_N] = {
-  "bar-repeat", "section", "end-tonic", "phrase-end", "chord-chance",
-  "clash",      "long/32", "par/100",   "leaps",
+  "bar-repeat", "section", "end-tonic", "phrase-end",  "chord-chance", "clash",
+  "long/32",    "par/100", "leaps",     "chord-beat1", "chord-bar",
 };
 
 static const char *const descriptions[CANTUS_FORM_N] = {
@@ -57,6 +58,8 @@ static const char *const descriptions[CANTUS_FORM_N] = {
   "notes held 8 beats or more, per 32 bars",
   "parallel fifths or octaves between any two voices, per 100 onsets (ticks where a note starts)",
   "top-line leaps over an octave (of top-line intervals)",
+  "bar downbeat notes that are tones of the chord there (of those under a chord)",
+  "top-line notes that are tones of the chord at their onset (of those under a chord)",
 };
 
 const char *cantus_form_name(CantusFormMeasure k)
@@ -125,8 +128,19 @@ static int by_onset_then_pitch_down(const void *pa, const void *pb)
 typedef struct {
   uint32_t *start; // (n + 1) bar starts; start[n] = the end of the last bar
   uint32_t *beat;  // (n) beat length of each bar: 4 * tpq / den ticks
+  uint8_t *num;    // (n) the time signature of each bar
+  uint8_t *den;    // (n)
   size_t n;
 } Bars;
+
+static void bars_free(Bars *b)
+{
+  free(b->start);
+  free(b->beat);
+  free(b->num);
+  free(b->den);
+  memset(b, 0, sizeof *b);
+}
 
 static uint32_t bar_ticks(const CantusMidiTimeSig *ts, uint32_t tpq)
 {
@@ -149,7 +163,9 @@ static CantusStatus make_bars(const CantusFormPiece *p, uint32_t end, Bars *b, C
   b->n = 0;
   b->start = calloc(cap + 1, sizeof *b->start);
   b->beat = malloc(cap * sizeof *b->beat);
-  if (!b->start || !b->beat) {
+  b->num = malloc(cap);
+  b->den = malloc(cap);
+  if (!b->start || !b->beat || !b->num || !b->den) {
     return cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
   }
   const CantusMidiTimeSig *cur = NULL;
@@ -175,6 +191,16 @@ static CantusStatus make_bars(const CantusFormPiece *p, uint32_t end, Bars *b, C
         return cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
       }
       b->beat = bt;
+      uint8_t *nu = realloc(b->num, cap), *de = realloc(b->den, cap);
+      if (nu) {
+        b->num = nu;
+      }
+      if (de) {
+        b->den = de;
+      }
+      if (!nu || !de) {
+        return cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
+      }
     }
     uint64_t len = bar_ticks(cur, p->tpq);
     uint64_t stop = t + len;
@@ -183,6 +209,8 @@ static CantusStatus make_bars(const CantusFormPiece *p, uint32_t end, Bars *b, C
     }
     b->start[b->n] = (uint32_t)t;
     b->beat[b->n] = beat_ticks(cur, p->tpq);
+    b->num[b->n] = cur && cur->num > 0 && cur->den > 0 ? cur->num : 4;
+    b->den[b->n] = cur && cur->num > 0 && cur->den > 0 ? cur->den : 4;
     b->n++;
     t = stop;
     while (next < p->n_timesigs && p->timesigs[next].tick <= t) {
@@ -302,8 +330,7 @@ static void work_free(Work *w)
 {
   free(w->nt);
   free(w->top);
-  free(w->bars.start);
-  free(w->bars.beat);
+  bars_free(&w->bars);
   free(w->bn);
   free(w->active);
 }
@@ -388,21 +415,29 @@ static void measure_sections(const Work *w, CantusFormCounts *c)
   }
 }
 
+// The pitch of bar i's downbeat note: the highest note sounding at the
+// bar's first tick, else the bar's first top-line note; -1 for none.  The
+// sweep must not be past the bar's first tick.
+static int downbeat_pitch(const Work *w, Sweep *s, size_t i)
+{
+  sweep_to(s, w->bars.start[i]);
+  int pitch = -1;
+  for (size_t a = 0; a < s->n_active; a++) {
+    pitch = w->nt[s->active[a]].pitch > pitch ? w->nt[s->active[a]].pitch : pitch;
+  }
+  if (pitch < 0 && w->bn[i].end > w->bn[i].first) {
+    pitch = w->nt[w->top[w->bn[i].first]].pitch;
+  }
+  return pitch;
+}
+
 // Phrase ends and the chance level: the top-line note at each bar's
-// downbeat (the highest note sounding at the bar's first tick, else the
-// bar's first top-line note) against the tonic and dominant chords.
+// downbeat (downbeat_pitch) against the tonic and dominant chords.
 static void measure_cadences(Work *w, CantusFormCounts *c)
 {
   Sweep s = { w->nt, w->n, 0, 0, w->active };
   for (size_t i = w->first_full; i <= w->last_bar; i++) {
-    sweep_to(&s, w->bars.start[i]);
-    int pitch = -1;
-    for (size_t a = 0; a < s.n_active; a++) {
-      pitch = w->nt[s.active[a]].pitch > pitch ? w->nt[s.active[a]].pitch : pitch;
-    }
-    if (pitch < 0 && w->bn[i].end > w->bn[i].first) {
-      pitch = w->nt[w->top[w->bn[i].first]].pitch;
-    }
+    const int pitch = downbeat_pitch(w, &s, i);
     if (pitch < 0) {
       continue;
     }
@@ -412,6 +447,31 @@ static void measure_cadences(Work *w, CantusFormCounts *c)
     if ((i - w->first_full + 1) % PHRASE_BARS == 0) {
       c->den[CANTUS_FORM_PHRASE_END] += 1;
       c->num[CANTUS_FORM_PHRASE_END] += tone;
+    }
+  }
+}
+
+// Chord fit (issue 11): over the measured bars, each bar's downbeat note
+// (downbeat_pitch) against the chord in force at the bar's first tick, and
+// every top-line note starting in the bar against the chord in force at
+// its onset.  A note under no chord is not counted.
+static void measure_chord_fit(Work *w, const CantusFormChords *ct, CantusFormCounts *c)
+{
+  Sweep s = { w->nt, w->n, 0, 0, w->active };
+  for (size_t i = w->first_full; i <= w->last_bar; i++) {
+    const int pitch = downbeat_pitch(w, &s, i);
+    const uint16_t chord = cantus_form_chords_at(ct, w->bars.start[i]);
+    if (pitch >= 0 && chord) {
+      c->den[CANTUS_FORM_CHORD_BEAT1] += 1;
+      c->num[CANTUS_FORM_CHORD_BEAT1] += (chord >> (pitch % 12)) & 1u;
+    }
+    for (size_t k = w->bn[i].first; k < w->bn[i].end; k++) {
+      const CantusMidiNote *x = &w->nt[w->top[k]];
+      const uint16_t at = cantus_form_chords_at(ct, x->on_tick);
+      if (at) {
+        c->den[CANTUS_FORM_CHORD_BAR] += 1;
+        c->num[CANTUS_FORM_CHORD_BAR] += (at >> (x->pitch % 12)) & 1u;
+      }
     }
   }
 }
@@ -611,6 +671,9 @@ CantusStatus cantus_form_add_piece(CantusFormCounts *c, const CantusFormPiece *p
     measure_repeats(&w, &one);
     measure_sections(&w, &one);
     measure_cadences(&w, &one);
+    if (p->chords) {
+      measure_chord_fit(&w, p->chords, &one);
+    }
   }
   one.den[CANTUS_FORM_END_TONIC] = 1;
   one.num[CANTUS_FORM_END_TONIC] = w.nt[w.top[w.n_top - 1]].pitch % 12 == w.tonic;
@@ -637,4 +700,209 @@ CantusStatus cantus_form_add_piece(CantusFormCounts *c, const CantusFormPiece *p
   work_free(&w);
   cantus_form_merge(c, &one);
   return CANTUS_OK;
+}
+
+// ---- chords (issue 11) ---------------------------------------------------------
+
+uint16_t cantus_form_chords_at(const CantusFormChords *c, uint32_t t)
+{
+  if (!c || c->n == 0 || t < c->tick[0] || t >= c->tick[c->n]) {
+    return 0;
+  }
+  size_t lo = 0, hi = c->n; // tick[lo] <= t < tick[hi]
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (c->tick[mid] <= t) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return c->pcs[lo];
+}
+
+void cantus_form_chords_free(CantusFormChords *c)
+{
+  if (c) {
+    free(c->tick);
+    free(c->pcs);
+    memset(c, 0, sizeof *c);
+    c->kind = -1;
+  }
+}
+
+// Appends (tick, pcs), growing the arrays; tick[n] is kept free for the end.
+static bool track_push(CantusFormChords *c, size_t *cap, uint32_t tick, uint16_t pcs)
+{
+  if (c->n + 1 >= *cap) {
+    const size_t nc = *cap ? 2 * *cap : 256;
+    uint32_t *t = realloc(c->tick, nc * sizeof *t);
+    if (t) {
+      c->tick = t;
+    }
+    uint16_t *p = realloc(c->pcs, nc * sizeof *p);
+    if (p) {
+      c->pcs = p;
+    }
+    if (!t || !p) {
+      return false;
+    }
+    *cap = nc;
+  }
+  c->tick[c->n] = tick;
+  c->pcs[c->n++] = pcs;
+  return true;
+}
+
+typedef struct {
+  int64_t on, off;
+  uint8_t pitch;
+} SpanNote;
+
+static int by_on(const void *pa, const void *pb)
+{
+  const SpanNote *a = pa, *b = pb;
+  return (a->on > b->on) - (a->on < b->on);
+}
+
+// The chord part of a track name: CANTUS_CHORD_SPAN_ACCOMP for an
+// accompaniment, _VOICES for a chorale's lower voice, -1 for anything else.
+static int chord_part(const char *name)
+{
+  if (!strcasecmp(name, "accompaniment")) {
+    return CANTUS_CHORD_SPAN_ACCOMP;
+  }
+  if (!strcasecmp(name, "alto") || !strcasecmp(name, "tenor") || !strcasecmp(name, "bass")) {
+    return CANTUS_CHORD_SPAN_VOICES;
+  }
+  return -1;
+}
+
+CantusStatus cantus_form_file_chords(const CantusFormPiece *p,
+                                     char (*track_names)[64],
+                                     size_t n_tracks,
+                                     CantusFormChords *out,
+                                     CantusError *err)
+{
+  memset(out, 0, sizeof *out);
+  out->kind = -1;
+  if (p->tpq == 0) {
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "form: ticks per quarter is 0");
+  }
+  // An accompaniment wins over lower voices.
+  int kind = -1;
+  for (size_t i = 0; i < p->n_notes && track_names; i++) {
+    const CantusMidiNote *x = &p->notes[i];
+    if (x->channel == 9 || x->track >= n_tracks) {
+      continue;
+    }
+    const int k = chord_part(track_names[x->track]);
+    if (k == CANTUS_CHORD_SPAN_ACCOMP || (k >= 0 && kind < 0)) {
+      kind = k;
+    }
+  }
+  if (kind < 0) {
+    return CANTUS_OK;
+  }
+  SpanNote *sn = malloc((p->n_notes ? p->n_notes : 1) * sizeof *sn);
+  if (!sn) {
+    return cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
+  }
+  size_t n = 0;
+  int64_t end = 0, longest = 1;
+  for (size_t i = 0; i < p->n_notes; i++) {
+    const CantusMidiNote *x = &p->notes[i];
+    if (x->channel == 9 || x->track >= n_tracks || chord_part(track_names[x->track]) != kind) {
+      continue;
+    }
+    const int64_t off = x->off_tick > x->on_tick ? x->off_tick : (int64_t)x->on_tick + 1;
+    sn[n++] = (SpanNote){ x->on_tick, off, (uint8_t)(x->pitch & 0x7f) };
+    end = off > end ? off : end;
+    longest = off - x->on_tick > longest ? off - x->on_tick : longest;
+  }
+  qsort(sn, n, sizeof *sn, by_on);
+  int64_t *on = malloc((n ? n : 1) * sizeof *on), *off = malloc((n ? n : 1) * sizeof *off);
+  uint8_t *pitch = malloc(n ? n : 1);
+  Bars bars = { 0 };
+  CantusStatus st = CANTUS_OK;
+  if (!on || !off || !pitch) {
+    st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      on[i] = sn[i].on;
+      off[i] = sn[i].off;
+      pitch[i] = sn[i].pitch;
+    }
+    st = make_bars(p, end > UINT32_MAX ? UINT32_MAX : (uint32_t)end, &bars, err);
+  }
+  free(sn);
+  size_t cap = 0, lo = 0, hi = 0;
+  int64_t t1 = 0;
+  for (size_t b = 0; st == CANTUS_OK && b < bars.n; b++) {
+    const CantusChordWindow win =
+      cantus_chord_window(bars.num[b], bars.den[b], (int)p->tpq, (CantusChordSpanKind)kind);
+    for (int64_t t0 = bars.start[b]; t0 < bars.start[b + 1]; t0 = t1) {
+      t1 = t0 + win.span < bars.start[b + 1] ? t0 + win.span : bars.start[b + 1];
+      while (lo < n && on[lo] + longest <= t0) {
+        lo++; // no note starting this early still sounds at t0
+      }
+      while (hi < n && on[hi] < t1) {
+        hi++;
+      }
+      const CantusChord c =
+        cantus_chord_of_span(on + lo, off + lo, pitch + lo, hi - lo, t0, t1, win.min_overlap);
+      if (!track_push(out, &cap, (uint32_t)t0, c.pcs)) {
+        st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
+        break;
+      }
+    }
+  }
+  if (st == CANTUS_OK && out->n) {
+    out->tick[out->n] = (uint32_t)t1;
+    out->kind = kind;
+  } else {
+    cantus_form_chords_free(out);
+  }
+  bars_free(&bars);
+  free(on);
+  free(off);
+  free(pitch);
+  return st;
+}
+
+CantusStatus cantus_form_progression_chords(const CantusFormPiece *p,
+                                            const uint16_t *pcs,
+                                            const uint16_t *beats,
+                                            size_t n,
+                                            uint32_t end,
+                                            CantusFormChords *out,
+                                            CantusError *err)
+{
+  memset(out, 0, sizeof *out);
+  out->kind = -1;
+  if (p->tpq == 0 || n == 0) {
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "form: no ticks per quarter or no chords");
+  }
+  Bars bars = { 0 };
+  CantusStatus st = make_bars(p, end ? end : 1, &bars, err);
+  size_t cap = 0, k = 0;
+  uint64_t t = 0;
+  while (st == CANTUS_OK && t < end && t < bars.start[bars.n]) {
+    const size_t b = bar_of(&bars, (uint32_t)t);
+    uint64_t len = beats[k] ? (uint64_t)beats[k] * bars.beat[b] : bars.start[b + 1] - t;
+    len = len ? len : 1;
+    if (!track_push(out, &cap, (uint32_t)t, pcs[k] & 0xfffu)) {
+      st = cantus_error(err, CANTUS_ERR_NO_MEMORY, "form: out of memory");
+      break;
+    }
+    t += len;
+    k = (k + 1) % n;
+  }
+  if (st == CANTUS_OK && out->n) {
+    out->tick[out->n] = (uint32_t)(t < UINT32_MAX ? t : UINT32_MAX);
+  } else {
+    cantus_form_chords_free(out);
+  }
+  bars_free(&bars);
+  return st;
 }

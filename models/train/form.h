@@ -14,6 +14,7 @@
 #ifndef CANTUS_FORM_H
 #define CANTUS_FORM_H
 
+#include "chord.h"
 #include "midifile.h"
 #include "status.h"
 
@@ -39,7 +40,20 @@ typedef struct {
   // (0 = the whole piece).  Later notes are dropped; notes still sounding at
   // the cut end there.
   uint32_t max_bars;
+  // The chords the chord-fit measures test the top line against (issue
+  // 11), in this piece's ticks; NULL: those measures count nothing.
+  const struct CantusFormChordsImpl *chords;
 } CantusFormPiece;
+
+// A chord timeline (issue 11): chord k (a pitch-class set as
+// CantusChord.pcs, 0 = no chord) holds over [tick[k], tick[k + 1]); ticks
+// ascending; no chord before tick[0] or from tick[n] on.
+typedef struct CantusFormChordsImpl {
+  uint32_t *tick; // (n + 1)
+  uint16_t *pcs;  // (n)
+  size_t n;
+  int kind; // the CantusChordSpanKind it was read with; -1: no chord part (or a progression)
+} CantusFormChords;
 
 // Counts behind every measure: each ratio is num / den, summed over the
 // pieces of a set (pooled, so longer pieces weigh more).
@@ -53,6 +67,8 @@ typedef enum {
   CANTUS_FORM_LONG_NOTES,     // notes of 8 beats or more per 32 bars
   CANTUS_FORM_PARALLELS,      // parallel fifths/octaves per 100 onset ticks
   CANTUS_FORM_LEAPS,          // top-line leaps over an octave / top-line intervals
+  CANTUS_FORM_CHORD_BEAT1,    // first-beat top-line notes in their chord / those under a chord
+  CANTUS_FORM_CHORD_BAR,      // top-line notes in their chord / those under a chord
   CANTUS_FORM_N
 } CantusFormMeasure;
 
@@ -90,5 +106,40 @@ bool cantus_form_key(const CantusMidiNote *notes, size_t n, int *tonic, bool *mi
 // The same estimate from a pitch-class histogram (any weights): the best of
 // the 24 Krumhansl-Kessler keys, ties to the lower root and to major.
 void cantus_form_key_of(const double pc[12], int *tonic, bool *minor);
+
+// ---- chords (issue 11) ---------------------------------------------------------
+
+// The chords of a piece read from its own parts with the one window rule
+// of dsp/chord.h (cantus_chord_window, cantus_chord_of_span): the notes of
+// its `accompaniment` track(s) (CANTUS_CHORD_SPAN_ACCOMP: Nottingham), else
+// those of its `alto`, `tenor` and `bass` tracks (CANTUS_CHORD_SPAN_VOICES:
+// the chorales), track names case-insensitive, drums ignored; a piece with
+// neither (a melody alone: CRE Irish) has no chord (kind -1, n 0).  One
+// entry per window of every bar from bar 0 to the end of the last chord
+// note, on p's bar map (bars as above; a window is cut by the bar line).
+// track_names[k] is track k's name (n_tracks of them; NULL: no names).
+// Errors: CANTUS_ERR_ARGUMENT (tpq 0), CANTUS_ERR_NO_MEMORY,
+// CANTUS_ERR_TOO_LARGE (over a million bars).
+CantusStatus cantus_form_file_chords(const CantusFormPiece *p,
+                                     char (*track_names)[64],
+                                     size_t n_tracks,
+                                     CantusFormChords *out,
+                                     CantusError *err);
+
+// A progression laid on p's bar map from tick 0 up to `end`, cycling:
+// chord k (pcs[k]) lasts beats[k] beats of the bar it starts in (the
+// time signature's beat unit), or, for beats[k] == 0, up to the next bar
+// line.  n >= 1.  Errors as above.
+CantusStatus cantus_form_progression_chords(const CantusFormPiece *p,
+                                            const uint16_t *pcs,
+                                            const uint16_t *beats,
+                                            size_t n,
+                                            uint32_t end,
+                                            CantusFormChords *out,
+                                            CantusError *err);
+
+// The chord (pitch-class set) at tick t, 0 for none.  O(log n).
+uint16_t cantus_form_chords_at(const CantusFormChords *c, uint32_t t);
+void cantus_form_chords_free(CantusFormChords *c);
 
 #endif

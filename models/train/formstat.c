@@ -22,13 +22,43 @@ static void usage(FILE *f)
           "  --max-bars N    only the first N bars of each piece\n"
           "  --label TEXT    first column of the row (default: the style or 'files')\n"
           "  --header        print the column names first\n"
-          "  --per-piece     also print one row per file\n");
+          "  --per-piece     also print one row per file\n"
+          "  --chords own    measure the chord fit (chord-beat1, chord-bar) against each\n"
+          "                  file's own chords: its accompaniment track, else its alto,\n"
+          "                  tenor and bass tracks (models/README.md); files without\n"
+          "                  them count nothing there\n"
+          "  --chord-shift B move those chords B bars later (negative: earlier; 1.5, -1.5:\n"
+          "                  the chance level of the fit)\n");
+}
+
+typedef struct {
+  bool own;     // --chords own
+  double shift; // --chord-shift, bars
+} ChordOpt;
+
+// Moves a chord timeline by `by` ticks; chords moved before tick 0 are cut there.
+static void shift_chords(CantusFormChords *ct, int64_t by)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < ct->n; i++) {
+    const int64_t t0 = (int64_t)ct->tick[i] + by, t1 = (int64_t)ct->tick[i + 1] + by;
+    if (t1 <= 0) {
+      continue;
+    }
+    ct->tick[k] = (uint32_t)(t0 > 0 ? t0 : 0);
+    ct->pcs[k++] = ct->pcs[i];
+  }
+  if (k) {
+    ct->tick[k] = (uint32_t)((int64_t)ct->tick[ct->n] + by);
+  }
+  ct->n = k;
 }
 
 static int measure_file(const char *path,
                         bool by_track,
                         uint32_t max_bars,
                         bool per_piece,
+                        const ChordOpt *co,
                         CantusFormCounts *c)
 {
   CantusMidiFile *mf = NULL;
@@ -44,9 +74,21 @@ static int measure_file(const char *path,
                         .n_timesigs = mf->n_timesigs,
                         .voices_by_track = by_track,
                         .max_bars = max_bars };
+  CantusFormChords chords = { 0 };
+  CantusStatus st = CANTUS_OK;
+  if (co->own) {
+    st = cantus_form_file_chords(&p, mf->track_names, mf->n_tracks, &chords, &err);
+    if (co->shift != 0.0) {
+      const CantusMidiTimeSig *ts = mf->n_timesigs ? &mf->timesigs[0] : NULL;
+      const double bar = ts && ts->den ? (double)ts->num * 4.0 * mf->tpq / ts->den : 4.0 * mf->tpq;
+      shift_chords(&chords, (int64_t)(co->shift * bar + (co->shift < 0 ? -0.5 : 0.5)));
+    }
+    p.chords = &chords;
+  }
   CantusFormCounts one;
   cantus_form_init(&one);
-  CantusStatus st = cantus_form_add_piece(&one, &p, &err);
+  st = st ? st : cantus_form_add_piece(&one, &p, &err);
+  cantus_form_chords_free(&chords);
   cantus_midi_free(mf);
   if (st) {
     fprintf(stderr, "cantus-formstat: %s: %s\n", path, err.msg);
@@ -71,6 +113,7 @@ int main(int argc, char **argv)
   const char *style = NULL, *split = "test", *label = NULL;
   bool by_track = false, header = false, per_piece = false;
   uint32_t max_bars = 0;
+  ChordOpt co = { false, 0.0 };
   int first_file = argc;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -85,6 +128,14 @@ int main(int argc, char **argv)
       label = argv[++i];
     } else if (!strcmp(a, "--max-bars") && has_arg) {
       max_bars = (uint32_t)strtoul(argv[++i], NULL, 10);
+    } else if (!strcmp(a, "--chords") && has_arg) {
+      if (strcmp(argv[++i], "own") != 0) {
+        fprintf(stderr, "cantus-formstat: --chords: only 'own' is known here\n");
+        return 2;
+      }
+      co.own = true;
+    } else if (!strcmp(a, "--chord-shift") && has_arg) {
+      co.shift = strtod(argv[++i], NULL);
     } else if (!strcmp(a, "--by-track")) {
       by_track = true;
     } else if (!strcmp(a, "--header")) {
@@ -124,14 +175,14 @@ int main(int argc, char **argv)
            *sp = strtok(NULL, "\t\r\n");
       if (file && st && sp && !strcmp(st, style) && (!strcmp(sp, split) || !strcmp(split, "all"))) {
         snprintf(path, sizeof path, "%s/%s", corpus, file);
-        bad += measure_file(path, by_track, max_bars, per_piece, &c);
+        bad += measure_file(path, by_track, max_bars, per_piece, &co, &c);
       }
     }
     fclose(f);
   }
   if (n_corpora == 0) {
     for (int i = first_file; i < argc; i++) {
-      bad += measure_file(argv[i], by_track, max_bars, per_piece, &c);
+      bad += measure_file(argv[i], by_track, max_bars, per_piece, &co, &c);
     }
   }
   if (header) {

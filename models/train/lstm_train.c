@@ -385,8 +385,9 @@ CantusStatus cantus_lstm_train_new(const CantusDims *d,
   n->chunk.look = calloc(R * CANTUS_LOOKBACK_N_LAGS, sizeof(uint16_t));
   n->chunk.phrase = calloc(R, 1);
   n->chunk.bars_left = calloc(R, 1);
+  n->chunk.chord = calloc(R, sizeof(uint16_t));
   ok = n->chunk.tok && n->chunk.tgt && n->chunk.style && n->chunk.pos_tick && n->chunk.pos_beat &&
-       n->chunk.look && n->chunk.phrase && n->chunk.bars_left;
+       n->chunk.look && n->chunk.phrase && n->chunk.bars_left && n->chunk.chord;
   n->x0 = falloc(R * (size_t)n->I0, &ok);
   for (int k = 0; k < n->L; k++) {
     n->act[k] = falloc(R * G, &ok);
@@ -454,6 +455,7 @@ void cantus_lstm_train_free(CantusLstmTrain *n)
   free(n->chunk.look);
   free(n->chunk.phrase);
   free(n->chunk.bars_left);
+  free(n->chunk.chord);
   free(n->x0);
   for (int k = 0; k < CANTUS_MAX_LAYERS; k++) {
     free(n->act[k]);
@@ -620,8 +622,9 @@ static int look_class(const CantusLstmTrain *n, size_t r, int i)
 
 // Layer-0 input rows: [tok_emb[tok] | style_emb[style] | onehot(tick) |
 // onehot(beat)], and in version 2 then [onehot(phrase) | onehot(bars
-// left)]: FORMAT.md's columns without the lookback ones, which
-// add_lookback() supplies through tables.
+// left) | chord (cantus_chord_input)]: FORMAT.md's columns without the
+// lookback ones, which add_lookback() supplies through tables.  The chord
+// columns are ordinary dense inputs, so their gradient is W_ih0's.
 static void build_x0(CantusLstmTrain *n, const CantusParams *p)
 {
   const int E = n->E, S = n->S, I0 = n->I0c;
@@ -644,6 +647,10 @@ static void build_x0(CantusLstmTrain *n, const CantusParams *p)
     if (d->n_bars_left) {
       const int bl = n->chunk.bars_left[r];
       x[c_bl + (bl < (int)d->n_bars_left ? bl : CANTUS_BARS_LEFT_UNKNOWN)] = 1.0f;
+    }
+    if (d->n_chord == CANTUS_CHORD_INPUTS) {
+      const CantusChord ch = { (uint16_t)(n->chunk.chord[r] & 0xfffu), -1, -1 };
+      cantus_chord_input(ch, x + c_bl + d->n_bars_left);
     }
   }
 }

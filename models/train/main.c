@@ -43,6 +43,12 @@ static void usage(FILE *f)
           "                        name with notes in the corpus, in order of first appearance)\n"
           "  --end-dropout F       format 2: share of pieces per epoch trained with the end\n"
           "                        unknown (0.3)\n"
+          "  --chords auto|off     format 2: the chord input (auto: when the corpus has chord\n"
+          "                        parts: an accompaniment track, or alto/tenor/bass tracks)\n"
+          "  --chord-dropout F     format 2 with chords: share of pieces per epoch trained with\n"
+          "                        no chord throughout; the others lose the chord in random\n"
+          "                        spans of 64 tokens at half that rate (0.3)\n");
+  fprintf(f,
           "network:\n"
           "  --layers N (2)  --hidden N (256)  --embed N (64)  --style-dim N (16)\n"
           "training:\n"
@@ -170,6 +176,19 @@ static int parse(int argc,
     } else if (!strcmp(o, "--end-dropout")) {
       FLT(0.0, 1.0);
       cfg->end_dropout = (float)x;
+    } else if (!strcmp(o, "--chords")) {
+      NEED();
+      if (!strcmp(v, "auto")) {
+        cfg->chords = CANTUS_TRAIN_CHORDS_AUTO;
+      } else if (!strcmp(v, "off")) {
+        cfg->chords = CANTUS_TRAIN_CHORDS_OFF;
+      } else {
+        fprintf(stderr, "cantus-train: --chords: '%s' is not auto or off\n", v);
+        return 2;
+      }
+    } else if (!strcmp(o, "--chord-dropout")) {
+      FLT(0.0, 1.0);
+      cfg->chord_dropout = (float)x;
     } else if (!strcmp(o, "--beats")) {
       INT(1, 64);
       cfg->corpus.n_pos_beat = (int)n;

@@ -311,6 +311,17 @@ CantusStatus train_write_model(const Trainer *tr, CantusError *err)
          tr->d.n_phrase,
          tr->d.n_bars_left,
          (double)cfg->end_dropout);
+    if (tr->d.n_chord) {
+      META("chords: %u inputs (12 pitch classes + no chord), from %d accompaniments (half-bar "
+           "windows) and %d sets of lower voices (beats), chord dropout %.2f (spans %.2f)\n",
+           tr->d.n_chord,
+           tr->corpus.n_chord_pieces[0],
+           tr->corpus.n_chord_pieces[1],
+           (double)cfg->chord_dropout,
+           0.5 * (double)cfg->chord_dropout);
+    } else {
+      META("chords: none\n");
+    }
   }
   META("command: %s\n", cfg->command_line ? cfg->command_line : "(library call)");
   char blas[128];

@@ -56,6 +56,8 @@ CantusTrainConfig cantus_train_config_default(void)
   c.transpose_lo = -5;
   c.transpose_hi = 6;
   c.end_dropout = 0.3f;
+  c.chords = CANTUS_TRAIN_CHORDS_AUTO;
+  c.chord_dropout = 0.3f;
   c.threads = 0;
   c.seed = 1;
   c.model_name = "cantus";
@@ -168,6 +170,7 @@ CantusStatus cantus_train_bench(const CantusDims *d,
           }
           ch->phrase[r] = (uint8_t)train_rng_below(&s, CANTUS_PHRASE_BARS);
           ch->bars_left[r] = (uint8_t)train_rng_below(&s, CANTUS_BARS_LEFT_CLASSES);
+          ch->chord[r] = d->n_chord ? (uint16_t)train_rng_below(&s, 4096) : 0;
         }
       }
       memset(g, 0, np * sizeof(float));
@@ -232,7 +235,7 @@ CantusStatus cantus_train_evaluate(const CantusDims *d,
   CantusChunk *ch = cantus_lstm_train_chunk(net);
   cantus_lstm_train_reset(net);
   for (int k = 0; k < pl.n_chunks; k++) {
-    train_plan_fill(&pl, c, ch, bptt);
+    train_plan_fill(&pl, c, ch, bptt, 0.0f);
     cantus_lstm_train_forward(net, &p, 0.0f, 0, nll, NULL);
     const float *lg = cantus_lstm_train_logits(net);
     for (size_t r = 0; r < (size_t)B * (size_t)bptt; r++) {
@@ -430,7 +433,10 @@ static void fresh_dims(Trainer *tr, const CantusTrainConfig *cfg, const CantusCo
     tr->d.lookback_lags = (1u << CANTUS_LOOKBACK_N_LAGS) - 1u;
     tr->d.n_phrase = CANTUS_PHRASE_BARS;
     tr->d.n_bars_left = CANTUS_BARS_LEFT_CLASSES;
-    tr->d.n_chord = 0;
+    // The chord input when the corpus has chord parts (issue 11).
+    const int chorded = tr->corpus.n_chord_pieces[0] + tr->corpus.n_chord_pieces[1];
+    tr->d.n_chord =
+      cfg->chords == CANTUS_TRAIN_CHORDS_AUTO && chorded > 0 ? CANTUS_CHORD_INPUTS : 0;
   } else {
     tr->d.lookback_lags = tr->d.n_phrase = tr->d.n_bars_left = tr->d.n_chord = 0;
   }
@@ -587,6 +593,9 @@ static CantusStatus check_config(const CantusTrainConfig *cfg, CantusError *err)
   }
   if (!(cfg->end_dropout >= 0.0f && cfg->end_dropout <= 1.0f)) {
     return cantus_error(err, CANTUS_ERR_ARGUMENT, "--end-dropout must be within 0..1");
+  }
+  if (!(cfg->chord_dropout >= 0.0f && cfg->chord_dropout <= 1.0f)) {
+    return cantus_error(err, CANTUS_ERR_ARGUMENT, "--chord-dropout must be within 0..1");
   }
   if (cfg->batch < 1 || cfg->bptt < 2 || cfg->epochs < 1 || !(cfg->lr > 0) || cfg->dropout < 0 ||
       cfg->dropout >= 1 || cfg->transpose_lo > cfg->transpose_hi || !cfg->out_path) {
@@ -887,7 +896,7 @@ static void plan_steps(Trainer *tr, const CantusTrainConfig *cfg)
 static float train_step(Trainer *tr, Run *r, Plan *pl)
 {
   const CantusTrainConfig *cfg = tr->cfg;
-  train_plan_fill(pl, &tr->corpus, r->ch, r->T);
+  train_plan_fill(pl, &tr->corpus, r->ch, r->T, 0.5f * cfg->chord_dropout);
   if (r->dump) {
     train_dump_chunk(r->dump, r->ch, (size_t)r->B * (size_t)r->T);
   }

@@ -13,6 +13,7 @@
 #ifndef CANTUS_TRAIN_H
 #define CANTUS_TRAIN_H
 
+#include "chord.h"
 #include "lookback.h"
 #include "lstm.h"
 #include "midifile.h"
@@ -55,6 +56,13 @@ typedef struct {
   // Version 2: the form inputs of every token as a step input
   // (cantus_lookback_batch with the piece's bar map and known end), NULL in v1.
   CantusLookbackFeatures *form; // (n_tok)
+  // Version 2: the chord of every position (form[i].chord, issue 11): the
+  // chord in force where token i+1 is emitted, read from the piece's own
+  // chord part with the window rule of dsp/chord.h (cantus_form_file_chords);
+  // chord_kind the CantusChordSpanKind it was read with, -1 for a piece
+  // without a chord part (every chord 0).
+  int chord_kind;
+  uint32_t n_chorded; // positions with a chord
 } CantusPiece;
 
 typedef struct {
@@ -93,7 +101,8 @@ typedef struct {
   CantusVocab vocab; // as read (version 2: n_parts from the part list)
   int n_pos_beat;
   char part_names[CANTUS_MAX_PARTS][CANTUS_STYLE_NAME_LEN]; // version 2
-  uint64_t n_no_part; // version 2: notes of tracks outside the part list
+  uint64_t n_no_part;    // version 2: notes of tracks outside the part list
+  int n_chord_pieces[2]; // version 2: pieces with chords from an accompaniment / lower voices
   CantusPiece *pieces;
   int n_pieces;
   CantusStyleStats styles[CANTUS_MAX_STYLES];
@@ -170,6 +179,7 @@ typedef struct {
   uint16_t *look;     // (T*B*4) lookback token per lag index 0..3, V = NONE
   uint8_t *phrase;    // (T*B) 0..15
   uint8_t *bars_left; // (T*B) 0..17
+  uint16_t *chord;    // (T*B) pitch-class set (CantusChord.pcs), 0 = no chord; read with n_chord
 } CantusChunk;
 
 typedef struct CantusLstmTrainImpl CantusLstmTrain;
@@ -292,6 +302,9 @@ double cantus_ngram_nll(const CantusNgram *ng,
 
 // ---- train.c: the training loop ---------------------------------------------
 
+// --chords: auto (format 2 with chord parts in the corpus: n_chord = 13), off.
+enum { CANTUS_TRAIN_CHORDS_AUTO = 0, CANTUS_TRAIN_CHORDS_OFF = 1 };
+
 typedef struct {
   const char *const *corpus_dirs;
   int n_corpus_dirs;
@@ -311,6 +324,9 @@ typedef struct {
   int transpose_lo, transpose_hi; // augmentation range, semitones
   float end_dropout;              // version 2: share of pieces per epoch that see bars left
                                   // "unknown" throughout (default 0.3)
+  int chords;                     // version 2 chord input (issue 11): CANTUS_TRAIN_CHORDS_*
+  float chord_dropout;            // share of pieces per epoch that see no chord throughout;
+                                  // the others lose chord spans at half this rate (0.3)
   int threads;                    // OpenBLAS threads (0 = all cores)
   uint64_t seed;
   double max_minutes;       // 0 = no limit

@@ -24,7 +24,17 @@ typedef struct {
   int piece;
   int8_t transpose;
   bool no_end; // version 2: bars left "unknown" throughout (end dropout)
+  // Chord dropout (n_chord = 13): no chord throughout, and otherwise the
+  // seed of the spans without one (train_chord_dropped).
+  bool no_chord;
+  uint32_t chord_seed;
 } Item;
+
+// Chord dropout spans: CHORD_SPAN_TOKENS consecutive positions of a piece
+// (about a bar of a Nottingham reel, melody and accompaniment) from its
+// start; each is dropped with probability --chord-dropout / 2, as decided by
+// a hash of the item's chord_seed and the span index.
+enum { CHORD_SPAN_TOKENS = 64 };
 
 typedef struct {
   int B;
@@ -47,7 +57,7 @@ static inline uint32_t train_rng_below(uint64_t *s, uint32_t n)
 void train_plan_free(Plan *pl);
 bool train_plan_build(Plan *pl, const CantusCorpus *c, const Item *order, int n, int B, int T);
 void train_plan_seek(Plan *pl, const CantusCorpus *c, int k, int T);
-void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T);
+void train_plan_fill(Plan *pl, const CantusCorpus *c, CantusChunk *ch, int T, float span_drop);
 Item *train_epoch_order(const CantusCorpus *c, const CantusTrainConfig *cfg, int epoch, int *n_out);
 Item *train_split_order(const CantusCorpus *c, int split, int *n_out);
 

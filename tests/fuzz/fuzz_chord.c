@@ -3,7 +3,9 @@
 // give either a chord / progression that keeps the promises of dsp/chord.h
 // (12-bit sets, root and bass in range, 1..256 chords of 0..64 beats) and
 // names itself in a terminated buffer, or a refusal with one printable
-// line.  The same bytes also drive the live chord reader as note events.
+// line.  The same bytes also drive the live chord reader as note events,
+// and, read as a MIDI file, make a chord track (ticks ascending, every
+// chord a chord) or a one-line refusal.
 // Seeds: tests/data/fuzz-seeds/fuzz_chord/.  Run with `make fuzz`.
 #include "chord.h"
 
@@ -76,6 +78,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t += data[i] % 13;
     cantus_chord_reader_note(&r, t, data[i + 1] & 0x7f, data[i + 1] >> 7);
     check_chord(cantus_chord_reader_chord(&r));
+  }
+  // Bytes as a MIDI file: a chord track keeps its promises or says why not.
+  CantusMidiFile *mf = NULL;
+  CantusError merr;
+  if (cantus_midi_read_mem(data, size, "fuzz.mid", &mf, &merr) == CANTUS_OK) {
+    static CantusChordTrack t;
+    err[0] = '\0';
+    if (cantus_chord_track_from_midi(mf, 1 + (int)(size % 48), &t, err, sizeof err) == 0) {
+      require(t.n >= 1 && t.n <= CANTUS_MAX_CHORD_TRACK);
+      for (uint32_t i = 0; i < t.n; i++) {
+        check_chord(t.chord[i]);
+        require(!cantus_chord_is_none(t.chord[i]));
+        require(i == 0 || t.tick[i - 1] < t.tick[i]);
+      }
+    } else {
+      check_line(err, sizeof err);
+      require(t.n == 0);
+    }
+    cantus_midi_free(mf);
   }
   free(text);
   return 0;

@@ -56,11 +56,12 @@ static void exercise(CantusModel *m, const uint8_t *data, size_t size)
   if (cantus_model_find_style(m, m->style_names[0]) != 0) {
     __builtin_trap();
   }
-  // Version 2: every form input, in range and out of it (clamped), and NULL.
+  // Version 2: every form input, in range and out of it (clamped), and NULL;
+  // chords (read by a chord network): a triad, every bit set, none.
   const CantusLookbackFeatures form[3] = {
-    { { (uint16_t)V, 0, (uint16_t)(V - 1), (uint16_t)V }, 15, 17 },
-    { { 0xffff, 0xffff, 0xffff, 0xffff }, 255, 255 },
-    { { 1, 2, 3, 4 }, 0, 0 },
+    { { (uint16_t)V, 0, (uint16_t)(V - 1), (uint16_t)V }, 15, 17, 0x091 },
+    { { 0xffff, 0xffff, 0xffff, 0xffff }, 255, 255, 0xffff },
+    { { 1, 2, 3, 4 }, 0, 0, 0 },
   };
   for (int i = 0; i < 3; i++) {
     cantus_lstm_step_form(&m->net, &m->state, tokens[i], 0, 0, &form[i], m->logits);

@@ -636,3 +636,114 @@ TEST(chord_answer_in_the_callers_key)
   CHECK_MSG(notes >= 12 * 3 * 8, "%d notes answered", notes);
   CHECK_MSG(share >= 0.985, "%.3f in the key", share);
 }
+
+// A chord network answering a call hears the call's chords: the chords of
+// the call's half bars, cycled over the answer; no chord before it.
+TEST(chord_answer_feeds_the_calls_chords)
+{
+  Harness h;
+  h_init_with(&h, 1.0, 48000, load("tests/data/tinyc.cantus"));
+  CantusControls c = ctl(2);
+  c.call_response = true;
+  c.response_bars = 2;
+  cantus_engine_tap_steps(h.e, tap_tok, tap_form, TAP_CAP);
+  // One bar of quarter notes C4 E4 | G4 B4, held 10 ticks each.
+  static const uint8_t call[4] = { 60, 64, 67, 71 };
+  const uint32_t n = 128;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  double tick = 0;
+  for (int64_t f = 0; f < (int64_t)(5 * 48 / tpf); f += n) {
+    CantusMidiEvent in[4];
+    uint32_t k = 0;
+    for (int i = 0; i < 4; i++) {
+      const int64_t on = llround(i * 12 / tpf), off = llround((i * 12 + 10) / tpf);
+      if (on >= f && on < f + n) {
+        in[k++] = (CantusMidiEvent){ (uint32_t)(on - f), 3, { 0x90, call[i], 90 } };
+      }
+      if (off >= f && off < f + n) {
+        in[k++] = (CantusMidiEvent){ (uint32_t)(off - f), 3, { 0x80, call[i], 0 } };
+      }
+    }
+    block(&h, &c, n, tick, in, k, NULL, 0);
+    tick += n * tpf;
+  }
+  const size_t steps = cantus_engine_tapped(h.e);
+  const uint16_t ce = (uint16_t)(1u << 0 | 1u << 4), gb = (uint16_t)(1u << 7 | 1u << 11);
+  size_t with = 0, first = 0, second = 0, other = 0;
+  for (size_t i = 0; i < steps; i++) {
+    const uint16_t ch = tap_form[i].chord;
+    with += ch != 0;
+    first += ch == ce;
+    second += ch == gb;
+    other += ch != 0 && ch != ce && ch != gb;
+  }
+  if (cantus_test_verbose) {
+    printf("  %zu steps: %zu with chords (C-E %zu, G-B %zu, other %zu)\n",
+           steps,
+           with,
+           first,
+           second,
+           other);
+  }
+  CHECK(steps > 20);
+  CHECK(first > 0 && second > 0);
+  CHECK_EQ(other, 0u);
+  CHECK(with < steps); // the call itself is heard without chords
+  cantus_engine_tap_steps(h.e, NULL, NULL, 0);
+  h_free(&h);
+}
+
+// A loop (the host wraps to bar 0) with the same live chords on every pass
+// plays the same notes on every pass: remembered bars are decided again
+// under the chords as played, and the same chords give the same notes.
+TEST(chord_live_loop_replays_the_same_notes)
+{
+  enum { CAP = 1024, BARS = 4, PASSES = 3 };
+  static Ev ev[512];
+  static HNote notes[PASSES][CAP];
+  size_t n_notes[PASSES];
+  const size_t n_ev = script(ev, 512, BARS, false);
+  Harness h;
+  h_init_with(&h, 1.0, 48000, load("tests/data/tinyc.cantus"));
+  CantusControls c = ctl(8);
+  c.chord_source = 2;
+  const uint32_t bl = 256;
+  const double tpf = h_tpf(120, 12, 4, 48000);
+  const int64_t frames = (int64_t)(BARS * 48 / tpf);
+  static CantusMidiEvent midi[CANTUS_MAX_EVENTS];
+  for (int pass = 0; pass < PASSES; pass++) {
+    const size_t mark = h.n_rec;
+    size_t next = 0;
+    for (int64_t f0 = 0; f0 < frames; f0 += bl) {
+      const uint32_t n = f0 + bl <= frames ? bl : (uint32_t)(frames - f0);
+      uint32_t n_midi = 0;
+      while (next < n_ev && llround((double)ev[next].tick / tpf) < f0 + n) {
+        const int64_t f = llround((double)ev[next].tick / tpf);
+        midi[n_midi++] = (CantusMidiEvent){ .frame = (uint32_t)(f - f0),
+                                            .size = 3,
+                                            .data = { ev[next].status, ev[next].note, 90 } };
+        next++;
+      }
+      block(&h, &c, n, (double)f0 * tpf, midi, n_midi, NULL, 0);
+    }
+    Harness view = h;
+    view.rec = h.rec + mark;
+    view.n_rec = h.n_rec - mark;
+    n_notes[pass] = h_notes(&view, notes[pass], CAP, 0, BARS * 48 - 0.5);
+  }
+  CHECK(n_notes[0] > 5);
+  for (int pass = 1; pass < PASSES; pass++) {
+    const size_t same = same_prefix(notes[0], n_notes[0], notes[pass], n_notes[pass]);
+    CHECK_MSG(same == n_notes[0] && n_notes[pass] == n_notes[0],
+              "pass %d: %zu/%zu notes, the same for %zu",
+              pass,
+              n_notes[pass],
+              n_notes[0],
+              same);
+  }
+  CantusStats st;
+  cantus_engine_get_stats(h.e, &st);
+  CHECK(st.relocations >= PASSES - 1);
+  CHECK_EQ(h.violations, 0);
+  h_free(&h);
+}

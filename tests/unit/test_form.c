@@ -465,3 +465,132 @@ TEST(form_real_pieces)
   CHECK_EQ(c.num[CANTUS_FORM_PARALLELS], 0);
   CHECK_EQ(c.num[CANTUS_FORM_END_TONIC], 1);
 }
+
+// ---- chord fit (issue 11) -------------------------------------------------------------
+
+static CantusFormPiece as_form_piece(const Piece *p)
+{
+  return (CantusFormPiece){ .notes = p->notes,
+                            .n_notes = p->n,
+                            .tpq = TPQ,
+                            .timesigs = p->ts,
+                            .n_timesigs = p->n_ts,
+                            .voices_by_track = p->by_track,
+                            .max_bars = p->max_bars };
+}
+
+TEST(form_file_chords_accompaniment_voices_and_none)
+{
+  // A 4/4 oom-pah accompaniment on track 2: D on beat 1, D major on beat 2,
+  // A on beat 3, A major on beat 4; bar 2 all G.  Half-bar windows read D,
+  // A, G, G; a melody alone has no chord; lower voices by beats.
+  Piece p;
+  memset(&p, 0, sizeof p);
+  p.ts[0] = (CantusMidiTimeSig){ 0, 4, 4 };
+  p.n_ts = 1;
+  add(&p, 0, 2, 38, 2);
+  add(&p, 4, 2, 50, 2), add(&p, 4, 2, 54, 2), add(&p, 4, 2, 57, 2);
+  add(&p, 8, 2, 45, 2);
+  add(&p, 12, 2, 57, 2), add(&p, 12, 2, 61, 2), add(&p, 12, 2, 64, 2);
+  add(&p, 16, 2, 43, 2);
+  add(&p, 20, 2, 55, 2), add(&p, 20, 2, 59, 2), add(&p, 20, 2, 62, 2);
+  add(&p, 24, 2, 43, 2);
+  add(&p, 28, 2, 55, 2), add(&p, 28, 2, 59, 2), add(&p, 28, 2, 62, 2);
+  add(&p, 0, 16, 74, 1); // melody, track 1
+  char names[3][64] = { "conductor", "melody", "Accompaniment" };
+  const CantusFormPiece fp = as_form_piece(&p);
+  CantusFormChords ch;
+  CantusError err;
+  CHECK_EQ(cantus_form_file_chords(&fp, names, 3, &ch, &err), CANTUS_OK);
+  CHECK_EQ(ch.kind, CANTUS_CHORD_SPAN_ACCOMP);
+  CHECK_EQ(ch.n, 4);
+  const uint16_t dmaj = 0x244, amaj = 0x212, gmaj = 0x884;
+  if (ch.n == 4) {
+    CHECK(ch.tick[0] == 0 && ch.tick[1] == 8 && ch.tick[2] == 16 && ch.tick[3] == 24);
+    CHECK_EQ(ch.tick[4], 32);
+    CHECK(ch.pcs[0] == dmaj && ch.pcs[1] == amaj && ch.pcs[2] == gmaj && ch.pcs[3] == gmaj);
+  }
+  // The chord at a tick: the bass note alone does not make the chord.
+  CHECK_EQ(cantus_form_chords_at(&ch, 0), dmaj);
+  CHECK_EQ(cantus_form_chords_at(&ch, 7), dmaj);
+  CHECK_EQ(cantus_form_chords_at(&ch, 8), amaj);
+  CHECK_EQ(cantus_form_chords_at(&ch, 31), gmaj);
+  CHECK_EQ(cantus_form_chords_at(&ch, 32), 0);
+  cantus_form_chords_free(&ch);
+  // Without the accompaniment's name there is no chord part.
+  snprintf(names[2], 64, "piano");
+  CHECK_EQ(cantus_form_file_chords(&fp, names, 3, &ch, &err), CANTUS_OK);
+  CHECK(ch.kind == -1 && ch.n == 0 && cantus_form_chords_at(&ch, 4) == 0);
+  CHECK_EQ(cantus_form_file_chords(&fp, NULL, 0, &ch, &err), CANTUS_OK);
+  CHECK(ch.kind == -1 && ch.n == 0);
+  // Chorale voices: per beat, a held note counts in every beat it covers.
+  Piece v;
+  memset(&v, 0, sizeof v);
+  add(&v, 0, 8, 60, 1); // alto C, two beats
+  add(&v, 0, 4, 55, 2); // tenor G
+  add(&v, 4, 4, 57, 2); // tenor A
+  add(&v, 0, 5, 48, 3); // bass C, one tick into beat 2: not counted there
+  add(&v, 5, 3, 53, 3); // bass F
+  add(&v, 0, 8, 76, 0); // soprano (not a chord voice)
+  char vn[4][64] = { "soprano", "alto", "tenor", "bass" };
+  const CantusFormPiece fv = as_form_piece(&v);
+  CHECK_EQ(cantus_form_file_chords(&fv, vn, 4, &ch, &err), CANTUS_OK);
+  CHECK_EQ(ch.kind, CANTUS_CHORD_SPAN_VOICES);
+  CHECK_EQ(ch.n, 4); // the windows of the whole bar, the last two empty
+  CHECK_EQ(cantus_form_chords_at(&ch, 8), 0);
+  CHECK_EQ(cantus_form_chords_at(&ch, 0), 0x081); // C G
+  CHECK_EQ(cantus_form_chords_at(&ch, 4), 0x221); // C F A
+  cantus_form_chords_free(&ch);
+}
+
+TEST(form_chord_fit_first_beat_and_bar)
+{
+  // Four bars of 4/4 over D | G | D | A.  Downbeat notes: D (in D), B (in
+  // G), E (not in D), A (in A) -> 3 of 4.  Whole bars: the four quarters of
+  // each bar, 11 of 16 in the chord.
+  Piece p;
+  memset(&p, 0, sizeof p);
+  p.ts[0] = (CantusMidiTimeSig){ 0, 4, 4 };
+  p.n_ts = 1;
+  static const int line[16] = { 74, 76, 78, 81, 71, 72, 74, 79, 76, 74, 73, 74, 69, 71, 73, 76 };
+  for (int i = 0; i < 16; i++) {
+    add(&p, (uint32_t)i * TPQ, TPQ, line[i], 1);
+  }
+  const uint16_t pcs[4] = { 0x244, 0x884, 0x244, 0x212 };
+  const CantusFormPiece fp = as_form_piece(&p);
+  CantusFormChords ch;
+  CantusError err;
+  CHECK_EQ(
+    cantus_form_progression_chords(&fp, pcs, (const uint16_t[4]){ 0 }, 4, 4 * BAR, &ch, &err),
+    CANTUS_OK);
+  CHECK_EQ(ch.n, 4);
+  CantusFormPiece with = fp;
+  with.chords = &ch;
+  CantusFormCounts c;
+  cantus_form_init(&c);
+  CHECK_EQ(cantus_form_add_piece(&c, &with, &err), CANTUS_OK);
+  CHECK_EQ(c.den[CANTUS_FORM_CHORD_BEAT1], 4);
+  CHECK_EQ(c.num[CANTUS_FORM_CHORD_BEAT1], 3);
+  // D: D E F# A -> 3; G: B C D G -> 3; D: E D C# D -> 2; A: A B C# E -> 3.
+  CHECK_EQ(c.den[CANTUS_FORM_CHORD_BAR], 16);
+  CHECK_EQ(c.num[CANTUS_FORM_CHORD_BAR], 11);
+  // Without chords the measures count nothing (nan).
+  CantusFormCounts none = measure(&p);
+  CHECK(isnan(cantus_form_value(&none, CANTUS_FORM_CHORD_BEAT1)));
+  CHECK(isnan(cantus_form_value(&none, CANTUS_FORM_CHORD_BAR)));
+  cantus_form_chords_free(&ch);
+  // "D:2 G:2": half a bar each, cycling; the downbeats all fall on D.
+  const uint16_t two[2] = { 0x244, 0x884 }, beats[2] = { 2, 2 };
+  CHECK_EQ(cantus_form_progression_chords(&fp, two, beats, 2, 4 * BAR, &ch, &err), CANTUS_OK);
+  CHECK_EQ(ch.n, 8);
+  CHECK_EQ(cantus_form_chords_at(&ch, 0), 0x244);
+  CHECK_EQ(cantus_form_chords_at(&ch, 8), 0x884);
+  CHECK_EQ(cantus_form_chords_at(&ch, BAR + 7), 0x244);
+  cantus_form_init(&c);
+  with.chords = &ch;
+  CHECK_EQ(cantus_form_add_piece(&c, &with, &err), CANTUS_OK);
+  CHECK_EQ(c.num[CANTUS_FORM_CHORD_BEAT1], 2); // D, B(not in D), E(no), A(yes)
+  cantus_form_chords_free(&ch);
+  CHECK_EQ(cantus_form_progression_chords(&fp, two, beats, 0, 4 * BAR, &ch, &err),
+           CANTUS_ERR_ARGUMENT);
+}

@@ -514,6 +514,10 @@ static void fill_chunk_v2(CantusChunk *c, const CantusDims *d, int B, int T, uin
       }
       c->phrase[r] = (uint8_t)NEXT(CANTUS_PHRASE_BARS);
       c->bars_left[r] = (uint8_t)NEXT(CANTUS_BARS_LEFT_CLASSES);
+      if (d->n_chord) {
+        // Chords that hold for a few steps and change, no chord among them.
+        c->chord[r] = t % 5 && t ? c->chord[r - (size_t)B] : NEXT(4) ? (uint16_t)NEXT(4096) : 0;
+      }
     }
   }
 #undef NEXT
@@ -541,11 +545,11 @@ static double chunk_loss_v2(CantusLstmTrain *n, const CantusDims *d, const Cantu
   return s / scored;
 }
 
-TEST(train_v2_gradient_finite_differences)
+// The lookback embedding and layer 0's form columns (the chord columns
+// too, with n_chord) get the gradient the loss has (central differences),
+// and so do the other tensors.
+static void check_v2_gradient(const CantusDims d)
 {
-  // The lookback embedding and layer 0's form columns get the gradient the
-  // loss has (central differences), and so do the other tensors.
-  const CantusDims d = small_dims_v2();
   const size_t np = cantus_model_param_count(&d);
   float *params = malloc(np * sizeof(float)), *grads = calloc(np, sizeof(float));
   cantus_train_init_params(&d, 3, params);
@@ -596,9 +600,32 @@ TEST(train_v2_gradient_finite_differences)
   CHECK_EQ(bad, 0);
   CHECK(lb_nonzero > 50); // the check is not vacuous: lookups carry gradient
   CHECK_EQ(form_cols, (int)(4 * d.n_hidden * (I0 - c_form)));
+  if (d.n_chord) {
+    // Every chord column carries gradient (each pitch class and "none" occur).
+    const size_t c0 = cantus_dims_col_chord(&d);
+    for (size_t j = c0; j < I0; j++) {
+      double col = 0;
+      for (size_t r = 0; r < 4 * d.n_hidden; r++) {
+        col += fabs((double)grads[w0 + r * I0 + j]);
+      }
+      CHECK_MSG(col > 1e-5, "chord column %zu has no gradient", j - c0);
+    }
+  }
   cantus_lstm_train_free(n);
   free(params);
   free(grads);
+}
+
+TEST(train_v2_gradient_finite_differences)
+{
+  check_v2_gradient(small_dims_v2());
+}
+
+TEST(train_chord_gradient_finite_differences)
+{
+  CantusDims d = small_dims_v2();
+  d.n_chord = CANTUS_CHORD_INPUTS;
+  check_v2_gradient(d);
 }
 
 TEST(train_v2_threads_match)
@@ -632,11 +659,11 @@ TEST(train_v2_threads_match)
   free(grads[1]);
 }
 
-TEST(train_v2_forward_matches_plugin_step)
+// The trainer's version 2 forward against cantus_lstm_step_form on the
+// tiny v2 fixture (or the chord fixture, chords changing), form inputs and
+// a START mid-chunk included.
+static void check_v2_forward(CantusDims d)
 {
-  // The trainer's version 2 forward against cantus_lstm_step_form on the
-  // tiny v2 fixture, form inputs and a START mid-chunk included.
-  CantusDims d = cantus_fixture_dims_tiny2();
   CantusModel *m = cantus_fixture_model(&d, 7, CANTUS_WEIGHTS_F32);
   enum { B = 2, T = 40 };
   CantusLstmTrain *n = NULL;
@@ -668,6 +695,7 @@ TEST(train_v2_forward_matches_plugin_step)
       }
       f.phrase_bar = c->phrase[r];
       f.bars_left = c->bars_left[r];
+      f.chord = c->chord[r];
       cantus_lstm_step_form(
         &m->net, &m->state, c->tok[r], c->pos_tick[r], c->pos_beat[r], &f, m->logits);
       double e = max_abs_diff(m->logits, lg + r * (size_t)V, (size_t)V, NULL);
@@ -684,6 +712,16 @@ TEST(train_v2_forward_matches_plugin_step)
   CHECK_MSG(moved > 1e-3, "form inputs change the logits by only %g", moved);
   cantus_lstm_train_free(n);
   cantus_model_free(m);
+}
+
+TEST(train_v2_forward_matches_plugin_step)
+{
+  check_v2_forward(cantus_fixture_dims_tiny2());
+}
+
+TEST(train_chord_forward_matches_plugin_step)
+{
+  check_v2_forward(cantus_fixture_dims_tinyc());
 }
 
 // ---- AdamW --------------------------------------------------------------------------
@@ -1314,7 +1352,7 @@ TEST(train_v2_corpus_form_and_transposition)
   }
   CHECK(pc->form[0].look[0] == V && n_note_looks > 4);
   CHECK_EQ(pc->form[0].bars_left, 3); // 4 bars, last note in bar 3
-  Item items[2] = { { 0, 2, false }, { 0, 2, true } };
+  Item items[2] = { { 0, 2, false, false, 0 }, { 0, 2, true, false, 0 } };
   Plan pl;
   enum { T = 64 };
   CHECK(train_plan_build(&pl, &c, items, 2, 2, T));
@@ -1322,7 +1360,7 @@ TEST(train_v2_corpus_form_and_transposition)
   CHECK_EQ(cantus_lstm_train_new(&cfg.dims, 2, T, &n, &err), CANTUS_OK);
   // cfg.dims carries the v1 vocabulary; the chunk buffers are what matter.
   CantusChunk *ch = cantus_lstm_train_chunk(n);
-  train_plan_fill(&pl, &c, ch, T);
+  train_plan_fill(&pl, &c, ch, T, 0.0f);
   int moved = 0, bad = 0;
   for (int t = 0; t < T && t < (int)pc->n_tok; t++) {
     for (int b = 0; b < 2; b++) {
@@ -1659,5 +1697,298 @@ TEST(train_advice_baseline_and_verdict)
   CHECK(logbuf && strstr(logbuf, "advice: ") == NULL && strstr(logbuf, "baseline: ") != NULL);
   fclose(cfg.log);
   free(logbuf);
+  remove_tree(dir);
+}
+
+// ---- chords (issue 11) --------------------------------------------------------------
+
+// The chords of the synthetic chord corpus: C, F, G, Am as pitch-class sets.
+static const uint16_t chord_pcs[4] = { 0x091, 0x221, 0x884, 0x211 };
+static const int chord_root[4] = { 48, 53, 55, 57 };
+
+// The chord of half bar h of piece `seed` (a seeded progression).
+static int piece_chord(uint32_t seed, int h)
+{
+  uint32_t x = seed * 2654435761u + (uint32_t)h * 40503u + 1u;
+  x ^= x >> 13;
+  x *= 0x5bd1e995u;
+  x ^= x >> 15;
+  return (int)(x % 4u);
+}
+
+// A Nottingham-like piece in 4/4: track 1 "melody" plays eighths drawn from
+// the chord of their half bar, track 2 "accompaniment" plays the root on
+// beats 1 and 3 and the triad on beats 2 and 4 (oom-pah).  With
+// accompaniment = false the melody is alone (a CRE tune); with voices =
+// true the chord is held by tracks "alto", "tenor", "bass" instead.
+static bool write_chord_piece(const char *path,
+                              uint32_t seed,
+                              int bars,
+                              bool accompaniment,
+                              bool voices)
+{
+  const int halves = 2 * bars;
+  const size_t cap = (size_t)halves * 16;
+  CantusMidiFile *m = NULL;
+  CantusError err;
+  if (cantus_midi_alloc(cap, 5, &m, &err) != CANTUS_OK) {
+    return false;
+  }
+  snprintf(m->track_names[1], 64, "melody");
+  snprintf(m->track_names[2], 64, voices ? "alto" : "accompaniment");
+  snprintf(m->track_names[3], 64, "tenor");
+  snprintf(m->track_names[4], 64, "bass");
+  size_t n = 0;
+  uint32_t r = seed * 747796405u + 1u;
+  for (int h = 0; h < halves; h++) {
+    const int c = piece_chord(seed, h);
+    const uint32_t t0 = (uint32_t)h * 960u;
+    int tones[3], k = 0;
+    for (int p = 0; p < 12 && k < 3; p++) {
+      if ((chord_pcs[c] >> ((chord_root[c] + p) % 12)) & 1u) {
+        tones[k++] = chord_root[c] + p;
+      }
+    }
+    for (int e = 0; e < 4; e++) { // melody: four eighths of chord tones
+      r = r * 1664525u + 1013904223u;
+      const int pitch = tones[(r >> 16) % 3] + 12;
+      m->notes[n++] = (CantusMidiNote){
+        t0 + (uint32_t)e * 240u, t0 + (uint32_t)e * 240u + 240u, (uint8_t)pitch, 80, 0, 1
+      };
+    }
+    if (voices) {
+      for (int v = 0; v < 3; v++) {
+        m->notes[n++] =
+          (CantusMidiNote){ t0, t0 + 960u,        (uint8_t)(tones[v] - (v == 2 ? 12 : 0)),
+                            70, (uint8_t)(v + 1), (uint16_t)(2 + v) };
+      }
+    } else if (accompaniment) {
+      m->notes[n++] = (CantusMidiNote){ t0, t0 + 240u, (uint8_t)(chord_root[c] - 12), 70, 1, 2 };
+      for (int v = 0; v < 3; v++) {
+        m->notes[n++] = (CantusMidiNote){ t0 + 480u, t0 + 720u, (uint8_t)tones[v], 70, 2, 2 };
+      }
+    }
+  }
+  m->n_notes = n;
+  m->timesigs[0] = (CantusMidiTimeSig){ 0, 4, 4 };
+  m->n_timesigs = 1;
+  bool ok = cantus_midi_write(path, m, &err) == CANTUS_OK;
+  cantus_midi_free(m);
+  return ok;
+}
+
+// A style "folk" of n chord pieces of 8 bars, "irish" of 2 melody-only
+// pieces and "chorale" of 2 pieces with lower voices.
+static bool make_chord_corpus(char *dir, size_t n_dir, int n)
+{
+  snprintf(dir, n_dir, "/tmp/cantus-chord-test-XXXXXX");
+  if (!mkdtemp(dir)) {
+    return false;
+  }
+  char p[512];
+  bool ok = true;
+  static const char *const styles[3] = { "folk", "irish", "chorale" };
+  for (int s = 0; s < 3; s++) {
+    snprintf(p, sizeof p, "%s/%s", dir, styles[s]);
+    make_dir(p);
+  }
+  for (int i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "%s/folk/f%02d.mid", dir, i);
+    ok = ok && write_chord_piece(p, (uint32_t)i + 1u, 8, true, false);
+  }
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/irish/i%02d.mid", dir, i);
+    ok = ok && write_chord_piece(p, (uint32_t)i + 100u, 8, false, false);
+    snprintf(p, sizeof p, "%s/chorale/c%02d.mid", dir, i);
+    ok = ok && write_chord_piece(p, (uint32_t)i + 200u, 8, false, true);
+  }
+  return ok;
+}
+
+static CantusTrainConfig chord_config(const char *const *dirs, const char *out, int styles)
+{
+  CantusTrainConfig cfg = tiny_config_v2(dirs, out);
+  cfg.corpus.parts = NULL;
+  cfg.corpus.styles = styles == 1 ? "folk" : NULL;
+  cfg.corpus.vocab.pitch_lo = 30;
+  cfg.epochs = 12;
+  return cfg;
+}
+
+TEST(train_chord_corpus_positions_transposition_and_dropout)
+{
+  // Each position carries the chord in force where the next token is
+  // emitted, read from the accompaniment by half bars (the chorale voices
+  // by beats; none for a melody alone); a transposed item moves its chords
+  // with the notes; chord dropout removes whole pieces and spans.
+  char dir[256];
+  CHECK(make_chord_corpus(dir, sizeof dir, 4));
+  const char *dirs[1] = { dir };
+  CantusTrainConfig cfg = chord_config(dirs, "unused", 3);
+  cfg.corpus.parts = "melody,accompaniment"; // the chorale voices are left out, not their chords
+  CantusCorpus c;
+  CantusError err;
+  CHECK_MSG(cantus_corpus_load(&c, dirs, 1, &cfg.corpus, NULL, &err) == CANTUS_OK, "%s", err.msg);
+  CHECK_EQ(c.n_chord_pieces[CANTUS_CHORD_SPAN_ACCOMP], 4);
+  CHECK_EQ(c.n_chord_pieces[CANTUS_CHORD_SPAN_VOICES], 2);
+  const CantusVocab *v = &c.vocab;
+  int checked = 0, bad = 0, chorded = 0;
+  for (int i = 0; i < c.n_pieces; i++) {
+    const CantusPiece *pc = &c.pieces[i];
+    const bool irish = strstr(pc->path, "irish") != NULL, folk = strstr(pc->path, "folk") != NULL;
+    CHECK_EQ(pc->chord_kind,
+             irish  ? -1
+             : folk ? CANTUS_CHORD_SPAN_ACCOMP
+                    : CANTUS_CHORD_SPAN_VOICES);
+    const uint32_t seed = (uint32_t)atoi(strrchr(pc->path, '/') + 2) + (irish  ? 100u
+                                                                        : folk ? 1u
+                                                                               : 200u);
+    uint32_t tau = 0;
+    for (uint32_t k = 0; k < pc->n_tok; k++) {
+      int val = 0;
+      if (cantus_vocab_decode(v, pc->tok[k], &val) == CANTUS_EV_SHIFT) {
+        tau += (uint32_t)val;
+      }
+      const int h = (int)(tau / (2 * v->tpq)); // half bar (12 ticks a quarter)
+      const uint16_t want = irish || h >= 16 ? 0 : chord_pcs[piece_chord(seed, h)];
+      bad += pc->form[k].chord != want;
+      chorded += pc->form[k].chord != 0;
+      checked++;
+    }
+    CHECK_EQ(pc->n_chorded, (uint32_t)chorded);
+    chorded = 0;
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(checked > 500);
+  // The chunk: item 0 transposed by +3 with chords, item 1 without.
+  int folk0 = -1;
+  for (int i = 0; i < c.n_pieces && folk0 < 0; i++) {
+    folk0 = strstr(c.pieces[i].path, "folk") ? i : -1;
+  }
+  const CantusPiece *pc = &c.pieces[folk0];
+  Item items[2] = { { folk0, 3, false, false, 7 }, { folk0, 0, false, true, 7 } };
+  Plan pl;
+  enum { T = 200 };
+  CHECK(train_plan_build(&pl, &c, items, 2, 2, T));
+  CantusDims d = cantus_fixture_dims_tinyc();
+  CantusLstmTrain *n = NULL;
+  CHECK_EQ(cantus_lstm_train_new(&d, 2, T, &n, &err), CANTUS_OK);
+  CantusChunk *ch = cantus_lstm_train_chunk(n);
+  train_plan_fill(&pl, &c, ch, T, 0.0f);
+  bad = 0;
+  int seen = 0;
+  for (int t = 0; t < T && t < (int)pc->n_tok; t++) {
+    const CantusChord orig = { pc->form[t].chord, -1, -1 };
+    bad += ch->chord[(size_t)t * 2] != cantus_chord_transpose(orig, 3).pcs;
+    bad += ch->chord[(size_t)t * 2 + 1] != 0;
+    seen += orig.pcs != 0 && cantus_chord_transpose(orig, 3).pcs != orig.pcs;
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(seen > 50);
+  // Span dropout: whole spans of CHORD_SPAN_TOKENS positions lose their
+  // chord, about the share asked, decided by the item's seed.
+  int dropped_spans = 0, spans = 0, mixed = 0;
+  for (uint32_t seed = 1; seed <= 40; seed++) {
+    Item one[1] = { { folk0, 0, false, false, seed } };
+    Plan p1;
+    CHECK(train_plan_build(&p1, &c, one, 1, 1, T));
+    CantusLstmTrain *n1 = NULL;
+    CHECK_EQ(cantus_lstm_train_new(&d, 1, T, &n1, &err), CANTUS_OK);
+    CantusChunk *c1 = cantus_lstm_train_chunk(n1);
+    train_plan_fill(&p1, &c, c1, T, 0.25f);
+    for (int s0 = 0; s0 + CHORD_SPAN_TOKENS <= T; s0 += CHORD_SPAN_TOKENS) {
+      int kept = 0, had = 0;
+      for (int t = s0; t < s0 + CHORD_SPAN_TOKENS; t++) {
+        had += pc->form[t].chord != 0;
+        kept += c1->chord[t] != 0;
+        bad += c1->chord[t] && c1->chord[t] != pc->form[t].chord;
+      }
+      if (had > 8) {
+        spans++;
+        dropped_spans += kept == 0;
+        mixed += kept != 0 && kept != had;
+      }
+    }
+    cantus_lstm_train_free(n1);
+    train_plan_free(&p1);
+  }
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(mixed, 0);
+  CHECK_MSG(
+    dropped_spans > spans / 8 && dropped_spans < spans * 2 / 5, "%d of %d", dropped_spans, spans);
+  // Over epochs about --chord-dropout of the pieces see no chord.
+  cfg.chord_dropout = 0.3f;
+  int n_order = 0, n_none = 0, total = 0;
+  for (int e = 0; e < 50; e++) {
+    Item *o = train_epoch_order(&c, &cfg, e, &n_order);
+    for (int i = 0; i < n_order; i++) {
+      n_none += o[i].no_chord;
+      total++;
+    }
+    free(o);
+  }
+  CHECK_MSG(n_none > total / 5 && n_none < total * 2 / 5, "%d of %d", n_none, total);
+  cantus_lstm_train_free(n);
+  train_plan_free(&pl);
+  cantus_corpus_free(&c);
+  remove_tree(dir);
+}
+
+TEST(train_chord_model_learns_the_chords_and_resumes_exactly)
+{
+  // A corpus whose melody is drawn from the chord of its half bar: the
+  // chord model (n_chord 13, --chords auto) predicts it better than the
+  // same model with --chords off; resuming a chord run is bit exact.
+  char dir[256], outa[300], outb[300], ckpt[300];
+  CHECK(make_chord_corpus(dir, sizeof dir, 12));
+  const char *dirs[1] = { dir };
+  snprintf(outa, sizeof outa, "%s/a.cantus", dir);
+  snprintf(outb, sizeof outb, "%s/b.cantus", dir);
+  snprintf(ckpt, sizeof ckpt, "%s/b.ckpt", dir);
+  CantusTrainConfig cfg = chord_config(dirs, outa, 1);
+  CantusTrainResult ron, roff;
+  CantusError err;
+  err.msg[0] = 0;
+  CHECK_MSG(cantus_train_run(&cfg, &ron, &err) == CANTUS_OK, "%s", err.msg);
+  CantusModel *m = NULL;
+  CantusModelOptions mo = cantus_model_options_default();
+  CHECK_EQ(cantus_model_load(outa, &mo, &m, &err), CANTUS_OK);
+  if (m) {
+    CHECK_EQ(m->dims.n_chord, 13);
+    CHECK(strstr(m->meta, "chords: 13 inputs") != NULL);
+    cantus_model_free(m);
+  }
+  cfg.out_path = outb;
+  cfg.chords = CANTUS_TRAIN_CHORDS_OFF;
+  CHECK_EQ(cantus_train_run(&cfg, &roff, &err), CANTUS_OK);
+  CHECK_EQ(cantus_model_load(outb, &mo, &m, &err), CANTUS_OK);
+  if (m) {
+    CHECK_EQ(m->dims.n_chord, 0);
+    CHECK(strstr(m->meta, "chords: none") != NULL);
+    cantus_model_free(m);
+  }
+  if (cantus_test_verbose) {
+    printf("  validation loss with chords %.4f, without %.4f\n", ron.best_valid, roff.best_valid);
+  }
+  CHECK_MSG(ron.best_valid < roff.best_valid - 0.05,
+            "with chords %.4f, without %.4f",
+            ron.best_valid,
+            roff.best_valid);
+  // Resume: 45 steps at once, or 17 then 28 from the checkpoint.
+  cfg = chord_config(dirs, outa, 1);
+  cfg.epochs = 6;
+  cfg.max_steps = 45;
+  CHECK_EQ(cantus_train_run(&cfg, &ron, &err), CANTUS_OK);
+  cfg.out_path = outb;
+  cfg.max_steps = 17;
+  CHECK_EQ(cantus_train_run(&cfg, &ron, &err), CANTUS_OK);
+  cfg.max_steps = 28;
+  cfg.resume_path = ckpt;
+  CHECK_EQ(cantus_train_run(&cfg, &ron, &err), CANTUS_OK);
+  size_t na = 0, nb = 0;
+  float *pa = model_params(outa, &na), *pb = model_params(outb, &nb);
+  CHECK(pa && pb && na == nb && memcmp(pa, pb, na * sizeof *pa) == 0);
+  free(pa);
+  free(pb);
   remove_tree(dir);
 }
