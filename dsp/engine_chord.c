@@ -294,7 +294,10 @@ void engine_chord_input(CantusEngine *e, const CantusBlockIn *in)
     const uint32_t fr = ev[i].frame < in->n_frames ? ev[i].frame : in->n_frames - 1;
     const double t_raw =
       cantus_schedule_clock_tick(&e->transport.clock, e->transport.frame_now + fr);
-    int64_t t = isfinite(t_raw) ? (int64_t)llround(t_raw) : t_min;
+    // The first tick at or after the event: a function of its frame alone
+    // (rounding to the nearest tick, clamped to the block's first tick,
+    // depended on where the block began: other notes at other block sizes).
+    int64_t t = isfinite(t_raw) ? ceil_tick(t_raw) : t_min;
     t = t < t_min ? t_min : t;
     if (cantus_chord_reader_note(&c->reader, t, note, on)) {
       const int64_t at = c->reader.last_tick;

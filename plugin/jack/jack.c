@@ -46,6 +46,7 @@ typedef struct {
   bool meter_given;
   bool free_run, master, list_devices, no_ui;
   const char *midi_out, *midi_in;
+  const char *chord_in, *chord_device; // --chord-in PORT, --chord-device NAME|ID
   int midi_latency_ms;
   const char *cc_map, *theme, *record;
   int theme_bars;
@@ -136,10 +137,13 @@ static void usage(FILE *f)
           "  -m, --model FILE         model (default models/default.cantus here, else\n"
           "                           the data folder's, named below)\n"
           "  -n, --name NAME          JACK client name (default cantus); ports NAME:midi_out,\n"
-          "                           NAME:midi_in\n"
+          "                           NAME:midi_in, NAME:chord_in\n"
           "  -s, --server NAME        JACK server (default $JACK_DEFAULT_SERVER or 'default')\n"
           "  -o, --connect-out PORT   connect midi_out to PORT (repeatable)\n"
           "  -i, --connect-in PORT    connect PORT to midi_in (repeatable)\n"
+          "      --chord-in PORT      connect PORT to chord_in, the chords to follow (held\n"
+          "                           notes make the chord); implies --chord-source input\n"
+          "                           unless --chord-source is given\n"
           "      --meter N/D          own meter (default the style's usual metre from the\n"
           "                           model, which follows the style at the next bar\n"
           "                           line; else 4/4); own tempo is --bpm\n"
@@ -148,6 +152,9 @@ static void usage(FILE *f)
           "      --list-devices       list PortMidi devices and exit\n"
           "      --midi-out NAME|ID   also play to this PortMidi output (hardware synth)\n"
           "      --midi-in NAME|ID    also listen to this PortMidi input (keyboard)\n"
+          "      --chord-device NAME|ID\n"
+          "                           chords from this PortMidi input (as chord_in);\n"
+          "                           implies --chord-source input unless it is given\n"
           "      --midi-latency MS    PortMidi output latency (default 5); hardware notes\n"
           "                           leave one JACK period + MS after their frame\n"
           "      --cc-map FILE        MIDI CC map (default: built in, see plugin/jack/ccmap)\n"
@@ -235,10 +242,29 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     return 0;
   }
   static const char *const with_value[] = {
-    "-m",          "--model",        "-n",        "--name",       "-s",           "--server",
-    "-o",          "--connect-out",  "-i",        "--connect-in", "--meter",      "--midi-out",
-    "--midi-in",   "--midi-latency", "--cc-map",  "--theme",      "--theme-bars", "--record",
-    "--lookahead", "--range",        "--weights",
+    "-m",
+    "--model",
+    "-n",
+    "--name",
+    "-s",
+    "--server",
+    "-o",
+    "--connect-out",
+    "-i",
+    "--connect-in",
+    "--meter",
+    "--midi-out",
+    "--midi-in",
+    "--midi-latency",
+    "--cc-map",
+    "--theme",
+    "--theme-bars",
+    "--record",
+    "--lookahead",
+    "--range",
+    "--weights",
+    "--chord-in",
+    "--chord-device",
   };
   bool known = false;
   for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -286,6 +312,10 @@ static int client_option(Options *o, const char *opt, const char *val, bool *use
     o->midi_out = val;
   } else if (IS("--midi-in", "--midi-in")) {
     o->midi_in = val;
+  } else if (IS("--chord-in", "--chord-in")) {
+    o->chord_in = val;
+  } else if (IS("--chord-device", "--chord-device")) {
+    o->chord_device = val;
   } else if (IS("--midi-latency", "--midi-latency")) {
     return cantus_args_int(PROG, opt, val, 1, 1000, &o->midi_latency_ms) ? 0 : 2;
   } else if (IS("--cc-map", "--cc-map")) {
@@ -356,6 +386,17 @@ static int parse_options(int argc, char **argv, Options *o)
   if (o->free_run && o->master) {
     return cantus_args_usage(
       PROG, "--free --timebase-master: --free ignores the transport; it cannot be its master");
+  }
+  // A chord port or device means chords from it, unless --chord-source
+  // says otherwise (split, or off to start with and `set` later).
+  if (o->chord_in || o->chord_device) {
+    bool given = false;
+    for (int i = 0; i < o->n_sets; i++) {
+      given |= o->sets[i].ctl == CANTUS_CONTROL_CHORD_SOURCE;
+    }
+    if (!given) {
+      return control_option(o, "--chord-source", CANTUS_CONTROL_CHORD_SOURCE, "input");
+    }
   }
   return 0;
 }
@@ -829,6 +870,16 @@ static void connect_ports(Main *g)
 {
   CantusJackApp *a = g->app;
   const char *out = jack_port_name(a->out_port), *in = jack_port_name(a->in_port);
+  if (g->opt.chord_in) {
+    const char *ch = jack_port_name(a->chord_port);
+    int r = jack_connect(a->client, g->opt.chord_in, ch);
+    if (r && r != EEXIST) {
+      fprintf(stderr,
+              "cantus-jack: --chord-in: cannot connect %s to %s (no such port?)\n",
+              g->opt.chord_in,
+              ch);
+    }
+  }
   for (int i = 0; i < g->opt.n_connect_out; i++) {
     int r = jack_connect(a->client, out, g->opt.connect_out[i]);
     if (r && r != EEXIST) {
@@ -937,6 +988,7 @@ typedef struct {
   CantusTheme theme;
   bool have_theme;
   int out_id, in_id; // PortMidi devices, -1 for none
+  int chord_id;      // --chord-device, -1 for none
 } Inputs;
 
 // The control options onto g->view (style names need the model).
@@ -1030,8 +1082,8 @@ static int check_inputs(Main *g, Inputs *in)
     cantus_model_free(model);
     return 1;
   }
-  int out_id = -1, in_id = -1;
-  if (o->midi_out || o->midi_in) {
+  int out_id = -1, in_id = -1, chord_id = -1;
+  if (o->midi_out || o->midi_in || o->chord_device) {
     cantus_jackpm_init();
     char msg[300];
     bool none = false;
@@ -1050,10 +1102,27 @@ static int check_inputs(Main *g, Inputs *in)
         return 1;
       }
     }
+    if (o->chord_device &&
+        (chord_id = cantus_jackpm_find(o->chord_device, false, &none, msg, sizeof msg)) < 0) {
+      fprintf(stderr, "cantus-jack: --chord-device %s: %s\n", o->chord_device, msg);
+      if (!none) {
+        cantus_model_free(model);
+        return 1;
+      }
+    }
+    if (chord_id >= 0 && chord_id == in_id) {
+      fprintf(stderr,
+              "cantus-jack: --chord-device %s is the --midi-in device; use --chord-source "
+              "split for chords and melody on one input\n",
+              o->chord_device);
+      cantus_model_free(model);
+      return 1;
+    }
   }
 
   in->out_id = out_id;
   in->in_id = in_id;
+  in->chord_id = chord_id;
   return 0;
 }
 
@@ -1111,7 +1180,7 @@ static int open_jack(Main *g, const Inputs *in)
   const Options *o = &g->opt;
   CantusJackApp *a = g->app;
   CantusError err = { { 0 } };
-  const int out_id = in->out_id, in_id = in->in_id;
+  const int out_id = in->out_id, in_id = in->in_id, chord_id = in->chord_id;
   jack_set_error_function(jack_quiet);
   jack_set_info_function(jack_quiet);
   jack_status_t jst = 0;
@@ -1141,13 +1210,15 @@ static int open_jack(Main *g, const Inputs *in)
   a->out_port =
     jack_port_register(a->client, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
   a->in_port = jack_port_register(a->client, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
-  if (!a->out_port || !a->in_port) {
+  a->chord_port =
+    jack_port_register(a->client, "chord_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+  if (!a->out_port || !a->in_port || !a->chord_port) {
     fprintf(stderr, "cantus-jack: cannot register the MIDI ports\n");
     jack_client_close(a->client);
     return 1;
   }
-  if (out_id >= 0 || in_id >= 0) {
-    if (cantus_midibridge_new(4096, &a->bridge, &err) != CANTUS_OK) {
+  if (out_id >= 0 || in_id >= 0 || chord_id >= 0) {
+    if ((out_id >= 0 || in_id >= 0) && cantus_midibridge_new(4096, &a->bridge, &err) != CANTUS_OK) {
       fprintf(stderr, "cantus-jack: %s\n", err.msg);
       jack_client_close(a->client);
       return 1;
@@ -1160,6 +1231,15 @@ static int open_jack(Main *g, const Inputs *in)
       a->bridge = NULL;
     } else {
       g->pm_used = true;
+    }
+    if (g->pm_used && chord_id >= 0) {
+      if (cantus_midibridge_new(1024, &a->chord_bridge, &err) != CANTUS_OK) {
+        fprintf(stderr, "cantus-jack: %s\n", err.msg);
+      } else if (!cantus_jackpm_open_chords(&g->pm, a->chord_bridge, chord_id, msg, sizeof msg)) {
+        fprintf(stderr, "cantus-jack: %s; chords from chord_in only\n", msg);
+        cantus_midibridge_free(a->chord_bridge);
+        a->chord_bridge = NULL;
+      }
     }
   }
   jack_set_process_callback(a->client, cantus_jack_process, a);
@@ -1187,11 +1267,13 @@ static int open_jack(Main *g, const Inputs *in)
   if (g->pm_used) {
     cantus_jackpm_start(&g->pm);
     say(g,
-        "cantus-jack: hardware MIDI%s%s%s%s (latency: one period + %d ms)",
+        "cantus-jack: hardware MIDI%s%s%s%s%s%s (latency: one period + %d ms)",
         out_id >= 0 ? " out " : "",
         out_id >= 0 ? o->midi_out : "",
         in_id >= 0 ? " in " : "",
         in_id >= 0 ? o->midi_in : "",
+        a->chord_bridge ? " chords " : "",
+        a->chord_bridge ? o->chord_device : "",
         o->midi_latency_ms);
   }
   return 0;
@@ -1269,10 +1351,11 @@ static int finish(Main *g, int rc)
   cantus_engine_get_stats(engine, &st); // the audio thread is gone
   print_summary(g, &st);
   jack_client_close(a->client);
-  if (g->pm_used || o->midi_out || o->midi_in) {
+  if (g->pm_used || o->midi_out || o->midi_in || o->chord_device) {
     cantus_jackpm_terminate();
   }
   cantus_midibridge_free(a->bridge);
+  cantus_midibridge_free(a->chord_bridge);
   cantus_engine_free(engine);
   cantus_jackrec_free(&g->rec);
   free_rings(a);

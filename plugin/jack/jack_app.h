@@ -68,8 +68,10 @@ typedef struct {
   // ---- set up before jack_activate(), read-only afterwards ----
   jack_client_t *client;
   jack_port_t *out_port, *in_port;
+  jack_port_t *chord_port; // NAME:chord_in, the Chords input (issue 11)
   CantusEngine *engine;
-  CantusMidiBridge *bridge; // NULL without PortMidi streams
+  CantusMidiBridge *bridge;       // NULL without a PortMidi output or input
+  CantusMidiBridge *chord_bridge; // --chord-device: its in ring only; else NULL
   CantusCcMap ccmap;
   bool free_run;        // --free: ignore the transport
   bool timebase_master; // --timebase-master
@@ -92,6 +94,7 @@ typedef struct {
   uint32_t free_frame; // --free: frames played (the clock's own transport)
   uint64_t cycle;
   CantusMidiEvent midi_in[CANTUS_MAX_EVENTS];
+  CantusMidiEvent chord_in[CANTUS_MAX_EVENTS]; // notes of chord_in and --chord-device
   CantusBridgeEvent hw_in[256];
   CantusBlockOut out;
   CantusSchedGate gate; // RT: a full JACK port buffer loses note-ons, never a note-off

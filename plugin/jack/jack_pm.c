@@ -58,7 +58,9 @@ int cantus_jackpm_list(FILE *f)
     fprintf(f, "%s\n", no_devices_text);
     return 0;
   }
-  fprintf(f, "PortMidi devices (use the id or part of the name with --midi-out / --midi-in):\n");
+  fprintf(f,
+          "PortMidi devices (use the id or part of the name with --midi-out, --midi-in,\n"
+          "--chord-device):\n");
   for (int i = 0; i < n; i++) {
     const PmDeviceInfo *d = Pm_GetDeviceInfo(i);
     if (d) {
@@ -163,6 +165,24 @@ bool cantus_jackpm_open(CantusJackPm *pm,
   return true;
 }
 
+bool cantus_jackpm_open_chords(CantusJackPm *pm,
+                               CantusMidiBridge *bridge,
+                               int id,
+                               char *msg,
+                               size_t msg_size)
+{
+  PortMidiStream *s = NULL;
+  const PmError e = Pm_OpenInput(&s, id, NULL, 1024, pm_clock, pm);
+  if (e != pmNoError) {
+    snprintf(msg, msg_size, "cannot open chord input %d: %s", id, Pm_GetErrorText(e));
+    return false;
+  }
+  Pm_SetFilter(s, PM_FILT_ACTIVE | PM_FILT_SYSEX | PM_FILT_CLOCK);
+  pm->chord_in = s;
+  pm->chord_bridge = bridge;
+  return true;
+}
+
 static int msg_size(uint8_t status)
 {
   switch (status & 0xF0) {
@@ -193,7 +213,7 @@ static void write_out(CantusJackPm *pm)
 {
   CantusBridgeEvent ev[128];
   size_t n;
-  while ((n = cantus_midibridge_take(pm->bridge, ev, 128)) > 0) {
+  while (pm->bridge && (n = cantus_midibridge_take(pm->bridge, ev, 128)) > 0) {
     const bool gone = atomic_load(&pm->jack_gone);
     for (size_t i = 0; i < n; i++) {
       PmTimestamp ts = 0; // 0: as soon as possible
@@ -216,14 +236,14 @@ static void write_out(CantusJackPm *pm)
   }
 }
 
-static void read_in(CantusJackPm *pm)
+static void read_in(CantusJackPm *pm, void *in, CantusMidiBridge *bridge)
 {
-  if (!pm->in) {
+  if (!in || !bridge) {
     return;
   }
-  for (int rounds = 0; rounds < 16 && Pm_Poll(pm->in) == TRUE; rounds++) {
+  for (int rounds = 0; rounds < 16 && Pm_Poll(in) == TRUE; rounds++) {
     PmEvent buf[64];
-    int n = Pm_Read(pm->in, buf, 64);
+    int n = Pm_Read(in, buf, 64);
     if (n <= 0) {
       break;
     }
@@ -232,7 +252,7 @@ static void read_in(CantusJackPm *pm)
                        (uint8_t)Pm_MessageData1(buf[i].message),
                        (uint8_t)Pm_MessageData2(buf[i].message) };
       cantus_midibridge_post(
-        pm->bridge, pm->t0 + (int64_t)buf[i].timestamp * 1000, d, (uint32_t)msg_size(d[0]));
+        bridge, pm->t0 + (int64_t)buf[i].timestamp * 1000, d, (uint32_t)msg_size(d[0]));
     }
   }
 }
@@ -249,7 +269,8 @@ static void *thread_main(void *arg)
   for (;;) {
     const bool finishing = atomic_load(&pm->finish);
     write_out(pm);
-    read_in(pm);
+    read_in(pm, pm->in, pm->bridge);
+    read_in(pm, pm->chord_in, pm->chord_bridge);
     if (finishing) {
       break; // the ring was drained after the request was seen
     }
@@ -293,5 +314,9 @@ void cantus_jackpm_stop(CantusJackPm *pm)
   if (pm->in) {
     Pm_Close(pm->in);
     pm->in = NULL;
+  }
+  if (pm->chord_in) {
+    Pm_Close(pm->chord_in);
+    pm->chord_in = NULL;
   }
 }

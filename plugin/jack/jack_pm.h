@@ -3,7 +3,8 @@
 // and the PortMidi thread, which drains the bridge's out ring into a
 // PortMidi output (each event stamped with its JACK frame's time plus one
 // period, PortMidi adding --midi-latency) and feeds a PortMidi input into
-// the bridge's in ring.  The PortMidi clock is JACK's microsecond clock
+// the bridge's in ring (and the --chord-device input into the chord
+// bridge's).  The PortMidi clock is JACK's microsecond clock
 // (jack_get_time) in milliseconds from an origin, so both sides share one
 // time base.  All PortMidi calls happen on the main thread before the
 // thread starts and after it stops, or on the thread itself.
@@ -25,7 +26,9 @@
 typedef struct {
   void *out; // PortMidiStream *, NULL when none
   void *in;
-  CantusMidiBridge *bridge;
+  void *chord_in;                 // --chord-device
+  CantusMidiBridge *bridge;       // out and in; NULL when neither is open
+  CantusMidiBridge *chord_bridge; // its in ring carries chord_in's events
   jack_client_t *client;
   int64_t t0;           // JACK usecs at the PortMidi clock's zero
   int64_t period_usecs; // one JACK period: added to every out timestamp
@@ -57,8 +60,8 @@ int cantus_jackpm_find(const char *spec,
                        char *msg,
                        size_t msg_size);
 
-// Opens the streams (out_id / in_id < 0: none) on the JACK clock of client.
-// Returns false with one line in msg.
+// Opens the streams (out_id / in_id < 0: none) on the JACK clock of client;
+// bridge may be NULL when both are < 0.  Returns false with one line in msg.
 bool cantus_jackpm_open(CantusJackPm *pm,
                         jack_client_t *client,
                         CantusMidiBridge *bridge,
@@ -67,6 +70,13 @@ bool cantus_jackpm_open(CantusJackPm *pm,
                         int latency_ms,
                         char *msg,
                         size_t msg_size);
+// Opens the chord input device id (--chord-device; after open), whose
+// events go to bridge's in ring.  Returns false with one line in msg.
+bool cantus_jackpm_open_chords(CantusJackPm *pm,
+                               CantusMidiBridge *bridge,
+                               int id,
+                               char *msg,
+                               size_t msg_size);
 // Starts / stops the thread.  stop drains the out ring, sends note-offs for
 // every note still sounding on the hardware, waits out the latency and
 // closes the streams.

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // cantus-jack's audio thread: the JACK process callback (model hand-over,
-// control messages, MIDI in from the port and from PortMidi, MIDI CC and
-// program change, the musical clock, one engine block, MIDI out to the
-// port, to PortMidi and to the recorder) and the timebase callback.  Thread
-// class: [RT] (everything but the xrun and shutdown callbacks, which only
-// bump a counter or set a flag).  Every loop is bounded by n_frames, the
-// ring capacities or CANTUS_MAX_EVENTS.
+// control messages, MIDI in from the ports and from PortMidi, main and
+// Chords inputs, MIDI CC and program change, the musical clock, one engine
+// block, MIDI out to the port, to PortMidi and to the recorder) and the
+// timebase callback.  Thread class: [RT] (everything but the xrun and
+// shutdown callbacks, which only bump a counter or set a flag).  Every loop
+// is bounded by n_frames, the ring capacities or CANTUS_MAX_EVENTS.
 #include "jack_app.h"
 
 #include <jack/midiport.h>
@@ -105,17 +105,43 @@ static uint32_t add_event(CantusJackApp *a,
   return n + 1;
 }
 
-// Merges the JACK input port and the PortMidi input (placed one period
-// late) into a->midi_in, sorted by frame.
-static uint32_t collect_input(CantusJackApp *a,
-                              void *in_buf,
-                              jack_nframes_t n_frames,
-                              jack_nframes_t cycle_frame)
+// The Chords input keeps note-ons and note-offs only: held notes make the
+// chord (dsp/chord.h); a CC or program change there steers nothing.
+static uint32_t add_chord_event(CantusJackApp *a,
+                                uint32_t n,
+                                uint32_t frame,
+                                const uint8_t *d,
+                                uint32_t size)
+{
+  const uint8_t st = d[0] & 0xF0;
+  if (size != 3 || (st != 0x80 && st != 0x90)) {
+    return n;
+  }
+  if (n >= CANTUS_MAX_EVENTS) {
+    atomic_fetch_add_explicit(&a->in_dropped, 1, memory_order_relaxed);
+    return n;
+  }
+  CantusMidiEvent *e = &a->chord_in[n];
+  e->frame = frame;
+  e->size = 3;
+  memcpy(e->data, d, 3);
+  return n + 1;
+}
+
+// Merges a JACK input port and a PortMidi input (placed one period late),
+// sorted by frame: the main input (chords false) into a->midi_in through
+// handle_input, the Chords input into a->chord_in.
+static uint32_t collect(CantusJackApp *a,
+                        void *in_buf,
+                        CantusMidiBridge *bridge,
+                        jack_nframes_t n_frames,
+                        jack_nframes_t cycle_frame,
+                        bool chords)
 {
   uint32_t n_hw = 0;
   uint32_t hw_frame[256];
-  if (a->bridge) {
-    n_hw = cantus_midibridge_receive(a->bridge, a->hw_in, 256);
+  if (bridge) {
+    n_hw = cantus_midibridge_receive(bridge, a->hw_in, 256);
     uint32_t prev = 0;
     for (uint32_t i = 0; i < n_hw; i++) {
       jack_nframes_t f = jack_time_to_frames(a->client, (jack_time_t)a->hw_in[i].time);
@@ -134,15 +160,25 @@ static uint32_t collect_input(CantusJackApp *a,
         continue;
       }
     }
+    const uint8_t *d;
+    uint32_t frame, size;
     if (have_je && (h >= n_hw || je.time <= hw_frame[h])) {
-      if (je.size >= 1 && je.size <= 3) {
-        n = add_event(a, n, je.time, je.buffer, (uint32_t)je.size);
-      }
       have_je = false;
+      if (je.size < 1 || je.size > 3) {
+        continue;
+      }
+      d = je.buffer;
+      frame = je.time;
+      size = (uint32_t)je.size;
     } else if (h < n_hw) {
-      n = add_event(a, n, hw_frame[h], a->hw_in[h].data, a->hw_in[h].size);
+      d = a->hw_in[h].data;
+      frame = hw_frame[h];
+      size = a->hw_in[h].size;
       h++;
+    } else {
+      continue;
     }
+    n = chords ? add_chord_event(a, n, frame, d, size) : add_event(a, n, frame, d, size);
   }
   return n;
 }
@@ -303,6 +339,7 @@ CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)
   CantusJackApp *a = arg;
   void *out_buf = jack_port_get_buffer(a->out_port, n_frames);
   void *in_buf = jack_port_get_buffer(a->in_port, n_frames);
+  void *chord_buf = a->chord_port ? jack_port_get_buffer(a->chord_port, n_frames) : NULL;
   jack_midi_clear_buffer(out_buf);
   a->cycle++;
   if (atomic_load_explicit(&a->flushed, memory_order_acquire)) {
@@ -311,7 +348,8 @@ CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)
   const jack_nframes_t cycle_frame = jack_last_frame_time(a->client);
   cantus_jack_swap_model(a);
   apply_ctl_msgs(a);
-  const uint32_t n_in = collect_input(a, in_buf, n_frames, cycle_frame);
+  const uint32_t n_in = collect(a, in_buf, a->bridge, n_frames, cycle_frame, false);
+  const uint32_t n_chord = collect(a, chord_buf, a->chord_bridge, n_frames, cycle_frame, true);
   CantusTransport t;
   read_transport(a, n_frames, &t);
   a->out.n_events = 0;
@@ -328,6 +366,8 @@ CANTUS_RT int cantus_jack_process(jack_nframes_t n_frames, void *arg)
     .controls = a->controls,
     .midi_in = a->midi_in,
     .n_midi_in = n_in,
+    .chord_in = a->chord_in,
+    .n_chord_in = n_chord,
   };
   cantus_engine_process(a->engine, &in, &a->out);
   // Actions are edges: one block each.

@@ -85,7 +85,7 @@ $(LV2_BUNDLE)/models/%.cantus: models/%.cantus
 # ---- tests ---------------------------------------------------------------------
 TEST_EXTRA_SRC += tests/hosts/lv2_host.c
 TEST_LIBS += $(LILV_LIBS)
-$(B)/obj/tests/unit/test_lv2.o $(B)/obj/tests/unit/test_controls.o $(B)/obj/tests/hosts/lv2_host.o $(B)/obj/tests/hosts/lilv_host.o: \
+$(B)/obj/tests/unit/test_lv2.o $(B)/obj/tests/unit/test_lv2_chords.o $(B)/obj/tests/unit/test_controls.o $(B)/obj/tests/hosts/lv2_host.o $(B)/obj/tests/hosts/lilv_host.o: \
   XCFLAGS += $(LILV_CFLAGS) -Iplugin/lv2 -Itests/hosts
 # The C runner's plugin cases load the built bundle.
 $(TEST_BIN): | $(LV2_FILES)

@@ -33,6 +33,12 @@ frame = transport frame, -1 while stopped) for the cantus-jack suites.
   pmgrid FILE MS     PortMidi fake log "<ms> 90 ...": note-on timestamps
       are multiples of MS apart (+-2 ms); prints the worst deviation.
   pmbalance FILE     the PortMidi log's notes are all closed.
+  chordfit FILE CHANNEL BPM RATE  a chord player sends chords on CHANNEL
+      (1..16) to cantus-jack and to the capture: the share of the model's
+      note-ons (the other channels) that are tones of the chord held then,
+      counting the notes whose chord was already held a beat earlier (the
+      lookahead); prints "chordfit: H of N ... FIT" (FIT last) and exits 1
+      when fewer than 10 notes count.
 """
 import sys
 
@@ -368,6 +374,41 @@ def pmgrid(path, ms, period_ms):
     return 0 if close >= 0.8 * len(devs) and worst <= period_ms else 1
 
 
+def chordfit(path, channel, bpm, rate):
+    beat = 60.0 * rate / bpm
+    held, timeline, model = {}, [], []
+    for f, b in read(path):
+        if f < 0 or len(b) < 3:
+            continue
+        if (b[0] & 0x0F) == channel - 1:
+            if is_on(b):
+                held[b[1]] = held.get(b[1], 0) + 1
+            elif is_off(b) and held.get(b[1]):
+                held[b[1]] -= 1
+            timeline.append((f, frozenset(p % 12 for p, n in held.items() if n > 0)))
+        elif is_on(b):
+            model.append((f, b[1]))
+
+    def chord_at(f):
+        c = frozenset()
+        for g, pcs in timeline:
+            if g > f:
+                break
+            c = pcs
+        return c
+
+    n = hits = 0
+    for f, p in model:
+        c = chord_at(f)
+        if c and chord_at(f - beat) == c:
+            n += 1
+            hits += (p % 12) in c
+    fit = float(hits) / n if n else 0.0
+    print("chordfit: %d of %d note-ons (of %d) under a chord are its tones, %d chord events: %.3f"
+          % (hits, n, len(model), len(timeline), fit))
+    return 0 if n >= 10 else 1
+
+
 def main(a):
     if not a:
         print(__doc__)
@@ -401,6 +442,8 @@ def main(a):
         return replay(a[1], int(a[2]), int(a[3]))
     if cmd == "pmgrid":
         return pmgrid(a[1], float(a[2]), float(a[3]))
+    if cmd == "chordfit":
+        return chordfit(a[1], int(a[2]), float(a[3]), float(a[4]))
     if cmd == "pmbalance":
         return balance(a[1], log=True)
     print(__doc__)

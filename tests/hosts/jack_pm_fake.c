@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // pm_fake: an LD_PRELOAD stand-in for libportmidi (Debian 1:217), adapted
 // from ../shared/hosts/pm_fake.c, so cantus-jack's hardware MIDI path is
-// tested on machines without ALSA.  Two devices: 0 "Fake MIDI Out" and
-// 1 "Fake MIDI In".  Every message written is logged as
-// "<timestamp> <status> <d1> <d2>" (hex bytes) to $PM_FAKE_LOG (default
-// stderr).  The input device reads $PM_FAKE_INPUT like `tail -f`: lines
-// "<timestamp> <status> <d1> <d2>" appended while the program runs are
-// delivered; a timestamp of -1 means "now" on the stream's own clock.
+// tested on machines without ALSA.  Three devices: 0 "Fake MIDI Out",
+// 1 "Fake MIDI In" and 2 "Fake Chord In".  Every message written is logged
+// as "<timestamp> <status> <d1> <d2>" (hex bytes) to $PM_FAKE_LOG (default
+// stderr).  The input devices read $PM_FAKE_INPUT and $PM_FAKE_CHORD_INPUT
+// like `tail -f`: lines "<timestamp> <status> <d1> <d2>" appended while the
+// program runs are delivered; a timestamp of -1 means "now" on the stream's
+// own clock.
 // PM_FAKE_DEVICES=0 makes it a machine with no MIDI devices at all.
 // Build: cc -shared -fPIC -o libpmfake.so jack_pm_fake.c
 #include <portmidi.h>
@@ -15,16 +16,23 @@
 #include <string.h>
 
 static FILE *logf_;
-static FILE *inf_;
-static char pending[256];
-static int have_pending;
-static PmTimeProcPtr in_clock;
-static void *in_clock_info;
-static const PmDeviceInfo devs[2] = {
+// An input stream: devices 1 and 2.
+typedef struct {
+  FILE *f;
+  char pending[256];
+  int have_pending;
+  char part[256];
+  size_t n;
+  PmTimeProcPtr clock;
+  void *clock_info;
+} In;
+static In ins[3];
+static const PmDeviceInfo devs[3] = {
   { 1, "FAKE", "Fake MIDI Out", 0, 1, 0 },
   { 1, "FAKE", "Fake MIDI In", 1, 0, 0 },
+  { 1, "FAKE", "Fake Chord In", 1, 0, 0 },
 };
-static int stream_tag[2];
+static int stream_tag[3];
 
 PmError Pm_Initialize(void)
 {
@@ -48,7 +56,7 @@ PmError Pm_Terminate(void)
 static int n_devices(void)
 {
   const char *n = getenv("PM_FAKE_DEVICES");
-  return n && n[0] == '0' ? 0 : 2;
+  return n && n[0] == '0' ? 0 : 3;
 }
 
 int Pm_CountDevices(void)
@@ -112,22 +120,30 @@ PmError Pm_OpenInput(PortMidiStream **s,
 {
   (void)drv;
   (void)bufsz;
-  if (id != 1 || !n_devices()) {
+  if ((id != 1 && id != 2) || !n_devices()) {
     return pmInvalidDeviceId;
   }
-  const char *p = getenv("PM_FAKE_INPUT");
-  inf_ = p ? fopen(p, "r") : NULL;
-  in_clock = tp;
-  in_clock_info = ti;
-  *s = &stream_tag[1];
+  const char *p = getenv(id == 1 ? "PM_FAKE_INPUT" : "PM_FAKE_CHORD_INPUT");
+  In *in = &ins[id];
+  memset(in, 0, sizeof *in);
+  in->f = p ? fopen(p, "r") : NULL;
+  in->clock = tp;
+  in->clock_info = ti;
+  *s = &stream_tag[id];
   return pmNoError;
+}
+
+static In *in_of(PortMidiStream *s)
+{
+  return s == &stream_tag[1] ? &ins[1] : s == &stream_tag[2] ? &ins[2] : NULL;
 }
 
 PmError Pm_Close(PortMidiStream *s)
 {
-  if (s == &stream_tag[1] && inf_) {
-    fclose(inf_);
-    inf_ = NULL;
+  In *in = in_of(s);
+  if (in && in->f) {
+    fclose(in->f);
+    in->f = NULL;
   }
   return pmNoError;
 }
@@ -184,52 +200,52 @@ PmError Pm_WriteSysEx(PortMidiStream *s, PmTimestamp when, unsigned char *msg)
 }
 
 // A complete line appended to the input file since the last look.
-static int next_line(void)
+static int next_line(In *in)
 {
-  if (have_pending) {
-    return 1;
-  }
-  if (!inf_) {
+  if (!in) {
     return 0;
   }
-  static char part[256];
-  static size_t n;
+  if (in->have_pending) {
+    return 1;
+  }
+  if (!in->f) {
+    return 0;
+  }
   int c;
-  while ((c = fgetc(inf_)) != EOF) {
+  while ((c = fgetc(in->f)) != EOF) {
     if (c == '\n') {
-      part[n] = '\0';
-      memcpy(pending, part, n + 1);
-      n = 0;
-      have_pending = 1;
+      in->part[in->n] = '\0';
+      memcpy(in->pending, in->part, in->n + 1);
+      in->n = 0;
+      in->have_pending = 1;
       return 1;
     }
-    if (n + 1 < sizeof part) {
-      part[n++] = (char)c;
+    if (in->n + 1 < sizeof in->part) {
+      in->part[in->n++] = (char)c;
     }
   }
-  clearerr(inf_); // like tail -f: more may be appended
+  clearerr(in->f); // like tail -f: more may be appended
   return 0;
 }
 
 PmError Pm_Poll(PortMidiStream *s)
 {
-  (void)s;
-  return next_line() ? TRUE : FALSE;
+  return next_line(in_of(s)) ? TRUE : FALSE;
 }
 
 int Pm_Read(PortMidiStream *s, PmEvent *buf, int32_t len)
 {
-  (void)s;
+  In *in = in_of(s);
   int n = 0;
-  while (n < len && next_line()) {
-    have_pending = 0;
+  while (n < len && next_line(in)) {
+    in->have_pending = 0;
     int ts;
     unsigned st, d1, d2;
-    if (sscanf(pending, "%d %x %x %x", &ts, &st, &d1, &d2) != 4) {
+    if (sscanf(in->pending, "%d %x %x %x", &ts, &st, &d1, &d2) != 4) {
       continue;
     }
-    if (ts < 0 && in_clock) {
-      ts = in_clock(in_clock_info);
+    if (ts < 0 && in->clock) {
+      ts = in->clock(in->clock_info);
     }
     buf[n].timestamp = ts;
     buf[n].message = Pm_Message(st, d1, d2);

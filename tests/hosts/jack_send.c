@@ -3,7 +3,9 @@
 // jack_send CLIENT.  Registers CLIENT:out, prints "jack_send: ready"
 // (stderr, flushed) after jack_activate(), then reads stdin lines of hex
 // bytes ("90 3c 64", "b0 01 7f", "c0 01") and sends each at the start of
-// the next cycle (at most 64 per cycle, in order).  "sleep MS" pauses the
+// the next cycle (at most 64 per cycle, in order).  "@FRAME hex bytes"
+// waits for the rolling transport to reach FRAME and sends there (exact
+// frame in the cycle; later lines wait behind it).  "sleep MS" pauses the
 // reader.  Exits at end of input once everything queued has been sent, or
 // on SIGTERM/SIGINT; either way it closes its JACK client (a client that
 // just dies makes jackd 1.9.21 die of SIGPIPE when it next notifies it).
@@ -17,10 +19,12 @@
 #include <unistd.h>
 
 typedef struct {
+  long long at; // transport frame to send at, -1 = the next cycle
   unsigned char n;
   unsigned char b[3];
 } Msg;
 
+static jack_client_t *client;
 static jack_port_t *port;
 static jack_ringbuffer_t *rb;
 static volatile sig_atomic_t done;
@@ -36,10 +40,23 @@ static int process(jack_nframes_t n, void *arg)
   (void)arg;
   void *buf = jack_port_get_buffer(port, n);
   jack_midi_clear_buffer(buf);
+  jack_position_t pos;
+  const int rolling = jack_transport_query(client, &pos) == JackTransportRolling;
+  jack_nframes_t last = 0;
   for (int i = 0; i < 64 && jack_ringbuffer_read_space(rb) >= sizeof(Msg); i++) {
     Msg m;
-    jack_ringbuffer_read(rb, (char *)&m, sizeof m);
-    jack_midi_event_write(buf, 0, m.b, m.n);
+    jack_ringbuffer_peek(rb, (char *)&m, sizeof m);
+    jack_nframes_t at = 0;
+    if (m.at >= 0) {
+      if (!rolling || m.at >= (long long)pos.frame + n) {
+        break; // not yet
+      }
+      at = m.at > (long long)pos.frame ? (jack_nframes_t)(m.at - pos.frame) : 0;
+    }
+    at = at < last ? last : at;
+    jack_ringbuffer_read_advance(rb, sizeof m);
+    jack_midi_event_write(buf, at, m.b, m.n);
+    last = at;
   }
   return 0;
 }
@@ -50,7 +67,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: jack_send CLIENT_NAME < lines of hex bytes\n");
     return 2;
   }
-  jack_client_t *client = jack_client_open(argv[1], JackNoStartServer | JackUseExactName, NULL);
+  client = jack_client_open(argv[1], JackNoStartServer | JackUseExactName, NULL);
   if (!client) {
     fprintf(stderr, "jack_send: cannot connect to JACK\n");
     return 1;
@@ -62,8 +79,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "jack_send: cannot activate\n");
     return 1;
   }
-  struct sigaction sa = {0};
-  sa.sa_handler = on_sig;  // no SA_RESTART: fgets returns on a signal
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_sig; // no SA_RESTART: fgets returns on a signal
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
@@ -76,9 +93,17 @@ int main(int argc, char **argv)
       usleep((useconds_t)ms * 1000);
       continue;
     }
-    Msg m = { 0, { 0 } };
+    Msg m = { -1, 0, { 0 } };
     unsigned v[3];
-    int k = sscanf(line, "%x %x %x", &v[0], &v[1], &v[2]);
+    const char *text = line;
+    if (line[0] == '@') {
+      int used = 0;
+      if (sscanf(line + 1, "%lld%n", &m.at, &used) != 1) {
+        continue;
+      }
+      text = line + 1 + used;
+    }
+    int k = sscanf(text, "%x %x %x", &v[0], &v[1], &v[2]);
     if (k <= 0) {
       continue;
     }

@@ -43,8 +43,9 @@ typedef enum { P_OTHER, P_CONTROL_IN, P_CONTROL_OUT, P_ATOM_IN, P_ATOM_OUT } Por
 typedef struct {
   PortType type;
   bool trigger;
-  bool discrete; // lv2:integer, lv2:toggled or lv2:enumeration
-  bool midi;     // atom output carrying MIDI
+  bool discrete;    // lv2:integer, lv2:toggled or lv2:enumeration
+  bool midi;        // atom output carrying MIDI
+  bool unconnected; // lv2h_disconnect: connected to NULL, fed nothing
   float value;
   float min, max, dflt;
   const char *symbol;
@@ -55,6 +56,7 @@ typedef struct {
 typedef struct {
   uint32_t frame;
   uint32_t order;
+  uint32_t port;      // the atom input port it goes to
   uint32_t size;      // total atom bytes
   uint8_t body[4200]; // the atom (header + body)
 } Input;
@@ -86,6 +88,7 @@ struct Lv2Host {
   const LV2_Feature *restore_features[3];
   uint32_t n_ports;
   Port *ports;
+  uint32_t main_in; // the first atom input: events without a port name go there
   LV2_Atom_Forge forge;
   Input *inputs;
   uint32_t n_inputs;
@@ -415,6 +418,7 @@ static bool setup_ports(Lv2Host *h)
   LilvNode *enumeration = lilv_new_uri(w, LV2_CORE__enumeration);
   h->n_ports = lilv_plugin_get_num_ports(h->plugin);
   h->ports = calloc(h->n_ports, sizeof *h->ports);
+  h->main_in = UINT32_MAX;
   float *mins = calloc(h->n_ports, sizeof(float)), *maxs = calloc(h->n_ports, sizeof(float)),
         *defs = calloc(h->n_ports, sizeof(float));
   lilv_plugin_get_port_ranges_float(h->plugin, mins, maxs, defs);
@@ -441,6 +445,9 @@ static bool setup_ports(Lv2Host *h)
       memset(p->atom, 0, ATOM_CAP);
       p->midi = !in && lilv_port_supports_event(h->plugin, lp, midi_event);
       lilv_instance_connect_port(h->instance, i, p->atom);
+      if (in && h->main_in == UINT32_MAX) {
+        h->main_in = i;
+      }
     } else if (!lilv_port_has_property(h->plugin, lp, optional)) {
       fprintf(stderr, "lv2_host: port %u (%s) of an unsupported type\n", i, p->symbol);
       ok = false;
@@ -626,6 +633,7 @@ static Input *new_input(Lv2Host *h, uint32_t frame)
   Input *in = &h->inputs[h->n_inputs++];
   in->frame = frame;
   in->order = h->input_order++;
+  in->port = h->main_in;
   lv2_atom_forge_set_buffer(&h->forge, in->body, sizeof in->body);
   return in;
 }
@@ -643,6 +651,29 @@ void lv2h_midi_in(Lv2Host *h, uint32_t frame, uint8_t status, uint8_t d1, uint8_
   lv2_atom_forge_atom(&h->forge, 3, h->midi_MidiEvent);
   lv2_atom_forge_write(&h->forge, msg, 3);
   finish_input(h, in);
+}
+
+void lv2h_midi_to(Lv2Host *h,
+                  const char *symbol,
+                  uint32_t frame,
+                  uint8_t status,
+                  uint8_t d1,
+                  uint8_t d2)
+{
+  const Port *p = port_or_die(h, symbol);
+  if (p->type != P_ATOM_IN) {
+    fprintf(stderr, "lv2_host: port '%s' is not an atom input\n", symbol);
+    abort();
+  }
+  lv2h_midi_in(h, frame, status, d1, d2);
+  h->inputs[h->n_inputs - 1].port = (uint32_t)(p - h->ports);
+}
+
+void lv2h_disconnect(Lv2Host *h, const char *symbol)
+{
+  Port *p = port_or_die(h, symbol);
+  p->unconnected = true;
+  lilv_instance_connect_port(h->instance, (uint32_t)(p - h->ports), NULL);
 }
 
 void lv2h_position(Lv2Host *h, uint32_t frame, const Lv2hPos *p)
@@ -802,11 +833,14 @@ void lv2h_run(Lv2Host *h, uint32_t n)
       const uint32_t cap = h->cfg.midi_out_size;
       p->atom->atom.size = p->midi && cap > 0 && cap < ATOM_CAP ? cap : ATOM_CAP;
       p->atom->atom.type = 0;
-    } else if (p->type == P_ATOM_IN) {
+    } else if (p->type == P_ATOM_IN && !p->unconnected) {
       lv2_atom_forge_set_buffer(&h->forge, (uint8_t *)p->atom, ATOM_CAP);
       LV2_Atom_Forge_Frame seq;
       lv2_atom_forge_sequence_head(&h->forge, &seq, 0);
       for (uint32_t k = 0; k < h->n_inputs; k++) {
+        if (h->inputs[k].port != i) {
+          continue;
+        }
         lv2_atom_forge_frame_time(&h->forge, h->inputs[k].frame);
         lv2_atom_forge_write(&h->forge, h->inputs[k].body, h->inputs[k].size);
       }

@@ -25,8 +25,8 @@ typedef struct {
   double rate;        // sample rate, Hz
   uint32_t max_block; // frames; input/output buffers are sized for it
   Lv2hWorkerMode worker;
-  uint32_t worker_delay; // cycles, DEFERRED only
-  bool quiet_log;        // drop the plugin's log lines instead of printing them
+  uint32_t worker_delay;  // cycles, DEFERRED only
+  bool quiet_log;         // drop the plugin's log lines instead of printing them
   uint32_t midi_out_size; // bytes the MIDI output buffer offers each run (0 = 128 KiB)
   // Called when the host enters / leaves code the plugin runs in the audio
   // context (run, work_response), e.g. to arm an allocation guard; the
@@ -90,8 +90,18 @@ void lv2h_activate(Lv2Host *h);
 void lv2h_deactivate(Lv2Host *h);
 
 // Input events for the next lv2h_run(), at a frame offset inside it; kept
-// in frame order (events at one frame stay in the order given).
+// in frame order (events at one frame stay in the order given).  They go
+// to the plugin's first atom input port, lv2h_midi_to's to the named one.
 void lv2h_midi_in(Lv2Host *h, uint32_t frame, uint8_t status, uint8_t d1, uint8_t d2);
+void lv2h_midi_to(Lv2Host *h,
+                  const char *symbol,
+                  uint32_t frame,
+                  uint8_t status,
+                  uint8_t d1,
+                  uint8_t d2);
+// Connects an atom input port to NULL from now on (lv2:connectionOptional;
+// the plugin must cope): it is fed nothing.
+void lv2h_disconnect(Lv2Host *h, const char *symbol);
 void lv2h_position(Lv2Host *h, uint32_t frame, const Lv2hPos *pos);
 void lv2h_patch_set_path(Lv2Host *h, uint32_t frame, const char *key_uri, const char *path);
 void lv2h_patch_get(Lv2Host *h, uint32_t frame);

@@ -214,7 +214,10 @@ static size_t play_live(CantusModel *m,
     chords[n_chords++] =
       (CantusMidiEvent){ .frame = 0, .size = 3, .data = { 0x80, 1, 0 } }; // every block
     while (next < n_ev) {
-      const int64_t f = llround((double)ev[next].tick / tpf);
+      // The last frame at or before the tick: an event counts from the first
+      // tick at or after its frame (the same at every block size), so one
+      // placed just after its tick would count from the next at 44.1 kHz.
+      const int64_t f = (int64_t)floor((double)ev[next].tick / tpf + 1e-9);
       if (f >= f0 + block_frames) {
         break;
       }
