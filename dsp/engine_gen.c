@@ -395,7 +395,15 @@ void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate)
     if (!fifo && !gen_wanted(e, target)) {
       break;
     }
-    if (steps >= (e->gen.cur.ns.tick < e->transport.end_tick ? catchup : budget)) {
+    // Tokens due in this block after a rollback in it (a live chord change,
+    // a player's note) may use every step a block may run, so what they
+    // decide sounds on time at any block size; other catch-ups are spread
+    // over blocks.
+    const bool behind = e->gen.cur.ns.tick < e->transport.end_tick;
+    const uint32_t limit = behind && e->gen.rolled_back ? CANTUS_MAX_STEPS_PER_RUN
+                           : behind                     ? catchup
+                                                        : budget;
+    if (steps >= limit) {
       starved = true;
       break;
     }
@@ -467,6 +475,7 @@ void engine_gen_run(CantusEngine *e, uint32_t n_frames, double sample_rate)
     do_step(e, token, token >= 0 ? SRC_THEME : SRC_GEN);
     steps++;
   }
+  e->gen.rolled_back = false;
   if (starved) {
     e->st.steps_starved++;
   }

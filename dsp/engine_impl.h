@@ -151,6 +151,7 @@ typedef struct {
   // every fresh start, new end, and rollback before those bars).
   int8_t end_tonic;
   bool end_minor;
+  bool rolled_back; // a rollback in this block (engine_rollback*): full step budget to catch up
   // Test tap (cantus_engine_tap_steps): each step's input token and form
   // features, written while n < cap.
   uint16_t *tap_tok;

@@ -103,6 +103,7 @@ static void rollback(CantusEngine *e, int64_t tick, bool observe)
   }
   engine_snap_load(e, ring_slot(e, j));
   e->timeline.ring_n = j;
+  e->gen.rolled_back = true;
   const int64_t cut = e->gen.cur.ns.tick > tick ? e->gen.cur.ns.tick : tick;
   cantus_schedule_queue_drop_from(&e->voices.q, cut, -1);
   engine_hist_cut(e, cut);

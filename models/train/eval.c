@@ -180,6 +180,7 @@ static int parse_args(int argc, char **argv, EvalOptions *op)
         return 2;
       }
       op->no_chords = !strcmp(v, "off");
+      i++;
     } else if (v && !strcmp(o, "--weights")) {
       if (!cantus_lstm_weights_parse(v, &op->weights)) {
         fprintf(stderr, "%s: option --weights: '%s' is not fp32, fp16 or int8\n", PROG, v);

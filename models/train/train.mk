@@ -70,8 +70,10 @@ FOLK_CMD = $(B)/bin/cantus-train $(CORPUS)/nottingham $(CORPUS)/cre_irish -o mod
   --name folk --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
   --style-dim 16 --batch 32 --bptt 64 --epochs 16 --lr 3e-3 --warmup 300 --dropout 0.1 \
   --weight-decay 0.01 --clip 1 --transpose -5,6 --patience 4 --seed 1 --default-style reel \
-  --threads 2 \
+  --threads 2 --format 2 \
   -q --log $(B)/models/folk
+# The chorales stay format 1: format 2 chorale models (four parts, or one
+# part with --parts all) clashed far more often (models/README.md).
 CHORALES_CMD = $(B)/bin/cantus-train $(CORPUS)/jsb_chorales -o models/chorales.cantus \
   --name chorales --pitch-range 28-96 --tpq 12 --beats 8 --layers 2 --hidden 256 --embed 64 \
   --style-dim 16 --batch 32 --bptt 64 --epochs 60 --lr 3e-3 --warmup 200 --dropout 0.3 \
@@ -81,9 +83,10 @@ CHORALES_CMD = $(B)/bin/cantus-train $(CORPUS)/jsb_chorales -o models/chorales.c
 .PHONY: models models-folk models-chorales
 models: models-folk models-chorales
 	cp models/folk.cantus models/default.cantus
-models-folk: $(B)/bin/cantus-train
+models-folk: $(B)/bin/cantus-train $(B)/bin/cantus-metre
 	@mkdir -p $(B)/models
 	$(MODEL_NICE) $(FOLK_CMD) 2>&1 | tee $(B)/models/folk.log
+	$(B)/bin/cantus-metre models/folk.cantus $(CORPUS)/nottingham $(CORPUS)/cre_irish -o models/folk.cantus
 models-chorales: $(B)/bin/cantus-train
 	@mkdir -p $(B)/models
 	$(MODEL_NICE) $(CHORALES_CMD) 2>&1 | tee $(B)/models/chorales.log

@@ -274,7 +274,7 @@ mkdir -p "$tmp/empty"
 "$train" "$tmp/empty" -o "$tmp/x.cantus" >/dev/null 2>"$tmp/empty.err"
 check "empty folder: says both layouts" grep -q "in the folder itself .* FOLDER/STYLE/\*.mid" "$tmp/empty.err"
 # ---- format 2 (--format 2): parts, form inputs, add-style keeps the old styles -------
-args2=(--format 2 --tracks melody --pitch-range 48-96 -q --hidden 32 --embed 16 --style-dim 8 --batch 16
+args2=(--format 2 --chords off --tracks melody --pitch-range 48-96 -q --hidden 32 --embed 16 --style-dim 8 --batch 16
   --bptt 32 --epochs 1 --max-steps 25 --seed 3 --threads 1)
 "$train" "$slice" -o "$tmp/v2.cantus" "${args2[@]}" >/dev/null 2>"$tmp/v2.err"
 check "format 2: exit 0" test $? -eq 0
@@ -284,6 +284,9 @@ check "format 2: version 2 file" grep -qE "^  format +CANTUSMD version 2," "$tmp
 check "format 2: meter metadata" grep -qE "^ +meter: jig=6/8,reel=4/4$" "$tmp/v2.info"
 "$eval" "$tmp/v2.cantus" "$slice" -q --split valid --pieces 0 --json >"$tmp/v2a.json" 2>/dev/null
 check "format 2: eval scores it" test -s "$tmp/v2a.json"
+"$eval" "$tmp/v2.cantus" "$slice" -q --split valid --pieces 0 --chords off --weights int8 --json \
+  >"$tmp/v2c.json" 2>"$tmp/v2c.err"
+check "eval --chords off --weights int8: both options take their values" test -s "$tmp/v2c.json"
 "$train" --base "$tmp/v2.cantus" --add-style hornpipe "$tmp/hp" -o "$tmp/v2add.cantus" --tracks melody \
   --epochs 1 --lr 1e-2 --warmup 0 -q --threads 1 >/dev/null 2>&1
 check "format 2: add-style exit 0" test $? -eq 0
