@@ -63,7 +63,7 @@ $(B)/bin/cantus-metre: $(B)/obj/models/train/metre.o $(LIBDSP)
 # and nothing depends on the clock, so a run gives the same weights on any
 # machine with the same OpenBLAS core and AVX-512 (a machine with one core
 # runs the two threads' work on one; slower, same numbers).  Logs, CSV,
-# SVG and checkpoints go to $(B)/models/.  It takes about 25 minutes on the
+# SVG and checkpoints go to $(B)/models/.  It takes about half an hour on the
 # 2-core development machine; the results are committed.
 MODEL_NICE ?= nice -n 10
 FOLK_CMD = $(B)/bin/cantus-train $(CORPUS)/nottingham $(CORPUS)/cre_irish -o models/folk.cantus \
