@@ -81,8 +81,12 @@ CHORALES_CMD = $(B)/bin/cantus-train $(CORPUS)/jsb_chorales -o models/chorales.c
   -q --log $(B)/models/chorales
 
 .PHONY: models models-folk models-chorales
+# models/default.cantus (what the plugin, cantus-gen and cantus-jack load
+# first) stays the format 1 folk model of 0.3.0 for now: with the format 2
+# chord model as the default, chords on Cantus's own track in headless
+# Ardour (t_lv2_ardour_chords) changed nothing, an open bug.  Copy
+# models/folk.cantus over it once that is fixed.
 models: models-folk models-chorales
-	cp models/folk.cantus models/default.cantus
 models-folk: $(B)/bin/cantus-train $(B)/bin/cantus-metre
 	@mkdir -p $(B)/models
 	$(MODEL_NICE) $(FOLK_CMD) 2>&1 | tee $(B)/models/folk.log
