@@ -467,6 +467,8 @@ int main(int argc, char **argv)
   Args a;
   const int rc = parse_args(argc, argv, &a);
   if (rc) {
+    free(a.prog); // a usage error after (or in) --chords
+    cantus_midi_free(a.chord_mid);
     return rc;
   }
   char buf[PATH_MAX + 64];
